@@ -1,0 +1,4 @@
+using Bamba;
+using Bamba.Cli;
+
+return CliHost.Run(args, Console.Out, Console.Error);
