@@ -1,0 +1,63 @@
+using System.Numerics.Tensors;
+
+namespace Bamba.Backends.Cpu;
+
+/// <summary>
+/// Causal grouped-query attention of a run of new queries over a sequence's cached keys and values
+/// (softmax in float32, scale head_dim^-0.5). Keys marked as padding are never attended to.
+/// </summary>
+public static class AttentionKernel
+{
+    public readonly record struct Shape(int Heads, int KvHeads, int HeadDim)
+    {
+        public int QueryWidth => Heads * HeadDim;
+        public int KvWidth => KvHeads * HeadDim;
+    }
+
+    /// <param name="q">[T, Heads·HeadDim] queries (RoPE applied) of the last T cached positions.</param>
+    /// <param name="keys">[L, KvHeads·HeadDim] all cached keys, the T new ones last.</param>
+    /// <param name="keyIsPadding">[L] padding flags of the cached positions.</param>
+    /// <param name="output">[T, Heads·HeadDim].</param>
+    public static void Forward(Shape shape, ReadOnlySpan<float> q, int steps, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+        ReadOnlySpan<bool> keyIsPadding, Span<float> output)
+    {
+        int cached = keyIsPadding.Length;
+        float scale = 1f / MathF.Sqrt(shape.HeadDim);
+        var scores = new float[cached];
+        for (int t = 0; t < steps; t++)
+        {
+            int visible = cached - steps + t + 1; // causal: keys up to and including this query's position
+            for (int h = 0; h < shape.Heads; h++)
+            {
+                int kvh = h / (shape.Heads / shape.KvHeads);
+                var qh = q.Slice(t * shape.QueryWidth + h * shape.HeadDim, shape.HeadDim);
+                var oh = output.Slice(t * shape.QueryWidth + h * shape.HeadDim, shape.HeadDim);
+                AttendOneHead(shape, qh, kvh, visible, keys, values, keyIsPadding, scale, scores, oh);
+            }
+        }
+    }
+
+    private static void AttendOneHead(Shape shape, ReadOnlySpan<float> qh, int kvh, int visible, ReadOnlySpan<float> keys,
+        ReadOnlySpan<float> values, ReadOnlySpan<bool> keyIsPadding, float scale, float[] scores, Span<float> oh)
+    {
+        float max = float.NegativeInfinity;
+        for (int j = 0; j < visible; j++)
+        {
+            if (keyIsPadding[j]) { scores[j] = float.NegativeInfinity; continue; }
+            scores[j] = TensorPrimitives.Dot(qh, keys.Slice(j * shape.KvWidth + kvh * shape.HeadDim, shape.HeadDim)) * scale;
+            max = MathF.Max(max, scores[j]);
+        }
+        oh.Clear();
+        if (float.IsNegativeInfinity(max)) return; // a padding query with nothing to attend to
+        float sum = 0f;
+        for (int j = 0; j < visible; j++)
+        {
+            float e = keyIsPadding[j] ? 0f : MathF.Exp(scores[j] - max);
+            scores[j] = e;
+            sum += e;
+        }
+        for (int j = 0; j < visible; j++)
+            if (scores[j] != 0f)
+                TensorPrimitives.MultiplyAdd(values.Slice(j * shape.KvWidth + kvh * shape.HeadDim, shape.HeadDim), scores[j] / sum, oh, oh);
+    }
+}

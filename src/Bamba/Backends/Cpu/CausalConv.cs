@@ -1,0 +1,47 @@
+namespace Bamba.Backends.Cpu;
+
+/// <summary>
+/// Mamba's causal depthwise conv1d over time: <c>out[t, c] = bias[c] + Σ_j w[c, j] · in[t − (K−1) + j, c]</c>,
+/// where inputs before the run come from a window of the K−1 previous inputs (zeros for a new sequence).
+/// </summary>
+public static class CausalConv
+{
+    /// <param name="input">[T, C] pre-conv values (x, B, C channels), row stride <paramref name="stride"/>.</param>
+    /// <param name="window">[K−1, C] the previous inputs, oldest first; updated to the last K−1 inputs.</param>
+    /// <param name="weight">[C, K] as conv1d.weight[C, 1, K] is stored.</param>
+    /// <param name="output">[T, C] results, before the activation.</param>
+    public static void Forward(ReadOnlySpan<float> input, int stride, int steps, Span<float> window,
+        ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int kernel, Span<float> output)
+    {
+        int channels = weight.Length / kernel, history = kernel - 1;
+        for (int t = 0; t < steps; t++)
+        {
+            var outRow = output.Slice(t * channels, channels);
+            for (int c = 0; c < channels; c++)
+            {
+                float acc = bias.IsEmpty ? 0f : bias[c];
+                for (int j = 0; j < kernel; j++)
+                {
+                    int source = t - history + j; // index into the run; negative = from the window
+                    float v = source >= 0 ? input[source * stride + c] : window[(history + source) * channels + c];
+                    acc += weight[c * kernel + j] * v;
+                }
+                outRow[c] = acc;
+            }
+        }
+        ShiftWindow(input, stride, steps, window, channels, history);
+    }
+
+    private static void ShiftWindow(ReadOnlySpan<float> input, int stride, int steps, Span<float> window, int channels, int history)
+    {
+        if (history == 0) return;
+        var old = window.ToArray();
+        for (int i = 0; i < history; i++)
+        {
+            int source = steps - history + i;
+            var dst = window.Slice(i * channels, channels);
+            if (source >= 0) input.Slice(source * stride, channels).CopyTo(dst);
+            else old.AsSpan((history + source) * channels, channels).CopyTo(dst);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using Bamba.Backends.Cpu;
+using Bamba.Configuration;
+
+namespace Bamba.Modeling;
+
+/// <summary>Grouped-query self-attention with partial RoPE over each sequence's KV cache.</summary>
+internal static class AttentionMixer
+{
+    public static void Forward(BambaConfig c, AttentionWeights w, int layer, Rope rope, TokenBatch batch, float[] input, float[] output)
+    {
+        int rows = batch.Rows;
+        var shape = new AttentionKernel.Shape(c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
+        var q = new float[rows * shape.QueryWidth];
+        var k = new float[rows * shape.KvWidth];
+        var v = new float[rows * shape.KvWidth];
+        Linear.Forward(input, rows, w.Q, [], q);
+        Linear.Forward(input, rows, w.K, [], k);
+        Linear.Forward(input, rows, w.V, [], v);
+        ApplyRope(rope, batch, q, c.NumAttentionHeads, c.HeadDim);
+        ApplyRope(rope, batch, k, c.NumKeyValueHeads, c.HeadDim);
+
+        var attended = new float[rows * shape.QueryWidth];
+        Parallel.For(0, batch.Runs, run =>
+        {
+            int r0 = batch.Offset(run), len = batch.Length(run);
+            var cache = batch.States[run].Kv[layer]!;
+            cache.Append(k.AsSpan(r0 * shape.KvWidth), v.AsSpan(r0 * shape.KvWidth), batch.Padding.AsSpan(r0, len), len);
+            AttentionKernel.Forward(shape, q.AsSpan(r0 * shape.QueryWidth, len * shape.QueryWidth), len,
+                cache.Keys, cache.Values, cache.PaddingFlags(), attended.AsSpan(r0 * shape.QueryWidth, len * shape.QueryWidth));
+        });
+        Linear.Forward(attended, rows, w.O, [], output);
+    }
+
+    private static void ApplyRope(Rope rope, TokenBatch batch, float[] x, int heads, int headDim)
+    {
+        for (int r = 0; r < batch.Rows; r++)
+        {
+            if (batch.Positions[r] < 0) continue;
+            for (int h = 0; h < heads; h++)
+                rope.Apply(x.AsSpan((r * heads + h) * headDim, headDim), batch.Positions[r]);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+using Bamba.Backends.Cpu;
+using Bamba.Configuration;
+using Bamba.Generation;
+using Bamba.Weights;
+
+namespace Bamba.Modeling;
+
+/// <summary>
+/// A Bamba model on the CPU (the reference backend): float32 arithmetic over weights kept in their stored dtype.
+/// Each layer is <c>x += mixer(rmsnorm(x)); x += mlp(rmsnorm(x))</c>, then a final rmsnorm and the LM head.
+/// </summary>
+public sealed class BambaModel : ISequenceModel
+{
+    private readonly WeightStore _store;
+    private readonly Rope _rope;
+
+    private BambaModel(BambaConfig config, WeightStore store)
+    {
+        Config = config;
+        _store = store;
+        Weights = ModelWeights.Load(store, config);
+        _rope = new Rope(config.RopeTheta, config.RotaryDim);
+    }
+
+    public BambaConfig Config { get; }
+    public ModelWeights Weights { get; }
+
+    /// <summary>Loads <c>config.json</c> and the safetensors weights of a model directory (memory-mapped).</summary>
+    public static BambaModel Load(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
+        var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
+        var store = WeightStore.Open(directory);
+        try { return new BambaModel(config, store); }
+        catch { store.Dispose(); throw; }
+    }
+
+    public CpuSequenceState CreateState() => new(Config);
+
+    SequenceState ISequenceModel.CreateState() => CreateState();
+
+    public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<ReadOnlyMemory<int>> tokens)
+    {
+        var result = Forward(states, tokens.Select(t => new SequenceInput(t)).ToArray(), new ForwardOptions());
+        int vocab = Config.VocabSize;
+        return Enumerable.Range(0, result.Rows).Select(i => result.Logits.AsSpan(i * vocab, vocab).ToArray()).ToArray();
+    }
+
+    /// <summary>Appends each input run to its sequence's state and returns logits (and hidden states if asked).</summary>
+    public ForwardResult Forward(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs, ForwardOptions options)
+    {
+        var cpuStates = states.Select(s => s as CpuSequenceState
+            ?? throw new ArgumentException("a sequence state from another backend was passed to the CPU model")).ToArray();
+        var batch = new TokenBatch(cpuStates, inputs);
+        var hidden = new List<float[]>();
+        var x = Embed(batch.Tokens);
+        if (options.HiddenStates) hidden.Add((float[])x.Clone());
+        for (int layer = 0; layer < Config.NumHiddenLayers; layer++)
+        {
+            RunLayer(layer, batch, x);
+            if (options.HiddenStates && layer < Config.NumHiddenLayers - 1) hidden.Add((float[])x.Clone());
+        }
+        var rows = options.AllLogits ? x : LastRows(batch, x);
+        int rowCount = options.AllLogits ? batch.Rows : batch.Runs;
+        var normed = new float[rows.Length];
+        Norms.RmsNorm(rows, Weights.FinalNorm, (float)Config.RmsNormEps, normed);
+        if (options.HiddenStates) hidden.Add(options.AllLogits ? normed : FinalNormAll(x));
+        var logits = new float[rowCount * Config.VocabSize];
+        Linear.Forward(normed, rowCount, Weights.LmHead, [], logits);
+        return new ForwardResult(logits, rowCount, hidden);
+    }
+
+    private void RunLayer(int layer, TokenBatch batch, float[] x)
+    {
+        var w = Weights.Layers[layer];
+        int rows = batch.Rows, h = Config.HiddenSize;
+        var normed = new float[rows * h];
+        var mixed = new float[rows * h];
+        float eps = (float)Config.RmsNormEps;
+        Norms.RmsNorm(x, w.InputNorm, eps, normed);
+        if (w.Attention is { } attention) AttentionMixer.Forward(Config, attention, layer, _rope, batch, normed, mixed);
+        else MambaMixer.Forward(Config, w.Mamba!, layer, batch, normed, mixed);
+        System.Numerics.Tensors.TensorPrimitives.Add(x, mixed, x);
+        Norms.RmsNorm(x, w.PreFeedForwardNorm, eps, normed);
+        Mlp(w.Mlp, normed, rows, mixed);
+        System.Numerics.Tensors.TensorPrimitives.Add(x, mixed, x);
+    }
+
+    private void Mlp(MlpWeights w, float[] input, int rows, float[] output)
+    {
+        int inter = Config.IntermediateSize;
+        var gate = new float[rows * inter];
+        var up = new float[rows * inter];
+        Linear.Forward(input, rows, w.Gate, [], gate);
+        Linear.Forward(input, rows, w.Up, [], up);
+        Activations.SwiGlu(gate, up);
+        Linear.Forward(gate, rows, w.Down, [], output);
+    }
+
+    private float[] Embed(int[] tokens)
+    {
+        int h = Config.HiddenSize;
+        var x = new float[tokens.Length * h];
+        for (int r = 0; r < tokens.Length; r++)
+        {
+            if ((uint)tokens[r] >= (uint)Config.VocabSize)
+                throw new BambaException($"token id {tokens[r]} is outside the vocabulary (0..{Config.VocabSize - 1})");
+            Weights.Embedding.ReadFloats((long)tokens[r] * h, x.AsSpan(r * h, h));
+        }
+        return x;
+    }
+
+    private float[] LastRows(TokenBatch batch, float[] x)
+    {
+        int h = Config.HiddenSize;
+        var last = new float[batch.Runs * h];
+        for (int i = 0; i < batch.Runs; i++)
+            x.AsSpan((batch.Offset(i) + batch.Length(i) - 1) * h, h).CopyTo(last.AsSpan(i * h));
+        return last;
+    }
+
+    private float[] FinalNormAll(float[] x)
+    {
+        var normed = new float[x.Length];
+        Norms.RmsNorm(x, Weights.FinalNorm, (float)Config.RmsNormEps, normed);
+        return normed;
+    }
+
+    public void Dispose() => _store.Dispose();
+}

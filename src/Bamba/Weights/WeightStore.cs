@@ -1,0 +1,87 @@
+using System.Text.Json;
+
+namespace Bamba.Weights;
+
+/// <summary>
+/// The weights of a model directory: <c>model.safetensors</c>, or the shards named by
+/// <c>model.safetensors.index.json</c>. Tensors stay memory-mapped in their stored dtype.
+/// </summary>
+public sealed class WeightStore : IDisposable
+{
+    private readonly List<SafetensorsFile> _files;
+    private readonly Dictionary<string, (SafetensorsFile File, TensorInfo Info)> _tensors = new(StringComparer.Ordinal);
+
+    private WeightStore(List<SafetensorsFile> files)
+    {
+        _files = files;
+        foreach (var file in files)
+            foreach (var (name, info) in file.Tensors)
+                if (!_tensors.TryAdd(name, (file, info)))
+                    throw new BambaException($"{file.Path}: tensor '{name}' is also stored in {_tensors[name].File.Path}");
+    }
+
+    public IEnumerable<TensorInfo> Tensors => _tensors.Values.Select(v => v.Info);
+
+    public static WeightStore Open(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
+        string index = Path.Combine(directory, "model.safetensors.index.json");
+        string single = Path.Combine(directory, "model.safetensors");
+        if (File.Exists(index)) return OpenAll(ShardsFromIndex(index).Select(s => Path.Combine(directory, s)));
+        if (File.Exists(single)) return OpenAll([single]);
+        throw new BambaException($"{directory}: no model.safetensors or model.safetensors.index.json");
+    }
+
+    private static WeightStore OpenAll(IEnumerable<string> paths)
+    {
+        var files = new List<SafetensorsFile>();
+        try
+        {
+            foreach (var path in paths) files.Add(SafetensorsFile.Open(path));
+            return new WeightStore(files);
+        }
+        catch
+        {
+            foreach (var f in files) f.Dispose();
+            throw;
+        }
+    }
+
+    private static IReadOnlyList<string> ShardsFromIndex(string indexPath)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(indexPath));
+            if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+                throw new BambaException($"{indexPath}: missing the 'weight_map' object");
+            var shards = map.EnumerateObject().Select(p => p.Value.ValueKind == JsonValueKind.String
+                ? p.Value.GetString()! : throw new BambaException($"{indexPath}: weight_map['{p.Name}'] must be a file name")).Distinct().ToList();
+            foreach (var s in shards)
+                if (s.Contains('/') || s.Contains('\\') || s == "..")
+                    throw new BambaException($"{indexPath}: shard name '{s}' must be a plain file name");
+            return shards;
+        }
+        catch (JsonException e) { throw new BambaException($"{indexPath}: not valid JSON ({e.Message})"); }
+    }
+
+    public bool Contains(string name) => _tensors.ContainsKey(name);
+
+    public WeightTensor Get(string name) =>
+        _tensors.TryGetValue(name, out var t) ? t.File.Get(t.Info) : throw new BambaException($"tensor '{name}' is missing from the checkpoint");
+
+    /// <summary>The tensor, checked to have exactly the shape the config implies.</summary>
+    public WeightTensor Get(string name, params long[] shape)
+    {
+        var t = Get(name);
+        if (!t.DType.IsFloat())
+            throw new BambaException($"{t.Info.File}: tensor '{name}' has dtype {t.DType.SafetensorsName()}, expected F32, BF16 or F16");
+        if (!t.Shape.SequenceEqual(shape))
+            throw new BambaException($"{t.Info.File}: tensor '{name}' has shape {t.Info.ShapeText}, expected [{string.Join(", ", shape)}] from config.json");
+        return t;
+    }
+
+    public void Dispose()
+    {
+        foreach (var f in _files) f.Dispose();
+    }
+}

@@ -1,0 +1,53 @@
+using System.Runtime.InteropServices;
+
+namespace Bamba.Weights;
+
+/// <summary>
+/// A read-only view of one stored tensor in its stored dtype (memory-mapped; valid while its
+/// <see cref="WeightStore"/> lives). Row-major, as safetensors stores it.
+/// </summary>
+public readonly unsafe struct WeightTensor
+{
+    public WeightTensor(TensorInfo info, byte* data) { Info = info; Data = data; }
+
+    public TensorInfo Info { get; }
+    public byte* Data { get; }
+    public DType DType => Info.DType;
+    public long[] Shape => Info.Shape;
+    public long ElementCount => Info.ElementCount;
+
+    public ReadOnlySpan<byte> Bytes => new(Data, checked((int)Info.ByteLength));
+
+    /// <summary>Elements [start, start+count) converted to float32.</summary>
+    public void ReadFloats(long start, Span<float> destination)
+    {
+        byte* p = Data + start * DType.Size();
+        switch (DType)
+        {
+            case DType.F32:
+                new ReadOnlySpan<float>(p, destination.Length).CopyTo(destination);
+                break;
+            case DType.BF16:
+                Numerics.BFloat16.ToSingle(new ReadOnlySpan<ushort>(p, destination.Length), destination);
+                break;
+            case DType.F16:
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(p, destination.Length), destination);
+                break;
+            default:
+                throw new InvalidOperationException($"tensor '{Info.Name}' holds {DType}, not floats");
+        }
+    }
+
+    /// <summary>The whole tensor as int64 values (token ids in data files).</summary>
+    public long[] ToInt64Array() =>
+        DType == DType.I64 ? new ReadOnlySpan<long>(Data, checked((int)ElementCount)).ToArray()
+            : throw new InvalidOperationException($"tensor '{Info.Name}' holds {DType}, not int64");
+
+    /// <summary>The whole tensor as a new float32 array (for small tensors: norms, biases, conv weights).</summary>
+    public float[] ToFloatArray()
+    {
+        var result = new float[checked((int)ElementCount)];
+        ReadFloats(0, result);
+        return result;
+    }
+}
