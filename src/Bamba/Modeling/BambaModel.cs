@@ -19,7 +19,7 @@ public sealed class BambaModel : ISequenceModel
         Config = config;
         _store = store;
         Weights = ModelWeights.Load(store, config);
-        _rope = new Rope(config.RopeTheta, config.RotaryDim);
+        _rope = new Rope(config.RopeTheta, config.RotaryDim, config.Dtype == "bfloat16");
     }
 
     public BambaConfig Config { get; }

@@ -31,10 +31,10 @@ public class ForwardParityTests
         var keep = Enumerable.Range(0, ids.Length * ids[0].Length)
             .Where(i => mask is null || mask[i / ids[0].Length][i % ids[0].Length] == 1).ToArray();
         int vocab = model.Config.VocabSize, hidden = model.Config.HiddenSize;
-        Compare(reference.Floats($"{label}.logits"), result.Logits, vocab, keep, $"{modelName} {label} logits");
         Assert.Equal(model.Config.NumHiddenLayers + 1, result.HiddenStates.Count);
         for (int i = 0; i < result.HiddenStates.Count; i++)
             Compare(reference.Floats($"{label}.hidden_states.{i}"), result.HiddenStates[i], hidden, keep, $"{modelName} {label} hidden_states.{i}");
+        Compare(reference.Floats($"{label}.logits"), result.Logits, vocab, keep, $"{modelName} {label} logits");
     }
 
     private static void Compare(float[] expected, float[] actual, int width, int[] rows, string what)

@@ -2,18 +2,23 @@ namespace Bamba.Backends.Cpu;
 
 /// <summary>
 /// Rotary position embedding in the rotate-half layout on the first <c>rotaryDim</c> channels of a head, with the
-/// float32 frequencies transformers uses: <c>inv_freq[i] = 1 / theta^(2i / rotaryDim)</c>.
+/// float32 frequencies transformers uses: <c>inv_freq[i] = 1 / theta^(2i / rotaryDim)</c>. transformers keeps
+/// inv_freq as a module buffer that is cast with the weights, so a bf16 checkpoint runs with bf16-rounded frequencies;
+/// <c>roundToBFloat16</c> reproduces that (the bf16 fixture's reference logits need it).
 /// </summary>
 public sealed class Rope
 {
     private readonly float[] _invFreq;
 
-    public Rope(double theta, int rotaryDim)
+    public Rope(double theta, int rotaryDim, bool roundToBFloat16 = false)
     {
         RotaryDim = rotaryDim;
         _invFreq = new float[rotaryDim / 2];
         for (int i = 0; i < _invFreq.Length; i++)
+        {
             _invFreq[i] = 1f / MathF.Pow((float)theta, (2f * i) / rotaryDim);
+            if (roundToBFloat16) _invFreq[i] = Numerics.BFloat16.ToSingle(Numerics.BFloat16.FromSingle(_invFreq[i]));
+        }
     }
 
     public int RotaryDim { get; }
