@@ -17,8 +17,8 @@ public interface ISequenceModel : IDisposable
     SequenceState CreateState();
 
     /// <summary>
-    /// Appends <c>tokens[i]</c> to <c>states[i]</c> for every i and returns the next-token logits after the last
-    /// appended token of each sequence ([i][vocab]). Every token run must be non-empty.
+    /// Appends <c>inputs[i]</c> to <c>states[i]</c> for every i and returns the next-token logits after the last
+    /// appended token of each sequence ([i][vocab]). Every run must be non-empty.
     /// </summary>
-    float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<ReadOnlyMemory<int>> tokens);
+    float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs);
 }

@@ -39,9 +39,9 @@ public sealed class BambaModel : ISequenceModel
 
     SequenceState ISequenceModel.CreateState() => CreateState();
 
-    public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<ReadOnlyMemory<int>> tokens)
+    public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
     {
-        var result = Forward(states, tokens.Select(t => new SequenceInput(t)).ToArray(), new ForwardOptions());
+        var result = Forward(states, inputs, new ForwardOptions());
         int vocab = Config.VocabSize;
         return Enumerable.Range(0, result.Rows).Select(i => result.Logits.AsSpan(i * vocab, vocab).ToArray()).ToArray();
     }

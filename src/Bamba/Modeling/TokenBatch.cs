@@ -1,3 +1,5 @@
+using Bamba.Generation;
+
 namespace Bamba.Modeling;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Bamba.Generation;
 using Bamba.Modeling;
 
 namespace Bamba.Tests.Modeling;

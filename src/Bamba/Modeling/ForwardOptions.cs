@@ -1,11 +1,5 @@
 namespace Bamba.Modeling;
 
-/// <summary>A run of tokens to append to one sequence; <see cref="Padding"/> (optional) marks left-padding tokens.</summary>
-public readonly record struct SequenceInput(ReadOnlyMemory<int> Tokens, ReadOnlyMemory<bool> Padding = default)
-{
-    public int Length => Tokens.Length;
-}
-
 /// <summary>What a forward pass returns besides the last-token logits.</summary>
 public sealed record ForwardOptions
 {
