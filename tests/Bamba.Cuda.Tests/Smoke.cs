@@ -1,0 +1,2 @@
+namespace Bamba.Cuda.Tests;
+public class Smoke { [Fact] public void Ok() => Assert.True(true); }
