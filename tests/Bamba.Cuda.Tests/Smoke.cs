@@ -1,2 +1,0 @@
-namespace Bamba.Cuda.Tests;
-public class Smoke { [Fact] public void Ok() => Assert.True(true); }
