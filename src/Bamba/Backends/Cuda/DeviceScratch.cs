@@ -9,7 +9,11 @@ public sealed class DeviceScratch(CudaDevice device) : IDisposable
     public ulong Get(string name, long bytes)
     {
         if (_buffers.TryGetValue(name, out var b) && b.Bytes >= bytes) return b.Pointer;
-        b?.Dispose();
+        if (b is not null)
+        {
+            device.Synchronize(); // queued kernels may still use the old buffer
+            b.Dispose();
+        }
         // Grow by half again so a slowly growing batch does not reallocate every call.
         var fresh = device.Allocate(Math.Max(bytes, (b?.Bytes ?? 0) * 3 / 2));
         _buffers[name] = fresh;
