@@ -1,3 +1,5 @@
+using Bamba.Cli.Commands;
+
 namespace Bamba.Cli;
 
 /// <summary>Dispatches <c>bamba COMMAND ...</c>; maps user errors to one line on stderr and exit code 2.</summary>
@@ -5,6 +7,10 @@ internal static class CliHost
 {
     public static ICommand[] Commands() =>
     [
+        new GenerateCommand(),
+        new ScoreCommand(),
+        new InfoCommand(),
+        new BenchCommand(),
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

@@ -24,6 +24,7 @@ public sealed class BambaModel : ISequenceModel
 
     public BambaConfig Config { get; }
     public ModelWeights Weights { get; }
+    internal Weights.WeightStore Store => _store;
 
     /// <summary>Loads <c>config.json</c> and the safetensors weights of a model directory (memory-mapped).</summary>
     public static BambaModel Load(string directory)

@@ -1,0 +1,49 @@
+using Bamba.Generation;
+using Bamba.Modeling;
+
+namespace Bamba.Cli.Commands;
+
+/// <summary>
+/// <c>bamba score --model DIR --ids 1,2,3 [--format text|json]</c>: log p(ids[t] | ids[&lt;t]) for every t (the
+/// first is null, as OpenAI's echo does), their total and the perplexity over the scored tokens.
+/// </summary>
+internal sealed class ScoreCommand : ICommand
+{
+    public string Name => "score";
+    public string Summary => "log-likelihood and perplexity of a token sequence";
+    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+
+    public int Run(CommandLine args, TextWriter stdout)
+    {
+        string format = args.Choice("format", "text", "text", "json");
+        using var model = ModelOptions.Load(args);
+        var ids = CommandLine.ParseIds("ids", args.Required("ids"));
+        args.EnsureAllUsed();
+        if (ids.Length < 2) throw new BambaException("--ids: at least two tokens are needed to score anything");
+        foreach (int id in ids)
+            if (id >= model.Config.VocabSize) throw new BambaException($"token id {id} is outside the model's vocabulary (0..{model.Config.VocabSize - 1})");
+
+        var logprobs = Score(model, ids);
+        double total = logprobs.Skip(1).Sum(v => v!.Value);
+        double perplexity = Math.Exp(-total / (ids.Length - 1));
+        if (format == "json")
+            stdout.WriteLine(JsonLines.Write(new { token_logprobs = logprobs, total_logprob = total, perplexity }));
+        else
+        {
+            for (int t = 0; t < ids.Length; t++)
+                stdout.WriteLine($"{t,6} {ids[t],8} {(logprobs[t] is double v ? v.ToString("F6") : "-"),12}");
+            stdout.WriteLine($"total log-prob {total:F6} over {ids.Length - 1} tokens, perplexity {perplexity:F4}");
+        }
+        return 0;
+    }
+
+    internal static double?[] Score(BambaModel model, int[] ids)
+    {
+        int vocab = model.Config.VocabSize;
+        var logits = model.Forward([model.CreateState()], [ids], new ForwardOptions { AllLogits = true }).Logits;
+        var result = new double?[ids.Length];
+        for (int t = 1; t < ids.Length; t++)
+            result[t] = Sampler.LogSoftmax(logits.AsSpan((t - 1) * vocab, vocab))[ids[t]];
+        return result;
+    }
+}

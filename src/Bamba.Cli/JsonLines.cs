@@ -1,0 +1,40 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Bamba.Cli;
+
+/// <summary>Reading and writing the CLI's JSON-lines files, with errors that name the file and line.</summary>
+internal static class JsonLines
+{
+    public static readonly JsonSerializerOptions Output = new()
+    {
+        // Real UTF-8 rather than \u escapes for non-ASCII text; still valid JSON.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static IEnumerable<(int Line, JsonObject Value)> Read(string path)
+    {
+        if (!File.Exists(path)) throw new BambaException($"{path}: file not found");
+        int line = 0;
+        foreach (var text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            JsonNode? node;
+            try { node = JsonNode.Parse(text); }
+            catch (JsonException e) { throw new BambaException($"{path}:{line}: not valid JSON ({e.Message})"); }
+            if (node is not JsonObject obj) throw new BambaException($"{path}:{line}: expected a JSON object");
+            yield return (line, obj);
+        }
+    }
+
+    public static int[] Ids(JsonNode? node, string where)
+    {
+        if (node is not JsonArray array) throw new BambaException($"{where}: expected a list of token ids");
+        return array.Select(n => n is JsonValue v && v.TryGetValue(out int id) && id >= 0
+            ? id : throw new BambaException($"{where}: token ids must be non-negative integers")).ToArray();
+    }
+
+    public static string Write(object value) => JsonSerializer.Serialize(value, Output);
+}
