@@ -10,6 +10,7 @@ internal static class CliHost
         new GenerateCommand(),
         new ScoreCommand(),
         new InfoCommand(),
+        new BenchCommand(),
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

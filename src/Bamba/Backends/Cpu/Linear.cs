@@ -13,6 +13,8 @@ namespace Bamba.Backends.Cpu;
 public static unsafe class Linear
 {
     private const int RowsPerTask = 16;
+    /// <summary>Up to this many input rows, bf16 weights are widened in registers per dot; above it, once per row into a buffer.</summary>
+    private const int FusedRowsLimit = 4;
 
     public static void Forward(ReadOnlySpan<float> x, int n, WeightTensor w, ReadOnlySpan<float> bias, Span<float> y)
     {
@@ -29,8 +31,14 @@ public static unsafe class Linear
                 int r0 = task * RowsPerTask, r1 = Math.Min(m, r0 + RowsPerTask);
                 for (int r = r0; r < r1; r++)
                 {
-                    var wr = WeightRow(wq, dtype, r, k, row);
                     float b = bq is null ? 0f : bq[r];
+                    if (dtype == DType.BF16 && n <= FusedRowsLimit)
+                    {
+                        ushort* wr16 = (ushort*)wq + (long)r * k;
+                        for (int i = 0; i < n; i++) yq[(long)i * m + r] = BFloat16Dot.Dot(wr16, xq + (long)i * k, k) + b;
+                        continue;
+                    }
+                    var wr = WeightRow(wq, dtype, r, k, row);
                     for (int i = 0; i < n; i++)
                         yq[(long)i * m + r] = TensorPrimitives.Dot(wr, new ReadOnlySpan<float>(xq + (long)i * k, k)) + b;
                 }

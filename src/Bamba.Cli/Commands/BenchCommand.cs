@@ -1,0 +1,55 @@
+using Bamba.Benchmarks;
+using Bamba.Modeling;
+using Bamba.Weights;
+
+namespace Bamba.Cli.Commands;
+
+/// <summary>
+/// <c>bamba bench [--device cpu] [--model DIR | --preset cpu-0.5b] [--prompt-tokens N] [--new-tokens N]
+/// [--format table|json]</c>: prefill and decode speed beside the memory-copy rate measured in the same run.
+/// </summary>
+internal sealed class BenchCommand : ICommand
+{
+    public string Name => "bench";
+    public string Summary => "measure prefill/decode speed against the machine's memory bandwidth";
+    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+
+    public int Run(CommandLine args, TextWriter stdout)
+    {
+        args.Choice("device", "cpu", "cpu");
+        string format = args.Choice("format", "table", "table", "json");
+        int promptTokens = args.Int("prompt-tokens", 128, 1);
+        int newTokens = args.Int("new-tokens", 32, 1);
+        string? modelDir = args.String("model");
+        string preset = args.Choice("preset", "cpu-0.5b", "cpu-0.5b");
+        args.EnsureAllUsed();
+
+        var progress = new Progress<string>(m => Console.Error.WriteLine($"bench: {m}"));
+        string? temp = null;
+        try
+        {
+            if (modelDir is null)
+            {
+                temp = modelDir = Directory.CreateTempSubdirectory("bamba-bench-").FullName;
+                Console.Error.WriteLine($"bench: writing the {preset} synthetic model (random bf16 weights) to {temp}");
+                SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
+            }
+            using var model = BambaModel.Load(modelDir);
+            var result = CpuBenchmark.Run(model, temp is null ? modelDir : $"preset {preset}", promptTokens, newTokens, progress);
+            stdout.WriteLine(format == "json" ? JsonLines.Write(result) : Table(result));
+        }
+        finally
+        {
+            if (temp is not null) Directory.Delete(temp, recursive: true);
+        }
+        return 0;
+    }
+
+    private static string Table(CpuBenchmarkResult r) => string.Join('\n',
+        $"model                 {r.Model}: {r.Parameters / 1e9:F3} B parameters, {r.WeightBytes / 1e9:F2} GB of weights",
+        $"threads               {r.Threads}",
+        $"memory copy           {r.CopyGBps:F2} GB/s (measured now)",
+        $"prefill ({r.PromptTokens} tokens)   {r.PrefillTokensPerSecond:F1} tokens/s",
+        $"decode (batch 1)      {r.DecodeMsPerToken:F1} ms/token = {r.DecodeTokensPerSecond:F2} tokens/s",
+        $"decode weight stream  {r.DecodeWeightGBps:F2} GB/s = {r.FractionOfCopyBandwidth:P0} of the copy bandwidth");
+}

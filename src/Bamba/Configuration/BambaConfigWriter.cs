@@ -1,0 +1,62 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Bamba.Configuration;
+
+/// <summary>Writes a <see cref="BambaConfig"/> as transformers' config.json (the field names and layout save_pretrained uses).</summary>
+public static class BambaConfigWriter
+{
+    public static void Save(BambaConfig c, string path) =>
+        File.WriteAllText(path, ToJson(c).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+
+    public static JsonObject ToJson(BambaConfig c) => new()
+    {
+        ["architectures"] = new JsonArray("BambaForCausalLM"),
+        ["attention_bias"] = false,
+        ["attention_dropout"] = c.AttentionDropout,
+        ["attn_layer_indices"] = new JsonArray(c.AttnLayerIndices.Select(i => (JsonNode)i).ToArray()),
+        ["bos_token_id"] = c.BosTokenId,
+        ["dtype"] = c.Dtype ?? "float32",
+        ["eos_token_id"] = c.EosTokenIds.Count == 1 ? c.EosTokenIds[0] : new JsonArray(c.EosTokenIds.Select(i => (JsonNode)i).ToArray()),
+        ["hidden_act"] = c.HiddenAct,
+        ["hidden_size"] = c.HiddenSize,
+        ["initializer_range"] = c.InitializerRange,
+        ["intermediate_size"] = c.IntermediateSize,
+        ["mamba_chunk_size"] = c.MambaChunkSize,
+        ["mamba_conv_bias"] = c.MambaConvBias,
+        ["mamba_d_conv"] = c.MambaDConv,
+        ["mamba_d_head"] = c.MambaDHead,
+        ["mamba_d_state"] = c.MambaDState,
+        ["mamba_expand"] = c.MambaExpand,
+        ["mamba_n_groups"] = c.MambaNGroups,
+        ["mamba_n_heads"] = c.MambaNHeads,
+        ["mamba_proj_bias"] = c.MambaProjBias,
+        ["max_position_embeddings"] = c.MaxPositionEmbeddings,
+        ["mlp_bias"] = false,
+        ["model_type"] = "bamba",
+        ["num_attention_heads"] = c.NumAttentionHeads,
+        ["num_hidden_layers"] = c.NumHiddenLayers,
+        ["num_key_value_heads"] = c.NumKeyValueHeads,
+        ["num_logits_to_keep"] = c.NumLogitsToKeep,
+        ["pad_token_id"] = c.PadTokenId,
+        ["partial_rotary_factor"] = c.PartialRotaryFactor,
+        ["rms_norm_eps"] = c.RmsNormEps,
+        ["rope_parameters"] = new JsonObject
+        {
+            ["partial_rotary_factor"] = c.PartialRotaryFactor,
+            ["rope_theta"] = c.RopeTheta,
+            ["rope_type"] = c.RopeType,
+        },
+        ["tie_word_embeddings"] = c.TieWordEmbeddings,
+        ["time_step_limit"] = new JsonArray(Float(c.TimeStepLimitMin), Float(c.TimeStepLimitMax)),
+        ["time_step_max"] = c.TimeStepMax,
+        ["time_step_min"] = c.TimeStepMin,
+        ["use_cache"] = c.UseCache,
+        ["vocab_size"] = c.VocabSize,
+        ["z_loss_coefficient"] = c.ZLossCoefficient,
+    };
+
+    /// <summary>Non-finite floats the way transformers writes them, so both libraries read the file back.</summary>
+    private static JsonNode Float(double v) =>
+        double.IsFinite(v) ? JsonValue.Create(v) : new JsonObject { ["__float__"] = double.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity" };
+}
