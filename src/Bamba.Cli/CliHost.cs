@@ -11,6 +11,9 @@ internal static class CliHost
         new ScoreCommand(),
         new InfoCommand(),
         new BenchCommand(),
+        new TokenizeCommand(),
+        new DetokenizeCommand(),
+        new BenchTokenizeCommand(),
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

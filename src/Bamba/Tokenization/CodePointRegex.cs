@@ -28,9 +28,9 @@ internal sealed class CodePointRegex
     public string Pattern { get; }
 
     /// <summary>Appends the (start, end) offsets of successive non-overlapping matches, leftmost-first.</summary>
-    public void Matches(string text, List<(int Start, int End)> output)
+    public void Matches(ReadOnlySpan<char> text, List<(int Start, int End)> output)
     {
-        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
+        if (text.IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
         {
             foreach (var m in _regex.EnumerateMatches(text)) output.Add((m.Index, m.Index + m.Length));
             return;

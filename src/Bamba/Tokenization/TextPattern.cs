@@ -24,13 +24,17 @@ internal sealed class TextPattern
     }
 
     /// <summary>Offsets of the non-overlapping matches, left to right. An empty literal matches nothing.</summary>
-    public void Matches(string text, List<(int Start, int End)> output)
+    public void Matches(ReadOnlySpan<char> text, List<(int Start, int End)> output)
     {
         if (_regex is not null) { _regex.Matches(text, output); return; }
         if (_literal!.Length == 0) return;
-        for (int at = text.IndexOf(_literal, StringComparison.Ordinal); at >= 0;
-             at = text.IndexOf(_literal, at + _literal.Length, StringComparison.Ordinal))
-            output.Add((at, at + _literal.Length));
+        for (int from = 0; from <= text.Length;)
+        {
+            int at = text[from..].IndexOf(_literal, StringComparison.Ordinal);
+            if (at < 0) break;
+            output.Add((from + at, from + at + _literal.Length));
+            from += at + _literal.Length;
+        }
     }
 
     public string Replace(string text, string content)
