@@ -3,6 +3,12 @@ using System.Text.RegularExpressions;
 
 namespace Bamba.Tokenization;
 
+/// <summary>Finds the successive non-overlapping matches of a pattern, as (start, end) offsets.</summary>
+internal interface ITextMatcher
+{
+    void Matches(ReadOnlySpan<char> text, List<(int Start, int End)> output);
+}
+
 /// <summary>
 /// A tokenizer.json regex run with .NET's backtracking engine but with Oniguruma's view of characters.
 /// </summary>
@@ -13,7 +19,7 @@ namespace Bamba.Tokenization;
 /// pair is replaced by one BMP stand-in of the same general category (patterns test categories, not identities),
 /// and the match offsets are mapped back. Text without surrogates, the usual case, is matched as it is.
 /// </remarks>
-internal sealed class CodePointRegex
+internal sealed class CodePointRegex : ITextMatcher
 {
     private readonly Regex _regex;
     private readonly char[] _standIns;

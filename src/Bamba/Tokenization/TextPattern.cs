@@ -7,9 +7,9 @@ namespace Bamba.Tokenization;
 internal sealed class TextPattern
 {
     private readonly string? _literal;
-    private readonly CodePointRegex? _regex;
+    private readonly ITextMatcher? _regex;
 
-    private TextPattern(string? literal, CodePointRegex? regex)
+    private TextPattern(string? literal, ITextMatcher? regex)
     {
         _literal = literal;
         _regex = regex;
@@ -19,6 +19,8 @@ internal sealed class TextPattern
 
     public static TextPattern FromRegex(string pattern, TokenizerSpec where)
     {
+        // The Llama-3 / Qwen2 split patterns have a hand-written matcher with the same results, several times faster.
+        if (Llama3Splitter.For(pattern) is { } fast) return new TextPattern(null, fast);
         try { return new TextPattern(null, new CodePointRegex(pattern)); }
         catch (ArgumentException e) { throw where.Error($"regex '{pattern}' is not supported by .NET regular expressions ({e.Message})"); }
     }
