@@ -11,13 +11,10 @@ internal static class CliHost
         new ScoreCommand(),
         new InfoCommand(),
         new BenchCommand(),
-<<<<<<< HEAD
         new ServeCommand(),
-=======
         new TokenizeCommand(),
         new DetokenizeCommand(),
         new BenchTokenizeCommand(),
->>>>>>> tokenizer
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
