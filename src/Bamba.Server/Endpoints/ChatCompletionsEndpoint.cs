@@ -44,7 +44,7 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         var sequences = Enumerable.Range(0, n).Select(i => new SequenceRequest
         {
             Prompt = prompt, MaxNewTokens = maxTokens, Sampling = RequestMapping.ForChoice(sampling, i),
-            StopTokenIds = stopIds, Logprobs = r.Logprobs == true, TopLogprobs = top,
+            StopTokenIds = stopIds, EosTokenIds = RequestMapping.EosIds(r), Logprobs = r.Logprobs == true, TopLogprobs = top,
         }).ToList();
         return new Call(r, prompt.Length, r.Logprobs == true, RequestMapping.Stops(r), sequences);
     }

@@ -25,6 +25,7 @@ internal sealed class TestServer : IAsyncDisposable
         Server = server;
         Http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(2) };
         Http.DefaultRequestHeaders.Authorization = new("Bearer", Key);
+        Anonymous = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(2) };
         OpenAI = new OpenAIClient(new ApiKeyCredential(Key), new OpenAIClientOptions
         {
             Endpoint = new Uri(server.Address, "v1"),
@@ -34,7 +35,10 @@ internal sealed class TestServer : IAsyncDisposable
 
     public ServingEngine Engine { get; }
     public BambaServer Server { get; }
+    /// <summary>Sends the test key with every request.</summary>
     public HttpClient Http { get; }
+    /// <summary>Sends no key unless a request carries one.</summary>
+    public HttpClient Anonymous { get; }
     public OpenAIClient OpenAI { get; }
     public CharCodec Codec => (CharCodec)Engine.Text!;
 
@@ -66,7 +70,7 @@ internal sealed class TestServer : IAsyncDisposable
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
         request.Headers.Authorization = key is null ? null : new("Bearer", key);
-        var response = await Http.SendAsync(request);
+        var response = await Anonymous.SendAsync(request);
         string text = await response.Content.ReadAsStringAsync();
         return ((int)response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone(), response);
     }
@@ -98,6 +102,7 @@ internal sealed class TestServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
+        Anonymous.Dispose();
         await Server.DisposeAsync();
         Engine.Dispose();
     }
