@@ -1,9 +1,10 @@
+using Bamba.Backends;
 using Bamba.Generation;
 using Bamba.Modeling;
 
 namespace Bamba.Cli;
 
-/// <summary>The flags every model command shares (<c>--model DIR</c>) and loading the model they name.</summary>
+/// <summary>The flags every model command shares (<c>--model DIR</c>, <c>--device cpu|cuda|auto</c>) and loading the model they name.</summary>
 internal static class ModelOptions
 {
     public static BambaModel Load(CommandLine args)
@@ -12,5 +13,11 @@ internal static class ModelOptions
         return BambaModel.Load(dir);
     }
 
-    public static ISequenceModel LoadForGeneration(CommandLine args) => Load(args);
+    /// <summary>The model on the device named by <c>--device</c> (default cpu; auto = CUDA when a GPU is usable).</summary>
+    public static ISequenceModel LoadForGeneration(CommandLine args)
+    {
+        string dir = args.Required("model");
+        var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
+        return ModelFactory.Load(dir, device);
+    }
 }

@@ -5,7 +5,8 @@ namespace Bamba.Cli.Commands;
 
 /// <summary>
 /// <c>bamba generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3 | --input FILE.jsonl) [--max-new-tokens N]
-/// [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--format text|json]</c>.
+/// [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--format text|json]
+/// [--device cpu|cuda|auto]</c>.
 /// All prompts of a run form one batch. Sampling defaults come from the model's generation_config.json.
 /// </summary>
 internal sealed class GenerateCommand : ICommand
@@ -20,7 +21,7 @@ internal sealed class GenerateCommand : ICommand
         var defaults = GenerationConfig.Load(dir);
         var options = Options(args, defaults);
         string format = args.Choice("format", "text", "text", "json");
-        using var model = ModelOptions.Load(args);
+        using var model = ModelOptions.LoadForGeneration(args);
         var prompts = Prompts(args, model.Config.VocabSize);
         args.EnsureAllUsed();
 

@@ -6,7 +6,7 @@ namespace Bamba.Backends.Cpu;
 /// Causal grouped-query attention of a run of new queries over a sequence's cached keys and values
 /// (softmax in float32, scale head_dim^-0.5). Keys marked as padding are never attended to.
 /// </summary>
-public static class AttentionKernel
+public static unsafe class AttentionKernel
 {
     public readonly record struct Shape(int Heads, int KvHeads, int HeadDim)
     {
@@ -21,19 +21,28 @@ public static class AttentionKernel
     public static void Forward(Shape shape, ReadOnlySpan<float> q, int steps, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
         ReadOnlySpan<bool> keyIsPadding, Span<float> output)
     {
-        int cached = keyIsPadding.Length;
-        float scale = 1f / MathF.Sqrt(shape.HeadDim);
-        var scores = new float[cached];
-        for (int t = 0; t < steps; t++)
+        fixed (float* qp = q, kp = keys, vp = values, op = output)
+        fixed (bool* pp = keyIsPadding)
         {
+            var job = new Job(shape, qp, kp, vp, pp, op, keyIsPadding.Length, steps);
+            // One task per (query, head): long prompts spread over the cores, a decode step over its heads.
+            Parallel.For(0, steps * shape.Heads, () => new float[job.Cached], (i, _, scores) => { job.Run(i, scores); return scores; }, _ => { });
+        }
+    }
+
+    private readonly struct Job(Shape shape, float* q, float* keys, float* values, bool* padding, float* output, int cached, int steps)
+    {
+        public int Cached => cached;
+
+        public void Run(int index, float[] scores)
+        {
+            int t = index / shape.Heads, h = index % shape.Heads;
             int visible = cached - steps + t + 1; // causal: keys up to and including this query's position
-            for (int h = 0; h < shape.Heads; h++)
-            {
-                int kvh = h / (shape.Heads / shape.KvHeads);
-                var qh = q.Slice(t * shape.QueryWidth + h * shape.HeadDim, shape.HeadDim);
-                var oh = output.Slice(t * shape.QueryWidth + h * shape.HeadDim, shape.HeadDim);
-                AttendOneHead(shape, qh, kvh, visible, keys, values, keyIsPadding, scale, scores, oh);
-            }
+            int kvh = h / (shape.Heads / shape.KvHeads);
+            long at = (long)t * shape.QueryWidth + h * shape.HeadDim;
+            AttendOneHead(shape, new ReadOnlySpan<float>(q + at, shape.HeadDim), kvh, visible,
+                new ReadOnlySpan<float>(keys, cached * shape.KvWidth), new ReadOnlySpan<float>(values, cached * shape.KvWidth),
+                new ReadOnlySpan<bool>(padding, cached), 1f / MathF.Sqrt(shape.HeadDim), scores, new Span<float>(output + at, shape.HeadDim));
         }
     }
 

@@ -1,5 +1,5 @@
 using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Bamba.Numerics;
 using Bamba.Weights;
 
@@ -7,60 +7,91 @@ namespace Bamba.Backends.Cpu;
 
 /// <summary>
 /// <c>y[n, m] = Σ_k x[n, k] · W[m, k] (+ bias[m])</c> with W in its stored dtype (the nn.Linear layout).
-/// Work is split over blocks of output rows, so each weight row is read from memory once per call whatever n is;
-/// that makes one-token decode a single pass over the weights.
+/// Few input rows (decode): work is split over blocks of output rows and each weight row streams from memory once,
+/// widened in registers. Many rows (prefill, training): tiles of 16 weight rows × 64 input rows, each weight tile
+/// widened once into a buffer and multiplied with 4 × 4 register blocks.
 /// </summary>
 public static unsafe class Linear
 {
-    private const int RowsPerTask = 16;
-    /// <summary>Up to this many input rows, bf16 weights are widened in registers per dot; above it, once per row into a buffer.</summary>
+    private const int WeightRowsPerTask = 16;
+    private const int InputRowsPerTask = 64;
+    /// <summary>Up to this many input rows, bf16 weights are widened inside each dot product.</summary>
     private const int FusedRowsLimit = 4;
 
     public static void Forward(ReadOnlySpan<float> x, int n, WeightTensor w, ReadOnlySpan<float> bias, Span<float> y)
     {
         int m = checked((int)w.Shape[0]), k = checked((int)w.Shape[1]);
-        if (x.Length < n * k || y.Length < n * m) throw new ArgumentException("Linear: buffer sizes do not match the weight");
+        if (x.Length < n * k || y.Length < n * m || (!bias.IsEmpty && bias.Length != m))
+            throw new ArgumentException("Linear: buffer sizes do not match the weight");
         fixed (float* xp = x, yp = y, bp = bias)
         {
-            float* xq = xp, yq = yp, bq = bias.IsEmpty ? null : bp;
-            byte* wq = w.Data;
-            DType dtype = w.DType;
-            int tasks = (m + RowsPerTask - 1) / RowsPerTask;
-            Parallel.For(0, tasks, () => new float[k], (task, _, row) =>
-            {
-                int r0 = task * RowsPerTask, r1 = Math.Min(m, r0 + RowsPerTask);
-                for (int r = r0; r < r1; r++)
-                {
-                    float b = bq is null ? 0f : bq[r];
-                    if (dtype == DType.BF16 && n <= FusedRowsLimit)
-                    {
-                        ushort* wr16 = (ushort*)wq + (long)r * k;
-                        for (int i = 0; i < n; i++) yq[(long)i * m + r] = BFloat16Dot.Dot(wr16, xq + (long)i * k, k) + b;
-                        continue;
-                    }
-                    var wr = WeightRow(wq, dtype, r, k, row);
-                    for (int i = 0; i < n; i++)
-                        yq[(long)i * m + r] = TensorPrimitives.Dot(wr, new ReadOnlySpan<float>(xq + (long)i * k, k)) + b;
-                }
-                return row;
-            }, _ => { });
+            var job = new Job(xp, yp, bias.IsEmpty ? null : bp, w.Data, w.DType, n, m, k);
+            int weightTasks = (m + WeightRowsPerTask - 1) / WeightRowsPerTask;
+            int inputTasks = n <= FusedRowsLimit ? 1 : (n + InputRowsPerTask - 1) / InputRowsPerTask;
+            Parallel.For(0, weightTasks * inputTasks, () => new float[WeightRowsPerTask * k],
+                (task, _, buffer) => { job.RunTile(task % weightTasks, task / weightTasks, buffer); return buffer; }, _ => { });
         }
     }
 
-    /// <summary>Row r of the weight as float32: a view for F32, a conversion into <paramref name="buffer"/> otherwise.</summary>
-    private static ReadOnlySpan<float> WeightRow(byte* data, DType dtype, int r, int k, float[] buffer)
+    private readonly struct Job(float* x, float* y, float* bias, byte* w, DType dtype, int n, int m, int k)
     {
-        long offset = (long)r * k;
-        switch (dtype)
+        public void RunTile(int weightBlock, int inputBlock, float[] buffer)
         {
-            case DType.F32:
-                return new ReadOnlySpan<float>((float*)data + offset, k);
-            case DType.BF16:
-                BFloat16.ToSingle(new ReadOnlySpan<ushort>((ushort*)data + offset, k), buffer);
-                return buffer;
-            default:
-                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)data + offset, k), buffer);
-                return buffer;
+            int r0 = weightBlock * WeightRowsPerTask, r1 = Math.Min(m, r0 + WeightRowsPerTask);
+            if (n <= FusedRowsLimit && dtype == DType.BF16) { FusedRows(r0, r1); return; }
+            int i0 = n <= FusedRowsLimit ? 0 : inputBlock * InputRowsPerTask;
+            int i1 = n <= FusedRowsLimit ? n : Math.Min(n, i0 + InputRowsPerTask);
+            fixed (float* tile = buffer)
+            {
+                float* rows = WidenRows(r0, r1, tile);
+                int i = i0;
+                if (Vector512.IsHardwareAccelerated && r1 - r0 == WeightRowsPerTask)
+                    for (; i + 4 <= i1; i += 4) Blocked(i, r0, rows);
+                for (; i < i1; i++)
+                    for (int r = r0; r < r1; r++)
+                        Store(i, r, TensorPrimitives.Dot(new ReadOnlySpan<float>(rows + (long)(r - r0) * k, k), new ReadOnlySpan<float>(x + (long)i * k, k)));
+            }
+        }
+
+        private void FusedRows(int r0, int r1)
+        {
+            for (int r = r0; r < r1; r++)
+            {
+                ushort* row = (ushort*)w + (long)r * k;
+                for (int i = 0; i < n; i++) Store(i, r, BFloat16Dot.Dot(row, x + (long)i * k, k));
+            }
+        }
+
+        /// <summary>Four input rows against the 16 weight rows of the tile.</summary>
+        private void Blocked(int i, int r0, float* rows)
+        {
+            Span<float> block = stackalloc float[16];
+            for (int j = 0; j < WeightRowsPerTask; j += 4)
+            {
+                MicroKernel.Dot4x4(x + (long)i * k, k, rows + (long)j * k, k, block);
+                for (int a = 0; a < 4; a++)
+                    for (int b = 0; b < 4; b++) Store(i + a, r0 + j + b, block[a * 4 + b]);
+            }
+        }
+
+        private void Store(int i, int r, float dot) => y[(long)i * m + r] = dot + (bias is null ? 0f : bias[r]);
+
+        /// <summary>Weight rows [r0, r1) as float32: the mapped data for F32, widened into <paramref name="tile"/> otherwise.</summary>
+        private float* WidenRows(int r0, int r1, float* tile)
+        {
+            long offset = (long)r0 * k;
+            int count = (r1 - r0) * k;
+            switch (dtype)
+            {
+                case DType.F32:
+                    return (float*)w + offset;
+                case DType.BF16:
+                    BFloat16.ToSingle(new ReadOnlySpan<ushort>((ushort*)w + offset, count), new Span<float>(tile, count));
+                    return tile;
+                default:
+                    TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)w + offset, count), new Span<float>(tile, count));
+                    return tile;
+            }
         }
     }
 }

@@ -23,6 +23,9 @@ public sealed class Rope
 
     public int RotaryDim { get; }
 
+    /// <summary><c>inv_freq</c> as this rope uses it (the CUDA backend uploads the same values).</summary>
+    public ReadOnlySpan<float> InverseFrequencies => _invFreq;
+
     /// <summary>Rotates one head vector in place for token position <paramref name="position"/>.</summary>
     public void Apply(Span<float> head, int position)
     {

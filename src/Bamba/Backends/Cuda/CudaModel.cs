@@ -1,0 +1,302 @@
+using Bamba.Backends.Cpu;
+using Bamba.Configuration;
+using Bamba.Generation;
+using Bamba.Modeling;
+using Bamba.Weights;
+
+namespace Bamba.Backends.Cuda;
+
+/// <summary>
+/// A Bamba model on one NVIDIA GPU. The same layer plan as the CPU <see cref="BambaModel"/>
+/// (<c>x += mixer(rmsnorm(x)); x += mlp(rmsnorm(x))</c>), with every op a kernel of <see cref="CudaOps"/> and every
+/// projection a cuBLASLt GEMM. Runs longer than one token take the chunked paths (conv over the run, SSD chunk
+/// kernels, attention over the run); a step where every run is one token takes the recurrent paths for all sequences
+/// at once. Calls are serialised: the device has one stream.
+/// </summary>
+public sealed class CudaModel : ISequenceModel
+{
+    private readonly CudaOps _ops;
+    private readonly WeightStore _store;
+    private readonly CudaWeights _weights;
+    private readonly DeviceBuffer _invFreq;
+    private readonly Lock _gate = new();
+    private readonly bool _ownsDevice;
+
+    private CudaModel(BambaConfig config, WeightStore store, CudaOps ops, bool ownsDevice)
+    {
+        Config = config;
+        _store = store;
+        _ops = ops;
+        _ownsDevice = ownsDevice;
+        _weights = new CudaWeights(ops, ModelWeights.Load(store, config), config);
+        var rope = new Rope(config.RopeTheta, config.RotaryDim, config.Dtype == "bfloat16");
+        _invFreq = ops.Device.Upload<float>(rope.InverseFrequencies.Length > 0 ? rope.InverseFrequencies : [0f]);
+    }
+
+    public BambaConfig Config { get; }
+    public CudaPrecision Precision => _ops.Precision;
+    public CudaDevice Device => _ops.Device;
+    public long WeightBytes => _weights.Bytes;
+
+    /// <summary>Loads a model directory onto GPU <paramref name="ordinal"/> ("CUDA is not available: …" without one).</summary>
+    public static CudaModel Load(string directory, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0)
+    {
+        if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
+        var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
+        var store = WeightStore.Open(directory);
+        CudaDevice? device = null;
+        CudaOps? ops = null;
+        try
+        {
+            device = CudaDevice.Open(ordinal);
+            ops = new CudaOps(device, precision);
+            return new CudaModel(config, store, ops, ownsDevice: true);
+        }
+        catch
+        {
+            ops?.Dispose();
+            device?.Dispose();
+            store.Dispose();
+            throw;
+        }
+    }
+
+    public CudaSequenceState CreateState()
+    {
+        lock (_gate) return new CudaSequenceState(_ops.Device, Config, _ops.ActBytes);
+    }
+
+    SequenceState ISequenceModel.CreateState() => CreateState();
+
+    public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
+    {
+        lock (_gate)
+        {
+            var batch = Run(states, inputs);
+            ulong logits = Logits(batch, allRows: false);
+            var flat = _ops.Device.Download<float>(logits, (long)batch.Runs * Config.VocabSize);
+            return Enumerable.Range(0, batch.Runs).Select(i => flat.AsSpan(i * Config.VocabSize, Config.VocabSize).ToArray()).ToArray();
+        }
+    }
+
+    /// <summary>Logits at every position of every run, in order ([rows, vocab]): for scoring and parity checks.</summary>
+    public float[] Forward(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
+    {
+        lock (_gate)
+        {
+            var batch = Run(states, inputs);
+            ulong logits = Logits(batch, allRows: true);
+            return _ops.Device.Download<float>(logits, (long)batch.Rows * Config.VocabSize);
+        }
+    }
+
+    /// <summary>
+    /// Appends the runs and picks each sequence's next token on the GPU (temperature, top-k, top-p; greedy at
+    /// temperature 0): only the ids come back. <paramref name="uniforms"/> holds one draw in [0, 1) per sequence.
+    /// </summary>
+    public int[] StepAndSample(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs,
+        IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms)
+    {
+        foreach (var s in sampling)
+        {
+            s.Validate();
+            if (s.MinP != 0 || s.RepetitionPenalty != 1 || s.PresencePenalty != 0 || s.FrequencyPenalty != 0)
+                throw new BambaException("GPU sampling supports temperature, top_k and top_p only (min_p and penalties need the logits on the host)");
+        }
+        lock (_gate)
+        {
+            var batch = Run(states, inputs);
+            int runs = batch.Runs;
+            ulong logits = Logits(batch, allRows: false);
+            ulong temperature = Upload("sample.t", sampling.Select(s => s.Temperature).ToArray());
+            ulong topK = Upload("sample.k", sampling.Select(s => s.TopK).ToArray());
+            ulong topP = Upload("sample.p", sampling.Select(s => s.TopP).ToArray());
+            ulong uniform = Upload("sample.u", uniforms.Take(runs).ToArray());
+            ulong ids = _ops.Scratch.Get("sample.ids", 4L * runs);
+            _ops.Sample(logits, Config.VocabSize, temperature, topK, topP, uniform, ids, runs);
+            return _ops.Device.Download<int>(ids, runs);
+        }
+    }
+
+    // ---- the forward pass ----------------------------------------------------------------------------------------
+
+    /// <summary>The host's view of one call: where each run's rows are and what it appends to.</summary>
+    private sealed class Batch
+    {
+        public required CudaSequenceState[] States;
+        public required int[] Offsets;
+        public required int[] Positions;
+        public required bool AnyPadding;
+        public int Runs => States.Length;
+        public int Rows => Offsets[^1];
+        public int Length(int run) => Offsets[run + 1] - Offsets[run];
+        public bool AllSingleTokens => Rows == Runs;
+        public ulong Tokens, PositionsOnDevice;
+    }
+
+    /// <summary>Runs every layer over the batch; the final hidden rows are left in scratch "x".</summary>
+    private Batch Run(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
+    {
+        var batch = Pack(states, inputs);
+        int rows = batch.Rows, h = Config.HiddenSize;
+        ulong x = Act("x", (long)rows * h);
+        _ops.Embedding(batch.Tokens, _weights.Embedding, x, rows, h);
+        ulong normed = Act("normed", (long)rows * h), mixed = Act("mixed", (long)rows * h);
+        float eps = (float)Config.RmsNormEps;
+        for (int layer = 0; layer < Config.NumHiddenLayers; layer++)
+        {
+            var w = _weights.Layers[layer];
+            _ops.RmsNorm(x, w.InputNorm, normed, rows, h, eps);
+            if (w.Mamba is { } mamba) Mamba(batch, layer, mamba, normed, mixed);
+            else Attention(batch, layer, w.Attention!, normed, mixed);
+            _ops.AddInPlace(x, mixed, (long)rows * h);
+            _ops.RmsNorm(x, w.PostNorm, normed, rows, h, eps);
+            Mlp(w, normed, mixed, rows);
+            _ops.AddInPlace(x, mixed, (long)rows * h);
+        }
+        for (int i = 0; i < batch.Runs; i++)
+            batch.States[i].Commit(batch.Length(i), batch.Positions.Skip(batch.Offsets[i]).Take(batch.Length(i)).Count(p => p >= 0));
+        return batch;
+    }
+
+    private Batch Pack(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
+    {
+        if (states.Count != inputs.Count) throw new ArgumentException("one token run per sequence state is needed");
+        var cudaStates = states.Select(s => s as CudaSequenceState
+            ?? throw new ArgumentException("a sequence state from another backend was passed to the CUDA model")).ToArray();
+        var offsets = new int[inputs.Count + 1];
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            if (inputs[i].Length == 0) throw new ArgumentException($"token run {i} is empty");
+            if (!inputs[i].Padding.IsEmpty && inputs[i].Padding.Length != inputs[i].Length)
+                throw new ArgumentException($"token run {i}: padding flags and tokens differ in length");
+            offsets[i + 1] = offsets[i] + inputs[i].Length;
+        }
+        var tokens = new int[offsets[^1]];
+        var positions = new int[offsets[^1]];
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            var run = inputs[i].Tokens.Span;
+            foreach (int id in run)
+                if ((uint)id >= (uint)Config.VocabSize)
+                    throw new BambaException($"token id {id} is outside the vocabulary (0..{Config.VocabSize - 1})");
+            run.CopyTo(tokens.AsSpan(offsets[i]));
+            cudaStates[i].Begin(inputs[i].Padding.Span, run.Length).CopyTo(positions, offsets[i]);
+        }
+        var batch = new Batch { States = cudaStates, Offsets = offsets, Positions = positions, AnyPadding = positions.Any(p => p < 0) };
+        batch.Tokens = Upload("tokens", tokens);
+        batch.PositionsOnDevice = Upload("positions", positions);
+        return batch;
+    }
+
+    private void Mamba(Batch batch, int layer, CudaWeights.Mamba w, ulong normed, ulong output)
+    {
+        var c = Config;
+        int rows = batch.Rows, inner = c.MambaIntermediate, convDim = c.ConvDim, heads = c.MambaNHeads, projDim = c.InProjDim;
+        int act = _ops.ActBytes;
+        var shape = new CudaOps.SsdShape(heads, c.MambaDHead, c.MambaNGroups, c.MambaDState, c.MambaChunkSize);
+        // transformers zeroes padding rows before in_proj and again after the conv (the conv kernels do the latter).
+        if (batch.AnyPadding) _ops.ZeroPaddingRows(normed, c.HiddenSize, c.HiddenSize, batch.PositionsOnDevice, rows);
+        ulong proj = Act("proj", (long)rows * projDim);
+        _ops.Linear(normed, w.InProj, proj, rows, projDim, c.HiddenSize);
+        if (w.InProjBias != 0) _ops.AddBias(proj, w.InProjBias, rows, projDim);
+        ulong dt = _ops.Scratch.Get("dt", 4L * rows * heads);
+        _ops.SsdDt(proj, projDim, inner + convDim, w.DtBias, dt, rows, heads, (float)c.TimeStepLimitMin, (float)c.TimeStepLimitMax);
+        ulong xbc = Act("xbc", (long)rows * convDim), y = Act("y", (long)rows * inner);
+        if (batch.AllSingleTokens)
+        {
+            ulong windows = Upload("conv.windows", batch.States.Select(s => s.ConvWindow(layer)).ToArray());
+            ulong states = Upload("ssm.states", batch.States.Select(s => s.SsmState(layer)).ToArray());
+            _ops.CausalConvStep(proj + (ulong)(inner * act), projDim, windows, w.ConvWeight, w.ConvBias, xbc, batch.PositionsOnDevice,
+                rows, convDim, c.MambaDConv);
+            _ops.SsdStep(shape, xbc, dt, w.A, w.D, states, y, rows);
+        }
+        else
+        {
+            for (int i = 0; i < batch.Runs; i++)
+            {
+                long r0 = batch.Offsets[i];
+                int len = batch.Length(i);
+                var state = batch.States[i];
+                _ops.CausalConvRun(proj + (ulong)((r0 * projDim + inner) * act), projDim, state.ConvWindow(layer), w.ConvWeight, w.ConvBias,
+                    xbc + (ulong)(r0 * convDim * act), batch.PositionsOnDevice + (ulong)(r0 * 4), len, convDim, c.MambaDConv);
+                _ops.SsdChunked(shape, xbc + (ulong)(r0 * convDim * act), dt + (ulong)(r0 * heads * 4), w.A, w.D, state.SsmState(layer),
+                    y + (ulong)(r0 * inner * act), len);
+            }
+        }
+        _ops.GatedRmsNorm(y, proj, projDim, w.Norm, rows, inner, inner, (float)c.RmsNormEps);
+        _ops.Linear(y, w.OutProj, output, rows, c.HiddenSize, inner);
+        if (w.OutProjBias != 0) _ops.AddBias(output, w.OutProjBias, rows, c.HiddenSize);
+    }
+
+    private void Attention(Batch batch, int layer, CudaWeights.Attention w, ulong normed, ulong output)
+    {
+        var c = Config;
+        int rows = batch.Rows, act = _ops.ActBytes;
+        int qWidth = c.NumAttentionHeads * c.HeadDim, kvWidth = c.NumKeyValueHeads * c.HeadDim, qkvWidth = qWidth + 2 * kvWidth;
+        ulong qkv = Act("qkv", (long)rows * qkvWidth), attended = Act("attended", (long)rows * qWidth);
+        _ops.Linear(normed, w.Qkv, qkv, rows, qkvWidth, c.HiddenSize);
+        // Queries and keys are adjacent in each qkv row: one launch rotates both.
+        _ops.Rope(qkv, qkvWidth, batch.PositionsOnDevice, _invFreq.Pointer, rows, c.NumAttentionHeads + c.NumKeyValueHeads, c.HeadDim, c.RotaryDim);
+        for (int i = 0; i < batch.Runs; i++)
+        {
+            long r0 = batch.Offsets[i];
+            int len = batch.Length(i);
+            var state = batch.States[i];
+            ulong runQkv = qkv + (ulong)(r0 * qkvWidth * act);
+            _ops.KvAppend(runQkv, qkvWidth, qWidth, qWidth + kvWidth, state.Keys(layer), state.Values(layer), state.Cached, len, kvWidth);
+            _ops.Attention(runQkv, qkvWidth, state.Keys(layer), state.Values(layer), state.Padding, attended + (ulong)(r0 * qWidth * act), qWidth,
+                len, state.Cached + len, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
+        }
+        _ops.Linear(attended, w.O, output, rows, c.HiddenSize, qWidth);
+    }
+
+    private void Mlp(CudaWeights.Layer w, ulong normed, ulong output, int rows)
+    {
+        int inter = Config.IntermediateSize;
+        ulong gateUp = Act("gate_up", (long)rows * 2 * inter), hidden = Act("mlp", (long)rows * inter);
+        _ops.Linear(normed, w.GateUp, gateUp, rows, 2 * inter, Config.HiddenSize);
+        _ops.SwiGlu(gateUp, hidden, rows, inter);
+        _ops.Linear(hidden, w.Down, output, rows, Config.HiddenSize, inter);
+    }
+
+    /// <summary>Final norm and LM head over the last row of each run (or every row): float32 logits on the device.</summary>
+    private ulong Logits(Batch batch, bool allRows)
+    {
+        int h = Config.HiddenSize, vocab = Config.VocabSize, n = allRows ? batch.Rows : batch.Runs;
+        ulong x = Act("x", (long)batch.Rows * h), rowsIn = x;
+        if (!allRows)
+        {
+            ulong last = Upload("last_rows", Enumerable.Range(0, batch.Runs).Select(i => batch.Offsets[i + 1] - 1).ToArray());
+            rowsIn = Act("last", (long)n * h);
+            _ops.GatherRows(x, h, last, rowsIn, n);
+        }
+        ulong normed = Act("final_norm", (long)n * h);
+        _ops.RmsNorm(rowsIn, _weights.FinalNorm, normed, n, h, (float)Config.RmsNormEps);
+        ulong logits = Act("logits", (long)n * vocab);
+        _ops.Linear(normed, _weights.LmHead, logits, n, vocab, h);
+        if (_ops.Precision == CudaPrecision.Float32) return logits;
+        ulong logits32 = _ops.Scratch.Get("logits32", 4L * n * vocab);
+        _ops.ActToF32(logits, logits32, (long)n * vocab);
+        return logits32;
+    }
+
+    private ulong Act(string name, long elements) => _ops.Scratch.Get(name, elements * _ops.ActBytes);
+
+    private ulong Upload<T>(string name, T[] values) where T : unmanaged
+    {
+        ulong p = _ops.Scratch.Get(name, Math.Max(1, values.Length) * (long)System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        _ops.Device.Copy<T>(p, values);
+        return p;
+    }
+
+    public void Dispose()
+    {
+        _invFreq.Dispose();
+        _weights.Dispose();
+        var device = _ops.Device;
+        _ops.Dispose();
+        if (_ownsDevice) device.Dispose();
+        _store.Dispose();
+    }
+}

@@ -1,0 +1,183 @@
+using Bamba.Weights;
+
+namespace Bamba.Backends.Cuda;
+
+/// <summary>
+/// The CUDA backend's operations: each method launches the kernel of the same name (Kernels/*.cu) on the device's
+/// stream. Pointers are device addresses; "act" buffers hold the precision's activation type (float or bf16),
+/// everything else is float32 unless named otherwise. Shapes follow the CPU twins in Bamba.Backends.Cpu.
+/// </summary>
+public sealed class CudaOps : IDisposable
+{
+    private const int Block = 256;
+    private const int SsdTile = 16;            // SSD_TILE in ssd.cu
+    private const int AttentionWarps = 4;      // ATTN_WARPS in attention.cu
+    private const int MaxHeadDim = 256;        // ATTN_MAX_HEAD_DIM in attention.cu; also the SSD kernels' limit on P
+    private const int SampleThreads = 1024;    // SAMPLE_THREADS in sampling.cu
+
+    private readonly KernelModule _module;
+
+    public CudaOps(CudaDevice device, CudaPrecision precision)
+    {
+        Device = device;
+        Precision = precision;
+        var cubin = KernelCompiler.CompileCached(KernelCompiler.KernelSource(), "bamba_kernels.cu", device.Architecture,
+            [$"ACT_BF16={(precision == CudaPrecision.BFloat16 ? 1 : 0)}"]);
+        _module = KernelModule.Load(device, cubin);
+        Gemm = new CublasLtGemm(device);
+        Scratch = new DeviceScratch(device);
+    }
+
+    public CudaDevice Device { get; }
+    public CudaPrecision Precision { get; }
+    public CublasLtGemm Gemm { get; }
+    public DeviceScratch Scratch { get; }
+    /// <summary>Bytes per activation element.</summary>
+    public int ActBytes => Precision == CudaPrecision.BFloat16 ? 2 : 4;
+
+    private static int Blocks(long n, int block = Block) => checked((int)Math.Min((n + block - 1) / block, 65535L * 16));
+
+    private void Launch(string kernel, Dim3 grid, Dim3 block, int shared, params ReadOnlySpan<KernelArg> args) =>
+        _module.Launch(kernel, grid, block, shared, args);
+
+    // ---- conversions -------------------------------------------------------------------------------------------
+
+    /// <summary>Stored weights (F32/BF16/F16) → activation type.</summary>
+    public void ConvertToAct(ulong src, DType dtype, ulong dst, long n) => Launch("convert_to_act", Blocks(n), Block, 0, src, (int)dtype, dst, n);
+
+    public void ConvertToF32(ulong src, DType dtype, ulong dst, long n) => Launch("convert_to_f32", Blocks(n), Block, 0, src, (int)dtype, dst, n);
+
+    public void ActToF32(ulong src, ulong dst, long n) => Launch("act_to_f32", Blocks(n), Block, 0, src, dst, n);
+
+    // ---- element-wise ------------------------------------------------------------------------------------------
+
+    public void Embedding(ulong tokens, ulong table, ulong output, int rows, int hidden) =>
+        Launch("embedding", Dim3.Of(Blocks(hidden), rows), Block, 0, tokens, table, output, hidden);
+
+    public void AddInPlace(ulong x, ulong y, long n) => Launch("add_inplace", Blocks(n), Block, 0, x, y, n);
+
+    public void AddBias(ulong y, ulong bias, int rows, int width) => Launch("add_bias", Dim3.Of(Blocks(width), rows), Block, 0, y, bias, width);
+
+    public void SwiGlu(ulong gateUp, ulong output, int rows, int inter) =>
+        Launch("swiglu", Dim3.Of(Blocks(inter), rows), Block, 0, gateUp, output, inter);
+
+    public void ZeroPaddingRows(ulong x, int stride, int width, ulong positions, int rows) =>
+        Launch("zero_padding_rows", Dim3.Of(Blocks(width), rows), Block, 0, x, stride, width, positions);
+
+    public void GatherRows(ulong x, int width, ulong rowIndices, ulong output, int count) =>
+        Launch("gather_rows", Dim3.Of(Blocks(width), count), Block, 0, x, width, rowIndices, output);
+
+    // ---- norms -------------------------------------------------------------------------------------------------
+
+    public void RmsNorm(ulong x, ulong weight, ulong y, int rows, int width, float eps) =>
+        Launch("rmsnorm", rows, Block, 0, x, weight, y, width, eps);
+
+    /// <summary>In place on y [rows, width]; z is read with row stride <paramref name="zStride"/>.</summary>
+    public void GatedRmsNorm(ulong y, ulong z, int zStride, ulong weight, int rows, int width, int group, float eps)
+    {
+        if (width % group != 0) throw new ArgumentException("gated norm: width must be a multiple of the group size");
+        Launch("gated_rmsnorm", Dim3.Of(rows, width / group), Block, 0, y, z, zStride, weight, width, group, eps);
+    }
+
+    // ---- causal conv -------------------------------------------------------------------------------------------
+
+    /// <summary>Conv + SiLU over one run, then the window update (the CPU twin's <c>CausalConv.Forward</c> + SiLU).</summary>
+    public void CausalConvRun(ulong input, int inStride, ulong window, ulong weight, ulong bias, ulong output, ulong positions,
+        int steps, int channels, int kernel)
+    {
+        Launch("conv1d_prefill", Dim3.Of(Blocks(channels), steps), Block, 0, input, inStride, window, weight, bias, output, positions, channels, kernel);
+        Launch("conv_window_update", Blocks(channels), Block, 0, input, inStride, window, steps, channels, kernel);
+    }
+
+    /// <summary>One step for <paramref name="rows"/> sequences; <paramref name="windows"/> is a device table of window pointers.</summary>
+    public void CausalConvStep(ulong input, int inStride, ulong windows, ulong weight, ulong bias, ulong output, ulong positions,
+        int rows, int channels, int kernel) =>
+        Launch("conv1d_step", Dim3.Of(Blocks(channels), rows), Block, 0, input, inStride, windows, weight, bias, output, positions, channels, kernel);
+
+    // ---- SSD ---------------------------------------------------------------------------------------------------
+
+    public readonly record struct SsdShape(int Heads, int HeadDim, int Groups, int StateSize, int ChunkSize)
+    {
+        public int Inner => Heads * HeadDim;
+        public int ConvDim => Inner + 2 * Groups * StateSize;
+        public int StateElements => HeadDim * StateSize;
+    }
+
+    public void SsdDt(ulong proj, int projStride, int dtColumn, ulong dtBias, ulong dt, int rows, int heads, float lo, float hi) =>
+        Launch("ssd_dt", Blocks((long)rows * heads), Block, 0, proj, projStride, dtColumn, dtBias, dt, rows, heads, lo, hi);
+
+    /// <summary>
+    /// The chunked SSD over one run: <paramref name="y"/> [steps, Inner] (D skip included) from xbc [steps, ConvDim]
+    /// and dt [steps, Heads]; <paramref name="state"/> [Heads, HeadDim, StateSize] goes from initial to final.
+    /// </summary>
+    public void SsdChunked(SsdShape s, ulong xbc, ulong dt, ulong a, ulong d, ulong state, ulong y, int steps)
+    {
+        CheckSsd(s);
+        int chunks = (steps + s.ChunkSize - 1) / s.ChunkSize, pn = s.StateElements;
+        ulong dAcs = Scratch.Get("ssd.dA_cs", 4L * s.Heads * steps);
+        ulong cb = Scratch.Get("ssd.cb", 4L * chunks * s.Groups * s.ChunkSize * s.ChunkSize);
+        ulong states = Scratch.Get("ssd.states", 4L * chunks * s.Heads * pn);
+        Launch("ssd_chunk_cumsum", Blocks((long)chunks * s.Heads), Block, 0, dt, a, dAcs, steps, s.Heads, s.ChunkSize);
+        Launch("ssd_chunk_cb", Dim3.Of(chunks * s.Groups, s.ChunkSize), 128, 0, xbc, s.ConvDim, cb, steps, s.Inner, s.Groups, s.StateSize, s.ChunkSize);
+        int stateShared = 4 * SsdTile * (s.HeadDim + s.StateSize + 1);
+        Launch("ssd_chunk_state", Dim3.Of(chunks, s.Heads, (pn + 8 * Block - 1) / (8 * Block)), Block, stateShared,
+            xbc, s.ConvDim, dt, dAcs, states, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
+        Launch("ssd_state_passing", Dim3.Of(Blocks(pn), s.Heads), Block, 0, states, dAcs, state, steps, s.Heads, pn, s.ChunkSize);
+        int scanShared = 4 * (SsdTile * s.StateSize + SsdTile * s.HeadDim + SsdTile * SsdTile);
+        Launch("ssd_chunk_scan", Dim3.Of(chunks, s.Heads, (s.ChunkSize + SsdTile - 1) / SsdTile), Block, scanShared,
+            xbc, s.ConvDim, dt, dAcs, cb, states, d, y, s.Inner, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
+    }
+
+    /// <summary>One recurrent step for <paramref name="rows"/> sequences; <paramref name="states"/> is a device table of state pointers.</summary>
+    public void SsdStep(SsdShape s, ulong xbc, ulong dt, ulong a, ulong d, ulong states, ulong y, int rows)
+    {
+        CheckSsd(s);
+        Launch("ssd_step", Dim3.Of(s.Heads, rows), 128, 0, xbc, s.ConvDim, dt, a, d, states, y, s.Inner, s.Heads, s.HeadDim, s.Groups, s.StateSize);
+    }
+
+    private static void CheckSsd(SsdShape s)
+    {
+        if (s.HeadDim > MaxHeadDim || s.Heads % s.Groups != 0)
+            throw new BambaException($"the CUDA SSD kernels need mamba_d_head ≤ {MaxHeadDim} and heads divisible by groups (got {s.HeadDim}, {s.Heads}/{s.Groups})");
+    }
+
+    // ---- attention ---------------------------------------------------------------------------------------------
+
+    public void Rope(ulong x, int stride, ulong positions, ulong invFreq, int rows, int heads, int headDim, int rotaryDim)
+    {
+        if (rotaryDim == 0) return;
+        Launch("rope", rows, Block, 0, x, stride, positions, invFreq, heads, headDim, rotaryDim);
+    }
+
+    public void KvAppend(ulong qkv, int stride, int kColumn, int vColumn, ulong keys, ulong values, int start, int steps, int width) =>
+        Launch("kv_append", steps, Block, 0, qkv, stride, kColumn, vColumn, keys, values, start, width);
+
+    /// <summary>
+    /// Queries [steps, heads·headDim] (row stride qStride) over the cache's first <paramref name="cached"/> rows,
+    /// the run's own last; keyPadding is one byte per cached row.
+    /// </summary>
+    public void Attention(ulong q, int qStride, ulong keys, ulong values, ulong keyPadding, ulong output, int outStride,
+        int steps, int cached, int heads, int kvHeads, int headDim)
+    {
+        if (headDim > MaxHeadDim || heads % kvHeads != 0)
+            throw new BambaException($"the CUDA attention kernel needs head_dim ≤ {MaxHeadDim} and heads divisible by KV heads");
+        Launch("attention", Blocks((long)steps * heads, AttentionWarps), 32 * AttentionWarps, 0,
+            q, qStride, keys, values, keyPadding, output, outStride, steps, cached, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
+    }
+
+    // ---- linear and sampling -----------------------------------------------------------------------------------
+
+    /// <summary><c>y[n, m] = x[n, k] · W[m, k]ᵀ</c> on activation-typed operands.</summary>
+    public void Linear(ulong x, ulong w, ulong y, int n, int m, int k) => Gemm.Linear(x, w, y, n, m, k, Precision);
+
+    /// <summary>Float32 logits [rows, vocab] → token ids in <paramref name="output"/> (int32 [rows]); per-row parameters.</summary>
+    public void Sample(ulong logits, int vocab, ulong temperature, ulong topK, ulong topP, ulong uniform, ulong output, int rows) =>
+        Launch("sample_tokens", rows, SampleThreads, 0, logits, vocab, temperature, topK, topP, uniform, output);
+
+    public void Dispose()
+    {
+        Scratch.Dispose();
+        Gemm.Dispose();
+        _module.Dispose();
+    }
+}

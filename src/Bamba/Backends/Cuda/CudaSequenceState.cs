@@ -1,0 +1,108 @@
+using Bamba.Configuration;
+using Bamba.Generation;
+
+namespace Bamba.Backends.Cuda;
+
+/// <summary>
+/// One sequence's hybrid cache on the GPU: per Mamba layer the conv window [K−1, ConvDim] and the SSM state
+/// [heads, head_dim, state] (float32, one allocation for all layers); per attention layer the keys and values
+/// (activation type, RoPE applied), grown by doubling; one padding byte per cached position, shared by the layers.
+/// </summary>
+public sealed class CudaSequenceState : SequenceState
+{
+    private readonly CudaDevice _device;
+    private readonly BambaConfig _config;
+    private readonly int _actBytes;
+    private readonly DeviceBuffer _recurrent;
+    private readonly long[] _convOffset, _ssmOffset;
+    private readonly int[] _attentionLayers;
+    private DeviceBuffer[] _keys = [], _values = [];
+    private DeviceBuffer? _padding;
+
+    internal CudaSequenceState(CudaDevice device, BambaConfig c, int actBytes)
+    {
+        _device = device;
+        _config = c;
+        _actBytes = actBytes;
+        _convOffset = new long[c.NumHiddenLayers];
+        _ssmOffset = new long[c.NumHiddenLayers];
+        long bytes = 0;
+        for (int i = 0; i < c.NumHiddenLayers; i++)
+        {
+            if (c.IsAttentionLayer(i)) continue;
+            _convOffset[i] = bytes;
+            bytes += 4L * (c.MambaDConv - 1) * c.ConvDim;
+            _ssmOffset[i] = bytes;
+            bytes += 4L * c.MambaNHeads * c.MambaDHead * c.MambaDState;
+        }
+        _recurrent = device.AllocateZeroed(bytes);
+        _attentionLayers = Enumerable.Range(0, c.NumHiddenLayers).Where(c.IsAttentionLayer).ToArray();
+    }
+
+    /// <summary>Positions in the KV cache (padding included).</summary>
+    public int Cached { get; private set; }
+    /// <summary>Non-padding tokens so far: the RoPE position of the next real token.</summary>
+    public int Position { get; private set; }
+    public int Capacity { get; private set; }
+
+    internal ulong ConvWindow(int layer) => _recurrent.Pointer + (ulong)_convOffset[layer];
+    internal ulong SsmState(int layer) => _recurrent.Pointer + (ulong)_ssmOffset[layer];
+    internal ulong Keys(int layer) => _keys[Array.IndexOf(_attentionLayers, layer)].Pointer;
+    internal ulong Values(int layer) => _values[Array.IndexOf(_attentionLayers, layer)].Pointer;
+    internal ulong Padding => _padding?.Pointer ?? 0;
+
+    /// <summary>Bytes held on the device by this sequence.</summary>
+    public long Bytes => _recurrent.Bytes + _keys.Sum(k => k.Bytes) + _values.Sum(v => v.Bytes) + (_padding?.Bytes ?? 0);
+
+    /// <summary>
+    /// Makes room for a run, records its padding flags and returns the RoPE positions of its tokens (−1 for padding).
+    /// The counters move on in <see cref="Commit"/>, after the layers have read the old ones.
+    /// </summary>
+    internal int[] Begin(ReadOnlySpan<bool> padding, int count)
+    {
+        var positions = new int[count];
+        int next = Position;
+        for (int t = 0; t < count; t++) positions[t] = !padding.IsEmpty && padding[t] ? -1 : next++;
+        if (_attentionLayers.Length == 0) return positions;
+        EnsureCapacity(Cached + count);
+        var flags = new byte[count];
+        for (int t = 0; t < count; t++) flags[t] = (byte)(positions[t] < 0 ? 1 : 0);
+        _device.Copy<byte>(_padding!.Pointer + (ulong)Cached, flags);
+        return positions;
+    }
+
+    internal void Commit(int count, int realTokens)
+    {
+        Cached += count;
+        Position += realTokens;
+        Length += count;
+    }
+
+    private void EnsureCapacity(int needed)
+    {
+        if (needed <= Capacity) return;
+        int capacity = Math.Max(needed, Math.Max(2 * Capacity, 64));
+        long width = (long)_config.NumKeyValueHeads * _config.HeadDim * _actBytes;
+        DeviceBuffer Grow(DeviceBuffer? old, long rowBytes)
+        {
+            var fresh = _device.Allocate(capacity * rowBytes);
+            if (old is not null) { _device.CopyDevice(fresh.Pointer, old.Pointer, Cached * rowBytes); }
+            return fresh;
+        }
+        var keys = _attentionLayers.Select((_, i) => Grow(_keys.Length > 0 ? _keys[i] : null, width)).ToArray();
+        var values = _attentionLayers.Select((_, i) => Grow(_values.Length > 0 ? _values[i] : null, width)).ToArray();
+        var padding = Grow(_padding, 1);
+        _device.Synchronize(); // the copies must finish before the old buffers are freed
+        foreach (var b in _keys.Concat(_values)) b.Dispose();
+        _padding?.Dispose();
+        (_keys, _values, _padding, Capacity) = (keys, values, padding, capacity);
+    }
+
+    public override void Dispose()
+    {
+        _recurrent.Dispose();
+        foreach (var b in _keys.Concat(_values)) b.Dispose();
+        _padding?.Dispose();
+        base.Dispose();
+    }
+}

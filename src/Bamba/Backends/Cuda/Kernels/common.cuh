@@ -1,0 +1,76 @@
+// Shared by every kernel file. The module is compiled twice: ACT_BF16=0 (float32 activations, the parity mode) and
+// ACT_BF16=1 (bfloat16 activations). Arithmetic is float32 in both; SSM and conv state are always float32.
+// No CUDA headers are included: bf16/f16 conversions are bit operations, so NVRTC needs no include path.
+typedef unsigned short bf16_t;
+typedef unsigned char u8;
+#if ACT_BF16
+typedef bf16_t act_t;
+#else
+typedef float act_t;
+#endif
+#define FULL_MASK 0xffffffffu
+#define NEG_INF __int_as_float(0xff800000)
+#define POS_INF __int_as_float(0x7f800000)
+
+__device__ __forceinline__ float bf16_to_f(bf16_t v) { return __uint_as_float(((unsigned)v) << 16); }
+
+// Round to nearest even, NaN kept quiet: the same rule as torch and Bamba.Numerics.BFloat16.FromSingle.
+__device__ __forceinline__ bf16_t f_to_bf16(float f) {
+    unsigned u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (bf16_t)(u >> 16);
+}
+
+__device__ __forceinline__ float half_to_f(unsigned short h) {
+    unsigned sign = (h >> 15) & 1u, exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+    float v;
+    if (exponent == 0) v = ldexpf((float)mantissa, -24);
+    else if (exponent == 31) v = mantissa ? __int_as_float(0x7fc00000) : POS_INF;
+    else v = ldexpf((float)(mantissa | 0x400u), (int)exponent - 25);
+    return sign ? -v : v;
+}
+
+__device__ __forceinline__ float ld(const float* p) { return *p; }
+__device__ __forceinline__ float ld(const bf16_t* p) { return bf16_to_f(*p); }
+__device__ __forceinline__ void st(float* p, float v) { *p = v; }
+__device__ __forceinline__ void st(bf16_t* p, float v) { *p = f_to_bf16(v); }
+
+__device__ __forceinline__ float silu(float v) { return v / (1.f + expf(-v)); }
+// torch's softplus with threshold 20.
+__device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : log1pf(expf(v)); }
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
+    return v;
+}
+
+// Sum over the block, returned to every thread; the order is fixed, so results are deterministic.
+__device__ float block_sum(float v) {
+    __shared__ float partial[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    v = warp_sum(v);
+    __syncthreads(); // partial may still be read by a previous call
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    float total = 0.f;
+    for (int i = 0; i < warps; i++) total += partial[i];
+    return total;
+}
+
+__device__ float block_max(float v) {
+    __shared__ float partial[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    float m = NEG_INF;
+    for (int i = 0; i < warps; i++) m = fmaxf(m, partial[i]);
+    return m;
+}

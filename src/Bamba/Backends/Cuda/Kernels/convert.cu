@@ -1,0 +1,22 @@
+// Stored dtype codes, as Bamba.Weights.DType orders them: 0 = F32, 1 = BF16, 2 = F16.
+__device__ __forceinline__ float load_stored(const void* src, int dtype, long long i) {
+    if (dtype == 0) return ((const float*)src)[i];
+    if (dtype == 1) return bf16_to_f(((const bf16_t*)src)[i]);
+    return half_to_f(((const unsigned short*)src)[i]);
+}
+
+// Weights arrive on the device in their stored dtype and are converted here, never on the host.
+extern "C" __global__ void convert_to_act(const void* src, int dtype, act_t* dst, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        st(dst + i, load_stored(src, dtype, i));
+}
+
+extern "C" __global__ void convert_to_f32(const void* src, int dtype, float* dst, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        dst[i] = load_stored(src, dtype, i);
+}
+
+extern "C" __global__ void act_to_f32(const act_t* src, float* dst, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        dst[i] = ld(src + i);
+}

@@ -1,0 +1,37 @@
+// out[r, :] = table[tokens[r], :]. Grid (ceil(hidden / block), rows).
+extern "C" __global__ void embedding(const int* tokens, const act_t* table, act_t* out, int hidden) {
+    int r = blockIdx.y, i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < hidden) out[(long long)r * hidden + i] = table[(long long)tokens[r] * hidden + i];
+}
+
+// The residual add: x += y.
+extern "C" __global__ void add_inplace(act_t* x, const act_t* y, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        st(x + i, ld(x + i) + ld(y + i));
+}
+
+// y[r, c] += bias[c] (optional projection biases). Grid (ceil(width / block), rows).
+extern "C" __global__ void add_bias(act_t* y, const float* bias, int width) {
+    int r = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < width) { act_t* p = y + (long long)r * width + c; st(p, ld(p) + bias[c]); }
+}
+
+// SwiGLU over the fused gate|up projection [rows, 2·inter]: out = silu(gate) · up. Grid (ceil(inter / block), rows).
+extern "C" __global__ void swiglu(const act_t* gate_up, act_t* out, int inter) {
+    int r = blockIdx.y, i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= inter) return;
+    const act_t* row = gate_up + (long long)r * 2 * inter;
+    st(out + (long long)r * inter + i, silu(ld(row + i)) * ld(row + inter + i));
+}
+
+// Zeroes the first `width` columns of padding rows (position < 0), as transformers masks Mamba's input.
+extern "C" __global__ void zero_padding_rows(act_t* x, int stride, int width, const int* positions) {
+    int r = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < width && positions[r] < 0) st(x + (long long)r * stride + c, 0.f);
+}
+
+// out[i, :] = x[rows[i], :]: picks the last row of each run for the LM head. Grid (ceil(width / block), count).
+extern "C" __global__ void gather_rows(const act_t* x, int width, const int* rows, act_t* out) {
+    int i = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < width) out[(long long)i * width + c] = x[(long long)rows[i] * width + c];
+}

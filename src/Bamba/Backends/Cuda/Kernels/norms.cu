@@ -1,0 +1,24 @@
+// RMSNorm as transformers: y = x · 1/sqrt(mean(x²) + eps) · w, in float32. One block per row.
+extern "C" __global__ void rmsnorm(const act_t* x, const float* w, act_t* y, int width, float eps) {
+    const act_t* xr = x + (long long)blockIdx.x * width;
+    act_t* yr = y + (long long)blockIdx.x * width;
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) { float v = ld(xr + i); ss += v * v; }
+    float scale = 1.f / sqrtf(block_sum(ss) / width + eps);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) st(yr + i, (ld(xr + i) * scale) * w[i]);
+}
+
+// Mamba-2's gated norm, in place: y = rmsnorm(y · silu(z)) · w over groups of `group` channels.
+// Grid (rows, width / group). Each thread rewrites only the elements it read, so in place is safe.
+extern "C" __global__ void gated_rmsnorm(act_t* y, const act_t* z, int z_stride, const float* w, int width, int group, float eps) {
+    act_t* yr = y + (long long)blockIdx.x * width + blockIdx.y * group;
+    const act_t* zr = z + (long long)blockIdx.x * z_stride + blockIdx.y * group;
+    const float* wg = w + blockIdx.y * group;
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < group; i += blockDim.x) { float g = ld(yr + i) * silu(ld(zr + i)); ss += g * g; }
+    float scale = 1.f / sqrtf(block_sum(ss) / group + eps);
+    for (int i = threadIdx.x; i < group; i += blockDim.x) {
+        float g = ld(yr + i) * silu(ld(zr + i));
+        st(yr + i, (g * scale) * wg[i]);
+    }
+}

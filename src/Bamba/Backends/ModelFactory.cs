@@ -1,0 +1,31 @@
+using Bamba.Backends.Cuda;
+using Bamba.Generation;
+using Bamba.Modeling;
+
+namespace Bamba.Backends;
+
+/// <summary>Where a model runs: the CPU reference, a CUDA GPU, or the GPU when one is usable (auto).</summary>
+public enum ComputeDevice { Cpu, Cuda, Auto }
+
+/// <summary>Loads a model directory onto the device a user asked for (<c>--device cpu|cuda|auto</c>).</summary>
+public static class ModelFactory
+{
+    public static ComputeDevice ParseDevice(string name) => name switch
+    {
+        "cpu" => ComputeDevice.Cpu,
+        "cuda" => ComputeDevice.Cuda,
+        "auto" => ComputeDevice.Auto,
+        _ => throw new BambaException($"--device must be cpu, cuda or auto, got '{name}'"),
+    };
+
+    /// <summary>Auto becomes CUDA when a device opens here, else the CPU.</summary>
+    public static ComputeDevice Resolve(ComputeDevice device) =>
+        device != ComputeDevice.Auto ? device : CudaDevice.UnavailableReason() is null ? ComputeDevice.Cuda : ComputeDevice.Cpu;
+
+    /// <summary>
+    /// The model on <paramref name="device"/>; CUDA runs in <paramref name="precision"/> (bf16 by default, fp32 for
+    /// parity). Without a usable GPU, <c>cuda</c> throws "CUDA is not available: …".
+    /// </summary>
+    public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision = CudaPrecision.BFloat16) =>
+        Resolve(device) == ComputeDevice.Cuda ? CudaModel.Load(directory, precision) : BambaModel.Load(directory);
+}

@@ -1,0 +1,86 @@
+using Bamba.Backends.Cpu;
+using Bamba.Backends.Cuda;
+
+namespace Bamba.Cuda.Tests.Kernels;
+
+/// <summary>RoPE, the KV append and the flash-style attention against Rope and AttentionKernel.</summary>
+public class AttentionTests
+{
+    [Theory]
+    [InlineData(CudaPrecision.Float32, 64, 32, false)]
+    [InlineData(CudaPrecision.Float32, 128, 64, false)]
+    [InlineData(CudaPrecision.Float32, 16, 8, true)]
+    [InlineData(CudaPrecision.BFloat16, 128, 64, true)]
+    public void RopeMatchesCpu(CudaPrecision precision, int headDim, int rotaryDim, bool bf16Frequencies)
+    {
+        var ops = Gpu.Ops(precision);
+        int rows = 6, heads = 5, stride = heads * headDim + 20;
+        var rope = new Rope(10000, rotaryDim, bf16Frequencies);
+        var x = Gpu.Rounded(ops, Gpu.Random(70, rows * stride, 2f));
+        int[] positions = [-1, 0, 1, 7, 300, 4095];
+        var expected = (float[])x.Clone();
+        for (int r = 0; r < rows; r++)
+            if (positions[r] >= 0)
+                for (int h = 0; h < heads; h++) rope.Apply(expected.AsSpan(r * stride + h * headDim, headDim), positions[r]);
+
+        using var xd = Gpu.Act(ops, x);
+        using var pd = Gpu.I32(positions);
+        using var fd = Gpu.F32(rope.InverseFrequencies.ToArray());
+        ops.Rope(xd.Pointer, stride, pd.Pointer, fd.Pointer, rows, heads, headDim, rotaryDim);
+
+        Close.Assert(expected, Gpu.ReadAct(ops, xd.Pointer, x.Length), Close.For(ops, 1e-5), "rope");
+    }
+
+    public static TheoryData<CudaPrecision, int, int, int, int, int, int> Cases() => new()
+    {
+        // precision, heads, kv heads, head dim, cached before, run length, padded keys at the start
+        { CudaPrecision.Float32, 4, 2, 16, 0, 20, 0 },      // prefill of a new sequence
+        { CudaPrecision.Float32, 4, 2, 16, 0, 20, 5 },      // left-padded prefill
+        { CudaPrecision.Float32, 8, 2, 128, 299, 1, 3 },    // decode over a long cache
+        { CudaPrecision.Float32, 32, 8, 128, 63, 37, 0 },   // a second prefill chunk over a cache
+        { CudaPrecision.Float32, 6, 6, 80, 10, 70, 0 },     // head dim not a multiple of 32, no GQA
+        { CudaPrecision.BFloat16, 8, 2, 128, 100, 33, 0 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void AttentionOverTheCacheMatchesCpu(CudaPrecision precision, int heads, int kvHeads, int headDim, int before, int steps, int padded)
+    {
+        var ops = Gpu.Ops(precision);
+        var shape = new AttentionKernel.Shape(heads, kvHeads, headDim);
+        int cached = before + steps, qkvWidth = shape.QueryWidth + 2 * shape.KvWidth;
+        var oldKeys = Gpu.Rounded(ops, Gpu.Random(80, before * shape.KvWidth));
+        var oldValues = Gpu.Rounded(ops, Gpu.Random(81, before * shape.KvWidth));
+        var qkv = Gpu.Rounded(ops, Gpu.Random(82, steps * qkvWidth, 1.5f));
+        var padding = Enumerable.Range(0, cached).Select(j => j < padded).ToArray();
+
+        var q = new float[steps * shape.QueryWidth];
+        var keys = new float[cached * shape.KvWidth];
+        var values = new float[cached * shape.KvWidth];
+        oldKeys.CopyTo(keys, 0);
+        oldValues.CopyTo(values, 0);
+        for (int t = 0; t < steps; t++)
+        {
+            qkv.AsSpan(t * qkvWidth, shape.QueryWidth).CopyTo(q.AsSpan(t * shape.QueryWidth));
+            qkv.AsSpan(t * qkvWidth + shape.QueryWidth, shape.KvWidth).CopyTo(keys.AsSpan((before + t) * shape.KvWidth));
+            qkv.AsSpan(t * qkvWidth + shape.QueryWidth + shape.KvWidth, shape.KvWidth).CopyTo(values.AsSpan((before + t) * shape.KvWidth));
+        }
+        var expected = new float[steps * shape.QueryWidth];
+        AttentionKernel.Forward(shape, q, steps, keys, values, padding, expected);
+
+        int capacity = cached + 5;
+        using var kd = ops.Device.AllocateZeroed((long)capacity * shape.KvWidth * ops.ActBytes);
+        using var vd = ops.Device.AllocateZeroed((long)capacity * shape.KvWidth * ops.ActBytes);
+        using (var ok = Gpu.Act(ops, oldKeys)) ops.Device.CopyDevice(kd.Pointer, ok.Pointer, oldKeys.Length * ops.ActBytes);
+        using (var ov = Gpu.Act(ops, oldValues)) ops.Device.CopyDevice(vd.Pointer, ov.Pointer, oldValues.Length * ops.ActBytes);
+        using var qkvd = Gpu.Act(ops, qkv);
+        using var padd = Gpu.Device.Upload<byte>(padding.Select(p => (byte)(p ? 1 : 0)).ToArray());
+        using var outd = ops.Device.Allocate(expected.Length * ops.ActBytes);
+        ops.KvAppend(qkvd.Pointer, qkvWidth, shape.QueryWidth, shape.QueryWidth + shape.KvWidth, kd.Pointer, vd.Pointer, before, steps, shape.KvWidth);
+        ops.Attention(qkvd.Pointer, qkvWidth, kd.Pointer, vd.Pointer, padd.Pointer, outd.Pointer, shape.QueryWidth, steps, cached, heads, kvHeads, headDim);
+
+        Assert.Equal(keys, Gpu.ReadAct(ops, kd.Pointer, keys.Length));
+        Assert.Equal(values, Gpu.ReadAct(ops, vd.Pointer, values.Length));
+        Close.Assert(expected, Gpu.ReadAct(ops, outd.Pointer, expected.Length), Close.For(ops), "attention");
+    }
+}

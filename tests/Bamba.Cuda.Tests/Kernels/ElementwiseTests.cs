@@ -1,0 +1,114 @@
+using Bamba.Backends.Cpu;
+using Bamba.Backends.Cuda;
+using Bamba.Numerics;
+using Bamba.Weights;
+
+namespace Bamba.Cuda.Tests.Kernels;
+
+/// <summary>Embedding, residual add, bias, SwiGLU, padding masks, row gathers and the weight conversions.</summary>
+public unsafe class ElementwiseTests
+{
+    [Theory]
+    [InlineData(CudaPrecision.Float32)]
+    [InlineData(CudaPrecision.BFloat16)]
+    public void EmbeddingReadsTheTokensRows(CudaPrecision precision)
+    {
+        var ops = Gpu.Ops(precision);
+        int vocab = 50, hidden = 300;
+        var table = Gpu.Rounded(ops, Gpu.Random(8, vocab * hidden));
+        int[] tokens = [3, 0, 49, 3, 17];
+        var expected = new float[tokens.Length * hidden];
+        fixed (float* t = table)
+        {
+            var tensor = new WeightTensor(new TensorInfo("e", "test", DType.F32, [vocab, hidden], 0, table.Length * 4L), (byte*)t);
+            for (int r = 0; r < tokens.Length; r++) tensor.ReadFloats((long)tokens[r] * hidden, expected.AsSpan(r * hidden, hidden));
+        }
+        using var td = Gpu.Act(ops, table);
+        using var ids = Gpu.I32(tokens);
+        using var outd = ops.Device.Allocate(expected.Length * ops.ActBytes);
+        ops.Embedding(ids.Pointer, td.Pointer, outd.Pointer, tokens.Length, hidden);
+        Assert.Equal(expected, Gpu.ReadAct(ops, outd.Pointer, expected.Length));
+    }
+
+    [Theory]
+    [InlineData(CudaPrecision.Float32)]
+    [InlineData(CudaPrecision.BFloat16)]
+    public void SwiGluAddAndBiasMatchCpu(CudaPrecision precision)
+    {
+        var ops = Gpu.Ops(precision);
+        int rows = 7, inter = 352;
+        var gateUp = Gpu.Rounded(ops, Gpu.Random(9, rows * 2 * inter, 4f));
+        var gate = new float[rows * inter];
+        var up = new float[rows * inter];
+        for (int r = 0; r < rows; r++)
+        {
+            gateUp.AsSpan(r * 2 * inter, inter).CopyTo(gate.AsSpan(r * inter));
+            gateUp.AsSpan(r * 2 * inter + inter, inter).CopyTo(up.AsSpan(r * inter));
+        }
+        Activations.SwiGlu(gate, up);
+        using var gu = Gpu.Act(ops, gateUp);
+        using var act = ops.Device.Allocate(rows * inter * ops.ActBytes);
+        ops.SwiGlu(gu.Pointer, act.Pointer, rows, inter);
+        var swiglu = Gpu.ReadAct(ops, act.Pointer, rows * inter);
+        Close.Assert(gate, swiglu, Close.For(ops, 1e-6), "swiglu");
+
+        var other = Gpu.Rounded(ops, Gpu.Random(10, rows * inter));
+        var bias = Gpu.Random(11, inter);
+        using var od = Gpu.Act(ops, other);
+        using var bd = Gpu.F32(bias);
+        ops.AddInPlace(act.Pointer, od.Pointer, rows * inter);
+        ops.AddBias(act.Pointer, bd.Pointer, rows, inter);
+        var expected = new float[rows * inter];
+        for (int i = 0; i < expected.Length; i++) expected[i] = swiglu[i] + other[i] + bias[i % inter];
+        Close.Assert(expected, Gpu.ReadAct(ops, act.Pointer, rows * inter), Close.For(ops, 1e-6), "add + bias");
+    }
+
+    [Fact]
+    public void PaddingRowsAreZeroedAndLastRowsGathered()
+    {
+        var ops = Gpu.Ops();
+        int rows = 6, width = 40, stride = 50;
+        var x = Gpu.Random(12, rows * stride);
+        int[] positions = [-1, -1, 0, 1, -1, 2];
+        using var xd = Gpu.F32(x);
+        using var pd = Gpu.I32(positions);
+        ops.ZeroPaddingRows(xd.Pointer, stride, width, pd.Pointer, rows);
+        var got = Gpu.ReadF32(xd.Pointer, x.Length);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < stride; c++)
+                Assert.Equal(positions[r] < 0 && c < width ? 0f : x[r * stride + c], got[r * stride + c]);
+
+        int[] pick = [5, 2];
+        using var pickd = Gpu.I32(pick);
+        using var outd = ops.Device.Allocate(pick.Length * stride * 4);
+        ops.GatherRows(xd.Pointer, stride, pickd.Pointer, outd.Pointer, pick.Length);
+        var gathered = Gpu.ReadF32(outd.Pointer, pick.Length * stride);
+        for (int i = 0; i < pick.Length; i++)
+            Assert.Equal(got.AsSpan(pick[i] * stride, stride).ToArray(), gathered.AsSpan(i * stride, stride).ToArray());
+    }
+
+    /// <summary>Stored bf16 and f16 weights widen exactly; float32 → bf16 rounds to nearest even like the CPU.</summary>
+    [Fact]
+    public void WeightConversionsMatchCpu()
+    {
+        var ops32 = Gpu.Ops(CudaPrecision.Float32);
+        var ops16 = Gpu.Ops(CudaPrecision.BFloat16);
+        var values = Gpu.Random(13, 1000, 70000f).Concat([0f, -0f, 1e-8f, 6e-5f, 65504f, float.PositiveInfinity]).ToArray();
+        var bf = values.Select(BFloat16.FromSingle).ToArray();
+        var half = values.Select(v => (Half)v).ToArray();
+        int n = values.Length;
+        using var bfd = Gpu.Device.Upload<ushort>(bf);
+        using var hd = Gpu.Device.Upload<Half>(half);
+        using var fd = Gpu.F32(values);
+        using var outF = Gpu.Device.Allocate(n * 4);
+        ops32.ConvertToF32(bfd.Pointer, DType.BF16, outF.Pointer, n);
+        Assert.Equal(bf.Select(BFloat16.ToSingle).ToArray(), Gpu.ReadF32(outF.Pointer, n));
+        ops32.ConvertToF32(hd.Pointer, DType.F16, outF.Pointer, n);
+        Assert.Equal(half.Select(h => (float)h).ToArray(), Gpu.ReadF32(outF.Pointer, n));
+        using var outB = Gpu.Device.Allocate(n * 2);
+        ops16.ConvertToAct(fd.Pointer, DType.F32, outB.Pointer, n);
+        Assert.Equal(bf, Gpu.Device.Download<ushort>(outB.Pointer, n));
+        ops16.ActToF32(outB.Pointer, outF.Pointer, n);
+        Assert.Equal(bf.Select(BFloat16.ToSingle).ToArray(), Gpu.ReadF32(outF.Pointer, n));
+    }
+}

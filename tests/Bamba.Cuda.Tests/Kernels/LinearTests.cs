@@ -1,0 +1,34 @@
+using System.Runtime.InteropServices;
+using Bamba.Backends.Cpu;
+using Bamba.Backends.Cuda;
+using Bamba.Weights;
+
+namespace Bamba.Cuda.Tests.Kernels;
+
+/// <summary>cuBLASLt GEMM (fp32 accumulation) against the CPU Linear, in both precisions.</summary>
+public unsafe class LinearTests
+{
+    [Theory]
+    [InlineData(CudaPrecision.Float32, 1, 64, 32)]
+    [InlineData(CudaPrecision.Float32, 7, 300, 129)]
+    [InlineData(CudaPrecision.Float32, 130, 512, 128)]
+    [InlineData(CudaPrecision.BFloat16, 1, 64, 32)]
+    [InlineData(CudaPrecision.BFloat16, 33, 352, 128)]
+    [InlineData(CudaPrecision.BFloat16, 130, 1024, 256)]
+    public void LinearMatchesCpu(CudaPrecision precision, int n, int m, int k)
+    {
+        var ops = Gpu.Ops(precision);
+        var x = Gpu.Rounded(ops, Gpu.Random(1, n * k));
+        var w = Gpu.Rounded(ops, Gpu.Random(2, m * k, 0.2f));
+        var expected = new float[n * m];
+        fixed (float* wp = w)
+            Linear.Forward(x, n, new WeightTensor(new TensorInfo("w", "test", DType.F32, [m, k], 0, 4L * m * k), (byte*)wp), [], expected);
+
+        using var xd = Gpu.Act(ops, x);
+        using var wd = Gpu.Act(ops, w);
+        using var yd = ops.Device.Allocate((long)n * m * ops.ActBytes);
+        ops.Linear(xd.Pointer, wd.Pointer, yd.Pointer, n, m, k);
+
+        Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, n * m), Close.For(ops), $"linear {n}x{k}·{m}x{k}ᵀ");
+    }
+}

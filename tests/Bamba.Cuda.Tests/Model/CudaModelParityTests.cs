@@ -1,0 +1,155 @@
+using Bamba.Backends.Cuda;
+using Bamba.Cuda.Tests.Kernels;
+using Bamba.Generation;
+
+namespace Bamba.Cuda.Tests.Model;
+
+/// <summary>
+/// The CUDA model against transformers' fixtures. Float32 mode: logits within 1e-3 · max(1, max |ref|) and greedy
+/// tokens exact; bf16 mode: the first 8 greedy tokens of small-bamba and logits' cosine ≥ 0.999.
+/// </summary>
+public class CudaModelParityTests(ITestOutputHelper output)
+{
+    private const double Fp32Tol = 1e-3;
+
+    public static TheoryData<string, string> Cases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var model in Fixtures.ModelNames)
+            foreach (var label in new[] { "single", "batch2", "left_padded" }) data.Add(model, label);
+        return data;
+    }
+
+    private static CudaModel Load(string name, CudaPrecision precision)
+    {
+        Gpu.Require();
+        return CudaModel.Load(Fixtures.Model(name), precision);
+    }
+
+    private static (SequenceInput[] Inputs, int[] Keep, int T) Inputs(Reference reference, string label)
+    {
+        var ids = reference.Rows($"{label}.input_ids");
+        var mask = reference.Has($"{label}.attention_mask") ? reference.Rows($"{label}.attention_mask") : null;
+        int t = ids[0].Length;
+        var inputs = ids.Select((row, b) => new SequenceInput(row, mask is null ? default : mask[b].Select(m => m == 0).ToArray())).ToArray();
+        var keep = Enumerable.Range(0, ids.Length * t).Where(i => mask is null || mask[i / t][i % t] == 1).ToArray();
+        return (inputs, keep, t);
+    }
+
+    private static float[] Rows(float[] all, int width, int[] keep) =>
+        keep.SelectMany(r => all.AsSpan(r * width, width).ToArray()).ToArray();
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Fp32LogitsMatchTransformers(string modelName, string label)
+    {
+        using var model = Load(modelName, CudaPrecision.Float32);
+        using var reference = new Reference(modelName);
+        var (inputs, keep, _) = Inputs(reference, label);
+        var states = inputs.Select(_ => model.CreateState()).ToArray();
+        var logits = model.Forward(states, inputs);
+        foreach (var s in states) s.Dispose();
+        int vocab = model.Config.VocabSize;
+        Close.Assert(Rows(reference.Floats($"{label}.logits"), vocab, keep), Rows(logits, vocab, keep), Fp32Tol, $"{modelName} {label} logits");
+    }
+
+    /// <summary>The prompt in three calls (the state carried across chunk boundaries) gives the one-call logits.</summary>
+    [Theory]
+    [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
+    public void Fp32SplitPrefillMatchesTransformers(string modelName)
+    {
+        using var model = Load(modelName, CudaPrecision.Float32);
+        using var reference = new Reference(modelName);
+        var ids = reference.Rows("single.input_ids")[0];
+        int vocab = model.Config.VocabSize, a = ids.Length / 3, b = 2 * ids.Length / 3;
+        var expected = reference.Floats("single.logits");
+        using var state = model.CreateState();
+        var first = model.Step([state], [ids[..a]])[0];
+        var second = model.Step([state], [ids[a..b]])[0];
+        var rest = model.Forward([state], [ids[b..]]);
+        Close.Assert(expected.AsSpan((a - 1) * vocab, vocab), first, Fp32Tol, "after the first part");
+        Close.Assert(expected.AsSpan((b - 1) * vocab, vocab), second, Fp32Tol, "after the second part");
+        Close.Assert(expected.AsSpan(b * vocab), rest, Fp32Tol, "the third part");
+    }
+
+    [Theory]
+    [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
+    public void Fp32GreedyTokensMatch(string modelName)
+    {
+        using var model = Load(modelName, CudaPrecision.Float32);
+        using var reference = new Reference(modelName);
+        var greedy = reference.Json.GetProperty("greedy");
+        var expected = Reference.Ints(greedy.GetProperty("new_tokens"));
+        var result = new Generator(model).Generate([Reference.Ints(greedy.GetProperty("prompt"))],
+            new GenerationOptions { MaxNewTokens = expected.Length, EosTokenIds = [] }, TestContext.Current.CancellationToken)[0];
+        Assert.Equal(expected, result.TokenIds);
+    }
+
+    [Theory]
+    [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
+    public void Fp32LeftPaddedBatchGreedyTokensMatch(string modelName)
+    {
+        using var model = Load(modelName, CudaPrecision.Float32);
+        using var reference = new Reference(modelName);
+        var batch = reference.Json.GetProperty("greedy_batch_left_padded");
+        var masks = batch.GetProperty("attention_mask").EnumerateArray().Select(Reference.Ints).ToArray();
+        var prompts = batch.GetProperty("prompts").EnumerateArray().Select(Reference.Ints)
+            .Select((p, i) => p.Where((_, t) => masks[i][t] == 1).ToArray()).ToArray();
+        var expected = batch.GetProperty("new_tokens").EnumerateArray().Select(Reference.Ints).ToArray();
+        var results = new Generator(model).Generate(prompts, new GenerationOptions { MaxNewTokens = expected[0].Length, EosTokenIds = [] }, TestContext.Current.CancellationToken);
+        Assert.Equal(expected[0], results[0].TokenIds);
+        Assert.Equal(expected[1], results[1].TokenIds);
+    }
+
+    [Fact]
+    public void Bf16SmallBambaGreedyAndCosine()
+    {
+        const string name = "small-bamba";
+        using var model = Load(name, CudaPrecision.BFloat16);
+        using var reference = new Reference(name);
+        var greedy = reference.Json.GetProperty("greedy");
+        var expected = Reference.Ints(greedy.GetProperty("new_tokens"));
+        var result = new Generator(model).Generate([Reference.Ints(greedy.GetProperty("prompt"))],
+            new GenerationOptions { MaxNewTokens = expected.Length, EosTokenIds = [] }, TestContext.Current.CancellationToken)[0];
+        int same = expected.Zip(result.TokenIds).TakeWhile(p => p.First == p.Second).Count();
+        output.WriteLine($"bf16 greedy: {same} of {expected.Length} leading tokens equal the reference");
+        Assert.Equal(expected[..8], result.TokenIds[..8]);
+
+        int vocab = model.Config.VocabSize;
+        foreach (var label in new[] { "single", "batch2", "left_padded" })
+        {
+            var (inputs, keep, _) = Inputs(reference, label);
+            var states = inputs.Select(_ => model.CreateState()).ToArray();
+            var logits = model.Forward(states, inputs);
+            foreach (var s in states) s.Dispose();
+            var refLogits = reference.Floats($"{label}.logits");
+            double worst = keep.Min(r => Cosine(refLogits.AsSpan(r * vocab, vocab), logits.AsSpan(r * vocab, vocab)));
+            double whole = Cosine(Rows(refLogits, vocab, keep), Rows(logits, vocab, keep));
+            output.WriteLine($"bf16 {label}: cosine {whole:F6} over all kept positions, worst position {worst:F6}");
+            Assert.True(worst >= 0.999, $"{label}: the worst position's cosine {worst:F6} < 0.999");
+        }
+    }
+
+    [Theory]
+    [InlineData(CudaPrecision.Float32)]
+    [InlineData(CudaPrecision.BFloat16)]
+    public void GpuGreedySamplingAgreesWithHostArgMax(CudaPrecision precision)
+    {
+        using var model = Load("small-bamba", precision);
+        var prompt = Enumerable.Range(1, 40).Select(i => i * 37 % model.Config.VocabSize).ToArray();
+        using var a = model.CreateState();
+        using var b = model.CreateState();
+        var logits = model.Step([a], [prompt])[0];
+        var ids = model.StepAndSample([b], [prompt], [SamplingOptions.Greedy], [0.5f]);
+        Assert.Equal(Sampler.ArgMax(logits), ids[0]);
+        var sampled = model.StepAndSample([b], [new[] { ids[0] }], [new SamplingOptions { Temperature = 0.8f, TopK = 20, TopP = 0.9f }], [0.3f]);
+        Assert.InRange(sampled[0], 0, model.Config.VocabSize - 1);
+    }
+
+    private static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double dot = 0, na = 0, nb = 0;
+        for (int i = 0; i < a.Length; i++) { dot += (double)a[i] * b[i]; na += (double)a[i] * a[i]; nb += (double)b[i] * b[i]; }
+        return dot / Math.Sqrt(na * nb);
+    }
+}
