@@ -12,6 +12,7 @@ internal static class CliHost
         new InfoCommand(),
         new BenchCommand(),
         new ServeCommand(),
+        new BenchServeCommand(),
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
