@@ -15,6 +15,7 @@ internal static class CliHost
         new TokenizeCommand(),
         new DetokenizeCommand(),
         new BenchTokenizeCommand(),
+        new BenchServeCommand(),
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
