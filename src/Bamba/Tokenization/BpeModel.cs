@@ -23,14 +23,24 @@ internal sealed class BpeModel
     private readonly string? _prefix, _suffix;
     private readonly bool _fuseUnk, _byteFallback, _ignoreMerges;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
     private int _cacheCount;
+    /// <summary>
+    /// A small direct-mapped cache in front of the vocabulary and the word cache: the big dictionaries miss the CPU
+    /// caches on every lookup, while the frequent words of a text fit here. Entries are immutable objects, so
+    /// threads may overwrite each other's slots safely.
+    /// </summary>
+    private readonly HotWord?[] _hot = new HotWord?[1 << 14];
+
+    private sealed class HotWord(string key, int[] ids)
+    {
+        public readonly string Key = key;
+        public readonly int[] Ids = ids;
+    }
 
     private BpeModel(Dictionary<string, int> vocab, Dictionary<long, long> merges, TokenizerSpec spec)
     {
         _vocab = vocab;
         _vocabBySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
-        _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
         _merges = merges;
         _unkToken = spec.OptionalString("unk_token");
         _prefix = spec.OptionalString("continuing_subword_prefix");
@@ -109,13 +119,22 @@ internal sealed class BpeModel
     public void Tokenize(ReadOnlySpan<char> word, List<int> output)
     {
         if (word.Length == 0) return;
-        if (_ignoreMerges && _vocabBySpan.TryGetValue(word, out int whole)) { output.Add(whole); return; }
-        if (_cacheBySpan.TryGetValue(word, out var cached)) { output.AddRange(cached); return; }
-        string key = word.ToString();
+        int slot = string.GetHashCode(word) & (_hot.Length - 1);
+        if (_hot[slot] is { } hot && word.SequenceEqual(hot.Key)) { output.AddRange(hot.Ids); return; }
+        var ids = Lookup(word, out string key);
+        _hot[slot] = new HotWord(key, ids);
+        output.AddRange(ids);
+    }
+
+    private int[] Lookup(ReadOnlySpan<char> word, out string key)
+    {
+        key = word.ToString();
+        if (_ignoreMerges && _vocab.TryGetValue(key, out int whole)) return [whole];
+        if (_cache.TryGetValue(key, out var cached)) return cached;
         var ids = MergeWord(key);
         if (key.Length < CacheMaxWordLength && _cacheCount < CacheCapacity && _cache.TryAdd(key, ids))
             Interlocked.Increment(ref _cacheCount);
-        output.AddRange(ids);
+        return ids;
     }
 
     /// <summary>Like <see cref="Tokenize"/> for a word not yet in the byte-level alphabet: maps its UTF-8 bytes first.</summary>
