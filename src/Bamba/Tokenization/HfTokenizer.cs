@@ -62,6 +62,7 @@ public sealed class HfTokenizer
     /// <summary>One more than the largest id of the vocabulary and the added tokens.</summary>
     public int VocabSize { get; }
     public IReadOnlyCollection<AddedToken> AddedTokens => _addedById.Values;
+    internal BpeModel Model => _model;
 
     /// <summary>Loads <c>DIR/tokenizer.json</c> and, when present, tokenizer_config.json and generation_config.json.</summary>
     public static HfTokenizer Load(string directory)
