@@ -29,7 +29,7 @@ internal sealed class BpeModel
     /// caches on every lookup, while the frequent words of a text fit here. Entries are immutable objects, so
     /// threads may overwrite each other's slots safely.
     /// </summary>
-    private readonly HotWord?[] _hot = new HotWord?[1 << 14];
+    private readonly HotWord?[] _hot = new HotWord?[1 << 15];
 
     private sealed class HotWord(string key, int[] ids)
     {
@@ -120,10 +120,17 @@ internal sealed class BpeModel
     {
         if (word.Length == 0) return;
         int slot = string.GetHashCode(word) & (_hot.Length - 1);
-        if (_hot[slot] is { } hot && word.SequenceEqual(hot.Key)) { output.AddRange(hot.Ids); return; }
+        if (_hot[slot] is { } hot && word.SequenceEqual(hot.Key)) { Append(output, hot.Ids); return; }
         var ids = Lookup(word, out string key);
         _hot[slot] = new HotWord(key, ids);
-        output.AddRange(ids);
+        Append(output, ids);
+    }
+
+    /// <summary>Span AddRange: List.AddRange(int[]) goes through a slow array-to-ICollection cast.</summary>
+    private static void Append(List<int> output, int[] ids)
+    {
+        if (ids.Length == 1) output.Add(ids[0]);
+        else output.AddRange(ids.AsSpan());
     }
 
     private int[] Lookup(ReadOnlySpan<char> word, out string key)
