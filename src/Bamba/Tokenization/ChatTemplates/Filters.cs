@@ -23,7 +23,7 @@ internal static class Filters
         "string" => Values.ToStr(value),
         "int" => ToInt(value, args),
         "float" => ToFloat(value, args),
-        "abs" => Values.IsInteger(value) ? Math.Abs(Values.ToLong(value)) : Math.Abs(Number(value, name, args)),
+        "abs" => Values.IsInteger(value) ? (object)Math.Abs(Values.ToLong(value)) : Math.Abs(Number(value, name, args)),
         "round" => Round(value, args),
         "replace" => Methods.Bind(Values.ToStr(value), "replace", args.Line)!.Invoke(args),
         "items" => value is Undefined ? new List<object?>() : Methods.Bind(Dict(value, name, args), "items", args.Line)!.Invoke(args),

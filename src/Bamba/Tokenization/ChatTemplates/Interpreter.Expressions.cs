@@ -94,7 +94,7 @@ internal sealed partial class Interpreter
         if (!Values.IsNumber(value))
             throw new BambaException($"chat template line {expr.Line}: bad operand type for unary {expr.Op}: '{Values.TypeName(value)}'");
         if (expr.Op == "+") return Values.IsInteger(value) ? Values.ToLong(value) : value;
-        return Values.IsInteger(value) ? -Values.ToLong(value) : -Values.ToDouble(value);
+        return Values.IsInteger(value) ? (object)(-Values.ToLong(value)) : -Values.ToDouble(value);
     }
 
     /// <summary>'and'/'or' short-circuit and return an operand, as in Python (<c>x or 'default'</c>).</summary>

@@ -36,7 +36,7 @@ internal static class Operators
     private static object? Numeric(object? a, object? b, Func<long, long, long> ints, Func<double, double, double> floats)
     {
         if (!Values.IsNumber(a) || !Values.IsNumber(b)) return null;
-        return Values.IsInteger(a) && Values.IsInteger(b) ? ints(Values.ToLong(a), Values.ToLong(b)) : floats(Values.ToDouble(a), Values.ToDouble(b));
+        return Values.IsInteger(a) && Values.IsInteger(b) ? (object)ints(Values.ToLong(a), Values.ToLong(b)) : floats(Values.ToDouble(a), Values.ToDouble(b));
     }
 
     private static object? Multiply(object? a, object? b)

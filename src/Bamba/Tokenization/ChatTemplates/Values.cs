@@ -138,7 +138,7 @@ internal static class Values
         switch (element.ValueKind)
         {
             case JsonValueKind.String: return element.GetString();
-            case JsonValueKind.Number: return element.TryGetInt64(out var l) ? l : element.GetDouble();
+            case JsonValueKind.Number: return element.TryGetInt64(out var l) ? (object)l : element.GetDouble();
             case JsonValueKind.True: return true;
             case JsonValueKind.False: return false;
             case JsonValueKind.Array: return element.EnumerateArray().Select(FromJson).ToList();
