@@ -12,6 +12,9 @@ internal static class CliHost
         new InfoCommand(),
         new BenchCommand(),
         new ServeCommand(),
+        new TokenizeCommand(),
+        new DetokenizeCommand(),
+        new BenchTokenizeCommand(),
         new BenchServeCommand(),
     ];
 
