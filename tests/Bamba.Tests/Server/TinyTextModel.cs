@@ -11,13 +11,13 @@ internal sealed class TinyTextModel : IDisposable
         "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}{{ eos_token }}\n{% endfor %}" +
         "{% if add_generation_prompt %}<|assistant|>\n{% endif %}";
 
-    public TinyTextModel()
+    public TinyTextModel(string chatTemplate = ChatTemplate)
     {
         Directory = System.IO.Directory.CreateTempSubdirectory("bamba-tiny-text-").FullName;
         TextModel.Create(Directory);
         File.WriteAllText(Path.Combine(Directory, "tokenizer_config.json"), System.Text.Json.JsonSerializer.Serialize(new
         {
-            bos_token = "<s>", eos_token = "</s>", add_bos_token = true, chat_template = ChatTemplate,
+            bos_token = "<s>", eos_token = "</s>", add_bos_token = true, chat_template = chatTemplate,
         }));
     }
 
