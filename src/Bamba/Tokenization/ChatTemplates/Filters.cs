@@ -130,7 +130,7 @@ internal static class Filters
         return value is string s && double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : fallback;
     }
 
-    /// <summary>Jinja's round: 'common' rounds half away from zero, 'ceil'/'floor' as named; always a float.</summary>
+    /// <summary>Jinja's round: 'common' is Python round(), 'ceil'/'floor' as named; always a float.</summary>
     private static double Round(object? value, CallArgs args)
     {
         var x = Number(value, "round", args);
@@ -139,7 +139,7 @@ internal static class Filters
         var scale = Math.Pow(10, precision);
         return method switch
         {
-            "common" => Math.Round(x, precision, MidpointRounding.AwayFromZero),
+            "common" => Math.Round(x, precision, MidpointRounding.ToEven), // Jinja calls Python round(): half to even
             "ceil" => Math.Ceiling(x * scale) / scale,
             "floor" => Math.Floor(x * scale) / scale,
             _ => throw new BambaException($"chat template line {args.Line}: round method must be 'common', 'ceil' or 'floor'"),
