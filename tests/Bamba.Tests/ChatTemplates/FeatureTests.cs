@@ -31,6 +31,10 @@ public class FeatureTests
     [InlineData("  {{ 'v' }}\n  w", "  v\n  w")]
     [InlineData("{% raw %}{{ not evaluated }}{% if %}{% endraw %}!", "{{ not evaluated }}{% if %}!")]
     [InlineData("x  {%- raw -%}  {{ y }}  {%- endraw -%}  z", "x{{ y }}z")]
+    [InlineData("{% raw %}\nA\n  {% endraw %}\nB", "\nA\nB")]
+    [InlineData("  {% raw %}\nA{% endraw %}", "\nA")]
+    [InlineData("x\n  {% raw -%}\n A \n {%- endraw %}\nB", "x\nAB")]
+    [InlineData("{%- raw %} y {% endraw +%}\nz", " y \nz")]
     [InlineData("{% for i in xs %}\n  - {{ i }}\n{% endfor %}\ndone", "  - 3\n  - 1\n  - 2\ndone")]
     [InlineData("line\r\n  {% if true %}\r\nA\r\n  {% endif %}\r\n", "line\nA\n")]
     public void Whitespace(string source, string expected) => Assert.Equal(expected, Render(source));
