@@ -88,6 +88,7 @@ public class FeatureTests
     [InlineData("{{ 'a\\nb\\n\\nc' | indent(2) }}|{{ 'a\\nb' | indent(2, true) }}|{{ 'one two  three' | wordcount }}", "a\n  b\n\n  c|  a\n  b|3")]
     [InlineData("{{ obj | tojson }}\n{{ obj | tojson(indent=2) }}\n{{ obj | tojson(sort_keys=true) }}\n{{ xs | tojson }}{{ '\u00e9' | tojson }}{{ none | tojson }}{{ 1.0 | tojson }}", "{\"name\": \"t\", \"desc\": \"Z\u00fcrich \\\"q\\\" \\\\ \\n\\t\\u0001\", \"n\": [1, 2.5, 1e-07, 1e+16, true, null], \"empty\": {}, \"none\": []}\n{\n  \"name\": \"t\",\n  \"desc\": \"Z\u00fcrich \\\"q\\\" \\\\ \\n\\t\\u0001\",\n  \"n\": [\n    1,\n    2.5,\n    1e-07,\n    1e+16,\n    true,\n    null\n  ],\n  \"empty\": {},\n  \"none\": []\n}\n{\"desc\": \"Z\u00fcrich \\\"q\\\" \\\\ \\n\\t\\u0001\", \"empty\": {}, \"n\": [1, 2.5, 1e-07, 1e+16, true, null], \"name\": \"t\", \"none\": []}\n[3, 1, 2]\"\u00e9\"null1.0")]
     [InlineData("{{ users | map(attribute='admin', default='?') | list }}{{ users | map(attribute='missing') | list | length }}", "[True, False, '?']3")]
+    [InlineData("{{ x | round }} {{ true | round }} {{ 2.5 | round }} {{ 'ba' | sort }} {{ d | sort }} {{ true is number }} {{ true is integer }} {{ 2 * [0] }} {{ true * [1] }} {{ -3 ** 2 }} {{ 2 ** 3 ** 2 }}", "5 1 2.0 ['a', 'b'] ['a', 'b'] True False [0, 0] [1] 9 64")]
     public void Filters(string source, string expected) => Assert.Equal(expected, Render(source));
 
     [Theory]

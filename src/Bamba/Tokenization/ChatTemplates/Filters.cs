@@ -24,7 +24,7 @@ internal static class Filters
         "int" => ToInt(value, args),
         "float" => ToFloat(value, args),
         "abs" => Values.IsInteger(value) ? (object)Math.Abs(Values.ToLong(value)) : Math.Abs(Number(value, name, args)),
-        "round" => Round(value, args),
+        "round" => Values.IsInteger(value) ? (object)Values.ToLong(value) : Round(value, args), // Python round(int) stays an int
         "replace" => Methods.Bind(Values.ToStr(value), "replace", args.Line)!.Invoke(args),
         "items" => value is Undefined ? new List<object?>() : Methods.Bind(Dict(value, name, args), "items", args.Line)!.Invoke(args),
         "dictsort" => DictSort(value, args),
@@ -163,15 +163,18 @@ internal static class Filters
             var k = key(item);
             return !caseSensitive && k is string s ? s.ToLowerInvariant() : k;
         }
-        var sorted = items.Select((item, index) => (item, index)).ToList();
-        sorted.Sort((a, b) =>
+        var keyed = items.Select((item, index) => (Item: item, Key: Key(item), Index: index)).ToList();
+        // Checked up front: an exception thrown inside List.Sort would surface as InvalidOperationException.
+        foreach (var k in keyed)
+            if (Values.Compare(k.Key, keyed[0].Key) is null)
+                throw new BambaException($"chat template line {line}: cannot sort '{Values.TypeName(keyed[0].Key)}' and '{Values.TypeName(k.Key)}' together");
+        keyed.Sort((a, b) =>
         {
-            var order = Values.Compare(Key(a.item), Key(b.item))
-                ?? throw new BambaException($"chat template line {line}: cannot sort '{Values.TypeName(key(a.item))}' and '{Values.TypeName(key(b.item))}' together");
+            var order = Values.Compare(a.Key, b.Key) ?? 0;
             if (reverse) order = -order;
-            return order != 0 ? order : a.index.CompareTo(b.index); // stable, like Python's sort
+            return order != 0 ? order : a.Index.CompareTo(b.Index); // stable, like Python's sort
         });
-        return sorted.Select(p => p.item).ToList();
+        return keyed.Select(p => p.Item).ToList();
     }
 
     private static List<object?> Sort(object? value, CallArgs args)

@@ -82,6 +82,7 @@ add(F, "{{ words | sort }}{{ words | sort(case_sensitive=true) }}{{ xs | sort(re
 add(F, "{{ 'a\\nb\\n\\nc' | indent(2) }}|{{ 'a\\nb' | indent(2, true) }}|{{ 'one two  three' | wordcount }}")
 add(F, "{{ obj | tojson }}\n{{ obj | tojson(indent=2) }}\n{{ obj | tojson(sort_keys=true) }}\n{{ xs | tojson }}{{ 'é' | tojson }}{{ none | tojson }}{{ 1.0 | tojson }}")
 add(F, "{{ users | map(attribute='admin', default='?') | list }}{{ users | map(attribute='missing') | list | length }}")
+add(F, "{{ x | round }} {{ true | round }} {{ 2.5 | round }} {{ 'ba' | sort }} {{ d | sort }} {{ true is number }} {{ true is integer }} {{ 2 * [0] }} {{ true * [1] }} {{ -3 ** 2 }} {{ 2 ** 3 ** 2 }}")
 M = "Methods"
 add(M, "[{{ s.strip() }}][{{ s.lstrip() }}][{{ s.rstrip() }}][{{ 'xxhixx'.strip('x') }}][{{ s.split() }}][{{ 'a,b,,c'.split(',') }}][{{ 'a b c'.split(' ', 1) }}][{{ 'ab'.startswith('a') }}{{ 'ab'.endswith('a') }}{{ 'ab'.startswith(('x', 'a')) }}]")
 add(M, "[{{ 'Ab'.upper() }}{{ 'Ab'.lower() }}][{{ 'a-b-a'.replace('a', 'o') }}][{{ \"they're bill's\".title() }}][{{ 'hello world'.capitalize() }}][{{ '{} and {}'.format(1, 'two') }}][{{ '{0}{0}{name}'.format('x', name='n') }}][{{ '-'.join(['a', 'b']) }}][{{ 'banana'.count('a') }}{{ 'banana'.find('n') }}]")
