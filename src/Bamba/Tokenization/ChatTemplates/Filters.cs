@@ -8,13 +8,13 @@ internal static class Filters
 {
     public static object? Apply(string name, object? value, CallArgs args, Interpreter interpreter) => name switch
     {
-        "trim" => Methods.Bind(Text(value, name, args), "strip", args.Line)!.Invoke(args),
+        "trim" => Methods.Bind(Text(value), "strip", args.Line)!.Invoke(args),
         "length" or "count" => Length(value, args.Line),
         "tojson" => ToJson(value, args),
-        "upper" => Text(value, name, args).ToUpperInvariant(),
-        "lower" => Text(value, name, args).ToLowerInvariant(),
-        "title" => JinjaTitle(Text(value, name, args)),
-        "capitalize" => Methods.Bind(Text(value, name, args), "capitalize", args.Line)!.Invoke(args),
+        "upper" => Text(value).ToUpperInvariant(),
+        "lower" => Text(value).ToLowerInvariant(),
+        "title" => JinjaTitle(Text(value)),
+        "capitalize" => Methods.Bind(Text(value), "capitalize", args.Line)!.Invoke(args),
         "default" or "d" => Default(value, args),
         "join" => Join(value, args),
         "first" => Items(value, name, args).FirstOrDefault(new Undefined("first item")),
@@ -43,7 +43,7 @@ internal static class Filters
         _ => throw new BambaException($"chat template line {args.Line}: unknown filter '{name}'"),
     };
 
-    private static string Text(object? value, string filter, CallArgs args) => value switch
+    private static string Text(object? value) => value switch
     {
         string s => s,
         Undefined => "",
