@@ -116,6 +116,7 @@ public class CudaModelParityTests(ITestOutputHelper output)
         Assert.Equal(expected[..8], result.TokenIds[..8]);
 
         int vocab = model.Config.VocabSize;
+        var failures = new List<string>();
         foreach (var label in new[] { "single", "batch2", "left_padded" })
         {
             var (inputs, keep, _) = Inputs(reference, label);
@@ -126,8 +127,9 @@ public class CudaModelParityTests(ITestOutputHelper output)
             double worst = keep.Min(r => Cosine(refLogits.AsSpan(r * vocab, vocab), logits.AsSpan(r * vocab, vocab)));
             double whole = Cosine(Rows(refLogits, vocab, keep), Rows(logits, vocab, keep));
             output.WriteLine($"bf16 {label}: cosine {whole:F6} over all kept positions, worst position {worst:F6}");
-            Assert.True(worst >= 0.999, $"{label}: the worst position's cosine {worst:F6} < 0.999");
+            if (worst < 0.999) failures.Add($"{label}: the worst position's cosine {worst:F6} < 0.999");
         }
+        Assert.Empty(failures);
     }
 
     [Theory]

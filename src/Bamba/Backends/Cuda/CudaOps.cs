@@ -51,10 +51,12 @@ public sealed class CudaOps : IDisposable
 
     // ---- element-wise ------------------------------------------------------------------------------------------
 
+    /// <summary>Rows of the activation-typed table into the float32 residual stream.</summary>
     public void Embedding(ulong tokens, ulong table, ulong output, int rows, int hidden) =>
         Launch("embedding", Dim3.Of(Blocks(hidden), rows), Block, 0, tokens, table, output, hidden);
 
-    public void AddInPlace(ulong x, ulong y, long n) => Launch("add_inplace", Blocks(n), Block, 0, x, y, n);
+    /// <summary>Float32 residual x += activation-typed y.</summary>
+    public void AddResidual(ulong x, ulong y, long n) => Launch("add_residual", Blocks(n), Block, 0, x, y, n);
 
     public void AddBias(ulong y, ulong bias, int rows, int width) => Launch("add_bias", Dim3.Of(Blocks(width), rows), Block, 0, y, bias, width);
 
@@ -64,11 +66,13 @@ public sealed class CudaOps : IDisposable
     public void ZeroPaddingRows(ulong x, int stride, int width, ulong positions, int rows) =>
         Launch("zero_padding_rows", Dim3.Of(Blocks(width), rows), Block, 0, x, stride, width, positions);
 
+    /// <summary>Float32 rows of the residual stream.</summary>
     public void GatherRows(ulong x, int width, ulong rowIndices, ulong output, int count) =>
         Launch("gather_rows", Dim3.Of(Blocks(width), count), Block, 0, x, width, rowIndices, output);
 
     // ---- norms -------------------------------------------------------------------------------------------------
 
+    /// <summary>Float32 residual rows → activation-typed normalised rows.</summary>
     public void RmsNorm(ulong x, ulong weight, ulong y, int rows, int width, float eps) =>
         Launch("rmsnorm", rows, Block, 0, x, weight, y, width, eps);
 
