@@ -171,8 +171,26 @@ public sealed class CudaOps : IDisposable
 
     // ---- linear and sampling -----------------------------------------------------------------------------------
 
-    /// <summary><c>y[n, m] = x[n, k] · W[m, k]ᵀ</c> on activation-typed operands.</summary>
-    public void Linear(ulong x, ulong w, ulong y, int n, int m, int k) => Gemm.Linear(x, w, y, n, m, k, Precision);
+    private const int GemvWarps = 8;      // GEMV_WARPS in gemv.cu
+    public const int GemvMaxRows = 4;     // GEMV_MAX_ROWS in gemv.cu
+
+    /// <summary>
+    /// <c>y[n, m] = x[n, k] · W[m, k]ᵀ</c> on activation-typed operands: in bf16 mode a few rows (decode) take the
+    /// streaming GEMV kernel, everything else cuBLASLt. The fp32 parity mode always uses cuBLASLt.
+    /// </summary>
+    public void Linear(ulong x, ulong w, ulong y, int n, int m, int k)
+    {
+        if (Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && k % 8 == 0 && (x | w | y) % 16 == 0) Gemv(x, w, y, n, m, k);
+        else Gemm.Linear(x, w, y, n, m, k, Precision);
+    }
+
+    /// <summary>The GEMV kernel on bf16 weights (k a multiple of 8, at most <see cref="GemvMaxRows"/> rows).</summary>
+    public void Gemv(ulong x, ulong w, ulong y, int n, int m, int k)
+    {
+        if (Precision != CudaPrecision.BFloat16 || n > GemvMaxRows || k % 8 != 0 || (x | w | y) % 16 != 0)
+            throw new ArgumentException($"gemv needs bf16 weights, ≤ {GemvMaxRows} rows, k % 8 == 0 and 16-byte aligned buffers");
+        Launch("gemv_bf16", Blocks(m, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k);
+    }
 
     /// <summary>Float32 logits [rows, vocab] → token ids in <paramref name="output"/> (int32 [rows]); per-row parameters.</summary>
     public void Sample(ulong logits, int vocab, ulong temperature, ulong topK, ulong topP, ulong uniform, ulong output, int rows) =>
