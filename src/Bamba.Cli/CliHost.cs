@@ -11,6 +11,7 @@ internal static class CliHost
         new ScoreCommand(),
         new InfoCommand(),
         new BenchCommand(),
+        new ServeCommand(),
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

@@ -1,6 +1,7 @@
 using Bamba.Backends;
 using Bamba.Generation;
 using Bamba.Modeling;
+using Bamba.Tokenization;
 
 namespace Bamba.Cli;
 
@@ -20,4 +21,8 @@ internal static class ModelOptions
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
         return ModelFactory.Load(dir, device);
     }
+
+    /// <summary>The model directory's tokenizer, or null when it has no tokenizer.json (token-id prompts only).</summary>
+    public static HfTokenizer? TryLoadTokenizer(string modelDirectory) =>
+        File.Exists(Path.Combine(modelDirectory, "tokenizer.json")) ? HfTokenizer.Load(modelDirectory) : null;
 }

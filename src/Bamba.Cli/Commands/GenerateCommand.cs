@@ -1,5 +1,6 @@
 using Bamba.Configuration;
 using Bamba.Generation;
+using Bamba.Tokenization;
 
 namespace Bamba.Cli.Commands;
 
@@ -7,7 +8,8 @@ namespace Bamba.Cli.Commands;
 /// <c>bamba generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3 | --input FILE.jsonl) [--max-new-tokens N]
 /// [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--format text|json]
 /// [--device cpu|cuda|auto]</c>.
-/// All prompts of a run form one batch. Sampling defaults come from the model's generation_config.json.
+/// All prompts of a run form one batch. Sampling defaults come from the model's generation_config.json. With a
+/// tokenizer, text prompts are encoded with its special tokens (BOS) and one text prompt streams its output.
 /// </summary>
 internal sealed class GenerateCommand : ICommand
 {
@@ -22,16 +24,41 @@ internal sealed class GenerateCommand : ICommand
         var options = Options(args, defaults);
         string format = args.Choice("format", "text", "text", "json");
         using var model = ModelOptions.LoadForGeneration(args);
-        var prompts = Prompts(args, model.Config.VocabSize);
+        var tokenizer = ModelOptions.TryLoadTokenizer(dir);
+        var prompts = Prompts(args, tokenizer, model.Config.VocabSize);
         args.EnsureAllUsed();
 
-        var results = new Generator(model).Generate(prompts, options);
-        foreach (var result in results)
-            stdout.WriteLine(format == "json"
-                ? JsonLines.Write(new { token_ids = result.TokenIds, finish_reason = result.FinishReason == FinishReason.Stop ? "stop" : "length" })
-                : string.Join(",", result.TokenIds));
+        var generator = new Generator(model);
+        if (format == "text" && tokenizer is not null && prompts.Count == 1)
+            return Stream(generator, prompts[0], options, tokenizer, stdout);
+        foreach (var result in generator.Generate(prompts, options))
+            stdout.WriteLine(format == "json" ? Json(result, tokenizer) : Text(result, tokenizer));
         return 0;
     }
+
+    private static int Stream(Generator generator, int[] prompt, GenerationOptions options, HfTokenizer tokenizer, TextWriter stdout)
+    {
+        var decoder = tokenizer.CreateIncrementalDecoder(skipSpecialTokens: true);
+        var tokens = generator.StreamAsync(prompt, options).ToBlockingEnumerable();
+        foreach (int id in tokens)
+        {
+            stdout.Write(decoder.Add(id));
+            stdout.Flush();
+        }
+        stdout.WriteLine(decoder.Flush());
+        return 0;
+    }
+
+    private static string Json(GenerationResult result, HfTokenizer? tokenizer)
+    {
+        string finish = result.FinishReason == FinishReason.Stop ? "stop" : "length";
+        return tokenizer is null
+            ? JsonLines.Write(new { token_ids = result.TokenIds, finish_reason = finish })
+            : JsonLines.Write(new { token_ids = result.TokenIds, text = tokenizer.Decode(result.TokenIds, skipSpecialTokens: true), finish_reason = finish });
+    }
+
+    private static string Text(GenerationResult result, HfTokenizer? tokenizer) =>
+        tokenizer is null ? string.Join(",", result.TokenIds) : tokenizer.Decode(result.TokenIds, skipSpecialTokens: true);
 
     internal static GenerationOptions Options(CommandLine args, GenerationConfig defaults)
     {
@@ -56,15 +83,15 @@ internal sealed class GenerateCommand : ICommand
         };
     }
 
-    private static List<int[]> Prompts(CommandLine args, int vocab)
+    private static List<int[]> Prompts(CommandLine args, HfTokenizer? tokenizer, int vocab)
     {
         var given = new[] { "prompt", "prompt-ids", "input" }.Where(args.Has).ToArray();
         if (given.Length != 1) throw new BambaException("give exactly one of --prompt, --prompt-ids or --input");
         var prompts = given[0] switch
         {
             "prompt-ids" => [CommandLine.ParseIds("prompt-ids", args.Required("prompt-ids"))],
-            "input" => ReadInput(args.Required("input")),
-            _ => throw new BambaException($"--prompt needs a tokenizer: {args.String("model")} has no tokenizer.json (use --prompt-ids)"),
+            "input" => ReadInput(args.Required("input"), tokenizer, args.String("model")!),
+            _ => [Encode(args.Required("prompt"), tokenizer, args.String("model")!, "--prompt")],
         };
         foreach (var p in prompts)
             foreach (int id in p)
@@ -72,16 +99,29 @@ internal sealed class GenerateCommand : ICommand
         return prompts;
     }
 
-    private static List<int[]> ReadInput(string path)
+    private static int[] Encode(string text, HfTokenizer? tokenizer, string modelDir, string where)
+    {
+        if (tokenizer is null)
+            throw new BambaException($"{where}: text prompts need a tokenizer, and {modelDir} has no tokenizer.json (give token ids instead)");
+        var ids = tokenizer.Encode(text, addSpecialTokens: true);
+        return ids.Length > 0 ? ids : throw new BambaException($"{where}: the prompt encodes to no tokens");
+    }
+
+    private static List<int[]> ReadInput(string path, HfTokenizer? tokenizer, string modelDir)
     {
         var prompts = new List<int[]>();
         foreach (var (line, obj) in JsonLines.Read(path))
         {
-            if (!obj.ContainsKey("prompt_ids"))
-                throw new BambaException($"{path}:{line}: expected a \"prompt_ids\" list");
-            var ids = JsonLines.Ids(obj["prompt_ids"], $"{path}:{line}: prompt_ids");
-            if (ids.Length == 0) throw new BambaException($"{path}:{line}: prompt_ids is empty");
-            prompts.Add(ids);
+            string where = $"{path}:{line}";
+            if (obj["prompt"] is { } text)
+                prompts.Add(Encode(text.GetValueKind() == System.Text.Json.JsonValueKind.String ? text.GetValue<string>()
+                    : throw new BambaException($"{where}: \"prompt\" must be a string"), tokenizer, modelDir, where));
+            else if (obj.ContainsKey("prompt_ids"))
+            {
+                var ids = JsonLines.Ids(obj["prompt_ids"], $"{where}: prompt_ids");
+                prompts.Add(ids.Length > 0 ? ids : throw new BambaException($"{where}: prompt_ids is empty"));
+            }
+            else throw new BambaException($"{where}: expected \"prompt_ids\" (a list of ids) or \"prompt\" (text)");
         }
         if (prompts.Count == 0) throw new BambaException($"{path}: no prompts in the file");
         return prompts;

@@ -21,4 +21,24 @@ public interface ISequenceModel : IDisposable
     /// appended token of each sequence ([i][vocab]). Every run must be non-empty.
     /// </summary>
     float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs);
+
+    /// <summary>
+    /// Like <see cref="Step"/> but returns the logits after every appended token of each run ([i][t · vocab + v]):
+    /// what prompt scoring (OpenAI <c>echo</c> with <c>logprobs</c>) needs. The default appends one token at a time,
+    /// which is correct for any model; backends override it with one batched pass.
+    /// </summary>
+    float[][] StepAllLogits(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
+    {
+        int vocab = Config.VocabSize;
+        var result = inputs.Select(r => new float[r.Length * vocab]).ToArray();
+        for (int t = 0, longest = inputs.Max(r => r.Length); t < longest; t++)
+        {
+            var live = Enumerable.Range(0, inputs.Count).Where(i => t < inputs[i].Length).ToArray();
+            var logits = Step(live.Select(i => states[i]).ToArray(),
+                live.Select(i => new SequenceInput(inputs[i].Tokens.Slice(t, 1),
+                    inputs[i].Padding.IsEmpty ? default : inputs[i].Padding.Slice(t, 1))).ToArray());
+            for (int j = 0; j < live.Length; j++) logits[j].CopyTo(result[live[j]], t * vocab);
+        }
+        return result;
+    }
 }

@@ -47,6 +47,19 @@ public sealed class BambaModel : ISequenceModel
         return Enumerable.Range(0, result.Rows).Select(i => result.Logits.AsSpan(i * vocab, vocab).ToArray()).ToArray();
     }
 
+    public float[][] StepAllLogits(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
+    {
+        var result = Forward(states, inputs, new ForwardOptions { AllLogits = true });
+        int vocab = Config.VocabSize, offset = 0;
+        var perRun = new float[inputs.Count][];
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            perRun[i] = result.Logits.AsSpan(offset * vocab, inputs[i].Length * vocab).ToArray();
+            offset += inputs[i].Length;
+        }
+        return perRun;
+    }
+
     /// <summary>Appends each input run to its sequence's state and returns logits (and hidden states if asked).</summary>
     public ForwardResult Forward(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs, ForwardOptions options)
     {

@@ -90,3 +90,50 @@ public sealed class GenerateAndScoreCliTests : IDisposable
         Assert.Contains("2,352,416", r.Stdout);
     }
 }
+
+public sealed class TextGenerateCliTests : IDisposable
+{
+    private readonly string _dir = TextModel.Create(Directory.CreateTempSubdirectory("bamba-text-").FullName);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void TextPromptIsEncodedWithBosAndTheOutputDecoded()
+    {
+        var tokenizer = Bamba.Tokenization.HfTokenizer.Load(_dir);
+        var ids = tokenizer.Encode("the cat", addSpecialTokens: true);
+        Assert.Equal(TextModel.Bos, ids[0]);
+
+        var byIds = CliRunner.Run("generate", "--model", _dir, "--prompt-ids", string.Join(",", ids), "--max-new-tokens", "6", "--format", "json");
+        var byText = CliRunner.Run("generate", "--model", _dir, "--prompt", "the cat", "--max-new-tokens", "6", "--format", "json");
+
+        Assert.Equal(0, byText.ExitCode);
+        var line = JsonDocument.Parse(byText.Stdout).RootElement;
+        var generated = line.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        Assert.Equal(JsonDocument.Parse(byIds.Stdout).RootElement.GetProperty("token_ids").GetRawText(), line.GetProperty("token_ids").GetRawText());
+        Assert.Equal(tokenizer.Decode(generated, skipSpecialTokens: true), line.GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public void StreamedTextEqualsTheDecodedBatchOutput()
+    {
+        var json = CliRunner.Run("generate", "--model", _dir, "--prompt", "the cat", "--max-new-tokens", "8", "--format", "json");
+        var text = CliRunner.Run("generate", "--model", _dir, "--prompt", "the cat", "--max-new-tokens", "8");
+        Assert.Equal(0, text.ExitCode);
+        Assert.Equal(JsonDocument.Parse(json.Stdout).RootElement.GetProperty("text").GetString() + "\n", text.Stdout);
+    }
+
+    [Fact]
+    public void InputFileMixesTextAndIds()
+    {
+        string input = Path.Combine(_dir, "in.jsonl");
+        File.WriteAllLines(input, ["{\"prompt\": \"the\"}", "{\"prompt_ids\": [300, 5, 6]}"]);
+        var r = CliRunner.Run("generate", "--model", _dir, "--input", input, "--max-new-tokens", "3", "--format", "json");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(2, r.Stdout.Trim().Split('\n').Length);
+    }
+
+    [Fact]
+    public void TextPromptWithoutTokenizerIsAUserError() =>
+        CliRunner.AssertUserError(CliRunner.Run("generate", "--model", Fixtures.Model("tiny-bamba"), "--prompt", "hi"), "has no tokenizer.json");
+}

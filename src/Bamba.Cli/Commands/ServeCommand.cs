@@ -1,0 +1,60 @@
+using Bamba.Generation.Scheduling;
+using Bamba.Server;
+using Bamba.Serving;
+
+namespace Bamba.Cli.Commands;
+
+/// <summary>
+/// <c>bamba serve --model DIR [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--max-batch N] [--max-context T]
+/// [--max-queue N] [--prefill-chunk N] [--served-model-name NAME] [--device cpu]</c>: the OpenAI-compatible server
+/// until Ctrl+C.
+/// </summary>
+internal sealed class ServeCommand : ICommand
+{
+    public string Name => "serve";
+    public string Summary => "serve the model over an OpenAI-compatible HTTP API (continuous batching)";
+    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+
+    public int Run(CommandLine args, TextWriter stdout)
+    {
+        string dir = args.Required("model");
+        var server = new ServerOptions
+        {
+            Host = args.String("host") ?? "127.0.0.1",
+            Port = args.Int("port", 8000, 0),
+            ApiKey = args.String("api-key") ?? Environment.GetEnvironmentVariable("BAMBA_API_KEY"),
+        };
+        var scheduling = Scheduling(args);
+        args.Choice("device", "cpu", "cpu");
+        string? name = args.String("served-model-name");
+        args.EnsureAllUsed();
+
+        using var engine = ServingEngine.ForModel(ModelOptions.LoadForGeneration(args), dir, scheduling, name);
+        return RunAsync(engine, server, stdout).GetAwaiter().GetResult();
+    }
+
+    internal static SchedulerOptions Scheduling(CommandLine args)
+    {
+        int maxBatch = args.Int("max-batch", 16, 1);
+        int chunk = args.Int("prefill-chunk", 256, 1);
+        var options = new SchedulerOptions
+        {
+            MaxBatch = maxBatch,
+            MaxContext = args.Int("max-context", 4096, 2),
+            MaxQueue = args.Int("max-queue", 256, 0),
+            PrefillChunk = chunk,
+            MaxStepTokens = Math.Max(chunk, maxBatch + chunk),
+        };
+        options.Validate();
+        return options;
+    }
+
+    private static async Task<int> RunAsync(ServingEngine engine, ServerOptions options, TextWriter stdout)
+    {
+        await using var server = await BambaServer.StartAsync(engine, options);
+        stdout.WriteLine($"bamba serve: '{engine.ModelId}' at {server.Address} (OpenAPI: {server.Address}openapi/v1.json); Ctrl+C stops");
+        stdout.Flush();
+        await server.WaitForShutdownAsync();
+        return 0;
+    }
+}

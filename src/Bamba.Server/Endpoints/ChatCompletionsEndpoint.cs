@@ -1,0 +1,96 @@
+using System.Text;
+using Bamba.Generation.Scheduling;
+using Bamba.Serving;
+using Bamba.Server.Protocol;
+using Microsoft.AspNetCore.Http;
+
+namespace Bamba.Server.Endpoints;
+
+/// <summary>
+/// POST /v1/chat/completions: the messages rendered with the model's chat template, then generated like a completion;
+/// n choices, stop strings, logprobs/top_logprobs, streaming as SSE with OpenAI's chunk shape.
+/// </summary>
+internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
+{
+    private sealed record Call(ChatCompletionRequest Request, int PromptTokens, bool Logprobs, string[] Stops, List<SequenceRequest> Sequences);
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var cancel = context.RequestAborted;
+        var call = Plan(await JsonProtocol.ReadAsync<ChatCompletionRequest>(context.Request, cancel));
+        var runs = ChoiceStarter.StartAll(engine, call.Sequences, call.Stops, cancel);
+        try
+        {
+            if (call.Request.Stream == true) await StreamAsync(context, call, runs);
+            else await context.Response.WriteAsJsonAsync(await RespondAsync(call, runs, cancel), JsonProtocol.Options, cancel);
+        }
+        finally { ChoiceStarter.DisposeAll(runs); }
+    }
+
+    private Call Plan(ChatCompletionRequest r)
+    {
+        RequestMapping.CheckModel(r, engine);
+        var turns = ChatMessages.Parse(r.Messages);
+        var text = RequestMapping.Text(engine, "messages");
+        if (!text.HasChatTemplate) throw ApiException.BadValue("messages", $"the model '{engine.ModelId}' has no chat template: use /v1/completions");
+        var prompt = text.Encode(text.RenderChat(turns, addGenerationPrompt: true), addSpecialTokens: !text.ChatIncludesSpecialTokens);
+        int n = RequestMapping.N(r);
+        int top = RequestMapping.TopLogprobs("top_logprobs", r.TopLogprobs);
+        if (top > 0 && r.Logprobs != true) throw ApiException.BadValue("top_logprobs", "top_logprobs needs logprobs: true");
+        int maxTokens = RequestMapping.MaxTokens(r.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens",
+            r.MaxCompletionTokens ?? r.MaxTokens, int.MaxValue, prompt.Length, engine, allowZero: false);
+        var sampling = RequestMapping.Sampling(r, engine);
+        var stopIds = RequestMapping.StopTokenIds(r, engine);
+        var sequences = Enumerable.Range(0, n).Select(i => new SequenceRequest
+        {
+            Prompt = prompt, MaxNewTokens = maxTokens, Sampling = RequestMapping.ForChoice(sampling, i),
+            StopTokenIds = stopIds, Logprobs = r.Logprobs == true, TopLogprobs = top,
+        }).ToList();
+        return new Call(r, prompt.Length, r.Logprobs == true, RequestMapping.Stops(r), sequences);
+    }
+
+    private async Task<ChatCompletionResponse> RespondAsync(Call call, List<ChoiceRun> runs, CancellationToken cancel)
+    {
+        var outcomes = await ChoiceEvents.CollectAll(runs, cancel);
+        var choices = outcomes.Select((o, k) => new ChatChoice(k, new ChatMessageOut("assistant", runs[k].Text),
+            call.Logprobs ? Logprobs(o.Deltas) : null, o.End.FinishReason)).ToList();
+        var usage = Usage.Of(call.PromptTokens, outcomes.Sum(o => o.End.CompletionTokens));
+        return new ChatCompletionResponse(ChoiceStarter.NewId("chatcmpl-"), "chat.completion", ChoiceStarter.Now(), engine.ModelId, choices, usage);
+    }
+
+    private async Task StreamAsync(HttpContext context, Call call, List<ChoiceRun> runs)
+    {
+        string id = ChoiceStarter.NewId("chatcmpl-");
+        long created = ChoiceStarter.Now();
+        var sse = new ServerSentEvents(context.Response);
+        await sse.StartAsync();
+        ChatCompletionChunk Chunk(ChatChunkChoice choice) => new(id, "chat.completion.chunk", created, engine.ModelId, [choice], null);
+        for (int k = 0; k < runs.Count; k++)
+            await sse.SendAsync(Chunk(new ChatChunkChoice(k, new ChatMessageOut("assistant", ""), null, null)));
+        int completionTokens = 0;
+        await foreach (var e in ChoiceEvents.Merge(runs, context.RequestAborted))
+        {
+            if (e.Delta is { } d)
+                await sse.SendAsync(Chunk(new ChatChunkChoice(e.Index, new ChatMessageOut(null, d.Text), call.Logprobs ? Logprobs([d]) : null, null)));
+            else if (e.End is { } end)
+            {
+                completionTokens += end.CompletionTokens;
+                await sse.SendAsync(Chunk(new ChatChunkChoice(e.Index, new ChatMessageOut(null, null), null, end.FinishReason)));
+            }
+        }
+        if (call.Request.StreamOptions?.IncludeUsage == true)
+            await sse.SendAsync(new ChatCompletionChunk(id, "chat.completion.chunk", created, engine.ModelId, [], Usage.Of(call.PromptTokens, completionTokens)));
+        await sse.DoneAsync();
+    }
+
+    private ChatLogprobs Logprobs(IEnumerable<ChoiceDelta> deltas) => new(deltas.Where(d => d.Token is not null).Select(d =>
+    {
+        var t = d.Token!;
+        var top = t.TopLogprobs.Select(a => new ChatTopLogprob(TokenText(a.Id), a.Logprob, Bytes(TokenText(a.Id)))).ToList();
+        return new ChatTokenLogprob(TokenText(t.Id), t.Logprob, Bytes(TokenText(t.Id)), top);
+    }).ToList());
+
+    private string TokenText(int id) => CompletionLogprobsBuilder.TokenText(engine.Text, id);
+
+    private static int[] Bytes(string s) => Encoding.UTF8.GetBytes(s).Select(b => (int)b).ToArray();
+}

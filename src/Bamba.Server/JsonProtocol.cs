@@ -1,0 +1,57 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Bamba.Server.Protocol;
+using Microsoft.AspNetCore.Http;
+
+namespace Bamba.Server;
+
+/// <summary>JSON as the OpenAI API writes it (snake_case), and request bodies read with errors a client can act on.</summary>
+internal static class JsonProtocol
+{
+    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DictionaryKeyPolicy = null,
+        NumberHandling = JsonNumberHandling.Strict,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>Reads the body as <typeparamref name="T"/>; malformed JSON or a field of the wrong type is a 400 naming it.</summary>
+    public static async Task<T> ReadAsync<T>(HttpRequest request, CancellationToken cancel) where T : class
+    {
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<T>(request.Body, Options, cancel).ConfigureAwait(false)
+                ?? throw new ApiException(400, "the request body must be a JSON object", code: "invalid_json");
+        }
+        catch (JsonException e)
+        {
+            string? param = e.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : null;
+            bool wrongType = e.Message.Contains("could not be converted", StringComparison.Ordinal);
+            string message = (param, wrongType) switch
+            {
+                (null, true) => "the request body must be a JSON object",
+                (null, false) => $"the request body is not valid JSON: {FirstSentence(e.Message)}",
+                (_, true) => $"'{param}' must be {Expected(e.Message)}",
+                _ => $"'{param}' is malformed: {FirstSentence(e.Message)}",
+            };
+            throw new ApiException(400, message, param, "invalid_json");
+        }
+    }
+
+    /// <summary>The expected JSON type, in words, from System.Text.Json's "could not be converted to T" message.</summary>
+    private static string Expected(string message) =>
+        message.Contains("Int32") || message.Contains("Int64") ? "an integer"
+        : message.Contains("Single") || message.Contains("Double") ? "a number"
+        : message.Contains("Boolean") ? "true or false"
+        : message.Contains("String") ? "a string"
+        : message.Contains("[]") || message.Contains("List") ? "a list"
+        : "an object";
+
+    private static string FirstSentence(string s) => s.Split(". ", 2)[0].TrimEnd('.');
+
+    public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
+
+    public static ErrorResponse Error(ApiException e) => new(new ErrorBody(e.Message, e.Type, e.Param, e.Code));
+}

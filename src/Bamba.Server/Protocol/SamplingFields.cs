@@ -1,0 +1,64 @@
+using System.Text.Json;
+
+namespace Bamba.Server.Protocol;
+
+/// <summary>The request fields /v1/completions and /v1/chat/completions share (OpenAI's names, plus vLLM's extras).</summary>
+public abstract record SamplingFields
+{
+    public string? Model { get; init; }
+    public int? MaxTokens { get; init; }
+    public float? Temperature { get; init; }
+    public float? TopP { get; init; }
+    /// <summary>vLLM extension; 0 or −1 = off.</summary>
+    public int? TopK { get; init; }
+    /// <summary>vLLM extension.</summary>
+    public float? MinP { get; init; }
+    /// <summary>vLLM extension.</summary>
+    public float? RepetitionPenalty { get; init; }
+    public float? PresencePenalty { get; init; }
+    public float? FrequencyPenalty { get; init; }
+    public long? Seed { get; init; }
+    /// <summary>A string or a list of up to 4 strings.</summary>
+    public JsonElement? Stop { get; init; }
+    /// <summary>vLLM extension: ids that end a choice.</summary>
+    public int[]? StopTokenIds { get; init; }
+    public int? N { get; init; }
+    public bool? Stream { get; init; }
+    public StreamOptions? StreamOptions { get; init; }
+    public string? User { get; init; }
+}
+
+public sealed record StreamOptions
+{
+    public bool? IncludeUsage { get; init; }
+}
+
+/// <summary>POST /v1/completions.</summary>
+public sealed record CompletionRequest : SamplingFields
+{
+    /// <summary>A string, a list of strings, a list of token ids, or a list of such lists.</summary>
+    public JsonElement? Prompt { get; init; }
+    /// <summary>Number of most likely alternatives per token (0–20); any value turns on per-token logprobs.</summary>
+    public int? Logprobs { get; init; }
+    /// <summary>Prepend the prompt (with its logprobs if asked) to the completion: loglikelihood scoring.</summary>
+    public bool? Echo { get; init; }
+    public int? BestOf { get; init; }
+    public string? Suffix { get; init; }
+}
+
+/// <summary>POST /v1/chat/completions.</summary>
+public sealed record ChatCompletionRequest : SamplingFields
+{
+    public ChatMessageDto[]? Messages { get; init; }
+    public int? MaxCompletionTokens { get; init; }
+    public bool? Logprobs { get; init; }
+    public int? TopLogprobs { get; init; }
+}
+
+/// <summary>A chat message: content is a string or a list of parts, of which the text parts count.</summary>
+public sealed record ChatMessageDto
+{
+    public string? Role { get; init; }
+    public JsonElement? Content { get; init; }
+    public string? Name { get; init; }
+}

@@ -1,0 +1,27 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Bamba.Server;
+
+/// <summary>The OpenAI streaming wire format: <c>data: {json}</c> events, flushed one by one, ending with <c>data: [DONE]</c>.</summary>
+internal sealed class ServerSentEvents(HttpResponse response)
+{
+    public async Task StartAsync()
+    {
+        response.StatusCode = 200;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no"; // proxies must not hold events back
+        await response.StartAsync(response.HttpContext.RequestAborted);
+    }
+
+    public Task SendAsync<T>(T payload) => WriteAsync(JsonProtocol.Serialize(payload));
+
+    public Task DoneAsync() => WriteAsync("[DONE]");
+
+    private async Task WriteAsync(string data)
+    {
+        var cancel = response.HttpContext.RequestAborted;
+        await response.WriteAsync("data: " + data + "\n\n", cancel);
+        await response.Body.FlushAsync(cancel);
+    }
+}

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+
+namespace Bamba.Generation.Scheduling;
+
+/// <summary>
+/// Continuous batching over an <see cref="ISequenceModel"/>: a background thread advances every running sequence by
+/// one model call per step (one token for a decoding sequence, a fixed-size prompt chunk for a prefilling one), and
+/// sequences join from a bounded queue and leave at every step. Each sequence owns its state slot, so its tokens do
+/// not depend on what else is in the batch. No HTTP here: a server, an <c>IChatClient</c> or a test drives it.
+/// </summary>
+public sealed class ContinuousBatchScheduler : IDisposable
+{
+    private readonly ISequenceModel _model;
+    private readonly LinkedList<SequenceHandle> _queue = new();
+    private readonly List<RunningSequence> _running = [];
+    private readonly StateSlots _slots;
+    private readonly KvBlockBudget _kv;
+    private readonly object _gate = new(); // a Monitor (not a Lock): the loop waits on it for work
+    private readonly Thread _thread;
+    private readonly HashSet<int> _defaultEos;
+    private bool _stopping;
+
+    public ContinuousBatchScheduler(ISequenceModel model, SchedulerOptions options)
+    {
+        options.Validate();
+        _model = model;
+        Options = options;
+        _slots = new StateSlots(model, options.MaxBatch);
+        _kv = new KvBlockBudget(options.TotalKvBlocks, options.KvBlockSize);
+        _defaultEos = [.. model.Config.EosTokenIds];
+        Metrics = new SchedulerMetrics { KvBlocksTotal = _kv.Total, Slots = _slots.Capacity };
+        _thread = new Thread(Loop) { IsBackground = true, Name = "bamba-scheduler" };
+        _thread.Start();
+    }
+
+    public SchedulerOptions Options { get; }
+    public SchedulerMetrics Metrics { get; }
+    public ISequenceModel Model => _model;
+
+    /// <summary>
+    /// Queues a sequence. Throws <see cref="BambaException"/> for a request the model cannot run and
+    /// <see cref="SchedulerFullException"/> when the queue is full. Cancelling <paramref name="cancel"/> ends it.
+    /// </summary>
+    public SequenceHandle Submit(SequenceRequest request, CancellationToken cancel = default)
+    {
+        request.Validate(_model.Config.VocabSize, Options.MaxContext);
+        if (_kv.BlocksFor(request.TotalTokens) > _kv.Total)
+            throw new BambaException($"the request needs {request.TotalTokens} tokens of KV cache; the server holds {_kv.Total * Options.KvBlockSize}");
+        var handle = new SequenceHandle(request, OnCancel, CancellationToken.None);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            if (_queue.Count >= Options.MaxQueue)
+            {
+                Metrics.Rejected();
+                throw new SchedulerFullException(_queue.Count, RetryAfter());
+            }
+            _queue.AddLast(handle);
+            Metrics.Accepted();
+            Metrics.SetQueueLength(_queue.Count);
+            Monitor.Pulse(_gate);
+        }
+        // Registered after queueing so that an already-cancelled token finds the handle in the queue.
+        if (cancel.CanBeCanceled) RegisterCancel(handle, cancel);
+        return handle;
+    }
+
+    /// <summary>Runs one sequence to its end and returns its tokens (a convenience for in-process callers).</summary>
+    public async Task<(GeneratedToken[] Tokens, SequenceResult Result)> RunAsync(SequenceRequest request, CancellationToken cancel = default)
+    {
+        using var handle = Submit(request, cancel);
+        var tokens = new List<GeneratedToken>();
+        await foreach (var t in handle.Tokens.ReadAllAsync(CancellationToken.None).ConfigureAwait(false)) tokens.Add(t);
+        return (tokens.ToArray(), await handle.Completion.ConfigureAwait(false));
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_stopping) return;
+            _stopping = true;
+            Monitor.Pulse(_gate);
+        }
+        _thread.Join();
+    }
+
+    private static void RegisterCancel(SequenceHandle handle, CancellationToken cancel)
+    {
+        var registration = cancel.Register(static h => ((SequenceHandle)h!).Cancel(), handle);
+        handle.Completion.ContinueWith(_ => registration.Unregister(), TaskScheduler.Default);
+    }
+
+    /// <summary>A rough wait: the queue drains about one batch per average sequence lifetime; at least a second.</summary>
+    private TimeSpan RetryAfter() => TimeSpan.FromSeconds(Math.Clamp(_queue.Count / Math.Max(1, Options.MaxBatch), 1, 60));
+
+    private void OnCancel(SequenceHandle handle)
+    {
+        lock (_gate)
+        {
+            // A queued sequence never got a slot: end it here. A running one is ended by the loop at its next step.
+            if (_queue.Remove(handle))
+            {
+                Metrics.Cancelled();
+                handle.Finish(new SequenceResult(SequenceFinish.Cancelled, handle.Request.Prompt.Length, 0, null));
+                Metrics.SetQueueLength(_queue.Count);
+            }
+            Monitor.Pulse(_gate);
+        }
+    }
+
+    private void Loop()
+    {
+        while (true)
+        {
+            lock (_gate)
+            {
+                while (!_stopping && _queue.Count == 0 && _running.Count == 0) Monitor.Wait(_gate);
+                if (_stopping) break;
+                Admit();
+            }
+            RetireCancelled();
+            if (_running.Count > 0) RunStep();
+        }
+        Shutdown();
+    }
+
+    /// <summary>Moves queued sequences into free slots while their KV reservation fits (first come, first served).</summary>
+    private void Admit()
+    {
+        while (_queue.First is { } node && _slots.HasFree)
+        {
+            var handle = node.Value;
+            if (!_kv.TryReserve(handle.Request.TotalTokens, out int blocks)) break;
+            _queue.RemoveFirst();
+            int slot = _slots.Acquire(out var state);
+            var stopIds = (handle.Request.EosTokenIds ?? (IEnumerable<int>)_defaultEos).Concat(handle.Request.StopTokenIds);
+            _running.Add(new RunningSequence(handle, slot, state, blocks, stopIds));
+            Metrics.PromptTokens(handle.Request.Prompt.Length);
+        }
+        PublishLoad();
+    }
+
+    private void RetireCancelled()
+    {
+        foreach (var s in _running)
+            if (s.Handle.IsCancelled) s.Finish = SequenceFinish.Cancelled;
+        RetireFinished();
+    }
+
+    private void RunStep()
+    {
+        var clock = Stopwatch.StartNew();
+        var batch = StepPlan.Build(_running, Options.PrefillChunk, Options.MaxStepTokens);
+        int vocab = _model.Config.VocabSize, generated = 0;
+        try
+        {
+            var logits = batch.Run(_model);
+            var now = DateTime.UtcNow;
+            for (int i = 0; i < batch.Sequences.Count; i++)
+            {
+                var s = batch.Sequences[i];
+                if (s.Advance(logits[i], batch.Inputs[i].Length, vocab) is not { } token) continue;
+                generated++;
+                var (seconds, first) = s.Clock(now);
+                (first ? Metrics.TimeToFirstToken : Metrics.InterTokenLatency).Observe(seconds);
+                s.Handle.Emit(token);
+            }
+        }
+        catch (Exception e)
+        {
+            // The model failed on this batch: end its sequences with the error and keep serving the others.
+            foreach (var s in batch.Sequences) s.Handle.Fail(e);
+            foreach (var s in batch.Sequences) s.Finish = SequenceFinish.Cancelled;
+            RetireFinished(notify: false);
+        }
+        Metrics.Step(clock.Elapsed, generated);
+        RetireFinished();
+    }
+
+    private void RetireFinished(bool notify = true)
+    {
+        bool any = false;
+        for (int i = _running.Count - 1; i >= 0; i--)
+        {
+            var s = _running[i];
+            if (s.Finish is not { } finish) continue;
+            _running.RemoveAt(i);
+            _slots.Release(s.Slot);
+            lock (_gate) _kv.Release(s.KvBlocks);
+            if (finish == SequenceFinish.Cancelled && notify) Metrics.Cancelled();
+            if (notify) s.Handle.Finish(new SequenceResult(finish, s.Request.Prompt.Length, s.Generated, s.PromptScores));
+            any = true;
+        }
+        if (any) lock (_gate) PublishLoad();
+    }
+
+    /// <summary>Called on the scheduler thread only (it owns the running list and the slots).</summary>
+    private void PublishLoad()
+    {
+        Metrics.SetQueueLength(_queue.Count);
+        Metrics.SetRunning(_running.Count, _kv.Used, _slots.Bytes());
+    }
+
+    private void Shutdown()
+    {
+        var error = new ObjectDisposedException(nameof(ContinuousBatchScheduler), "the scheduler was stopped");
+        lock (_gate)
+        {
+            foreach (var h in _queue) h.Fail(error);
+            _queue.Clear();
+        }
+        foreach (var s in _running)
+        {
+            s.Handle.Fail(error);
+            _slots.Release(s.Slot);
+            _kv.Release(s.KvBlocks);
+        }
+        _running.Clear();
+        lock (_gate) PublishLoad();
+    }
+}

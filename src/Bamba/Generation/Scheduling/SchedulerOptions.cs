@@ -1,0 +1,34 @@
+namespace Bamba.Generation.Scheduling;
+
+/// <summary>Limits of a <see cref="ContinuousBatchScheduler"/>.</summary>
+public sealed record SchedulerOptions
+{
+    /// <summary>Sequences advanced together in one model step (state slots).</summary>
+    public int MaxBatch { get; init; } = 16;
+    /// <summary>Requests waiting for a slot; one more is refused (<see cref="SchedulerFullException"/>).</summary>
+    public int MaxQueue { get; init; } = 256;
+    /// <summary>Prompt tokens one sequence feeds per step; a prompt is always cut at multiples of this, whatever the load.</summary>
+    public int PrefillChunk { get; init; } = 64;
+    /// <summary>Tokens (decode + prefill) in one step, so a long prompt does not stall the decoding sequences.</summary>
+    public int MaxStepTokens { get; init; } = 256;
+    /// <summary>Longest sequence (prompt + generated tokens) a request may ask for.</summary>
+    public int MaxContext { get; init; } = 4096;
+    /// <summary>Tokens per KV block: attention memory is budgeted in blocks of this size.</summary>
+    public int KvBlockSize { get; init; } = 16;
+    /// <summary>KV blocks shared by all running sequences; null = enough for MaxBatch sequences of MaxContext tokens.</summary>
+    public int? KvBlocks { get; init; }
+
+    public int TotalKvBlocks => KvBlocks ?? MaxBatch * ((MaxContext + KvBlockSize - 1) / KvBlockSize);
+
+    public void Validate()
+    {
+        if (MaxBatch < 1) throw new BambaException($"max batch must be ≥ 1, got {MaxBatch}");
+        if (MaxQueue < 0) throw new BambaException($"max queue must be ≥ 0, got {MaxQueue}");
+        if (PrefillChunk < 1) throw new BambaException($"prefill chunk must be ≥ 1, got {PrefillChunk}");
+        if (MaxStepTokens < PrefillChunk) throw new BambaException($"max step tokens ({MaxStepTokens}) must be ≥ the prefill chunk ({PrefillChunk})");
+        if (MaxContext < 2) throw new BambaException($"max context must be ≥ 2, got {MaxContext}");
+        if (KvBlockSize < 1) throw new BambaException($"KV block size must be ≥ 1, got {KvBlockSize}");
+        if (TotalKvBlocks * KvBlockSize < MaxContext)
+            throw new BambaException($"{TotalKvBlocks} KV blocks of {KvBlockSize} tokens cannot hold one sequence of {MaxContext} tokens");
+    }
+}

@@ -1,0 +1,37 @@
+namespace Bamba.Generation.Scheduling;
+
+/// <summary>One sequence to run through the scheduler: a prompt, how many tokens to add, and what to report.</summary>
+public sealed record SequenceRequest
+{
+    public required int[] Prompt { get; init; }
+    /// <summary>Tokens to generate at most; 0 only scores the prompt (OpenAI <c>echo</c> with <c>max_tokens: 0</c>).</summary>
+    public int MaxNewTokens { get; init; } = 16;
+    public SamplingOptions Sampling { get; init; } = SamplingOptions.Greedy;
+    /// <summary>End-of-sequence ids; null = the model config's eos_token_id.</summary>
+    public IReadOnlyList<int>? EosTokenIds { get; init; }
+    /// <summary>More ids that end the sequence (kept in the output, like EOS).</summary>
+    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+    /// <summary>Report the log-probability of each generated token.</summary>
+    public bool Logprobs { get; init; }
+    /// <summary>Most likely alternatives reported with each token (and each prompt token when scoring); 0 = none.</summary>
+    public int TopLogprobs { get; init; }
+    /// <summary>Report log p(prompt[t] | prompt[&lt;t]) for every prompt token.</summary>
+    public bool PromptLogprobs { get; init; }
+
+    public const int MaxTopLogprobs = 20;
+
+    public int TotalTokens => Prompt.Length + MaxNewTokens;
+
+    /// <summary>Throws a <see cref="BambaException"/> naming the first value a model of <paramref name="vocab"/> ids cannot take.</summary>
+    public void Validate(int vocab, int maxContext)
+    {
+        if (Prompt.Length == 0) throw new BambaException("the prompt is empty");
+        foreach (int id in Prompt)
+            if ((uint)id >= (uint)vocab) throw new BambaException($"token id {id} is outside the vocabulary (0..{vocab - 1})");
+        if (MaxNewTokens < 0) throw new BambaException($"max_tokens must be ≥ 0, got {MaxNewTokens}");
+        if (TopLogprobs is < 0 or > MaxTopLogprobs) throw new BambaException($"top_logprobs must be in [0, {MaxTopLogprobs}], got {TopLogprobs}");
+        if (TotalTokens > maxContext)
+            throw new BambaException($"the prompt ({Prompt.Length} tokens) plus max_tokens ({MaxNewTokens}) exceeds the context of {maxContext} tokens");
+        Sampling.Validate();
+    }
+}

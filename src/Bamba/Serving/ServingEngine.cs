@@ -1,0 +1,65 @@
+using Bamba.Configuration;
+using Bamba.Generation;
+using Bamba.Generation.Scheduling;
+using Bamba.Modeling;
+
+namespace Bamba.Serving;
+
+/// <summary>
+/// A model ready to serve: the model, its continuous-batching scheduler, its tokenizer and chat template (if it has
+/// them) and its generation defaults. The HTTP server and the in-process <c>IChatClient</c> both stand on it.
+/// </summary>
+public sealed class ServingEngine : IDisposable
+{
+    private readonly bool _ownsModel;
+
+    public ServingEngine(ISequenceModel model, ITextCodec? text, SchedulerOptions options, string modelId,
+        GenerationConfig? defaults = null, bool ownsModel = true)
+    {
+        Model = model;
+        Text = text;
+        ModelId = modelId;
+        Defaults = defaults ?? GenerationConfig.Default;
+        _ownsModel = ownsModel;
+        Scheduler = new ContinuousBatchScheduler(model, options);
+    }
+
+    /// <summary>Loads a model directory for serving on the CPU; the model id defaults to the directory's name.</summary>
+    public static ServingEngine Load(string directory, SchedulerOptions options, string? modelId = null) =>
+        ForModel(BambaModel.Load(directory), directory, options, modelId);
+
+    /// <summary>Serves <paramref name="model"/> (taking ownership) with the tokenizer and defaults of its directory.</summary>
+    public static ServingEngine ForModel(ISequenceModel model, string directory, SchedulerOptions options, string? modelId = null)
+    {
+        try
+        {
+            var id = modelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
+            return new ServingEngine(model, TextCodecs.Load(directory), options, id, GenerationConfig.Load(directory));
+        }
+        catch { model.Dispose(); throw; }
+    }
+
+    public ISequenceModel Model { get; }
+    public ITextCodec? Text { get; }
+    public string ModelId { get; }
+    public GenerationConfig Defaults { get; }
+    public ContinuousBatchScheduler Scheduler { get; }
+    public int MaxContext => Scheduler.Options.MaxContext;
+
+    /// <summary>End-of-sequence ids: generation_config.json's, else config.json's.</summary>
+    public IReadOnlyList<int> EosTokenIds => Defaults.EosTokenIds ?? Model.Config.EosTokenIds;
+
+    /// <summary>Starts one choice. Stop strings need a tokenizer.</summary>
+    public ChoiceRun Start(SequenceRequest request, IReadOnlyList<string> stops, CancellationToken cancel)
+    {
+        if (stops.Count > 0 && Text is null) throw new BambaException("stop strings need a tokenizer; this model has none (use token ids)");
+        var handle = Scheduler.Submit(request with { EosTokenIds = request.EosTokenIds ?? EosTokenIds }, cancel);
+        return new ChoiceRun(handle, Text is null ? null : new TextStream(Text, stops));
+    }
+
+    public void Dispose()
+    {
+        Scheduler.Dispose();
+        if (_ownsModel) Model.Dispose();
+    }
+}

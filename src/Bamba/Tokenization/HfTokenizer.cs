@@ -1,0 +1,161 @@
+using System.Text.Json;
+
+namespace Bamba.Tokenization;
+
+/// <summary>
+/// A Hugging Face tokenizer loaded from a model directory's tokenizer.json (+ tokenizer_config.json,
+/// generation_config.json), encoding and decoding exactly as the <c>tokenizers</c> library does for BPE models.
+/// Thread-safe: one instance may encode from many threads.
+/// </summary>
+public sealed class HfTokenizer
+{
+    private readonly Dictionary<int, AddedToken> _addedById = new();
+    private readonly Dictionary<string, AddedToken> _addedByContent = new(StringComparer.Ordinal);
+    private readonly AddedTokenMatcher _rawMatcher;        // added tokens with normalized = false
+    private readonly AddedTokenMatcher _normalizedMatcher; // added tokens with normalized = true
+    private readonly Normalizer? _normalizer;
+    private readonly PreTokenizer? _preTokenizer;
+    private readonly BpeModel _model;
+    private readonly PostProcessor? _postProcessor;
+    private readonly Decoder? _decoder;
+
+    private HfTokenizer(TokenizerSpec root, TokenizerConfig config)
+    {
+        _model = ParseModel(root.Required("model"));
+        foreach (var token in root.Optional("added_tokens") is null ? [] : root.Array("added_tokens").Select(AddedToken.Parse))
+            Add(token);
+        AddConfigTokens(config);
+        _normalizer = Normalizer.Parse(root.Optional("normalizer"));
+        _preTokenizer = PreTokenizer.Parse(root.Optional("pre_tokenizer"));
+        _decoder = Decoder.Parse(root.Optional("decoder"));
+        _postProcessor = PostProcessor.Parse(root.Optional("post_processor"), TokenToId);
+        _rawMatcher = new AddedTokenMatcher(_addedById.Values.Where(t => !t.Normalized).Select(t => (t.Content, t)));
+        _normalizedMatcher = new AddedTokenMatcher(_addedById.Values.Where(t => t.Normalized)
+            .Select(t => (_normalizer?.Normalize(t.Content) ?? t.Content, t)));
+
+        ChatTemplate = config.ChatTemplate;
+        BosToken = config.BosToken;
+        EosToken = config.EosToken;
+        BosId = BosToken is null ? null : TokenToId(BosToken);
+        EosId = EosToken is null ? null : TokenToId(EosToken);
+        EosIds = (EosId is int e ? new[] { e } : []).Concat(config.GenerationEosIds).Distinct().ToArray();
+        VocabSize = Math.Max(_model.MaxId, _addedById.Count == 0 ? -1 : _addedById.Keys.Max()) + 1;
+        // transformers rebuilds the template from add_bos_token / add_eos_token when the config names either.
+        if (config.AddBosToken is not null || config.AddEosToken is not null)
+            _postProcessor = new TemplateProcessor(
+                config.AddBosToken == true && BosId is int b ? [b] : [],
+                config.AddEosToken == true && EosId is int eos ? [eos] : []);
+    }
+
+    /// <summary>The Jinja chat template of tokenizer_config.json, if any.</summary>
+    public string? ChatTemplate { get; }
+    public string? BosToken { get; }
+    public string? EosToken { get; }
+    public int? BosId { get; }
+    public int? EosId { get; }
+    /// <summary>Ids that end generation: the tokenizer's eos token, then generation_config.json's eos_token_id.</summary>
+    public IReadOnlyList<int> EosIds { get; }
+    /// <summary>One more than the largest id of the vocabulary and the added tokens.</summary>
+    public int VocabSize { get; }
+    public IReadOnlyCollection<AddedToken> AddedTokens => _addedById.Values;
+
+    /// <summary>Loads <c>DIR/tokenizer.json</c> and, when present, tokenizer_config.json and generation_config.json.</summary>
+    public static HfTokenizer Load(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new BambaException($"{directory}: tokenizer directory not found");
+        string path = Path.Combine(directory, "tokenizer.json");
+        if (!File.Exists(path)) throw new BambaException($"{path}: file not found (the tokenizer directory needs a tokenizer.json)");
+        var config = TokenizerConfig.Load(directory);
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 256 }); }
+        catch (JsonException e) { throw new BambaException($"{path}: not valid JSON ({e.Message})"); }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new BambaException($"{path}: expected a JSON object");
+            return new HfTokenizer(new TokenizerSpec(doc.RootElement, path, "$"), config);
+        }
+    }
+
+    private static BpeModel ParseModel(TokenizerSpec model)
+    {
+        // Very old files omit "type"; the fields tell the model apart.
+        string type = model.OptionalString("type") ?? (model.Has("merges") ? "BPE" : model.Has("vocab") ? "(untyped)" : "(none)");
+        return type == "BPE" ? BpeModel.Parse(model)
+            : throw new BambaException($"{model.File}: tokenizer model type {type} is not supported (only BPE is)");
+    }
+
+    private void Add(AddedToken token)
+    {
+        _addedById[token.Id] = token;
+        _addedByContent.TryAdd(token.Content, token);
+    }
+
+    /// <summary>
+    /// transformers also registers tokenizer_config.json's added_tokens_decoder entries and named special tokens
+    /// that tokenizer.json lacks (named ones as special, matched in raw text).
+    /// </summary>
+    private void AddConfigTokens(TokenizerConfig config)
+    {
+        foreach (var token in config.AddedTokensDecoder)
+            if (!_addedByContent.ContainsKey(token.Content) && !_addedById.ContainsKey(token.Id)) Add(token);
+        foreach (var name in new[] { config.BosToken, config.EosToken, config.UnkToken, config.PadToken })
+            if (name is not null && !_addedByContent.ContainsKey(name) && _model.TokenToId(name) is int id)
+                Add(new AddedToken(id, name, Special: true, Normalized: false, LStrip: false, RStrip: false, SingleWord: false));
+    }
+
+    public int? TokenToId(string token) =>
+        _addedByContent.TryGetValue(token, out var added) ? added.Id : _model.TokenToId(token);
+
+    public string? IdToToken(int id) =>
+        _addedById.TryGetValue(id, out var added) ? added.Content
+        : (uint)id < (uint)_model.IdToToken.Length ? _model.IdToToken[id] : null;
+
+    public bool IsSpecial(int id) => _addedById.TryGetValue(id, out var t) && t.Special;
+
+    /// <summary>Text to ids. <paramref name="addSpecialTokens"/> applies the post-processor's template (e.g. BOS).</summary>
+    public int[] Encode(string text, bool addSpecialTokens = false)
+    {
+        var pieces = Pieces(text);
+        var ids = new List<int>(text.Length / 3 + 4);
+        foreach (var piece in pieces)
+        {
+            if (piece.IsToken) ids.Add(piece.TokenId);
+            else _model.Tokenize(piece.Text, ids);
+        }
+        var result = ids.ToArray();
+        return _postProcessor is null ? result : _postProcessor.Process(result, addSpecialTokens);
+    }
+
+    /// <summary>Added tokens in raw text, normalization, added tokens in normalized text, pre-tokenization.</summary>
+    private List<Piece> Pieces(string text)
+    {
+        var pieces = new List<Piece>();
+        var start = Piece.OfText(text, atStart: true);
+        var raw = new List<Piece>();
+        if (_rawMatcher.IsEmpty) raw.Add(start); else _rawMatcher.Split(start, raw);
+        foreach (var piece in raw)
+        {
+            if (piece.IsToken) { pieces.Add(piece); continue; }
+            var normalized = _normalizer is null ? piece : piece with { Text = _normalizer.Normalize(piece.Text) };
+            if (normalized.Text.Length == 0) continue;
+            if (_normalizedMatcher.IsEmpty) pieces.Add(normalized); else _normalizedMatcher.Split(normalized, pieces);
+        }
+        _preTokenizer?.Apply(pieces);
+        return pieces;
+    }
+
+    /// <summary>Ids to text through the decoder; unknown ids are skipped, as the reference does.</summary>
+    public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false)
+    {
+        var tokens = new List<string>(ids.Length);
+        foreach (int id in ids)
+        {
+            if (skipSpecialTokens && IsSpecial(id)) continue;
+            if (IdToToken(id) is string token) tokens.Add(token);
+        }
+        return _decoder is null ? string.Join(' ', tokens) : string.Concat(_decoder.DecodeChain(tokens));
+    }
+
+    /// <summary>A decoder for token streaming: feed ids one at a time, get complete text pieces back.</summary>
+    public IncrementalDecoder CreateIncrementalDecoder(bool skipSpecialTokens = false) => new(this, skipSpecialTokens);
+}

@@ -1,0 +1,102 @@
+namespace Bamba.Tokenization;
+
+/// <summary>
+/// A piece of the input on its way through the pipeline: text still to be split and tokenized, or an added
+/// token already recognised (<see cref="TokenId"/> ≥ 0, passed through untouched).
+/// </summary>
+/// <param name="AtStart">Whether the piece begins at offset 0 of the original input (Metaspace "first").</param>
+internal readonly record struct Piece(string Text, int TokenId, bool AtStart)
+{
+    public bool IsToken => TokenId >= 0;
+
+    public static Piece OfText(string text, bool atStart) => new(text, -1, atStart);
+}
+
+/// <summary>How a split keeps the delimiters it finds (tokenizers' SplitDelimiterBehavior).</summary>
+internal enum SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous }
+
+/// <summary>Cuts one piece at pattern matches the way tokenizers' <c>NormalizedString::split</c> does.</summary>
+internal static class PieceSplitter
+{
+    public static SplitBehavior ParseBehavior(TokenizerSpec spec) => spec.String("behavior") switch
+    {
+        "Removed" => SplitBehavior.Removed,
+        "Isolated" => SplitBehavior.Isolated,
+        "MergedWithPrevious" => SplitBehavior.MergedWithPrevious,
+        "MergedWithNext" => SplitBehavior.MergedWithNext,
+        "Contiguous" => SplitBehavior.Contiguous,
+        var b => throw spec.Error($"unknown split behavior '{b}'"),
+    };
+
+    /// <summary>
+    /// Appends the non-empty parts of <paramref name="piece"/>; <paramref name="matches"/> are the pattern's
+    /// (start, end) offsets, and <paramref name="invert"/> swaps which spans count as delimiters.
+    /// </summary>
+    public static void Split(Piece piece, List<(int Start, int End)> matches, SplitBehavior behavior, bool invert, List<Piece> output)
+    {
+        var spans = Spans(piece.Text.Length, matches, invert);
+        var kept = Apply(spans, behavior);
+        foreach (var (start, end) in kept)
+            if (end > start)
+                output.Add(Piece.OfText(piece.Text.Substring(start, end - start), piece.AtStart && start == 0));
+    }
+
+    /// <summary>The whole text as alternating (start, end, isMatch) spans; gaps between matches are non-matches.</summary>
+    private static List<(int Start, int End, bool IsMatch)> Spans(int length, List<(int Start, int End)> matches, bool invert)
+    {
+        var spans = new List<(int, int, bool)>(matches.Count * 2 + 1);
+        if (length == 0) { spans.Add((0, 0, invert)); return spans; }
+        int previous = 0;
+        foreach (var (start, end) in matches)
+        {
+            if (previous != start) spans.Add((previous, start, invert));
+            spans.Add((start, end, !invert));
+            previous = end;
+        }
+        if (previous != length) spans.Add((previous, length, invert));
+        return spans;
+    }
+
+    private static List<(int Start, int End)> Apply(List<(int Start, int End, bool IsMatch)> spans, SplitBehavior behavior)
+    {
+        var kept = new List<(int Start, int End)>(spans.Count);
+        bool previousMatch = false;
+        switch (behavior)
+        {
+            case SplitBehavior.Isolated:
+                foreach (var s in spans) kept.Add((s.Start, s.End));
+                break;
+            case SplitBehavior.Removed:
+                foreach (var s in spans) if (!s.IsMatch) kept.Add((s.Start, s.End));
+                break;
+            case SplitBehavior.Contiguous:
+                foreach (var s in spans)
+                {
+                    if (s.IsMatch == previousMatch && kept.Count > 0) kept[^1] = (kept[^1].Start, s.End);
+                    else kept.Add((s.Start, s.End));
+                    previousMatch = s.IsMatch;
+                }
+                break;
+            case SplitBehavior.MergedWithPrevious:
+                foreach (var s in spans)
+                {
+                    if (s.IsMatch && !previousMatch && kept.Count > 0) kept[^1] = (kept[^1].Start, s.End);
+                    else kept.Add((s.Start, s.End));
+                    previousMatch = s.IsMatch;
+                }
+                break;
+            case SplitBehavior.MergedWithNext:
+                // Walk right to left: a delimiter joins the span that follows it.
+                for (int i = spans.Count - 1; i >= 0; i--)
+                {
+                    var s = spans[i];
+                    if (s.IsMatch && !previousMatch && kept.Count > 0) kept[^1] = (s.Start, kept[^1].End);
+                    else kept.Add((s.Start, s.End));
+                    previousMatch = s.IsMatch;
+                }
+                kept.Reverse();
+                break;
+        }
+        return kept;
+    }
+}
