@@ -6,18 +6,18 @@
 #define GEMV_WARPS 8
 #define GEMV_MAX_ROWS 4
 
-struct __align__(16) bf16x8 { unsigned int w[4]; };
-
-__device__ __forceinline__ void bf16x8_to_f(const bf16x8& v, float* out) {
+// Eight bf16 values in one 16-byte load (uint4), widened to float.
+__device__ __forceinline__ void bf16x8_to_f(uint4 v, float* out) {
+    unsigned w[4] = {v.x, v.y, v.z, v.w};
     for (int i = 0; i < 4; i++) {
-        out[2 * i] = __uint_as_float(v.w[i] << 16);
-        out[2 * i + 1] = __uint_as_float(v.w[i] & 0xffff0000u);
+        out[2 * i] = __uint_as_float(w[i] << 16);
+        out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
     }
 }
 
 __device__ __forceinline__ void load8(const act_t* x, float* out) {
 #if ACT_BF16
-    bf16x8_to_f(*(const bf16x8*)x, out);
+    bf16x8_to_f(*(const uint4*)x, out);
 #else
     float4 a = ((const float4*)x)[0], b = ((const float4*)x)[1];
     out[0] = a.x; out[1] = a.y; out[2] = a.z; out[3] = a.w; out[4] = b.x; out[5] = b.y; out[6] = b.z; out[7] = b.w;
@@ -32,7 +32,7 @@ extern "C" __global__ void gemv_bf16(const act_t* x, const bf16_t* w, act_t* y, 
     for (int r = 0; r < GEMV_MAX_ROWS; r++) acc[r] = 0.f;
     for (int k0 = lane * 8; k0 < k; k0 += 32 * 8) {
         float wv[8];
-        bf16x8_to_f(__ldg((const bf16x8*)(wr + k0)), wv);
+        bf16x8_to_f(__ldg((const uint4*)(wr + k0)), wv);
         for (int r = 0; r < GEMV_MAX_ROWS; r++) {
             if (r >= rows) break;
             float xv[8];
