@@ -14,6 +14,7 @@ public sealed class CudaOps : IDisposable
     private const int AttentionWarps = 4;      // ATTN_WARPS in attention.cu
     private const int MaxHeadDim = 256;        // ATTN_MAX_HEAD_DIM in attention.cu; also the SSD kernels' limit on P
     private const int SampleThreads = 1024;    // SAMPLE_THREADS in sampling.cu
+    private const int SplitDecodeMinKeys = 64; // one-query attention over at least this many keys splits them over warps
 
     private readonly KernelModule _module;
 
@@ -165,8 +166,22 @@ public sealed class CudaOps : IDisposable
     {
         if (headDim > MaxHeadDim || heads % kvHeads != 0)
             throw new BambaException($"the CUDA attention kernel needs head_dim ≤ {MaxHeadDim} and heads divisible by KV heads");
+        float scale = 1f / MathF.Sqrt(headDim);
+        if (steps == 1 && cached >= SplitDecodeMinKeys)
+        {
+            // Flash-decoding: enough (head, key range) warps to cover every SM, then one combine per head.
+            int target = 4 * Device.MultiprocessorCount;
+            int splits = Math.Clamp((target + heads - 1) / heads, 1, (cached + 31) / 32);
+            int perSplit = ((cached + splits - 1) / splits + 31) / 32 * 32;
+            splits = (cached + perSplit - 1) / perSplit;
+            ulong partial = Scratch.Get("attention.partial", 4L * heads * splits * (2 + headDim));
+            Launch("attention_split", Blocks((long)heads * splits, AttentionWarps), 32 * AttentionWarps, 0,
+                q, keys, values, keyPadding, partial, cached, heads, kvHeads, headDim, scale, splits, perSplit);
+            Launch("attention_combine", heads, 128, 0, partial, output, heads, headDim, splits);
+            return;
+        }
         Launch("attention", Blocks((long)steps * heads, AttentionWarps), 32 * AttentionWarps, 0,
-            q, qStride, keys, values, keyPadding, output, outStride, steps, cached, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
+            q, qStride, keys, values, keyPadding, output, outStride, steps, cached, heads, kvHeads, headDim, scale);
     }
 
     // ---- linear and sampling -----------------------------------------------------------------------------------

@@ -6,15 +6,6 @@
 #define GEMV_WARPS 8
 #define GEMV_MAX_ROWS 4
 
-// Eight bf16 values in one 16-byte load (uint4), widened to float.
-__device__ __forceinline__ void bf16x8_to_f(uint4 v, float* out) {
-    unsigned w[4] = {v.x, v.y, v.z, v.w};
-    for (int i = 0; i < 4; i++) {
-        out[2 * i] = __uint_as_float(w[i] << 16);
-        out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-    }
-}
-
 __device__ __forceinline__ void load8(const act_t* x, float* out) {
 #if ACT_BF16
     bf16x8_to_f(*(const uint4*)x, out);
@@ -30,16 +21,28 @@ extern "C" __global__ void gemv_bf16(const act_t* x, const bf16_t* w, act_t* y, 
     const bf16_t* wr = w + (long long)row * k;
     float acc[GEMV_MAX_ROWS];
     for (int r = 0; r < GEMV_MAX_ROWS; r++) acc[r] = 0.f;
-    for (int k0 = lane * 8; k0 < k; k0 += 32 * 8) {
-        float wv[8];
-        bf16x8_to_f(__ldg((const uint4*)(wr + k0)), wv);
-        for (int r = 0; r < GEMV_MAX_ROWS; r++) {
-            if (r >= rows) break;
-            float xv[8];
-            load8(x + (long long)r * k + k0, xv);
-            float s = 0.f;
-            for (int i = 0; i < 8; i++) s += wv[i] * xv[i];
-            acc[r] += s;
+    // Four independent 16-byte weight loads in flight per lane before any is used: enough bytes in flight to cover
+    // the memory latency.
+    for (int base = lane * 8; base < k; base += 4 * 32 * 8) {
+        uint4 wv[4];
+        for (int u = 0; u < 4; u++) {
+            int k0 = base + u * 32 * 8;
+            if (k0 < k) wv[u] = __ldg((const uint4*)(wr + k0));
+            else { wv[u].x = 0u; wv[u].y = 0u; wv[u].z = 0u; wv[u].w = 0u; }
+        }
+        for (int u = 0; u < 4; u++) {
+            int k0 = base + u * 32 * 8;
+            if (k0 >= k) break;
+            float wf[8];
+            bf16x8_to_f(wv[u], wf);
+            for (int r = 0; r < GEMV_MAX_ROWS; r++) {
+                if (r >= rows) break;
+                float xv[8];
+                load8(x + (long long)r * k + k0, xv);
+                float s = 0.f;
+                for (int i = 0; i < 8; i++) s += wf[i] * xv[i];
+                acc[r] += s;
+            }
         }
     }
     for (int r = 0; r < GEMV_MAX_ROWS; r++) {
