@@ -23,12 +23,14 @@ internal sealed class BpeModel
     private readonly string? _prefix, _suffix;
     private readonly bool _fuseUnk, _byteFallback, _ignoreMerges;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
     private int _cacheCount;
 
     private BpeModel(Dictionary<string, int> vocab, Dictionary<long, long> merges, TokenizerSpec spec)
     {
         _vocab = vocab;
         _vocabBySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
+        _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
         _merges = merges;
         _unkToken = spec.OptionalString("unk_token");
         _prefix = spec.OptionalString("continuing_subword_prefix");
@@ -104,15 +106,29 @@ internal sealed class BpeModel
     public int? TokenToId(string token) => _vocab.TryGetValue(token, out int id) ? id : null;
 
     /// <summary>Appends the ids of one pre-tokenized word.</summary>
-    public void Tokenize(string word, List<int> output)
+    public void Tokenize(ReadOnlySpan<char> word, List<int> output)
     {
         if (word.Length == 0) return;
-        if (_ignoreMerges && _vocab.TryGetValue(word, out int whole)) { output.Add(whole); return; }
-        if (_cache.TryGetValue(word, out var cached)) { output.AddRange(cached); return; }
-        var ids = MergeWord(word);
-        if (word.Length < CacheMaxWordLength && _cacheCount < CacheCapacity && _cache.TryAdd(word, ids))
+        if (_ignoreMerges && _vocabBySpan.TryGetValue(word, out int whole)) { output.Add(whole); return; }
+        if (_cacheBySpan.TryGetValue(word, out var cached)) { output.AddRange(cached); return; }
+        string key = word.ToString();
+        var ids = MergeWord(key);
+        if (key.Length < CacheMaxWordLength && _cacheCount < CacheCapacity && _cache.TryAdd(key, ids))
             Interlocked.Increment(ref _cacheCount);
         output.AddRange(ids);
+    }
+
+    /// <summary>Like <see cref="Tokenize"/> for a word not yet in the byte-level alphabet: maps its UTF-8 bytes first.</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the buffers are written before they are read
+    public void TokenizeBytes(ReadOnlySpan<char> word, List<int> output)
+    {
+        int byteCount = System.Text.Encoding.UTF8.GetByteCount(word);
+        if (byteCount > 1024) { Tokenize(ByteLevelAlphabet.Encode(word), output); return; }
+        Span<byte> bytes = stackalloc byte[byteCount];
+        System.Text.Encoding.UTF8.GetBytes(word, bytes);
+        Span<char> mapped = stackalloc char[byteCount];
+        for (int i = 0; i < byteCount; i++) mapped[i] = ByteLevelAlphabet.ByteToChar[bytes[i]];
+        Tokenize(mapped, output);
     }
 
     /// <summary>The word's initial symbols (characters, byte fallback, unk), then all merges applied.</summary>

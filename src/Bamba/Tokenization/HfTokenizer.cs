@@ -18,6 +18,7 @@ public sealed class HfTokenizer
     private readonly BpeModel _model;
     private readonly PostProcessor? _postProcessor;
     private readonly Decoder? _decoder;
+    private readonly bool _byteLevelInput; // the last pre-tokenizer is ByteLevel, its mapping left to the model
 
     private HfTokenizer(TokenizerSpec root, TokenizerConfig config)
     {
@@ -27,6 +28,7 @@ public sealed class HfTokenizer
         AddConfigTokens(config);
         _normalizer = Normalizer.Parse(root.Optional("normalizer"));
         _preTokenizer = PreTokenizer.Parse(root.Optional("pre_tokenizer"));
+        _byteLevelInput = DeferFinalByteMapping(_preTokenizer);
         _decoder = Decoder.Parse(root.Optional("decoder"));
         _postProcessor = PostProcessor.Parse(root.Optional("post_processor"), TokenToId);
         _rawMatcher = new AddedTokenMatcher(_addedById.Values.Where(t => !t.Normalized).Select(t => (t.Content, t)));
@@ -84,6 +86,15 @@ public sealed class HfTokenizer
             : throw new BambaException($"{model.File}: tokenizer model type {type} is not supported (only BPE is)");
     }
 
+    /// <summary>When ByteLevel is the last pre-tokenization step, its byte mapping moves into the model call.</summary>
+    private static bool DeferFinalByteMapping(PreTokenizer? preTokenizer)
+    {
+        while (preTokenizer is SequencePreTokenizer { Steps.Count: > 0 } sequence) preTokenizer = sequence.Steps[^1];
+        if (preTokenizer is not ByteLevelPreTokenizer byteLevel) return false;
+        byteLevel.DeferByteMapping = true;
+        return true;
+    }
+
     private void Add(AddedToken token)
     {
         _addedById[token.Id] = token;
@@ -120,7 +131,8 @@ public sealed class HfTokenizer
         foreach (var piece in pieces)
         {
             if (piece.IsToken) ids.Add(piece.TokenId);
-            else _model.Tokenize(piece.Text, ids);
+            else if (_byteLevelInput) _model.TokenizeBytes(piece.Span, ids);
+            else _model.Tokenize(piece.Span, ids);
         }
         var result = ids.ToArray();
         return _postProcessor is null ? result : _postProcessor.Process(result, addSpecialTokens);
@@ -136,8 +148,8 @@ public sealed class HfTokenizer
         foreach (var piece in raw)
         {
             if (piece.IsToken) { pieces.Add(piece); continue; }
-            var normalized = _normalizer is null ? piece : piece with { Text = _normalizer.Normalize(piece.Text) };
-            if (normalized.Text.Length == 0) continue;
+            var normalized = _normalizer is null ? piece : piece.WithText(_normalizer.Normalize(piece.Text));
+            if (normalized.Length == 0) continue;
             if (_normalizedMatcher.IsEmpty) pieces.Add(normalized); else _normalizedMatcher.Split(normalized, pieces);
         }
         _preTokenizer?.Apply(pieces);
