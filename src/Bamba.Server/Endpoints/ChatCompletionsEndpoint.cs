@@ -33,7 +33,9 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         var turns = ChatMessages.Parse(r.Messages);
         var text = RequestMapping.Text(engine, "messages");
         if (!text.HasChatTemplate) throw ApiException.BadValue("messages", $"the model '{engine.ModelId}' has no chat template: use /v1/completions");
-        var prompt = engine.EncodeChat(turns);
+        int[] prompt;
+        try { prompt = engine.EncodeChat(turns); }
+        catch (BambaException e) { throw ApiException.BadValue("messages", e.Message); } // e.g. the template's raise_exception
         int n = RequestMapping.N(r);
         int top = RequestMapping.TopLogprobs("top_logprobs", r.TopLogprobs);
         if (top > 0 && r.Logprobs != true) throw ApiException.BadValue("top_logprobs", "top_logprobs needs logprobs: true");

@@ -126,22 +126,32 @@ internal sealed class Llama3Splitter : ITextMatcher
         return end;
     }
 
+    private static readonly Kind[] AsciiKinds = BuildAsciiKinds();
+
     /// <summary>The class of the code point at <paramref name="i"/> and its UTF-16 length.</summary>
     private static (Kind Kind, int Length) Classify(ReadOnlySpan<char> text, int i)
     {
         char c = text[i];
-        if (c < 0x80)
-        {
-            if (c is >= 'a' and <= 'z' or >= 'A' and <= 'Z') return (Kind.Letter, 1);
-            if (c is >= '0' and <= '9') return (Kind.Number, 1);
-            if (c is '\r' or '\n') return (Kind.Newline, 1);
-            if (c is ' ' or '\t' or '\v' or '\f') return (Kind.Space, 1);
-            return (Kind.Other, 1);
-        }
+        if (c < 0x80) return (AsciiKinds[c], 1);
         Rune.DecodeFromUtf16(text[i..], out var rune, out int length);
         if (Rune.IsLetter(rune)) return (Kind.Letter, length);
         if (Rune.IsNumber(rune)) return (Kind.Number, length);
         if (Rune.IsWhiteSpace(rune)) return (Kind.Space, length);
         return (Kind.Other, length);
+    }
+
+    private static Kind[] BuildAsciiKinds()
+    {
+        var kinds = new Kind[128];
+        for (int c = 0; c < 128; c++)
+            kinds[c] = c switch
+            {
+                >= 'a' and <= 'z' or >= 'A' and <= 'Z' => Kind.Letter,
+                >= '0' and <= '9' => Kind.Number,
+                '\r' or '\n' => Kind.Newline,
+                ' ' or '\t' or '\v' or '\f' => Kind.Space,
+                _ => Kind.Other,
+            };
+        return kinds;
     }
 }

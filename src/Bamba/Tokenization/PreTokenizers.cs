@@ -57,6 +57,9 @@ internal sealed class SequencePreTokenizer(PreTokenizer[] steps) : PreTokenizer
 
 internal sealed class SplitPreTokenizer(TextPattern pattern, SplitBehavior behavior, bool invert) : PreTokenizer
 {
+    /// <summary>The pattern when this split keeps every match and gap as a piece (Isolated, not inverted).</summary>
+    public TextPattern? IsolatingPattern => behavior == SplitBehavior.Isolated && !invert ? pattern : null;
+
     [ThreadStatic] private static List<(int Start, int End)>? t_matches;
 
     protected override void SplitPiece(Piece piece, List<Piece> output)
@@ -74,6 +77,9 @@ internal sealed class SplitPreTokenizer(TextPattern pattern, SplitBehavior behav
 /// </summary>
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizer
 {
+    /// <summary>Whether this step only maps bytes (no leading space, no regex split).</summary>
+    public bool MapsOnly => !addPrefixSpace && !useRegex;
+
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
     private static readonly TextPattern Gpt2 = TextPattern.FromRegex(Gpt2Pattern, default);
     [ThreadStatic] private static List<(int Start, int End)>? t_matches;

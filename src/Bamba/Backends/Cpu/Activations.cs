@@ -4,6 +4,16 @@ public static class Activations
 {
     public static float Silu(float v) => v / (1f + MathF.Exp(-v));
 
+    /// <summary>d silu(v)/dv = σ(v)·(1 + v·(1 − σ(v))).</summary>
+    public static float SiluDerivative(float v)
+    {
+        float s = 1f / (1f + MathF.Exp(-v));
+        return s * (1f + v * (1f - s));
+    }
+
+    /// <summary>d softplus(v)/dv = σ(v), and 1 above torch's threshold where softplus is the identity.</summary>
+    public static float SoftplusDerivative(float v) => v > 20f ? 1f : 1f / (1f + MathF.Exp(-v));
+
     /// <summary>torch's softplus (threshold 20: linear above it).</summary>
     public static float Softplus(float v) => v > 20f ? v : MathF.Log(1f + MathF.Exp(v));
 

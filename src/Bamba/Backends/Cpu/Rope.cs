@@ -26,6 +26,23 @@ public sealed class Rope
     /// <summary><c>inv_freq</c> as this rope uses it (the CUDA backend uploads the same values).</summary>
     public ReadOnlySpan<float> InverseFrequencies => _invFreq;
 
+    /// <summary>
+    /// The transpose of <see cref="Apply"/> (rotation by −angle): maps the gradient of a rotated head back to the
+    /// gradient of the head before rotation.
+    /// </summary>
+    public void ApplyTranspose(Span<float> head, int position)
+    {
+        int half = RotaryDim / 2;
+        for (int i = 0; i < half; i++)
+        {
+            float angle = _invFreq[i] * position;
+            float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
+            float a = head[i], b = head[i + half];
+            head[i] = a * cos + b * sin;
+            head[i + half] = b * cos - a * sin;
+        }
+    }
+
     /// <summary>Rotates one head vector in place for token position <paramref name="position"/>.</summary>
     public void Apply(Span<float> head, int position)
     {

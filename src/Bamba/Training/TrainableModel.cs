@@ -1,0 +1,101 @@
+using System.Numerics.Tensors;
+using Bamba.Backends.Cpu;
+using Bamba.Configuration;
+
+namespace Bamba.Training;
+
+/// <summary>
+/// A Bamba model whose float32 parameters can be trained on the CPU: a forward over a packed batch that keeps each
+/// layer's activations, the loss, and a manual backward that accumulates every parameter's gradient.
+/// </summary>
+public sealed class TrainableModel
+{
+    private readonly Layer[] _layers;
+
+    public TrainableModel(ParameterSet parameters)
+    {
+        Parameters = parameters;
+        Config = parameters.Config;
+        // Same RoPE frequencies as the inference model (bf16-rounded for a bf16 checkpoint, as transformers has them).
+        var rope = new Rope(Config.RopeTheta, Config.RotaryDim, Config.Dtype == "bfloat16");
+        _layers = Enumerable.Range(0, Config.NumHiddenLayers).Select(i => new Layer(Config, parameters, i, rope)).ToArray();
+    }
+
+    public BambaConfig Config { get; }
+    public ParameterSet Parameters { get; }
+
+    /// <summary>
+    /// Forward, loss and backward of one batch. Gradients are added to <see cref="Parameter.Grad"/> scaled so that
+    /// <c>ceScale·Σ CE + zScale·Σ lse²</c> is the differentiated objective (1/targets and z_coef/positions for one batch).
+    /// </summary>
+    public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale)
+    {
+        var (x, tapes, normed, logits) = Forward(batch);
+        var sums = CausalLmLoss.ForwardBackward(logits, Config.VocabSize, batch, ceScale, zScale);
+        Backward(batch, x, tapes, normed, logits);
+        return sums;
+    }
+
+    /// <summary>Loss sums without gradients (evaluation).</summary>
+    public LossSums Evaluate(TrainingBatch batch)
+    {
+        var (_, _, _, logits) = Forward(batch);
+        return CausalLmLoss.ForwardBackward(logits, Config.VocabSize, batch, 0f, 0f);
+    }
+
+    /// <summary>Convenience for one batch: the transformers loss and its gradients (accumulated).</summary>
+    public double LossAndGradients(TrainingBatch batch)
+    {
+        float zCoef = (float)Config.ZLossCoefficient;
+        var sums = ForwardBackward(batch, 1f / Math.Max(1, batch.TargetCount), zCoef / batch.Rows);
+        return sums.Loss(Config.ZLossCoefficient);
+    }
+
+    private (float[] X, Layer.Tape[] Tapes, float[] Normed, float[] Logits) Forward(TrainingBatch batch)
+    {
+        int rows = batch.Rows, h = Config.HiddenSize;
+        var x = Embed(batch.Tokens);
+        var tapes = new Layer.Tape[_layers.Length];
+        for (int i = 0; i < _layers.Length; i++) tapes[i] = _layers[i].Forward(batch, x);
+        var normed = new float[rows * h];
+        Norms.RmsNorm(x, FinalNorm.Value, Eps, normed);
+        var logits = new float[rows * Config.VocabSize];
+        DenseMatrix.Forward(normed, rows, Parameters.Head.Value, Config.VocabSize, h, [], logits);
+        return (x, tapes, normed, logits);
+    }
+
+    private void Backward(TrainingBatch batch, float[] x, Layer.Tape[] tapes, float[] normed, float[] dLogits)
+    {
+        int rows = batch.Rows, h = Config.HiddenSize, v = Config.VocabSize;
+        var head = Parameters.Head;
+        DenseMatrix.AccumulateWeightGrad(dLogits, normed, rows, v, h, head.Grad);
+        var dNormed = new float[rows * h];
+        DenseMatrix.InputGrad(dLogits, rows, head.Value, v, h, dNormed, accumulate: false);
+        var dx = new float[rows * h];
+        NormsBackward.RmsNorm(x, FinalNorm.Value, Eps, dNormed, dx, FinalNorm.Grad);
+        for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(batch, tapes[i], dx);
+        var embedding = Parameters["model.embed_tokens.weight"];
+        for (int r = 0; r < rows; r++)
+        {
+            var g = embedding.Grad.AsSpan(batch.Tokens[r] * h, h);
+            TensorPrimitives.Add(g, dx.AsSpan(r * h, h), g);
+        }
+    }
+
+    private Parameter FinalNorm => Parameters["model.final_layernorm.weight"];
+    private float Eps => (float)Config.RmsNormEps;
+
+    private float[] Embed(int[] tokens)
+    {
+        int h = Config.HiddenSize;
+        var table = Parameters["model.embed_tokens.weight"].Value;
+        var x = new float[tokens.Length * h];
+        for (int r = 0; r < tokens.Length; r++)
+        {
+            if ((uint)tokens[r] >= (uint)Config.VocabSize)
+                throw new BambaException($"token id {tokens[r]} is outside the vocabulary (0..{Config.VocabSize - 1})");
+            table.AsSpan(tokens[r] * h, h).CopyTo(x.AsSpan(r * h));
+        }
+        return x;
+    }
+}
