@@ -12,6 +12,8 @@ internal static class CliHost
         new InfoCommand(),
         new BenchCommand(),
         new ServeCommand(),
+        new TrainCommand(),
+        new TrainTokenizerCommand(),
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
