@@ -9,11 +9,11 @@ if [ ! -d /usr/share/games/fortunes ]; then
   apt-get update && apt-get install -y fortunes fortunes-min
 fi
 
-dotnet build -c Release src/Bamba.Cli
-bamba() { dotnet src/Bamba.Cli/bin/Release/net10.0/bamba.dll "$@"; }
-
 work=build/default-model
 mkdir -p "$work"
+# A private copy of the binaries, so rebuilding the solution during the long run cannot disturb it.
+dotnet build -c Release src/Bamba.Cli -o "$work/bin"
+bamba() { dotnet "$work/bin/bamba.dll" "$@"; }
 python3 scripts/make-fortunes-corpus.py "$work/fortunes.jsonl"
 bamba train-tokenizer --data "$work/fortunes.jsonl" --vocab-size 4096 --out "$work/tokenizer"
 
