@@ -20,7 +20,7 @@ bamba train-tokenizer --data "$work/fortunes.jsonl" --vocab-size 4096 --out "$wo
 rm -rf "$work/checkpoint"
 bamba train --config scripts/default-model-config.json --tokenizer "$work/tokenizer" \
   --data "$work/fortunes.jsonl" --out "$work/checkpoint" \
-  --steps 1400 --batch-tokens 512 --lr 2e-3 --warmup 70 --seed 1 --eval-fraction 0.05 --save-every 200
+  --steps 800 --batch-tokens 512 --lr 2e-3 --warmup 40 --seed 1 --eval-fraction 0.05 --save-every 200
 
 # The shipped model is the Hugging Face part of the checkpoint (the optimizer state stays behind).
 rm -rf models/default && mkdir -p models/default
