@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Bamba.Training.Data;
 
 namespace Bamba.Training;
@@ -26,19 +27,17 @@ public sealed record TrainerState
     public double? EvalLoss { get; init; }
     public long TokensSeen { get; init; }
 
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        IncludeFields = true,
-    };
-
-    public string ToJson() => JsonSerializer.Serialize(this, Options);
+    public string ToJson() => JsonSerializer.Serialize(this, TrainerStateJson.Default.TrainerState);
 
     public static TrainerState Read(string path)
     {
         if (!File.Exists(path)) throw new BambaException($"{path}: not found (--resume needs a checkpoint written by 'bamba train')");
-        try { return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Options) ?? throw new BambaException($"{path}: empty"); }
+        try { return JsonSerializer.Deserialize(File.ReadAllText(path), TrainerStateJson.Default.TrainerState) ?? throw new BambaException($"{path}: empty"); }
         catch (JsonException e) { throw new BambaException($"{path}: not valid trainer state ({e.Message})"); }
     }
 }
+
+/// <summary>Source-generated (trim-safe) JSON for <see cref="TrainerState"/>.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(TrainerState))]
+internal sealed partial class TrainerStateJson : JsonSerializerContext;

@@ -29,7 +29,7 @@ public static class TokenizerFiles
     {
         var added = new JsonArray();
         for (int i = 0; i < v.SpecialCount; i++)
-            added.Add(new JsonObject
+            added.Add((JsonNode)new JsonObject
             {
                 ["id"] = i, ["content"] = v.Tokens[i], ["single_word"] = false, ["lstrip"] = false,
                 ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
@@ -37,7 +37,7 @@ public static class TokenizerFiles
         var vocab = new JsonObject();
         for (int i = 0; i < v.Tokens.Count; i++) vocab[v.Tokens[i]] = i;
         var merges = new JsonArray();
-        foreach (var (left, right) in v.Merges) merges.Add(new JsonArray(left, right));
+        foreach (var (left, right) in v.Merges) merges.Add((JsonNode)new JsonArray((JsonNode)left, (JsonNode)right));
         return new JsonObject
         {
             ["version"] = "1.0",
