@@ -12,6 +12,10 @@ internal static class CliHost
         new InfoCommand(),
         new BenchCommand(),
         new ServeCommand(),
+        new TokenizeCommand(),
+        new DetokenizeCommand(),
+        new BenchTokenizeCommand(),
+        new BenchServeCommand(),
         new TrainCommand(),
         new TrainTokenizerCommand(),
     ];

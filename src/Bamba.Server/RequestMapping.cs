@@ -54,6 +54,9 @@ internal static class RequestMapping
     public static SamplingOptions ForChoice(SamplingOptions sampling, int choice) =>
         sampling.Seed is ulong seed ? sampling with { Seed = unchecked(seed + (ulong)choice) } : sampling;
 
+    /// <summary>Null = the model's EOS ids; empty when the request says ignore_eos.</summary>
+    public static IReadOnlyList<int>? EosIds(SamplingFields r) => r.IgnoreEos == true ? [] : null;
+
     public static string[] Stops(SamplingFields r)
     {
         if (r.Stop is not { } stop || stop.ValueKind == JsonValueKind.Null) return [];

@@ -12,6 +12,8 @@ internal sealed class ServerSentEvents(HttpResponse response)
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no"; // proxies must not hold events back
         await response.StartAsync(response.HttpContext.RequestAborted);
+        // Send the headers now: a queued request's client should see its stream open before the first token.
+        await response.Body.FlushAsync(response.HttpContext.RequestAborted);
     }
 
     public Task SendAsync<T>(T payload) => WriteAsync(JsonProtocol.Serialize(payload));

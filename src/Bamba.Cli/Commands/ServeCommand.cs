@@ -6,7 +6,7 @@ namespace Bamba.Cli.Commands;
 
 /// <summary>
 /// <c>bamba serve --model DIR [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--max-batch N] [--max-context T]
-/// [--max-queue N] [--prefill-chunk N] [--served-model-name NAME] [--device cpu]</c>: the OpenAI-compatible server
+/// [--max-queue N] [--prefill-chunk N] [--served-model-name NAME] [--device cpu|cuda|auto]</c>: the OpenAI-compatible server
 /// until Ctrl+C.
 /// </summary>
 internal sealed class ServeCommand : ICommand
@@ -25,7 +25,6 @@ internal sealed class ServeCommand : ICommand
             ApiKey = args.String("api-key") ?? Environment.GetEnvironmentVariable("BAMBA_API_KEY"),
         };
         var scheduling = Scheduling(args);
-        args.Choice("device", "cpu", "cpu");
         string? name = args.String("served-model-name");
         args.EnsureAllUsed();
 

@@ -33,7 +33,7 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         var turns = ChatMessages.Parse(r.Messages);
         var text = RequestMapping.Text(engine, "messages");
         if (!text.HasChatTemplate) throw ApiException.BadValue("messages", $"the model '{engine.ModelId}' has no chat template: use /v1/completions");
-        var prompt = text.Encode(text.RenderChat(turns, addGenerationPrompt: true), addSpecialTokens: !text.ChatIncludesSpecialTokens);
+        var prompt = engine.EncodeChat(turns);
         int n = RequestMapping.N(r);
         int top = RequestMapping.TopLogprobs("top_logprobs", r.TopLogprobs);
         if (top > 0 && r.Logprobs != true) throw ApiException.BadValue("top_logprobs", "top_logprobs needs logprobs: true");
@@ -44,7 +44,7 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         var sequences = Enumerable.Range(0, n).Select(i => new SequenceRequest
         {
             Prompt = prompt, MaxNewTokens = maxTokens, Sampling = RequestMapping.ForChoice(sampling, i),
-            StopTokenIds = stopIds, Logprobs = r.Logprobs == true, TopLogprobs = top,
+            StopTokenIds = stopIds, EosTokenIds = RequestMapping.EosIds(r), Logprobs = r.Logprobs == true, TopLogprobs = top,
         }).ToList();
         return new Call(r, prompt.Length, r.Logprobs == true, RequestMapping.Stops(r), sequences);
     }

@@ -38,7 +38,8 @@ internal sealed class CompletionLogprobsBuilder(ITextCodec? text, int textOffset
         _result.TokenLogprobs.Add(logprob);
         _result.TopLogprobs.Add(top is null ? null : TopDictionary(top));
         _result.TextOffset.Add(_offset);
-        _offset += piece.Length;
+        // Offsets index the choice's text, which leaves special tokens (BOS, EOS) out.
+        _offset += text?.Decode([id]).Length ?? piece.Length;
     }
 
     private Dictionary<string, double> TopDictionary(TokenLogprob[] top)

@@ -48,7 +48,7 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
                 sequences.Add(new SequenceRequest
                 {
                     Prompt = prompt.Ids, MaxNewTokens = maxTokens, Sampling = RequestMapping.ForChoice(sampling, i),
-                    StopTokenIds = stopIds, Logprobs = r.Logprobs is not null, TopLogprobs = top,
+                    StopTokenIds = stopIds, EosTokenIds = RequestMapping.EosIds(r), Logprobs = r.Logprobs is not null, TopLogprobs = top,
                     PromptLogprobs = echo && r.Logprobs is not null,
                 });
         }

@@ -22,6 +22,8 @@ public abstract record SamplingFields
     public JsonElement? Stop { get; init; }
     /// <summary>vLLM extension: ids that end a choice.</summary>
     public int[]? StopTokenIds { get; init; }
+    /// <summary>vLLM extension: generate through EOS (benchmarks, tests).</summary>
+    public bool? IgnoreEos { get; init; }
     public int? N { get; init; }
     public bool? Stream { get; init; }
     public StreamOptions? StreamOptions { get; init; }

@@ -15,6 +15,9 @@ public interface ITextCodec
     /// <summary>Text of <paramref name="ids"/>, special tokens (EOS, chat markers) left out.</summary>
     string Decode(IReadOnlyList<int> ids);
 
+    /// <summary>A decoder for one stream of generated ids (special tokens left out): each id returns the text it completes.</summary>
+    ITextDecoder CreateDecoder();
+
     /// <summary>The text of one token as it stands in the vocabulary's decoding (special tokens included).</summary>
     string TokenText(int id);
 
@@ -25,4 +28,14 @@ public interface ITextCodec
 
     /// <summary>Whether the rendered chat already starts with the BOS token (then encoding must not add another).</summary>
     bool ChatIncludesSpecialTokens => true;
+}
+
+/// <summary>Ids in, text out, one id at a time; the pieces concatenate to the decoding of all ids.</summary>
+public interface ITextDecoder
+{
+    /// <summary>The text this id completes ("" while a character is still incomplete).</summary>
+    string Add(int id);
+
+    /// <summary>Whatever is still held back.</summary>
+    string Flush();
 }

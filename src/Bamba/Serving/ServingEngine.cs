@@ -46,8 +46,18 @@ public sealed class ServingEngine : IDisposable
     public ContinuousBatchScheduler Scheduler { get; }
     public int MaxContext => Scheduler.Options.MaxContext;
 
-    /// <summary>End-of-sequence ids: generation_config.json's, else config.json's.</summary>
-    public IReadOnlyList<int> EosTokenIds => Defaults.EosTokenIds ?? Model.Config.EosTokenIds;
+    /// <summary>End-of-sequence ids: generation_config.json's (else config.json's) and the tokenizer's EOS token
+    /// (a chat model's end-of-turn token is often only there).</summary>
+    public IReadOnlyList<int> EosTokenIds =>
+        [.. (Defaults.EosTokenIds ?? Model.Config.EosTokenIds).Union(Text is HfTextCodec hf ? hf.Tokenizer.EosIds : [])];
+
+    /// <summary>The chat template applied to <paramref name="turns"/> with the assistant's turn opened, as token ids.</summary>
+    public int[] EncodeChat(IReadOnlyList<ChatTurn> turns)
+    {
+        var text = Text ?? throw new BambaException($"the model '{ModelId}' has no tokenizer, so it cannot chat");
+        if (!text.HasChatTemplate) throw new BambaException($"the model '{ModelId}' has no chat template");
+        return text.Encode(text.RenderChat(turns, addGenerationPrompt: true), addSpecialTokens: !text.ChatIncludesSpecialTokens);
+    }
 
     /// <summary>Starts one choice. Stop strings need a tokenizer.</summary>
     public ChoiceRun Start(SequenceRequest request, IReadOnlyList<string> stops, CancellationToken cancel)

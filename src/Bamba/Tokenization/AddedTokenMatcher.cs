@@ -60,11 +60,11 @@ internal sealed class AddedTokenMatcher
             int start = at;
             if (token.LStrip) start = Math.Max(WhiteSpaceStartBefore(text, at), pieceStart);
             if (token.RStrip) end = WhiteSpaceEndAfter(text, end);
-            if (pieceStart < start) output.Add(Piece.OfText(text[pieceStart..start], piece.AtStart && pieceStart == 0));
-            output.Add(new Piece(text[start..end], token.Id, false));
+            if (pieceStart < start) output.Add(piece.Slice(pieceStart, start));
+            output.Add(piece.Slice(start, end) with { TokenId = token.Id, AtStart = false });
             pieceStart = end;
         }
-        if (pieceStart < text.Length) output.Add(Piece.OfText(text[pieceStart..], piece.AtStart && pieceStart == 0));
+        if (pieceStart < text.Length) output.Add(piece.Slice(pieceStart, text.Length));
     }
 
     private (AddedToken? Token, int End) LongestAt(string text, int at)

@@ -17,15 +17,27 @@ internal sealed class BpeModel
 
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabBySpan;
-    private readonly Dictionary<long, long> _merges; // (left << 32 | right) → (rank << 32 | merged id)
+    private readonly MergeTable _merges;
     private readonly int[] _byteFallbackIds;         // <0xNN> ids, -1 where missing
     private readonly string? _unkToken;
     private readonly string? _prefix, _suffix;
     private readonly bool _fuseUnk, _byteFallback, _ignoreMerges;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
     private int _cacheCount;
+    /// <summary>
+    /// A small direct-mapped cache in front of the vocabulary and the word cache: the big dictionaries miss the CPU
+    /// caches on every lookup, while the frequent words of a text fit here. Entries are immutable objects, so
+    /// threads may overwrite each other's slots safely.
+    /// </summary>
+    private readonly HotWord?[] _hot = new HotWord?[1 << 15];
 
-    private BpeModel(Dictionary<string, int> vocab, Dictionary<long, long> merges, TokenizerSpec spec)
+    private sealed class HotWord(string key, int[] ids)
+    {
+        public readonly string Key = key;
+        public readonly int[] Ids = ids;
+    }
+
+    private BpeModel(Dictionary<string, int> vocab, MergeTable merges, TokenizerSpec spec)
     {
         _vocab = vocab;
         _vocabBySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -53,7 +65,8 @@ internal sealed class BpeModel
             throw spec.Error("BPE dropout is not supported (it makes encoding random; inference files set it to null)");
         var vocab = ParseVocab(spec.Required("vocab"));
         string? prefix = spec.OptionalString("continuing_subword_prefix");
-        var merges = new Dictionary<long, long>();
+        var mergeList = spec.Required("merges");
+        var merges = new MergeTable(mergeList.Element.ValueKind == JsonValueKind.Array ? mergeList.Element.GetArrayLength() : 0);
         int rank = 0;
         foreach (var entry in spec.Array("merges"))
         {
@@ -61,8 +74,7 @@ internal sealed class BpeModel
             int a = MergePart(vocab, left, entry), b = MergePart(vocab, right, entry);
             string rightTail = prefix is not null && right.StartsWith(prefix, StringComparison.Ordinal) ? right[prefix.Length..] : right;
             int merged = MergePart(vocab, left + rightTail, entry);
-            // Like a Rust HashMap collected from the list, a repeated pair keeps its last rank.
-            merges[Key(a, b)] = ((long)rank << 32) | (uint)merged;
+            merges.Set(a, b, rank, merged);
             rank++;
         }
         return new BpeModel(vocab, merges, spec);
@@ -99,20 +111,53 @@ internal sealed class BpeModel
     private static int MergePart(Dictionary<string, int> vocab, string token, TokenizerSpec entry) =>
         vocab.TryGetValue(token, out int id) ? id : throw entry.Error($"merge token '{token}' is not in the vocabulary");
 
-    private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
-
     public int? TokenToId(string token) => _vocab.TryGetValue(token, out int id) ? id : null;
 
     /// <summary>Appends the ids of one pre-tokenized word.</summary>
-    public void Tokenize(string word, List<int> output)
+    public void Tokenize(ReadOnlySpan<char> word, List<int> output)
     {
         if (word.Length == 0) return;
-        if (_ignoreMerges && _vocab.TryGetValue(word, out int whole)) { output.Add(whole); return; }
-        if (_cache.TryGetValue(word, out var cached)) { output.AddRange(cached); return; }
-        var ids = MergeWord(word);
-        if (word.Length < CacheMaxWordLength && _cacheCount < CacheCapacity && _cache.TryAdd(word, ids))
+        int slot = string.GetHashCode(word) & (_hot.Length - 1);
+        if (_hot[slot] is { } hot && word.SequenceEqual(hot.Key)) { Append(output, hot.Ids); return; }
+        var ids = Lookup(word, out string key);
+        _hot[slot] = new HotWord(key, ids);
+        Append(output, ids);
+    }
+
+    /// <summary>Span AddRange: List.AddRange(int[]) goes through a slow array-to-ICollection cast.</summary>
+    private static void Append(List<int> output, int[] ids)
+    {
+        if (ids.Length == 1) output.Add(ids[0]);
+        else output.AddRange(ids.AsSpan());
+    }
+
+    private int[] Lookup(ReadOnlySpan<char> word, out string key)
+    {
+        key = word.ToString();
+        if (_ignoreMerges && _vocab.TryGetValue(key, out int whole)) return [whole];
+        if (_cache.TryGetValue(key, out var cached)) return cached;
+        var ids = MergeWord(key);
+        if (key.Length < CacheMaxWordLength && _cacheCount < CacheCapacity && _cache.TryAdd(key, ids))
             Interlocked.Increment(ref _cacheCount);
-        output.AddRange(ids);
+        return ids;
+    }
+
+    /// <summary>Like <see cref="Tokenize"/> for a word not yet in the byte-level alphabet: maps its UTF-8 bytes first.</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the buffers are written before they are read
+    public void TokenizeBytes(ReadOnlySpan<char> word, List<int> output)
+    {
+        if (word.Length > 256) { Tokenize(ByteLevelAlphabet.Encode(word), output); return; }
+        Span<char> mapped = stackalloc char[word.Length * 3]; // a UTF-16 unit is at most 3 UTF-8 bytes
+        int n = 0;
+        if (System.Text.Ascii.IsValid(word))
+            foreach (char c in word) mapped[n++] = ByteLevelAlphabet.ByteToChar[c]; // ASCII: one byte per char
+        else
+        {
+            Span<byte> bytes = stackalloc byte[word.Length * 3];
+            n = System.Text.Encoding.UTF8.GetBytes(word, bytes);
+            for (int i = 0; i < n; i++) mapped[i] = ByteLevelAlphabet.ByteToChar[bytes[i]];
+        }
+        Tokenize(mapped[..n], output);
     }
 
     /// <summary>The word's initial symbols (characters, byte fallback, unk), then all merges applied.</summary>
@@ -176,7 +221,7 @@ internal sealed class BpeModel
             int best = -1;
             long bestValue = long.MaxValue;
             for (int i = 0; i + 1 < symbols.Count; i++)
-                if (_merges.TryGetValue(Key(symbols[i], symbols[i + 1]), out long value) && value < bestValue)
+                if (_merges.TryGet(symbols[i], symbols[i + 1], out long value) && value < bestValue)
                 {
                     best = i;
                     bestValue = value; // rank in the high bits, so comparing values compares ranks
@@ -204,7 +249,7 @@ internal sealed class BpeModel
             int pos = top.Pos, right = next[pos];
             if (removed[pos] || right < 0) continue;
             // Skip entries made stale by an earlier merge of either symbol.
-            if (!_merges.TryGetValue(Key(ids[pos], ids[right]), out long value) || (int)(uint)value != top.NewId) continue;
+            if (!_merges.TryGet(ids[pos], ids[right], out long value) || (int)(uint)value != top.NewId) continue;
             ids[pos] = top.NewId;
             removed[right] = true;
             next[pos] = next[right];
@@ -219,7 +264,7 @@ internal sealed class BpeModel
 
     private void Enqueue(PriorityQueue<(int, int), long> queue, int left, int right, int pos)
     {
-        if (_merges.TryGetValue(Key(left, right), out long value))
+        if (_merges.TryGet(left, right, out long value))
             queue.Enqueue((pos, (int)(uint)value), (value >> 32 << 32) | (uint)pos);
     }
 }

@@ -15,6 +15,7 @@ internal static class ByteLevelAlphabet
     public static int ByteOf(char c) => c < CharToByte.Length ? CharToByte[c] : -1;
 
     /// <summary>Maps the UTF-8 bytes of <paramref name="text"/> to their table characters.</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the buffers are written before they are read
     public static string Encode(ReadOnlySpan<char> text)
     {
         int byteCount = Encoding.UTF8.GetByteCount(text);

@@ -3,6 +3,12 @@ using System.Text.RegularExpressions;
 
 namespace Bamba.Tokenization;
 
+/// <summary>Finds the successive non-overlapping matches of a pattern, as (start, end) offsets.</summary>
+internal interface ITextMatcher
+{
+    void Matches(ReadOnlySpan<char> text, List<(int Start, int End)> output);
+}
+
 /// <summary>
 /// A tokenizer.json regex run with .NET's backtracking engine but with Oniguruma's view of characters.
 /// </summary>
@@ -13,7 +19,7 @@ namespace Bamba.Tokenization;
 /// pair is replaced by one BMP stand-in of the same general category (patterns test categories, not identities),
 /// and the match offsets are mapped back. Text without surrogates, the usual case, is matched as it is.
 /// </remarks>
-internal sealed class CodePointRegex
+internal sealed class CodePointRegex : ITextMatcher
 {
     private readonly Regex _regex;
     private readonly char[] _standIns;
@@ -28,9 +34,9 @@ internal sealed class CodePointRegex
     public string Pattern { get; }
 
     /// <summary>Appends the (start, end) offsets of successive non-overlapping matches, leftmost-first.</summary>
-    public void Matches(string text, List<(int Start, int End)> output)
+    public void Matches(ReadOnlySpan<char> text, List<(int Start, int End)> output)
     {
-        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
+        if (text.IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
         {
             foreach (var m in _regex.EnumerateMatches(text)) output.Add((m.Index, m.Index + m.Length));
             return;

@@ -18,6 +18,8 @@ public sealed class HfTokenizer
     private readonly BpeModel _model;
     private readonly PostProcessor? _postProcessor;
     private readonly Decoder? _decoder;
+    private readonly bool _byteLevelInput; // the last pre-tokenizer is ByteLevel, its mapping left to the model
+    private readonly TextPattern? _directSplit; // the whole pre-tokenization is one isolating split (Llama-3, Qwen2)
 
     private HfTokenizer(TokenizerSpec root, TokenizerConfig config)
     {
@@ -27,8 +29,10 @@ public sealed class HfTokenizer
         AddConfigTokens(config);
         _normalizer = Normalizer.Parse(root.Optional("normalizer"));
         _preTokenizer = PreTokenizer.Parse(root.Optional("pre_tokenizer"));
+        _byteLevelInput = DeferFinalByteMapping(_preTokenizer);
+        _directSplit = DirectSplit(_preTokenizer, _byteLevelInput);
         _decoder = Decoder.Parse(root.Optional("decoder"));
-        _postProcessor = PostProcessor.Parse(root.Optional("post_processor"), TokenToId);
+        _postProcessor = PostProcessor.Parse(root.Optional("post_processor"));
         _rawMatcher = new AddedTokenMatcher(_addedById.Values.Where(t => !t.Normalized).Select(t => (t.Content, t)));
         _normalizedMatcher = new AddedTokenMatcher(_addedById.Values.Where(t => t.Normalized)
             .Select(t => (_normalizer?.Normalize(t.Content) ?? t.Content, t)));
@@ -58,6 +62,7 @@ public sealed class HfTokenizer
     /// <summary>One more than the largest id of the vocabulary and the added tokens.</summary>
     public int VocabSize { get; }
     public IReadOnlyCollection<AddedToken> AddedTokens => _addedById.Values;
+    internal BpeModel Model => _model;
 
     /// <summary>Loads <c>DIR/tokenizer.json</c> and, when present, tokenizer_config.json and generation_config.json.</summary>
     public static HfTokenizer Load(string directory)
@@ -82,6 +87,27 @@ public sealed class HfTokenizer
         string type = model.OptionalString("type") ?? (model.Has("merges") ? "BPE" : model.Has("vocab") ? "(untyped)" : "(none)");
         return type == "BPE" ? BpeModel.Parse(model)
             : throw new BambaException($"{model.File}: tokenizer model type {type} is not supported (only BPE is)");
+    }
+
+    /// <summary>When ByteLevel is the last pre-tokenization step, its byte mapping moves into the model call.</summary>
+    private static bool DeferFinalByteMapping(PreTokenizer? preTokenizer)
+    {
+        while (preTokenizer is SequencePreTokenizer { Steps.Count: > 0 } sequence) preTokenizer = sequence.Steps[^1];
+        if (preTokenizer is not ByteLevelPreTokenizer byteLevel) return false;
+        byteLevel.DeferByteMapping = true;
+        return true;
+    }
+
+    /// <summary>
+    /// The pattern when pre-tokenization is a single Isolated split, optionally followed by a ByteLevel step that
+    /// only maps bytes (deferred to the model): Encode then tokenizes each match and gap straight from the text.
+    /// </summary>
+    private static TextPattern? DirectSplit(PreTokenizer? preTokenizer, bool byteLevelDeferred)
+    {
+        var steps = preTokenizer is SequencePreTokenizer sequence ? sequence.Steps : preTokenizer is null ? [] : [preTokenizer];
+        if (steps.Count == 2 && byteLevelDeferred && steps[1] is ByteLevelPreTokenizer { MapsOnly: true })
+            steps = [steps[0]];
+        return steps is [SplitPreTokenizer split] ? split.IsolatingPattern : null;
     }
 
     private void Add(AddedToken token)
@@ -115,19 +141,49 @@ public sealed class HfTokenizer
     /// <summary>Text to ids. <paramref name="addSpecialTokens"/> applies the post-processor's template (e.g. BOS).</summary>
     public int[] Encode(string text, bool addSpecialTokens = false)
     {
-        var pieces = Pieces(text);
         var ids = new List<int>(text.Length / 3 + 4);
-        foreach (var piece in pieces)
-        {
-            if (piece.IsToken) ids.Add(piece.TokenId);
-            else _model.Tokenize(piece.Text, ids);
-        }
+        if (_directSplit is not null) EncodeDirect(text, ids);
+        else
+            foreach (var piece in Pieces(text))
+            {
+                if (piece.IsToken) ids.Add(piece.TokenId);
+                else TokenizeWord(piece.Span, ids);
+            }
         var result = ids.ToArray();
         return _postProcessor is null ? result : _postProcessor.Process(result, addSpecialTokens);
     }
 
+    private void TokenizeWord(ReadOnlySpan<char> word, List<int> ids)
+    {
+        if (_byteLevelInput) _model.TokenizeBytes(word, ids);
+        else _model.Tokenize(word, ids);
+    }
+
+    [ThreadStatic] private static List<(int Start, int End)>? t_matches;
+
+    /// <summary>Same result as the general path when pre-tokenization is one isolating split: no piece lists.</summary>
+    private void EncodeDirect(string text, List<int> ids)
+    {
+        var matches = t_matches ??= new List<(int, int)>();
+        foreach (var piece in Pieces(text, preTokenize: false))
+        {
+            if (piece.IsToken) { ids.Add(piece.TokenId); continue; }
+            var span = piece.Span;
+            matches.Clear();
+            _directSplit!.Matches(span, matches);
+            int previous = 0;
+            foreach (var (start, end) in matches)
+            {
+                if (start > previous) TokenizeWord(span[previous..start], ids);
+                if (end > start) TokenizeWord(span[start..end], ids);
+                previous = end;
+            }
+            if (previous < span.Length) TokenizeWord(span[previous..], ids);
+        }
+    }
+
     /// <summary>Added tokens in raw text, normalization, added tokens in normalized text, pre-tokenization.</summary>
-    private List<Piece> Pieces(string text)
+    private List<Piece> Pieces(string text, bool preTokenize = true)
     {
         var pieces = new List<Piece>();
         var start = Piece.OfText(text, atStart: true);
@@ -136,11 +192,11 @@ public sealed class HfTokenizer
         foreach (var piece in raw)
         {
             if (piece.IsToken) { pieces.Add(piece); continue; }
-            var normalized = _normalizer is null ? piece : piece with { Text = _normalizer.Normalize(piece.Text) };
-            if (normalized.Text.Length == 0) continue;
+            var normalized = _normalizer is null ? piece : piece.WithText(_normalizer.Normalize(piece.Text));
+            if (normalized.Length == 0) continue;
             if (_normalizedMatcher.IsEmpty) pieces.Add(normalized); else _normalizedMatcher.Split(normalized, pieces);
         }
-        _preTokenizer?.Apply(pieces);
+        if (preTokenize) _preTokenizer?.Apply(pieces);
         return pieces;
     }
 

@@ -39,7 +39,7 @@ internal sealed class SequenceNormalizer(Normalizer[] steps) : Normalizer
 
 internal sealed class UnicodeNormalizer(NormalizationForm form) : Normalizer
 {
-    public override string Normalize(string text) => text.IsNormalized(form) ? text : text.Normalize(form);
+    public override string Normalize(string text) => UnicodeNormalization.Normalize(text, form);
 }
 
 /// <summary>Per-character full lowercase mapping, as Rust's <c>char::to_lowercase</c> (no final-sigma context).</summary>

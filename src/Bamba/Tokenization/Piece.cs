@@ -2,14 +2,25 @@ namespace Bamba.Tokenization;
 
 /// <summary>
 /// A piece of the input on its way through the pipeline: text still to be split and tokenized, or an added
-/// token already recognised (<see cref="TokenId"/> ≥ 0, passed through untouched).
+/// token already recognised (<see cref="TokenId"/> ≥ 0, passed through untouched). The text is a slice of
+/// <see cref="Source"/>, so splitting a piece allocates no strings.
 /// </summary>
 /// <param name="AtStart">Whether the piece begins at offset 0 of the original input (Metaspace "first").</param>
-internal readonly record struct Piece(string Text, int TokenId, bool AtStart)
+internal readonly record struct Piece(string Source, int Start, int Length, int TokenId, bool AtStart)
 {
     public bool IsToken => TokenId >= 0;
 
-    public static Piece OfText(string text, bool atStart) => new(text, -1, atStart);
+    public ReadOnlySpan<char> Span => Source.AsSpan(Start, Length);
+
+    /// <summary>The text as a string (allocates unless the piece is its whole source).</summary>
+    public string Text => Start == 0 && Length == Source.Length ? Source : Source.Substring(Start, Length);
+
+    public static Piece OfText(string text, bool atStart) => new(text, 0, text.Length, -1, atStart);
+
+    /// <summary>The sub-slice [start, end) of this piece's text.</summary>
+    public Piece Slice(int start, int end) => new(Source, Start + start, end - start, -1, AtStart && start == 0);
+
+    public Piece WithText(string text) => new(text, 0, text.Length, TokenId, AtStart);
 }
 
 /// <summary>How a split keeps the delimiters it finds (tokenizers' SplitDelimiterBehavior).</summary>
@@ -34,11 +45,24 @@ internal static class PieceSplitter
     /// </summary>
     public static void Split(Piece piece, List<(int Start, int End)> matches, SplitBehavior behavior, bool invert, List<Piece> output)
     {
-        var spans = Spans(piece.Text.Length, matches, invert);
+        if (behavior == SplitBehavior.Isolated) { SplitIsolated(piece, matches, output); return; }
+        var spans = Spans(piece.Length, matches, invert);
         var kept = Apply(spans, behavior);
         foreach (var (start, end) in kept)
-            if (end > start)
-                output.Add(Piece.OfText(piece.Text.Substring(start, end - start), piece.AtStart && start == 0));
+            if (end > start) output.Add(piece.Slice(start, end));
+    }
+
+    /// <summary>Isolated keeps matches and gaps alike (the common case, so it skips the span lists).</summary>
+    private static void SplitIsolated(Piece piece, List<(int Start, int End)> matches, List<Piece> output)
+    {
+        int previous = 0;
+        foreach (var (start, end) in matches)
+        {
+            if (start > previous) output.Add(piece.Slice(previous, start));
+            if (end > start) output.Add(piece.Slice(start, end));
+            previous = end;
+        }
+        if (previous < piece.Length) output.Add(piece.Slice(previous, piece.Length));
     }
 
     /// <summary>The whole text as alternating (start, end, isMatch) spans; gaps between matches are non-matches.</summary>

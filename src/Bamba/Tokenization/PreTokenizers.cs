@@ -45,6 +45,8 @@ internal abstract class PreTokenizer
 
 internal sealed class SequencePreTokenizer(PreTokenizer[] steps) : PreTokenizer
 {
+    public IReadOnlyList<PreTokenizer> Steps => steps;
+
     protected override void SplitPiece(Piece piece, List<Piece> output)
     {
         var pieces = new List<Piece> { piece };
@@ -55,13 +57,16 @@ internal sealed class SequencePreTokenizer(PreTokenizer[] steps) : PreTokenizer
 
 internal sealed class SplitPreTokenizer(TextPattern pattern, SplitBehavior behavior, bool invert) : PreTokenizer
 {
+    /// <summary>The pattern when this split keeps every match and gap as a piece (Isolated, not inverted).</summary>
+    public TextPattern? IsolatingPattern => behavior == SplitBehavior.Isolated && !invert ? pattern : null;
+
     [ThreadStatic] private static List<(int Start, int End)>? t_matches;
 
     protected override void SplitPiece(Piece piece, List<Piece> output)
     {
         var matches = t_matches ??= new List<(int, int)>();
         matches.Clear();
-        pattern.Matches(piece.Text, matches);
+        pattern.Matches(piece.Span, matches);
         PieceSplitter.Split(piece, matches, behavior, invert, output);
     }
 }
@@ -72,26 +77,37 @@ internal sealed class SplitPreTokenizer(TextPattern pattern, SplitBehavior behav
 /// </summary>
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizer
 {
+    /// <summary>Whether this step only maps bytes (no leading space, no regex split).</summary>
+    public bool MapsOnly => !addPrefixSpace && !useRegex;
+
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
     private static readonly TextPattern Gpt2 = TextPattern.FromRegex(Gpt2Pattern, default);
     [ThreadStatic] private static List<(int Start, int End)>? t_matches;
     [ThreadStatic] private static List<Piece>? t_parts;
 
+    /// <summary>
+    /// Set when this is the last pre-tokenization step: the byte mapping is then done by the BPE model on the fly
+    /// (<see cref="BpeModel.TokenizeBytes"/>), which saves building one more string per word.
+    /// </summary>
+    public bool DeferByteMapping { get; set; }
+
+    private string Map(string text) => DeferByteMapping ? text : ByteLevelAlphabet.Encode(text);
+
     protected override void SplitPiece(Piece piece, List<Piece> output)
     {
-        if (addPrefixSpace && !piece.Text.StartsWith(' ')) piece = piece with { Text = " " + piece.Text };
+        if (addPrefixSpace && !piece.Span.StartsWith(' ')) piece = piece.WithText(" " + piece.Text);
         if (!useRegex)
         {
-            output.Add(piece with { Text = ByteLevelAlphabet.Encode(piece.Text) });
+            output.Add(DeferByteMapping ? piece : piece.WithText(Map(piece.Text)));
             return;
         }
         var matches = t_matches ??= new List<(int, int)>();
         var parts = t_parts ??= new List<Piece>();
         matches.Clear();
         parts.Clear();
-        Gpt2.Matches(piece.Text, matches);
+        Gpt2.Matches(piece.Span, matches);
         PieceSplitter.Split(piece, matches, SplitBehavior.Isolated, invert: false, parts);
-        foreach (var part in parts) output.Add(part with { Text = ByteLevelAlphabet.Encode(part.Text) });
+        foreach (var part in parts) output.Add(DeferByteMapping ? part : part.WithText(Map(part.Text)));
     }
 }
 
@@ -130,7 +146,7 @@ internal sealed class MetaspacePreTokenizer(char replacement, MetaspacePreTokeni
         string text = piece.Text.Replace(' ', replacement);
         bool prepend = scheme == Prepend.Always || (scheme == Prepend.First && piece.AtStart);
         if (prepend && !text.StartsWith(replacement)) text = replacement + text;
-        piece = piece with { Text = text };
+        piece = piece.WithText(text);
         if (!split) { output.Add(piece); return; }
         var matches = new List<(int, int)>();
         for (int i = text.IndexOf(replacement); i >= 0; i = text.IndexOf(replacement, i + 1)) matches.Add((i, i + 1));
@@ -144,10 +160,10 @@ internal sealed class DigitsPreTokenizer(bool individual) : PreTokenizer
     protected override void SplitPiece(Piece piece, List<Piece> output)
     {
         var matches = new List<(int, int)>();
-        string text = piece.Text;
+        var text = piece.Span;
         for (int i = 0; i < text.Length;)
         {
-            Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out int length);
+            Rune.DecodeFromUtf16(text[i..], out var rune, out int length);
             if (Rune.IsNumber(rune)) matches.Add((i, i + length));
             i += length;
         }

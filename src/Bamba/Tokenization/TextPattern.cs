@@ -7,9 +7,9 @@ namespace Bamba.Tokenization;
 internal sealed class TextPattern
 {
     private readonly string? _literal;
-    private readonly CodePointRegex? _regex;
+    private readonly ITextMatcher? _regex;
 
-    private TextPattern(string? literal, CodePointRegex? regex)
+    private TextPattern(string? literal, ITextMatcher? regex)
     {
         _literal = literal;
         _regex = regex;
@@ -19,18 +19,24 @@ internal sealed class TextPattern
 
     public static TextPattern FromRegex(string pattern, TokenizerSpec where)
     {
+        // The Llama-3 / Qwen2 split patterns have a hand-written matcher with the same results, several times faster.
+        if (Llama3Splitter.For(pattern) is { } fast) return new TextPattern(null, fast);
         try { return new TextPattern(null, new CodePointRegex(pattern)); }
         catch (ArgumentException e) { throw where.Error($"regex '{pattern}' is not supported by .NET regular expressions ({e.Message})"); }
     }
 
     /// <summary>Offsets of the non-overlapping matches, left to right. An empty literal matches nothing.</summary>
-    public void Matches(string text, List<(int Start, int End)> output)
+    public void Matches(ReadOnlySpan<char> text, List<(int Start, int End)> output)
     {
         if (_regex is not null) { _regex.Matches(text, output); return; }
         if (_literal!.Length == 0) return;
-        for (int at = text.IndexOf(_literal, StringComparison.Ordinal); at >= 0;
-             at = text.IndexOf(_literal, at + _literal.Length, StringComparison.Ordinal))
-            output.Add((at, at + _literal.Length));
+        for (int from = 0; from <= text.Length;)
+        {
+            int at = text[from..].IndexOf(_literal, StringComparison.Ordinal);
+            if (at < 0) break;
+            output.Add((from + at, from + at + _literal.Length));
+            from += at + _literal.Length;
+        }
     }
 
     public string Replace(string text, string content)

@@ -33,6 +33,8 @@ internal sealed class CharCodec : ITextCodec
         return text.ToString();
     }
 
+    public ITextDecoder CreateDecoder() => new PerToken(this);
+
     public string TokenText(int id) => id switch
     {
         Bos => "<s>",
@@ -48,4 +50,11 @@ internal sealed class CharCodec : ITextCodec
         string.Concat(messages.Select(m => $"#{m.Role}: {m.Content}\n")) + (addGenerationPrompt ? "#assistant: " : "");
 
     public bool ChatIncludesSpecialTokens => false;
+
+    /// <summary>Every id is whole text on its own here, so streaming decode is per token.</summary>
+    private sealed class PerToken(CharCodec codec) : ITextDecoder
+    {
+        public string Add(int id) => codec.Decode([id]);
+        public string Flush() => "";
+    }
 }

@@ -19,6 +19,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
     private readonly Thread _thread;
     private readonly HashSet<int> _defaultEos;
     private bool _stopping;
+    private int _occupiedSlots; // under _gate: lets Submit count free slots without touching the loop's list
 
     public ContinuousBatchScheduler(ISequenceModel model, SchedulerOptions options)
     {
@@ -50,7 +51,8 @@ public sealed class ContinuousBatchScheduler : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_stopping, this);
-            if (_queue.Count >= Options.MaxQueue)
+            // Queued requests that free slots will take at once are not waiting: only the rest count against MaxQueue.
+            if (_queue.Count >= Options.MaxQueue + (Options.MaxBatch - _occupiedSlots))
             {
                 Metrics.Rejected();
                 throw new SchedulerFullException(_queue.Count, RetryAfter());
@@ -136,6 +138,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
             int slot = _slots.Acquire(out var state);
             var stopIds = (handle.Request.EosTokenIds ?? (IEnumerable<int>)_defaultEos).Concat(handle.Request.StopTokenIds);
             _running.Add(new RunningSequence(handle, slot, state, blocks, stopIds));
+            _occupiedSlots++;
             Metrics.PromptTokens(handle.Request.Prompt.Length);
         }
         PublishLoad();
@@ -187,7 +190,11 @@ public sealed class ContinuousBatchScheduler : IDisposable
             if (s.Finish is not { } finish) continue;
             _running.RemoveAt(i);
             _slots.Release(s.Slot);
-            lock (_gate) _kv.Release(s.KvBlocks);
+            lock (_gate)
+            {
+                _kv.Release(s.KvBlocks);
+                _occupiedSlots--;
+            }
             if (finish == SequenceFinish.Cancelled && notify) Metrics.Cancelled();
             if (notify) s.Handle.Finish(new SequenceResult(finish, s.Request.Prompt.Length, s.Generated, s.PromptScores));
             any = true;

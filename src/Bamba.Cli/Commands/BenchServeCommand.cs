@@ -1,0 +1,104 @@
+using Bamba.Benchmarks;
+using Bamba.Cli.Bench;
+using Bamba.Server;
+using Bamba.Serving;
+using Bamba.Weights;
+
+namespace Bamba.Cli.Commands;
+
+/// <summary>
+/// <c>bamba bench-serve (--model DIR | --preset cpu-0.5b | --url URL --served-model NAME --vocab N) [--device ...]
+/// [--requests N] [--concurrency 1,8,32] [--prompt-tokens N] [--max-tokens N] [--max-batch N] [--format table|json]</c>:
+/// throughput and latency of the OpenAI server under fixed concurrent loads, each level beside concurrency 1's
+/// throughput measured in the same run. Without --url the server runs in this process on a free loopback port.
+/// </summary>
+internal sealed class BenchServeCommand : ICommand
+{
+    public string Name => "bench-serve";
+    public string Summary => "load-test the OpenAI server: throughput, time to first token, inter-token latency";
+    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+
+    public int Run(CommandLine args, TextWriter stdout)
+    {
+        int requests = args.Int("requests", 64, 1);
+        var levels = CommandLine.ParseIds("concurrency", args.String("concurrency") ?? "1,8,32");
+        int promptTokens = args.Int("prompt-tokens", 64, 1);
+        int maxTokens = args.Int("max-tokens", 32, 1);
+        string format = args.Choice("format", "table", "table", "json");
+        if (levels.Any(c => c < 1)) throw new BambaException("--concurrency: levels must be ≥ 1");
+        return args.String("url") is { } url
+            ? Report(RunRemote(args, url, requests, levels, promptTokens, maxTokens), format, stdout, url)
+            : RunLocal(args, requests, levels, promptTokens, maxTokens, format, stdout);
+    }
+
+    private static List<ServeLoadResult> RunRemote(CommandLine args, string url, int requests, int[] levels, int promptTokens, int maxTokens)
+    {
+        string model = args.Required("served-model");
+        int vocab = args.Int("vocab", 512, 4);
+        args.EnsureAllUsed();
+        return Measure(new Uri(url.TrimEnd('/') + "/"), model, vocab, requests, levels, promptTokens, maxTokens);
+    }
+
+    private static int RunLocal(CommandLine args, int requests, int[] levels, int promptTokens, int maxTokens, string format, TextWriter stdout)
+    {
+        string? temp = null;
+        try
+        {
+            if (!args.Has("model"))
+            {
+                args.Choice("preset", "cpu-0.5b", "cpu-0.5b");
+                temp = Directory.CreateTempSubdirectory("bamba-bench-serve-").FullName;
+                Console.Error.WriteLine($"bench-serve: writing the cpu-0.5b synthetic model (random bf16 weights) to {temp}");
+                SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
+            }
+            string dir = temp ?? args.Required("model");
+            var scheduling = ServeCommand.Scheduling(args) with { MaxContext = Math.Max(promptTokens + maxTokens, 4096) };
+            args.EnsureAllUsed();
+            using var engine = ServingEngine.ForModel(temp is null ? ModelOptions.LoadForGeneration(args) : Bamba.Modeling.BambaModel.Load(temp),
+                dir, scheduling, temp is null ? null : "cpu-0.5b");
+            var server = BambaServer.StartAsync(engine, new ServerOptions { Port = 0 }).GetAwaiter().GetResult();
+            try
+            {
+                var results = Measure(server.Address, engine.ModelId, engine.Model.Config.VocabSize, requests, levels, promptTokens, maxTokens);
+                return Report(results, format, stdout, $"{engine.ModelId} in process, --max-batch {scheduling.MaxBatch}, --prefill-chunk {scheduling.PrefillChunk}");
+            }
+            finally { server.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+        }
+        finally
+        {
+            if (temp is not null) Directory.Delete(temp, recursive: true);
+        }
+    }
+
+    private static List<ServeLoadResult> Measure(Uri server, string model, int vocab, int requests, int[] levels, int promptTokens, int maxTokens)
+    {
+        using var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(30) };
+        var load = new ServeLoad(http, model, promptTokens, maxTokens, vocab);
+        load.RunAsync(Math.Min(4, requests), 1).GetAwaiter().GetResult(); // warm-up: JIT and first-touch of the weights
+        return levels.Select(c =>
+        {
+            Console.Error.WriteLine($"bench-serve: {requests} requests at concurrency {c}");
+            return load.RunAsync(requests, c).GetAwaiter().GetResult();
+        }).ToList();
+    }
+
+    private static int Report(List<ServeLoadResult> results, string format, TextWriter stdout, string what)
+    {
+        if (format == "json")
+        {
+            foreach (var r in results) stdout.WriteLine(JsonLines.Write(r));
+            return results.Any(r => r.Failed > 0) ? 1 : 0;
+        }
+        double baseline = results.FirstOrDefault(r => r.Concurrency == 1)?.OutputTokensPerSecond ?? double.NaN;
+        stdout.WriteLine($"server: {what}; {results[0].Requests} requests per level, {results[0].PromptTokens / Math.Max(1, results[0].Requests)} prompt tokens, " +
+                         $"{results[0].OutputTokens / Math.Max(1, results[0].Requests)} output tokens each");
+        stdout.WriteLine("concurrency  req/s    out tok/s  ×conc.1  TTFT p50/p90/p99 (ms)    ITL p50/p90/p99 (ms)   latency p50/p90 (s)  failed");
+        foreach (var r in results)
+            stdout.WriteLine($"{r.Concurrency,11}  {r.RequestsPerSecond,6:F2}  {r.OutputTokensPerSecond,9:F1}  {r.OutputTokensPerSecond / baseline,7:F2}  " +
+                             $"{Ms(r.TtftP50)}/{Ms(r.TtftP90)}/{Ms(r.TtftP99),-7}  {Ms(r.ItlP50)}/{Ms(r.ItlP90)}/{Ms(r.ItlP99),-7}  " +
+                             $"{r.LatencyP50,7:F2}/{r.LatencyP90,-7:F2}  {r.Failed,6}");
+        return results.Any(r => r.Failed > 0) ? 1 : 0;
+    }
+
+    private static string Ms(double seconds) => (seconds * 1000).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+}
