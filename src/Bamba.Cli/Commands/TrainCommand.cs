@@ -96,7 +96,7 @@ internal sealed class TrainCommand : ICommand
             WarmupSteps = args.Int("warmup", Math.Max(1, Math.Min(100, steps / 20)), min: 0),
             WeightDecay = options.WeightDecay,
             MaxGradNorm = args.Float("max-grad-norm", 1f, 0f),
-            EvalFraction = args.Float("eval-fraction", 0.05f, 0f, 0.9f),
+            EvalFraction = Math.Round(args.Float("eval-fraction", 0.05f, 0f, 0.9f), 6), // the float flag, without float noise
         };
         return new Setup(parameters, new AdamW(parameters, options), state, dtype, tokenizerDir, generationConfig);
     }
