@@ -146,13 +146,18 @@ internal sealed class BpeModel
     [System.Runtime.CompilerServices.SkipLocalsInit] // the buffers are written before they are read
     public void TokenizeBytes(ReadOnlySpan<char> word, List<int> output)
     {
-        int byteCount = System.Text.Encoding.UTF8.GetByteCount(word);
-        if (byteCount > 1024) { Tokenize(ByteLevelAlphabet.Encode(word), output); return; }
-        Span<byte> bytes = stackalloc byte[byteCount];
-        System.Text.Encoding.UTF8.GetBytes(word, bytes);
-        Span<char> mapped = stackalloc char[byteCount];
-        for (int i = 0; i < byteCount; i++) mapped[i] = ByteLevelAlphabet.ByteToChar[bytes[i]];
-        Tokenize(mapped, output);
+        if (word.Length > 256) { Tokenize(ByteLevelAlphabet.Encode(word), output); return; }
+        Span<char> mapped = stackalloc char[word.Length * 3]; // a UTF-16 unit is at most 3 UTF-8 bytes
+        int n = 0;
+        if (System.Text.Ascii.IsValid(word))
+            foreach (char c in word) mapped[n++] = ByteLevelAlphabet.ByteToChar[c]; // ASCII: one byte per char
+        else
+        {
+            Span<byte> bytes = stackalloc byte[word.Length * 3];
+            n = System.Text.Encoding.UTF8.GetBytes(word, bytes);
+            for (int i = 0; i < n; i++) mapped[i] = ByteLevelAlphabet.ByteToChar[bytes[i]];
+        }
+        Tokenize(mapped[..n], output);
     }
 
     /// <summary>The word's initial symbols (characters, byte fallback, unk), then all merges applied.</summary>

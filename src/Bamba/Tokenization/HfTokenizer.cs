@@ -32,7 +32,7 @@ public sealed class HfTokenizer
         _byteLevelInput = DeferFinalByteMapping(_preTokenizer);
         _directSplit = DirectSplit(_preTokenizer, _byteLevelInput);
         _decoder = Decoder.Parse(root.Optional("decoder"));
-        _postProcessor = PostProcessor.Parse(root.Optional("post_processor"), TokenToId);
+        _postProcessor = PostProcessor.Parse(root.Optional("post_processor"));
         _rawMatcher = new AddedTokenMatcher(_addedById.Values.Where(t => !t.Normalized).Select(t => (t.Content, t)));
         _normalizedMatcher = new AddedTokenMatcher(_addedById.Values.Where(t => t.Normalized)
             .Select(t => (_normalizer?.Normalize(t.Content) ?? t.Content, t)));

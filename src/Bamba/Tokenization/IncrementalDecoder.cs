@@ -17,7 +17,7 @@ public sealed class IncrementalDecoder
     private string _prefix = "";
     private int _prefixCount; // ids at the front of _ids that make up _prefix
 
-    internal IncrementalDecoder(HfTokenizer tokenizer, bool skipSpecialTokens)
+    public IncrementalDecoder(HfTokenizer tokenizer, bool skipSpecialTokens = false)
     {
         _tokenizer = tokenizer;
         _skipSpecialTokens = skipSpecialTokens;

@@ -5,13 +5,13 @@ internal abstract class PostProcessor
 {
     public abstract int[] Process(int[] ids, bool addSpecialTokens);
 
-    public static PostProcessor? Parse(TokenizerSpec? spec, Func<string, int?> tokenToId)
+    public static PostProcessor? Parse(TokenizerSpec? spec)
     {
         if (spec is not { } s) return null;
         return s.Type switch
         {
             "TemplateProcessing" => TemplateProcessor.Parse(s),
-            "Sequence" => new SequencePostProcessor(s.Array("processors").Select(p => Parse(p, tokenToId)!).ToArray()),
+            "Sequence" => new SequencePostProcessor(s.Array("processors").Select(p => Parse(p)!).ToArray()),
             // ByteLevel only trims offsets, which this engine does not report.
             "ByteLevel" => new SequencePostProcessor([]),
             "BertProcessing" or "RobertaProcessing" => new TemplateProcessor([SpecialId(s, "cls")], [SpecialId(s, "sep")]),
