@@ -17,6 +17,8 @@ internal static class CliHost
         new DetokenizeCommand(),
         new BenchTokenizeCommand(),
         new BenchServeCommand(),
+        new TrainCommand(),
+        new TrainTokenizerCommand(),
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

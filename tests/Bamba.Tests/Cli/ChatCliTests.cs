@@ -57,3 +57,17 @@ public sealed class ChatCliTests : IDisposable
     public void ModelWithoutTokenizerIsAUserError() =>
         CliRunner.AssertUserError(CliRunner.Run("chat", "--model", Fixtures.Model("tiny-bamba")), "has no tokenizer.json");
 }
+
+public sealed class ChatTemplateFileTests : IDisposable
+{
+    private readonly string _dir = TextModel.Create(Directory.CreateTempSubdirectory("bamba-jinja-").FullName);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void ChatTemplateJinjaFileWinsOverTheConfigField()
+    {
+        File.WriteAllText(Path.Combine(_dir, "chat_template.jinja"), "{% for m in messages %}[{{ m['content'] }}]{% endfor %}");
+        Assert.Equal("{% for m in messages %}[{{ m['content'] }}]{% endfor %}", Bamba.Tokenization.HfTokenizer.Load(_dir).ChatTemplate);
+    }
+}

@@ -1,0 +1,115 @@
+using Bamba.Configuration;
+using Bamba.Tokenization;
+using Bamba.Training;
+using Bamba.Training.Data;
+using Bamba.Weights;
+
+namespace Bamba.Cli.Commands;
+
+/// <summary>
+/// <c>bamba train (--model DIR | --config FILE) --data FILE --out DIR [...]</c>: trains on the CPU and writes a
+/// Hugging Face checkpoint to DIR (atomically), which <c>--resume</c> continues exactly.
+/// </summary>
+internal sealed class TrainCommand : ICommand
+{
+    public string Name => "train";
+    public string Summary => "train or fine-tune a model on .txt/.jsonl data (CPU), writing HF checkpoints";
+    public IReadOnlySet<string> Switches { get; } = new HashSet<string> { "resume" };
+
+    private sealed record Setup(ParameterSet Parameters, AdamW Optimizer, TrainerState State, DType WeightDType,
+        string? TokenizerDir, string? GenerationConfig);
+
+    public int Run(CommandLine args, TextWriter stdout)
+    {
+        string data = args.Required("data");
+        string output = Path.GetFullPath(args.Required("out"));
+        bool resume = args.Switch("resume");
+        string device = args.Choice("device", "cpu", "cpu");
+        var options = new AdamWOptions(WeightDecay: args.Float("weight-decay", 0.1f, 0f));
+        var setup = resume ? Resume(args, output, data, options) : Start(args, output, data, options);
+        int evalTokens = args.Int("eval-tokens", 65536, min: 0);
+        int saveEvery = args.Int("save-every", 0, min: 0);
+        args.EnsureAllUsed();
+        _ = device;
+
+        var config = setup.Parameters.Config;
+        var tokenizer = setup.TokenizerDir is { } dir && File.Exists(Path.Combine(dir, "tokenizer.json")) ? HfTokenizer.Load(dir) : null;
+        var corpus = TokenizedCorpus.Load(data, tokenizer, config.VocabSize, setup.State.EvalFraction, setup.State.Seed);
+        var progress = new ProgressReporter(Console.Error, !Console.IsErrorRedirected, setup.State.TotalSteps, every: 10);
+        progress.Message($"train: {setup.Parameters.Count:N0} parameters, {corpus.Train.Count} training / {corpus.Eval.Count} held-out documents " +
+                         $"({corpus.Train.Sum(d => (long)d.Length):N0} / {corpus.Eval.Sum(d => (long)d.Length):N0} tokens), from step {setup.State.Step}");
+        var model = new TrainableModel(setup.Parameters);
+        var trainer = new Trainer(model, setup.Optimizer, corpus, setup.State)
+        {
+            OutputDirectory = output,
+            SaveEvery = saveEvery,
+            EvalTokens = evalTokens,
+            Progress = progress,
+            // Tokenizer files are read from the source before the swap replaces the output directory.
+            CheckpointContents = state => new Checkpoint.Contents(config, setup.WeightDType, setup.Parameters, setup.Optimizer, state,
+                setup.TokenizerDir, setup.GenerationConfig),
+        };
+        trainer.Run();
+        var final = trainer.State;
+        stdout.WriteLine(final.EvalLoss is double e
+            ? $"trained {final.Step} steps: loss {final.LastLoss:F4}, eval loss {e:F4}, eval perplexity {Math.Exp(e):F2}; checkpoint in {output}"
+            : $"trained {final.Step} steps: loss {final.LastLoss:F4}; checkpoint in {output}");
+        return 0;
+    }
+
+    private static Setup Start(CommandLine args, string output, string data, AdamWOptions options)
+    {
+        Checkpoint.Recover(output);
+        if (File.Exists(Path.Combine(output, Checkpoint.StateFile)))
+            throw new BambaException($"--out {output} already holds a training checkpoint: pass --resume to continue it, or choose another --out");
+        string? modelDir = args.String("model"), configFile = args.String("config");
+        if ((modelDir is null) == (configFile is null)) throw new BambaException("train: give exactly one of --model DIR or --config FILE");
+        ulong seed = (ulong)(args.Long("seed") ?? 0);
+        ParameterSet parameters;
+        DType dtype;
+        string? tokenizerDir = args.String("tokenizer");
+        string? generationConfig = null;
+        if (modelDir is not null)
+        {
+            var config = BambaConfigReader.Load(Path.Combine(modelDir, "config.json"));
+            using var store = WeightStore.Open(modelDir);
+            dtype = store.Get("model.final_layernorm.weight").DType == DType.BF16 ? DType.BF16 : DType.F32;
+            parameters = ParameterSet.FromStore(config, store);
+            tokenizerDir ??= modelDir;
+            generationConfig = Path.Combine(modelDir, "generation_config.json");
+        }
+        else
+        {
+            var config = BambaConfigReader.Load(configFile!);
+            dtype = config.Dtype == "bfloat16" ? DType.BF16 : DType.F32;
+            parameters = ParameterSet.Initialize(config, seed);
+        }
+        int steps = args.Int("steps", 100, min: 1);
+        var state = new TrainerState
+        {
+            TotalSteps = steps,
+            Seed = seed,
+            DataFile = Path.GetFullPath(data),
+            BatchTokens = args.Int("batch-tokens", 1024, min: 2),
+            GradientAccumulation = args.Int("grad-accum", 1, min: 1),
+            LearningRate = args.Float("lr", 3e-4f, 0f),
+            WarmupSteps = args.Int("warmup", Math.Max(1, Math.Min(100, steps / 20)), min: 0),
+            WeightDecay = options.WeightDecay,
+            MaxGradNorm = args.Float("max-grad-norm", 1f, 0f),
+            EvalFraction = Math.Round(args.Float("eval-fraction", 0.05f, 0f, 0.9f), 6), // the float flag, without float noise
+        };
+        return new Setup(parameters, new AdamW(parameters, options), state, dtype, tokenizerDir, generationConfig);
+    }
+
+    /// <summary>Continues the checkpoint in --out with its saved settings; --steps may extend the run.</summary>
+    private static Setup Resume(CommandLine args, string output, string data, AdamWOptions options)
+    {
+        foreach (var flag in new[] { "model", "config", "seed", "batch-tokens", "grad-accum", "lr", "warmup", "eval-fraction", "max-grad-norm", "tokenizer" })
+            if (args.Has(flag)) throw new BambaException($"train --resume: --{flag} comes from the checkpoint in {output}; leave it out");
+        var (parameters, optimizer, state, dtype) = Checkpoint.Load(output, options);
+        if (Path.GetFullPath(data) != state.DataFile)
+            throw new BambaException($"train --resume: --data {data} differs from the checkpoint's data file {state.DataFile}");
+        int steps = args.Int("steps", state.TotalSteps, min: state.Step);
+        return new Setup(parameters, optimizer, state with { TotalSteps = steps }, dtype, output, Path.Combine(output, "generation_config.json"));
+    }
+}

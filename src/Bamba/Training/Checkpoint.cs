@@ -1,0 +1,130 @@
+using System.Runtime.InteropServices;
+using Bamba.Configuration;
+using Bamba.Numerics;
+using Bamba.Weights;
+
+namespace Bamba.Training;
+
+/// <summary>
+/// A training checkpoint in the Hugging Face layout (config.json, generation_config.json, model.safetensors, tokenizer
+/// files) plus trainer_state.json and optimizer.safetensors (AdamW moments; float32 master weights when the model
+/// file is bf16). Saving is atomic: everything goes into <c>DIR.partial</c>, is fsynced, then replaces DIR by two
+/// renames; <see cref="Recover"/> finishes or undoes a save that a kill interrupted, so the last complete checkpoint
+/// always survives.
+/// </summary>
+public static class Checkpoint
+{
+    public const string StateFile = "trainer_state.json";
+    public const string OptimizerFile = "optimizer.safetensors";
+    private static readonly string[] TokenizerFileNames = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+
+    public sealed record Contents(BambaConfig Config, DType WeightDType, ParameterSet Parameters, AdamW Optimizer,
+        TrainerState State, string? TokenizerSource, string? GenerationConfigSource);
+
+    public static void Save(string directory, Contents c)
+    {
+        directory = Path.GetFullPath(directory.TrimEnd('/'));
+        string partial = directory + ".partial", previous = directory + ".previous";
+        Recover(directory);
+        if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+        Directory.CreateDirectory(partial);
+        WriteAll(partial, c);
+        if (Directory.Exists(directory)) Directory.Move(directory, previous);
+        Directory.Move(partial, directory); // a kill before this line leaves DIR.previous, which Recover restores
+        if (Directory.Exists(previous)) Directory.Delete(previous, recursive: true);
+    }
+
+    /// <summary>Restores the previous checkpoint if a save was interrupted between its two renames; drops a half-written one.</summary>
+    public static void Recover(string directory)
+    {
+        directory = Path.GetFullPath(directory.TrimEnd('/'));
+        string partial = directory + ".partial", previous = directory + ".previous";
+        if (Directory.Exists(previous))
+        {
+            if (Directory.Exists(directory)) Directory.Delete(previous, recursive: true);
+            else Directory.Move(previous, directory);
+        }
+        if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+    }
+
+    private static void WriteAll(string dir, Contents c)
+    {
+        string dtypeName = c.WeightDType == DType.BF16 ? "bfloat16" : "float32";
+        WriteText(Path.Combine(dir, "config.json"),
+            BambaConfigWriter.ToJson(c.Config with { Dtype = dtypeName }).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        WriteText(Path.Combine(dir, "generation_config.json"), GenerationConfig(c));
+        WriteSafetensors(Path.Combine(dir, "model.safetensors"), c.Parameters.All.Select(p => Entry(p.Name, p.Shape, p.Value, c.WeightDType)).ToList());
+        var optimizer = new List<SafetensorsWriter.Entry>();
+        foreach (var p in c.Parameters.All)
+        {
+            optimizer.Add(Entry("exp_avg." + p.Name, p.Shape, c.Optimizer.First[p.Name], DType.F32));
+            optimizer.Add(Entry("exp_avg_sq." + p.Name, p.Shape, c.Optimizer.Second[p.Name], DType.F32));
+            if (c.WeightDType != DType.F32) optimizer.Add(Entry("master." + p.Name, p.Shape, p.Value, DType.F32));
+        }
+        WriteSafetensors(Path.Combine(dir, OptimizerFile), optimizer,
+            new Dictionary<string, string> { ["format"] = "pt", ["adamw_step"] = c.Optimizer.Step.ToString() });
+        WriteText(Path.Combine(dir, StateFile), c.State.ToJson());
+        if (c.TokenizerSource is { } source)
+            foreach (var name in TokenizerFileNames)
+                if (File.Exists(Path.Combine(source, name))) WriteBytes(Path.Combine(dir, name), File.ReadAllBytes(Path.Combine(source, name)));
+    }
+
+    private static string GenerationConfig(Contents c)
+    {
+        if (c.GenerationConfigSource is { } path && File.Exists(path)) return File.ReadAllText(path);
+        var cfg = c.Config;
+        string eos = cfg.EosTokenIds.Count == 1 ? cfg.EosTokenIds[0].ToString() : "[" + string.Join(", ", cfg.EosTokenIds) + "]";
+        return $"{{\n  \"_from_model_config\": true,\n  \"bos_token_id\": {cfg.BosTokenId?.ToString() ?? "null"},\n  \"eos_token_id\": {eos},\n" +
+               $"  \"pad_token_id\": {cfg.PadTokenId?.ToString() ?? "null"},\n  \"transformers_version\": \"5.17.0\"\n}}\n";
+    }
+
+    private static SafetensorsWriter.Entry Entry(string name, long[] shape, float[] values, DType dtype)
+    {
+        if (dtype == DType.F32) return new(name, DType.F32, shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        var bits = new ushort[values.Length];
+        BFloat16.FromSingle(values, bits);
+        return new(name, DType.BF16, shape, MemoryMarshal.AsBytes(bits.AsSpan()).ToArray());
+    }
+
+    private static void WriteSafetensors(string path, IReadOnlyList<SafetensorsWriter.Entry> entries, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        SafetensorsWriter.Write(stream, entries, metadata);
+        stream.Flush(flushToDisk: true);
+    }
+
+    private static void WriteText(string path, string text) => WriteBytes(path, System.Text.Encoding.UTF8.GetBytes(text));
+
+    private static void WriteBytes(string path, byte[] bytes)
+    {
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        stream.Write(bytes);
+        stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Reads a checkpoint back for <c>--resume</c>: master weights, moments and trainer state.</summary>
+    public static (ParameterSet Parameters, AdamW Optimizer, TrainerState State, DType WeightDType) Load(string directory, AdamWOptions options)
+    {
+        Recover(directory);
+        var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
+        var state = TrainerState.Read(Path.Combine(directory, StateFile));
+        using var weights = WeightStore.Open(directory);
+        var dtype = weights.Get("model.final_layernorm.weight").DType;
+        using var moments = SafetensorsFile.Open(Path.Combine(directory, OptimizerFile));
+        WeightTensor Moment(string key) => moments.Tensors.TryGetValue(key, out var info) ? moments.Get(info)
+            : throw new BambaException($"{moments.Path}: tensor '{key}' is missing");
+        var parameters = ParameterSet.FromStore(config, weights);
+        if (dtype != DType.F32)
+            foreach (var p in parameters.All) Moment("master." + p.Name).ReadFloats(0, p.Value);
+        var optimizer = new AdamW(parameters, options with { WeightDecay = state.WeightDecay })
+        {
+            Step = int.Parse(moments.Metadata.GetValueOrDefault("adamw_step") ?? throw new BambaException($"{moments.Path}: metadata adamw_step is missing")),
+        };
+        foreach (var p in parameters.All)
+        {
+            Moment("exp_avg." + p.Name).ReadFloats(0, optimizer.First[p.Name]);
+            Moment("exp_avg_sq." + p.Name).ReadFloats(0, optimizer.Second[p.Name]);
+        }
+        return (parameters, optimizer, state, dtype);
+    }
+}

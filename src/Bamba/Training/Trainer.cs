@@ -1,0 +1,87 @@
+using Bamba.Training.Data;
+using Bamba.Weights;
+
+namespace Bamba.Training;
+
+/// <summary>
+/// The training loop: each step packs <c>GradientAccumulation</c> rows of <c>BatchTokens</c> tokens, accumulates
+/// their gradients (normalised over the whole step, so accumulation equals one big batch), clips the global norm,
+/// and takes an AdamW step at the scheduled rate. Checkpoints every <c>SaveEvery</c> steps and at the end.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly TrainableModel _model;
+    private readonly AdamW _optimizer;
+    private readonly PackedStream _stream;
+    private readonly TokenizedCorpus _corpus;
+    private readonly LearningRateSchedule _schedule;
+    private TrainerState _state;
+
+    public Trainer(TrainableModel model, AdamW optimizer, TokenizedCorpus corpus, TrainerState state)
+    {
+        _model = model;
+        _optimizer = optimizer;
+        _corpus = corpus;
+        _state = state;
+        _stream = new PackedStream(corpus.Train, state.Seed, state.Cursor);
+        _schedule = new LearningRateSchedule(state.LearningRate, state.WarmupSteps, state.TotalSteps, state.MinLearningRateRatio);
+    }
+
+    public TrainerState State => _state;
+
+    /// <summary>Where and how checkpoints go (null = never saved, as in tests of the loop alone).</summary>
+    public Func<TrainerState, Checkpoint.Contents>? CheckpointContents { get; init; }
+    public string? OutputDirectory { get; init; }
+    public int SaveEvery { get; init; }
+    public int EvalTokens { get; init; } = 65536;
+    public ProgressReporter? Progress { get; init; }
+
+    public void Run()
+    {
+        while (_state.Step < _state.TotalSteps)
+        {
+            double loss = TrainStep(out int tokens, out double gradNorm, out float lr);
+            _state = _state with { Step = _state.Step + 1, Cursor = _stream.Cursor, LastLoss = loss, TokensSeen = _state.TokensSeen + tokens };
+            Progress?.Step(_state.Step, loss, lr, gradNorm, tokens);
+            bool last = _state.Step == _state.TotalSteps;
+            // Intermediate checkpoints skip the held-out evaluation, which costs as much as many steps on a small CPU.
+            if (last || (SaveEvery > 0 && _state.Step % SaveEvery == 0)) Save(evaluate: last);
+        }
+    }
+
+    private double TrainStep(out int tokens, out double gradNorm, out float lr)
+    {
+        _model.Parameters.ZeroGrad();
+        var rows = Enumerable.Range(0, _state.GradientAccumulation).Select(_ => _stream.NextRow(_state.BatchTokens)).ToList();
+        int targets = rows.Sum(r => r.TargetCount), positions = rows.Sum(r => r.Rows);
+        float ceScale = 1f / Math.Max(1, targets), zScale = (float)_model.Config.ZLossCoefficient / positions;
+        var sums = new LossSums();
+        foreach (var row in rows) sums += _model.ForwardBackward(row, ceScale, zScale);
+        gradNorm = GradientClipping.ClipGlobalNorm(_model.Parameters, _state.MaxGradNorm);
+        lr = _schedule.At(_state.Step);
+        _optimizer.Update(lr);
+        tokens = positions;
+        return sums.Loss(_model.Config.ZLossCoefficient);
+    }
+
+    /// <summary>Mean next-token cross-entropy over the held-out documents (up to <see cref="EvalTokens"/> tokens).</summary>
+    public double? Evaluate()
+    {
+        if (_corpus.Eval.Count == 0) return null;
+        var sums = new LossSums();
+        foreach (var row in PackedStream.Rows(_corpus.Eval, _state.BatchTokens, EvalTokens)) sums += _model.Evaluate(row);
+        return sums.Targets == 0 ? null : sums.CrossEntropy / sums.Targets;
+    }
+
+    private void Save(bool evaluate)
+    {
+        if (evaluate && Evaluate() is double evalLoss)
+        {
+            _state = _state with { EvalLoss = evalLoss };
+            Progress?.Message($"step {_state.Step}: eval loss {evalLoss:F4}, perplexity {Math.Exp(evalLoss):F2}");
+        }
+        if (OutputDirectory is null || CheckpointContents is null) return;
+        Checkpoint.Save(OutputDirectory, CheckpointContents(_state));
+        Progress?.Message($"step {_state.Step}: saved {OutputDirectory}");
+    }
+}
