@@ -65,7 +65,7 @@ public class TokenizerServerTests
         var body = await s.CompletionViaOpenAiPipelineAsync(new { model = s.Model, prompt = "the cat", max_tokens = 0, echo = true, logprobs = 0 });
         var choice = body.GetProperty("choices")[0];
         Assert.Equal("the cat", choice.GetProperty("text").GetString());
-        var tokens = choice.GetProperty("logprobs").GetProperty("tokens").EnumerateArray().Select(t => t.GetString()).ToArray();
+        var tokens = choice.GetProperty("logprobs").GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!).ToArray();
         Assert.Equal(["<s>", "t", "he", " ", "c", "a", "t"], tokens); // the tiny vocabulary merges "the" only after a space
         Assert.Equal([0, 0, 1, 3, 4, 5, 6], choice.GetProperty("logprobs").GetProperty("text_offset").EnumerateArray().Select(e => e.GetInt32()));
     }

@@ -174,7 +174,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
                 var s = batch.Sequences[i];
                 if (s.Advance(logits[i], batch.Inputs[i].Length, vocab) is not { } token) continue;
                 generated++;
-                var (seconds, first) = s.Clock(now);
+                var (seconds, first) = s.SinceLastToken(now);
                 (first ? Metrics.TimeToFirstToken : Metrics.InterTokenLatency).Observe(seconds);
                 s.Handle.Emit(token);
             }
