@@ -27,6 +27,6 @@ bamba train --data "$work/fortunes.jsonl" --out "$work/checkpoint" --resume --st
 
 # The shipped model is the Hugging Face part of the checkpoint (the optimizer state stays behind).
 rm -rf models/default && mkdir -p models/default
-for f in config.json generation_config.json model.safetensors tokenizer.json tokenizer_config.json trainer_state.json; do
+for f in config.json generation_config.json model.safetensors tokenizer.json tokenizer_config.json; do
   cp "$work/checkpoint/$f" models/default/
 done
