@@ -11,6 +11,7 @@ internal static class CliHost
         new ScoreCommand(),
         new InfoCommand(),
         new BenchCommand(),
+        new ChatCommand(),
         new ServeCommand(),
         new TokenizeCommand(),
         new DetokenizeCommand(),

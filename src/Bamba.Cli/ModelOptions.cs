@@ -1,4 +1,5 @@
 using Bamba.Backends;
+using Bamba.Backends.Cuda;
 using Bamba.Generation;
 using Bamba.Modeling;
 using Bamba.Tokenization;
@@ -14,12 +15,16 @@ internal static class ModelOptions
         return BambaModel.Load(dir);
     }
 
-    /// <summary>The model on the device named by <c>--device</c> (default cpu; auto = CUDA when a GPU is usable).</summary>
+    /// <summary>
+    /// The model on the device named by <c>--device</c> (default cpu; auto = CUDA when a GPU is usable). On CUDA,
+    /// <c>--precision</c> picks bf16 activations (default) or fp32 (the parity mode); the CPU always computes in fp32.
+    /// </summary>
     public static ISequenceModel LoadForGeneration(CommandLine args)
     {
         string dir = args.Required("model");
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
-        return ModelFactory.Load(dir, device);
+        var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
+        return ModelFactory.Load(dir, device, precision);
     }
 
     /// <summary>The model directory's tokenizer, or null when it has no tokenizer.json (token-id prompts only).</summary>

@@ -33,6 +33,8 @@ public sealed class BambaServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // A failed start (port in use) is reported once, as a user error, by StartAsync below: not as a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.WebHost.UseKestrel(k => k.Listen(Bind(options.Host), options.Port));
         builder.Services.ConfigureHttpJsonOptions(o =>
         {

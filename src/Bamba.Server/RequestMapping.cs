@@ -38,7 +38,8 @@ internal static class RequestMapping
         if (r.TopK is < -1) throw ApiException.BadValue("top_k", $"top_k must be -1 (off), 0 (off) or positive, got {r.TopK}");
         var sampling = new SamplingOptions
         {
-            Temperature = r.Temperature ?? (r.TopP is not null || r.TopK > 0 || r.MinP is not null ? Math.Max(d.Temperature, 1f) : d.Temperature),
+            // A truncation parameter on a greedy default turns sampling on at temperature 1, as do_sample would.
+            Temperature = r.Temperature ?? (d.IsGreedy && (r.TopP is not null || r.TopK > 0 || r.MinP is not null) ? 1f : d.Temperature),
             TopP = r.TopP ?? d.TopP,
             TopK = r.TopK is int k ? Math.Max(k, 0) : d.TopK,
             MinP = r.MinP ?? d.MinP,

@@ -20,6 +20,20 @@ internal sealed class ServerSentEvents(HttpResponse response)
 
     public Task DoneAsync() => WriteAsync("[DONE]");
 
+    /// <summary>
+    /// Runs the body of a stream; a failure after the headers went out (the status can no longer change) becomes an
+    /// OpenAI-shaped error event followed by [DONE], so clients see why the stream ended early.
+    /// </summary>
+    public async Task RunAsync(Func<Task> body, Microsoft.Extensions.Logging.ILogger logger)
+    {
+        try { await body(); }
+        catch (Exception e) when (!response.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            await SendAsync(JsonProtocol.Error(ErrorHandling.Translate(e, logger)));
+            await DoneAsync();
+        }
+    }
+
     private async Task WriteAsync(string data)
     {
         var cancel = response.HttpContext.RequestAborted;

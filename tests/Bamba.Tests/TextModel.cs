@@ -11,13 +11,19 @@ public static class TextModel
 {
     public const int Bos = 300, Eos = 2;
 
+    /// <summary>A minimal chat template: BOS, then each turn as "&lt;role&gt;content\n", then "&lt;assistant&gt;".</summary>
+    public const string ChatTemplate =
+        "{{ bos_token }}{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}";
+
     public static string Create(string directory)
     {
         foreach (var name in new[] { "config.json", "generation_config.json", "model.safetensors" })
             File.Copy(Path.Combine(Fixtures.Model("tiny-bamba"), name), Path.Combine(directory, name), overwrite: true);
         File.WriteAllText(Path.Combine(directory, "tokenizer.json"), TokenizerJson());
-        File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"),
-            "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"add_bos_token\": true}");
+        File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), JsonSerializer.Serialize(new
+        {
+            bos_token = "<s>", eos_token = "</s>", add_bos_token = true, chat_template = ChatTemplate,
+        }));
         return directory;
     }
 

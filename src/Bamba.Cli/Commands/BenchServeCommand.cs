@@ -1,5 +1,7 @@
+using Bamba.Backends;
 using Bamba.Benchmarks;
 using Bamba.Cli.Bench;
+using Bamba.Configuration;
 using Bamba.Server;
 using Bamba.Serving;
 using Bamba.Weights;
@@ -7,7 +9,7 @@ using Bamba.Weights;
 namespace Bamba.Cli.Commands;
 
 /// <summary>
-/// <c>bamba bench-serve (--model DIR | --preset cpu-0.5b | --url URL --served-model NAME --vocab N) [--device ...]
+/// <c>bamba bench-serve (--model DIR | --preset cpu-0.5b|bamba-9b | --url URL --served-model NAME --vocab N) [--device ...]
 /// [--requests N] [--concurrency 1,8,32] [--prompt-tokens N] [--max-tokens N] [--max-batch N] [--format table|json]</c>:
 /// throughput and latency of the OpenAI server under fixed concurrent loads, each level beside concurrency 1's
 /// throughput measured in the same run. Without --url the server runs in this process on a free loopback port.
@@ -44,18 +46,19 @@ internal sealed class BenchServeCommand : ICommand
         string? temp = null;
         try
         {
+            string? preset = null;
             if (!args.Has("model"))
             {
-                args.Choice("preset", "cpu-0.5b", "cpu-0.5b");
+                preset = args.Choice("preset", "cpu-0.5b", "cpu-0.5b", "bamba-9b");
                 temp = Directory.CreateTempSubdirectory("bamba-bench-serve-").FullName;
-                Console.Error.WriteLine($"bench-serve: writing the cpu-0.5b synthetic model (random bf16 weights) to {temp}");
-                SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
+                Console.Error.WriteLine($"bench-serve: writing the {preset} synthetic model (random bf16 weights) to {temp}");
+                SyntheticModel.Write(preset == "bamba-9b" ? Bamba9BShape : SyntheticModel.Cpu05B, temp, DType.BF16);
             }
             string dir = temp ?? args.Required("model");
             var scheduling = ServeCommand.Scheduling(args) with { MaxContext = Math.Max(promptTokens + maxTokens, 4096) };
+            var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
             args.EnsureAllUsed();
-            using var engine = ServingEngine.ForModel(temp is null ? ModelOptions.LoadForGeneration(args) : Bamba.Modeling.BambaModel.Load(temp),
-                dir, scheduling, temp is null ? null : "cpu-0.5b");
+            using var engine = ServingEngine.ForModel(ModelFactory.Load(dir, device), dir, scheduling, preset);
             var server = BambaServer.StartAsync(engine, new ServerOptions { Port = 0 }).GetAwaiter().GetResult();
             try
             {
@@ -69,6 +72,15 @@ internal sealed class BenchServeCommand : ICommand
             if (temp is not null) Directory.Delete(temp, recursive: true);
         }
     }
+
+    /// <summary>IBM's Bamba-9B shape (docs: DESIGN.md): 32 layers, attention at 9/18/27, 9.78 B parameters.</summary>
+    private static BambaConfig Bamba9BShape => new()
+    {
+        VocabSize = 128256, HiddenSize = 4096, IntermediateSize = 14336, NumHiddenLayers = 32,
+        NumAttentionHeads = 32, NumKeyValueHeads = 8, AttnLayerIndices = [9, 18, 27],
+        MambaNHeads = 128, MambaDHead = 64, MambaDState = 128, MambaNGroups = 1, MambaChunkSize = 256, Dtype = "bfloat16",
+        MaxPositionEmbeddings = 4096,
+    };
 
     private static List<ServeLoadResult> Measure(Uri server, string model, int vocab, int requests, int[] levels, int promptTokens, int maxTokens)
     {

@@ -7,7 +7,7 @@ namespace Bamba.Cli.Commands;
 /// <summary>
 /// <c>bamba generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3 | --input FILE.jsonl) [--max-new-tokens N]
 /// [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--format text|json]
-/// [--device cpu|cuda|auto]</c>.
+/// [--device cpu|cuda|auto] [--precision bf16|fp32]</c>.
 /// All prompts of a run form one batch. Sampling defaults come from the model's generation_config.json. With a
 /// tokenizer, text prompts are encoded with its special tokens (BOS) and one text prompt streams its output.
 /// </summary>

@@ -4,7 +4,7 @@ using Bamba.Modeling;
 namespace Bamba.Cli.Commands;
 
 /// <summary>
-/// <c>bamba score --model DIR --ids 1,2,3 [--format text|json]</c>: log p(ids[t] | ids[&lt;t]) for every t (the
+/// <c>bamba score --model DIR --ids 1,2,3 [--format text|json] [--device cpu|cuda|auto] [--precision bf16|fp32]</c>: log p(ids[t] | ids[&lt;t]) for every t (the
 /// first is null, as OpenAI's echo does), their total and the perplexity over the scored tokens.
 /// </summary>
 internal sealed class ScoreCommand : ICommand
@@ -16,7 +16,7 @@ internal sealed class ScoreCommand : ICommand
     public int Run(CommandLine args, TextWriter stdout)
     {
         string format = args.Choice("format", "text", "text", "json");
-        using var model = ModelOptions.Load(args);
+        using var model = ModelOptions.LoadForGeneration(args);
         var ids = CommandLine.ParseIds("ids", args.Required("ids"));
         args.EnsureAllUsed();
         if (ids.Length < 2) throw new BambaException("--ids: at least two tokens are needed to score anything");
@@ -37,10 +37,16 @@ internal sealed class ScoreCommand : ICommand
         return 0;
     }
 
-    internal static double?[] Score(BambaModel model, int[] ids)
+    internal static double?[] Score(ISequenceModel model, int[] ids)
     {
         int vocab = model.Config.VocabSize;
-        var logits = model.Forward([model.CreateState()], [ids], new ForwardOptions { AllLogits = true }).Logits;
+        using var state = model.CreateState();
+        var logits = model switch
+        {
+            BambaModel cpu => cpu.Forward([state], [ids], new ForwardOptions { AllLogits = true }).Logits,
+            Backends.Cuda.CudaModel gpu => gpu.Forward([state], [ids]),
+            _ => throw new BambaException("this model cannot return the logits of every position"),
+        };
         var result = new double?[ids.Length];
         for (int t = 1; t < ids.Length; t++)
             result[t] = Sampler.LogSoftmax(logits.AsSpan((t - 1) * vocab, vocab))[ids[t]];

@@ -52,6 +52,8 @@ internal sealed class ServeCommand : ICommand
     {
         await using var server = await BambaServer.StartAsync(engine, options);
         stdout.WriteLine($"bamba serve: '{engine.ModelId}' at {server.Address} (OpenAPI: {server.Address}openapi/v1.json); Ctrl+C stops");
+        if (!System.Net.IPAddress.IsLoopback(System.Net.IPAddress.Parse(server.Address.Host.Trim('[', ']'))) && options.ApiKey is null)
+            Console.Error.WriteLine("bamba serve: warning: listening beyond this machine with no --api-key: anyone who can reach the port can use the model");
         stdout.Flush();
         await server.WaitForShutdownAsync();
         return 0;

@@ -3,6 +3,8 @@ using Bamba.Generation.Scheduling;
 using Bamba.Serving;
 using Bamba.Server.Protocol;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Bamba.Server.Endpoints;
 
@@ -33,7 +35,9 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         var turns = ChatMessages.Parse(r.Messages);
         var text = RequestMapping.Text(engine, "messages");
         if (!text.HasChatTemplate) throw ApiException.BadValue("messages", $"the model '{engine.ModelId}' has no chat template: use /v1/completions");
-        var prompt = engine.EncodeChat(turns);
+        int[] prompt;
+        try { prompt = engine.EncodeChat(turns); }
+        catch (BambaException e) { throw ApiException.BadValue("messages", e.Message); } // e.g. the template's raise_exception
         int n = RequestMapping.N(r);
         int top = RequestMapping.TopLogprobs("top_logprobs", r.TopLogprobs);
         if (top > 0 && r.Logprobs != true) throw ApiException.BadValue("top_logprobs", "top_logprobs needs logprobs: true");
@@ -64,6 +68,11 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         long created = ChoiceStarter.Now();
         var sse = new ServerSentEvents(context.Response);
         await sse.StartAsync();
+        await sse.RunAsync(() => StreamBodyAsync(context, call, runs, sse, id, created), Logger(context));
+    }
+
+    private async Task StreamBodyAsync(HttpContext context, Call call, List<ChoiceRun> runs, ServerSentEvents sse, string id, long created)
+    {
         ChatCompletionChunk Chunk(ChatChunkChoice choice) => new(id, "chat.completion.chunk", created, engine.ModelId, [choice], null);
         for (int k = 0; k < runs.Count; k++)
             await sse.SendAsync(Chunk(new ChatChunkChoice(k, new ChatMessageOut("assistant", ""), null, null)));
@@ -93,4 +102,7 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
     private string TokenText(int id) => CompletionLogprobsBuilder.TokenText(engine.Text, id);
 
     private static int[] Bytes(string s) => Encoding.UTF8.GetBytes(s).Select(b => (int)b).ToArray();
+
+    private static ILogger Logger(HttpContext context) =>
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Bamba.Server");
 }

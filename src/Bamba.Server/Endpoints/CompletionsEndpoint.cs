@@ -2,6 +2,8 @@ using Bamba.Generation.Scheduling;
 using Bamba.Serving;
 using Bamba.Server.Protocol;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Bamba.Server.Endpoints;
 
@@ -82,11 +84,16 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
 
     private async Task StreamAsync(HttpContext context, Call call, List<ChoiceRun> runs)
     {
-        var cancel = context.RequestAborted;
         string id = ChoiceStarter.NewId("cmpl-");
         long created = ChoiceStarter.Now();
         var sse = new ServerSentEvents(context.Response);
         await sse.StartAsync();
+        await sse.RunAsync(() => StreamBodyAsync(context, call, runs, sse, id, created), Logger(context));
+    }
+
+    private async Task StreamBodyAsync(HttpContext context, Call call, List<ChoiceRun> runs, ServerSentEvents sse, string id, long created)
+    {
+        var cancel = context.RequestAborted;
         var builders = runs.Select(_ => new CompletionLogprobsBuilder(engine.Text, 0)).ToArray();
         if (call.Echo)
             for (int k = 0; k < runs.Count; k++)
@@ -125,4 +132,7 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
     /// <summary>Generated ids, returned when the model has no tokenizer (its text is then empty).</summary>
     private int[]? TokenIds(List<Serving.ChoiceDelta> deltas) =>
         engine.Text is null ? deltas.Where(d => d.Token is not null).Select(d => d.Token!.Id).ToArray() : null;
+
+    private static ILogger Logger(HttpContext context) =>
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Bamba.Server");
 }

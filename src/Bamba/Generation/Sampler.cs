@@ -80,8 +80,10 @@ public sealed class Sampler
         if (_options.TopK > 0 && _options.TopK < order.Count) order.RemoveRange(_options.TopK, order.Count - _options.TopK);
         if (_options.TopP < 1f)
         {
-            double kept = 0; int n = 0;
-            while (n < order.Count && (n == 0 || kept < _options.TopP)) kept += p[order[n++]];
+            // transformers renormalises after top-k, so the nucleus is measured within what top-k kept.
+            double mass = order.Sum(i => p[i]), kept = 0;
+            int n = 0;
+            while (n < order.Count && (n == 0 || kept < _options.TopP * mass)) kept += p[order[n++]];
             order.RemoveRange(n, order.Count - n);
         }
         if (_options.MinP > 0f)

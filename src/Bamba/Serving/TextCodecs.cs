@@ -1,4 +1,5 @@
 using Bamba.Tokenization;
+using Bamba.Tokenization.ChatTemplates;
 
 namespace Bamba.Serving;
 
@@ -13,6 +14,16 @@ public static class TextCodecs
         return new HfTextCodec(tokenizer, ChatRenderer(tokenizer));
     }
 
-    /// <summary>The tokenizer's Jinja chat template as a renderer; null until a template engine is available.</summary>
-    private static Func<IReadOnlyList<ChatTurn>, bool, string>? ChatRenderer(HfTokenizer tokenizer) => null;
+    /// <summary>
+    /// The tokenizer's Jinja chat template as a renderer (null without one), given bos_token and eos_token as
+    /// transformers' apply_chat_template does. Parsed once, at load, so a broken template fails the load.
+    /// </summary>
+    private static Func<IReadOnlyList<ChatTurn>, bool, string>? ChatRenderer(HfTokenizer tokenizer)
+    {
+        if (tokenizer.ChatTemplate is not { Length: > 0 } source) return null;
+        var template = ChatTemplate.Parse(source);
+        var variables = new Dictionary<string, object?> { ["bos_token"] = tokenizer.BosToken ?? "", ["eos_token"] = tokenizer.EosToken ?? "" };
+        return (turns, addGenerationPrompt) =>
+            template.Render(turns.Select(t => new ChatMessage(t.Role, t.Content)).ToList(), addGenerationPrompt, variables);
+    }
 }

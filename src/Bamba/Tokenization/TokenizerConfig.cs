@@ -14,7 +14,7 @@ internal sealed class TokenizerConfig
     public string? PadToken { get; private init; }
     public bool? AddBosToken { get; private init; }
     public bool? AddEosToken { get; private init; }
-    public string? ChatTemplate { get; private init; }
+    public string? ChatTemplate { get; private set; }
     public List<AddedToken> AddedTokensDecoder { get; } = [];
     public List<int> GenerationEosIds { get; } = [];
 
@@ -22,6 +22,9 @@ internal sealed class TokenizerConfig
     {
         string path = Path.Combine(directory, "tokenizer_config.json");
         var config = File.Exists(path) ? Parse(ReadObject(path), path) : new TokenizerConfig();
+        // transformers 4.50+ saves the template beside the config as chat_template.jinja, which then wins.
+        string jinja = Path.Combine(directory, "chat_template.jinja");
+        if (File.Exists(jinja)) config.ChatTemplate = File.ReadAllText(jinja);
         string generation = Path.Combine(directory, "generation_config.json");
         if (File.Exists(generation)) config.GenerationEosIds.AddRange(EosIds(ReadObject(generation), generation));
         return config;

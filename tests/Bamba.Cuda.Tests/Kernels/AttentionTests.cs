@@ -40,6 +40,9 @@ public class AttentionTests
         { CudaPrecision.Float32, 32, 8, 128, 63, 37, 0 },   // a second prefill chunk over a cache
         { CudaPrecision.Float32, 6, 6, 80, 10, 70, 0 },     // head dim not a multiple of 32, no GQA
         { CudaPrecision.BFloat16, 8, 2, 128, 100, 33, 0 },
+        { CudaPrecision.Float32, 4, 2, 64, 99, 1, 40 },     // split decode whose first key ranges are all padding
+        { CudaPrecision.Float32, 4, 4, 16, 40, 1, 0 },      // below the split threshold: the one-warp kernel
+        { CudaPrecision.BFloat16, 32, 8, 128, 1087, 1, 0 }, // split decode over a long cache
     };
 
     [Theory]

@@ -16,8 +16,8 @@ public class GraphAndDeviceTests
         ops.Device.Synchronize();
         using var graph = ops.Device.Capture(() =>
         {
-            ops.AddInPlace(xd.Pointer, yd.Pointer, x.Length);
-            ops.AddInPlace(xd.Pointer, yd.Pointer, x.Length);
+            ops.AddResidual(xd.Pointer, yd.Pointer, x.Length);
+            ops.AddResidual(xd.Pointer, yd.Pointer, x.Length);
         });
         for (int i = 0; i < 3; i++) graph.Launch();
         var got = Gpu.ReadF32(xd.Pointer, x.Length);
@@ -37,7 +37,7 @@ public class GraphAndDeviceTests
         using var end = ops.Device.CreateEvent();
         using var buffer = ops.Device.AllocateZeroed(1 << 20);
         start.Record();
-        ops.AddInPlace(buffer.Pointer, buffer.Pointer, 1 << 18);
+        ops.AddResidual(buffer.Pointer, buffer.Pointer, 1 << 18);
         end.Record();
         Assert.True(end.MillisecondsSince(start) >= 0);
         Assert.Contains("sm_", ops.Device.Architecture);

@@ -31,4 +31,27 @@ public unsafe class LinearTests
 
         Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, n * m), Close.For(ops), $"linear {n}x{k}·{m}x{k}ᵀ");
     }
+
+    /// <summary>The decode GEMV (bf16 weights, a few rows) against the CPU Linear on the same bf16-rounded inputs.</summary>
+    [Theory]
+    [InlineData(1, 64, 32)]
+    [InlineData(2, 300, 136)]
+    [InlineData(3, 4096, 4096)]
+    [InlineData(4, 1000, 14336)]
+    public void GemvMatchesCpu(int n, int m, int k)
+    {
+        var ops = Gpu.Ops(CudaPrecision.BFloat16);
+        var x = Gpu.Rounded(ops, Gpu.Random(14, n * k));
+        var w = Gpu.Rounded(ops, Gpu.Random(15, m * k, 0.05f));
+        var expected = new float[n * m];
+        fixed (float* wp = w)
+            Linear.Forward(x, n, new WeightTensor(new TensorInfo("w", "test", DType.F32, [m, k], 0, 4L * m * k), (byte*)wp), [], expected);
+
+        using var xd = Gpu.Act(ops, x);
+        using var wd = Gpu.Act(ops, w);
+        using var yd = ops.Device.Allocate((long)n * m * ops.ActBytes);
+        ops.Gemv(xd.Pointer, wd.Pointer, yd.Pointer, n, m, k);
+
+        Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, n * m), Close.For(ops), $"gemv {n}x{k}·{m}x{k}ᵀ");
+    }
 }

@@ -47,4 +47,25 @@ public class DeviceFlagTests
         Assert.Equal(cpu.Out, gpu.Out);
         Assert.Equal(ComputeDevice.Cuda, ModelFactory.Resolve(ComputeDevice.Auto));
     }
+
+    /// <summary><c>score</c> on the GPU in fp32 gives the CPU's log-probabilities (within the model parity tolerance).</summary>
+    [Fact]
+    public void CudaScoresWhatTheCpuScores()
+    {
+        Gpu.Require();
+        string[] common = ["score", "--model", Fixtures.Model("small-bamba"), "--ids", "5,17,300,42,7,99,1000,3,3,64", "--format", "json"];
+        var cpu = Cli([.. common, "--device", "cpu"]);
+        var gpu = Cli([.. common, "--device", "cuda", "--precision", "fp32"]);
+        Assert.Equal(0, cpu.Code);
+        Assert.Equal(0, gpu.Code);
+        double?[] Read(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("token_logprobs")
+            .EnumerateArray().Select(e => e.ValueKind == System.Text.Json.JsonValueKind.Null ? (double?)null : e.GetDouble()).ToArray();
+        var expected = Read(cpu.Out);
+        var actual = Read(gpu.Out);
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.Null(actual[0]);
+        for (int t = 1; t < expected.Length; t++)
+            Assert.True(Math.Abs(expected[t]!.Value - actual[t]!.Value) <= 1e-3 * Math.Max(1, Math.Abs(expected[t]!.Value)),
+                $"token {t}: cpu {expected[t]}, gpu {actual[t]}");
+    }
 }

@@ -31,6 +31,13 @@ public class SamplerTests
     }
 
     [Fact]
+    public void TopPIsMeasuredWithinTheTopK()
+    {
+        // Top-2 keeps p ≈ 0.61 and 0.22; renormalised, token 4 alone holds 0.73 of that mass, so top-p 0.7 keeps only it.
+        Assert.Equal([4], Draws(new SamplingOptions { TopK = 2, TopP = 0.7f }).Order());
+    }
+
+    [Fact]
     public void MinPDropsUnlikelyTokens() =>
         Assert.Equal([0, 1, 4], Draws(new SamplingOptions { MinP = 0.1f }).Order()); // p(1)/p(4) ≈ 0.135, p(2)/p(4) ≈ 0.08
 

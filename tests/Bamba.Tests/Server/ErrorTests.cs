@@ -138,6 +138,27 @@ public class ErrorTests
     }
 
     [Fact]
+    public async Task AModelFailureFailsItsRequestAndTheServerGoesOn()
+    {
+        var model = new FailingModel(Bamba.Modeling.BambaModel.Load(Fixtures.Model("tiny-bamba")));
+        await using var s = await TestServer.StartAsync(new Bamba.Serving.ServingEngine(model, null, TestServer.DefaultOptions, TestServer.ModelId));
+        string poisoned = $$"""{"prompt": [1, 2, {{FailingModel.Poison}}], "max_tokens": 4}""";
+
+        AssertError(500, null, "internal_error", await s.PostAsync("/v1/completions", poisoned));
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        { Content = new StringContent(poisoned.Replace("}", ", \"stream\": true}"), System.Text.Encoding.UTF8, "application/json") };
+        var stream = await s.Http.SendAsync(request);
+        Assert.Equal(200, (int)stream.StatusCode); // the headers were out before the model failed
+        var events = (await stream.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("data: [DONE]", events[^1]);
+        Assert.Equal("internal_error", JsonDocument.Parse(events[^2]["data: ".Length..]).RootElement.GetProperty("error").GetProperty("code").GetString());
+
+        await AssertStillServes(s);
+        Assert.Equal(0, (await s.MetricsAsync())["bamba_running_sequences"]);
+    }
+
+    [Fact]
     public async Task UnknownRoutesAndMethodsAnswerInTheSameShape()
     {
         await using var s = await TestServer.StartAsync();

@@ -1,26 +1,27 @@
 namespace Bamba.Tests.Server;
 
 /// <summary>
-/// tiny-bamba with a real tokenizer.json: the fixture's config and weights copied into a temporary folder next to a
-/// small byte-level BPE tokenizer (272 ids, within the model's 512) and a tokenizer_config.json with a chat template.
+/// <see cref="TextModel"/> (tiny-bamba with a byte-level BPE tokenizer that fits its vocabulary) in a temporary
+/// folder, with a chat template added to its tokenizer_config.json.
 /// </summary>
 internal sealed class TinyTextModel : IDisposable
 {
-    public TinyTextModel()
+    /// <summary>A Zephyr-style template: BOS, then "&lt;|role|&gt;\ncontent&lt;/s&gt;\n" per message.</summary>
+    public const string ChatTemplate =
+        "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}{{ eos_token }}\n{% endfor %}" +
+        "{% if add_generation_prompt %}<|assistant|>\n{% endif %}";
+
+    public TinyTextModel(string chatTemplate = ChatTemplate)
     {
-        Directory = Path.Combine(Path.GetTempPath(), "bamba-tiny-text-" + Guid.NewGuid().ToString("N")[..8]);
-        System.IO.Directory.CreateDirectory(Directory);
-        foreach (var file in new[] { "config.json", "generation_config.json", "model.safetensors" })
-            File.Copy(Path.Combine(Fixtures.Model("tiny-bamba"), file), Path.Combine(Directory, file));
-        var tokenizer = Path.Combine(Fixtures.RepositoryRoot, "tests", "Bamba.Tests", "Server", "TinyTokenizer");
-        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
-            File.Copy(Path.Combine(tokenizer, file), Path.Combine(Directory, file));
+        Directory = System.IO.Directory.CreateTempSubdirectory("bamba-tiny-text-").FullName;
+        TextModel.Create(Directory);
+        File.WriteAllText(Path.Combine(Directory, "tokenizer_config.json"), System.Text.Json.JsonSerializer.Serialize(new
+        {
+            bos_token = "<s>", eos_token = "</s>", add_bos_token = true, chat_template = chatTemplate,
+        }));
     }
 
     public string Directory { get; }
 
-    public void Dispose()
-    {
-        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { } // mapped weights may linger on some systems
-    }
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
 }

@@ -30,27 +30,18 @@ public sealed class Rope
     /// The transpose of <see cref="Apply"/> (rotation by −angle): maps the gradient of a rotated head back to the
     /// gradient of the head before rotation.
     /// </summary>
-    public void ApplyTranspose(Span<float> head, int position)
-    {
-        int half = RotaryDim / 2;
-        for (int i = 0; i < half; i++)
-        {
-            float angle = _invFreq[i] * position;
-            float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
-            float a = head[i], b = head[i + half];
-            head[i] = a * cos + b * sin;
-            head[i + half] = b * cos - a * sin;
-        }
-    }
+    public void ApplyTranspose(Span<float> head, int position) => Rotate(head, position, -1f);
 
     /// <summary>Rotates one head vector in place for token position <paramref name="position"/>.</summary>
-    public void Apply(Span<float> head, int position)
+    public void Apply(Span<float> head, int position) => Rotate(head, position, 1f);
+
+    private void Rotate(Span<float> head, int position, float direction)
     {
         int half = RotaryDim / 2;
         for (int i = 0; i < half; i++)
         {
             float angle = _invFreq[i] * position;
-            float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
+            float cos = MathF.Cos(angle), sin = direction * MathF.Sin(angle);
             float a = head[i], b = head[i + half];
             head[i] = a * cos - b * sin;
             head[i + half] = b * cos + a * sin;

@@ -9,7 +9,8 @@ namespace Bamba.Backends.Cuda;
 /// <summary>
 /// A Bamba model on one NVIDIA GPU. The same layer plan as the CPU <see cref="BambaModel"/>
 /// (<c>x += mixer(rmsnorm(x)); x += mlp(rmsnorm(x))</c>), with every op a kernel of <see cref="CudaOps"/> and every
-/// projection a cuBLASLt GEMM. Runs longer than one token take the chunked paths (conv over the run, SSD chunk
+/// projection a cuBLASLt GEMM. The residual stream stays float32 in both precisions; in bf16 mode the norms' outputs,
+/// GEMM operands and mixer activations are bf16 (fp32 accumulation) and the SSM state float32. Runs longer than one token take the chunked paths (conv over the run, SSD chunk
 /// kernels, attention over the run); a step where every run is one token takes the recurrent paths for all sequences
 /// at once. Calls are serialised: the device has one stream.
 /// </summary>
@@ -132,6 +133,8 @@ public sealed class CudaModel : ISequenceModel
         public int Length(int run) => Offsets[run + 1] - Offsets[run];
         public bool AllSingleTokens => Rows == Runs;
         public ulong Tokens, PositionsOnDevice;
+        /// <summary>For one-token steps: device tables [layer][run] of conv-window and SSM-state pointers.</summary>
+        public ulong ConvWindows, SsmStates;
     }
 
     /// <summary>Runs every layer over the batch; the final hidden rows are left in scratch "x".</summary>
@@ -139,7 +142,7 @@ public sealed class CudaModel : ISequenceModel
     {
         var batch = Pack(states, inputs);
         int rows = batch.Rows, h = Config.HiddenSize;
-        ulong x = Act("x", (long)rows * h);
+        ulong x = _ops.Scratch.Get("x", 4L * rows * h); // the residual stream, float32 in both precisions
         _ops.Embedding(batch.Tokens, _weights.Embedding, x, rows, h);
         ulong normed = Act("normed", (long)rows * h), mixed = Act("mixed", (long)rows * h);
         float eps = (float)Config.RmsNormEps;
@@ -149,10 +152,10 @@ public sealed class CudaModel : ISequenceModel
             _ops.RmsNorm(x, w.InputNorm, normed, rows, h, eps);
             if (w.Mamba is { } mamba) Mamba(batch, layer, mamba, normed, mixed);
             else Attention(batch, layer, w.Attention!, normed, mixed);
-            _ops.AddInPlace(x, mixed, (long)rows * h);
+            _ops.AddResidual(x, mixed, (long)rows * h);
             _ops.RmsNorm(x, w.PostNorm, normed, rows, h, eps);
             Mlp(w, normed, mixed, rows);
-            _ops.AddInPlace(x, mixed, (long)rows * h);
+            _ops.AddResidual(x, mixed, (long)rows * h);
         }
         for (int i = 0; i < batch.Runs; i++)
             batch.States[i].Commit(batch.Length(i), batch.Positions.Skip(batch.Offsets[i]).Take(batch.Length(i)).Count(p => p >= 0));
@@ -186,6 +189,21 @@ public sealed class CudaModel : ISequenceModel
         var batch = new Batch { States = cudaStates, Offsets = offsets, Positions = positions, AnyPadding = positions.Any(p => p < 0) };
         batch.Tokens = Upload("tokens", tokens);
         batch.PositionsOnDevice = Upload("positions", positions);
+        if (batch.AllSingleTokens)
+        {
+            // One upload per step, not per layer: a copy from pageable memory waits for the stream.
+            var layers = Enumerable.Range(0, Config.NumHiddenLayers).Where(l => !Config.IsAttentionLayer(l)).ToArray();
+            var windows = new ulong[Config.NumHiddenLayers * batch.Runs];
+            var ssm = new ulong[windows.Length];
+            foreach (int l in layers)
+                for (int i = 0; i < batch.Runs; i++)
+                {
+                    windows[l * batch.Runs + i] = cudaStates[i].ConvWindow(l);
+                    ssm[l * batch.Runs + i] = cudaStates[i].SsmState(l);
+                }
+            batch.ConvWindows = Upload("conv.windows", windows);
+            batch.SsmStates = Upload("ssm.states", ssm);
+        }
         return batch;
     }
 
@@ -205,8 +223,8 @@ public sealed class CudaModel : ISequenceModel
         ulong xbc = Act("xbc", (long)rows * convDim), y = Act("y", (long)rows * inner);
         if (batch.AllSingleTokens)
         {
-            ulong windows = Upload("conv.windows", batch.States.Select(s => s.ConvWindow(layer)).ToArray());
-            ulong states = Upload("ssm.states", batch.States.Select(s => s.SsmState(layer)).ToArray());
+            ulong windows = batch.ConvWindows + (ulong)(8L * layer * batch.Runs);
+            ulong states = batch.SsmStates + (ulong)(8L * layer * batch.Runs);
             _ops.CausalConvStep(proj + (ulong)(inner * act), projDim, windows, w.ConvWeight, w.ConvBias, xbc, batch.PositionsOnDevice,
                 rows, convDim, c.MambaDConv);
             _ops.SsdStep(shape, xbc, dt, w.A, w.D, states, y, rows);
@@ -264,11 +282,11 @@ public sealed class CudaModel : ISequenceModel
     private ulong Logits(Batch batch, bool allRows)
     {
         int h = Config.HiddenSize, vocab = Config.VocabSize, n = allRows ? batch.Rows : batch.Runs;
-        ulong x = Act("x", (long)batch.Rows * h), rowsIn = x;
+        ulong x = _ops.Scratch.Get("x", 4L * batch.Rows * h), rowsIn = x;
         if (!allRows)
         {
             ulong last = Upload("last_rows", Enumerable.Range(0, batch.Runs).Select(i => batch.Offsets[i + 1] - 1).ToArray());
-            rowsIn = Act("last", (long)n * h);
+            rowsIn = _ops.Scratch.Get("last", 4L * n * h);
             _ops.GatherRows(x, h, last, rowsIn, n);
         }
         ulong normed = Act("final_norm", (long)n * h);

@@ -14,6 +14,7 @@ public sealed class CudaOps : IDisposable
     private const int AttentionWarps = 4;      // ATTN_WARPS in attention.cu
     private const int MaxHeadDim = 256;        // ATTN_MAX_HEAD_DIM in attention.cu; also the SSD kernels' limit on P
     private const int SampleThreads = 1024;    // SAMPLE_THREADS in sampling.cu
+    private const int SplitDecodeMinKeys = 64; // one-query attention over at least this many keys splits them over warps
 
     private readonly KernelModule _module;
 
@@ -51,10 +52,12 @@ public sealed class CudaOps : IDisposable
 
     // ---- element-wise ------------------------------------------------------------------------------------------
 
+    /// <summary>Rows of the activation-typed table into the float32 residual stream.</summary>
     public void Embedding(ulong tokens, ulong table, ulong output, int rows, int hidden) =>
         Launch("embedding", Dim3.Of(Blocks(hidden), rows), Block, 0, tokens, table, output, hidden);
 
-    public void AddInPlace(ulong x, ulong y, long n) => Launch("add_inplace", Blocks(n), Block, 0, x, y, n);
+    /// <summary>Float32 residual x += activation-typed y.</summary>
+    public void AddResidual(ulong x, ulong y, long n) => Launch("add_residual", Blocks(n), Block, 0, x, y, n);
 
     public void AddBias(ulong y, ulong bias, int rows, int width) => Launch("add_bias", Dim3.Of(Blocks(width), rows), Block, 0, y, bias, width);
 
@@ -64,11 +67,13 @@ public sealed class CudaOps : IDisposable
     public void ZeroPaddingRows(ulong x, int stride, int width, ulong positions, int rows) =>
         Launch("zero_padding_rows", Dim3.Of(Blocks(width), rows), Block, 0, x, stride, width, positions);
 
+    /// <summary>Float32 rows of the residual stream.</summary>
     public void GatherRows(ulong x, int width, ulong rowIndices, ulong output, int count) =>
         Launch("gather_rows", Dim3.Of(Blocks(width), count), Block, 0, x, width, rowIndices, output);
 
     // ---- norms -------------------------------------------------------------------------------------------------
 
+    /// <summary>Float32 residual rows → activation-typed normalised rows.</summary>
     public void RmsNorm(ulong x, ulong weight, ulong y, int rows, int width, float eps) =>
         Launch("rmsnorm", rows, Block, 0, x, weight, y, width, eps);
 
@@ -161,14 +166,46 @@ public sealed class CudaOps : IDisposable
     {
         if (headDim > MaxHeadDim || heads % kvHeads != 0)
             throw new BambaException($"the CUDA attention kernel needs head_dim ≤ {MaxHeadDim} and heads divisible by KV heads");
+        float scale = 1f / MathF.Sqrt(headDim);
+        if (steps == 1 && cached >= SplitDecodeMinKeys)
+        {
+            // Flash-decoding: enough (head, key range) warps to cover every SM, then one combine per head.
+            int target = 4 * Device.MultiprocessorCount;
+            int splits = Math.Clamp((target + heads - 1) / heads, 1, (cached + 31) / 32);
+            int perSplit = ((cached + splits - 1) / splits + 31) / 32 * 32;
+            splits = (cached + perSplit - 1) / perSplit;
+            ulong partial = Scratch.Get("attention.partial", 4L * heads * splits * (2 + headDim));
+            Launch("attention_split", Blocks((long)heads * splits, AttentionWarps), 32 * AttentionWarps, 0,
+                q, keys, values, keyPadding, partial, cached, heads, kvHeads, headDim, scale, splits, perSplit);
+            Launch("attention_combine", heads, 128, 0, partial, output, heads, headDim, splits);
+            return;
+        }
         Launch("attention", Blocks((long)steps * heads, AttentionWarps), 32 * AttentionWarps, 0,
-            q, qStride, keys, values, keyPadding, output, outStride, steps, cached, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
+            q, qStride, keys, values, keyPadding, output, outStride, steps, cached, heads, kvHeads, headDim, scale);
     }
 
     // ---- linear and sampling -----------------------------------------------------------------------------------
 
-    /// <summary><c>y[n, m] = x[n, k] · W[m, k]ᵀ</c> on activation-typed operands.</summary>
-    public void Linear(ulong x, ulong w, ulong y, int n, int m, int k) => Gemm.Linear(x, w, y, n, m, k, Precision);
+    private const int GemvWarps = 8;      // GEMV_WARPS in gemv.cu
+    public const int GemvMaxRows = 4;     // GEMV_MAX_ROWS in gemv.cu
+
+    /// <summary>
+    /// <c>y[n, m] = x[n, k] · W[m, k]ᵀ</c> on activation-typed operands: in bf16 mode a few rows (decode) take the
+    /// streaming GEMV kernel, everything else cuBLASLt. The fp32 parity mode always uses cuBLASLt.
+    /// </summary>
+    public void Linear(ulong x, ulong w, ulong y, int n, int m, int k)
+    {
+        if (Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && k % 8 == 0 && (x | w | y) % 16 == 0) Gemv(x, w, y, n, m, k);
+        else Gemm.Linear(x, w, y, n, m, k, Precision);
+    }
+
+    /// <summary>The GEMV kernel on bf16 weights (k a multiple of 8, at most <see cref="GemvMaxRows"/> rows).</summary>
+    public void Gemv(ulong x, ulong w, ulong y, int n, int m, int k)
+    {
+        if (Precision != CudaPrecision.BFloat16 || n > GemvMaxRows || k % 8 != 0 || (x | w | y) % 16 != 0)
+            throw new ArgumentException($"gemv needs bf16 weights, ≤ {GemvMaxRows} rows, k % 8 == 0 and 16-byte aligned buffers");
+        Launch("gemv_bf16", Blocks(m, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k);
+    }
 
     /// <summary>Float32 logits [rows, vocab] → token ids in <paramref name="output"/> (int32 [rows]); per-row parameters.</summary>
     public void Sample(ulong logits, int vocab, ulong temperature, ulong topK, ulong topP, ulong uniform, ulong output, int rows) =>

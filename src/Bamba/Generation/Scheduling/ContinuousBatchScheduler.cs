@@ -135,7 +135,16 @@ public sealed class ContinuousBatchScheduler : IDisposable
             var handle = node.Value;
             if (!_kv.TryReserve(handle.Request.TotalTokens, out int blocks)) break;
             _queue.RemoveFirst();
-            int slot = _slots.Acquire(out var state);
+            int slot;
+            SequenceState state;
+            try { slot = _slots.Acquire(out state); }
+            catch (Exception e)
+            {
+                // No state for it (e.g. device memory ran out): this request fails, the scheduler goes on.
+                _kv.Release(blocks);
+                handle.Fail(e);
+                continue;
+            }
             var stopIds = (handle.Request.EosTokenIds ?? (IEnumerable<int>)_defaultEos).Concat(handle.Request.StopTokenIds);
             _running.Add(new RunningSequence(handle, slot, state, blocks, stopIds));
             _occupiedSlots++;
@@ -165,7 +174,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
                 var s = batch.Sequences[i];
                 if (s.Advance(logits[i], batch.Inputs[i].Length, vocab) is not { } token) continue;
                 generated++;
-                var (seconds, first) = s.Clock(now);
+                var (seconds, first) = s.SinceLastToken(now);
                 (first ? Metrics.TimeToFirstToken : Metrics.InterTokenLatency).Observe(seconds);
                 s.Handle.Emit(token);
             }

@@ -68,7 +68,7 @@ internal sealed class RunningSequence
     public PromptScores? PromptScores => _promptLogprobs is null ? null : new PromptScores(_promptLogprobs, _promptTop!);
 
     /// <summary>Seconds since this sequence's previous token (or since submission for the first), then restarts the clock.</summary>
-    public (double Seconds, bool First) Clock(DateTime now)
+    public (double Seconds, bool First) SinceLastToken(DateTime now)
     {
         bool first = Generated == 1;
         var since = first ? Handle.Submitted : _lastToken;

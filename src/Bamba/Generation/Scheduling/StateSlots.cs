@@ -18,8 +18,9 @@ internal sealed class StateSlots(ISequenceModel model, int capacity)
 
     public int Acquire(out SequenceState state)
     {
+        var created = model.CreateState(); // first, so a failure leaves the slot free
         int slot = _free.Pop();
-        state = _states[slot] = model.CreateState();
+        state = _states[slot] = created;
         return slot;
     }
 

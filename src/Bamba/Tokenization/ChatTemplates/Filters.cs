@@ -8,13 +8,13 @@ internal static class Filters
 {
     public static object? Apply(string name, object? value, CallArgs args, Interpreter interpreter) => name switch
     {
-        "trim" => Methods.Bind(Text(value, name, args), "strip", args.Line)!.Invoke(args),
+        "trim" => Methods.Bind(Text(value), "strip", args.Line)!.Invoke(args),
         "length" or "count" => Length(value, args.Line),
         "tojson" => ToJson(value, args),
-        "upper" => Text(value, name, args).ToUpperInvariant(),
-        "lower" => Text(value, name, args).ToLowerInvariant(),
-        "title" => JinjaTitle(Text(value, name, args)),
-        "capitalize" => Methods.Bind(Text(value, name, args), "capitalize", args.Line)!.Invoke(args),
+        "upper" => Text(value).ToUpperInvariant(),
+        "lower" => Text(value).ToLowerInvariant(),
+        "title" => JinjaTitle(Text(value)),
+        "capitalize" => Methods.Bind(Text(value), "capitalize", args.Line)!.Invoke(args),
         "default" or "d" => Default(value, args),
         "join" => Join(value, args),
         "first" => Items(value, name, args).FirstOrDefault(new Undefined("first item")),
@@ -24,7 +24,7 @@ internal static class Filters
         "int" => ToInt(value, args),
         "float" => ToFloat(value, args),
         "abs" => Values.IsInteger(value) ? (object)Math.Abs(Values.ToLong(value)) : Math.Abs(Number(value, name, args)),
-        "round" => Round(value, args),
+        "round" => Values.IsInteger(value) ? (object)Values.ToLong(value) : Round(value, args), // Python round(int) stays an int
         "replace" => Methods.Bind(Values.ToStr(value), "replace", args.Line)!.Invoke(args),
         "items" => value is Undefined ? new List<object?>() : Methods.Bind(Dict(value, name, args), "items", args.Line)!.Invoke(args),
         "dictsort" => DictSort(value, args),
@@ -43,7 +43,7 @@ internal static class Filters
         _ => throw new BambaException($"chat template line {args.Line}: unknown filter '{name}'"),
     };
 
-    private static string Text(object? value, string filter, CallArgs args) => value switch
+    private static string Text(object? value) => value switch
     {
         string s => s,
         Undefined => "",
@@ -130,7 +130,7 @@ internal static class Filters
         return value is string s && double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : fallback;
     }
 
-    /// <summary>Jinja's round: 'common' rounds half away from zero, 'ceil'/'floor' as named; always a float.</summary>
+    /// <summary>Jinja's round: 'common' is Python round(), 'ceil'/'floor' as named; always a float.</summary>
     private static double Round(object? value, CallArgs args)
     {
         var x = Number(value, "round", args);
@@ -139,7 +139,7 @@ internal static class Filters
         var scale = Math.Pow(10, precision);
         return method switch
         {
-            "common" => Math.Round(x, precision, MidpointRounding.AwayFromZero),
+            "common" => Math.Round(x, precision, MidpointRounding.ToEven), // Jinja calls Python round(): half to even
             "ceil" => Math.Ceiling(x * scale) / scale,
             "floor" => Math.Floor(x * scale) / scale,
             _ => throw new BambaException($"chat template line {args.Line}: round method must be 'common', 'ceil' or 'floor'"),
@@ -163,15 +163,18 @@ internal static class Filters
             var k = key(item);
             return !caseSensitive && k is string s ? s.ToLowerInvariant() : k;
         }
-        var sorted = items.Select((item, index) => (item, index)).ToList();
-        sorted.Sort((a, b) =>
+        var keyed = items.Select((item, index) => (Item: item, Key: Key(item), Index: index)).ToList();
+        // Checked up front: an exception thrown inside List.Sort would surface as InvalidOperationException.
+        foreach (var k in keyed)
+            if (Values.Compare(k.Key, keyed[0].Key) is null)
+                throw new BambaException($"chat template line {line}: cannot sort '{Values.TypeName(keyed[0].Key)}' and '{Values.TypeName(k.Key)}' together");
+        keyed.Sort((a, b) =>
         {
-            var order = Values.Compare(Key(a.item), Key(b.item))
-                ?? throw new BambaException($"chat template line {line}: cannot sort '{Values.TypeName(key(a.item))}' and '{Values.TypeName(key(b.item))}' together");
+            var order = Values.Compare(a.Key, b.Key) ?? 0;
             if (reverse) order = -order;
-            return order != 0 ? order : a.index.CompareTo(b.index); // stable, like Python's sort
+            return order != 0 ? order : a.Index.CompareTo(b.Index); // stable, like Python's sort
         });
-        return sorted.Select(p => p.item).ToList();
+        return keyed.Select(p => p.Item).ToList();
     }
 
     private static List<object?> Sort(object? value, CallArgs args)

@@ -16,7 +16,7 @@ internal static class JinjaTests
             "true" => value is true,
             "false" => value is false,
             "string" => value is string,
-            "number" => value is long or double,
+            "number" => value is long or double or bool, // Python bools are ints, so Jinja counts them as numbers
             "integer" => value is long,
             "float" => value is double,
             "mapping" => value is JinjaDict,

@@ -159,7 +159,8 @@ internal sealed class Lexer
             if (string.CompareOrdinal(_src, j, "%}", 0, 2) != 0) throw Error(open, "malformed '{% endraw %}' tag");
             var content = _src[contentStart..open];
             if (openMarker == '-') content = content.TrimStart();
-            if (closeMarkerBefore == '-') content = content.TrimEnd();
+            // The endraw tag gets the same '-' / lstrip_blocks treatment as any block tag; '{% raw %}' itself is not trimmed.
+            content = StripBeforeTag(content, '%', closeMarkerBefore, contentStart);
             AddText(content, contentStart);
             _pos = j + 2;
             AfterBlockEnd(endMarker);

@@ -45,6 +45,7 @@ internal static class Operators
         if (b is string s2 && Values.IsInteger(a)) return Multiply(s2, a);
         if (a is List<object?> list && Values.IsInteger(b))
             return Enumerable.Repeat(list, (int)Math.Max(0, Values.ToLong(b))).SelectMany(x => x).ToList();
+        if (b is List<object?> && Values.IsInteger(a)) return Multiply(b, a);
         return Numeric(a, b, (x, y) => x * y, (x, y) => x * y);
     }
 

@@ -3,6 +3,9 @@ namespace Bamba.Tokenization.ChatTemplates;
 /// <summary>Builds the statement tree from lexer tokens. Expression parsing lives in Parser.Expressions.cs.</summary>
 internal sealed partial class Parser
 {
+    private static readonly HashSet<string> ClosingTags =
+        ["elif", "else", "endif", "endfor", "endset", "endmacro", "endfilter", "endgeneration", "endraw"];
+
     private readonly List<Token> _tokens;
     private int _index;
 
@@ -62,6 +65,8 @@ internal sealed partial class Parser
                         _index += 2;
                         return (body, name.Value);
                     }
+                    if (opener is not null && name.Kind == TokenKind.Name && ClosingTags.Contains(name.Value))
+                        throw Error(name.Line, $"unexpected '{{% {name.Value} %}}': the '{opener.Value.Value}' block opened on line {opener.Value.Line} expects '{{% {endTags[^1]} %}}'");
                     Next();
                     body.Add(ParseStatement());
                     break;
@@ -86,7 +91,7 @@ internal sealed partial class Parser
             "generation" => ParseGeneration(tag),
             "break" => EndSimple(new BreakStmt(tag.Line)),
             "continue" => EndSimple(new ContinueStmt(tag.Line)),
-            "elif" or "else" or "endif" or "endfor" or "endset" or "endmacro" or "endfilter" or "endgeneration" or "endraw"
+            _ when ClosingTags.Contains(tag.Value)
                 => throw Error(tag.Line, $"unexpected '{{% {tag.Value} %}}' without a matching opening tag"),
             _ => throw Error(tag.Line, $"unsupported tag '{tag.Value}' (supported: if, for, set, macro, filter, raw, generation, break, continue)"),
         };

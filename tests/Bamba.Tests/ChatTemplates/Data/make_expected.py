@@ -74,6 +74,14 @@ def cases():
     yield "granite-3.3-2b-instruct", NO_SYSTEM, False, dict(GRANITE_SPECIAL, thinking=True)
     yield "granite-3.0-2b-instruct", NO_SYSTEM, True, dict(GRANITE_SPECIAL, tools=[WEATHER_TOOL, WEATHER_TOOL["function"]])
     yield "mistral-7b-instruct", CHAT, True, MISTRAL_SPECIAL
+    for gen in (False, True):
+        yield "granite-4.0-h-instruct", CHAT, gen, GRANITE_SPECIAL
+        yield "llama-3.2-3b-instruct", CHAT, gen, SPECIAL
+        yield "mistral-small-24b-instruct", CHAT, gen, MISTRAL_SPECIAL
+    yield "granite-4.0-h-instruct", QWEN_TOOL_CHAT, True, dict(GRANITE_SPECIAL, tools=[WEATHER_TOOL])
+    yield "granite-4.0-h-instruct", NO_SYSTEM, True, dict(GRANITE_SPECIAL, documents=DOCS)
+    yield "llama-3.2-3b-instruct", LLAMA_TOOL_CHAT, True, dict(SPECIAL, tools=[WEATHER_TOOL])
+    yield "mistral-small-24b-instruct", [CHAT[1], TOOL_CHAT[2]], True, MISTRAL_SPECIAL
     yield "mistral-7b-instruct", [CHAT[1], CHAT[1]], True, MISTRAL_SPECIAL
 
 def main():

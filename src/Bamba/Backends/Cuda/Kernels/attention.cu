@@ -30,31 +30,41 @@ extern "C" __global__ void kv_append(const act_t* qkv, int stride, int k_col, in
     for (int i = threadIdx.x; i < width; i += blockDim.x) { keys[dst + i] = row[k_col + i]; values[dst + i] = row[v_col + i]; }
 }
 
-// Flash-style attention of a run of `steps` queries over `cached` keys (the run's own keys last): one warp per
-// (query, head), online softmax over blocks of 32 keys (one key per lane), so no score matrix is ever stored.
-// Query t sees keys 0 .. cached − steps + t; keys flagged in key_pad are skipped; a query with no visible key gets
-// zeros. Serves prefill (steps = run length) and decode (steps = 1). Grid (ceil(steps · heads / ATTN_WARPS)).
-extern "C" __global__ void attention(const act_t* q, int q_stride, const act_t* keys, const act_t* values, const u8* key_pad,
-                                     act_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, int head_dim, float scale) {
-    __shared__ float qs[ATTN_WARPS][ATTN_MAX_HEAD_DIM];
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    int item = blockIdx.x * ATTN_WARPS + warp;
-    if (item >= steps * heads) return;
-    int t = item / heads, h = item % heads, kvh = h / (heads / kv_heads), width = kv_heads * head_dim;
-    for (int d = lane; d < head_dim; d += 32) qs[warp][d] = ld(q + (long long)t * q_stride + h * head_dim + d);
-    __syncwarp();
-    int visible = cached - steps + t + 1;
-    float m = NEG_INF, l = 0.f, acc[ATTN_MAX_HEAD_DIM / 32];
-    for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[i] = 0.f;
-    for (int j0 = 0; j0 < visible; j0 += 32) {
+// q · k for one key row, with 16-byte loads where the head allows (the dims in the same order as the scalar loop).
+__device__ __forceinline__ float dot_row(const float* q, const act_t* k, int head_dim) {
+    float dot = 0.f;
+#if ACT_BF16
+    if ((head_dim & 7) == 0) {
+        for (int d = 0; d < head_dim; d += 8) {
+            float kv[8];
+            bf16x8_to_f(*(const uint4*)(k + d), kv);
+            for (int i = 0; i < 8; i++) dot += q[d + i] * kv[i];
+        }
+        return dot;
+    }
+#else
+    if ((head_dim & 3) == 0) {
+        for (int d = 0; d < head_dim; d += 4) {
+            float4 kv = *(const float4*)(k + d);
+            dot += q[d] * kv.x; dot += q[d + 1] * kv.y; dot += q[d + 2] * kv.z; dot += q[d + 3] * kv.w;
+        }
+        return dot;
+    }
+#endif
+    for (int d = 0; d < head_dim; d++) dot += q[d] * ld(k + d);
+    return dot;
+}
+
+// The online softmax of one warp's query over keys [begin, end): blocks of 32 keys, one key per lane for the scores,
+// then every lane accumulates its dims (d = lane + 32·i) of the values. m, l and acc carry the running max, sum and
+// unnormalised output, so ranges can be chained or combined.
+__device__ void attend_range(const float* qs, const act_t* keys, const act_t* values, const u8* key_pad, int begin, int end,
+                             int kvh, int width, int head_dim, float scale, float& m, float& l, float* acc) {
+    int lane = threadIdx.x & 31;
+    for (int j0 = begin; j0 < end; j0 += 32) {
         int j = j0 + lane;
         float score = NEG_INF;
-        if (j < visible && !key_pad[j]) {
-            const act_t* k = keys + (long long)j * width + kvh * head_dim;
-            float dot = 0.f;
-            for (int d = 0; d < head_dim; d++) dot += qs[warp][d] * ld(k + d);
-            score = dot * scale;
-        }
+        if (j < end && !key_pad[j]) score = dot_row(qs, keys + (long long)j * width + kvh * head_dim, head_dim) * scale;
         float block_m = warp_max(score);
         if (block_m == NEG_INF) continue;
         float m_new = fmaxf(m, block_m), correction = expf(m - m_new);
@@ -72,8 +82,70 @@ extern "C" __global__ void attention(const act_t* q, int q_stride, const act_t* 
         }
         m = m_new;
     }
+}
+
+// Flash-style attention of a run of `steps` queries over `cached` keys (the run's own keys last): one warp per
+// (query, head) and an online softmax, so no score matrix is ever stored. Query t sees keys 0 .. cached − steps + t;
+// keys flagged in key_pad are skipped; a query with no visible key gets zeros. Grid (ceil(steps · heads / ATTN_WARPS)).
+extern "C" __global__ void attention(const act_t* q, int q_stride, const act_t* keys, const act_t* values, const u8* key_pad,
+                                     act_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, int head_dim, float scale) {
+    __shared__ float qs[ATTN_WARPS][ATTN_MAX_HEAD_DIM];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int item = blockIdx.x * ATTN_WARPS + warp;
+    if (item >= steps * heads) return;
+    int t = item / heads, h = item % heads, kvh = h / (heads / kv_heads);
+    for (int d = lane; d < head_dim; d += 32) qs[warp][d] = ld(q + (long long)t * q_stride + h * head_dim + d);
+    __syncwarp();
+    float m = NEG_INF, l = 0.f, acc[ATTN_MAX_HEAD_DIM / 32];
+    for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[i] = 0.f;
+    attend_range(qs[warp], keys, values, key_pad, 0, cached - steps + t + 1, kvh, kv_heads * head_dim, head_dim, scale, m, l, acc);
     for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) {
         int d = lane + 32 * i;
         if (d < head_dim) st(out + (long long)t * out_stride + h * head_dim + d, l > 0.f ? acc[i] / l : 0.f);
+    }
+}
+
+// Decode (one query) split over the keys ("flash-decoding"): warp (h, s) runs the online softmax over keys
+// [s · per_split, (s + 1) · per_split) and leaves its running max, sum and unnormalised output in `partial`
+// [heads][splits][2 + head_dim]; attention_combine merges the splits. Spreads a long cache over every SM, where one
+// warp per head would use a handful. Grid (ceil(heads · splits / ATTN_WARPS)).
+extern "C" __global__ void attention_split(const act_t* q, const act_t* keys, const act_t* values, const u8* key_pad, float* partial,
+                                           int cached, int heads, int kv_heads, int head_dim, float scale, int splits, int per_split) {
+    __shared__ float qs[ATTN_WARPS][ATTN_MAX_HEAD_DIM];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int item = blockIdx.x * ATTN_WARPS + warp;
+    if (item >= heads * splits) return;
+    int h = item / splits, s = item % splits, kvh = h / (heads / kv_heads);
+    for (int d = lane; d < head_dim; d += 32) qs[warp][d] = ld(q + h * head_dim + d);
+    __syncwarp();
+    float m = NEG_INF, l = 0.f, acc[ATTN_MAX_HEAD_DIM / 32];
+    for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[i] = 0.f;
+    attend_range(qs[warp], keys, values, key_pad, s * per_split, min(cached, (s + 1) * per_split), kvh, kv_heads * head_dim, head_dim,
+                 scale, m, l, acc);
+    float* out = partial + ((long long)h * splits + s) * (2 + head_dim);
+    if (lane == 0) { out[0] = m; out[1] = l; }
+    for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) {
+        int d = lane + 32 * i;
+        if (d < head_dim) out[2 + d] = acc[i];
+    }
+}
+
+// o = Σ_s exp(m_s − M) acc_s / Σ_s exp(m_s − M) l_s over the splits of each head. Grid (heads), block over dims.
+extern "C" __global__ void attention_combine(const float* partial, act_t* out, int heads, int head_dim, int splits) {
+    int h = blockIdx.x;
+    const float* p = partial + (long long)h * splits * (2 + head_dim);
+    float M = NEG_INF;
+    for (int s = 0; s < splits; s++) M = fmaxf(M, p[s * (2 + head_dim)]);
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float L = 0.f, o = 0.f;
+        if (M != NEG_INF)
+            for (int s = 0; s < splits; s++) {
+                const float* ps = p + s * (2 + head_dim);
+                if (ps[0] == NEG_INF) continue;
+                float w = expf(ps[0] - M);
+                L += w * ps[1];
+                o += w * ps[2 + d];
+            }
+        st(out + h * head_dim + d, L > 0.f ? o / L : 0.f);
     }
 }

@@ -36,6 +36,15 @@ __device__ __forceinline__ float ld(const bf16_t* p) { return bf16_to_f(*p); }
 __device__ __forceinline__ void st(float* p, float v) { *p = v; }
 __device__ __forceinline__ void st(bf16_t* p, float v) { *p = f_to_bf16(v); }
 
+// Eight bf16 values from one 16-byte load (uint4), widened to float.
+__device__ __forceinline__ void bf16x8_to_f(uint4 v, float* out) {
+    unsigned w[4] = {v.x, v.y, v.z, v.w};
+    for (int i = 0; i < 4; i++) {
+        out[2 * i] = __uint_as_float(w[i] << 16);
+        out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+    }
+}
+
 __device__ __forceinline__ float silu(float v) { return v / (1.f + expf(-v)); }
 // torch's softplus with threshold 20.
 __device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : log1pf(expf(v)); }

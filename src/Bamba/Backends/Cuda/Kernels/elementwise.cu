@@ -1,13 +1,14 @@
-// out[r, :] = table[tokens[r], :]. Grid (ceil(hidden / block), rows).
-extern "C" __global__ void embedding(const int* tokens, const act_t* table, act_t* out, int hidden) {
+// The residual stream is float32 in both precisions (bf16 rounding at every residual add costs accuracy for nothing:
+// the stream is one row per token). out[r, :] = table[tokens[r], :]. Grid (ceil(hidden / block), rows).
+extern "C" __global__ void embedding(const int* tokens, const act_t* table, float* out, int hidden) {
     int r = blockIdx.y, i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < hidden) out[(long long)r * hidden + i] = table[(long long)tokens[r] * hidden + i];
+    if (i < hidden) out[(long long)r * hidden + i] = ld(table + (long long)tokens[r] * hidden + i);
 }
 
-// The residual add: x += y.
-extern "C" __global__ void add_inplace(act_t* x, const act_t* y, long long n) {
+// The residual add: x += y (a mixer's or the MLP's output).
+extern "C" __global__ void add_residual(float* x, const act_t* y, long long n) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        st(x + i, ld(x + i) + ld(y + i));
+        x[i] += ld(y + i);
 }
 
 // y[r, c] += bias[c] (optional projection biases). Grid (ceil(width / block), rows).
@@ -30,8 +31,9 @@ extern "C" __global__ void zero_padding_rows(act_t* x, int stride, int width, co
     if (c < width && positions[r] < 0) st(x + (long long)r * stride + c, 0.f);
 }
 
-// out[i, :] = x[rows[i], :]: picks the last row of each run for the LM head. Grid (ceil(width / block), count).
-extern "C" __global__ void gather_rows(const act_t* x, int width, const int* rows, act_t* out) {
+// out[i, :] = x[rows[i], :] on the residual stream: picks the last row of each run for the LM head.
+// Grid (ceil(width / block), count).
+extern "C" __global__ void gather_rows(const float* x, int width, const int* rows, float* out) {
     int i = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c < width) out[(long long)i * width + c] = x[(long long)rows[i] * width + c];
 }

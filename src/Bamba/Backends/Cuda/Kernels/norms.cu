@@ -1,6 +1,7 @@
-// RMSNorm as transformers: y = x · 1/sqrt(mean(x²) + eps) · w, in float32. One block per row.
-extern "C" __global__ void rmsnorm(const act_t* x, const float* w, act_t* y, int width, float eps) {
-    const act_t* xr = x + (long long)blockIdx.x * width;
+// RMSNorm as transformers: y = x · 1/sqrt(mean(x²) + eps) · w, in float32, from the float32 residual stream to
+// the activation type. One block per row.
+extern "C" __global__ void rmsnorm(const float* x, const float* w, act_t* y, int width, float eps) {
+    const float* xr = x + (long long)blockIdx.x * width;
     act_t* yr = y + (long long)blockIdx.x * width;
     float ss = 0.f;
     for (int i = threadIdx.x; i < width; i += blockDim.x) { float v = ld(xr + i); ss += v * v; }

@@ -1,0 +1,45 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Bamba.Tests.Cli;
+
+/// <summary><c>bamba serve</c> and <c>bamba bench-serve</c>: user errors as one line and exit code 2; a short real load run.</summary>
+public class ServeCliTests
+{
+    private static string Tiny => Fixtures.Model("tiny-bamba");
+
+    [Fact]
+    public void ServeUserErrorsAreOneLine()
+    {
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", "/no/such/dir"), "not found");
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--host", "example.org"), "--host");
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--max-batch", "0"), "--max-batch");
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--device", "tpu"), "--device");
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--colour", "red"), "unknown flag --colour");
+    }
+
+    [Fact]
+    public void APortInUseIsAUserError()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--port", port.ToString()), $"cannot listen on 127.0.0.1:{port}");
+    }
+
+    [Fact]
+    public void BenchServeRunsALoadAndReportsEachLevel()
+    {
+        var r = CliRunner.Run("bench-serve", "--model", Tiny, "--requests", "6", "--concurrency", "1,3", "--prompt-tokens", "8",
+            "--max-tokens", "4", "--format", "json");
+        Assert.Equal(0, r.ExitCode);
+        var levels = r.Stdout.Trim().Split('\n').Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal([1, 3], levels.Select(l => l.GetProperty("Concurrency").GetInt32()));
+        Assert.All(levels, l =>
+        {
+            Assert.Equal(0, l.GetProperty("Failed").GetInt32());
+            Assert.Equal(6 * 4, l.GetProperty("OutputTokens").GetInt64());
+            Assert.True(l.GetProperty("OutputTokensPerSecond").GetDouble() > 0);
+        });
+    }
+}
