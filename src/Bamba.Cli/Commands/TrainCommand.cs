@@ -24,13 +24,12 @@ internal sealed class TrainCommand : ICommand
         string data = args.Required("data");
         string output = Path.GetFullPath(args.Required("out"));
         bool resume = args.Switch("resume");
-        string device = args.Choice("device", "cpu", "cpu");
+        args.Choice("device", "cpu", "cpu"); // the CPU is the only training backend so far
         var options = new AdamWOptions(WeightDecay: args.Float("weight-decay", 0.1f, 0f));
         var setup = resume ? Resume(args, output, data, options) : Start(args, output, data, options);
         int evalTokens = args.Int("eval-tokens", 65536, min: 0);
         int saveEvery = args.Int("save-every", 0, min: 0);
         args.EnsureAllUsed();
-        _ = device;
 
         var config = setup.Parameters.Config;
         var tokenizer = setup.TokenizerDir is { } dir && File.Exists(Path.Combine(dir, "tokenizer.json")) ? HfTokenizer.Load(dir) : null;

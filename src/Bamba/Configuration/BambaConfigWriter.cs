@@ -13,14 +13,14 @@ public static class BambaConfigWriter
     {
         ["architectures"] = new JsonArray("BambaForCausalLM"),
         ["attention_bias"] = false,
-        ["attention_dropout"] = c.AttentionDropout,
+        ["attention_dropout"] = Float(c.AttentionDropout),
         ["attn_layer_indices"] = new JsonArray(c.AttnLayerIndices.Select(i => (JsonNode)i).ToArray()),
         ["bos_token_id"] = c.BosTokenId,
         ["dtype"] = c.Dtype ?? "float32",
         ["eos_token_id"] = c.EosTokenIds.Count == 1 ? c.EosTokenIds[0] : new JsonArray(c.EosTokenIds.Select(i => (JsonNode)i).ToArray()),
         ["hidden_act"] = c.HiddenAct,
         ["hidden_size"] = c.HiddenSize,
-        ["initializer_range"] = c.InitializerRange,
+        ["initializer_range"] = Float(c.InitializerRange),
         ["intermediate_size"] = c.IntermediateSize,
         ["mamba_chunk_size"] = c.MambaChunkSize,
         ["mamba_conv_bias"] = c.MambaConvBias,
@@ -39,24 +39,33 @@ public static class BambaConfigWriter
         ["num_key_value_heads"] = c.NumKeyValueHeads,
         ["num_logits_to_keep"] = c.NumLogitsToKeep,
         ["pad_token_id"] = c.PadTokenId,
-        ["partial_rotary_factor"] = c.PartialRotaryFactor,
-        ["rms_norm_eps"] = c.RmsNormEps,
+        ["partial_rotary_factor"] = Float(c.PartialRotaryFactor),
+        ["rms_norm_eps"] = Float(c.RmsNormEps),
         ["rope_parameters"] = new JsonObject
         {
-            ["partial_rotary_factor"] = c.PartialRotaryFactor,
-            ["rope_theta"] = c.RopeTheta,
+            ["partial_rotary_factor"] = Float(c.PartialRotaryFactor),
+            ["rope_theta"] = Float(c.RopeTheta),
             ["rope_type"] = c.RopeType,
         },
         ["tie_word_embeddings"] = c.TieWordEmbeddings,
         ["time_step_limit"] = new JsonArray(Float(c.TimeStepLimitMin), Float(c.TimeStepLimitMax)),
-        ["time_step_max"] = c.TimeStepMax,
-        ["time_step_min"] = c.TimeStepMin,
+        ["time_step_max"] = Float(c.TimeStepMax),
+        ["time_step_min"] = Float(c.TimeStepMin),
         ["use_cache"] = c.UseCache,
         ["vocab_size"] = c.VocabSize,
-        ["z_loss_coefficient"] = c.ZLossCoefficient,
+        ["z_loss_coefficient"] = Float(c.ZLossCoefficient),
     };
 
-    /// <summary>Non-finite floats the way transformers writes them, so both libraries read the file back.</summary>
-    private static JsonNode Float(double v) =>
-        double.IsFinite(v) ? JsonValue.Create(v) : new JsonObject { ["__float__"] = double.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity" };
+    /// <summary>
+    /// A float as Python writes one: always with a decimal point or exponent (transformers' strict config validation
+    /// rejects <c>0</c> where a float is typed, e.g. in time_step_limit), non-finite values as transformers encodes them.
+    /// </summary>
+    private static JsonNode Float(double v)
+    {
+        if (!double.IsFinite(v))
+            return new JsonObject { ["__float__"] = double.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity" };
+        string text = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        if (text.IndexOfAny(['.', 'E', 'e']) < 0) text += ".0";
+        return JsonNode.Parse(text)!; // keeps the literal text when written
+    }
 }

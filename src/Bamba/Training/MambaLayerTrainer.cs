@@ -23,6 +23,9 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
     /// <summary>Activations of one forward: the input, in_proj output, conv output before and after SiLU, dt, the scan output and the normed gate.</summary>
     public sealed record Tape(float[] Input, float[] Proj, float[] XbcPre, float[] Xbc, float[] Dt, float[] Y, float[] Normed);
 
+    /// <summary>transformers' gated norm runs over the full d_inner whatever n_groups is (as the inference mixer does).</summary>
+    private int NormGroupSize => c.MambaIntermediate;
+
     private SsdScan.Shape Shape => new(c.MambaNHeads, c.MambaDHead, c.MambaNGroups, c.MambaDState, c.MambaChunkSize);
     private float[] A => _aLog.Value.Select(v => -MathF.Exp(v)).ToArray();
 
@@ -55,7 +58,7 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
             SsdScan.Run(Shape, xbc, r0 * convDim, convDim, batch.Length(s), dt, r0 * heads, a, _d.Value, state, y, r0 * inner);
         }
         var normed = (float[])y.Clone();
-        Norms.GatedRmsNorm(normed, Z(proj, rows), _norm.Value, (float)c.RmsNormEps, inner /* transformers normalises the full width, whatever n_groups */);
+        Norms.GatedRmsNorm(normed, Z(proj, rows), _norm.Value, (float)c.RmsNormEps, NormGroupSize);
         DenseMatrix.Forward(normed, rows, _outProj.Value, c.HiddenSize, inner, _outBias?.Value ?? [], output);
         return new Tape(input, proj, xbcPre, xbc, dt, y, normed);
     }
@@ -81,7 +84,7 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
 
         var dy = new float[rows * inner];
         var dz = new float[rows * inner];
-        NormsBackward.GatedRmsNorm(tape.Y, Z(tape.Proj, rows), _norm.Value, (float)c.RmsNormEps, inner /* transformers normalises the full width, whatever n_groups */,
+        NormsBackward.GatedRmsNorm(tape.Y, Z(tape.Proj, rows), _norm.Value, (float)c.RmsNormEps, NormGroupSize,
             dNormed, dy, dz, _norm.Grad);
 
         var dXbc = new float[rows * convDim];

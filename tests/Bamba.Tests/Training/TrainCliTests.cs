@@ -26,6 +26,23 @@ public sealed class TrainCliTests : IDisposable
     }
 
     [Fact]
+    public void TextTrainsWithATrainedTokenizerWhichTheCheckpointCarries()
+    {
+        string text = Path.Combine(_dir, "corpus.txt");
+        File.WriteAllText(text, string.Join("\n\n", Enumerable.Range(0, 30).Select(i => $"fortune number {i}: the cat sat on the mat.")));
+        string tokenizer = Path.Combine(_dir, "tok");
+        Assert.Equal(0, CliRunner.Run("train-tokenizer", "--data", text, "--vocab-size", "320", "--out", tokenizer).ExitCode);
+        string output = Path.Combine(_dir, "out");
+        var r = CliRunner.Run("train", "--config", Path.Combine(Fixtures.Model("tiny-bamba"), "config.json"), "--tokenizer", tokenizer,
+            "--data", text, "--out", output, "--steps", "2", "--batch-tokens", "40", "--eval-fraction", "0.1");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("eval perplexity", r.Stdout);
+        Assert.Equal(File.ReadAllText(Path.Combine(tokenizer, "tokenizer.json")), File.ReadAllText(Path.Combine(output, "tokenizer.json")));
+        var generated = CliRunner.Run("generate", "--model", output, "--prompt", "the cat", "--max-new-tokens", "4");
+        Assert.True(generated.ExitCode == 0, generated.Stderr);
+    }
+
+    [Fact]
     public void TextDataWithoutATokenizerNamesTheFlag()
     {
         string data = Path.Combine(_dir, "text.txt");
