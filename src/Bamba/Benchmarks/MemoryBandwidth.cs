@@ -33,4 +33,25 @@ public static class MemoryBandwidth
         }
         return slices * slice / best / 1e9;
     }
+
+    /// <summary>
+    /// The read-only stream rate: bytes summed per second over a buffer far larger than the caches, one slice per core.
+    /// A weight-streaming decode only reads, so this is its tightest physical limit.
+    /// </summary>
+    public static double ReadGBps(long bytes = 1L << 30, int passes = 5)
+    {
+        var data = new float[bytes / sizeof(float)];
+        Array.Fill(data, 1f); // commit the pages before timing
+        int slices = Environment.ProcessorCount;
+        int slice = data.Length / slices;
+        var sums = new float[slices];
+        double best = double.MaxValue;
+        for (int pass = 0; pass < passes; pass++)
+        {
+            var sw = Stopwatch.StartNew();
+            Parallel.For(0, slices, i => sums[i] = System.Numerics.Tensors.TensorPrimitives.Sum(data.AsSpan(i * slice, slice)));
+            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return (double)slices * slice * sizeof(float) / best / 1e9;
+    }
 }

@@ -26,10 +26,21 @@ public static unsafe class Linear
         fixed (float* xp = x, yp = y, bp = bias)
         {
             var job = new Job(xp, yp, bias.IsEmpty ? null : bp, w.Data, w.DType, n, m, k);
-            int weightTasks = (m + WeightRowsPerTask - 1) / WeightRowsPerTask;
-            int inputTasks = n <= FusedRowsLimit ? 1 : (n + InputRowsPerTask - 1) / InputRowsPerTask;
-            Parallel.For(0, weightTasks * inputTasks, () => new float[WeightRowsPerTask * k],
-                (task, _, buffer) => { job.RunTile(task % weightTasks, task / weightTasks, buffer); return buffer; }, _ => { });
+            int weightBlocks = (m + WeightRowsPerTask - 1) / WeightRowsPerTask;
+            if (n <= FusedRowsLimit)
+            {
+                // Decode: a few large tasks per core; thousands of 16-row tasks cost more in scheduling than they read.
+                int tasks = Math.Min(weightBlocks, 4 * Environment.ProcessorCount);
+                Parallel.For(0, tasks, () => new float[WeightRowsPerTask * k], (task, _, buffer) =>
+                {
+                    for (int b = task * weightBlocks / tasks; b < (task + 1) * weightBlocks / tasks; b++) job.RunTile(b, 0, buffer);
+                    return buffer;
+                }, _ => { });
+                return;
+            }
+            int inputBlocks = (n + InputRowsPerTask - 1) / InputRowsPerTask;
+            Parallel.For(0, weightBlocks * inputBlocks, () => new float[WeightRowsPerTask * k],
+                (task, _, buffer) => { job.RunTile(task % weightBlocks, task / weightBlocks, buffer); return buffer; }, _ => { });
         }
     }
 
