@@ -26,7 +26,7 @@ internal static class AttentionMixer
             var cache = batch.States[run].Kv[layer]!;
             cache.Append(k.AsSpan(r0 * shape.KvWidth), v.AsSpan(r0 * shape.KvWidth), batch.Padding.AsSpan(r0, len), len);
             AttentionKernel.Forward(shape, q.AsSpan(r0 * shape.QueryWidth, len * shape.QueryWidth), len,
-                cache.Keys, cache.Values, cache.PaddingFlags(), attended.AsSpan(r0 * shape.QueryWidth, len * shape.QueryWidth));
+                cache.Keys, cache.Values, cache.Padding, attended.AsSpan(r0 * shape.QueryWidth, len * shape.QueryWidth));
         });
         Linear.Forward(attended, rows, w.O, [], output);
     }

@@ -56,7 +56,7 @@ internal sealed class KvCache(int width)
     public long Floats => 2L * Count * Width;
     public ReadOnlySpan<float> Keys => _keys.AsSpan(0, Count * Width);
     public ReadOnlySpan<float> Values => _values.AsSpan(0, Count * Width);
-    public bool[] PaddingFlags() => _padding.ToArray();
+    public ReadOnlySpan<bool> Padding => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_padding);
 
     public void Append(ReadOnlySpan<float> keys, ReadOnlySpan<float> values, ReadOnlySpan<bool> padding, int count)
     {

@@ -20,9 +20,7 @@ public unsafe class LinearTests
         var ops = Gpu.Ops(precision);
         var x = Gpu.Rounded(ops, Gpu.Random(1, n * k));
         var w = Gpu.Rounded(ops, Gpu.Random(2, m * k, 0.2f));
-        var expected = new float[n * m];
-        fixed (float* wp = w)
-            Linear.Forward(x, n, new WeightTensor(new TensorInfo("w", "test", DType.F32, [m, k], 0, 4L * m * k), (byte*)wp), [], expected);
+        var expected = CpuLinear(x, w, n, m, k);
 
         using var xd = Gpu.Act(ops, x);
         using var wd = Gpu.Act(ops, w);
@@ -43,9 +41,7 @@ public unsafe class LinearTests
         var ops = Gpu.Ops(CudaPrecision.BFloat16);
         var x = Gpu.Rounded(ops, Gpu.Random(14, n * k));
         var w = Gpu.Rounded(ops, Gpu.Random(15, m * k, 0.05f));
-        var expected = new float[n * m];
-        fixed (float* wp = w)
-            Linear.Forward(x, n, new WeightTensor(new TensorInfo("w", "test", DType.F32, [m, k], 0, 4L * m * k), (byte*)wp), [], expected);
+        var expected = CpuLinear(x, w, n, m, k);
 
         using var xd = Gpu.Act(ops, x);
         using var wd = Gpu.Act(ops, w);
@@ -53,5 +49,14 @@ public unsafe class LinearTests
         ops.Gemv(xd.Pointer, wd.Pointer, yd.Pointer, n, m, k);
 
         Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, n * m), Close.For(ops), $"gemv {n}x{k}·{m}x{k}ᵀ");
+    }
+
+    /// <summary>The CPU twin: <see cref="Linear.Forward"/> over float32 weights.</summary>
+    private static float[] CpuLinear(float[] x, float[] w, int n, int m, int k)
+    {
+        var y = new float[n * m];
+        fixed (float* wp = w)
+            Linear.Forward(x, n, new WeightTensor(new TensorInfo("w", "test", DType.F32, [m, k], 0, 4L * m * k), (byte*)wp), [], y);
+        return y;
     }
 }
