@@ -5,19 +5,21 @@ using Bamba.Weights;
 namespace Bamba.Cli.Commands;
 
 /// <summary>
-/// <c>bamba bench [--device cpu|cuda] [--model DIR | --preset cpu-0.5b] [--prompt-tokens N] [--new-tokens N]
+/// <c>bamba bench [--device cpu] [--model DIR | --preset cpu-0.5b] [--prompt-tokens N] [--new-tokens N]
 /// [--format table|json]</c>: prefill and decode speed beside the memory-copy rate measured in the same run.
+/// <c>--device cuda</c> runs the GPU scenarios (<see cref="Bench.GpuBench"/>).
 /// </summary>
 internal sealed class BenchCommand : ICommand
 {
     public string Name => "bench";
     public string Summary => "measure prefill/decode speed against the machine's memory bandwidth";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+    public IReadOnlySet<string> Switches { get; } = new HashSet<string> { "profile" };
 
     public int Run(CommandLine args, TextWriter stdout)
     {
         string device = args.Choice("device", "cpu", "cpu", "cuda");
         string format = args.Choice("format", "table", "table", "json");
+        if (device == "cuda") return Bench.GpuBench.Run(args, format, stdout);
         int promptTokens = args.Int("prompt-tokens", 128, 1);
         int newTokens = args.Int("new-tokens", 32, 1);
         string? modelDir = args.String("model");
@@ -33,13 +35,6 @@ internal sealed class BenchCommand : ICommand
                 temp = modelDir = Directory.CreateTempSubdirectory("bamba-bench-").FullName;
                 Console.Error.WriteLine($"bench: writing the {preset} synthetic model (random bf16 weights) to {temp}");
                 SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
-            }
-            if (device == "cuda")
-            {
-                using var gpu = Backends.Cuda.CudaModel.Load(modelDir);
-                var gpuResult = Backends.Cuda.CudaBenchmark.Run(gpu, promptTokens, newTokens);
-                stdout.WriteLine(format == "json" ? JsonLines.Write(gpuResult) : gpuResult.ToString());
-                return 0;
             }
             using var model = BambaModel.Load(modelDir);
             var result = CpuBenchmark.Run(model, temp is null ? modelDir : $"preset {preset}", promptTokens, newTokens, progress);

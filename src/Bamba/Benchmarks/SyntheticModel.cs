@@ -1,4 +1,5 @@
 using Bamba.Configuration;
+using Bamba.Modeling;
 using Bamba.Numerics;
 using Bamba.Weights;
 
@@ -18,6 +19,85 @@ public static class SyntheticModel
         MambaNHeads = 32, MambaDHead = 64, MambaDState = 128, MambaChunkSize = 256, Dtype = "bfloat16",
         MaxPositionEmbeddings = 4096,
     };
+
+    /// <summary>Bamba-9B's shapes: 32 layers, attention at 9/18/27, Mamba 128 heads × 64, state 128, vocab 128256.</summary>
+    public static BambaConfig Bamba9B => new()
+    {
+        VocabSize = 128256, HiddenSize = 4096, IntermediateSize = 14336, NumHiddenLayers = 32,
+        NumAttentionHeads = 32, NumKeyValueHeads = 8, AttnLayerIndices = [9, 18, 27],
+        MambaNHeads = 128, MambaDHead = 64, MambaDState = 128, MambaChunkSize = 256, Dtype = "bfloat16",
+        MaxPositionEmbeddings = 262144,
+    };
+
+    /// <summary>Bamba-9B's dimensions with attention in every layer: a Llama-3.1-8B-sized transformer in the same engine.</summary>
+    public static BambaConfig Transformer8B => Bamba9B with { AttnLayerIndices = [.. Enumerable.Range(0, 32)] };
+
+    /// <summary>The named shape presets of <c>bamba bench --preset</c>.</summary>
+    public static BambaConfig Preset(string name) => name switch
+    {
+        "cpu-0.5b" => Cpu05B,
+        "bamba-9b" => Bamba9B,
+        "transformer-8b" => Transformer8B,
+        _ => throw new BambaException($"unknown preset '{name}' (cpu-0.5b, bamba-9b, transformer-8b)"),
+    };
+
+    public static readonly string[] PresetNames = ["cpu-0.5b", "bamba-9b", "transformer-8b"];
+
+    /// <summary>
+    /// The model's weights without a file, for a device that fills them itself: every vector as <see cref="Write"/>
+    /// makes it, every matrix a data-less placeholder (<see cref="WeightTensor.IsPlaceholder"/>) of the stated shape.
+    /// </summary>
+    public static ModelWeights Placeholders(BambaConfig c)
+    {
+        var random = new Random(1234);
+        var tensors = Shapes(c).ToDictionary(s => s.Name, s => s);
+        WeightTensor Matrix(string name) => WeightTensor.Placeholder(name, tensors[name].Shape);
+        float[] Vector(string name)
+        {
+            if (!tensors.TryGetValue(name, out var s)) return [];
+            var bytes = Values(s, DType.F32, random, c);
+            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+        }
+        return new ModelWeights
+        {
+            Embedding = Matrix("model.embed_tokens.weight"),
+            LmHead = Matrix(c.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"),
+            FinalNorm = Vector("model.final_layernorm.weight"),
+            Layers = [.. Enumerable.Range(0, c.NumHiddenLayers).Select(i => PlaceholderLayer(c, i, Matrix, Vector))],
+        };
+    }
+
+    private static LayerWeights PlaceholderLayer(BambaConfig c, int i, Func<string, WeightTensor> matrix, Func<string, float[]> vector)
+    {
+        string p = $"model.layers.{i}.", m = p + "mamba.", a = p + "self_attn.";
+        return new LayerWeights
+        {
+            InputNorm = vector(p + "input_layernorm.weight"),
+            PreFeedForwardNorm = vector(p + "pre_ff_layernorm.weight"),
+            Mlp = new MlpWeights
+            {
+                Gate = matrix(p + "feed_forward.gate_proj.weight"),
+                Up = matrix(p + "feed_forward.up_proj.weight"),
+                Down = matrix(p + "feed_forward.down_proj.weight"),
+            },
+            Attention = c.IsAttentionLayer(i)
+                ? new AttentionWeights { Q = matrix(a + "q_proj.weight"), K = matrix(a + "k_proj.weight"), V = matrix(a + "v_proj.weight"), O = matrix(a + "o_proj.weight") }
+                : null,
+            Mamba = c.IsAttentionLayer(i) ? null : new MambaWeights
+            {
+                InProj = matrix(m + "in_proj.weight"),
+                InProjBias = [],
+                ConvWeight = vector(m + "conv1d.weight"),
+                ConvBias = vector(m + "conv1d.bias"),
+                DtBias = vector(m + "dt_bias"),
+                A = vector(m + "A_log").Select(x => -MathF.Exp(x)).ToArray(),
+                D = vector(m + "D"),
+                Norm = vector(m + "norm.weight"),
+                OutProj = matrix(m + "out_proj.weight"),
+                OutProjBias = [],
+            },
+        };
+    }
 
     public static void Write(BambaConfig c, string directory, DType dtype, int seed = 1234)
     {

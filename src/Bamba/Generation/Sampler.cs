@@ -32,6 +32,9 @@ public sealed class Sampler
         return Draw(candidates, probabilities);
     }
 
+    /// <summary>The next draw in [0, 1) of this sampler's generator: the uniform a device sampler uses in its place.</summary>
+    public float NextUniform() => _random.NextSingle();
+
     public static int ArgMax(ReadOnlySpan<float> values)
     {
         int best = 0;

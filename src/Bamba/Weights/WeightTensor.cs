@@ -10,6 +10,15 @@ public readonly unsafe struct WeightTensor
 {
     public WeightTensor(TensorInfo info, byte* data) { Info = info; Data = data; }
 
+    /// <summary>
+    /// A tensor with a shape and no data: a synthetic benchmark model's matrix, filled with random values by the
+    /// device it is uploaded to (the CUDA backend), so a 9 B-parameter shape needs no file.
+    /// </summary>
+    public static WeightTensor Placeholder(string name, long[] shape) =>
+        new(new TensorInfo(name, "(random on the device)", DType.BF16, shape, 0, shape.Aggregate(2L, (a, b) => a * b)), null);
+
+    public bool IsPlaceholder => Data == null;
+
     public TensorInfo Info { get; }
     public byte* Data { get; }
     public DType DType => Info.DType;

@@ -54,6 +54,32 @@ public class CudaModelParityTests(ITestOutputHelper output)
     }
 
     /// <summary>The prompt in three calls (the state carried across chunk boundaries) gives the one-call logits.</summary>
+    /// <summary>
+    /// A scheduler-shaped step (two decoding sequences first, then a prompt chunk and another decode) gives every sequence
+    /// the logits it gets alone: the batched decode kernels for the leading single tokens, the chunked ones for the rest.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
+    public void Fp32MixedStepMatchesEachSequenceAlone(string modelName)
+    {
+        using var model = Load(modelName, CudaPrecision.Float32);
+        var random = new Random(3);
+        int[] Tokens(int n) => Enumerable.Range(0, n).Select(_ => random.Next(3, model.Config.VocabSize)).ToArray();
+        int[][] prompts = [Tokens(9), Tokens(70), Tokens(4), Tokens(33)];
+        int[][] next = [Tokens(1), Tokens(1), Tokens(6), Tokens(1)];
+        var together = prompts.Select(_ => model.CreateState()).ToArray();
+        var alone = prompts.Select(_ => model.CreateState()).ToArray();
+        model.Step(together, prompts.Select(p => new SequenceInput(p)).ToArray());
+        var mixed = model.Step(together, next.Select(n => new SequenceInput(n)).ToArray());
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            model.Step([alone[i]], [new SequenceInput(prompts[i])]);
+            var single = model.Step([alone[i]], [new SequenceInput(next[i])]);
+            Close.Assert(single[0], mixed[i], 1e-4, $"{modelName} sequence {i} in a mixed step");
+        }
+        foreach (var s in together.Concat(alone)) s.Dispose();
+    }
+
     [Theory]
     [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
     public void Fp32SplitPrefillMatchesTransformers(string modelName)

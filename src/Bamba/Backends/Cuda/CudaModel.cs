@@ -14,22 +14,22 @@ namespace Bamba.Backends.Cuda;
 /// kernels, attention over the run); a step where every run is one token takes the recurrent paths for all sequences
 /// at once. Calls are serialised: the device has one stream.
 /// </summary>
-public sealed class CudaModel : ISequenceModel
+public sealed class CudaModel : ISequenceModel, IDeviceSampling
 {
     private readonly CudaOps _ops;
-    private readonly WeightStore _store;
+    private readonly WeightStore? _store;
     private readonly CudaWeights _weights;
     private readonly DeviceBuffer _invFreq;
     private readonly Lock _gate = new();
     private readonly bool _ownsDevice;
 
-    private CudaModel(BambaConfig config, WeightStore store, CudaOps ops, bool ownsDevice)
+    private CudaModel(BambaConfig config, ModelWeights weights, WeightStore? store, CudaOps ops, bool ownsDevice)
     {
         Config = config;
         _store = store;
         _ops = ops;
         _ownsDevice = ownsDevice;
-        _weights = new CudaWeights(ops, ModelWeights.Load(store, config), config);
+        _weights = new CudaWeights(ops, weights, config);
         var rope = new Rope(config.RopeTheta, config.RotaryDim, config.Dtype == "bfloat16");
         _invFreq = ops.Device.Upload<float>(rope.InverseFrequencies.Length > 0 ? rope.InverseFrequencies : [0f]);
     }
@@ -38,6 +38,7 @@ public sealed class CudaModel : ISequenceModel
     public CudaPrecision Precision => _ops.Precision;
     public CudaDevice Device => _ops.Device;
     public long WeightBytes => _weights.Bytes;
+    internal CudaOps Ops => _ops;
 
     /// <summary>Loads a model directory onto GPU <paramref name="ordinal"/> ("CUDA is not available: …" without one).</summary>
     public static CudaModel Load(string directory, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0)
@@ -45,19 +46,35 @@ public sealed class CudaModel : ISequenceModel
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
         var store = WeightStore.Open(directory);
+        try { return Create(config, () => ModelWeights.Load(store, config), store, precision, ordinal); }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A model of <paramref name="config"/>'s shape with random weights made on the GPU (no file): for benchmarks of
+    /// shapes such as Bamba-9B (<see cref="Benchmarks.SyntheticModel.Placeholders"/>).
+    /// </summary>
+    public static CudaModel Synthetic(BambaConfig config, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0) =>
+        Create(config, () => Benchmarks.SyntheticModel.Placeholders(config), null, precision, ordinal);
+
+    private static CudaModel Create(BambaConfig config, Func<ModelWeights> weights, WeightStore? store, CudaPrecision precision, int ordinal)
+    {
         CudaDevice? device = null;
         CudaOps? ops = null;
         try
         {
             device = CudaDevice.Open(ordinal);
             ops = new CudaOps(device, precision);
-            return new CudaModel(config, store, ops, ownsDevice: true);
+            return new CudaModel(config, weights(), store, ops, ownsDevice: true);
         }
         catch
         {
             ops?.Dispose();
             device?.Dispose();
-            store.Dispose();
             throw;
         }
     }
@@ -91,6 +108,8 @@ public sealed class CudaModel : ISequenceModel
         }
     }
 
+    public bool CanSample(SamplingOptions s) => s.MinP == 0 && s.RepetitionPenalty == 1 && s.PresencePenalty == 0 && s.FrequencyPenalty == 0;
+
     /// <summary>
     /// Appends the runs and picks each sequence's next token on the GPU (temperature, top-k, top-p; greedy at
     /// temperature 0): only the ids come back. <paramref name="uniforms"/> holds one draw in [0, 1) per sequence.
@@ -101,7 +120,7 @@ public sealed class CudaModel : ISequenceModel
         foreach (var s in sampling)
         {
             s.Validate();
-            if (s.MinP != 0 || s.RepetitionPenalty != 1 || s.PresencePenalty != 0 || s.FrequencyPenalty != 0)
+            if (!CanSample(s))
                 throw new BambaException("GPU sampling supports temperature, top_k and top_p only (min_p and penalties need the logits on the host)");
         }
         lock (_gate)
@@ -128,13 +147,17 @@ public sealed class CudaModel : ISequenceModel
         public required int[] Offsets;
         public required int[] Positions;
         public required bool AnyPadding;
+        /// <summary>Leading runs of one token (decoding sequences, which the scheduler puts first): they take the
+        /// recurrent and batched-decode kernels, all at once; longer runs take the chunked kernels one by one.</summary>
+        public required int Singles;
         public int Runs => States.Length;
         public int Rows => Offsets[^1];
         public int Length(int run) => Offsets[run + 1] - Offsets[run];
-        public bool AllSingleTokens => Rows == Runs;
         public ulong Tokens, PositionsOnDevice;
-        /// <summary>For one-token steps: device tables [layer][run] of conv-window and SSM-state pointers.</summary>
-        public ulong ConvWindows, SsmStates;
+        /// <summary>For the single-token runs: device tables [layer][run] of conv-window and SSM-state pointers
+        /// (Mamba layers), [attention layer][run] of key, value and padding pointers, and each run's cache rows before and after.</summary>
+        public ulong ConvWindows, SsmStates, KeyTable, ValueTable, PaddingTable, CachedBefore, CachedAfter;
+        public int MaxCachedAfter;
     }
 
     /// <summary>Runs every layer over the batch; the final hidden rows are left in scratch "x".</summary>
@@ -175,6 +198,8 @@ public sealed class CudaModel : ISequenceModel
                 throw new ArgumentException($"token run {i}: padding flags and tokens differ in length");
             offsets[i + 1] = offsets[i] + inputs[i].Length;
         }
+        int singles = 0;
+        while (singles < inputs.Count && inputs[singles].Length == 1) singles++;
         var tokens = new int[offsets[^1]];
         var positions = new int[offsets[^1]];
         for (int i = 0; i < inputs.Count; i++)
@@ -184,27 +209,53 @@ public sealed class CudaModel : ISequenceModel
                 if ((uint)id >= (uint)Config.VocabSize)
                     throw new BambaException($"token id {id} is outside the vocabulary (0..{Config.VocabSize - 1})");
             run.CopyTo(tokens.AsSpan(offsets[i]));
-            cudaStates[i].Begin(inputs[i].Padding.Span, run.Length).CopyTo(positions, offsets[i]);
+            // The batched append records the single-token runs' padding flags on the device.
+            cudaStates[i].Begin(inputs[i].Padding.Span, run.Length, recordPadding: i >= singles).CopyTo(positions, offsets[i]);
         }
-        var batch = new Batch { States = cudaStates, Offsets = offsets, Positions = positions, AnyPadding = positions.Any(p => p < 0) };
+        var batch = new Batch
+        {
+            States = cudaStates, Offsets = offsets, Positions = positions, AnyPadding = positions.Any(p => p < 0), Singles = singles,
+        };
         batch.Tokens = Upload("tokens", tokens);
         batch.PositionsOnDevice = Upload("positions", positions);
-        if (batch.AllSingleTokens)
-        {
-            // One upload per step, not per layer: a copy from pageable memory waits for the stream.
-            var layers = Enumerable.Range(0, Config.NumHiddenLayers).Where(l => !Config.IsAttentionLayer(l)).ToArray();
-            var windows = new ulong[Config.NumHiddenLayers * batch.Runs];
-            var ssm = new ulong[windows.Length];
-            foreach (int l in layers)
-                for (int i = 0; i < batch.Runs; i++)
-                {
-                    windows[l * batch.Runs + i] = cudaStates[i].ConvWindow(l);
-                    ssm[l * batch.Runs + i] = cudaStates[i].SsmState(l);
-                }
-            batch.ConvWindows = Upload("conv.windows", windows);
-            batch.SsmStates = Upload("ssm.states", ssm);
-        }
+        if (singles > 0) UploadSingleTables(batch);
         return batch;
+    }
+
+    /// <summary>One upload per table per step, not per layer: a copy from pageable memory waits for the stream.</summary>
+    private void UploadSingleTables(Batch batch)
+    {
+        int n = batch.Singles, layers = Config.NumHiddenLayers;
+        var singles = batch.States.AsSpan(0, n).ToArray();
+        var windows = new ulong[layers * n];
+        var ssm = new ulong[layers * n];
+        var attentionLayers = Enumerable.Range(0, layers).Where(Config.IsAttentionLayer).ToArray();
+        var keys = new ulong[attentionLayers.Length * n];
+        var values = new ulong[keys.Length];
+        var padding = new ulong[keys.Length];
+        for (int l = 0; l < layers; l++)
+            for (int i = 0; i < n; i++)
+            {
+                if (Config.IsAttentionLayer(l)) continue;
+                windows[l * n + i] = singles[i].ConvWindow(l);
+                ssm[l * n + i] = singles[i].SsmState(l);
+            }
+        for (int a = 0; a < attentionLayers.Length; a++)
+            for (int i = 0; i < n; i++)
+            {
+                keys[a * n + i] = singles[i].Keys(attentionLayers[a]);
+                values[a * n + i] = singles[i].Values(attentionLayers[a]);
+                padding[a * n + i] = singles[i].Padding;
+            }
+        batch.ConvWindows = Upload("conv.windows", windows);
+        batch.SsmStates = Upload("ssm.states", ssm);
+        if (attentionLayers.Length == 0) return;
+        batch.KeyTable = Upload("attn.keys", keys);
+        batch.ValueTable = Upload("attn.values", values);
+        batch.PaddingTable = Upload("attn.padding", padding);
+        batch.CachedBefore = Upload("attn.cached", singles.Select(s => s.Cached).ToArray());
+        batch.CachedAfter = Upload("attn.lengths", singles.Select(s => s.Cached + 1).ToArray());
+        batch.MaxCachedAfter = singles.Max(s => s.Cached) + 1;
     }
 
     private void Mamba(Batch batch, int layer, CudaWeights.Mamba w, ulong normed, ulong output)
@@ -221,26 +272,24 @@ public sealed class CudaModel : ISequenceModel
         ulong dt = _ops.Scratch.Get("dt", 4L * rows * heads);
         _ops.SsdDt(proj, projDim, inner + convDim, w.DtBias, dt, rows, heads, (float)c.TimeStepLimitMin, (float)c.TimeStepLimitMax);
         ulong xbc = Act("xbc", (long)rows * convDim), y = Act("y", (long)rows * inner);
-        if (batch.AllSingleTokens)
+        int n = batch.Singles;
+        if (n > 0)
         {
-            ulong windows = batch.ConvWindows + (ulong)(8L * layer * batch.Runs);
-            ulong states = batch.SsmStates + (ulong)(8L * layer * batch.Runs);
+            ulong windows = batch.ConvWindows + (ulong)(8L * layer * n);
+            ulong states = batch.SsmStates + (ulong)(8L * layer * n);
             _ops.CausalConvStep(proj + (ulong)(inner * act), projDim, windows, w.ConvWeight, w.ConvBias, xbc, batch.PositionsOnDevice,
-                rows, convDim, c.MambaDConv);
-            _ops.SsdStep(shape, xbc, dt, w.A, w.D, states, y, rows);
+                n, convDim, c.MambaDConv);
+            _ops.SsdStep(shape, xbc, dt, w.A, w.D, states, y, n);
         }
-        else
+        for (int i = n; i < batch.Runs; i++)
         {
-            for (int i = 0; i < batch.Runs; i++)
-            {
-                long r0 = batch.Offsets[i];
-                int len = batch.Length(i);
-                var state = batch.States[i];
-                _ops.CausalConvRun(proj + (ulong)((r0 * projDim + inner) * act), projDim, state.ConvWindow(layer), w.ConvWeight, w.ConvBias,
-                    xbc + (ulong)(r0 * convDim * act), batch.PositionsOnDevice + (ulong)(r0 * 4), len, convDim, c.MambaDConv);
-                _ops.SsdChunked(shape, xbc + (ulong)(r0 * convDim * act), dt + (ulong)(r0 * heads * 4), w.A, w.D, state.SsmState(layer),
-                    y + (ulong)(r0 * inner * act), len);
-            }
+            long r0 = batch.Offsets[i];
+            int len = batch.Length(i);
+            var state = batch.States[i];
+            _ops.CausalConvRun(proj + (ulong)((r0 * projDim + inner) * act), projDim, state.ConvWindow(layer), w.ConvWeight, w.ConvBias,
+                xbc + (ulong)(r0 * convDim * act), batch.PositionsOnDevice + (ulong)(r0 * 4), len, convDim, c.MambaDConv);
+            _ops.SsdChunked(shape, xbc + (ulong)(r0 * convDim * act), dt + (ulong)(r0 * heads * 4), w.A, w.D, state.SsmState(layer),
+                y + (ulong)(r0 * inner * act), len);
         }
         _ops.GatedRmsNorm(y, proj, projDim, w.Norm, rows, inner, inner, (float)c.RmsNormEps);
         _ops.Linear(y, w.OutProj, output, rows, c.HiddenSize, inner);
@@ -256,7 +305,17 @@ public sealed class CudaModel : ISequenceModel
         _ops.Linear(normed, w.Qkv, qkv, rows, qkvWidth, c.HiddenSize);
         // Queries and keys are adjacent in each qkv row: one launch rotates both.
         _ops.Rope(qkv, qkvWidth, batch.PositionsOnDevice, _invFreq.Pointer, rows, c.NumAttentionHeads + c.NumKeyValueHeads, c.HeadDim, c.RotaryDim);
-        for (int i = 0; i < batch.Runs; i++)
+        int n = batch.Singles;
+        if (n > 0)
+        {
+            // The single-token runs are rows 0..n−1: one append and one attention launch for all of them.
+            ulong table = (ulong)(8L * AttentionIndex(layer) * n);
+            _ops.KvAppendBatched(qkv, qkvWidth, qWidth, qWidth + kvWidth, batch.KeyTable + table, batch.ValueTable + table, batch.PaddingTable + table,
+                batch.PositionsOnDevice, batch.CachedBefore, n, kvWidth);
+            _ops.AttentionDecodeBatched(qkv, qkvWidth, batch.KeyTable + table, batch.ValueTable + table, batch.PaddingTable + table,
+                batch.CachedAfter, batch.MaxCachedAfter, attended, qWidth, n, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
+        }
+        for (int i = n; i < batch.Runs; i++)
         {
             long r0 = batch.Offsets[i];
             int len = batch.Length(i);
@@ -299,12 +358,15 @@ public sealed class CudaModel : ISequenceModel
         return logits32;
     }
 
+    private int AttentionIndex(int layer) => Enumerable.Range(0, layer).Count(Config.IsAttentionLayer);
+
     private ulong Act(string name, long elements) => _ops.Scratch.Get(name, elements * _ops.ActBytes);
 
     private ulong Upload<T>(string name, T[] values) where T : unmanaged
     {
         ulong p = _ops.Scratch.Get(name, Math.Max(1, values.Length) * (long)System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
         _ops.Device.Copy<T>(p, values);
+        _ops.Profile?.Mark("upload");
         return p;
     }
 
@@ -315,6 +377,6 @@ public sealed class CudaModel : ISequenceModel
         var device = _ops.Device;
         _ops.Dispose();
         if (_ownsDevice) device.Dispose();
-        _store.Dispose();
+        _store?.Dispose();
     }
 }

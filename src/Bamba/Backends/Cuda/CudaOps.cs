@@ -38,8 +38,14 @@ public sealed class CudaOps : IDisposable
 
     private static int Blocks(long n, int block = Block) => checked((int)Math.Min((n + block - 1) / block, 65535L * 16));
 
-    private void Launch(string kernel, Dim3 grid, Dim3 block, int shared, params ReadOnlySpan<KernelArg> args) =>
+    /// <summary>When set, every launch is marked in it (bench --profile).</summary>
+    internal Bench.KernelProfile? Profile { get; set; }
+
+    private void Launch(string kernel, Dim3 grid, Dim3 block, int shared, params ReadOnlySpan<KernelArg> args)
+    {
         _module.Launch(kernel, grid, block, shared, args);
+        Profile?.Mark(kernel);
+    }
 
     // ---- conversions -------------------------------------------------------------------------------------------
 
@@ -47,6 +53,9 @@ public sealed class CudaOps : IDisposable
     public void ConvertToAct(ulong src, DType dtype, ulong dst, long n) => Launch("convert_to_act", Blocks(n), Block, 0, src, (int)dtype, dst, n);
 
     public void ConvertToF32(ulong src, DType dtype, ulong dst, long n) => Launch("convert_to_f32", Blocks(n), Block, 0, src, (int)dtype, dst, n);
+
+    /// <summary>Uniform values in [−scale, scale): a synthetic model's matrices, made on the device.</summary>
+    public void FillUniform(ulong dst, long n, ulong seed, float scale) => Launch("fill_uniform_act", Blocks(n), Block, 0, dst, n, seed, scale);
 
     public void ActToF32(ulong src, ulong dst, long n) => Launch("act_to_f32", Blocks(n), Block, 0, src, dst, n);
 
@@ -184,6 +193,37 @@ public sealed class CudaOps : IDisposable
             q, qStride, keys, values, keyPadding, output, outStride, steps, cached, heads, kvHeads, headDim, scale);
     }
 
+    public const int MaxGroup = 8; // ATTN_MAX_GROUP in attention.cu
+
+    /// <summary>
+    /// One row per sequence (row b of qkv) into row <c>cached[b]</c> of that sequence's cache, with its padding flag
+    /// (position &lt; 0); the tables hold one device pointer per sequence.
+    /// </summary>
+    public void KvAppendBatched(ulong qkv, int stride, int kColumn, int vColumn, ulong keyTable, ulong valueTable, ulong paddingTable,
+        ulong positions, ulong cached, int batch, int width) =>
+        Launch("kv_append_batched", batch, Block, 0, qkv, stride, kColumn, vColumn, keyTable, valueTable, paddingTable, positions, cached, width);
+
+    /// <summary>
+    /// One query per sequence (row b of q, stride qStride) over that sequence's cache of <c>lengths[b]</c> rows (its own key
+    /// last), split over the keys so <paramref name="batch"/> × KV heads × splits warps cover the GPU; output row b at
+    /// <c>output + b · outStride</c>. Key/value/padding tables hold one device pointer per sequence.
+    /// </summary>
+    public void AttentionDecodeBatched(ulong q, int qStride, ulong keyTable, ulong valueTable, ulong paddingTable, ulong lengths, int maxLength,
+        ulong output, int outStride, int batch, int heads, int kvHeads, int headDim)
+    {
+        if (headDim > MaxHeadDim || headDim % 8 != 0 || heads % kvHeads != 0 || heads / kvHeads > MaxGroup)
+            throw new BambaException($"the CUDA decode attention kernel needs head_dim ≤ {MaxHeadDim} and a multiple of 8, and ≤ {MaxGroup} query heads per KV head");
+        int target = 4 * Device.MultiprocessorCount * AttentionWarps;
+        int splits = Math.Clamp((target + batch * kvHeads - 1) / (batch * kvHeads), 1, (maxLength + 31) / 32);
+        int perSplit = ((maxLength + splits - 1) / splits + 31) / 32 * 32;
+        splits = (maxLength + perSplit - 1) / perSplit;
+        ulong partial = Scratch.Get("attention.partial", 4L * batch * heads * splits * (2 + headDim));
+        int group = heads / kvHeads, shared = 4 * AttentionWarps * group * headDim;
+        Launch("attention_decode_batched", Dim3.Of(Blocks((long)kvHeads * splits, AttentionWarps), batch), 32 * AttentionWarps, shared,
+            q, qStride, keyTable, valueTable, paddingTable, lengths, partial, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim), splits, perSplit);
+        Launch("attention_combine_batched", Dim3.Of(heads, batch), 128, 0, partial, output, outStride, heads, headDim, splits);
+    }
+
     // ---- linear and sampling -----------------------------------------------------------------------------------
 
     private const int GemvWarps = 8;      // GEMV_WARPS in gemv.cu
@@ -196,7 +236,11 @@ public sealed class CudaOps : IDisposable
     public void Linear(ulong x, ulong w, ulong y, int n, int m, int k)
     {
         if (Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && k % 8 == 0 && (x | w | y) % 16 == 0) Gemv(x, w, y, n, m, k);
-        else Gemm.Linear(x, w, y, n, m, k, Precision);
+        else
+        {
+            Gemm.Linear(x, w, y, n, m, k, Precision);
+            Profile?.Mark($"cublasLt {m}x{k}");
+        }
     }
 
     /// <summary>The GEMV kernel on bf16 weights (k a multiple of 8, at most <see cref="GemvMaxRows"/> rows).</summary>
@@ -204,7 +248,8 @@ public sealed class CudaOps : IDisposable
     {
         if (Precision != CudaPrecision.BFloat16 || n > GemvMaxRows || k % 8 != 0 || (x | w | y) % 16 != 0)
             throw new ArgumentException($"gemv needs bf16 weights, ≤ {GemvMaxRows} rows, k % 8 == 0 and 16-byte aligned buffers");
-        Launch("gemv_bf16", Blocks(m, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k);
+        _module.Launch("gemv_bf16", Blocks(m, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k);
+        Profile?.Mark($"gemv {m}x{k}");
     }
 
     /// <summary>Float32 logits [rows, vocab] → token ids in <paramref name="output"/> (int32 [rows]); per-row parameters.</summary>

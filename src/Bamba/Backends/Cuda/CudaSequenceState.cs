@@ -56,15 +56,17 @@ public sealed class CudaSequenceState : SequenceState
 
     /// <summary>
     /// Makes room for a run, records its padding flags and returns the RoPE positions of its tokens (−1 for padding).
-    /// The counters move on in <see cref="Commit"/>, after the layers have read the old ones.
+    /// The counters move on in <see cref="Commit"/>, after the layers have read the old ones. Without
+    /// <paramref name="recordPadding"/> the caller writes the flags on the device (the batched KV append does).
     /// </summary>
-    internal int[] Begin(ReadOnlySpan<bool> padding, int count)
+    internal int[] Begin(ReadOnlySpan<bool> padding, int count, bool recordPadding = true)
     {
         var positions = new int[count];
         int next = Position;
         for (int t = 0; t < count; t++) positions[t] = !padding.IsEmpty && padding[t] ? -1 : next++;
         if (_attentionLayers.Length == 0) return positions;
         EnsureCapacity(Cached + count);
+        if (!recordPadding) return positions;
         var flags = new byte[count];
         for (int t = 0; t < count; t++) flags[t] = (byte)(positions[t] < 0 ? 1 : 0);
         _device.Copy<byte>(_padding!.Pointer + (ulong)Cached, flags);

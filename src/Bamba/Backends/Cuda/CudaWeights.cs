@@ -69,6 +69,9 @@ internal sealed class CudaWeights : IDisposable
 
     private DeviceBuffer? _staging;
 
+    /// <summary>Uniform in ±0.02·√3: standard deviation 0.02, the config's initializer_range default.</summary>
+    private const float PlaceholderScale = 0.0346410162f;
+
     /// <summary>The parts stacked by rows into one activation-typed matrix.</summary>
     private unsafe ulong Matrix(CudaOps ops, params WeightTensor[] parts)
     {
@@ -80,7 +83,9 @@ internal sealed class CudaWeights : IDisposable
         foreach (var part in parts)
         {
             ulong dst = target.Pointer + (ulong)(offset * ops.ActBytes);
-            if (part.DType == actType)
+            if (part.IsPlaceholder)
+                ops.FillUniform(dst, part.ElementCount, (ulong)_owned.Count * 7919 + (ulong)offset, PlaceholderScale);
+            else if (part.DType == actType)
                 ops.Device.CopyFromHost(dst, part.Data, part.Info.ByteLength);
             else
             {

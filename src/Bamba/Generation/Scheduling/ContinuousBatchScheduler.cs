@@ -167,12 +167,12 @@ public sealed class ContinuousBatchScheduler : IDisposable
         int vocab = _model.Config.VocabSize, generated = 0;
         try
         {
-            var logits = batch.Run(_model);
+            var outcomes = batch.Run(_model);
             var now = DateTime.UtcNow;
             for (int i = 0; i < batch.Sequences.Count; i++)
             {
                 var s = batch.Sequences[i];
-                if (s.Advance(logits[i], batch.Inputs[i].Length, vocab) is not { } token) continue;
+                if (s.Advance(outcomes[i], batch.Inputs[i].Length, vocab) is not { } token) continue;
                 generated++;
                 var (seconds, first) = s.SinceLastToken(now);
                 (first ? Metrics.TimeToFirstToken : Metrics.InterTokenLatency).Observe(seconds);

@@ -51,18 +51,29 @@ internal sealed class RunningSequence
         ? new SequenceInput(Request.Prompt.AsMemory(Prefilled, NextChunkLength(chunk)))
         : new SequenceInput(new[] { _history[^1] });
 
-    /// <summary>Takes the logits of this step's run ([positions × vocab], or one row) and returns the new token, if any.</summary>
-    public GeneratedToken? Advance(float[] logits, int runLength, int vocab)
+    /// <summary>Whether this sequence's next token can be picked by <paramref name="device"/> (no log-probabilities asked for).</summary>
+    public bool SamplesOn(IDeviceSampling? device) =>
+        device is not null && !Request.Logprobs && Request.TopLogprobs == 0 && device.CanSample(Request.Sampling);
+
+    public float NextUniform() => _sampler.NextUniform();
+
+    /// <summary>
+    /// Takes this step's outcome (the run's logits, [positions × vocab] or one row, or the token the device picked)
+    /// and returns the new token, if any.
+    /// </summary>
+    public GeneratedToken? Advance(StepOutcome outcome, int runLength, int vocab)
     {
         if (IsPrefilling)
         {
-            if (_promptLogprobs is not null) ScorePrompt(logits, runLength, vocab);
+            if (_promptLogprobs is not null) ScorePrompt(outcome.Logits!, runLength, vocab);
             Prefilled += runLength;
             if (IsPrefilling) return null;
             Handle.PromptFinished(PromptScores);
             if (Request.MaxNewTokens == 0) { Finish = SequenceFinish.Length; return null; }
         }
-        return Sample(logits.AsSpan(logits.Length - vocab, vocab));
+        if (outcome.Logits is not { } logits) return Append(outcome.DeviceToken, default);
+        var row = logits.AsSpan(logits.Length - vocab, vocab);
+        return Append(_sampler.Sample(row, _history, Request.Prompt.Length), row);
     }
 
     public PromptScores? PromptScores => _promptLogprobs is null ? null : new PromptScores(_promptLogprobs, _promptTop!);
@@ -76,13 +87,13 @@ internal sealed class RunningSequence
         return ((now - since).TotalSeconds, first);
     }
 
-    private GeneratedToken Sample(ReadOnlySpan<float> logits)
+    /// <summary>Records the chosen token; <paramref name="logits"/> (empty for a device pick) give its log-probabilities.</summary>
+    private GeneratedToken Append(int id, ReadOnlySpan<float> logits)
     {
-        int id = _sampler.Sample(logits, _history, Request.Prompt.Length);
         _history.Add(id);
         if (_stopIds.Contains(id)) Finish = SequenceFinish.Stop;
         else if (Generated >= Request.MaxNewTokens) Finish = SequenceFinish.Length;
-        if (!Request.Logprobs && Request.TopLogprobs == 0) return new GeneratedToken(id, double.NaN, []);
+        if (logits.IsEmpty || (!Request.Logprobs && Request.TopLogprobs == 0)) return new GeneratedToken(id, double.NaN, []);
         var logprobs = Sampler.LogSoftmax(logits);
         return new GeneratedToken(id, logprobs[id], Top(logprobs, Request.TopLogprobs));
     }

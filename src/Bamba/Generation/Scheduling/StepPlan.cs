@@ -3,7 +3,8 @@ namespace Bamba.Generation.Scheduling;
 /// <summary>
 /// The runs of one scheduler step: one token for every decoding sequence, then prompt chunks while the step's
 /// token budget lasts (at least one chunk, so prefill always progresses). Prompt-scoring runs go through
-/// <see cref="ISequenceModel.StepAllLogits"/>, the rest through one <see cref="ISequenceModel.Step"/> call.
+/// <see cref="ISequenceModel.StepAllLogits"/>, runs the model can sample on the device through
+/// <see cref="IDeviceSampling.StepAndSample"/>, the rest through one <see cref="ISequenceModel.Step"/> call.
 /// </summary>
 internal sealed class StepPlan
 {
@@ -30,16 +31,29 @@ internal sealed class StepPlan
         return plan;
     }
 
-    /// <summary>Runs the model and returns each run's logits in plan order (all positions for scoring runs).</summary>
-    public float[][] Run(ISequenceModel model)
+    /// <summary>
+    /// Runs the model and returns each run's outcome in plan order: its logits (all positions for scoring runs), or,
+    /// for sequences whose sampling the model can do on the device, the token it picked there.
+    /// </summary>
+    public StepOutcome[] Run(ISequenceModel model)
     {
-        var logits = new float[Sequences.Count][];
-        var scoring = Enumerable.Range(0, Sequences.Count).Where(i => Sequences[i].NeedsAllLogits).ToArray();
-        var plain = Enumerable.Range(0, Sequences.Count).Where(i => !Sequences[i].NeedsAllLogits).ToArray();
-        if (plain.Length > 0) Scatter(model.Step(States(plain), InputsOf(plain)), plain, logits);
-        if (scoring.Length > 0) Scatter(model.StepAllLogits(States(scoring), InputsOf(scoring)), scoring, logits);
-        return logits;
+        var outcomes = new StepOutcome[Sequences.Count];
+        var device = model as IDeviceSampling;
+        var scoring = Which(s => s.NeedsAllLogits);
+        var onDevice = Which(s => !s.NeedsAllLogits && s.SamplesOn(device));
+        var plain = Which(s => !s.NeedsAllLogits && !s.SamplesOn(device));
+        if (onDevice.Length > 0)
+        {
+            var ids = device!.StepAndSample(States(onDevice), InputsOf(onDevice), onDevice.Select(i => Sequences[i].Request.Sampling).ToArray(),
+                onDevice.Select(i => Sequences[i].NextUniform()).ToArray());
+            for (int j = 0; j < onDevice.Length; j++) outcomes[onDevice[j]] = new StepOutcome(null, ids[j]);
+        }
+        if (plain.Length > 0) Scatter(model.Step(States(plain), InputsOf(plain)), plain, outcomes);
+        if (scoring.Length > 0) Scatter(model.StepAllLogits(States(scoring), InputsOf(scoring)), scoring, outcomes);
+        return outcomes;
     }
+
+    private int[] Which(Func<RunningSequence, bool> predicate) => Enumerable.Range(0, Sequences.Count).Where(i => predicate(Sequences[i])).ToArray();
 
     private void Add(RunningSequence s, SequenceInput input)
     {
@@ -50,8 +64,11 @@ internal sealed class StepPlan
     private SequenceState[] States(int[] which) => which.Select(i => Sequences[i].State).ToArray();
     private SequenceInput[] InputsOf(int[] which) => which.Select(i => Inputs[i]).ToArray();
 
-    private static void Scatter(float[][] results, int[] which, float[][] into)
+    private static void Scatter(float[][] results, int[] which, StepOutcome[] into)
     {
-        for (int j = 0; j < which.Length; j++) into[which[j]] = results[j];
+        for (int j = 0; j < which.Length; j++) into[which[j]] = new StepOutcome(results[j], -1);
     }
 }
+
+/// <summary>One run's result: its logits, or (when <see cref="Logits"/> is null) the token the device picked.</summary>
+internal readonly record struct StepOutcome(float[]? Logits, int DeviceToken);

@@ -149,3 +149,138 @@ extern "C" __global__ void attention_combine(const float* partial, act_t* out, i
         st(out + h * head_dim + d, L > 0.f ? o / L : 0.f);
     }
 }
+
+// ---- batched decode: one query per sequence, each sequence with its own cache (device tables of pointers) ----------
+
+#define ATTN_MAX_GROUP 8
+
+// Appends one row per sequence: row b's keys/values (columns k_col / v_col of qkv row b) go to row cached[b] of that
+// sequence's cache, and its padding flag (position < 0) to that row of its padding bytes. Grid (batch).
+extern "C" __global__ void kv_append_batched(const act_t* qkv, int stride, int k_col, int v_col, act_t* const* keys, act_t* const* values,
+                                             u8* const* key_pad, const int* positions, const int* cached, int width) {
+    int b = blockIdx.x;
+    const act_t* row = qkv + (long long)b * stride;
+    long long dst = (long long)cached[b] * width;
+    if (threadIdx.x == 0) key_pad[b][cached[b]] = positions[b] < 0 ? 1 : 0;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) { keys[b][dst + i] = row[k_col + i]; values[b][dst + i] = row[v_col + i]; }
+}
+
+// Lane's key row against each of the group's queries: the key is loaded once, 8 values (16 bytes in bf16) at a time
+// (head_dim % 8 == 0).
+__device__ __forceinline__ void group_dots(const float* qs, const act_t* k, bool live, int group, int head_dim, float* dots) {
+#pragma unroll
+    for (int g = 0; g < ATTN_MAX_GROUP; g++) dots[g] = 0.f;
+    if (!live) return;
+    for (int d = 0; d < head_dim; d += 8) {
+        float kv[8];
+#if ACT_BF16
+        bf16x8_to_f(*(const uint4*)(k + d), kv);
+#else
+        float4 a = *(const float4*)(k + d), c = *(const float4*)(k + d + 4);
+        kv[0] = a.x; kv[1] = a.y; kv[2] = a.z; kv[3] = a.w; kv[4] = c.x; kv[5] = c.y; kv[6] = c.z; kv[7] = c.w;
+#endif
+#pragma unroll
+        for (int g = 0; g < ATTN_MAX_GROUP; g++) {
+            if (g >= group) break;
+            const float* qg = qs + g * head_dim + d;
+#pragma unroll
+            for (int i = 0; i < 8; i++) dots[g] += qg[i] * kv[i];
+        }
+    }
+}
+
+// Flash-decoding for a batch: warp (b, kvh, s) runs the online softmax of the `group` query heads that share KV head
+// kvh over keys [s · per_split, min(len, (s + 1) · per_split)) of sequence b, so each key and value row is read once
+// for the whole group. lengths[b] counts the cache rows including this step's. Leaves (max, sum, unnormalised
+// output) per (b, head, split) in `partial` [batch][heads][splits][2 + head_dim] for attention_combine_batched.
+// Grid (ceil(kv_heads · splits / ATTN_WARPS), batch); dynamic shared ATTN_WARPS · group · head_dim floats.
+extern "C" __global__ void attention_decode_batched(const act_t* q, int q_stride, const act_t* const* keys, const act_t* const* values,
+                                                    const u8* const* key_pad, const int* lengths, float* partial, int heads, int kv_heads,
+                                                    int head_dim, float scale, int splits, int per_split) {
+    extern __shared__ float qs_all[];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, b = blockIdx.y;
+    int item = blockIdx.x * ATTN_WARPS + warp;
+    if (item >= kv_heads * splits) return;
+    int kvh = item / splits, s = item % splits, group = heads / kv_heads, width = kv_heads * head_dim;
+    float* qs = qs_all + warp * group * head_dim;
+    for (int i = lane; i < group * head_dim; i += 32) qs[i] = ld(q + (long long)b * q_stride + kvh * group * head_dim + i);
+    __syncwarp();
+    const act_t* kb = keys[b] + kvh * head_dim;
+    const act_t* vb = values[b] + kvh * head_dim;
+    const u8* pad = key_pad[b];
+    int begin = s * per_split, end = min(lengths[b], (s + 1) * per_split);
+    float m[ATTN_MAX_GROUP], l[ATTN_MAX_GROUP], acc[ATTN_MAX_GROUP][ATTN_MAX_HEAD_DIM / 32];
+#pragma unroll
+    for (int g = 0; g < ATTN_MAX_GROUP; g++) {
+        m[g] = NEG_INF; l[g] = 0.f;
+#pragma unroll
+        for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[g][i] = 0.f;
+    }
+    for (int j0 = begin; j0 < end; j0 += 32) {
+        int j = j0 + lane;
+        bool live = j < end && !(pad && pad[j]);
+        float p[ATTN_MAX_GROUP], dots[ATTN_MAX_GROUP];
+        group_dots(qs, kb + (long long)j * width, live, group, head_dim, dots);
+#pragma unroll
+        for (int g = 0; g < ATTN_MAX_GROUP; g++) {
+            if (g >= group) break;
+            float score = live ? dots[g] * scale : NEG_INF;
+            float block_m = warp_max(score);
+            float m_new = fmaxf(m[g], block_m);
+            float correction = m_new == NEG_INF ? 1.f : expf(m[g] - m_new);
+            p[g] = score == NEG_INF ? 0.f : expf(score - m_new);
+            l[g] = l[g] * correction + warp_sum(p[g]);
+#pragma unroll
+            for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[g][i] *= correction;
+            m[g] = m_new;
+        }
+        int count = min(32, end - j0);
+        for (int jj = 0; jj < count; jj++) {
+            const act_t* v = vb + (long long)(j0 + jj) * width;
+            float vv[ATTN_MAX_HEAD_DIM / 32];
+#pragma unroll
+            for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) {
+                int d = lane + 32 * i;
+                vv[i] = d < head_dim ? ld(v + d) : 0.f;
+            }
+#pragma unroll
+            for (int g = 0; g < ATTN_MAX_GROUP; g++) {
+                if (g >= group) break;
+                float pj = __shfl_sync(FULL_MASK, p[g], jj);
+#pragma unroll
+                for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[g][i] += pj * vv[i];
+            }
+        }
+    }
+#pragma unroll
+    for (int g = 0; g < ATTN_MAX_GROUP; g++) {
+        if (g >= group) break;
+        float* out = partial + (((long long)b * heads + kvh * group + g) * splits + s) * (2 + head_dim);
+        if (lane == 0) { out[0] = m[g]; out[1] = l[g]; }
+#pragma unroll
+        for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) {
+            int d = lane + 32 * i;
+            if (d < head_dim) out[2 + d] = acc[g][i];
+        }
+    }
+}
+
+// attention_combine for every sequence of the batch: output row b at out + b · out_stride. Grid (heads, batch).
+extern "C" __global__ void attention_combine_batched(const float* partial, act_t* out, int out_stride, int heads, int head_dim, int splits) {
+    int h = blockIdx.x, b = blockIdx.y;
+    const float* p = partial + ((long long)b * heads + h) * splits * (2 + head_dim);
+    float M = NEG_INF;
+    for (int s = 0; s < splits; s++) M = fmaxf(M, p[s * (2 + head_dim)]);
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float L = 0.f, o = 0.f;
+        if (M != NEG_INF)
+            for (int s = 0; s < splits; s++) {
+                const float* ps = p + s * (2 + head_dim);
+                if (ps[0] == NEG_INF) continue;
+                float w = expf(ps[0] - M);
+                L += w * ps[1];
+                o += w * ps[2 + d];
+            }
+        st(out + (long long)b * out_stride + h * head_dim + d, L > 0.f ? o / L : 0.f);
+    }
+}

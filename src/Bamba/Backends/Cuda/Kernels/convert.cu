@@ -20,3 +20,16 @@ extern "C" __global__ void act_to_f32(const act_t* src, float* dst, long long n)
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         dst[i] = ld(src + i);
 }
+
+// A synthetic model's matrices, made where they live: uniform in [-scale, scale) from a hash of (seed, index), so the
+// values do not depend on the launch shape.
+extern "C" __global__ void fill_uniform_act(act_t* dst, long long n, unsigned long long seed, float scale) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        unsigned long long z = seed * 0x9E3779B97F4A7C15ull + (unsigned long long)i;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        float u = (float)(z >> 40) * (1.0f / 16777216.0f); // 24 random bits in [0, 1)
+        st(dst + i, (2.f * u - 1.f) * scale);
+    }
+}

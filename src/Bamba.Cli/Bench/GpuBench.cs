@@ -1,0 +1,37 @@
+using Bamba.Backends.Cuda.Bench;
+using Bamba.Benchmarks;
+
+namespace Bamba.Cli.Bench;
+
+/// <summary>
+/// <c>bamba bench --device cuda</c>: <see cref="GpuBenchmark"/>'s scenarios on a model directory or a shape preset made
+/// on the GPU, beside the copy bandwidth and GEMM rate measured in the same run; a table or one JSON object, and with
+/// <c>--json FILE</c> the JSON written there as well.
+/// </summary>
+internal static class GpuBench
+{
+    public static int Run(CommandLine args, string format, TextWriter stdout)
+    {
+        string? modelDir = args.String("model");
+        string preset = args.Choice("preset", "bamba-9b", SyntheticModel.PresetNames);
+        string scenario = args.Choice("scenario", "all", "all", "decode", "prefill", "throughput");
+        string compare = args.Choice("compare", modelDir is null && preset == "bamba-9b" ? "transformer-8b" : "none",
+            [.. SyntheticModel.PresetNames, "none"]);
+        var options = new GpuBenchOptions
+        {
+            ModelDirectory = modelDir, Preset = preset, Compare = compare == "none" ? null : compare,
+            Decode = scenario is "all" or "decode", Prefill = scenario is "all" or "prefill", Throughput = scenario is "all" or "throughput",
+            PromptTokens = args.Int("prompt-tokens", 512, 1), NewTokens = args.Int("new-tokens", 256, 1),
+            PrefillTokens = args.Int("prefill-tokens", 4096, 1), Requests = args.Int("requests", 64, 1),
+            RequestPrompt = args.Int("request-prompt", 2048, 1), RequestOutput = args.Int("request-output", 512, 1),
+            PrefillChunk = args.Int("prefill-chunk", 2048, 1), MaxStepTokens = args.Int("max-step-tokens", 8192, 1),
+            Profile = args.Switch("profile"),
+        };
+        string? jsonFile = args.String("json");
+        args.EnsureAllUsed();
+        var report = GpuBenchmark.Run(options, new Progress<string>(m => Console.Error.WriteLine($"bench: {m}")));
+        stdout.WriteLine(format == "json" ? JsonLines.Write(report) : report.ToTable());
+        if (jsonFile is not null) File.WriteAllText(jsonFile, JsonLines.Write(report) + "\n");
+        return 0;
+    }
+}

@@ -1,0 +1,86 @@
+using Bamba.Benchmarks;
+
+namespace Bamba.Backends.Cuda.Bench;
+
+/// <summary>What <see cref="GpuBenchmark.Run"/> measures; the defaults are the GPU speed issue's scenarios.</summary>
+public sealed record GpuBenchOptions
+{
+    /// <summary>A model directory, or null for <see cref="Preset"/> made with random weights on the GPU.</summary>
+    public string? ModelDirectory { get; init; }
+    public string Preset { get; init; } = "bamba-9b";
+    /// <summary>A preset whose throughput runs beside the model's for the ratio, or null.</summary>
+    public string? Compare { get; init; }
+    public bool Decode { get; init; } = true;
+    public bool Prefill { get; init; } = true;
+    public bool Throughput { get; init; } = true;
+    public int PromptTokens { get; init; } = 512;
+    public int NewTokens { get; init; } = 256;
+    public int PrefillTokens { get; init; } = 4096;
+    public int Requests { get; init; } = 64;
+    public int RequestPrompt { get; init; } = 2048;
+    public int RequestOutput { get; init; } = 512;
+    public int PrefillChunk { get; init; } = 2048;
+    public int MaxStepTokens { get; init; } = 8192;
+    /// <summary>Also report where the GPU time of decode and prefill goes, kernel by kernel.</summary>
+    public bool Profile { get; init; }
+}
+
+/// <summary>Runs the chosen scenarios on one model (and the comparison model's throughput) on GPU 0.</summary>
+public static class GpuBenchmark
+{
+    public static GpuBenchReport Run(GpuBenchOptions o, IProgress<string>? progress = null)
+    {
+        string name = o.ModelDirectory ?? o.Preset;
+        GpuBenchReport report;
+        using (var model = Open(o.ModelDirectory, o.Preset, progress))
+        {
+            progress?.Report($"{name} on {model.Device.Name}: measuring copy bandwidth and GEMM rate");
+            report = new GpuBenchReport
+            {
+                Device = model.Device.Name, Model = name, Parameters = GpuScenarios.Parameters(model.Config), WeightBytes = model.WeightBytes,
+                CopyGBps = GpuLimits.CopyGBps(model.Device), GemmTflops = GpuLimits.GemmTflops(model.Ops),
+            };
+            if (o.Decode)
+            {
+                progress?.Report($"decode: batch 1, {o.PromptTokens}-token prompt, {o.NewTokens} new tokens");
+                report = report with { Decode = GpuScenarios.Decode(model, report.CopyGBps, o.PromptTokens, o.NewTokens) };
+            }
+            if (o.Prefill)
+            {
+                progress?.Report($"prefill: 1 × {o.PrefillTokens} tokens");
+                report = report with { Prefill = GpuScenarios.Prefill(model, report.GemmTflops, o.PrefillTokens) };
+            }
+            if (o.Profile)
+            {
+                progress?.Report("profiling decode and prefill kernel by kernel");
+                report = report with
+                {
+                    DecodeProfile = GpuScenarios.ProfileDecode(model, o.PromptTokens, 16),
+                    PrefillProfile = GpuScenarios.ProfilePrefill(model, o.PrefillTokens),
+                };
+            }
+            if (o.Throughput)
+            {
+                progress?.Report($"throughput: {o.Requests} requests × ({o.RequestPrompt} + {o.RequestOutput}) through the scheduler");
+                report = report with { Throughput = Throughput(model, name, o) };
+            }
+        }
+        if (o.Throughput && o.Compare is { } peerName)
+        {
+            using var peer = Open(null, peerName, progress);
+            progress?.Report($"throughput on {peerName}: the same requests");
+            report = report with { PeerThroughput = Throughput(peer, peerName, o) };
+        }
+        return report;
+    }
+
+    private static ThroughputResult Throughput(CudaModel model, string name, GpuBenchOptions o) =>
+        GpuScenarios.Throughput(model, name, o.Requests, o.RequestPrompt, o.RequestOutput, o.PrefillChunk, o.MaxStepTokens);
+
+    private static CudaModel Open(string? modelDir, string preset, IProgress<string>? progress)
+    {
+        if (modelDir is not null) return CudaModel.Load(modelDir);
+        progress?.Report($"making {preset} with random bf16 weights on the GPU");
+        return CudaModel.Synthetic(SyntheticModel.Preset(preset));
+    }
+}

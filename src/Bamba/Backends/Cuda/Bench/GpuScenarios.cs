@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using Bamba.Configuration;
+using Bamba.Generation;
+using Bamba.Generation.Scheduling;
+
+namespace Bamba.Backends.Cuda.Bench;
+
+/// <summary>Batch-1 decode: a prompt, then new tokens one at a time (greedy on the GPU, ids only back to the host).</summary>
+public sealed record DecodeResult(int PromptTokens, int NewTokens, double MsPerToken, long BytesPerToken, double FloorMs, long PeakBytes)
+{
+    public double TokensPerSecond => 1000 / MsPerToken;
+    /// <summary>The bandwidth floor over the measured time: 1 = every step moves only the weights, at the copy rate.</summary>
+    public double FractionOfFloor => FloorMs / MsPerToken;
+}
+
+/// <summary>One prompt in one call; the ceiling is the GEMM rate over 2 × (matrix parameters every token multiplies) per token.</summary>
+public sealed record PrefillResult(int Tokens, double TokensPerSecond, double CeilingTokensPerSecond, long PeakBytes)
+{
+    public double FractionOfCeiling => TokensPerSecond / CeilingTokensPerSecond;
+}
+
+/// <summary>Many requests through the continuous-batching scheduler at once: output tokens per second of wall time.</summary>
+public sealed record ThroughputResult(string Model, int Requests, int PromptTokens, int OutputTokens, double Seconds, long Steps, long PeakBytes)
+{
+    public double OutputTokensPerSecond => (double)Requests * OutputTokens / Seconds;
+}
+
+/// <summary>The scenarios of <c>bamba bench --device cuda</c>, each on a loaded <see cref="CudaModel"/>.</summary>
+public static class GpuScenarios
+{
+    public static DecodeResult Decode(CudaModel model, double copyGBps, int promptTokens, int newTokens)
+    {
+        var prompt = RandomTokens(model.Config, promptTokens, seed: 1);
+        using (var warm = model.CreateState()) GreedyRun(model, warm, prompt, 4);
+        using var peak = new PeakMemory(model.Device);
+        using var state = model.CreateState();
+        GreedyRun(model, state, prompt, 1);
+        var clock = Stopwatch.StartNew();
+        GreedyRun(model, state, null, newTokens);
+        double ms = clock.Elapsed.TotalMilliseconds / newTokens;
+        long bytes = DecodeBytesPerToken(model);
+        return new DecodeResult(promptTokens, newTokens, ms, bytes, bytes / (copyGBps * 1e9) * 1000, peak.PeakBytes);
+    }
+
+    public static PrefillResult Prefill(CudaModel model, double gemmTflops, int tokens)
+    {
+        var prompt = RandomTokens(model.Config, tokens, seed: 2);
+        using (var warm = model.CreateState()) GreedyRun(model, warm, prompt, 0);
+        using var peak = new PeakMemory(model.Device);
+        using var state = model.CreateState();
+        var clock = Stopwatch.StartNew();
+        GreedyRun(model, state, prompt, 0);
+        double seconds = clock.Elapsed.TotalSeconds;
+        double ceiling = gemmTflops * 1e12 / (2.0 * MatrixParametersPerToken(model.Config));
+        return new PrefillResult(tokens, tokens / seconds, ceiling, peak.PeakBytes);
+    }
+
+    /// <summary>
+    /// <paramref name="requests"/> requests of random prompts submitted together, each generating exactly
+    /// <paramref name="outputTokens"/> tokens (no stop ids); the scheduler admits them all and cuts prompts into chunks.
+    /// </summary>
+    public static ThroughputResult Throughput(CudaModel model, string name, int requests, int promptTokens, int outputTokens,
+        int prefillChunk, int maxStepTokens)
+    {
+        var options = new SchedulerOptions
+        {
+            MaxBatch = requests, MaxQueue = requests, PrefillChunk = prefillChunk, MaxStepTokens = Math.Max(maxStepTokens, prefillChunk),
+            MaxContext = promptTokens + outputTokens,
+        };
+        // A short warm-up outside the timing (first GEMM plans, scratch buffers); plans for other batch sizes are made
+        // inside it, as a server makes them.
+        RunRequests(model, options with { MaxBatch = 2, MaxQueue = 2 }, 2, promptTokens, 2);
+        using var peak = new PeakMemory(model.Device);
+        var clock = Stopwatch.StartNew();
+        long steps = RunRequests(model, options, requests, promptTokens, outputTokens);
+        return new ThroughputResult(name, requests, promptTokens, outputTokens, clock.Elapsed.TotalSeconds, steps, peak.PeakBytes);
+    }
+
+    private static long RunRequests(CudaModel model, SchedulerOptions options, int requests, int promptTokens, int outputTokens)
+    {
+        using var scheduler = new ContinuousBatchScheduler(model, options);
+        var runs = Enumerable.Range(0, requests).Select(i => scheduler.RunAsync(new SequenceRequest
+        {
+            Prompt = RandomTokens(model.Config, promptTokens, seed: 100 + i), MaxNewTokens = outputTokens, EosTokenIds = [],
+        })).ToArray();
+        var results = Task.WhenAll(runs).GetAwaiter().GetResult();
+        foreach (var (tokens, result) in results)
+            if (tokens.Length != outputTokens)
+                throw new InvalidOperationException($"a benchmark request ended after {tokens.Length} of {outputTokens} tokens ({result.Finish})");
+        return scheduler.Metrics.StepsTotal;
+    }
+
+    /// <summary>Kernel time of <paramref name="steps"/> batch-1 decode steps after a prompt (see <see cref="KernelProfile"/>).</summary>
+    public static ProfileEntry[] ProfileDecode(CudaModel model, int promptTokens, int steps)
+    {
+        using var state = model.CreateState();
+        GreedyRun(model, state, RandomTokens(model.Config, promptTokens, seed: 1), 1);
+        return Profiled(model, () => GreedyRun(model, state, null, steps));
+    }
+
+    /// <summary>Kernel time of one prefill of <paramref name="tokens"/> tokens.</summary>
+    public static ProfileEntry[] ProfilePrefill(CudaModel model, int tokens)
+    {
+        using var state = model.CreateState();
+        var prompt = RandomTokens(model.Config, tokens, seed: 2);
+        return Profiled(model, () => GreedyRun(model, state, prompt, 0));
+    }
+
+    private static ProfileEntry[] Profiled(CudaModel model, Action work)
+    {
+        using var profile = new KernelProfile(model.Device);
+        model.Ops.Profile = profile;
+        try { work(); }
+        finally { model.Ops.Profile = null; }
+        return profile.Summary();
+    }
+
+    /// <summary>Feeds <paramref name="prompt"/> (when given), then <paramref name="steps"/> greedy tokens.</summary>
+    private static void GreedyRun(CudaModel model, CudaSequenceState state, int[]? prompt, int steps)
+    {
+        int[] next = prompt is null ? [1] : model.StepAndSample([state], [prompt], [SamplingOptions.Greedy], [0f]);
+        for (int i = 0; i < steps; i++) next = model.StepAndSample([state], [next], [SamplingOptions.Greedy], [0f]);
+    }
+
+    private static int[] RandomTokens(BambaConfig c, int count, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ => random.Next(3, c.VocabSize)).ToArray();
+    }
+
+    /// <summary>A decode step reads every weight once, except the embedding table (one row), unless it is also the head.</summary>
+    public static long DecodeBytesPerToken(CudaModel model)
+    {
+        var c = model.Config;
+        long embedding = (long)c.VocabSize * c.HiddenSize * model.Ops.ActBytes;
+        return model.WeightBytes - (c.TieWordEmbeddings ? 0 : embedding);
+    }
+
+    /// <summary>
+    /// Parameters of the matrices every prompt token is multiplied by: the layers' projections. The embedding is a
+    /// lookup and the LM head runs on the last token only, so neither counts.
+    /// </summary>
+    public static long MatrixParametersPerToken(BambaConfig c)
+    {
+        long h = c.HiddenSize, mlp = 3L * h * c.IntermediateSize;
+        long attention = h * (c.NumAttentionHeads + 2L * c.NumKeyValueHeads) * c.HeadDim + (long)c.NumAttentionHeads * c.HeadDim * h;
+        long mamba = h * c.InProjDim + (long)c.MambaIntermediate * h;
+        return Enumerable.Range(0, c.NumHiddenLayers).Sum(l => mlp + (c.IsAttentionLayer(l) ? attention : mamba));
+    }
+
+    /// <summary>Every parameter, as a model card counts them.</summary>
+    public static long Parameters(BambaConfig c)
+    {
+        long h = c.HiddenSize, embedding = (long)c.VocabSize * h;
+        long vectors = Enumerable.Range(0, c.NumHiddenLayers).Sum(l => 2 * h + (c.IsAttentionLayer(l) ? 0
+            : (long)c.ConvDim * c.MambaDConv + (c.MambaConvBias ? c.ConvDim : 0) + 3L * c.MambaNHeads + c.MambaIntermediate)) + h;
+        return MatrixParametersPerToken(c) + embedding * (c.TieWordEmbeddings ? 1 : 2) + vectors;
+    }
+}

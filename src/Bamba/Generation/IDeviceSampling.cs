@@ -1,0 +1,18 @@
+namespace Bamba.Generation;
+
+/// <summary>
+/// A model that can also pick each sequence's next token where its logits are (on the GPU), so that only token ids
+/// cross to the host: what keeps a large decode batch from moving batch × vocabulary floats every step.
+/// </summary>
+public interface IDeviceSampling
+{
+    /// <summary>Whether <see cref="StepAndSample"/> implements these options (penalties and min-p need the host's logits).</summary>
+    bool CanSample(SamplingOptions options);
+
+    /// <summary>
+    /// Like <see cref="ISequenceModel.Step"/>, then picks one token per sequence; <paramref name="uniforms"/> holds one
+    /// draw in [0, 1) per sequence (ignored by greedy ones).
+    /// </summary>
+    int[] StepAndSample(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs,
+        IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms);
+}

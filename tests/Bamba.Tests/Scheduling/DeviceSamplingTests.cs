@@ -1,0 +1,88 @@
+using Bamba.Configuration;
+using Bamba.Generation;
+using Bamba.Generation.Scheduling;
+using Bamba.Modeling;
+
+namespace Bamba.Tests.Scheduling;
+
+/// <summary>
+/// The scheduler's route for models that sample on the device (the CUDA model): eligible requests go through
+/// StepAndSample and get the same greedy tokens; requests that need the logits on the host still get them.
+/// </summary>
+public class DeviceSamplingTests
+{
+    /// <summary>The CPU model with a greedy-only "device" sampler: argmax of the logits the plain step returns.</summary>
+    private sealed class GreedyDeviceModel(ISequenceModel inner) : ISequenceModel, IDeviceSampling
+    {
+        public int DeviceCalls, HostCalls;
+        public BambaConfig Config => inner.Config;
+        public SequenceState CreateState() => inner.CreateState();
+
+        public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
+        {
+            HostCalls++;
+            return inner.Step(states, inputs);
+        }
+
+        public bool CanSample(SamplingOptions options) => options.IsGreedy && options.RepetitionPenalty == 1;
+
+        public int[] StepAndSample(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs,
+            IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms)
+        {
+            DeviceCalls++;
+            Assert.All(sampling, s => Assert.True(CanSample(s)));
+            Assert.Equal(states.Count, uniforms.Count);
+            return inner.Step(states, inputs).Select(l => Sampler.ArgMax(l)).ToArray();
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    private static SequenceRequest Request(int seed, SamplingOptions? sampling = null, bool logprobs = false) => new()
+    {
+        Prompt = SchedulerTests.Prompt(5 + seed, seed), MaxNewTokens = 6, EosTokenIds = [], Sampling = sampling ?? SamplingOptions.Greedy,
+        Logprobs = logprobs,
+    };
+
+    [Fact]
+    public async Task GreedyRequestsAreSampledOnTheDeviceWithTheSameTokens()
+    {
+        var options = new SchedulerOptions { MaxBatch = 4, PrefillChunk = 4, MaxStepTokens = 12 };
+        var requests = Enumerable.Range(0, 6).Select(i => Request(i)).ToArray();
+        int[][] expected;
+        using (var plain = new ContinuousBatchScheduler(BambaModel.Load(Fixtures.Model("tiny-bamba")), options))
+            expected = (await Task.WhenAll(requests.Select(r => plain.RunAsync(r)))).Select(r => r.Tokens.Select(t => t.Id).ToArray()).ToArray();
+
+        var model = new GreedyDeviceModel(BambaModel.Load(Fixtures.Model("tiny-bamba")));
+        using (var scheduler = new ContinuousBatchScheduler(model, options))
+        {
+            var results = await Task.WhenAll(requests.Select(r => scheduler.RunAsync(r)));
+            for (int i = 0; i < requests.Length; i++)
+            {
+                Assert.Equal(expected[i], results[i].Tokens.Select(t => t.Id).ToArray());
+                Assert.All(results[i].Tokens, t => Assert.True(double.IsNaN(t.Logprob)));
+            }
+        }
+        Assert.True(model.DeviceCalls > 0);
+        Assert.Equal(0, model.HostCalls);
+        model.Dispose();
+    }
+
+    [Fact]
+    public async Task RequestsTheDeviceCannotSampleGetHostLogits()
+    {
+        using var model = new GreedyDeviceModel(BambaModel.Load(Fixtures.Model("tiny-bamba")));
+        using var scheduler = new ContinuousBatchScheduler(model, new SchedulerOptions { MaxBatch = 4, PrefillChunk = 4, MaxStepTokens = 12 });
+
+        var withLogprobs = scheduler.RunAsync(Request(1, logprobs: true));
+        var penalised = scheduler.RunAsync(Request(2, new SamplingOptions { Temperature = 0, RepetitionPenalty = 1.3f }));
+        var greedy = scheduler.RunAsync(Request(3));
+        var results = await Task.WhenAll(withLogprobs, penalised, greedy);
+
+        Assert.All(results[0].Tokens, t => Assert.True(t.Logprob <= 0));
+        Assert.Equal(6, results[1].Tokens.Length);
+        Assert.Equal(6, results[2].Tokens.Length);
+        Assert.True(model.HostCalls > 0);
+        Assert.True(model.DeviceCalls > 0);
+    }
+}
