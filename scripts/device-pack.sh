@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Packs what the GPU machine (no .NET SDK) needs into one archive: the self-contained GPU test executable and the
 # `bamba` command in one folder (they share the runtime files, so the archive holds them once) and the fixture models.
-# Usage: scripts/device-pack.sh OUT.tar.xz  (run from the repository root)
+# Usage: [MODELS="tiny-bamba ..."] [CLI=0] scripts/device-pack.sh OUT.tar.xz  (run from the repository root)
+# What travels to the device is capped (64 MiB with the repository), so MODELS can name fewer fixture models (all by
+# default) and CLI=0 leaves the `bamba` command out.
 set -euo pipefail
 out=$(realpath -m "$1")
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 dotnet publish tests/Bamba.Cuda.Tests -c Release -r linux-x64 --self-contained -p:PublishTrimmed=false -o "$stage/bin" >/dev/null
-dotnet publish src/Bamba.Cli -c Release -r linux-x64 --self-contained -p:PublishTrimmed=false -o "$stage/cli" >/dev/null
+mkdir -p "$stage/cli"
+[ "${CLI:-1}" = 0 ] || dotnet publish src/Bamba.Cli -c Release -r linux-x64 --self-contained -p:PublishTrimmed=false -o "$stage/cli" >/dev/null
 # A file both publish (the runtime, Bamba.Core) must be the same in both, or the two programs cannot share a folder.
-( cd "$stage/cli" && for f in *; do
+( cd "$stage/cli" && shopt -s nullglob && for f in *; do
     if [ -e "$stage/bin/$f" ]; then cmp -s "$f" "$stage/bin/$f" || { echo "device-pack: $f differs between the tests and the CLI" >&2; exit 1; }
     else cp -r "$f" "$stage/bin/"; fi
   done )
@@ -17,7 +20,7 @@ dotnet publish src/Bamba.Cli -c Release -r linux-x64 --self-contained -p:Publish
 ( cd "$stage/bin" && rm -rf CodeCoverage alpine arm64 macos ubuntu x64 x86 cs de es fr it ja ko pl pt-BR ru tr zh-Hans zh-Hant \
     libmscordaccore.so libmscordbi.so createdump libclrgc.so libclrgcexp.so libcoreclrtraceptprovider.so *.pdb )
 mkdir -p "$stage/fixtures/models"
-cp -r ../shared/fixtures/models/. "$stage/fixtures/models/"
+for m in ${MODELS:-$(ls ../shared/fixtures/models)}; do cp -r "../shared/fixtures/models/$m" "$stage/fixtures/models/"; done
 cp ../shared/fixtures/README.md "$stage/fixtures/" 2>/dev/null || true
 mkdir -p "$(dirname "$out")"
 tar -C "$stage" -cf - bin fixtures | xz -T2 -6 > "$out"

@@ -26,6 +26,31 @@ public class NormTests
         Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, x.Length), Close.For(ops), "rmsnorm");
     }
 
+    /// <summary>The fused residual add + norm: x gains delta (activation type) in place, y is the norm of the new x.</summary>
+    [Theory]
+    [InlineData(CudaPrecision.Float32, 3, 4096)]
+    [InlineData(CudaPrecision.Float32, 2, 100)]
+    [InlineData(CudaPrecision.BFloat16, 5, 4096)]
+    public void AddRmsNormMatchesCpu(CudaPrecision precision, int rows, int width)
+    {
+        var ops = Gpu.Ops(precision);
+        var x = Gpu.Random(8, rows * width, 3f);
+        var delta = Gpu.Rounded(ops, Gpu.Random(9, rows * width, 2f));
+        var w = Gpu.Random(10, width);
+        var sum = x.Zip(delta, (a, b) => a + b).ToArray();
+        var expected = new float[x.Length];
+        Norms.RmsNorm(sum, w, 1e-5f, expected);
+
+        using var xd = Gpu.F32(x);
+        using var dd = Gpu.Act(ops, delta);
+        using var wd = Gpu.F32(w);
+        using var yd = ops.Device.Allocate((long)x.Length * ops.ActBytes);
+        ops.AddRmsNorm(xd.Pointer, dd.Pointer, wd.Pointer, yd.Pointer, rows, width, 1e-5f);
+
+        Assert.Equal(sum, Gpu.ReadF32(xd.Pointer, x.Length));
+        Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, x.Length), Close.For(ops), "add + rmsnorm");
+    }
+
     /// <summary>z is read from a wider row (the in_proj output), as the Mamba mixer does; groups of the full width and smaller.</summary>
     [Theory]
     [InlineData(CudaPrecision.Float32, 4, 256, 256)]

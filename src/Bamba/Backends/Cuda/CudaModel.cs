@@ -169,16 +169,17 @@ public sealed class CudaModel : ISequenceModel, IDeviceSampling
         _ops.Embedding(batch.Tokens, _weights.Embedding, x, rows, h);
         ulong normed = Act("normed", (long)rows * h), mixed = Act("mixed", (long)rows * h);
         float eps = (float)Config.RmsNormEps;
+        // Each residual add is fused with the norm that follows it; the last layer's add stands alone.
+        _ops.RmsNorm(x, _weights.Layers[0].InputNorm, normed, rows, h, eps);
         for (int layer = 0; layer < Config.NumHiddenLayers; layer++)
         {
             var w = _weights.Layers[layer];
-            _ops.RmsNorm(x, w.InputNorm, normed, rows, h, eps);
             if (w.Mamba is { } mamba) Mamba(batch, layer, mamba, normed, mixed);
             else Attention(batch, layer, w.Attention!, normed, mixed);
-            _ops.AddResidual(x, mixed, (long)rows * h);
-            _ops.RmsNorm(x, w.PostNorm, normed, rows, h, eps);
+            _ops.AddRmsNorm(x, mixed, w.PostNorm, normed, rows, h, eps);
             Mlp(w, normed, mixed, rows);
-            _ops.AddResidual(x, mixed, (long)rows * h);
+            if (layer + 1 < Config.NumHiddenLayers) _ops.AddRmsNorm(x, mixed, _weights.Layers[layer + 1].InputNorm, normed, rows, h, eps);
+            else _ops.AddResidual(x, mixed, (long)rows * h);
         }
         for (int i = 0; i < batch.Runs; i++)
             batch.States[i].Commit(batch.Length(i), batch.Positions.Skip(batch.Offsets[i]).Take(batch.Length(i)).Count(p => p >= 0));

@@ -10,8 +10,11 @@ namespace Bamba.Backends.Cuda;
 public sealed class CudaOps : IDisposable
 {
     private const int Block = 256;
-    private const int SsdTile = 16;            // SSD_TILE in ssd.cu
+    private const int SsdOut = 64;             // SSD_OUT in ssd.cu: the chunk kernels' output tile
+    private const int SsdStepWarps = 8;        // SSD_STEP_WARPS in ssd.cu
     private const int AttentionWarps = 4;      // ATTN_WARPS in attention.cu
+    private const int AttentionTile = 32;      // ATTN_TILE in attention.cu
+    private const int AttentionTileMaxHeadDim = 128; // ATTN_TILE_MAX_HEAD_DIM in attention.cu
     private const int MaxHeadDim = 256;        // ATTN_MAX_HEAD_DIM in attention.cu; also the SSD kernels' limit on P
     private const int SampleThreads = 1024;    // SAMPLE_THREADS in sampling.cu
     private const int SplitDecodeMinKeys = 64; // one-query attention over at least this many keys splits them over warps
@@ -82,15 +85,22 @@ public sealed class CudaOps : IDisposable
 
     // ---- norms -------------------------------------------------------------------------------------------------
 
+    /// <summary>Threads per row of the norms: a warp per 8 elements, at least one block of <see cref="Block"/>, at most 1024.</summary>
+    private static int NormBlock(int width) => Math.Clamp((width / 8 + 31) / 32 * 32, Block, 1024);
+
     /// <summary>Float32 residual rows → activation-typed normalised rows.</summary>
     public void RmsNorm(ulong x, ulong weight, ulong y, int rows, int width, float eps) =>
-        Launch("rmsnorm", rows, Block, 0, x, weight, y, width, eps);
+        Launch("rmsnorm", rows, NormBlock(width), 0, x, weight, y, width, eps);
+
+    /// <summary>The residual add then the next norm: x += delta (activation type); y = rmsnorm(x) · weight.</summary>
+    public void AddRmsNorm(ulong x, ulong delta, ulong weight, ulong y, int rows, int width, float eps) =>
+        Launch("add_rmsnorm", rows, NormBlock(width), 0, x, delta, weight, y, width, eps);
 
     /// <summary>In place on y [rows, width]; z is read with row stride <paramref name="zStride"/>.</summary>
     public void GatedRmsNorm(ulong y, ulong z, int zStride, ulong weight, int rows, int width, int group, float eps)
     {
         if (width % group != 0) throw new ArgumentException("gated norm: width must be a multiple of the group size");
-        Launch("gated_rmsnorm", Dim3.Of(rows, width / group), Block, 0, y, z, zStride, weight, width, group, eps);
+        Launch("gated_rmsnorm", Dim3.Of(rows, width / group), NormBlock(group), 0, y, z, zStride, weight, width, group, eps);
     }
 
     // ---- causal conv -------------------------------------------------------------------------------------------
@@ -133,12 +143,11 @@ public sealed class CudaOps : IDisposable
         ulong states = Scratch.Get("ssd.states", 4L * chunks * s.Heads * pn);
         Launch("ssd_chunk_cumsum", Blocks((long)chunks * s.Heads), Block, 0, dt, a, dAcs, steps, s.Heads, s.ChunkSize);
         Launch("ssd_chunk_cb", Dim3.Of(chunks * s.Groups, s.ChunkSize), 128, 0, xbc, s.ConvDim, cb, steps, s.Inner, s.Groups, s.StateSize, s.ChunkSize);
-        int stateShared = 4 * SsdTile * (s.HeadDim + s.StateSize + 1);
-        Launch("ssd_chunk_state", Dim3.Of(chunks, s.Heads, (pn + 8 * Block - 1) / (8 * Block)), Block, stateShared,
+        int pTiles = (s.HeadDim + SsdOut - 1) / SsdOut, nTiles = (s.StateSize + SsdOut - 1) / SsdOut, tTiles = (s.ChunkSize + SsdOut - 1) / SsdOut;
+        Launch("ssd_chunk_state", Dim3.Of(chunks, s.Heads, pTiles * nTiles), Block, 0,
             xbc, s.ConvDim, dt, dAcs, states, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
         Launch("ssd_state_passing", Dim3.Of(Blocks(pn), s.Heads), Block, 0, states, dAcs, state, steps, s.Heads, pn, s.ChunkSize);
-        int scanShared = 4 * (SsdTile * s.StateSize + SsdTile * s.HeadDim + SsdTile * SsdTile);
-        Launch("ssd_chunk_scan", Dim3.Of(chunks, s.Heads, (s.ChunkSize + SsdTile - 1) / SsdTile), Block, scanShared,
+        Launch("ssd_chunk_scan", Dim3.Of(chunks, s.Heads, tTiles * pTiles), Block, 0,
             xbc, s.ConvDim, dt, dAcs, cb, states, d, y, s.Inner, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
     }
 
@@ -146,7 +155,8 @@ public sealed class CudaOps : IDisposable
     public void SsdStep(SsdShape s, ulong xbc, ulong dt, ulong a, ulong d, ulong states, ulong y, int rows)
     {
         CheckSsd(s);
-        Launch("ssd_step", Dim3.Of(s.Heads, rows), 128, 0, xbc, s.ConvDim, dt, a, d, states, y, s.Inner, s.Heads, s.HeadDim, s.Groups, s.StateSize);
+        Launch("ssd_step", Dim3.Of(s.Heads, (s.HeadDim + SsdStepWarps - 1) / SsdStepWarps, rows), 32 * SsdStepWarps, 0,
+            xbc, s.ConvDim, dt, a, d, states, y, s.Inner, s.Heads, s.HeadDim, s.Groups, s.StateSize);
     }
 
     private static void CheckSsd(SsdShape s)
@@ -187,6 +197,14 @@ public sealed class CudaOps : IDisposable
             Launch("attention_split", Blocks((long)heads * splits, AttentionWarps), 32 * AttentionWarps, 0,
                 q, keys, values, keyPadding, partial, cached, heads, kvHeads, headDim, scale, splits, perSplit);
             Launch("attention_combine", heads, 128, 0, partial, output, heads, headDim, splits);
+            return;
+        }
+        if (steps >= AttentionTile / 2 && headDim % 32 == 0 && headDim <= AttentionTileMaxHeadDim)
+        {
+            // A prompt: tiles of queries share each key and value row they load.
+            int shared = 4 * 2 * AttentionTile * (headDim + 4);
+            Launch("attention_tiled", Dim3.Of((steps + AttentionTile - 1) / AttentionTile, heads), 256, shared,
+                q, qStride, keys, values, keyPadding, output, outStride, steps, cached, heads, kvHeads, headDim, scale);
             return;
         }
         Launch("attention", Blocks((long)steps * heads, AttentionWarps), 32 * AttentionWarps, 0,
@@ -248,7 +266,10 @@ public sealed class CudaOps : IDisposable
     {
         if (Precision != CudaPrecision.BFloat16 || n > GemvMaxRows || k % 8 != 0 || (x | w | y) % 16 != 0)
             throw new ArgumentException($"gemv needs bf16 weights, ≤ {GemvMaxRows} rows, k % 8 == 0 and 16-byte aligned buffers");
-        _module.Launch("gemv_bf16", Blocks(m, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k);
+        // Enough warps in flight: a matrix of few rows splits each row's k over up to 8 warps (16 K warps at least).
+        int split = 1;
+        while (split < GemvWarps && (long)m * split < 16384 && k / (8 * split) >= 2 * 32) split *= 2;
+        _module.Launch("gemv_bf16", Blocks((long)m * split, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k, split);
         Profile?.Mark($"gemv {m}x{k}");
     }
 

@@ -284,3 +284,86 @@ extern "C" __global__ void attention_combine_batched(const float* partial, act_t
         st(out + (long long)b * out_stride + h * head_dim + d, L > 0.f ? o / L : 0.f);
     }
 }
+
+// ---- prefill: a tile of queries per block -------------------------------------------------------------------------
+
+#define ATTN_TILE 32
+#define ATTN_TILE_MAX_HEAD_DIM 128
+
+// Flash-style attention for a run of `steps` queries (as `attention`), ATTN_TILE queries of one head per block, so
+// every key and value row loaded into shared memory serves 32 queries instead of one. Warp w owns queries 4w..4w+3;
+// for the scores its lanes are the tile's 32 keys, for the output its lanes own head_dim / 32 consecutive dims each.
+// Needs head_dim % 32 == 0 and ≤ ATTN_TILE_MAX_HEAD_DIM. Grid (ceil(steps / ATTN_TILE), heads), block 256; dynamic
+// shared 4 · (ATTN_TILE · (head_dim + 4) · 2) bytes.
+extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const act_t* keys, const act_t* values, const u8* key_pad,
+                                           act_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, int head_dim, float scale) {
+    extern __shared__ float tile_smem[];
+    const int ld_row = head_dim + 4; // keeps rows 16-byte aligned and spreads lanes over the banks
+    float* qs = tile_smem;                  // [ATTN_TILE][ld_row], pre-scaled
+    float* kv = qs + ATTN_TILE * ld_row;    // [ATTN_TILE][ld_row]: the key tile, then the value tile
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, h = blockIdx.y, kvh = h / (heads / kv_heads);
+    int t0 = blockIdx.x * ATTN_TILE, width = kv_heads * head_dim, per_lane = head_dim / 32, offset = cached - steps;
+    for (int i = threadIdx.x; i < ATTN_TILE * head_dim; i += blockDim.x) {
+        int r = i / head_dim, d = i % head_dim, t = t0 + r;
+        qs[r * ld_row + d] = t < steps ? ld(q + (long long)t * q_stride + h * head_dim + d) * scale : 0.f;
+    }
+    float m[4], l[4], acc[4][ATTN_TILE_MAX_HEAD_DIM / 32];
+    for (int i = 0; i < 4; i++) {
+        m[i] = NEG_INF; l[i] = 0.f;
+        for (int e = 0; e < ATTN_TILE_MAX_HEAD_DIM / 32; e++) acc[i][e] = 0.f;
+    }
+    int last_query = min(steps, t0 + ATTN_TILE) - 1, key_end = offset + last_query + 1;
+    for (int j0 = 0; j0 < key_end; j0 += ATTN_TILE) {
+        __syncthreads();
+        for (int i = threadIdx.x; i < ATTN_TILE * head_dim; i += blockDim.x) {
+            int r = i / head_dim, d = i % head_dim, j = j0 + r;
+            kv[r * ld_row + d] = j < key_end ? ld(keys + (long long)j * width + kvh * head_dim + d) : 0.f;
+        }
+        __syncthreads();
+        // Scores: lane = key j0 + lane, for the warp's four queries.
+        float s[4] = {0.f, 0.f, 0.f, 0.f};
+        const float* kr = kv + lane * ld_row;
+        for (int d = 0; d < head_dim; d += 4) {
+            float4 k4 = *(const float4*)(kr + d);
+            for (int i = 0; i < 4; i++) {
+                float4 q4 = *(const float4*)(qs + (warp * 4 + i) * ld_row + d);
+                s[i] += q4.x * k4.x + q4.y * k4.y + q4.z * k4.z + q4.w * k4.w;
+            }
+        }
+        int j = j0 + lane;
+        bool key_live = j < key_end && !key_pad[j];
+        float p[4];
+        for (int i = 0; i < 4; i++) {
+            int t = t0 + warp * 4 + i;
+            float score = key_live && t < steps && j <= offset + t ? s[i] : NEG_INF;
+            float m_new = fmaxf(m[i], warp_max(score));
+            float correction = m_new == NEG_INF ? 1.f : expf(m[i] - m_new);
+            p[i] = score == NEG_INF ? 0.f : expf(score - m_new);
+            l[i] = l[i] * correction + warp_sum(p[i]);
+            for (int e = 0; e < ATTN_TILE_MAX_HEAD_DIM / 32; e++) acc[i][e] *= correction;
+            m[i] = m_new;
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < ATTN_TILE * head_dim; i += blockDim.x) {
+            int r = i / head_dim, d = i % head_dim, jj = j0 + r;
+            kv[r * ld_row + d] = jj < key_end ? ld(values + (long long)jj * width + kvh * head_dim + d) : 0.f;
+        }
+        __syncthreads();
+        for (int jj = 0; jj < ATTN_TILE; jj++) {
+            const float* vr = kv + jj * ld_row + lane * per_lane;
+            float pj[4];
+            for (int i = 0; i < 4; i++) pj[i] = __shfl_sync(FULL_MASK, p[i], jj);
+            for (int e = 0; e < ATTN_TILE_MAX_HEAD_DIM / 32; e++) {
+                if (e >= per_lane) break;
+                float v = vr[e];
+                for (int i = 0; i < 4; i++) acc[i][e] += pj[i] * v;
+            }
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        int t = t0 + warp * 4 + i;
+        if (t >= steps) continue;
+        for (int e = 0; e < per_lane; e++)
+            st(out + (long long)t * out_stride + h * head_dim + lane * per_lane + e, l[i] > 0.f ? acc[i][e] / l[i] : 0.f);
+    }
+}

@@ -1,7 +1,9 @@
 // Decode's matrix-vector products: y[r, m] = Σ_k x[r, k] · W[m, k] for a few rows r (GEMV_MAX_ROWS), bf16 weights.
-// cuBLASLt streams a 4096×4096 bf16 matrix at about half the copy rate for one row; this kernel gives each warp one
-// weight row and has every lane load 16 bytes (8 bf16) at a time, so the weights stream coalesced and once.
-// Needs k % 8 == 0 (16-byte rows); accumulation is float32. Grid (ceil(m / GEMV_WARPS)), block 32 · GEMV_WARPS.
+// cuBLASLt streams a 4096×4096 bf16 matrix at about half the copy rate for one row; this kernel gives each weight row
+// `split` warps (each a contiguous share of k) and has every lane load 16 bytes (8 bf16) at a time, so the weights
+// stream coalesced and once. A matrix of few rows takes split > 1 so that enough warps are in flight to cover the
+// memory latency on every SM. Needs k % 8 == 0 (16-byte rows); accumulation is float32.
+// Grid (ceil(m · split / GEMV_WARPS)), block 32 · GEMV_WARPS; split divides GEMV_WARPS.
 
 #define GEMV_WARPS 8
 #define GEMV_MAX_ROWS 4
@@ -15,39 +17,46 @@ __device__ __forceinline__ void load8(const act_t* x, float* out) {
 #endif
 }
 
-extern "C" __global__ void gemv_bf16(const act_t* x, const bf16_t* w, act_t* y, int rows, int m, int k) {
-    int lane = threadIdx.x & 31, row = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
-    if (row >= m) return;
-    const bf16_t* wr = w + (long long)row * k;
+extern "C" __global__ void gemv_bf16(const act_t* x, const bf16_t* w, act_t* y, int rows, int m, int k, int split) {
+    __shared__ float partial[GEMV_WARPS][GEMV_MAX_ROWS];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int row = blockIdx.x * (GEMV_WARPS / split) + warp / split, piece = warp % split;
+    int share = (k / 8 + split - 1) / split * 8, k_begin = piece * share, k_end = min(k, k_begin + share);
     float acc[GEMV_MAX_ROWS];
     for (int r = 0; r < GEMV_MAX_ROWS; r++) acc[r] = 0.f;
-    // Four independent 16-byte weight loads in flight per lane before any is used: enough bytes in flight to cover
-    // the memory latency.
-    for (int base = lane * 8; base < k; base += 4 * 32 * 8) {
-        uint4 wv[4];
-        for (int u = 0; u < 4; u++) {
-            int k0 = base + u * 32 * 8;
-            if (k0 < k) wv[u] = __ldg((const uint4*)(wr + k0));
-            else { wv[u].x = 0u; wv[u].y = 0u; wv[u].z = 0u; wv[u].w = 0u; }
-        }
-        for (int u = 0; u < 4; u++) {
-            int k0 = base + u * 32 * 8;
-            if (k0 >= k) break;
-            float wf[8];
-            bf16x8_to_f(wv[u], wf);
-            for (int r = 0; r < GEMV_MAX_ROWS; r++) {
-                if (r >= rows) break;
-                float xv[8];
-                load8(x + (long long)r * k + k0, xv);
-                float s = 0.f;
-                for (int i = 0; i < 8; i++) s += wf[i] * xv[i];
-                acc[r] += s;
+    if (row < m) {
+        const bf16_t* wr = w + (long long)row * k;
+        // Four independent 16-byte weight loads in flight per lane before any is used.
+        for (int base = k_begin + lane * 8; base < k_end; base += 4 * 32 * 8) {
+            uint4 wv[4];
+            for (int u = 0; u < 4; u++) {
+                int k0 = base + u * 32 * 8;
+                if (k0 < k_end) wv[u] = __ldg((const uint4*)(wr + k0));
+                else { wv[u].x = 0u; wv[u].y = 0u; wv[u].z = 0u; wv[u].w = 0u; }
+            }
+            for (int u = 0; u < 4; u++) {
+                int k0 = base + u * 32 * 8;
+                if (k0 >= k_end) break;
+                float wf[8];
+                bf16x8_to_f(wv[u], wf);
+                for (int r = 0; r < GEMV_MAX_ROWS; r++) {
+                    if (r >= rows) break;
+                    float xv[8];
+                    load8(x + (long long)r * k + k0, xv);
+                    float s = 0.f;
+                    for (int i = 0; i < 8; i++) s += wf[i] * xv[i];
+                    acc[r] += s;
+                }
             }
         }
     }
     for (int r = 0; r < GEMV_MAX_ROWS; r++) {
-        if (r >= rows) break;
         float s = warp_sum(acc[r]);
-        if (lane == 0) st(y + (long long)r * m + row, s);
+        if (lane == 0) partial[warp][r] = s;
     }
+    __syncthreads();
+    if (row >= m || piece != 0 || lane >= rows) return;
+    float s = 0.f;
+    for (int j = 0; j < split; j++) s += partial[warp + j][lane];
+    st(y + (long long)lane * m + row, s);
 }

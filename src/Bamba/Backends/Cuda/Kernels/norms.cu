@@ -1,12 +1,29 @@
 // RMSNorm as transformers: y = x · 1/sqrt(mean(x²) + eps) · w, in float32, from the float32 residual stream to
-// the activation type. One block per row.
+// the activation type. One block per row; blocks of up to 1024 threads, so a batch-1 decode step's single row is not
+// left to a few warps.
 extern "C" __global__ void rmsnorm(const float* x, const float* w, act_t* y, int width, float eps) {
     const float* xr = x + (long long)blockIdx.x * width;
     act_t* yr = y + (long long)blockIdx.x * width;
     float ss = 0.f;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) { float v = ld(xr + i); ss += v * v; }
+    for (int i = threadIdx.x; i < width; i += blockDim.x) { float v = xr[i]; ss += v * v; }
     float scale = 1.f / sqrtf(block_sum(ss) / width + eps);
-    for (int i = threadIdx.x; i < width; i += blockDim.x) st(yr + i, (ld(xr + i) * scale) * w[i]);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) st(yr + i, (xr[i] * scale) * w[i]);
+}
+
+// x += delta (the residual add), then y = rmsnorm(x) · w: one pass where two kernels would read x twice. Each
+// thread normalises the elements it added, so no other thread's write is read.
+extern "C" __global__ void add_rmsnorm(float* x, const act_t* delta, const float* w, act_t* y, int width, float eps) {
+    float* xr = x + (long long)blockIdx.x * width;
+    const act_t* dr = delta + (long long)blockIdx.x * width;
+    act_t* yr = y + (long long)blockIdx.x * width;
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) {
+        float v = xr[i] + ld(dr + i);
+        xr[i] = v;
+        ss += v * v;
+    }
+    float scale = 1.f / sqrtf(block_sum(ss) / width + eps);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) st(yr + i, (xr[i] * scale) * w[i]);
 }
 
 // Mamba-2's gated norm, in place: y = rmsnorm(y · silu(z)) · w over groups of `group` channels.

@@ -4,8 +4,6 @@
 // inner + (G + g)·N + n; dt [steps, H] (float32); dA_cs [H, steps]; states [chunks, H, P·N]; the sequence's SSM
 // state [H, P·N] float32. Head h reads group g = h / (H / G).
 
-#define SSD_TILE 16
-
 // dt = clamp(softplus(dt_raw + dt_bias), lo, hi) for every row. dt_raw is column dt_col of the in_proj output.
 extern "C" __global__ void ssd_dt(const act_t* proj, int proj_stride, int dt_col, const float* dt_bias, float* dt,
                                   int rows, int heads, float lo, float hi) {
@@ -40,50 +38,53 @@ extern "C" __global__ void ssd_chunk_cb(const act_t* xbc, int stride, float* cb,
     }
 }
 
+// The chunk kernels below are register-tiled matrix products on CUDA cores: a block of 16 × 16 threads owns a
+// 64 × 64 output tile, each thread 4 × 4 of it, and the operands go through shared memory in slices of SSD_K (padded
+// by one column against bank conflicts). Arithmetic is float32 in both precisions.
+#define SSD_OUT 64
+#define SSD_K 32
+
+// acc[i][j] += Σ_kk a[ty·4 + i][kk] · b[tx·4 + j][kk] over one slice: a and b are [SSD_OUT][SSD_K + 1] in shared memory.
+__device__ __forceinline__ void ssd_tile_mma(const float* a, const float* b, float acc[4][4], int ty, int tx, int k) {
+    for (int kk = 0; kk < k; kk++) {
+        float av[4], bv[4];
+        for (int i = 0; i < 4; i++) av[i] = a[(ty * 4 + i) * (SSD_K + 1) + kk];
+        for (int j = 0; j < 4; j++) bv[j] = b[(tx * 4 + j) * (SSD_K + 1) + kk];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
+    }
+}
+
 // states[c, h, p, n] = Σ_{s in chunk c} exp(dA_cs[last] − dA_cs[s]) · dt[s] · x[s, p] · B[s, n]: what chunk c adds to
-// the state, as of its last step. Grid (chunks, H, ceil(P·N / (8·block))); shared tiles of SSD_TILE steps.
+// the state, as of its last step. Grid (chunks, H, ceil(P / 64) · ceil(N / 64)), block 256.
 extern "C" __global__ void ssd_chunk_state(const act_t* xbc, int stride, const float* dt, const float* dA_cs, float* states,
                                            int steps, int heads, int head_dim, int groups, int dstate, int chunk) {
-    extern __shared__ float smem[];
-    const int P = head_dim, N = dstate, PN = P * N;
+    __shared__ float xs[SSD_OUT * (SSD_K + 1)]; // [p][s]: x scaled by the step's weight
+    __shared__ float bs[SSD_OUT * (SSD_K + 1)]; // [n][s]
+    const int P = head_dim, N = dstate;
     int c = blockIdx.x, h = blockIdx.y, g = h / (heads / groups), inner = heads * P;
-    int c0 = c * chunk, c1 = min(steps, c0 + chunk);
-    float* xs = smem;                 // [TILE][P]
-    float* bs = xs + SSD_TILE * P;    // [TILE][N]
-    float* ws = bs + SSD_TILE * N;    // [TILE]
+    int n_tiles = (N + SSD_OUT - 1) / SSD_OUT, p0 = blockIdx.z / n_tiles * SSD_OUT, n0 = blockIdx.z % n_tiles * SSD_OUT;
+    int c0 = c * chunk, c1 = min(steps, c0 + chunk), ty = threadIdx.x / 16, tx = threadIdx.x % 16;
     const float* cs = dA_cs + (long long)h * steps;
-    float last = cs[c1 - 1];
-    float acc[8];
-    for (int k = 0; k < 8; k++) acc[k] = 0.f;
-    int base = blockIdx.z * 8 * blockDim.x;
-    for (int s0 = c0; s0 < c1; s0 += SSD_TILE) {
+    float last = cs[c1 - 1], acc[4][4] = {};
+    for (int s0 = c0; s0 < c1; s0 += SSD_K) {
         __syncthreads();
-        for (int i = threadIdx.x; i < SSD_TILE * P; i += blockDim.x) {
-            int s = s0 + i / P;
-            xs[i] = s < c1 ? ld(xbc + (long long)s * stride + h * P + i % P) : 0.f;
-        }
-        for (int i = threadIdx.x; i < SSD_TILE * N; i += blockDim.x) {
-            int s = s0 + i / N;
-            bs[i] = s < c1 ? ld(xbc + (long long)s * stride + inner + g * N + i % N) : 0.f;
-        }
-        for (int i = threadIdx.x; i < SSD_TILE; i += blockDim.x) {
-            int s = s0 + i;
-            ws[i] = s < c1 ? expf(last - cs[s]) * dt[s * heads + h] : 0.f;
+        for (int i = threadIdx.x; i < SSD_K * SSD_OUT; i += blockDim.x) {
+            int sl = i / SSD_OUT, col = i % SSD_OUT, s = s0 + sl;
+            bool live = s < c1;
+            float w = live ? expf(last - cs[s]) * dt[(long long)s * heads + h] : 0.f;
+            xs[col * (SSD_K + 1) + sl] = live && p0 + col < P ? w * ld(xbc + (long long)s * stride + h * P + p0 + col) : 0.f;
+            bs[col * (SSD_K + 1) + sl] = live && n0 + col < N ? ld(xbc + (long long)s * stride + inner + g * N + n0 + col) : 0.f;
         }
         __syncthreads();
-        for (int k = 0; k < 8; k++) {
-            int e = base + threadIdx.x + k * blockDim.x;
-            if (e >= PN) break;
-            int p = e / N, n = e % N;
-            float a = acc[k];
-            for (int j = 0; j < SSD_TILE; j++) a += ws[j] * xs[j * P + p] * bs[j * N + n];
-            acc[k] = a;
+        ssd_tile_mma(xs, bs, acc, ty, tx, SSD_K);
+    }
+    float* out = states + ((long long)c * heads + h) * P * N;
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            int p = p0 + ty * 4 + i, n = n0 + tx * 4 + j;
+            if (p < P && n < N) out[(long long)p * N + n] = acc[i][j];
         }
-    }
-    for (int k = 0; k < 8; k++) {
-        int e = base + threadIdx.x + k * blockDim.x;
-        if (e < PN) states[((long long)c * heads + h) * PN + e] = acc[k];
-    }
 }
 
 // Walks the chunks in order: states[c] becomes the state entering chunk c, and `state` (the sequence's, initial on
@@ -106,87 +107,77 @@ extern "C" __global__ void ssd_state_passing(float* states, const float* dA_cs, 
 // y[t, h, p] = exp(dA_cs[t]) · Σ_n C[t, n] S_c[p, n]                       (the state entering chunk c)
 //            + Σ_{s ≤ t in chunk} exp(dA_cs[t] − dA_cs[s]) · cb[t, s] · dt[s] · x[s, p]   (within the chunk)
 //            + D[h] · x[t, p].
-// Grid (chunks, H, ceil(chunk / SSD_TILE)): a block owns SSD_TILE rows × P columns of one head.
+// Grid (chunks, H, ceil(chunk / 64) · ceil(P / 64)), block 256: a block owns 64 rows t × 64 columns p of one head.
 extern "C" __global__ void ssd_chunk_scan(const act_t* xbc, int stride, const float* dt, const float* dA_cs, const float* cb,
                                           const float* states, const float* D, act_t* y, int y_stride,
                                           int steps, int heads, int head_dim, int groups, int dstate, int chunk) {
-    extern __shared__ float smem[];
-    const int P = head_dim, N = dstate, PN = P * N;
+    __shared__ float as[SSD_OUT * (SSD_K + 1)]; // [t][k]: C rows, then the decayed scores of an s slice
+    __shared__ float bs[SSD_OUT * (SSD_K + 1)]; // [p][k]: the entering state, then x of an s slice
+    const int P = head_dim, N = dstate;
     int c = blockIdx.x, h = blockIdx.y, g = h / (heads / groups), inner = heads * P;
+    int p_tiles = (P + SSD_OUT - 1) / SSD_OUT, t0 = c * chunk + blockIdx.z / p_tiles * SSD_OUT, p0 = blockIdx.z % p_tiles * SSD_OUT;
     int c0 = c * chunk, c1 = min(steps, c0 + chunk);
-    int t0 = c0 + blockIdx.z * SSD_TILE;
     if (t0 >= c1) return;
-    int t_last = min(c1, t0 + SSD_TILE) - 1;
-    float* cs_tile = smem;                 // [TILE][N]   C rows of this block
-    float* xs = cs_tile + SSD_TILE * N;    // [TILE][P]   x rows of the current s tile
-    float* f = xs + SSD_TILE * P;          // [TILE][TILE] decay · cb · dt for (t, s)
+    int t_end = min(c1, t0 + SSD_OUT), ty = threadIdx.x / 16, tx = threadIdx.x % 16;
     const float* cs = dA_cs + (long long)h * steps;
-    const float* S = states + ((long long)c * heads + h) * PN;
-    for (int i = threadIdx.x; i < SSD_TILE * N; i += blockDim.x) {
-        int t = t0 + i / N;
-        cs_tile[i] = t <= t_last ? ld(xbc + (long long)t * stride + inner + (groups + g) * N + i % N) : 0.f;
-    }
-    __syncthreads();
-    float acc[16];
-    for (int k = 0; k < 16; k++) {
-        acc[k] = 0.f;
-        int e = threadIdx.x + k * blockDim.x;
-        if (e >= SSD_TILE * P) continue;
-        int tl = e / P, p = e % P;
-        if (t0 + tl > t_last) continue;
-        float a = 0.f;
-        for (int n = 0; n < N; n++) a += cs_tile[tl * N + n] * S[p * N + n];
-        acc[k] = expf(cs[t0 + tl]) * a;
-    }
-    for (int s0 = c0; s0 <= t_last; s0 += SSD_TILE) {
+    const float* S = states + ((long long)c * heads + h) * P * N;
+    const float* cbc = cb + ((long long)c * groups + g) * chunk * chunk;
+    float acc[4][4] = {};
+    // The entering state: C[t, :] · S[p, :] in slices of N.
+    for (int n0 = 0; n0 < N; n0 += SSD_K) {
         __syncthreads();
-        for (int i = threadIdx.x; i < SSD_TILE * P; i += blockDim.x) {
-            int s = s0 + i / P;
-            xs[i] = s < c1 ? ld(xbc + (long long)s * stride + h * P + i % P) : 0.f;
-        }
-        for (int i = threadIdx.x; i < SSD_TILE * SSD_TILE; i += blockDim.x) {
-            int t = t0 + i / SSD_TILE, s = s0 + i % SSD_TILE;
-            f[i] = (t <= t_last && s <= t)
-                ? expf(cs[t] - cs[s]) * cb[(((long long)c * groups + g) * chunk + (t - c0)) * chunk + (s - c0)] * dt[s * heads + h]
-                : 0.f;
+        for (int i = threadIdx.x; i < SSD_OUT * SSD_K; i += blockDim.x) {
+            int row = i / SSD_K, k = i % SSD_K, n = n0 + k, t = t0 + row, p = p0 + row;
+            as[row * (SSD_K + 1) + k] = t < t_end && n < N ? ld(xbc + (long long)t * stride + inner + (groups + g) * N + n) : 0.f;
+            bs[row * (SSD_K + 1) + k] = p < P && n < N ? S[(long long)p * N + n] : 0.f;
         }
         __syncthreads();
-        for (int k = 0; k < 16; k++) {
-            int e = threadIdx.x + k * blockDim.x;
-            if (e >= SSD_TILE * P) break;
-            int tl = e / P, p = e % P;
-            float a = acc[k];
-            for (int j = 0; j < SSD_TILE; j++) a += f[tl * SSD_TILE + j] * xs[j * P + p];
-            acc[k] = a;
+        ssd_tile_mma(as, bs, acc, ty, tx, SSD_K);
+    }
+    for (int i = 0; i < 4; i++) {
+        int t = t0 + ty * 4 + i;
+        float decay = t < t_end ? expf(cs[t]) : 0.f;
+        for (int j = 0; j < 4; j++) acc[i][j] *= decay;
+    }
+    // Within the chunk: slices of s up to the tile's last row (causal).
+    for (int s0 = c0; s0 < t_end; s0 += SSD_K) {
+        __syncthreads();
+        for (int i = threadIdx.x; i < SSD_OUT * SSD_K; i += blockDim.x) {
+            int row = i / SSD_K, k = i % SSD_K, s = s0 + k, t = t0 + row, p = p0 + row;
+            as[row * (SSD_K + 1) + k] = t < t_end && s <= t
+                ? expf(cs[t] - cs[s]) * cbc[(long long)(t - c0) * chunk + (s - c0)] * dt[(long long)s * heads + h] : 0.f;
+            bs[row * (SSD_K + 1) + k] = s < c1 && p < P ? ld(xbc + (long long)s * stride + h * P + p) : 0.f;
         }
+        __syncthreads();
+        ssd_tile_mma(as, bs, acc, ty, tx, SSD_K);
     }
-    for (int k = 0; k < 16; k++) {
-        int e = threadIdx.x + k * blockDim.x;
-        if (e >= SSD_TILE * P) break;
-        int tl = e / P, p = e % P, t = t0 + tl;
-        if (t > t_last) continue;
-        float x = ld(xbc + (long long)t * stride + h * P + p);
-        st(y + (long long)t * y_stride + h * P + p, acc[k] + D[h] * x);
-    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            int t = t0 + ty * 4 + i, p = p0 + tx * 4 + j;
+            if (t >= t_end || p >= P) continue;
+            float x = ld(xbc + (long long)t * stride + h * P + p);
+            st(y + (long long)t * y_stride + h * P + p, acc[i][j] + D[h] * x);
+        }
 }
 
 // One decode step for many sequences (row r's state is states[r]): S ← exp(dt·A)·S + dt·x⊗B; y = S·C + D·x.
-// Grid (H, rows), block of warps; each warp owns rows p of the head's state, its lanes the state columns n.
+// Grid (H, ceil(P / SSD_STEP_WARPS), rows), SSD_STEP_WARPS warps: warp w owns state row p of the head, its lanes the
+// state columns n. Many small blocks, so one sequence's state (H·P·N floats per layer) streams over every SM.
+#define SSD_STEP_WARPS 8
 extern "C" __global__ void ssd_step(const act_t* xbc, int stride, const float* dt, const float* A, const float* D,
                                     float* const* states, act_t* y, int y_stride, int heads, int head_dim, int groups, int dstate) {
-    int h = blockIdx.x, r = blockIdx.y, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    int h = blockIdx.x, r = blockIdx.z, lane = threadIdx.x & 31, p = blockIdx.y * SSD_STEP_WARPS + (threadIdx.x >> 5);
+    if (p >= head_dim) return;
     int g = h / (heads / groups), inner = heads * head_dim, N = dstate;
     const act_t* row = xbc + (long long)r * stride;
     float d = dt[r * heads + h], decay = expf(d * A[h]);
-    float* S = states[r] + (long long)h * head_dim * N;
-    for (int p = warp; p < head_dim; p += warps) {
-        float x = ld(row + h * head_dim + p), partial = 0.f;
-        for (int n = lane; n < N; n += 32) {
-            float s = decay * S[p * N + n] + d * x * ld(row + inner + g * N + n);
-            S[p * N + n] = s;
-            partial += s * ld(row + inner + (groups + g) * N + n);
-        }
-        float sum = warp_sum(partial);
-        if (lane == 0) st(y + (long long)r * y_stride + h * head_dim + p, sum + D[h] * x);
+    float* S = states[r] + ((long long)h * head_dim + p) * N;
+    float x = ld(row + h * head_dim + p), partial = 0.f;
+    for (int n = lane; n < N; n += 32) {
+        float s = decay * S[n] + d * x * ld(row + inner + g * N + n);
+        S[n] = s;
+        partial += s * ld(row + inner + (groups + g) * N + n);
     }
+    float sum = warp_sum(partial);
+    if (lane == 0) st(y + (long long)r * y_stride + h * head_dim + p, sum + D[h] * x);
 }
