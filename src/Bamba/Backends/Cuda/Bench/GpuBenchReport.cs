@@ -16,9 +16,11 @@ public sealed record GpuBenchReport
     public ThroughputResult? Throughput { get; init; }
     /// <summary>The throughput scenario on the comparison model (a same-size transformer), same run.</summary>
     public ThroughputResult? PeerThroughput { get; init; }
-    /// <summary>With --profile: GPU time by kernel over 16 decode steps, and over one prefill.</summary>
+    /// <summary>With --profile: GPU time by kernel over 16 batch-1 decode steps, and over one prefill.</summary>
     public ProfileEntry[]? DecodeProfile { get; init; }
     public ProfileEntry[]? PrefillProfile { get; init; }
+    /// <summary>With --profile: GPU time by kernel over 4 decode steps of the throughput scenario's batch size.</summary>
+    public ProfileEntry[]? BatchDecodeProfile { get; init; }
     public double? ThroughputRatio => Throughput is { } a && PeerThroughput is { } b ? a.OutputTokensPerSecond / b.OutputTokensPerSecond : null;
 
     public string ToTable()
@@ -48,6 +50,7 @@ public sealed record GpuBenchReport
         if (ThroughputRatio is { } ratio) Line(t, "throughput ratio", $"{ratio:F2}× ({Throughput!.Model} / {PeerThroughput!.Model}, same run)");
         Profile(t, "decode profile (16 steps)", DecodeProfile);
         Profile(t, "prefill profile", PrefillProfile);
+        Profile(t, "batched decode profile (4 steps)", BatchDecodeProfile);
         return t.ToString().TrimEnd();
     }
 

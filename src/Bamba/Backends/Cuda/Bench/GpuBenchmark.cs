@@ -57,6 +57,7 @@ public static class GpuBenchmark
                 {
                     DecodeProfile = GpuScenarios.ProfileDecode(model, o.PromptTokens, 16),
                     PrefillProfile = GpuScenarios.ProfilePrefill(model, o.PrefillTokens),
+                    BatchDecodeProfile = GpuScenarios.ProfileDecodeBatch(model, o.Requests, o.PromptTokens, 4),
                 };
             }
             if (o.Throughput)

@@ -98,6 +98,27 @@ public static class GpuScenarios
         return Profiled(model, () => GreedyRun(model, state, null, steps));
     }
 
+    /// <summary>Kernel time of <paramref name="steps"/> decode steps of <paramref name="batch"/> sequences at once, each after its own prompt.</summary>
+    public static ProfileEntry[] ProfileDecodeBatch(CudaModel model, int batch, int promptTokens, int steps)
+    {
+        var states = Enumerable.Range(0, batch).Select(_ => model.CreateState()).ToArray();
+        try
+        {
+            var greedy = Enumerable.Repeat(SamplingOptions.Greedy, batch).ToArray();
+            var uniforms = new float[batch];
+            var next = states.Select((s, i) => model.StepAndSample([s], [RandomTokens(model.Config, promptTokens, seed: 10 + i)], [SamplingOptions.Greedy], [0f])[0]).ToArray();
+            return Profiled(model, () =>
+            {
+                for (int i = 0; i < steps; i++)
+                    next = model.StepAndSample(states, next.Select(id => new SequenceInput(new[] { id })).ToArray(), greedy, uniforms);
+            });
+        }
+        finally
+        {
+            foreach (var s in states) s.Dispose();
+        }
+    }
+
     /// <summary>Kernel time of one prefill of <paramref name="tokens"/> tokens.</summary>
     public static ProfileEntry[] ProfilePrefill(CudaModel model, int tokens)
     {
