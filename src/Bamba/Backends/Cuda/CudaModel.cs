@@ -14,7 +14,7 @@ namespace Bamba.Backends.Cuda;
 /// kernels, attention over the run); a step where every run is one token takes the recurrent paths for all sequences
 /// at once. Calls are serialised: the device has one stream.
 /// </summary>
-public sealed class CudaModel : ISequenceModel, IDeviceSampling
+public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
 {
     private readonly CudaOps _ops;
     private readonly WeightStore? _store;
@@ -125,18 +125,29 @@ public sealed class CudaModel : ISequenceModel, IDeviceSampling
         }
         lock (_gate)
         {
-            var batch = Run(states, inputs);
-            int runs = batch.Runs;
-            ulong logits = Logits(batch, allRows: false);
-            ulong temperature = Upload("sample.t", sampling.Select(s => s.Temperature).ToArray());
-            ulong topK = Upload("sample.k", sampling.Select(s => s.TopK).ToArray());
-            ulong topP = Upload("sample.p", sampling.Select(s => s.TopP).ToArray());
-            ulong uniform = Upload("sample.u", uniforms.Take(runs).ToArray());
-            ulong ids = _ops.Scratch.Get("sample.ids", 4L * runs);
-            _ops.Sample(logits, Config.VocabSize, temperature, topK, topP, uniform, ids, runs);
-            return _ops.Device.Download<int>(ids, runs);
+            if (UseGraphs && _ops.Profile is null && states.Count == 1 && inputs[0].Length == 1) return [GraphedStep(states[0], inputs[0], sampling[0], uniforms[0])];
+            var batch = Pack(states, inputs, graphed: false);
+            var draw = UploadSampling(batch, sampling, uniforms);
+            Layers(batch);
+            Sample(batch, draw);
+            Commit(batch);
+            return _ops.Device.Download<int>(draw.Ids, batch.Runs);
         }
     }
+
+    /// <summary>Device buffers of one step's sampling parameters, uploaded before any launch of the step.</summary>
+    private readonly record struct Draw(ulong Temperature, ulong TopK, ulong TopP, ulong Uniform, ulong Ids);
+
+    private Draw UploadSampling(Batch batch, IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms) => new(
+        Upload("sample.t", sampling.Select(s => s.Temperature).ToArray()),
+        Upload("sample.k", sampling.Select(s => s.TopK).ToArray()),
+        Upload("sample.p", sampling.Select(s => s.TopP).ToArray()),
+        Upload("sample.u", uniforms.Take(batch.Runs).ToArray()),
+        _ops.Scratch.Get("sample.ids", 4L * batch.Runs));
+
+    /// <summary>Final norm, LM head and the sampling kernel over the last row of each run: launches only.</summary>
+    private void Sample(Batch batch, Draw d) =>
+        _ops.Sample(Logits(batch, allRows: false), Config.VocabSize, d.Temperature, d.TopK, d.TopP, d.Uniform, d.Ids, batch.Runs);
 
     // ---- the forward pass ----------------------------------------------------------------------------------------
 
@@ -153,17 +164,25 @@ public sealed class CudaModel : ISequenceModel, IDeviceSampling
         public int Runs => States.Length;
         public int Rows => Offsets[^1];
         public int Length(int run) => Offsets[run + 1] - Offsets[run];
-        public ulong Tokens, PositionsOnDevice;
+        public ulong Tokens, PositionsOnDevice, LastRows;
         /// <summary>For the single-token runs: device tables [layer][run] of conv-window and SSM-state pointers
         /// (Mamba layers), [attention layer][run] of key, value and padding pointers, and each run's cache rows before and after.</summary>
         public ulong ConvWindows, SsmStates, KeyTable, ValueTable, PaddingTable, CachedBefore, CachedAfter;
         public int MaxCachedAfter;
     }
 
-    /// <summary>Runs every layer over the batch; the final hidden rows are left in scratch "x".</summary>
+    /// <summary>Runs every layer over the batch and moves the states on; the final hidden rows are left in scratch "x".</summary>
     private Batch Run(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
     {
-        var batch = Pack(states, inputs);
+        var batch = Pack(states, inputs, graphed: false);
+        Layers(batch);
+        Commit(batch);
+        return batch;
+    }
+
+    /// <summary>Every layer's launches (no upload, no synchronisation: a CUDA graph can capture them).</summary>
+    private void Layers(Batch batch)
+    {
         int rows = batch.Rows, h = Config.HiddenSize;
         ulong x = _ops.Scratch.Get("x", 4L * rows * h); // the residual stream, float32 in both precisions
         _ops.Embedding(batch.Tokens, _weights.Embedding, x, rows, h);
@@ -181,12 +200,20 @@ public sealed class CudaModel : ISequenceModel, IDeviceSampling
             if (layer + 1 < Config.NumHiddenLayers) _ops.AddRmsNorm(x, mixed, _weights.Layers[layer + 1].InputNorm, normed, rows, h, eps);
             else _ops.AddResidual(x, mixed, (long)rows * h);
         }
-        for (int i = 0; i < batch.Runs; i++)
-            batch.States[i].Commit(batch.Length(i), batch.Positions.Skip(batch.Offsets[i]).Take(batch.Length(i)).Count(p => p >= 0));
-        return batch;
     }
 
-    private Batch Pack(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
+    private static void Commit(Batch batch)
+    {
+        for (int i = 0; i < batch.Runs; i++)
+            batch.States[i].Commit(batch.Length(i), batch.Positions.Skip(batch.Offsets[i]).Take(batch.Length(i)).Count(p => p >= 0));
+    }
+
+    /// <summary>
+    /// Checks the runs, makes room in the states and uploads everything the step's kernels read. A <paramref name="graphed"/>
+    /// step sizes its attention split by the cache's capacity instead of its length, so the launches stay the same from
+    /// one token to the next and a captured graph can be replayed.
+    /// </summary>
+    private Batch Pack(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs, bool graphed)
     {
         if (states.Count != inputs.Count) throw new ArgumentException("one token run per sequence state is needed");
         var cudaStates = states.Select(s => s as CudaSequenceState
@@ -219,12 +246,13 @@ public sealed class CudaModel : ISequenceModel, IDeviceSampling
         };
         batch.Tokens = Upload("tokens", tokens);
         batch.PositionsOnDevice = Upload("positions", positions);
-        if (singles > 0) UploadSingleTables(batch);
+        batch.LastRows = Upload("last_rows", offsets.Skip(1).Select(o => o - 1).ToArray());
+        if (singles > 0) UploadSingleTables(batch, graphed);
         return batch;
     }
 
     /// <summary>One upload per table per step, not per layer: a copy from pageable memory waits for the stream.</summary>
-    private void UploadSingleTables(Batch batch)
+    private void UploadSingleTables(Batch batch, bool graphed)
     {
         int n = batch.Singles, layers = Config.NumHiddenLayers;
         var singles = batch.States.AsSpan(0, n).ToArray();
@@ -256,7 +284,7 @@ public sealed class CudaModel : ISequenceModel, IDeviceSampling
         batch.PaddingTable = Upload("attn.padding", padding);
         batch.CachedBefore = Upload("attn.cached", singles.Select(s => s.Cached).ToArray());
         batch.CachedAfter = Upload("attn.lengths", singles.Select(s => s.Cached + 1).ToArray());
-        batch.MaxCachedAfter = singles.Max(s => s.Cached) + 1;
+        batch.MaxCachedAfter = graphed ? singles.Max(s => s.Capacity) : singles.Max(s => s.Cached) + 1;
     }
 
     private void Mamba(Batch batch, int layer, CudaWeights.Mamba w, ulong normed, ulong output)
@@ -345,9 +373,8 @@ public sealed class CudaModel : ISequenceModel, IDeviceSampling
         ulong x = _ops.Scratch.Get("x", 4L * batch.Rows * h), rowsIn = x;
         if (!allRows)
         {
-            ulong last = Upload("last_rows", Enumerable.Range(0, batch.Runs).Select(i => batch.Offsets[i + 1] - 1).ToArray());
             rowsIn = _ops.Scratch.Get("last", 4L * n * h);
-            _ops.GatherRows(x, h, last, rowsIn, n);
+            _ops.GatherRows(x, h, batch.LastRows, rowsIn, n);
         }
         ulong normed = Act("final_norm", (long)n * h);
         _ops.RmsNorm(rowsIn, _weights.FinalNorm, normed, n, h, (float)Config.RmsNormEps);
@@ -373,6 +400,7 @@ public sealed class CudaModel : ISequenceModel, IDeviceSampling
 
     public void Dispose()
     {
+        ReleaseGraph();
         _invFreq.Dispose();
         _weights.Dispose();
         var device = _ops.Device;

@@ -132,7 +132,7 @@ public sealed class CudaOps : IDisposable
 
     /// <summary>
     /// The chunked SSD over one run: <paramref name="y"/> [steps, Inner] (D skip included) from xbc [steps, ConvDim]
-    /// and dt [steps, Heads]; <paramref name="state"/> [Heads, HeadDim, StateSize] goes from initial to final.
+    /// and dt [steps, Heads]; <paramref name="state"/> [Heads, HeadDim, StateSize] (activation type) goes from initial to final.
     /// </summary>
     public void SsdChunked(SsdShape s, ulong xbc, ulong dt, ulong a, ulong d, ulong state, ulong y, int steps)
     {
@@ -140,13 +140,14 @@ public sealed class CudaOps : IDisposable
         int chunks = (steps + s.ChunkSize - 1) / s.ChunkSize, pn = s.StateElements;
         ulong dAcs = Scratch.Get("ssd.dA_cs", 4L * s.Heads * steps);
         ulong cb = Scratch.Get("ssd.cb", 4L * chunks * s.Groups * s.ChunkSize * s.ChunkSize);
+        ulong added = Scratch.Get("ssd.added", 4L * chunks * s.Heads * pn);
         ulong states = Scratch.Get("ssd.states", 4L * chunks * s.Heads * pn);
         Launch("ssd_chunk_cumsum", Blocks((long)chunks * s.Heads), Block, 0, dt, a, dAcs, steps, s.Heads, s.ChunkSize);
         Launch("ssd_chunk_cb", Dim3.Of(chunks * s.Groups, s.ChunkSize), 128, 0, xbc, s.ConvDim, cb, steps, s.Inner, s.Groups, s.StateSize, s.ChunkSize);
         int pTiles = (s.HeadDim + SsdOut - 1) / SsdOut, nTiles = (s.StateSize + SsdOut - 1) / SsdOut, tTiles = (s.ChunkSize + SsdOut - 1) / SsdOut;
         Launch("ssd_chunk_state", Dim3.Of(chunks, s.Heads, pTiles * nTiles), Block, 0,
-            xbc, s.ConvDim, dt, dAcs, states, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
-        Launch("ssd_state_passing", Dim3.Of(Blocks(pn), s.Heads), Block, 0, states, dAcs, state, steps, s.Heads, pn, s.ChunkSize);
+            xbc, s.ConvDim, dt, dAcs, added, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
+        Launch("ssd_state_passing", Dim3.Of(Blocks(pn), s.Heads), Block, 0, added, states, dAcs, state, steps, s.Heads, pn, s.ChunkSize);
         Launch("ssd_chunk_scan", Dim3.Of(chunks, s.Heads, tTiles * pTiles), Block, 0,
             xbc, s.ConvDim, dt, dAcs, cb, states, d, y, s.Inner, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
     }

@@ -4,8 +4,9 @@ using Bamba.Generation;
 namespace Bamba.Backends.Cuda;
 
 /// <summary>
-/// One sequence's hybrid cache on the GPU: per Mamba layer the conv window [K−1, ConvDim] and the SSM state
-/// [heads, head_dim, state] (float32, one allocation for all layers); per attention layer the keys and values
+/// One sequence's hybrid cache on the GPU: per Mamba layer the conv window [K−1, ConvDim] (float32) and the SSM state
+/// [heads, head_dim, state] (activation type: bf16 in bf16 mode, as transformers and vLLM keep it), one allocation for
+/// all layers; per attention layer the keys and values
 /// (activation type, RoPE applied), grown by doubling; one padding byte per cached position, shared by the layers.
 /// </summary>
 public sealed class CudaSequenceState : SequenceState
@@ -33,7 +34,8 @@ public sealed class CudaSequenceState : SequenceState
             _convOffset[i] = bytes;
             bytes += 4L * (c.MambaDConv - 1) * c.ConvDim;
             _ssmOffset[i] = bytes;
-            bytes += 4L * c.MambaNHeads * c.MambaDHead * c.MambaDState;
+            bytes += (long)actBytes * c.MambaNHeads * c.MambaDHead * c.MambaDState;
+            bytes = (bytes + 15) / 16 * 16;
         }
         _recurrent = device.AllocateZeroed(bytes);
         _attentionLayers = Enumerable.Range(0, c.NumHiddenLayers).Where(c.IsAttentionLayer).ToArray();

@@ -5,6 +5,9 @@ public sealed class DeviceScratch(CudaDevice device) : IDisposable
 {
     private readonly Dictionary<string, DeviceBuffer> _buffers = new(StringComparer.Ordinal);
 
+    /// <summary>Counts allocations: a captured CUDA graph holds the pointers of the generation it was captured in.</summary>
+    public int Generation { get; private set; }
+
     /// <summary>A buffer of at least <paramref name="bytes"/> bytes; its previous contents are not kept when it grows.</summary>
     public ulong Get(string name, long bytes)
     {
@@ -16,6 +19,7 @@ public sealed class DeviceScratch(CudaDevice device) : IDisposable
         }
         // Grow by half again so a slowly growing batch does not reallocate every call.
         var fresh = device.Allocate(Math.Max(bytes, (b?.Bytes ?? 0) * 3 / 2));
+        Generation++;
         _buffers[name] = fresh;
         return fresh.Pointer;
     }

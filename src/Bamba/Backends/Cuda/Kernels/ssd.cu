@@ -1,8 +1,9 @@
 // Mamba-2 SSD (state-space duality), chunked as mamba_ssm's ssd_combined does it: chunk cumsum → chunk state →
 // state passing → chunk scan, plus the one-step selective state update for decode.
 // Layout of one run of `steps` tokens: xbc [steps, stride] holds x at column h·P + p, B at inner + g·N + n and C at
-// inner + (G + g)·N + n; dt [steps, H] (float32); dA_cs [H, steps]; states [chunks, H, P·N]; the sequence's SSM
-// state [H, P·N] float32. Head h reads group g = h / (H / G).
+// inner + (G + g)·N + n; dt [steps, H] (float32); dA_cs [H, steps]; chunk states [chunks, H, P·N] (float32); the
+// sequence's SSM state [H, P·N] in the activation type (bf16 in bf16 mode, as transformers and vLLM keep it), all
+// arithmetic float32. Head h reads group g = h / (H / G).
 
 // dt = clamp(softplus(dt_raw + dt_bias), lo, hi) for every row. dt_raw is column dt_col of the in_proj output.
 extern "C" __global__ void ssd_dt(const act_t* proj, int proj_stride, int dt_col, const float* dt_bias, float* dt,
@@ -87,21 +88,23 @@ extern "C" __global__ void ssd_chunk_state(const act_t* xbc, int stride, const f
         }
 }
 
-// Walks the chunks in order: states[c] becomes the state entering chunk c, and `state` (the sequence's, initial on
-// entry) becomes the state after the run: S ← exp(dA_cs[last of c]) · S + states[c]. Grid (ceil(P·N / block), H).
-extern "C" __global__ void ssd_state_passing(float* states, const float* dA_cs, float* state, int steps, int heads, int pn, int chunk) {
+// Walks the chunks in order: entering[c] becomes the state entering chunk c, and `state` (the sequence's, in the
+// activation type, initial on entry) becomes the state after the run: S ← exp(dA_cs[last of c]) · S + added[c].
+// `added` is only read, so each thread's loads of the chunks do not wait on its own stores.
+// Grid (ceil(P·N / block), H).
+extern "C" __global__ void ssd_state_passing(const float* __restrict__ added, float* __restrict__ entering, const float* dA_cs,
+                                             act_t* state, int steps, int heads, int pn, int chunk) {
     int e = blockIdx.x * blockDim.x + threadIdx.x, h = blockIdx.y;
     if (e >= pn) return;
     int chunks = (steps + chunk - 1) / chunk;
-    float s = state[(long long)h * pn + e];
+    float s = ld(state + (long long)h * pn + e);
     for (int c = 0; c < chunks; c++) {
         long long idx = ((long long)c * heads + h) * pn + e;
-        float added = states[idx];
-        states[idx] = s;
+        entering[idx] = s;
         int last = min(steps, (c + 1) * chunk) - 1;
-        s = expf(dA_cs[(long long)h * steps + last]) * s + added;
+        s = expf(dA_cs[(long long)h * steps + last]) * s + __ldg(added + idx);
     }
-    state[(long long)h * pn + e] = s;
+    st(state + (long long)h * pn + e, s);
 }
 
 // y[t, h, p] = exp(dA_cs[t]) · Σ_n C[t, n] S_c[p, n]                       (the state entering chunk c)
@@ -160,22 +163,23 @@ extern "C" __global__ void ssd_chunk_scan(const act_t* xbc, int stride, const fl
         }
 }
 
-// One decode step for many sequences (row r's state is states[r]): S ← exp(dt·A)·S + dt·x⊗B; y = S·C + D·x.
+// One decode step for many sequences (row r's state, in the activation type, is states[r]):
+// S ← exp(dt·A)·S + dt·x⊗B; y = S·C + D·x, in float32.
 // Grid (H, ceil(P / SSD_STEP_WARPS), rows), SSD_STEP_WARPS warps: warp w owns state row p of the head, its lanes the
 // state columns n. Many small blocks, so one sequence's state (H·P·N floats per layer) streams over every SM.
 #define SSD_STEP_WARPS 8
 extern "C" __global__ void ssd_step(const act_t* xbc, int stride, const float* dt, const float* A, const float* D,
-                                    float* const* states, act_t* y, int y_stride, int heads, int head_dim, int groups, int dstate) {
+                                    act_t* const* states, act_t* y, int y_stride, int heads, int head_dim, int groups, int dstate) {
     int h = blockIdx.x, r = blockIdx.z, lane = threadIdx.x & 31, p = blockIdx.y * SSD_STEP_WARPS + (threadIdx.x >> 5);
     if (p >= head_dim) return;
     int g = h / (heads / groups), inner = heads * head_dim, N = dstate;
     const act_t* row = xbc + (long long)r * stride;
     float d = dt[r * heads + h], decay = expf(d * A[h]);
-    float* S = states[r] + ((long long)h * head_dim + p) * N;
+    act_t* S = states[r] + ((long long)h * head_dim + p) * N;
     float x = ld(row + h * head_dim + p), partial = 0.f;
     for (int n = lane; n < N; n += 32) {
-        float s = decay * S[n] + d * x * ld(row + inner + g * N + n);
-        S[n] = s;
+        float s = decay * ld(S + n) + d * x * ld(row + inner + g * N + n);
+        st(S + n, s);
         partial += s * ld(row + inner + (groups + g) * N + n);
     }
     float sum = warp_sum(partial);
