@@ -12,6 +12,8 @@ public sealed record GpuBenchReport
     public required double CopyGBps { get; init; }
     public required double GemmTflops { get; init; }
     public DecodeResult? Decode { get; init; }
+    /// <summary>The same decode with every kernel launched from the host instead of replayed from a CUDA graph.</summary>
+    public DecodeResult? DecodeWithoutGraphs { get; init; }
     public PrefillResult? Prefill { get; init; }
     public ThroughputResult? Throughput { get; init; }
     /// <summary>The throughput scenario on the comparison model (a same-size transformer), same run.</summary>
@@ -35,6 +37,8 @@ public sealed record GpuBenchReport
             Line(t, $"decode b=1 ({d.PromptTokens}+{d.NewTokens})", $"{d.MsPerToken:F2} ms/token = {d.TokensPerSecond:F1} tokens/s");
             Line(t, "  bandwidth floor", $"{d.FloorMs:F2} ms/token ({d.BytesPerToken / 1e9:F2} GB per token at the copy rate): {d.FractionOfFloor:P0} of the floor");
             Line(t, "  peak GPU memory", Gb(d.PeakBytes));
+            if (DecodeWithoutGraphs is { } plain)
+                Line(t, "  without CUDA graphs", $"{plain.MsPerToken:F2} ms/token ({plain.FractionOfFloor:P0} of the floor)");
         }
         if (Prefill is { } p)
         {

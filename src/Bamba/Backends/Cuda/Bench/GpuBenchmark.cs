@@ -44,6 +44,10 @@ public static class GpuBenchmark
             {
                 progress?.Report($"decode: batch 1, {o.PromptTokens}-token prompt, {o.NewTokens} new tokens");
                 report = report with { Decode = GpuScenarios.Decode(model, report.CopyGBps, o.PromptTokens, o.NewTokens) };
+                model.UseGraphs = false;
+                progress?.Report("decode again without CUDA graphs, for the comparison");
+                report = report with { DecodeWithoutGraphs = GpuScenarios.Decode(model, report.CopyGBps, o.PromptTokens, o.NewTokens) };
+                model.UseGraphs = true;
             }
             if (o.Prefill)
             {
