@@ -12,6 +12,7 @@ public sealed class CudaOps : IDisposable
     private const int Block = 256;
     private const int SsdOut = 64;             // SSD_OUT in ssd.cu: the chunk kernels' output tile
     private const int SsdStepWarps = 8;        // SSD_STEP_WARPS in ssd.cu
+    private const int MaxStateSize = 256;      // 32 · SSD_STEP_MAX_PER_LANE in ssd.cu
     private const int AttentionWarps = 4;      // ATTN_WARPS in attention.cu
     private const int AttentionTile = 32;      // ATTN_TILE in attention.cu
     private const int AttentionTileMaxHeadDim = 128; // ATTN_TILE_MAX_HEAD_DIM in attention.cu
@@ -162,8 +163,8 @@ public sealed class CudaOps : IDisposable
 
     private static void CheckSsd(SsdShape s)
     {
-        if (s.HeadDim > MaxHeadDim || s.Heads % s.Groups != 0)
-            throw new BambaException($"the CUDA SSD kernels need mamba_d_head ≤ {MaxHeadDim} and heads divisible by groups (got {s.HeadDim}, {s.Heads}/{s.Groups})");
+        if (s.HeadDim > MaxHeadDim || s.Heads % s.Groups != 0 || s.StateSize > MaxStateSize)
+            throw new BambaException($"the CUDA SSD kernels need mamba_d_head ≤ {MaxHeadDim}, mamba_d_state ≤ {MaxStateSize} and heads divisible by groups (got {s.HeadDim}, {s.StateSize}, {s.Heads}/{s.Groups})");
     }
 
     // ---- attention ---------------------------------------------------------------------------------------------
@@ -254,7 +255,7 @@ public sealed class CudaOps : IDisposable
     /// </summary>
     public void Linear(ulong x, ulong w, ulong y, int n, int m, int k)
     {
-        if (Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && k % 8 == 0 && (x | w | y) % 16 == 0) Gemv(x, w, y, n, m, k);
+        if (GemvApplies(x, w, y, n, k)) Gemv(x, w, y, n, m, k);
         else
         {
             Gemm.Linear(x, w, y, n, m, k, Precision);
@@ -262,15 +263,29 @@ public sealed class CudaOps : IDisposable
         }
     }
 
-    /// <summary>The GEMV kernel on bf16 weights (k a multiple of 8, at most <see cref="GemvMaxRows"/> rows).</summary>
-    public void Gemv(ulong x, ulong w, ulong y, int n, int m, int k)
+    /// <summary>
+    /// The MLP's down projection of <c>silu(gate) · up</c>: <paramref name="gateUp"/> [n, 2·inter] → <paramref name="y"/>
+    /// [n, m]. Decode rows read the gate|up pairs straight in the GEMV; other shapes go through <paramref name="hidden"/>.
+    /// </summary>
+    public void SwiGluLinear(ulong gateUp, ulong hidden, ulong w, ulong y, int n, int m, int inter)
     {
-        if (Precision != CudaPrecision.BFloat16 || n > GemvMaxRows || k % 8 != 0 || (x | w | y) % 16 != 0)
+        if (GemvApplies(gateUp, w, y, n, inter)) { Gemv(gateUp, w, y, n, m, inter, glu: true); return; }
+        SwiGlu(gateUp, hidden, n, inter);
+        Linear(hidden, w, y, n, m, inter);
+    }
+
+    private bool GemvApplies(ulong x, ulong w, ulong y, int n, int k) =>
+        Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && k % 8 == 0 && (x | w | y) % 16 == 0;
+
+    /// <summary>The GEMV kernel on bf16 weights (k a multiple of 8, at most <see cref="GemvMaxRows"/> rows).</summary>
+    public void Gemv(ulong x, ulong w, ulong y, int n, int m, int k, bool glu = false)
+    {
+        if (!GemvApplies(x, w, y, n, k))
             throw new ArgumentException($"gemv needs bf16 weights, ≤ {GemvMaxRows} rows, k % 8 == 0 and 16-byte aligned buffers");
         // Enough warps in flight: a matrix of few rows splits each row's k over up to 8 warps (16 K warps at least).
         int split = 1;
         while (split < GemvWarps && (long)m * split < 16384 && k / (8 * split) >= 2 * 32) split *= 2;
-        _module.Launch("gemv_bf16", Blocks((long)m * split, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k, split);
+        _module.Launch("gemv_bf16", Blocks((long)m * split, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k, split, glu ? 1 : 0);
         Profile?.Mark($"gemv {m}x{k}");
     }
 

@@ -166,21 +166,38 @@ extern "C" __global__ void ssd_chunk_scan(const act_t* xbc, int stride, const fl
 // One decode step for many sequences (row r's state, in the activation type, is states[r]):
 // S ← exp(dt·A)·S + dt·x⊗B; y = S·C + D·x, in float32.
 // Grid (H, ceil(P / SSD_STEP_WARPS), rows), SSD_STEP_WARPS warps: warp w owns state row p of the head, its lanes the
-// state columns n. Many small blocks, so one sequence's state (H·P·N floats per layer) streams over every SM.
+// state columns n (N ≤ 32 · SSD_STEP_MAX_PER_LANE). Many small blocks, so one sequence's state (H·P·N values per
+// layer) streams over every SM. Every load is issued before any store: the state and xbc share the activation type,
+// so the compiler could not otherwise move a later load above an earlier store.
 #define SSD_STEP_WARPS 8
-extern "C" __global__ void ssd_step(const act_t* xbc, int stride, const float* dt, const float* A, const float* D,
-                                    act_t* const* states, act_t* y, int y_stride, int heads, int head_dim, int groups, int dstate) {
+#define SSD_STEP_MAX_PER_LANE 8
+extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, const float* dt, const float* A, const float* D,
+                                    act_t* const* states, act_t* __restrict__ y, int y_stride, int heads, int head_dim, int groups, int dstate) {
     int h = blockIdx.x, r = blockIdx.z, lane = threadIdx.x & 31, p = blockIdx.y * SSD_STEP_WARPS + (threadIdx.x >> 5);
     if (p >= head_dim) return;
     int g = h / (heads / groups), inner = heads * head_dim, N = dstate;
     const act_t* row = xbc + (long long)r * stride;
-    float d = dt[r * heads + h], decay = expf(d * A[h]);
-    act_t* S = states[r] + ((long long)h * head_dim + p) * N;
-    float x = ld(row + h * head_dim + p), partial = 0.f;
-    for (int n = lane; n < N; n += 32) {
-        float s = decay * ld(S + n) + d * x * ld(row + inner + g * N + n);
+    const act_t* B = row + inner + g * N;
+    const act_t* C = row + inner + (groups + g) * N;
+    act_t* __restrict__ S = states[r] + ((long long)h * head_dim + p) * N;
+    float d = dt[r * heads + h], decay = expf(d * A[h]), x = ld(row + h * head_dim + p);
+    float sv[SSD_STEP_MAX_PER_LANE], bv[SSD_STEP_MAX_PER_LANE], cv[SSD_STEP_MAX_PER_LANE];
+#pragma unroll
+    for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i++) {
+        int n = lane + 32 * i;
+        bool live = n < N;
+        sv[i] = live ? ld(S + n) : 0.f;
+        bv[i] = live ? ld(B + n) : 0.f;
+        cv[i] = live ? ld(C + n) : 0.f;
+    }
+    float partial = 0.f;
+#pragma unroll
+    for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i++) {
+        int n = lane + 32 * i;
+        if (n >= N) break;
+        float s = decay * sv[i] + d * x * bv[i];
         st(S + n, s);
-        partial += s * ld(row + inner + (groups + g) * N + n);
+        partial += s * cv[i];
     }
     float sum = warp_sum(partial);
     if (lane == 0) st(y + (long long)r * y_stride + h * head_dim + p, sum + D[h] * x);
