@@ -45,7 +45,9 @@ public class AttentionTests
         { CudaPrecision.BFloat16, 32, 8, 128, 1087, 1, 0 }, // split decode over a long cache
         { CudaPrecision.Float32, 4, 2, 64, 0, 300, 7 },     // tiled prefill: several query and key tiles, left padding
         { CudaPrecision.Float32, 8, 8, 32, 20, 50, 3 },     // tiled, a chunk after a cached one
-        { CudaPrecision.BFloat16, 32, 8, 128, 0, 100, 0 },  // tiled, Bamba's head shape
+        { CudaPrecision.BFloat16, 32, 8, 128, 0, 100, 0 },  // tensor cores (bf16, head dim 128): Bamba's head shape
+        { CudaPrecision.BFloat16, 4, 1, 128, 70, 150, 9 },  // tensor cores: after a cached chunk, left padding, several tiles
+        { CudaPrecision.Float32, 4, 2, 128, 0, 90, 0 },     // the same shape in fp32: the tiled CUDA-core kernel
     };
 
     [Theory]

@@ -16,6 +16,8 @@ public sealed class CudaOps : IDisposable
     private const int AttentionWarps = 4;      // ATTN_WARPS in attention.cu
     private const int AttentionTile = 32;      // ATTN_TILE in attention.cu
     private const int AttentionTileMaxHeadDim = 128; // ATTN_TILE_MAX_HEAD_DIM in attention.cu
+    private const int AttentionMmaTile = 64;   // ATTN_MMA_QUERIES and ATTN_MMA_KEYS in attention.cu
+    private const int AttentionMmaHeadDim = 128; // ATTN_MMA_HEAD_DIM in attention.cu
     private const int MaxHeadDim = 256;        // ATTN_MAX_HEAD_DIM in attention.cu; also the SSD kernels' limit on P
     private const int SampleThreads = 1024;    // SAMPLE_THREADS in sampling.cu
     private const int SplitDecodeMinKeys = 64; // one-query attention over at least this many keys splits them over warps
@@ -199,6 +201,14 @@ public sealed class CudaOps : IDisposable
             Launch("attention_split", Blocks((long)heads * splits, AttentionWarps), 32 * AttentionWarps, 0,
                 q, keys, values, keyPadding, partial, cached, heads, kvHeads, headDim, scale, splits, perSplit);
             Launch("attention_combine", heads, 128, 0, partial, output, heads, headDim, splits);
+            return;
+        }
+        if (Precision == CudaPrecision.BFloat16 && steps >= AttentionTile && headDim == AttentionMmaHeadDim)
+        {
+            // A prompt in bf16: both products of flash attention on the tensor cores.
+            int shared = 2 * 3 * AttentionMmaTile * (headDim + 8);
+            Launch("attention_mma", Dim3.Of((steps + AttentionMmaTile - 1) / AttentionMmaTile, heads), 128, shared,
+                q, qStride, keys, values, keyPadding, output, outStride, steps, cached, heads, kvHeads, scale);
             return;
         }
         if (steps >= AttentionTile / 2 && headDim % 32 == 0 && headDim <= AttentionTileMaxHeadDim)

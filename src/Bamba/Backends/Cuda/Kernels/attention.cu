@@ -367,3 +367,147 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
             st(out + (long long)t * out_stride + h * head_dim + lane * per_lane + e, l[i] > 0.f ? acc[i][e] / l[i] : 0.f);
     }
 }
+
+// ---- prefill on the tensor cores (bf16 mode) ------------------------------------------------------------------------
+#if ACT_BF16
+
+#define ATTN_MMA_QUERIES 64 // 16 per warp, 4 warps
+#define ATTN_MMA_KEYS 64
+#define ATTN_MMA_HEAD_DIM 128 // fixed, so every fragment array is indexed by constants and stays in registers
+
+// d += a · b on the tensor cores: m16n8k16, bf16 inputs, float32 accumulators. Fragments as the PTX ISA lays them out
+// for lane = 4 · group + quad: a holds rows (group, group + 8) × k (2·quad, 2·quad + 1, then + 8); b holds k
+// (2·quad, 2·quad + 1, then + 8) × column group; d holds rows (group, group + 8) × columns (2·quad, 2·quad + 1).
+__device__ __forceinline__ void mma_bf16(float* d, const unsigned* a, unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) { return (unsigned)f_to_bf16(lo) | ((unsigned)f_to_bf16(hi) << 16); }
+__device__ __forceinline__ unsigned pack_raw(bf16_t lo, bf16_t hi) { return (unsigned)lo | ((unsigned)hi << 16); }
+
+// Copies `rows` rows of head_dim bf16 values (row stride `stride` elements) into shared rows of ld elements, 16 bytes
+// at a time; rows past `valid` are zero.
+__device__ __forceinline__ void tile_load(bf16_t* dst, int ld, const bf16_t* src, long long stride, int rows, int valid, int head_dim) {
+    int per_row = head_dim / 8;
+    for (int i = threadIdx.x; i < rows * per_row; i += blockDim.x) {
+        int r = i / per_row, c = (i % per_row) * 8;
+        uint4 v;
+        v.x = v.y = v.z = v.w = 0u;
+        if (r < valid) v = *(const uint4*)(src + r * stride + c);
+        *(uint4*)(dst + r * ld + c) = v;
+    }
+}
+
+// The prefill attention of `attention_tiled` with both products on the tensor cores (flash-attention 2's scheme):
+// warp w owns queries 16w..16w+15 of the block's 64; per tile of 64 keys, S = Q·Kᵀ and O += P·V are m16n8k16 products,
+// the online softmax runs on S's accumulator fragments, and P goes back to the tensor cores as bf16 (as flash-attention
+// rounds it). Head dim ATTN_MMA_HEAD_DIM only. Grid (ceil(steps / 64), heads), block 128, dynamic shared
+// 3 · 64 · (ATTN_MMA_HEAD_DIM + 8) · 2 bytes.
+extern "C" __global__ void attention_mma(const bf16_t* q, int q_stride, const bf16_t* keys, const bf16_t* values, const u8* key_pad,
+                                         bf16_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, float scale) {
+    const int head_dim = ATTN_MMA_HEAD_DIM;
+    extern __shared__ bf16_t mma_smem[];
+    const int ld = head_dim + 8;
+    bf16_t* qs = mma_smem;
+    bf16_t* ks = qs + ATTN_MMA_QUERIES * ld;
+    bf16_t* vs = ks + ATTN_MMA_KEYS * ld;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, group = lane >> 2, quad = lane & 3;
+    int h = blockIdx.y, kvh = h / (heads / kv_heads), width = kv_heads * head_dim, offset = cached - steps;
+    int t0 = blockIdx.x * ATTN_MMA_QUERIES;
+    tile_load(qs, ld, q + (long long)t0 * q_stride + h * head_dim, q_stride, ATTN_MMA_QUERIES, steps - t0, head_dim);
+    __syncthreads();
+    unsigned qa[ATTN_MMA_HEAD_DIM / 16][4];
+    const bf16_t* qw = qs + (warp * 16) * ld;
+#pragma unroll
+    for (int kk = 0; kk < head_dim / 16; kk++) {
+        int c = kk * 16 + 2 * quad;
+        qa[kk][0] = *(const unsigned*)(qw + group * ld + c);
+        qa[kk][1] = *(const unsigned*)(qw + (group + 8) * ld + c);
+        qa[kk][2] = *(const unsigned*)(qw + group * ld + c + 8);
+        qa[kk][3] = *(const unsigned*)(qw + (group + 8) * ld + c + 8);
+    }
+    float o[ATTN_MMA_HEAD_DIM / 8][4];
+#pragma unroll
+    for (int nd = 0; nd < ATTN_MMA_HEAD_DIM / 8; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
+    float m[2] = {NEG_INF, NEG_INF}, l[2] = {0.f, 0.f};
+    int rows[2] = {t0 + warp * 16 + group, t0 + warp * 16 + group + 8};
+    int key_end = offset + min(steps, t0 + ATTN_MMA_QUERIES); // keys 0 .. key_end − 1 are visible to some query here
+    for (int j0 = 0; j0 < key_end; j0 += ATTN_MMA_KEYS) {
+        __syncthreads();
+        tile_load(ks, ld, keys + (long long)j0 * width + kvh * head_dim, width, ATTN_MMA_KEYS, key_end - j0, head_dim);
+        tile_load(vs, ld, values + (long long)j0 * width + kvh * head_dim, width, ATTN_MMA_KEYS, key_end - j0, head_dim);
+        __syncthreads();
+        float s[ATTN_MMA_KEYS / 8][4];
+#pragma unroll
+        for (int nb = 0; nb < ATTN_MMA_KEYS / 8; nb++) {
+            s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.f;
+            const bf16_t* kr = ks + (nb * 8 + group) * ld + 2 * quad;
+#pragma unroll
+            for (int kk = 0; kk < head_dim / 16; kk++)
+                mma_bf16(s[nb], qa[kk], *(const unsigned*)(kr + kk * 16), *(const unsigned*)(kr + kk * 16 + 8));
+        }
+        // Mask (causal, padding, past the run) and the online softmax; each row's 64 scores sit in the 4 lanes of a quad.
+        float p_max[2] = {NEG_INF, NEG_INF};
+#pragma unroll
+        for (int nb = 0; nb < ATTN_MMA_KEYS / 8; nb++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int r = e >> 1, j = j0 + nb * 8 + 2 * quad + (e & 1), t = rows[r];
+                bool live = t < steps && j < key_end && j <= offset + t && !key_pad[j];
+                s[nb][e] = live ? s[nb][e] * scale : NEG_INF;
+                p_max[r] = fmaxf(p_max[r], s[nb][e]);
+            }
+        float correction[2];
+        for (int r = 0; r < 2; r++) {
+            p_max[r] = fmaxf(p_max[r], __shfl_xor_sync(FULL_MASK, p_max[r], 1));
+            p_max[r] = fmaxf(p_max[r], __shfl_xor_sync(FULL_MASK, p_max[r], 2));
+            float m_new = fmaxf(m[r], p_max[r]);
+            correction[r] = m_new == NEG_INF ? 1.f : expf(m[r] - m_new);
+            m[r] = m_new;
+        }
+        float sum[2] = {0.f, 0.f};
+#pragma unroll
+        for (int nb = 0; nb < ATTN_MMA_KEYS / 8; nb++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int r = e >> 1;
+                float p = s[nb][e] == NEG_INF ? 0.f : expf(s[nb][e] - m[r]);
+                s[nb][e] = p;
+                sum[r] += p;
+            }
+        for (int r = 0; r < 2; r++) {
+            sum[r] += __shfl_xor_sync(FULL_MASK, sum[r], 1);
+            sum[r] += __shfl_xor_sync(FULL_MASK, sum[r], 2);
+            l[r] = l[r] * correction[r] + sum[r];
+        }
+#pragma unroll
+        for (int nd = 0; nd < head_dim / 8; nd++) {
+            o[nd][0] *= correction[0]; o[nd][1] *= correction[0];
+            o[nd][2] *= correction[1]; o[nd][3] *= correction[1];
+        }
+        // O += P · V: S's fragments of key blocks 2kk and 2kk + 1 are exactly P's A fragment for keys 16kk .. 16kk + 15.
+#pragma unroll
+        for (int kk = 0; kk < ATTN_MMA_KEYS / 16; kk++) {
+            unsigned pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+            const bf16_t* v0 = vs + (kk * 16 + 2 * quad) * ld + group;
+#pragma unroll
+            for (int nd = 0; nd < head_dim / 8; nd++) {
+                const bf16_t* v = v0 + nd * 8;
+                mma_bf16(o[nd], pa, pack_raw(v[0], v[ld]), pack_raw(v[8 * ld], v[9 * ld]));
+            }
+        }
+    }
+    for (int r = 0; r < 2; r++) {
+        int t = rows[r];
+        if (t >= steps) continue;
+        float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;
+        bf16_t* dst = out + (long long)t * out_stride + h * head_dim + 2 * quad;
+#pragma unroll
+        for (int nd = 0; nd < head_dim / 8; nd++)
+            *(unsigned*)(dst + nd * 8) = pack_bf16(o[nd][2 * r] * inv, o[nd][2 * r + 1] * inv);
+    }
+}
+#endif
