@@ -53,38 +53,6 @@ public unsafe class LinearTests
         Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, n * m), Close.For(ops), $"gemv {n}x{k}·{m}x{k}ᵀ");
     }
 
-    /// <summary>
-    /// The down projection of silu(gate) · up: decode rows (the GEMV reading gate|up pairs) and a longer batch (swiglu
-    /// kernel + GEMM) against the CPU's SwiGLU (rounded as the precision stores it) and Linear.
-    /// </summary>
-    [Theory]
-    [InlineData(CudaPrecision.BFloat16, 1, 4096, 1024)]
-    [InlineData(CudaPrecision.BFloat16, 3, 300, 14336)]
-    [InlineData(CudaPrecision.BFloat16, 9, 256, 512)]
-    [InlineData(CudaPrecision.Float32, 2, 256, 512)]
-    public void SwiGluLinearMatchesCpu(CudaPrecision precision, int n, int m, int inter)
-    {
-        var ops = Gpu.Ops(precision);
-        var gateUp = Gpu.Rounded(ops, Gpu.Random(16, n * 2 * inter, 2f));
-        var w = Gpu.Rounded(ops, Gpu.Random(17, m * inter, 0.05f));
-        var hidden = new float[n * inter];
-        for (int r = 0; r < n; r++)
-            for (int i = 0; i < inter; i++)
-            {
-                float g = gateUp[r * 2 * inter + i], u = gateUp[r * 2 * inter + inter + i];
-                hidden[r * inter + i] = g / (1f + MathF.Exp(-g)) * u;
-            }
-        var expected = CpuLinear(Gpu.Rounded(ops, hidden), w, n, m, inter);
-
-        using var gd = Gpu.Act(ops, gateUp);
-        using var wd = Gpu.Act(ops, w);
-        using var hd = ops.Device.Allocate((long)n * inter * ops.ActBytes);
-        using var yd = ops.Device.Allocate((long)n * m * ops.ActBytes);
-        ops.SwiGluLinear(gd.Pointer, hd.Pointer, wd.Pointer, yd.Pointer, n, m, inter);
-
-        Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, n * m), Close.For(ops), $"swiglu + linear {n}x{inter}·{m}x{inter}ᵀ");
-    }
-
     /// <summary>The CPU twin: <see cref="Linear.Forward"/> over float32 weights.</summary>
     private static float[] CpuLinear(float[] x, float[] w, int n, int m, int k)
     {

@@ -362,7 +362,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
         int inter = Config.IntermediateSize;
         ulong gateUp = Act("gate_up", (long)rows * 2 * inter), hidden = Act("mlp", (long)rows * inter);
         _ops.Linear(normed, w.GateUp, gateUp, rows, 2 * inter, Config.HiddenSize);
-        _ops.SwiGluLinear(gateUp, hidden, w.Down, output, rows, Config.HiddenSize, inter);
+        _ops.SwiGlu(gateUp, hidden, rows, inter);
+        _ops.Linear(hidden, w.Down, output, rows, Config.HiddenSize, inter);
     }
 
     /// <summary>Final norm and LM head over the last row of each run (or every row): float32 logits on the device.</summary>

@@ -273,29 +273,18 @@ public sealed class CudaOps : IDisposable
         }
     }
 
-    /// <summary>
-    /// The MLP's down projection of <c>silu(gate) · up</c>: <paramref name="gateUp"/> [n, 2·inter] → <paramref name="y"/>
-    /// [n, m]. Decode rows read the gate|up pairs straight in the GEMV; other shapes go through <paramref name="hidden"/>.
-    /// </summary>
-    public void SwiGluLinear(ulong gateUp, ulong hidden, ulong w, ulong y, int n, int m, int inter)
-    {
-        if (GemvApplies(gateUp, w, y, n, inter)) { Gemv(gateUp, w, y, n, m, inter, glu: true); return; }
-        SwiGlu(gateUp, hidden, n, inter);
-        Linear(hidden, w, y, n, m, inter);
-    }
-
     private bool GemvApplies(ulong x, ulong w, ulong y, int n, int k) =>
         Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && k % 8 == 0 && (x | w | y) % 16 == 0;
 
     /// <summary>The GEMV kernel on bf16 weights (k a multiple of 8, at most <see cref="GemvMaxRows"/> rows).</summary>
-    public void Gemv(ulong x, ulong w, ulong y, int n, int m, int k, bool glu = false)
+    public void Gemv(ulong x, ulong w, ulong y, int n, int m, int k)
     {
         if (!GemvApplies(x, w, y, n, k))
             throw new ArgumentException($"gemv needs bf16 weights, ≤ {GemvMaxRows} rows, k % 8 == 0 and 16-byte aligned buffers");
         // Enough warps in flight: a matrix of few rows splits each row's k over up to 8 warps (16 K warps at least).
         int split = 1;
         while (split < GemvWarps && (long)m * split < 16384 && k / (8 * split) >= 2 * 32) split *= 2;
-        _module.Launch("gemv_bf16", Blocks((long)m * split, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k, split, glu ? 1 : 0);
+        _module.Launch("gemv_bf16", Blocks((long)m * split, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k, split);
         Profile?.Mark($"gemv {m}x{k}");
     }
 

@@ -17,23 +17,7 @@ __device__ __forceinline__ void load8(const act_t* x, float* out) {
 #endif
 }
 
-// With `glu` set, x is a gate|up row pair [rows, 2k] and the kernel reads silu(gate) · up (rounded to the activation
-// type, as the swiglu kernel stores it): the MLP's down projection without the intermediate pass over memory.
-__device__ __forceinline__ void load8_input(const act_t* x, int r, int k, int k0, int glu, float* out) {
-    if (!glu) { load8(x + (long long)r * k + k0, out); return; }
-    float g[8], u[8];
-    load8(x + (long long)r * 2 * k + k0, g);
-    load8(x + (long long)r * 2 * k + k + k0, u);
-    for (int i = 0; i < 8; i++) {
-        float v = silu(g[i]) * u[i];
-#if ACT_BF16
-        v = bf16_to_f(f_to_bf16(v));
-#endif
-        out[i] = v;
-    }
-}
-
-extern "C" __global__ void gemv_bf16(const act_t* x, const bf16_t* w, act_t* y, int rows, int m, int k, int split, int glu) {
+extern "C" __global__ void gemv_bf16(const act_t* x, const bf16_t* w, act_t* y, int rows, int m, int k, int split) {
     __shared__ float partial[GEMV_WARPS][GEMV_MAX_ROWS];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int row = blockIdx.x * (GEMV_WARPS / split) + warp / split, piece = warp % split;
@@ -58,7 +42,7 @@ extern "C" __global__ void gemv_bf16(const act_t* x, const bf16_t* w, act_t* y, 
                 for (int r = 0; r < GEMV_MAX_ROWS; r++) {
                     if (r >= rows) break;
                     float xv[8];
-                    load8_input(x, r, k, k0, glu, xv);
+                    load8(x + (long long)r * k + k0, xv);
                     float s = 0.f;
                     for (int i = 0; i < 8; i++) s += wf[i] * xv[i];
                     acc[r] += s;
