@@ -51,6 +51,47 @@ public class SsdTests
         }
     }
 
+    /// <summary>
+    /// bf16 mode: head dim 64 takes the tensor-core scan (bf16 products, float32 sums), others the CUDA-core kernels;
+    /// inputs and the state are what bf16 stores, the reference is the CPU scan over those values.
+    /// </summary>
+    [Theory]
+    [InlineData(8, 64, 2, 128, 64, new[] { 130, 3 })]
+    [InlineData(4, 64, 1, 128, 256, new[] { 300 })]
+    [InlineData(4, 64, 1, 32, 128, new[] { 70, 1, 200 })]
+    [InlineData(4, 16, 1, 16, 16, new[] { 50 })]
+    public void Bf16ChunkedScanMatchesCpu(int heads, int headDim, int groups, int stateSize, int chunk, int[] runs)
+    {
+        var ops = Gpu.Ops(CudaPrecision.BFloat16);
+        var shape = new SsdScan.Shape(heads, headDim, groups, stateSize, chunk);
+        var gpuShape = new CudaOps.SsdShape(heads, headDim, groups, stateSize, chunk);
+        int convDim = gpuShape.ConvDim;
+        var a = Enumerable.Range(0, heads).Select(h => -0.5f - 3.5f * h / heads).ToArray();
+        var d = Gpu.Random(40, heads);
+        var cpuState = Gpu.Rounded(ops, Gpu.Random(41, heads * headDim * stateSize, 0.5f));
+        using var ad = Gpu.F32(a);
+        using var dd = Gpu.F32(d);
+        using var state = Gpu.Act(ops, cpuState);
+        int seed = 42;
+        foreach (int steps in runs)
+        {
+            var xbc = Gpu.Rounded(ops, Gpu.Random(seed++, steps * convDim));
+            var dt = Gpu.Random(seed++, steps * heads).Select(v => 0.01f + 0.1f * (v + 1)).ToArray();
+            var expected = new float[steps * gpuShape.Inner];
+            SsdScan.Run(shape, xbc, 0, convDim, steps, dt, 0, a, d, cpuState, expected, 0);
+
+            using var xd = Gpu.Act(ops, xbc);
+            using var dtd = Gpu.F32(dt);
+            using var yd = ops.Device.Allocate(expected.Length * ops.ActBytes);
+            ops.SsdChunked(gpuShape, xd.Pointer, dtd.Pointer, ad.Pointer, dd.Pointer, state.Pointer, yd.Pointer, steps);
+
+            Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, expected.Length), Close.For(ops), $"bf16 y after run of {steps}");
+            var gpuState = Gpu.ReadAct(ops, state.Pointer, cpuState.Length);
+            Close.Assert(cpuState, gpuState, Close.For(ops), $"bf16 state after run of {steps}");
+            cpuState = gpuState; // both go on from the state bf16 stored
+        }
+    }
+
     [Theory]
     [InlineData(4, 16, 1, 16)]
     [InlineData(8, 64, 2, 128)]

@@ -10,7 +10,8 @@ namespace Bamba.Backends.Cuda;
 public sealed class CudaOps : IDisposable
 {
     private const int Block = 256;
-    private const int SsdOut = 64;             // SSD_OUT in ssd.cu: the chunk kernels' output tile
+    private const int SsdOut = 64;             // SSD_OUT (and SSD_MMA_T) in ssd.cu: the chunk kernels' output tile
+    private const int SsdMmaHeadDim = 64;      // SSD_MMA_P in ssd.cu
     private const int SsdStepWarps = 8;        // SSD_STEP_WARPS in ssd.cu
     private const int MaxStateSize = 256;      // 32 · SSD_STEP_MAX_PER_LANE in ssd.cu
     private const int AttentionWarps = 4;      // ATTN_WARPS in attention.cu
@@ -151,6 +152,14 @@ public sealed class CudaOps : IDisposable
         Launch("ssd_chunk_state", Dim3.Of(chunks, s.Heads, pTiles * nTiles), Block, 0,
             xbc, s.ConvDim, dt, dAcs, added, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
         Launch("ssd_state_passing", Dim3.Of(Blocks(pn), s.Heads), Block, 0, added, states, dAcs, state, steps, s.Heads, pn, s.ChunkSize);
+        if (Precision == CudaPrecision.BFloat16 && s.HeadDim == SsdMmaHeadDim && s.StateSize % 16 == 0 && s.ChunkSize % SsdOut == 0 && s.ConvDim % 8 == 0)
+        {
+            // bf16: the scan's two products on the tensor cores.
+            int shared = 2 * SsdOut * 4 + 2 * Math.Max(2 * SsdOut * (s.StateSize + 8), SsdOut * (s.HeadDim + 8));
+            Launch("ssd_chunk_scan_mma", Dim3.Of(chunks, s.Heads, tTiles), 128, shared,
+                xbc, s.ConvDim, dt, dAcs, cb, states, d, y, s.Inner, steps, s.Heads, s.Groups, s.StateSize, s.ChunkSize);
+            return;
+        }
         Launch("ssd_chunk_scan", Dim3.Of(chunks, s.Heads, tTiles * pTiles), Block, 0,
             xbc, s.ConvDim, dt, dAcs, cb, states, d, y, s.Inner, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
     }

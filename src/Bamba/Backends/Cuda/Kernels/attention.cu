@@ -375,31 +375,6 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
 #define ATTN_MMA_KEYS 64
 #define ATTN_MMA_HEAD_DIM 128 // fixed, so every fragment array is indexed by constants and stays in registers
 
-// d += a · b on the tensor cores: m16n8k16, bf16 inputs, float32 accumulators. Fragments as the PTX ISA lays them out
-// for lane = 4 · group + quad: a holds rows (group, group + 8) × k (2·quad, 2·quad + 1, then + 8); b holds k
-// (2·quad, 2·quad + 1, then + 8) × column group; d holds rows (group, group + 8) × columns (2·quad, 2·quad + 1).
-__device__ __forceinline__ void mma_bf16(float* d, const unsigned* a, unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) { return (unsigned)f_to_bf16(lo) | ((unsigned)f_to_bf16(hi) << 16); }
-__device__ __forceinline__ unsigned pack_raw(bf16_t lo, bf16_t hi) { return (unsigned)lo | ((unsigned)hi << 16); }
-
-// Copies `rows` rows of head_dim bf16 values (row stride `stride` elements) into shared rows of ld elements, 16 bytes
-// at a time; rows past `valid` are zero.
-__device__ __forceinline__ void tile_load(bf16_t* dst, int ld, const bf16_t* src, long long stride, int rows, int valid, int head_dim) {
-    int per_row = head_dim / 8;
-    for (int i = threadIdx.x; i < rows * per_row; i += blockDim.x) {
-        int r = i / per_row, c = (i % per_row) * 8;
-        uint4 v;
-        v.x = v.y = v.z = v.w = 0u;
-        if (r < valid) v = *(const uint4*)(src + r * stride + c);
-        *(uint4*)(dst + r * ld + c) = v;
-    }
-}
-
 // The prefill attention of `attention_tiled` with both products on the tensor cores (flash-attention 2's scheme):
 // warp w owns queries 16w..16w+15 of the block's 64; per tile of 64 keys, S = Q·Kᵀ and O += P·V are m16n8k16 products,
 // the online softmax runs on S's accumulator fragments, and P goes back to the tensor cores as bf16 (as flash-attention

@@ -83,3 +83,32 @@ __device__ float block_max(float v) {
     for (int i = 0; i < warps; i++) m = fmaxf(m, partial[i]);
     return m;
 }
+
+#if ACT_BF16
+// ---- tensor-core helpers (bf16 mode): the prefill attention and the SSD chunk scan ----------------------------------
+
+// d += a · b on the tensor cores: m16n8k16, bf16 inputs, float32 accumulators. Fragments as the PTX ISA lays them out
+// for lane = 4 · group + quad: a holds rows (group, group + 8) × k (2·quad, 2·quad + 1, then + 8); b holds k
+// (2·quad, 2·quad + 1, then + 8) × column group; d holds rows (group, group + 8) × columns (2·quad, 2·quad + 1).
+__device__ __forceinline__ void mma_bf16(float* d, const unsigned* a, unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) { return (unsigned)f_to_bf16(lo) | ((unsigned)f_to_bf16(hi) << 16); }
+__device__ __forceinline__ unsigned pack_raw(bf16_t lo, bf16_t hi) { return (unsigned)lo | ((unsigned)hi << 16); }
+
+// Copies `rows` rows of head_dim bf16 values (row stride `stride` elements) into shared rows of ld elements, 16 bytes
+// at a time; rows past `valid` are zero.
+__device__ __forceinline__ void tile_load(bf16_t* dst, int ld, const bf16_t* src, long long stride, int rows, int valid, int head_dim) {
+    int per_row = head_dim / 8;
+    for (int i = threadIdx.x; i < rows * per_row; i += blockDim.x) {
+        int r = i / per_row, c = (i % per_row) * 8;
+        uint4 v;
+        v.x = v.y = v.z = v.w = 0u;
+        if (r < valid) v = *(const uint4*)(src + r * stride + c);
+        *(uint4*)(dst + r * ld + c) = v;
+    }
+}
+#endif

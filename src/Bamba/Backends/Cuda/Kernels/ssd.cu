@@ -202,3 +202,103 @@ extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, c
     float sum = warp_sum(partial);
     if (lane == 0) st(y + (long long)r * y_stride + h * head_dim + p, sum + D[h] * x);
 }
+
+#if ACT_BF16
+// ---- the chunk scan on the tensor cores (bf16 mode) ---------------------------------------------------------------
+
+#define SSD_MMA_P 64 // head dim this kernel takes
+#define SSD_MMA_T 64 // rows t per block: 16 per warp, 4 warps
+
+// ssd_chunk_scan's two products as m16n8k16 bf16 tensor-core products with float32 accumulation, as mamba_ssm's
+// kernel runs them: C[t, :] · S[p, :] (the entering state rounded to bf16) and F[t, s] · x[s, p] with
+// F = exp(dA_cs[t] − dA_cs[s]) · cb[t, s] · dt[s] rounded to bf16. Warp w owns rows t0 + 16w .. + 15, all 64 p.
+// Needs P = SSD_MMA_P, N % 16 == 0, chunk % SSD_MMA_T == 0. Grid (chunks, H, chunk / SSD_MMA_T), block 128;
+// dynamic shared max(2 · 64 · (N + 8), 64 · (64 + 8)) · 2 + 2 · 64 · 4 bytes.
+extern "C" __global__ void ssd_chunk_scan_mma(const bf16_t* xbc, int stride, const float* dt, const float* dA_cs, const float* cb,
+                                              const float* states, const float* D, bf16_t* y, int y_stride,
+                                              int steps, int heads, int groups, int dstate, int chunk) {
+    extern __shared__ unsigned char scan_smem[];
+    const int P = SSD_MMA_P, N = dstate, ldn = N + 8, ldp = P + 8;
+    int c = blockIdx.x, h = blockIdx.y, g_ = h / (heads / groups), inner = heads * P;
+    int c0 = c * chunk, c1 = min(steps, c0 + chunk), t0 = c0 + blockIdx.z * SSD_MMA_T;
+    if (t0 >= c1) return;
+    int t_end = min(c1, t0 + SSD_MMA_T);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, group = lane >> 2, quad = lane & 3;
+    float* cs_s = (float*)scan_smem;          // [64] dA_cs of the current s tile
+    float* dt_s = cs_s + SSD_MMA_T;           // [64] dt of the current s tile
+    bf16_t* buf = (bf16_t*)(dt_s + SSD_MMA_T);
+    bf16_t* c_tile = buf;                     // [64 t][ldn]  phase 1
+    bf16_t* s_tile = buf + SSD_MMA_T * ldn;   // [64 p][ldn]  phase 1
+    bf16_t* x_tile = buf;                     // [64 s][ldp]  phase 2
+    const float* cs = dA_cs + (long long)h * steps;
+    const float* S = states + ((long long)c * heads + h) * P * N;
+    const float* cbc = cb + ((long long)c * groups + g_) * chunk * chunk;
+    int row[2] = {t0 + warp * 16 + group, t0 + warp * 16 + group + 8};
+    float acc[SSD_MMA_P / 8][4];
+#pragma unroll
+    for (int nb = 0; nb < SSD_MMA_P / 8; nb++) acc[nb][0] = acc[nb][1] = acc[nb][2] = acc[nb][3] = 0.f;
+
+    // Phase 1: the entering state.
+    tile_load(c_tile, ldn, xbc + (long long)t0 * stride + inner + (groups + g_) * N, stride, SSD_MMA_T, t_end - t0, N);
+    for (int i = threadIdx.x; i < P * N / 2; i += blockDim.x) {
+        int p = (2 * i) / N, n = (2 * i) % N;
+        *(unsigned*)(s_tile + p * ldn + n) = pack_bf16(S[(long long)p * N + n], S[(long long)p * N + n + 1]);
+    }
+    __syncthreads();
+    const bf16_t* cw = c_tile + (warp * 16) * ldn;
+    for (int k0 = 0; k0 < N; k0 += 16) {
+        unsigned a[4] = {*(const unsigned*)(cw + group * ldn + k0 + 2 * quad), *(const unsigned*)(cw + (group + 8) * ldn + k0 + 2 * quad),
+                         *(const unsigned*)(cw + group * ldn + k0 + 2 * quad + 8), *(const unsigned*)(cw + (group + 8) * ldn + k0 + 2 * quad + 8)};
+#pragma unroll
+        for (int nb = 0; nb < SSD_MMA_P / 8; nb++) {
+            const bf16_t* sr = s_tile + (nb * 8 + group) * ldn + k0 + 2 * quad;
+            mma_bf16(acc[nb], a, *(const unsigned*)sr, *(const unsigned*)(sr + 8));
+        }
+    }
+    float cs_row[2];
+    for (int r = 0; r < 2; r++) cs_row[r] = row[r] < t_end ? cs[row[r]] : 0.f;
+#pragma unroll
+    for (int nb = 0; nb < SSD_MMA_P / 8; nb++) {
+        float d0 = row[0] < t_end ? expf(cs_row[0]) : 0.f, d1 = row[1] < t_end ? expf(cs_row[1]) : 0.f;
+        acc[nb][0] *= d0; acc[nb][1] *= d0; acc[nb][2] *= d1; acc[nb][3] *= d1;
+    }
+
+    // Phase 2: within the chunk, s tiles of 64 up to the block's last row.
+    for (int s0 = c0; s0 < t_end; s0 += SSD_MMA_T) {
+        __syncthreads();
+        tile_load(x_tile, ldp, xbc + (long long)s0 * stride + h * P, stride, SSD_MMA_T, c1 - s0, P);
+        for (int i = threadIdx.x; i < SSD_MMA_T; i += blockDim.x) {
+            int s = s0 + i;
+            cs_s[i] = s < c1 ? cs[s] : 0.f;
+            dt_s[i] = s < c1 ? dt[(long long)s * heads + h] : 0.f;
+        }
+        __syncthreads();
+        for (int k0 = 0; k0 < SSD_MMA_T; k0 += 16) {
+            // F's A fragment, computed in place: rows (group, group + 8), columns k0 + 2·quad + (0, 1, 8, 9).
+            float f[8];
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                int r = (e >> 1) & 1, col = k0 + 2 * quad + (e & 1) + (e >= 4 ? 8 : 0), s = s0 + col, t = row[r];
+                f[e] = t < t_end && s <= t ? expf(cs_row[r] - cs_s[col]) * cbc[(long long)(t - c0) * chunk + (s - c0)] * dt_s[col] : 0.f;
+            }
+            unsigned a[4] = {pack_bf16(f[0], f[1]), pack_bf16(f[2], f[3]), pack_bf16(f[4], f[5]), pack_bf16(f[6], f[7])};
+            const bf16_t* xr = x_tile + (k0 + 2 * quad) * ldp + group;
+#pragma unroll
+            for (int nb = 0; nb < SSD_MMA_P / 8; nb++) {
+                const bf16_t* x = xr + nb * 8;
+                mma_bf16(acc[nb], a, pack_raw(x[0], x[ldp]), pack_raw(x[8 * ldp], x[9 * ldp]));
+            }
+        }
+    }
+    for (int r = 0; r < 2; r++) {
+        int t = row[r];
+        if (t >= t_end) continue;
+        const bf16_t* xt = xbc + (long long)t * stride + h * P;
+        for (int nb = 0; nb < SSD_MMA_P / 8; nb++) {
+            int p = nb * 8 + 2 * quad;
+            float v0 = acc[nb][2 * r] + D[h] * bf16_to_f(xt[p]), v1 = acc[nb][2 * r + 1] + D[h] * bf16_to_f(xt[p + 1]);
+            *(unsigned*)(y + (long long)t * y_stride + h * P + p) = pack_bf16(v0, v1);
+        }
+    }
+}
+#endif
