@@ -93,37 +93,40 @@ public class SsdTests
     }
 
     [Theory]
-    [InlineData(4, 16, 1, 16)]
-    [InlineData(8, 64, 2, 128)]
-    [InlineData(3, 24, 3, 40)]
-    public void StepForABatchMatchesCpu(int heads, int headDim, int groups, int stateSize)
+    [InlineData(4, 16, 1, 16, CudaPrecision.Float32)]
+    [InlineData(8, 64, 2, 128, CudaPrecision.Float32)]  // runs of 4 columns per lane (N % 128 == 0)
+    [InlineData(3, 24, 3, 40, CudaPrecision.Float32)]
+    [InlineData(8, 64, 1, 256, CudaPrecision.BFloat16)] // bf16 state, two runs per lane
+    [InlineData(4, 16, 1, 16, CudaPrecision.BFloat16)]
+    public void StepForABatchMatchesCpu(int heads, int headDim, int groups, int stateSize, CudaPrecision precision)
     {
-        var ops = Gpu.Ops();
+        var ops = Gpu.Ops(precision);
+        double tol = precision == CudaPrecision.Float32 ? Tol : Close.For(ops);
         int rows = 3;
         var shape = new SsdScan.Shape(heads, headDim, groups, stateSize, 8);
         var gpuShape = new CudaOps.SsdShape(heads, headDim, groups, stateSize, 8);
         var a = Enumerable.Range(0, heads).Select(h => -1f - h).ToArray();
         var d = Gpu.Random(50, heads);
-        var xbc = Gpu.Random(51, rows * gpuShape.ConvDim);
+        var xbc = Gpu.Rounded(ops, Gpu.Random(51, rows * gpuShape.ConvDim));
         var dt = Gpu.Random(52, rows * heads).Select(v => 0.05f + 0.05f * v).ToArray();
-        var states = Enumerable.Range(0, rows).Select(r => Gpu.Random(53 + r, heads * headDim * stateSize)).ToArray();
-        var buffers = states.Select(Gpu.F32).ToArray();
+        var states = Enumerable.Range(0, rows).Select(r => Gpu.Rounded(ops, Gpu.Random(53 + r, heads * headDim * stateSize))).ToArray();
+        var buffers = states.Select(v => Gpu.Act(ops, v)).ToArray();
         try
         {
             using var table = Gpu.Device.Upload<ulong>(buffers.Select(b => b.Pointer).ToArray());
             using var ad = Gpu.F32(a);
             using var dd = Gpu.F32(d);
-            using var xd = Gpu.F32(xbc);
+            using var xd = Gpu.Act(ops, xbc);
             using var dtd = Gpu.F32(dt);
-            using var yd = ops.Device.Allocate(rows * gpuShape.Inner * 4);
+            using var yd = ops.Device.Allocate(rows * gpuShape.Inner * ops.ActBytes);
             ops.SsdStep(gpuShape, xd.Pointer, dtd.Pointer, ad.Pointer, dd.Pointer, table.Pointer, yd.Pointer, rows);
-            var y = Gpu.ReadF32(yd.Pointer, rows * gpuShape.Inner);
+            var y = Gpu.ReadAct(ops, yd.Pointer, rows * gpuShape.Inner);
             for (int r = 0; r < rows; r++)
             {
                 var expected = new float[gpuShape.Inner];
                 SsdScan.Run(shape, xbc, r * gpuShape.ConvDim, gpuShape.ConvDim, 1, dt, r * heads, a, d, states[r], expected, 0);
-                Close.Assert(expected, y.AsSpan(r * gpuShape.Inner, gpuShape.Inner), Tol, $"y row {r}");
-                Close.Assert(states[r], Gpu.ReadF32(buffers[r].Pointer, states[r].Length), Tol, $"state row {r}");
+                Close.Assert(expected, y.AsSpan(r * gpuShape.Inner, gpuShape.Inner), tol, $"y row {r}");
+                Close.Assert(states[r], Gpu.ReadAct(ops, buffers[r].Pointer, states[r].Length), tol, $"state row {r}");
             }
         }
         finally { foreach (var b in buffers) b.Dispose(); }

@@ -168,36 +168,86 @@ extern "C" __global__ void ssd_chunk_scan(const act_t* xbc, int stride, const fl
 // Grid (H, ceil(P / SSD_STEP_WARPS), rows), SSD_STEP_WARPS warps: warp w owns state row p of the head, its lanes the
 // state columns n (N ≤ 32 · SSD_STEP_MAX_PER_LANE). Many small blocks, so one sequence's state (H·P·N values per
 // layer) streams over every SM. Every load is issued before any store: the state and xbc share the activation type,
-// so the compiler could not otherwise move a later load above an earlier store.
+// so the compiler could not otherwise move a later load above an earlier store. When N is a multiple of 128 each lane
+// owns runs of 4 adjacent columns (one 8-byte bf16 or 16-byte float load per run), so a warp moves whole 256- or
+// 512-byte lines per instruction; a batch of sequences makes this kernel a stream over all their states.
 #define SSD_STEP_WARPS 8
 #define SSD_STEP_MAX_PER_LANE 8
+
+__device__ __forceinline__ void load4(const act_t* p, float* out) {
+#if ACT_BF16
+    uint2 u = *(const uint2*)p;
+    out[0] = __uint_as_float(u.x << 16); out[1] = __uint_as_float(u.x & 0xffff0000u);
+    out[2] = __uint_as_float(u.y << 16); out[3] = __uint_as_float(u.y & 0xffff0000u);
+#else
+    float4 f = *(const float4*)p;
+    out[0] = f.x; out[1] = f.y; out[2] = f.z; out[3] = f.w;
+#endif
+}
+
+__device__ __forceinline__ void store4(act_t* p, const float* v) {
+#if ACT_BF16
+    uint2 u;
+    u.x = (unsigned)f_to_bf16(v[0]) | ((unsigned)f_to_bf16(v[1]) << 16);
+    u.y = (unsigned)f_to_bf16(v[2]) | ((unsigned)f_to_bf16(v[3]) << 16);
+    *(uint2*)p = u;
+#else
+    float4 f;
+    f.x = v[0]; f.y = v[1]; f.z = v[2]; f.w = v[3];
+    *(float4*)p = f;
+#endif
+}
+
+// Column of element i (of SSD_STEP_MAX_PER_LANE) of a lane: runs of 4 per 128 columns, or one column per 32.
+__device__ __forceinline__ int ssd_step_column(int lane, int i, bool runs) { return runs ? (i >> 2) * 128 + lane * 4 + (i & 3) : lane + 32 * i; }
+
 extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, const float* dt, const float* A, const float* D,
                                     act_t* const* states, act_t* __restrict__ y, int y_stride, int heads, int head_dim, int groups, int dstate) {
     int h = blockIdx.x, r = blockIdx.z, lane = threadIdx.x & 31, p = blockIdx.y * SSD_STEP_WARPS + (threadIdx.x >> 5);
     if (p >= head_dim) return;
     int g = h / (heads / groups), inner = heads * head_dim, N = dstate;
+    bool runs = N % 128 == 0 && stride % 4 == 0 && inner % 4 == 0; // runs of 4 are 8- or 16-byte aligned
     const act_t* row = xbc + (long long)r * stride;
     const act_t* B = row + inner + g * N;
     const act_t* C = row + inner + (groups + g) * N;
     act_t* __restrict__ S = states[r] + ((long long)h * head_dim + p) * N;
     float d = dt[r * heads + h], decay = expf(d * A[h]), x = ld(row + h * head_dim + p);
     float sv[SSD_STEP_MAX_PER_LANE], bv[SSD_STEP_MAX_PER_LANE], cv[SSD_STEP_MAX_PER_LANE];
+    if (runs) {
 #pragma unroll
-    for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i++) {
-        int n = lane + 32 * i;
-        bool live = n < N;
-        sv[i] = live ? ld(S + n) : 0.f;
-        bv[i] = live ? ld(B + n) : 0.f;
-        cv[i] = live ? ld(C + n) : 0.f;
+        for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i += 4) {
+            int n = ssd_step_column(lane, i, true);
+            if (n < N) { load4(S + n, sv + i); load4(B + n, bv + i); load4(C + n, cv + i); }
+            else for (int e = 0; e < 4; e++) sv[i + e] = bv[i + e] = cv[i + e] = 0.f;
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i++) {
+            int n = ssd_step_column(lane, i, false);
+            bool live = n < N;
+            sv[i] = live ? ld(S + n) : 0.f;
+            bv[i] = live ? ld(B + n) : 0.f;
+            cv[i] = live ? ld(C + n) : 0.f;
+        }
     }
     float partial = 0.f;
 #pragma unroll
     for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i++) {
-        int n = lane + 32 * i;
-        if (n >= N) break;
-        float s = decay * sv[i] + d * x * bv[i];
-        st(S + n, s);
-        partial += s * cv[i];
+        sv[i] = decay * sv[i] + d * x * bv[i];
+        partial += sv[i] * cv[i];
+    }
+    if (runs) {
+#pragma unroll
+        for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i += 4) {
+            int n = ssd_step_column(lane, i, true);
+            if (n < N) store4(S + n, sv + i);
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i++) {
+            int n = ssd_step_column(lane, i, false);
+            if (n < N) st(S + n, sv[i]);
+        }
     }
     float sum = warp_sum(partial);
     if (lane == 0) st(y + (long long)r * y_stride + h * head_dim + p, sum + D[h] * x);
