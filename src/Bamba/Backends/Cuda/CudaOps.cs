@@ -146,22 +146,34 @@ public sealed class CudaOps : IDisposable
         ulong cb = Scratch.Get("ssd.cb", 4L * chunks * s.Groups * s.ChunkSize * s.ChunkSize);
         ulong added = Scratch.Get("ssd.added", 4L * chunks * s.Heads * pn);
         ulong states = Scratch.Get("ssd.states", 4L * chunks * s.Heads * pn);
+        // bf16 with Bamba's shapes: the chunk products on the tensor cores; otherwise the CUDA-core kernels.
+        bool mma = Precision == CudaPrecision.BFloat16 && s.HeadDim == SsdMmaHeadDim && s.StateSize % 16 == 0 && s.ChunkSize % SsdOut == 0
+            && s.ConvDim % 8 == 0;
+        int tTiles = (s.ChunkSize + SsdOut - 1) / SsdOut, pTiles = (s.HeadDim + SsdOut - 1) / SsdOut, nTiles = (s.StateSize + SsdOut - 1) / SsdOut;
         Launch("ssd_chunk_cumsum", Blocks((long)chunks * s.Heads), Block, 0, dt, a, dAcs, steps, s.Heads, s.ChunkSize);
-        Launch("ssd_chunk_cb", Dim3.Of(chunks * s.Groups, s.ChunkSize), 128, 0, xbc, s.ConvDim, cb, steps, s.Inner, s.Groups, s.StateSize, s.ChunkSize);
-        int pTiles = (s.HeadDim + SsdOut - 1) / SsdOut, nTiles = (s.StateSize + SsdOut - 1) / SsdOut, tTiles = (s.ChunkSize + SsdOut - 1) / SsdOut;
-        Launch("ssd_chunk_state", Dim3.Of(chunks, s.Heads, pTiles * nTiles), Block, 0,
-            xbc, s.ConvDim, dt, dAcs, added, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
-        Launch("ssd_state_passing", Dim3.Of(Blocks(pn), s.Heads), Block, 0, added, states, dAcs, state, steps, s.Heads, pn, s.ChunkSize);
-        if (Precision == CudaPrecision.BFloat16 && s.HeadDim == SsdMmaHeadDim && s.StateSize % 16 == 0 && s.ChunkSize % SsdOut == 0 && s.ConvDim % 8 == 0)
+        if (mma)
         {
-            // bf16: the scan's two products on the tensor cores.
+            Launch("ssd_chunk_cb_mma", Dim3.Of(chunks * s.Groups, tTiles, tTiles), 128, 2 * 2 * SsdOut * (s.StateSize + 8),
+                xbc, s.ConvDim, cb, steps, s.Inner, s.Groups, s.StateSize, s.ChunkSize);
+            Launch("ssd_chunk_state_mma", Dim3.Of(chunks, s.Heads, (s.StateSize + 127) / 128), 128, 0,
+                xbc, s.ConvDim, dt, dAcs, added, steps, s.Heads, s.Groups, s.StateSize, s.ChunkSize);
+        }
+        else
+        {
+            Launch("ssd_chunk_cb", Dim3.Of(chunks * s.Groups, s.ChunkSize), 128, 0, xbc, s.ConvDim, cb, steps, s.Inner, s.Groups, s.StateSize, s.ChunkSize);
+            Launch("ssd_chunk_state", Dim3.Of(chunks, s.Heads, pTiles * nTiles), Block, 0,
+                xbc, s.ConvDim, dt, dAcs, added, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
+        }
+        Launch("ssd_state_passing", Dim3.Of(Blocks(pn), s.Heads), Block, 0, added, states, dAcs, state, steps, s.Heads, pn, s.ChunkSize);
+        if (mma)
+        {
             int shared = 2 * SsdOut * 4 + 2 * Math.Max(2 * SsdOut * (s.StateSize + 8), SsdOut * (s.HeadDim + 8));
             Launch("ssd_chunk_scan_mma", Dim3.Of(chunks, s.Heads, tTiles), 128, shared,
                 xbc, s.ConvDim, dt, dAcs, cb, states, d, y, s.Inner, steps, s.Heads, s.Groups, s.StateSize, s.ChunkSize);
-            return;
         }
-        Launch("ssd_chunk_scan", Dim3.Of(chunks, s.Heads, tTiles * pTiles), Block, 0,
-            xbc, s.ConvDim, dt, dAcs, cb, states, d, y, s.Inner, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
+        else
+            Launch("ssd_chunk_scan", Dim3.Of(chunks, s.Heads, tTiles * pTiles), Block, 0,
+                xbc, s.ConvDim, dt, dAcs, cb, states, d, y, s.Inner, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
     }
 
     /// <summary>One recurrent step for <paramref name="rows"/> sequences; <paramref name="states"/> is a device table of state pointers.</summary>

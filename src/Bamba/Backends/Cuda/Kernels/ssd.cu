@@ -352,3 +352,111 @@ extern "C" __global__ void ssd_chunk_scan_mma(const bf16_t* xbc, int stride, con
     }
 }
 #endif
+
+#if ACT_BF16
+// cb[c, g, t, s] = C[t] · B[s] on the tensor cores: a block computes one 64 × 64 (t, s) tile of a chunk, warp w rows
+// 16w..16w+15; tiles above the diagonal (s > t everywhere) are skipped, as the scan reads s ≤ t only.
+// Needs N % 16 == 0. Grid (chunks · G, chunk / 64, chunk / 64), block 128, dynamic shared 2 · 64 · (N + 8) · 2 bytes.
+extern "C" __global__ void ssd_chunk_cb_mma(const bf16_t* xbc, int stride, float* cb, int steps, int inner, int groups, int dstate, int chunk) {
+    extern __shared__ bf16_t cb_smem[];
+    const int N = dstate, ldn = N + 8;
+    int c = blockIdx.x / groups, g = blockIdx.x % groups, c0 = c * chunk, c1 = min(steps, c0 + chunk);
+    int t0 = c0 + blockIdx.y * 64, s0 = c0 + blockIdx.z * 64;
+    if (blockIdx.z > blockIdx.y || t0 >= c1) return;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, group = lane >> 2, quad = lane & 3;
+    bf16_t* ct = cb_smem;
+    bf16_t* bt = cb_smem + 64 * ldn;
+    tile_load(ct, ldn, xbc + (long long)t0 * stride + inner + (groups + g) * N, stride, 64, c1 - t0, N);
+    tile_load(bt, ldn, xbc + (long long)s0 * stride + inner + g * N, stride, 64, c1 - s0, N);
+    __syncthreads();
+    float acc[8][4];
+#pragma unroll
+    for (int nb = 0; nb < 8; nb++) acc[nb][0] = acc[nb][1] = acc[nb][2] = acc[nb][3] = 0.f;
+    const bf16_t* cw = ct + (warp * 16) * ldn;
+    for (int k0 = 0; k0 < N; k0 += 16) {
+        unsigned a[4] = {*(const unsigned*)(cw + group * ldn + k0 + 2 * quad), *(const unsigned*)(cw + (group + 8) * ldn + k0 + 2 * quad),
+                         *(const unsigned*)(cw + group * ldn + k0 + 2 * quad + 8), *(const unsigned*)(cw + (group + 8) * ldn + k0 + 2 * quad + 8)};
+#pragma unroll
+        for (int nb = 0; nb < 8; nb++) {
+            const bf16_t* br = bt + (nb * 8 + group) * ldn + k0 + 2 * quad;
+            mma_bf16(acc[nb], a, *(const unsigned*)br, *(const unsigned*)(br + 8));
+        }
+    }
+    float* out = cb + ((long long)c * groups + g) * chunk * chunk;
+    for (int r = 0; r < 2; r++) {
+        int t = t0 + warp * 16 + group + 8 * r;
+        if (t >= c1) continue;
+#pragma unroll
+        for (int nb = 0; nb < 8; nb++) {
+            int s = s0 + nb * 8 + 2 * quad;
+            float2 v;
+            v.x = acc[nb][2 * r]; v.y = acc[nb][2 * r + 1];
+            *(float2*)(out + (long long)(t - c0) * chunk + (s - c0)) = v;
+        }
+    }
+}
+
+// ssd_chunk_state on the tensor cores: states[c, h, p, n] = Σ_s (w[s] · x[s, p]) · B[s, n], w[s] = exp(dA_cs[last] −
+// dA_cs[s]) · dt[s], with w·x rounded to bf16 and float32 sums. Both operands are staged transposed ([p][s], [n][s]) so
+// every fragment is one 32-bit shared load. Warp w owns p = 16w..16w+15, the block 128 columns n. Needs P = SSD_MMA_P,
+// N % 8 == 0. Grid (chunks, H, ceil(N / 128)), block 128.
+#define SSD_STATE_S 64
+extern "C" __global__ void ssd_chunk_state_mma(const bf16_t* xbc, int stride, const float* dt, const float* dA_cs, float* states,
+                                               int steps, int heads, int groups, int dstate, int chunk) {
+    const int P = SSD_MMA_P, N = dstate, lds = SSD_STATE_S + 8;
+    __shared__ __align__(16) bf16_t xt[SSD_MMA_P * (SSD_STATE_S + 8)];  // [p][s], scaled by w[s]
+    __shared__ __align__(16) bf16_t btr[128 * (SSD_STATE_S + 8)];       // [n][s]
+    int c = blockIdx.x, h = blockIdx.y, g = h / (heads / groups), inner = heads * P, n0 = blockIdx.z * 128;
+    int c0 = c * chunk, c1 = min(steps, c0 + chunk);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, group = lane >> 2, quad = lane & 3;
+    const float* cs = dA_cs + (long long)h * steps;
+    float last = cs[c1 - 1];
+    float acc[16][4];
+#pragma unroll
+    for (int nb = 0; nb < 16; nb++) acc[nb][0] = acc[nb][1] = acc[nb][2] = acc[nb][3] = 0.f;
+    for (int s0 = c0; s0 < c1; s0 += SSD_STATE_S) {
+        __syncthreads();
+        for (int i = threadIdx.x; i < SSD_STATE_S * (P / 8); i += blockDim.x) {
+            int sl = i / (P / 8), p = (i % (P / 8)) * 8, s = s0 + sl;
+            float x[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f}, w = 0.f;
+            if (s < c1) {
+                bf16x8_to_f(*(const uint4*)(xbc + (long long)s * stride + h * P + p), x);
+                w = expf(last - cs[s]) * dt[(long long)s * heads + h];
+            }
+            for (int e = 0; e < 8; e++) xt[(p + e) * lds + sl] = f_to_bf16(x[e] * w);
+        }
+        for (int i = threadIdx.x; i < SSD_STATE_S * 16; i += blockDim.x) {
+            int sl = i / 16, n = (i % 16) * 8, s = s0 + sl;
+            uint4 v;
+            v.x = v.y = v.z = v.w = 0u;
+            if (s < c1 && n0 + n < N) v = *(const uint4*)(xbc + (long long)s * stride + inner + g * N + n0 + n);
+            unsigned words[4] = {v.x, v.y, v.z, v.w};
+            for (int e = 0; e < 8; e++) btr[(n + e) * lds + sl] = (bf16_t)(words[e >> 1] >> (16 * (e & 1)));
+        }
+        __syncthreads();
+        const bf16_t* xw = xt + (warp * 16) * lds;
+#pragma unroll
+        for (int k0 = 0; k0 < SSD_STATE_S; k0 += 16) {
+            unsigned a[4] = {*(const unsigned*)(xw + group * lds + k0 + 2 * quad), *(const unsigned*)(xw + (group + 8) * lds + k0 + 2 * quad),
+                             *(const unsigned*)(xw + group * lds + k0 + 2 * quad + 8), *(const unsigned*)(xw + (group + 8) * lds + k0 + 2 * quad + 8)};
+#pragma unroll
+            for (int nb = 0; nb < 16; nb++) {
+                const bf16_t* br = btr + (nb * 8 + group) * lds + k0 + 2 * quad;
+                mma_bf16(acc[nb], a, *(const unsigned*)br, *(const unsigned*)(br + 8));
+            }
+        }
+    }
+    float* out = states + ((long long)c * heads + h) * P * N;
+    for (int r = 0; r < 2; r++) {
+        int p = warp * 16 + group + 8 * r;
+#pragma unroll
+        for (int nb = 0; nb < 16; nb++) {
+            int n = n0 + nb * 8 + 2 * quad;
+            if (n >= N) continue;
+            float2 v;
+            v.x = acc[nb][2 * r]; v.y = acc[nb][2 * r + 1];
+            *(float2*)(out + (long long)p * N + n) = v;
+        }
+    }
+}
+#endif
