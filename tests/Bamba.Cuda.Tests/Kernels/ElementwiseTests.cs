@@ -31,12 +31,13 @@ public unsafe class ElementwiseTests
     }
 
     [Theory]
-    [InlineData(CudaPrecision.Float32)]
-    [InlineData(CudaPrecision.BFloat16)]
-    public void SwiGluAddAndBiasMatchCpu(CudaPrecision precision)
+    [InlineData(CudaPrecision.Float32, 352)]  // 8 adjacent elements per thread
+    [InlineData(CudaPrecision.BFloat16, 352)]
+    [InlineData(CudaPrecision.BFloat16, 100)] // one per thread
+    public void SwiGluAddAndBiasMatchCpu(CudaPrecision precision, int inter)
     {
         var ops = Gpu.Ops(precision);
-        int rows = 7, inter = 352;
+        int rows = 7;
         var gateUp = Gpu.Rounded(ops, Gpu.Random(9, rows * 2 * inter, 4f));
         var gate = new float[rows * inter];
         var up = new float[rows * inter];

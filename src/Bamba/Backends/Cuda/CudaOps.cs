@@ -77,8 +77,11 @@ public sealed class CudaOps : IDisposable
 
     public void AddBias(ulong y, ulong bias, int rows, int width) => Launch("add_bias", Dim3.Of(Blocks(width), rows), Block, 0, y, bias, width);
 
-    public void SwiGlu(ulong gateUp, ulong output, int rows, int inter) =>
-        Launch("swiglu", Dim3.Of(Blocks(inter), rows), Block, 0, gateUp, output, inter);
+    public void SwiGlu(ulong gateUp, ulong output, int rows, int inter)
+    {
+        int per = inter % 8 == 0 ? 8 : 1;
+        Launch("swiglu", Dim3.Of(Blocks(inter / per), rows), Block, 0, gateUp, output, inter, per);
+    }
 
     public void ZeroPaddingRows(ulong x, int stride, int width, ulong positions, int rows) =>
         Launch("zero_padding_rows", Dim3.Of(Blocks(width), rows), Block, 0, x, stride, width, positions);
@@ -150,7 +153,7 @@ public sealed class CudaOps : IDisposable
         bool mma = Precision == CudaPrecision.BFloat16 && s.HeadDim == SsdMmaHeadDim && s.StateSize % 16 == 0 && s.ChunkSize % SsdOut == 0
             && s.ConvDim % 8 == 0;
         int tTiles = (s.ChunkSize + SsdOut - 1) / SsdOut, pTiles = (s.HeadDim + SsdOut - 1) / SsdOut, nTiles = (s.StateSize + SsdOut - 1) / SsdOut;
-        Launch("ssd_chunk_cumsum", Blocks((long)chunks * s.Heads), Block, 0, dt, a, dAcs, steps, s.Heads, s.ChunkSize);
+        Launch("ssd_chunk_cumsum", Blocks((long)chunks * s.Heads, 4), 128, 0, dt, a, dAcs, steps, s.Heads, s.ChunkSize);
         if (mma)
         {
             Launch("ssd_chunk_cb_mma", Dim3.Of(chunks * s.Groups, tTiles, tTiles), 128, 2 * 2 * SsdOut * (s.StateSize + 8),
@@ -302,9 +305,11 @@ public sealed class CudaOps : IDisposable
     {
         if (!GemvApplies(x, w, y, n, k))
             throw new ArgumentException($"gemv needs bf16 weights, ≤ {GemvMaxRows} rows, k % 8 == 0 and 16-byte aligned buffers");
-        // Enough warps in flight: a matrix of few rows splits each row's k over up to 8 warps (16 K warps at least).
+        // Enough warps in flight: a matrix of few rows splits each row's k over up to 8 warps (16 K warps at least,
+        // 32 K for matrices under 8 K rows, whose few long rows otherwise leave the memory system under-used).
         int split = 1;
-        while (split < GemvWarps && (long)m * split < 16384 && k / (8 * split) >= 2 * 32) split *= 2;
+        int enough = m < 8192 ? 32768 : 16384;
+        while (split < GemvWarps && (long)m * split < enough && k / (8 * split) >= 2 * 32) split *= 2;
         _module.Launch("gemv_bf16", Blocks((long)m * split, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k, split);
         Profile?.Mark($"gemv {m}x{k}");
     }

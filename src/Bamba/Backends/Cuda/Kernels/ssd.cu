@@ -15,13 +15,33 @@ extern "C" __global__ void ssd_dt(const act_t* proj, int proj_stride, int dt_col
     dt[i] = fminf(fmaxf(v, lo), hi);
 }
 
-// dA_cs[h, t] = Σ_{s = chunk start .. t} dt[s, h] · A[h]: the within-chunk cumulative log-decay.
+// dA_cs[h, t] = Σ_{s = chunk start .. t} dt[s, h] · A[h]: the within-chunk cumulative log-decay. One warp per
+// (chunk, head): each lane sums 8 consecutive steps, a warp scan adds the lanes before it, and a carry links segments
+// of 256 steps. Grid (ceil(chunks · H / 4)), block 128.
 extern "C" __global__ void ssd_chunk_cumsum(const float* dt, const float* A, float* dA_cs, int steps, int heads, int chunk) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x, chunks = (steps + chunk - 1) / chunk;
-    if (i >= chunks * heads) return;
-    int c = i / heads, h = i % heads, end = min(steps, (c + 1) * chunk);
-    float s = 0.f, a = A[h];
-    for (int t = c * chunk; t < end; t++) { s += dt[t * heads + h] * a; dA_cs[(long long)h * steps + t] = s; }
+    int lane = threadIdx.x & 31, item = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), chunks = (steps + chunk - 1) / chunk;
+    if (item >= chunks * heads) return;
+    int c = item / heads, h = item % heads, begin = c * chunk, end = min(steps, begin + chunk);
+    float a = A[h], carry = 0.f;
+    for (int s0 = begin; s0 < end; s0 += 32 * 8) {
+        float v[8], run = 0.f;
+        for (int i = 0; i < 8; i++) {
+            int t = s0 + lane * 8 + i;
+            run += t < end ? dt[(long long)t * heads + h] * a : 0.f;
+            v[i] = run;
+        }
+        float total = run;
+        for (int o = 1; o < 32; o <<= 1) {
+            float before = __shfl_up_sync(FULL_MASK, total, o);
+            if (lane >= o) total += before;
+        }
+        float offset = carry + total - run;
+        for (int i = 0; i < 8; i++) {
+            int t = s0 + lane * 8 + i;
+            if (t < end) dA_cs[(long long)h * steps + t] = offset + v[i];
+        }
+        carry += __shfl_sync(FULL_MASK, total, 31);
+    }
 }
 
 // cb[c, g, t, s] = C[t] · B[s] for t, s in chunk c (the "attention" scores shared by a group's heads).
