@@ -108,7 +108,14 @@ public class SsdTests
         var a = Enumerable.Range(0, heads).Select(h => -1f - h).ToArray();
         var d = Gpu.Random(50, heads);
         var xbc = Gpu.Rounded(ops, Gpu.Random(51, rows * gpuShape.ConvDim));
-        var dt = Gpu.Random(52, rows * heads).Select(v => 0.05f + 0.05f * v).ToArray();
+        // The step makes dt itself from the in_proj rows: column 2 + h of rows of heads + 5, plus the bias, softplus, clamped.
+        int projStride = heads + 5;
+        var proj = Gpu.Rounded(ops, Gpu.Random(52, rows * projStride, 3f));
+        var dtBias = Gpu.Random(57, heads);
+        var dt = new float[rows * heads];
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < heads; h++)
+                dt[r * heads + h] = Math.Clamp(Activations.Softplus(proj[r * projStride + 2 + h] + dtBias[h]), 0.01f, 0.5f);
         var states = Enumerable.Range(0, rows).Select(r => Gpu.Rounded(ops, Gpu.Random(53 + r, heads * headDim * stateSize))).ToArray();
         var buffers = states.Select(v => Gpu.Act(ops, v)).ToArray();
         try
@@ -117,9 +124,11 @@ public class SsdTests
             using var ad = Gpu.F32(a);
             using var dd = Gpu.F32(d);
             using var xd = Gpu.Act(ops, xbc);
-            using var dtd = Gpu.F32(dt);
+            using var pd = Gpu.Act(ops, proj);
+            using var bd = Gpu.F32(dtBias);
             using var yd = ops.Device.Allocate(rows * gpuShape.Inner * ops.ActBytes);
-            ops.SsdStep(gpuShape, xd.Pointer, dtd.Pointer, ad.Pointer, dd.Pointer, table.Pointer, yd.Pointer, rows);
+            ops.SsdStep(gpuShape, xd.Pointer, new CudaOps.DtSource(pd.Pointer, projStride, 2, bd.Pointer, 0.01f, 0.5f), ad.Pointer, dd.Pointer,
+                table.Pointer, yd.Pointer, rows);
             var y = Gpu.ReadAct(ops, yd.Pointer, rows * gpuShape.Inner);
             for (int r = 0; r < rows; r++)
             {

@@ -298,8 +298,10 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
         ulong proj = Act("proj", (long)rows * projDim);
         _ops.Linear(normed, w.InProj, proj, rows, projDim, c.HiddenSize);
         if (w.InProjBias != 0) _ops.AddBias(proj, w.InProjBias, rows, projDim);
+        var dtSource = new CudaOps.DtSource(proj, projDim, inner + convDim, w.DtBias, (float)c.TimeStepLimitMin, (float)c.TimeStepLimitMax);
         ulong dt = _ops.Scratch.Get("dt", 4L * rows * heads);
-        _ops.SsdDt(proj, projDim, inner + convDim, w.DtBias, dt, rows, heads, (float)c.TimeStepLimitMin, (float)c.TimeStepLimitMax);
+        // The single-token rows' step kernel makes its own dt; the chunked runs read it from here.
+        if (batch.Singles < batch.Runs) _ops.SsdDt(proj, projDim, inner + convDim, w.DtBias, dt, rows, heads, dtSource.Low, dtSource.High);
         ulong xbc = Act("xbc", (long)rows * convDim), y = Act("y", (long)rows * inner);
         int n = batch.Singles;
         if (n > 0)
@@ -308,7 +310,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
             ulong states = batch.SsmStates + (ulong)(8L * layer * n);
             _ops.CausalConvStep(proj + (ulong)(inner * act), projDim, windows, w.ConvWeight, w.ConvBias, xbc, batch.PositionsOnDevice,
                 n, convDim, c.MambaDConv);
-            _ops.SsdStep(shape, xbc, dt, w.A, w.D, states, y, n);
+            _ops.SsdStep(shape, xbc, dtSource, w.A, w.D, states, y, n);
         }
         for (int i = n; i < batch.Runs; i++)
         {
@@ -371,7 +373,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
     {
         int h = Config.HiddenSize, vocab = Config.VocabSize, n = allRows ? batch.Rows : batch.Runs;
         ulong x = _ops.Scratch.Get("x", 4L * batch.Rows * h), rowsIn = x;
-        if (!allRows)
+        if (!allRows && batch.Rows != batch.Runs) // with one row per run, x already is the last rows
         {
             rowsIn = _ops.Scratch.Get("last", 4L * n * h);
             _ops.GatherRows(x, h, batch.LastRows, rowsIn, n);

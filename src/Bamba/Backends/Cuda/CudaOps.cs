@@ -179,12 +179,15 @@ public sealed class CudaOps : IDisposable
                 xbc, s.ConvDim, dt, dAcs, cb, states, d, y, s.Inner, steps, s.Heads, s.HeadDim, s.Groups, s.StateSize, s.ChunkSize);
     }
 
+    /// <summary>Where a decode step's time steps come from: column <c>Column + h</c> of the in_proj rows, plus the bias, softplus, clamped.</summary>
+    public readonly record struct DtSource(ulong Proj, int Stride, int Column, ulong Bias, float Low, float High);
+
     /// <summary>One recurrent step for <paramref name="rows"/> sequences; <paramref name="states"/> is a device table of state pointers.</summary>
-    public void SsdStep(SsdShape s, ulong xbc, ulong dt, ulong a, ulong d, ulong states, ulong y, int rows)
+    public void SsdStep(SsdShape s, ulong xbc, DtSource dt, ulong a, ulong d, ulong states, ulong y, int rows)
     {
         CheckSsd(s);
         Launch("ssd_step", Dim3.Of(s.Heads, (s.HeadDim + SsdStepWarps - 1) / SsdStepWarps, rows), 32 * SsdStepWarps, 0,
-            xbc, s.ConvDim, dt, a, d, states, y, s.Inner, s.Heads, s.HeadDim, s.Groups, s.StateSize);
+            xbc, s.ConvDim, dt.Proj, dt.Stride, dt.Column, dt.Bias, dt.Low, dt.High, a, d, states, y, s.Inner, s.Heads, s.HeadDim, s.Groups, s.StateSize);
     }
 
     private static void CheckSsd(SsdShape s)

@@ -184,7 +184,7 @@ extern "C" __global__ void ssd_chunk_scan(const act_t* xbc, int stride, const fl
 }
 
 // One decode step for many sequences (row r's state, in the activation type, is states[r]):
-// S ← exp(dt·A)·S + dt·x⊗B; y = S·C + D·x, in float32.
+// S ← exp(dt·A)·S + dt·x⊗B; y = S·C + D·x, in float32, with dt = clamp(softplus(proj[r, dt_col + h] + dt_bias[h])).
 // Grid (H, ceil(P / SSD_STEP_WARPS), rows), SSD_STEP_WARPS warps: warp w owns state row p of the head, its lanes the
 // state columns n (N ≤ 32 · SSD_STEP_MAX_PER_LANE). Many small blocks, so one sequence's state (H·P·N values per
 // layer) streams over every SM. Every load is issued before any store: the state and xbc share the activation type,
@@ -221,7 +221,8 @@ __device__ __forceinline__ void store4(act_t* p, const float* v) {
 // Column of element i (of SSD_STEP_MAX_PER_LANE) of a lane: runs of 4 per 128 columns, or one column per 32.
 __device__ __forceinline__ int ssd_step_column(int lane, int i, bool runs) { return runs ? (i >> 2) * 128 + lane * 4 + (i & 3) : lane + 32 * i; }
 
-extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, const float* dt, const float* A, const float* D,
+extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, const act_t* proj, int proj_stride, int dt_col,
+                                    const float* dt_bias, float dt_lo, float dt_hi, const float* A, const float* D,
                                     act_t* const* states, act_t* __restrict__ y, int y_stride, int heads, int head_dim, int groups, int dstate) {
     int h = blockIdx.x, r = blockIdx.z, lane = threadIdx.x & 31, p = blockIdx.y * SSD_STEP_WARPS + (threadIdx.x >> 5);
     if (p >= head_dim) return;
@@ -231,7 +232,9 @@ extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, c
     const act_t* B = row + inner + g * N;
     const act_t* C = row + inner + (groups + g) * N;
     act_t* __restrict__ S = states[r] + ((long long)h * head_dim + p) * N;
-    float d = dt[r * heads + h], decay = expf(d * A[h]), x = ld(row + h * head_dim + p);
+    // dt as ssd_dt makes it, here, so a decode step needs no separate launch for it.
+    float d = fminf(fmaxf(softplus(ld(proj + (long long)r * proj_stride + dt_col + h) + dt_bias[h]), dt_lo), dt_hi);
+    float decay = expf(d * A[h]), x = ld(row + h * head_dim + p);
     float sv[SSD_STEP_MAX_PER_LANE], bv[SSD_STEP_MAX_PER_LANE], cv[SSD_STEP_MAX_PER_LANE];
     if (runs) {
 #pragma unroll
