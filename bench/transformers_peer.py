@@ -1,8 +1,9 @@
 """The peer's figures for `bamba bench`: transformers (eager, bf16, random weights) on the same shapes.
 
-Run on the GPU machine:  python3 bench/transformers_peer.py [--new-tokens 64] [--prefill 1024] [--out FILE.json]
-Prints one JSON object: decode ms/token at batch 1 after a 512-token prompt, prefill tokens/s, for the bamba-9b
-shape and for transformer-8b (the same dimensions with attention in every layer, as a Llama config).
+Run on the GPU machine:  python3 bench/transformers_peer.py [--new-tokens 64] [--prefill 1024 4096] [--out FILE.json]
+Prints one JSON object: decode ms/token at batch 1 after a 512-token prompt, prefill tokens/s of one prompt of each
+length (or the out-of-memory message where eager mode cannot hold it), for the bamba-9b shape and for transformer-8b
+(the same dimensions with attention in every layer, as a Llama config).
 """
 import argparse, json, time
 import torch
@@ -36,12 +37,17 @@ def measure(make, new_tokens, prefill_len):
     model.generate(prompt[:, :16], max_new_tokens=4, do_sample=False)  # warm-up
     _, t_short = timed(lambda: model.generate(prompt, max_new_tokens=1, min_new_tokens=1, do_sample=False))
     _, t_long = timed(lambda: model.generate(prompt, max_new_tokens=new_tokens + 1, min_new_tokens=new_tokens + 1, do_sample=False))
-    long_prompt = torch.randint(0, DIMS["vocab_size"], (1, prefill_len), device="cuda")
-    model(long_prompt[:, :64])
-    _, t_prefill = timed(lambda: model(long_prompt, logits_to_keep=1))
-    result = dict(decode_ms_per_token=(t_long - t_short) * 1000 / new_tokens, prefill_tokens=prefill_len,
-                  prefill_tokens_per_s=prefill_len / t_prefill,
-                  peak_memory_gib=torch.cuda.max_memory_allocated() / 2**30)
+    model(prompt[:, :64])
+    result = dict(decode_ms_per_token=(t_long - t_short) * 1000 / new_tokens)
+    for length in prefill_len:
+        long_prompt = torch.randint(0, DIMS["vocab_size"], (1, length), device="cuda")
+        try:
+            _, t_prefill = timed(lambda: model(long_prompt, logits_to_keep=1))
+            result[f"prefill_{length}_tokens_per_s"] = length / t_prefill
+        except torch.OutOfMemoryError as e:  # eager Bamba materialises [chunks, L, L, heads, state] products
+            result[f"prefill_{length}_tokens_per_s"] = f"out of memory: {str(e).splitlines()[0]}"
+            torch.cuda.empty_cache()
+    result["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
     del model; torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
     return result
 
@@ -49,7 +55,7 @@ def measure(make, new_tokens, prefill_len):
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--new-tokens", type=int, default=64)
-    p.add_argument("--prefill", type=int, default=1024)
+    p.add_argument("--prefill", type=int, nargs="+", default=[1024, 4096])
     p.add_argument("--out")
     a = p.parse_args()
     report = dict(device=torch.cuda.get_device_name(), torch=torch.__version__,
