@@ -35,4 +35,29 @@ public class DecodeGraphTests
         var graphed = Decode(graphs: true);
         Assert.Equal(plain, graphed);
     }
+
+    /// <summary>Two sequences decoded in turn: each switch re-captures, and no step replays the other sequence's graph.</summary>
+    [Fact]
+    public void AlternatingSequencesDecodeAsAlone()
+    {
+        Gpu.Require();
+        using var model = CudaModel.Load(Fixtures.Model("tiny-bamba"), CudaPrecision.BFloat16);
+        var random = new Random(12);
+        int[][] prompts = [.. Enumerable.Range(0, 2).Select(_ => Enumerable.Range(0, 20).Select(_ => random.Next(3, model.Config.VocabSize)).ToArray())];
+
+        List<int>[] Decode(bool graphs, bool alternate)
+        {
+            model.UseGraphs = graphs;
+            var states = prompts.Select(_ => model.CreateState()).ToArray();
+            var ids = prompts.Select((p, i) => new List<int> { model.StepAndSample([states[i]], [p], [SamplingOptions.Greedy], [0f])[0] }).ToArray();
+            var order = alternate ? Enumerable.Range(0, 24).Select(i => i % 2) : Enumerable.Repeat(0, 12).Concat(Enumerable.Repeat(1, 12));
+            foreach (int i in order) ids[i].Add(model.StepAndSample([states[i]], [new[] { ids[i][^1] }], [SamplingOptions.Greedy], [0f])[0]);
+            foreach (var s in states) s.Dispose();
+            return ids;
+        }
+
+        var plain = Decode(graphs: false, alternate: false);
+        var alternating = Decode(graphs: true, alternate: true);
+        for (int i = 0; i < 2; i++) Assert.Equal(plain[i], alternating[i]);
+    }
 }

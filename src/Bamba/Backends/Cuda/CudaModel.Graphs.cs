@@ -3,41 +3,80 @@ using Bamba.Generation;
 namespace Bamba.Backends.Cuda;
 
 /// <summary>
-/// Batch-1 decode through a CUDA graph: a step's ~450 launches replayed as one, so no launch waits on the host.
-/// Every per-token value (token, position, cache length) is read by the kernels from device buffers that are
-/// uploaded before the replay, so one capture serves every token until a pointer the kernels hold changes: another
-/// sequence, a cache that grew (capacity) or a scratch buffer that was reallocated (scratch generation).
-/// The first step with a new key runs plainly (it creates the GEMM plans and scratch sizes), the second is captured.
+/// Batch-1 decode through a CUDA graph: a step's ~400 launches replayed as one, so no launch waits on the host.
+/// Everything that changes from one token to the next (token, position, cache length, the sampler's draw) sits in one
+/// small device block, uploaded in one copy before the replay; the pointer tables and sampling parameters sit in
+/// scratch buffers of the graph's own, written when the graph is made. One capture serves every token until a pointer
+/// it holds changes: another sequence, a cache that grew (capacity), a scratch buffer that was reallocated (scratch
+/// generation), or other sampling parameters. The first step with a new key runs plainly (it creates the GEMM plans
+/// and scratch sizes), the next one is captured. Attention is split by the cache's capacity rather than its length, so
+/// the launches stay the same from one token to the next.
 /// </summary>
 public sealed partial class CudaModel
 {
-    private readonly record struct GraphKey(CudaSequenceState State, int Capacity, int ScratchGeneration);
+    private readonly record struct GraphKey(CudaSequenceState State, int Capacity, int ScratchGeneration, SamplingOptions Sampling);
+
+    /// <summary>The step block: token, position, cache rows before and after the step, the draw's bits.</summary>
+    private const int StepBlockInts = 5;
 
     private GraphKey? _warmed;
-    private (GraphKey Key, CudaGraph Graph)? _graph;
+    private (GraphKey Key, CudaGraph Graph, Batch Batch, Draw Draw)? _graph;
 
     /// <summary>Whether one-sequence, one-token steps of <see cref="StepAndSample"/> replay a CUDA graph (on by default).</summary>
     public bool UseGraphs { get; set; } = true;
 
-    private int GraphedStep(SequenceState state, SequenceInput input, SamplingOptions sampling, float uniform)
+    private int GraphedStep(SequenceState sequence, SequenceInput input, SamplingOptions sampling, float uniform)
     {
-        var batch = Pack([state], [input], graphed: true);
-        var draw = UploadSampling(batch, [sampling], [uniform]);
-        var key = new GraphKey(batch.States[0], batch.States[0].Capacity, _ops.Scratch.Generation);
-        if (_graph is { } cached && cached.Key == key) cached.Graph.Launch();
-        else if (_warmed == key)
+        var state = sequence as CudaSequenceState ?? throw new ArgumentException("a sequence state from another backend was passed to the CUDA model");
+        int token = input.Tokens.Span[0];
+        if ((uint)token >= (uint)Config.VocabSize) throw new BambaException($"token id {token} is outside the vocabulary (0..{Config.VocabSize - 1})");
+        int cached = state.Cached;
+        var positions = state.Begin(input.Padding.Span, 1, recordPadding: false);
+        ulong block = _ops.Scratch.Get("graph.step", 4 * StepBlockInts);
+        var key = new GraphKey(state, state.Capacity, _ops.Scratch.Generation, sampling);
+        int[] values = [token, positions[0], cached, cached + 1, BitConverter.SingleToInt32Bits(uniform)];
+        if (_graph is { } current && current.Key == key)
         {
-            ReleaseGraph();
+            _ops.Device.Copy<int>(block, values);
+            current.Graph.Launch();
+            return Finish(state, positions, current.Draw);
+        }
+        // The graph's tables are about to be rewritten for this key: a graph of another key would replay stale ones.
+        ReleaseGraph();
+        var (batch, draw) = GraphBatch(state, positions, block, sampling);
+        _ops.Device.Copy<int>(block, values);
+        if (_warmed == key && key.ScratchGeneration == _ops.Scratch.Generation)
+        {
             var graph = _ops.Device.Capture(() => Launches(batch, draw));
-            _graph = (key, graph);
+            _graph = (key, graph, batch, draw);
             graph.Launch();
         }
         else
         {
             Launches(batch, draw);
-            _warmed = key;
+            _warmed = key with { ScratchGeneration = _ops.Scratch.Generation };
         }
-        Commit(batch);
+        return Finish(state, positions, draw);
+    }
+
+    /// <summary>The step's batch over the step block and the graph's own tables.</summary>
+    private (Batch, Draw) GraphBatch(CudaSequenceState state, int[] positions, ulong block, SamplingOptions sampling)
+    {
+        var batch = Batch.For([state], [0, 1], positions, singles: 1);
+        batch.Tokens = block;
+        batch.PositionsOnDevice = block + 4;
+        batch.CachedBefore = block + 8;
+        batch.CachedAfter = block + 12;
+        batch.MaxCachedAfter = state.Capacity;
+        batch.LastRows = Upload("graph.last_rows", new[] { 0 });
+        UploadSingleTables(batch, "graph.");
+        var draw = UploadSampling(batch, [sampling], [0f], "graph.") with { Uniform = block + 16 };
+        return (batch, draw);
+    }
+
+    private int Finish(CudaSequenceState state, int[] positions, Draw draw)
+    {
+        state.Commit(1, positions[0] >= 0 ? 1 : 0);
         return _ops.Device.Download<int>(draw.Ids, 1)[0];
     }
 

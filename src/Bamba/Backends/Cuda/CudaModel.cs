@@ -126,7 +126,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
         lock (_gate)
         {
             if (UseGraphs && _ops.Profile is null && states.Count == 1 && inputs[0].Length == 1) return [GraphedStep(states[0], inputs[0], sampling[0], uniforms[0])];
-            var batch = Pack(states, inputs, graphed: false);
+            var batch = Pack(states, inputs);
             var draw = UploadSampling(batch, sampling, uniforms);
             Layers(batch);
             Sample(batch, draw);
@@ -138,12 +138,12 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
     /// <summary>Device buffers of one step's sampling parameters, uploaded before any launch of the step.</summary>
     private readonly record struct Draw(ulong Temperature, ulong TopK, ulong TopP, ulong Uniform, ulong Ids);
 
-    private Draw UploadSampling(Batch batch, IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms) => new(
-        Upload("sample.t", sampling.Select(s => s.Temperature).ToArray()),
-        Upload("sample.k", sampling.Select(s => s.TopK).ToArray()),
-        Upload("sample.p", sampling.Select(s => s.TopP).ToArray()),
-        Upload("sample.u", uniforms.Take(batch.Runs).ToArray()),
-        _ops.Scratch.Get("sample.ids", 4L * batch.Runs));
+    private Draw UploadSampling(Batch batch, IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms, string prefix = "") => new(
+        Upload(prefix + "sample.t", sampling.Select(s => s.Temperature).ToArray()),
+        Upload(prefix + "sample.k", sampling.Select(s => s.TopK).ToArray()),
+        Upload(prefix + "sample.p", sampling.Select(s => s.TopP).ToArray()),
+        Upload(prefix + "sample.u", uniforms.Take(batch.Runs).ToArray()),
+        _ops.Scratch.Get(prefix + "sample.ids", 4L * batch.Runs));
 
     /// <summary>Final norm, LM head and the sampling kernel over the last row of each run: launches only.</summary>
     private void Sample(Batch batch, Draw d) =>
@@ -154,6 +154,11 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
     /// <summary>The host's view of one call: where each run's rows are and what it appends to.</summary>
     private sealed class Batch
     {
+        public static Batch For(CudaSequenceState[] states, int[] offsets, int[] positions, int singles) => new()
+        {
+            States = states, Offsets = offsets, Positions = positions, AnyPadding = positions.Any(p => p < 0), Singles = singles,
+        };
+
         public required CudaSequenceState[] States;
         public required int[] Offsets;
         public required int[] Positions;
@@ -174,7 +179,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
     /// <summary>Runs every layer over the batch and moves the states on; the final hidden rows are left in scratch "x".</summary>
     private Batch Run(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
     {
-        var batch = Pack(states, inputs, graphed: false);
+        var batch = Pack(states, inputs);
         Layers(batch);
         Commit(batch);
         return batch;
@@ -208,12 +213,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
             batch.States[i].Commit(batch.Length(i), batch.Positions.Skip(batch.Offsets[i]).Take(batch.Length(i)).Count(p => p >= 0));
     }
 
-    /// <summary>
-    /// Checks the runs, makes room in the states and uploads everything the step's kernels read. A <paramref name="graphed"/>
-    /// step sizes its attention split by the cache's capacity instead of its length, so the launches stay the same from
-    /// one token to the next and a captured graph can be replayed.
-    /// </summary>
-    private Batch Pack(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs, bool graphed)
+    /// <summary>Checks the runs, makes room in the states and uploads everything the step's kernels read.</summary>
+    private Batch Pack(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
     {
         if (states.Count != inputs.Count) throw new ArgumentException("one token run per sequence state is needed");
         var cudaStates = states.Select(s => s as CudaSequenceState
@@ -240,19 +241,26 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
             // The batched append records the single-token runs' padding flags on the device.
             cudaStates[i].Begin(inputs[i].Padding.Span, run.Length, recordPadding: i >= singles).CopyTo(positions, offsets[i]);
         }
-        var batch = new Batch
-        {
-            States = cudaStates, Offsets = offsets, Positions = positions, AnyPadding = positions.Any(p => p < 0), Singles = singles,
-        };
+        var batch = Batch.For(cudaStates, offsets, positions, singles);
         batch.Tokens = Upload("tokens", tokens);
         batch.PositionsOnDevice = Upload("positions", positions);
         batch.LastRows = Upload("last_rows", offsets.Skip(1).Select(o => o - 1).ToArray());
-        if (singles > 0) UploadSingleTables(batch, graphed);
+        if (singles == 0) return batch;
+        UploadSingleTables(batch, "");
+        if (Config.NumAttentionLayers == 0) return batch;
+        var singleStates = cudaStates.Take(singles).ToArray();
+        batch.CachedBefore = Upload("attn.cached", singleStates.Select(s => s.Cached).ToArray());
+        batch.CachedAfter = Upload("attn.lengths", singleStates.Select(s => s.Cached + 1).ToArray());
+        batch.MaxCachedAfter = singleStates.Max(s => s.Cached) + 1;
         return batch;
     }
 
     /// <summary>One upload per table per step, not per layer: a copy from pageable memory waits for the stream.</summary>
-    private void UploadSingleTables(Batch batch, bool graphed)
+    /// <summary>
+    /// The single-token runs' pointer tables: conv windows and SSM states per Mamba layer, keys, values and padding per
+    /// attention layer. <paramref name="prefix"/> names the scratch buffers (a captured graph keeps its own).
+    /// </summary>
+    private void UploadSingleTables(Batch batch, string prefix)
     {
         int n = batch.Singles, layers = Config.NumHiddenLayers;
         var singles = batch.States.AsSpan(0, n).ToArray();
@@ -276,15 +284,12 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
                 values[a * n + i] = singles[i].Values(attentionLayers[a]);
                 padding[a * n + i] = singles[i].Padding;
             }
-        batch.ConvWindows = Upload("conv.windows", windows);
-        batch.SsmStates = Upload("ssm.states", ssm);
+        batch.ConvWindows = Upload(prefix + "conv.windows", windows);
+        batch.SsmStates = Upload(prefix + "ssm.states", ssm);
         if (attentionLayers.Length == 0) return;
-        batch.KeyTable = Upload("attn.keys", keys);
-        batch.ValueTable = Upload("attn.values", values);
-        batch.PaddingTable = Upload("attn.padding", padding);
-        batch.CachedBefore = Upload("attn.cached", singles.Select(s => s.Cached).ToArray());
-        batch.CachedAfter = Upload("attn.lengths", singles.Select(s => s.Cached + 1).ToArray());
-        batch.MaxCachedAfter = graphed ? singles.Max(s => s.Capacity) : singles.Max(s => s.Cached) + 1;
+        batch.KeyTable = Upload(prefix + "attn.keys", keys);
+        batch.ValueTable = Upload(prefix + "attn.values", values);
+        batch.PaddingTable = Upload(prefix + "attn.padding", padding);
     }
 
     private void Mamba(Batch batch, int layer, CudaWeights.Mamba w, ulong normed, ulong output)
