@@ -19,6 +19,7 @@ public static class Gpu
     [
         new(() => new CudaOps(Device, CudaPrecision.Float32)),
         new(() => new CudaOps(Device, CudaPrecision.BFloat16)),
+        new(() => new CudaOps(Device, CudaPrecision.BFloat16, bf16SsmState: true)),
     ];
 
     public static CudaDevice Device => Shared.Value.Device ?? throw new InvalidOperationException("no device");
@@ -29,11 +30,22 @@ public static class Gpu
         if (Shared.Value.Device is null) Assert.Skip("CUDA is not available: " + Shared.Value.Reason);
     }
 
-    public static CudaOps Ops(CudaPrecision precision = CudaPrecision.Float32)
+    public static CudaOps Ops(CudaPrecision precision = CudaPrecision.Float32, bool bf16SsmState = false)
     {
         Require();
-        return OpsByPrecision[(int)precision].Value;
+        return OpsByPrecision[bf16SsmState ? 2 : (int)precision].Value;
     }
+
+    /// <summary>What the ops' SSM state stores: bf16-rounded values for a bf16 state, the values themselves for float32.</summary>
+    public static float[] StateRounded(CudaOps ops, float[] v) =>
+        ops.StateBytes == 4 ? v : v.Select(x => BFloat16.ToSingle(BFloat16.FromSingle(x))).ToArray();
+
+    /// <summary>Uploads an SSM state in the ops' state type; the caller disposes.</summary>
+    public static DeviceBuffer State(CudaOps ops, float[] v) =>
+        ops.StateBytes == 4 ? F32(v) : Device.Upload<ushort>(v.Select(BFloat16.FromSingle).ToArray());
+
+    public static float[] ReadState(CudaOps ops, ulong pointer, int n) =>
+        ops.StateBytes == 4 ? ReadF32(pointer, n) : Device.Download<ushort>(pointer, n).Select(BFloat16.ToSingle).ToArray();
 
     public static float[] Random(int seed, int n, float scale = 1f)
     {

@@ -26,6 +26,7 @@ internal static class GpuBench
             RequestPrompt = args.Int("request-prompt", 2048, 1), RequestOutput = args.Int("request-output", 512, 1),
             PrefillChunk = args.Int("prefill-chunk", 2048, 1), MaxStepTokens = args.Int("max-step-tokens", 8192, 1),
             Profile = args.Switch("profile"),
+            Bf16SsmState = args.Choice("ssm-state", "fp32", "fp32", "bf16") == "bf16",
         };
         string? jsonFile = args.String("json");
         args.EnsureAllUsed();

@@ -56,22 +56,22 @@ public class SsdTests
     /// inputs and the state are what bf16 stores, the reference is the CPU scan over those values.
     /// </summary>
     [Theory]
-    [InlineData(8, 64, 2, 128, 64, new[] { 130, 3 })]
-    [InlineData(4, 64, 1, 128, 256, new[] { 300 })]
-    [InlineData(4, 64, 1, 32, 128, new[] { 70, 1, 200 })]
-    [InlineData(4, 16, 1, 16, 16, new[] { 50 })]
-    public void Bf16ChunkedScanMatchesCpu(int heads, int headDim, int groups, int stateSize, int chunk, int[] runs)
+    [InlineData(8, 64, 2, 128, 64, new[] { 130, 3 }, false)]
+    [InlineData(4, 64, 1, 128, 256, new[] { 300 }, false)]
+    [InlineData(4, 64, 1, 32, 128, new[] { 70, 1, 200 }, true)]
+    [InlineData(4, 16, 1, 16, 16, new[] { 50 }, true)]
+    public void Bf16ChunkedScanMatchesCpu(int heads, int headDim, int groups, int stateSize, int chunk, int[] runs, bool bf16State)
     {
-        var ops = Gpu.Ops(CudaPrecision.BFloat16);
+        var ops = Gpu.Ops(CudaPrecision.BFloat16, bf16State);
         var shape = new SsdScan.Shape(heads, headDim, groups, stateSize, chunk);
         var gpuShape = new CudaOps.SsdShape(heads, headDim, groups, stateSize, chunk);
         int convDim = gpuShape.ConvDim;
         var a = Enumerable.Range(0, heads).Select(h => -0.5f - 3.5f * h / heads).ToArray();
         var d = Gpu.Random(40, heads);
-        var cpuState = Gpu.Rounded(ops, Gpu.Random(41, heads * headDim * stateSize, 0.5f));
+        var cpuState = Gpu.StateRounded(ops, Gpu.Random(41, heads * headDim * stateSize, 0.5f));
         using var ad = Gpu.F32(a);
         using var dd = Gpu.F32(d);
-        using var state = Gpu.Act(ops, cpuState);
+        using var state = Gpu.State(ops, cpuState);
         int seed = 42;
         foreach (int steps in runs)
         {
@@ -86,21 +86,22 @@ public class SsdTests
             ops.SsdChunked(gpuShape, xd.Pointer, dtd.Pointer, ad.Pointer, dd.Pointer, state.Pointer, yd.Pointer, steps);
 
             Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, expected.Length), Close.For(ops), $"bf16 y after run of {steps}");
-            var gpuState = Gpu.ReadAct(ops, state.Pointer, cpuState.Length);
+            var gpuState = Gpu.ReadState(ops, state.Pointer, cpuState.Length);
             Close.Assert(cpuState, gpuState, Close.For(ops), $"bf16 state after run of {steps}");
-            cpuState = gpuState; // both go on from the state bf16 stored
+            cpuState = gpuState; // both go on from the state the GPU stored
         }
     }
 
     [Theory]
-    [InlineData(4, 16, 1, 16, CudaPrecision.Float32)]
-    [InlineData(8, 64, 2, 128, CudaPrecision.Float32)]  // runs of 4 columns per lane (N % 128 == 0)
-    [InlineData(3, 24, 3, 40, CudaPrecision.Float32)]
-    [InlineData(8, 64, 1, 256, CudaPrecision.BFloat16)] // bf16 state, two runs per lane
-    [InlineData(4, 16, 1, 16, CudaPrecision.BFloat16)]
-    public void StepForABatchMatchesCpu(int heads, int headDim, int groups, int stateSize, CudaPrecision precision)
+    [InlineData(4, 16, 1, 16, CudaPrecision.Float32, false)]
+    [InlineData(8, 64, 2, 128, CudaPrecision.Float32, false)]  // runs of 4 columns per lane (N % 128 == 0)
+    [InlineData(3, 24, 3, 40, CudaPrecision.Float32, false)]
+    [InlineData(8, 64, 1, 256, CudaPrecision.BFloat16, false)] // two runs per lane
+    [InlineData(8, 64, 1, 128, CudaPrecision.BFloat16, true)]  // bf16 state
+    [InlineData(4, 16, 1, 16, CudaPrecision.BFloat16, true)]
+    public void StepForABatchMatchesCpu(int heads, int headDim, int groups, int stateSize, CudaPrecision precision, bool bf16State = false)
     {
-        var ops = Gpu.Ops(precision);
+        var ops = Gpu.Ops(precision, bf16State);
         double tol = precision == CudaPrecision.Float32 ? Tol : Close.For(ops);
         int rows = 3;
         var shape = new SsdScan.Shape(heads, headDim, groups, stateSize, 8);
@@ -116,8 +117,8 @@ public class SsdTests
         for (int r = 0; r < rows; r++)
             for (int h = 0; h < heads; h++)
                 dt[r * heads + h] = Math.Clamp(Activations.Softplus(proj[r * projStride + 2 + h] + dtBias[h]), 0.01f, 0.5f);
-        var states = Enumerable.Range(0, rows).Select(r => Gpu.Rounded(ops, Gpu.Random(53 + r, heads * headDim * stateSize))).ToArray();
-        var buffers = states.Select(v => Gpu.Act(ops, v)).ToArray();
+        var states = Enumerable.Range(0, rows).Select(r => Gpu.StateRounded(ops, Gpu.Random(53 + r, heads * headDim * stateSize))).ToArray();
+        var buffers = states.Select(v => Gpu.State(ops, v)).ToArray();
         try
         {
             using var table = Gpu.Device.Upload<ulong>(buffers.Select(b => b.Pointer).ToArray());
@@ -135,7 +136,7 @@ public class SsdTests
                 var expected = new float[gpuShape.Inner];
                 SsdScan.Run(shape, xbc, r * gpuShape.ConvDim, gpuShape.ConvDim, 1, dt, r * heads, a, d, states[r], expected, 0);
                 Close.Assert(expected, y.AsSpan(r * gpuShape.Inner, gpuShape.Inner), tol, $"y row {r}");
-                Close.Assert(states[r], Gpu.ReadAct(ops, buffers[r].Pointer, states[r].Length), tol, $"state row {r}");
+                Close.Assert(states[r], Gpu.ReadState(ops, buffers[r].Pointer, states[r].Length), tol, $"state row {r}");
             }
         }
         finally { foreach (var b in buffers) b.Dispose(); }

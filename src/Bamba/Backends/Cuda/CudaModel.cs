@@ -41,12 +41,13 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
     internal CudaOps Ops => _ops;
 
     /// <summary>Loads a model directory onto GPU <paramref name="ordinal"/> ("CUDA is not available: …" without one).</summary>
-    public static CudaModel Load(string directory, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0)
+    /// <param name="bf16SsmState">Keep the SSM state in bf16 (see <see cref="CudaOps"/>); float32 by default.</param>
+    public static CudaModel Load(string directory, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false)
     {
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
         var store = WeightStore.Open(directory);
-        try { return Create(config, () => ModelWeights.Load(store, config), store, precision, ordinal); }
+        try { return Create(config, () => ModelWeights.Load(store, config), store, precision, ordinal, bf16SsmState); }
         catch
         {
             store.Dispose();
@@ -58,17 +59,18 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
     /// A model of <paramref name="config"/>'s shape with random weights made on the GPU (no file): for benchmarks of
     /// shapes such as Bamba-9B (<see cref="Benchmarks.SyntheticModel.Placeholders"/>).
     /// </summary>
-    public static CudaModel Synthetic(BambaConfig config, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0) =>
-        Create(config, () => Benchmarks.SyntheticModel.Placeholders(config), null, precision, ordinal);
+    public static CudaModel Synthetic(BambaConfig config, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false) =>
+        Create(config, () => Benchmarks.SyntheticModel.Placeholders(config), null, precision, ordinal, bf16SsmState);
 
-    private static CudaModel Create(BambaConfig config, Func<ModelWeights> weights, WeightStore? store, CudaPrecision precision, int ordinal)
+    private static CudaModel Create(BambaConfig config, Func<ModelWeights> weights, WeightStore? store, CudaPrecision precision, int ordinal,
+        bool bf16SsmState)
     {
         CudaDevice? device = null;
         CudaOps? ops = null;
         try
         {
             device = CudaDevice.Open(ordinal);
-            ops = new CudaOps(device, precision);
+            ops = new CudaOps(device, precision, bf16SsmState);
             return new CudaModel(config, weights(), store, ops, ownsDevice: true);
         }
         catch
@@ -81,7 +83,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
 
     public CudaSequenceState CreateState()
     {
-        lock (_gate) return new CudaSequenceState(_ops.Device, Config, _ops.ActBytes);
+        lock (_gate) return new CudaSequenceState(_ops.Device, Config, _ops.ActBytes, _ops.StateBytes);
     }
 
     SequenceState ISequenceModel.CreateState() => CreateState();

@@ -25,12 +25,16 @@ public sealed class CudaOps : IDisposable
 
     private readonly KernelModule _module;
 
-    public CudaOps(CudaDevice device, CudaPrecision precision)
+    /// <param name="bf16SsmState">Keep the sequences' SSM state in bf16 (bf16 precision only): half the state traffic of
+    /// a large decode batch, at the cost of rounding the state at every step. Float32 by default.</param>
+    public CudaOps(CudaDevice device, CudaPrecision precision, bool bf16SsmState = false)
     {
+        if (bf16SsmState && precision != CudaPrecision.BFloat16) throw new BambaException("a bf16 SSM state needs --precision bf16");
         Device = device;
         Precision = precision;
+        StateBytes = bf16SsmState ? 2 : 4;
         var cubin = KernelCompiler.CompileCached(KernelCompiler.KernelSource(), "bamba_kernels.cu", device.Architecture,
-            [$"ACT_BF16={(precision == CudaPrecision.BFloat16 ? 1 : 0)}"]);
+            [$"ACT_BF16={(precision == CudaPrecision.BFloat16 ? 1 : 0)}", $"STATE_BF16={(bf16SsmState ? 1 : 0)}"]);
         _module = KernelModule.Load(device, cubin);
         Gemm = new CublasLtGemm(device);
         Scratch = new DeviceScratch(device);
@@ -42,6 +46,8 @@ public sealed class CudaOps : IDisposable
     public DeviceScratch Scratch { get; }
     /// <summary>Bytes per activation element.</summary>
     public int ActBytes => Precision == CudaPrecision.BFloat16 ? 2 : 4;
+    /// <summary>Bytes per element of the sequences' SSM state.</summary>
+    public int StateBytes { get; }
 
     private static int Blocks(long n, int block = Block) => checked((int)Math.Min((n + block - 1) / block, 65535L * 16));
 
@@ -139,7 +145,7 @@ public sealed class CudaOps : IDisposable
 
     /// <summary>
     /// The chunked SSD over one run: <paramref name="y"/> [steps, Inner] (D skip included) from xbc [steps, ConvDim]
-    /// and dt [steps, Heads]; <paramref name="state"/> [Heads, HeadDim, StateSize] (activation type) goes from initial to final.
+    /// and dt [steps, Heads]; <paramref name="state"/> [Heads, HeadDim, StateSize] (<see cref="StateBytes"/> per element) goes from initial to final.
     /// </summary>
     public void SsdChunked(SsdShape s, ulong xbc, ulong dt, ulong a, ulong d, ulong state, ulong y, int steps)
     {

@@ -5,8 +5,7 @@ namespace Bamba.Backends.Cuda;
 
 /// <summary>
 /// One sequence's hybrid cache on the GPU: per Mamba layer the conv window [K−1, ConvDim] (float32) and the SSM state
-/// [heads, head_dim, state] (activation type: bf16 in bf16 mode, as transformers and vLLM keep it), one allocation for
-/// all layers; per attention layer the keys and values
+/// [heads, head_dim, state] (float32, or bf16 where the model was loaded so), one allocation for all layers; per attention layer the keys and values
 /// (activation type, RoPE applied), grown by doubling; one padding byte per cached position, shared by the layers.
 /// </summary>
 public sealed class CudaSequenceState : SequenceState
@@ -20,7 +19,7 @@ public sealed class CudaSequenceState : SequenceState
     private DeviceBuffer[] _keys = [], _values = [];
     private DeviceBuffer? _padding;
 
-    internal CudaSequenceState(CudaDevice device, BambaConfig c, int actBytes)
+    internal CudaSequenceState(CudaDevice device, BambaConfig c, int actBytes, int stateBytes)
     {
         _device = device;
         _config = c;
@@ -34,7 +33,7 @@ public sealed class CudaSequenceState : SequenceState
             _convOffset[i] = bytes;
             bytes += 4L * (c.MambaDConv - 1) * c.ConvDim;
             _ssmOffset[i] = bytes;
-            bytes += (long)actBytes * c.MambaNHeads * c.MambaDHead * c.MambaDState;
+            bytes += (long)stateBytes * c.MambaNHeads * c.MambaDHead * c.MambaDState;
             bytes = (bytes + 15) / 16 * 16;
         }
         _recurrent = device.AllocateZeroed(bytes);

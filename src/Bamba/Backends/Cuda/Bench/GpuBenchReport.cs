@@ -11,6 +11,8 @@ public sealed record GpuBenchReport
     public required long WeightBytes { get; init; }
     public required double CopyGBps { get; init; }
     public required double GemmTflops { get; init; }
+    /// <summary>The SSM state's type: "float32" (the default) or "bf16".</summary>
+    public required string SsmState { get; init; }
     public DecodeResult? Decode { get; init; }
     /// <summary>The same decode with every kernel launched from the host instead of replayed from a CUDA graph.</summary>
     public DecodeResult? DecodeWithoutGraphs { get; init; }
@@ -29,7 +31,7 @@ public sealed record GpuBenchReport
     {
         var t = new StringBuilder();
         Line(t, "device", Device);
-        Line(t, "model", $"{Model}: {Parameters / 1e9:F2} B parameters, {WeightBytes / 1e9:F2} GB of weights on the GPU");
+        Line(t, "model", $"{Model}: {Parameters / 1e9:F2} B parameters, {WeightBytes / 1e9:F2} GB of weights on the GPU, {SsmState} SSM state");
         Line(t, "device copy", $"{CopyGBps:F0} GB/s (bytes read + written, measured now)");
         Line(t, "bf16 GEMM", $"{GemmTflops:F0} TFLOP/s (cuBLASLt 8192³, measured now)");
         if (Decode is { } d)

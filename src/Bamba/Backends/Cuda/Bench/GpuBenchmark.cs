@@ -21,6 +21,8 @@ public sealed record GpuBenchOptions
     public int RequestOutput { get; init; } = 512;
     public int PrefillChunk { get; init; } = 2048;
     public int MaxStepTokens { get; init; } = 8192;
+    /// <summary>Keep the SSM state in bf16 (half its traffic in a large decode batch) instead of float32.</summary>
+    public bool Bf16SsmState { get; init; }
     /// <summary>Also report where the GPU time of decode and prefill goes, kernel by kernel.</summary>
     public bool Profile { get; init; }
 }
@@ -32,13 +34,14 @@ public static class GpuBenchmark
     {
         string name = o.ModelDirectory ?? o.Preset;
         GpuBenchReport report;
-        using (var model = Open(o.ModelDirectory, o.Preset, progress))
+        using (var model = Open(o.ModelDirectory, o.Preset, o.Bf16SsmState, progress))
         {
             progress?.Report($"{name} on {model.Device.Name}: measuring copy bandwidth and GEMM rate");
             report = new GpuBenchReport
             {
                 Device = model.Device.Name, Model = name, Parameters = GpuScenarios.Parameters(model.Config), WeightBytes = model.WeightBytes,
                 CopyGBps = GpuLimits.CopyGBps(model.Device), GemmTflops = GpuLimits.GemmTflops(model.Ops),
+                SsmState = o.Bf16SsmState ? "bf16" : "float32",
             };
             if (o.Decode)
             {
@@ -72,7 +75,7 @@ public static class GpuBenchmark
         }
         if (o.Throughput && o.Compare is { } peerName)
         {
-            using var peer = Open(null, peerName, progress);
+            using var peer = Open(null, peerName, o.Bf16SsmState, progress);
             progress?.Report($"throughput on {peerName}: the same requests");
             report = report with { PeerThroughput = Throughput(peer, peerName, o) };
         }
@@ -82,10 +85,10 @@ public static class GpuBenchmark
     private static ThroughputResult Throughput(CudaModel model, string name, GpuBenchOptions o) =>
         GpuScenarios.Throughput(model, name, o.Requests, o.RequestPrompt, o.RequestOutput, o.PrefillChunk, o.MaxStepTokens);
 
-    private static CudaModel Open(string? modelDir, string preset, IProgress<string>? progress)
+    private static CudaModel Open(string? modelDir, string preset, bool bf16SsmState, IProgress<string>? progress)
     {
-        if (modelDir is not null) return CudaModel.Load(modelDir);
-        progress?.Report($"making {preset} with random bf16 weights on the GPU");
-        return CudaModel.Synthetic(SyntheticModel.Preset(preset));
+        if (modelDir is not null) return CudaModel.Load(modelDir, bf16SsmState: bf16SsmState);
+        progress?.Report($"making {preset} with random bf16 weights on the GPU ({(bf16SsmState ? "bf16" : "float32")} SSM state)");
+        return CudaModel.Synthetic(SyntheticModel.Preset(preset), bf16SsmState: bf16SsmState);
     }
 }

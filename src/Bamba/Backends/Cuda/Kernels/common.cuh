@@ -8,6 +8,16 @@ typedef bf16_t act_t;
 #else
 typedef float act_t;
 #endif
+// The sequences' SSM state: float32 unless STATE_BF16 (bf16 mode only, an opt-in: half the state traffic of a large
+// decode batch, as vLLM's bf16 mamba cache; the state then loses bits at every step).
+#ifndef STATE_BF16
+#define STATE_BF16 0
+#endif
+#if STATE_BF16
+typedef bf16_t state_t;
+#else
+typedef float state_t;
+#endif
 #define FULL_MASK 0xffffffffu
 #define NEG_INF __int_as_float(0xff800000)
 #define POS_INF __int_as_float(0x7f800000)

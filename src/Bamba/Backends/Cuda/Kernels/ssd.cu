@@ -2,8 +2,7 @@
 // state passing → chunk scan, plus the one-step selective state update for decode.
 // Layout of one run of `steps` tokens: xbc [steps, stride] holds x at column h·P + p, B at inner + g·N + n and C at
 // inner + (G + g)·N + n; dt [steps, H] (float32); dA_cs [H, steps]; chunk states [chunks, H, P·N] (float32); the
-// sequence's SSM state [H, P·N] in the activation type (bf16 in bf16 mode, as transformers and vLLM keep it), all
-// arithmetic float32. Head h reads group g = h / (H / G).
+// sequence's SSM state [H, P·N] in state_t (float32, or bf16 where chosen), all arithmetic float32. Head h reads group g = h / (H / G).
 
 // dt = clamp(softplus(dt_raw + dt_bias), lo, hi) for every row. dt_raw is column dt_col of the in_proj output.
 extern "C" __global__ void ssd_dt(const act_t* proj, int proj_stride, int dt_col, const float* dt_bias, float* dt,
@@ -108,12 +107,12 @@ extern "C" __global__ void ssd_chunk_state(const act_t* xbc, int stride, const f
         }
 }
 
-// Walks the chunks in order: entering[c] becomes the state entering chunk c, and `state` (the sequence's, in the
-// activation type, initial on entry) becomes the state after the run: S ← exp(dA_cs[last of c]) · S + added[c].
+// Walks the chunks in order: entering[c] becomes the state entering chunk c, and `state` (the sequence's, state_t,
+// initial on entry) becomes the state after the run: S ← exp(dA_cs[last of c]) · S + added[c].
 // `added` is only read, so each thread's loads of the chunks do not wait on its own stores.
 // Grid (ceil(P·N / block), H).
 extern "C" __global__ void ssd_state_passing(const float* __restrict__ added, float* __restrict__ entering, const float* dA_cs,
-                                             act_t* state, int steps, int heads, int pn, int chunk) {
+                                             state_t* state, int steps, int heads, int pn, int chunk) {
     int e = blockIdx.x * blockDim.x + threadIdx.x, h = blockIdx.y;
     if (e >= pn) return;
     int chunks = (steps + chunk - 1) / chunk;
@@ -183,39 +182,39 @@ extern "C" __global__ void ssd_chunk_scan(const act_t* xbc, int stride, const fl
         }
 }
 
-// One decode step for many sequences (row r's state, in the activation type, is states[r]):
+// One decode step for many sequences (row r's state, state_t, is states[r]):
 // S ← exp(dt·A)·S + dt·x⊗B; y = S·C + D·x, in float32, with dt = clamp(softplus(proj[r, dt_col + h] + dt_bias[h])).
 // Grid (H, ceil(P / SSD_STEP_WARPS), rows), SSD_STEP_WARPS warps: warp w owns state row p of the head, its lanes the
 // state columns n (N ≤ 32 · SSD_STEP_MAX_PER_LANE). Many small blocks, so one sequence's state (H·P·N values per
-// layer) streams over every SM. Every load is issued before any store: the state and xbc share the activation type,
-// so the compiler could not otherwise move a later load above an earlier store. When N is a multiple of 128 each lane
+// layer) streams over every SM. Every load is issued before any store: the state and xbc may share a type, so the
+// compiler could not otherwise move a later load above an earlier store. When N is a multiple of 128 each lane
 // owns runs of 4 adjacent columns (one 8-byte bf16 or 16-byte float load per run), so a warp moves whole 256- or
 // 512-byte lines per instruction; a batch of sequences makes this kernel a stream over all their states.
 #define SSD_STEP_WARPS 8
 #define SSD_STEP_MAX_PER_LANE 8
 
-__device__ __forceinline__ void load4(const act_t* p, float* out) {
-#if ACT_BF16
+__device__ __forceinline__ void load4(const float* p, float* out) {
+    float4 f = *(const float4*)p;
+    out[0] = f.x; out[1] = f.y; out[2] = f.z; out[3] = f.w;
+}
+
+__device__ __forceinline__ void load4(const bf16_t* p, float* out) {
     uint2 u = *(const uint2*)p;
     out[0] = __uint_as_float(u.x << 16); out[1] = __uint_as_float(u.x & 0xffff0000u);
     out[2] = __uint_as_float(u.y << 16); out[3] = __uint_as_float(u.y & 0xffff0000u);
-#else
-    float4 f = *(const float4*)p;
-    out[0] = f.x; out[1] = f.y; out[2] = f.z; out[3] = f.w;
-#endif
 }
 
-__device__ __forceinline__ void store4(act_t* p, const float* v) {
-#if ACT_BF16
+__device__ __forceinline__ void store4(float* p, const float* v) {
+    float4 f;
+    f.x = v[0]; f.y = v[1]; f.z = v[2]; f.w = v[3];
+    *(float4*)p = f;
+}
+
+__device__ __forceinline__ void store4(bf16_t* p, const float* v) {
     uint2 u;
     u.x = (unsigned)f_to_bf16(v[0]) | ((unsigned)f_to_bf16(v[1]) << 16);
     u.y = (unsigned)f_to_bf16(v[2]) | ((unsigned)f_to_bf16(v[3]) << 16);
     *(uint2*)p = u;
-#else
-    float4 f;
-    f.x = v[0]; f.y = v[1]; f.z = v[2]; f.w = v[3];
-    *(float4*)p = f;
-#endif
 }
 
 // Column of element i (of SSD_STEP_MAX_PER_LANE) of a lane: runs of 4 per 128 columns, or one column per 32.
@@ -223,7 +222,7 @@ __device__ __forceinline__ int ssd_step_column(int lane, int i, bool runs) { ret
 
 extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, const act_t* proj, int proj_stride, int dt_col,
                                     const float* dt_bias, float dt_lo, float dt_hi, const float* A, const float* D,
-                                    act_t* const* states, act_t* __restrict__ y, int y_stride, int heads, int head_dim, int groups, int dstate) {
+                                    state_t* const* states, act_t* __restrict__ y, int y_stride, int heads, int head_dim, int groups, int dstate) {
     int h = blockIdx.x, r = blockIdx.z, lane = threadIdx.x & 31, p = blockIdx.y * SSD_STEP_WARPS + (threadIdx.x >> 5);
     if (p >= head_dim) return;
     int g = h / (heads / groups), inner = heads * head_dim, N = dstate;
@@ -231,7 +230,7 @@ extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, c
     const act_t* row = xbc + (long long)r * stride;
     const act_t* B = row + inner + g * N;
     const act_t* C = row + inner + (groups + g) * N;
-    act_t* __restrict__ S = states[r] + ((long long)h * head_dim + p) * N;
+    state_t* __restrict__ S = states[r] + ((long long)h * head_dim + p) * N;
     // dt as ssd_dt makes it, here, so a decode step needs no separate launch for it.
     float d = fminf(fmaxf(softplus(ld(proj + (long long)r * proj_stride + dt_col + h) + dt_bias[h]), dt_lo), dt_hi);
     float decay = expf(d * A[h]), x = ld(row + h * head_dim + p);
