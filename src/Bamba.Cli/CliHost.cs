@@ -38,7 +38,7 @@ internal static class CliHost
         }
         try
         {
-            var line = new CommandLine(command.Name, args[1..], command.Switches);
+            var line = new CommandLine(args[1..], command.Switches);
             return command.Run(line, stdout);
         }
         catch (BambaException e)

@@ -7,26 +7,24 @@ internal sealed class CommandLine
 {
     private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _read = new(StringComparer.Ordinal);
-    private readonly string _command;
-
-    public CommandLine(string command, IReadOnlyList<string> args, IReadOnlySet<string> switches)
+    /// <summary>Messages name the flag only: the host prefixes them with <c>bamba COMMAND:</c>.</summary>
+    public CommandLine(IReadOnlyList<string> args, IReadOnlySet<string> switches)
     {
-        _command = command;
         for (int i = 0; i < args.Count; i++)
         {
             string a = args[i];
             if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2)
-                throw new BambaException($"{command}: unexpected argument '{a}' (flags start with --)");
+                throw new BambaException($"unexpected argument '{a}' (flags start with --)");
             string name = a[2..];
             string? value = null;
             int eq = name.IndexOf('=');
             if (eq >= 0) { value = name[(eq + 1)..]; name = name[..eq]; }
             else if (!switches.Contains(name))
             {
-                if (i + 1 >= args.Count) throw new BambaException($"{command}: --{name} needs a value");
+                if (i + 1 >= args.Count) throw new BambaException($"--{name} needs a value");
                 value = args[++i];
             }
-            if (!_values.TryAdd(name, value)) throw new BambaException($"{command}: --{name} given twice");
+            if (!_values.TryAdd(name, value)) throw new BambaException($"--{name} given twice");
         }
     }
 
@@ -37,14 +35,14 @@ internal sealed class CommandLine
     public string? String(string name) { _read.Add(name); return _values.GetValueOrDefault(name); }
 
     public string Required(string name) =>
-        String(name) ?? throw new BambaException($"{_command}: --{name} is required");
+        String(name) ?? throw new BambaException($"--{name} is required");
 
     public int Int(string name, int fallback, int min = int.MinValue)
     {
         string? s = String(name);
         if (s is null) return fallback;
         if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < min)
-            throw new BambaException($"{_command}: --{name} expects an integer ≥ {min}, got '{s}'");
+            throw new BambaException($"--{name} expects an integer ≥ {min}, got '{s}'");
         return v;
     }
 
@@ -53,7 +51,7 @@ internal sealed class CommandLine
         string? s = String(name);
         if (s is null) return null;
         if (!long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v))
-            throw new BambaException($"{_command}: --{name} expects an integer, got '{s}'");
+            throw new BambaException($"--{name} expects an integer, got '{s}'");
         return v;
     }
 
@@ -62,7 +60,7 @@ internal sealed class CommandLine
         string? s = String(name);
         if (s is null) return fallback;
         if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) || !(v >= min && v <= max))
-            throw new BambaException($"{_command}: --{name} expects a number in [{min}, {max}], got '{s}'");
+            throw new BambaException($"--{name} expects a number in [{min}, {max}], got '{s}'");
         return v;
     }
 
@@ -70,7 +68,7 @@ internal sealed class CommandLine
     {
         string v = String(name) ?? fallback;
         if (Array.IndexOf(allowed, v) < 0)
-            throw new BambaException($"{_command}: --{name} must be one of {string.Join(", ", allowed)}, got '{v}'");
+            throw new BambaException($"--{name} must be one of {string.Join(", ", allowed)}, got '{v}'");
         return v;
     }
 
@@ -89,6 +87,6 @@ internal sealed class CommandLine
     public void EnsureAllUsed()
     {
         foreach (var name in _values.Keys)
-            if (!_read.Contains(name)) throw new BambaException($"{_command}: unknown flag --{name}");
+            if (!_read.Contains(name)) throw new BambaException($"unknown flag --{name}");
     }
 }
