@@ -9,5 +9,11 @@ public abstract class SequenceState : IDisposable
     /// <summary>Tokens appended so far, padding included.</summary>
     public int Length { get; protected set; }
 
+    /// <summary>
+    /// Tells the state how many tokens it will hold in all, so a backend that grows its cache can take that room once
+    /// (the scheduler knows a request's prompt + max new tokens). A hint: exceeding it still works.
+    /// </summary>
+    public virtual void Reserve(int tokens) { }
+
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }

@@ -88,6 +88,32 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
 
     SequenceState ISequenceModel.CreateState() => CreateState();
 
+    /// <summary>Device bytes one sequence of <paramref name="tokens"/> tokens holds (its state with the KV rows reserved).</summary>
+    public long SequenceBytes(int tokens) => CudaSequenceState.BytesFor(Config, _ops.ActBytes, _ops.StateBytes, tokens);
+
+    /// <summary>
+    /// How many sequences of <paramref name="tokens"/> tokens fit in the device memory free now, keeping
+    /// <paramref name="workingBytes"/> for the activations of the largest step: what a server sizes its slots from.
+    /// </summary>
+    /// <summary>
+    /// A generous bound on the scratch a step of <paramref name="rows"/> token rows takes (residual, norms, the widest
+    /// projections, SwiGLU, conv and mixer outputs; twice, as scratch buffers grow by half again), plus 256 MiB for
+    /// GEMM workspace, logits and the SSD chunk buffers.
+    /// </summary>
+    public long StepWorkingBytes(int rows)
+    {
+        var c = Config;
+        long widest = Math.Max(c.InProjDim, (c.NumAttentionHeads + 2L * c.NumKeyValueHeads) * c.HeadDim);
+        long perRow = 8L * c.HiddenSize + (long)_ops.ActBytes * (2L * c.HiddenSize + widest + 3L * c.IntermediateSize + c.ConvDim + c.MambaIntermediate);
+        return 2 * perRow * rows + (256L << 20);
+    }
+
+    public int SequencesThatFit(int tokens, long workingBytes)
+    {
+        long free = _ops.Device.MemoryInfo().Free - workingBytes;
+        return (int)Math.Clamp(free / SequenceBytes(tokens), 0, int.MaxValue);
+    }
+
     public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
     {
         lock (_gate)

@@ -24,20 +24,31 @@ public sealed class CudaSequenceState : SequenceState
         _device = device;
         _config = c;
         _actBytes = actBytes;
-        _convOffset = new long[c.NumHiddenLayers];
-        _ssmOffset = new long[c.NumHiddenLayers];
+        long bytes = RecurrentLayout(c, stateBytes, out _convOffset, out _ssmOffset);
+        _recurrent = device.AllocateZeroed(bytes);
+        _attentionLayers = Enumerable.Range(0, c.NumHiddenLayers).Where(c.IsAttentionLayer).ToArray();
+    }
+
+    /// <summary>Device bytes of one sequence holding <paramref name="tokens"/> tokens (recurrent state + KV rows + padding flags).</summary>
+    internal static long BytesFor(BambaConfig c, int actBytes, int stateBytes, int tokens) =>
+        RecurrentLayout(c, stateBytes, out _, out _) + (long)tokens * (1 + 2L * c.NumAttentionLayers * c.NumKeyValueHeads * c.HeadDim * actBytes);
+
+    /// <summary>Per Mamba layer the conv window (float32) then the SSM state, 16-byte aligned; returns the total.</summary>
+    private static long RecurrentLayout(BambaConfig c, int stateBytes, out long[] convOffset, out long[] ssmOffset)
+    {
+        convOffset = new long[c.NumHiddenLayers];
+        ssmOffset = new long[c.NumHiddenLayers];
         long bytes = 0;
         for (int i = 0; i < c.NumHiddenLayers; i++)
         {
             if (c.IsAttentionLayer(i)) continue;
-            _convOffset[i] = bytes;
+            convOffset[i] = bytes;
             bytes += 4L * (c.MambaDConv - 1) * c.ConvDim;
-            _ssmOffset[i] = bytes;
+            ssmOffset[i] = bytes;
             bytes += (long)stateBytes * c.MambaNHeads * c.MambaDHead * c.MambaDState;
             bytes = (bytes + 15) / 16 * 16;
         }
-        _recurrent = device.AllocateZeroed(bytes);
-        _attentionLayers = Enumerable.Range(0, c.NumHiddenLayers).Where(c.IsAttentionLayer).ToArray();
+        return bytes;
     }
 
     /// <summary>Positions in the KV cache (padding included).</summary>
@@ -81,10 +92,19 @@ public sealed class CudaSequenceState : SequenceState
         Length += count;
     }
 
+    /// <summary>Allocates the KV rows for <paramref name="tokens"/> now, exactly, instead of growing by doubling.</summary>
+    public override void Reserve(int tokens)
+    {
+        if (_attentionLayers.Length > 0 && tokens > Capacity) Grow(tokens);
+    }
+
     private void EnsureCapacity(int needed)
     {
-        if (needed <= Capacity) return;
-        int capacity = Math.Max(needed, Math.Max(2 * Capacity, 64));
+        if (needed > Capacity) Grow(Math.Max(needed, Math.Max(2 * Capacity, 64)));
+    }
+
+    private void Grow(int capacity)
+    {
         long width = (long)_config.NumKeyValueHeads * _config.HeadDim * _actBytes;
         DeviceBuffer Grow(DeviceBuffer? old, long rowBytes)
         {

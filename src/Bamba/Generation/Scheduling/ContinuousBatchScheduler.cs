@@ -135,12 +135,17 @@ public sealed class ContinuousBatchScheduler : IDisposable
             var handle = node.Value;
             if (!_kv.TryReserve(handle.Request.TotalTokens, out int blocks)) break;
             _queue.RemoveFirst();
-            int slot;
-            SequenceState state;
-            try { slot = _slots.Acquire(out state); }
+            int slot = -1;
+            SequenceState state = null!;
+            try
+            {
+                slot = _slots.Acquire(out state);
+                state.Reserve(handle.Request.TotalTokens);
+            }
             catch (Exception e)
             {
                 // No state for it (e.g. device memory ran out): this request fails, the scheduler goes on.
+                if (slot >= 0) _slots.Release(slot);
                 _kv.Release(blocks);
                 handle.Fail(e);
                 continue;

@@ -50,7 +50,8 @@ public sealed record GpuBenchReport
         }
         foreach (var r in new[] { Throughput, PeerThroughput }.OfType<ThroughputResult>())
         {
-            Line(t, $"throughput {r.Model}", $"{r.Requests} × ({r.PromptTokens} prompt + {r.OutputTokens} output): {r.OutputTokensPerSecond:F0} output tokens/s ({r.Seconds:F1} s, {r.Steps} steps)");
+            Line(t, $"throughput {r.Model}", $"{r.Requests} × ({r.PromptTokens} prompt + {r.OutputTokens} output), {r.Concurrent} at a time: " +
+                $"{r.OutputTokensPerSecond:F0} output tokens/s ({r.Seconds:F1} s, {r.Steps} steps)");
             Line(t, "  peak GPU memory", Gb(r.PeakBytes));
         }
         if (ThroughputRatio is { } ratio) Line(t, "throughput ratio", $"{ratio:F2}× ({Throughput!.Model} / {PeerThroughput!.Model}, same run)");

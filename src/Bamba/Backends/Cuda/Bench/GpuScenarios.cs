@@ -19,8 +19,12 @@ public sealed record PrefillResult(int Tokens, double TokensPerSecond, double Ce
     public double FractionOfCeiling => TokensPerSecond / CeilingTokensPerSecond;
 }
 
-/// <summary>Many requests through the continuous-batching scheduler at once: output tokens per second of wall time.</summary>
-public sealed record ThroughputResult(string Model, int Requests, int PromptTokens, int OutputTokens, double Seconds, long Steps, long PeakBytes)
+/// <summary>
+/// Many requests through the continuous-batching scheduler at once: output tokens per second of wall time.
+/// <see cref="Concurrent"/> is how many ran at a time: the requests, or fewer where their states do not fit in memory.
+/// </summary>
+public sealed record ThroughputResult(string Model, int Requests, int Concurrent, int PromptTokens, int OutputTokens, double Seconds, long Steps,
+    long PeakBytes)
 {
     public double OutputTokensPerSecond => (double)Requests * OutputTokens / Seconds;
 }
@@ -62,18 +66,22 @@ public static class GpuScenarios
     public static ThroughputResult Throughput(CudaModel model, string name, int requests, int promptTokens, int outputTokens,
         int prefillChunk, int maxStepTokens)
     {
+        maxStepTokens = Math.Max(maxStepTokens, prefillChunk);
         var options = new SchedulerOptions
         {
-            MaxBatch = requests, MaxQueue = requests, PrefillChunk = prefillChunk, MaxStepTokens = Math.Max(maxStepTokens, prefillChunk),
-            MaxContext = promptTokens + outputTokens,
+            MaxBatch = 2, MaxQueue = requests, PrefillChunk = prefillChunk, MaxStepTokens = maxStepTokens, MaxContext = promptTokens + outputTokens,
         };
         // A short warm-up outside the timing (first GEMM plans, scratch buffers); plans for other batch sizes are made
         // inside it, as a server makes them.
-        RunRequests(model, options with { MaxBatch = 2, MaxQueue = 2 }, 2, promptTokens, 2);
+        RunRequests(model, options, 2, promptTokens, 2);
+        // As many at a time as fit in the memory left, each with its whole KV reserved up front.
+        int fit = model.SequencesThatFit(promptTokens + outputTokens, model.StepWorkingBytes(maxStepTokens + requests));
+        if (fit == 0) throw new BambaException($"not one sequence of {promptTokens + outputTokens} tokens fits in the GPU memory left");
+        int concurrent = Math.Min(requests, fit);
         using var peak = new PeakMemory(model.Device);
         var clock = Stopwatch.StartNew();
-        long steps = RunRequests(model, options, requests, promptTokens, outputTokens);
-        return new ThroughputResult(name, requests, promptTokens, outputTokens, clock.Elapsed.TotalSeconds, steps, peak.PeakBytes);
+        long steps = RunRequests(model, options with { MaxBatch = concurrent }, requests, promptTokens, outputTokens);
+        return new ThroughputResult(name, requests, concurrent, promptTokens, outputTokens, clock.Elapsed.TotalSeconds, steps, peak.PeakBytes);
     }
 
     private static long RunRequests(CudaModel model, SchedulerOptions options, int requests, int promptTokens, int outputTokens)
