@@ -233,7 +233,7 @@ public sealed class CudaOps : IDisposable
             ulong partial = Scratch.Get("attention.partial", 4L * heads * splits * (2 + headDim));
             Launch("attention_split", Blocks((long)heads * splits, AttentionWarps), 32 * AttentionWarps, 0,
                 q, keys, values, keyPadding, partial, cached, heads, kvHeads, headDim, scale, splits, perSplit);
-            Launch("attention_combine", heads, 128, 0, partial, output, heads, headDim, splits);
+            Launch("attention_combine_batched", Dim3.Of(heads, 1), 128, 0, partial, output, 0, heads, headDim, splits);
             return;
         }
         if (Precision == CudaPrecision.BFloat16 && steps >= AttentionTile && headDim == AttentionMmaHeadDim)

@@ -107,7 +107,7 @@ extern "C" __global__ void attention(const act_t* q, int q_stride, const act_t* 
 
 // Decode (one query) split over the keys ("flash-decoding"): warp (h, s) runs the online softmax over keys
 // [s · per_split, (s + 1) · per_split) and leaves its running max, sum and unnormalised output in `partial`
-// [heads][splits][2 + head_dim]; attention_combine merges the splits. Spreads a long cache over every SM, where one
+// [heads][splits][2 + head_dim]; attention_combine_batched (one sequence) merges the splits. Spreads a long cache over every SM, where one
 // warp per head would use a handful. Grid (ceil(heads · splits / ATTN_WARPS)).
 extern "C" __global__ void attention_split(const act_t* q, const act_t* keys, const act_t* values, const u8* key_pad, float* partial,
                                            int cached, int heads, int kv_heads, int head_dim, float scale, int splits, int per_split) {
@@ -127,26 +127,6 @@ extern "C" __global__ void attention_split(const act_t* q, const act_t* keys, co
     for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) {
         int d = lane + 32 * i;
         if (d < head_dim) out[2 + d] = acc[i];
-    }
-}
-
-// o = Σ_s exp(m_s − M) acc_s / Σ_s exp(m_s − M) l_s over the splits of each head. Grid (heads), block over dims.
-extern "C" __global__ void attention_combine(const float* partial, act_t* out, int heads, int head_dim, int splits) {
-    int h = blockIdx.x;
-    const float* p = partial + (long long)h * splits * (2 + head_dim);
-    float M = NEG_INF;
-    for (int s = 0; s < splits; s++) M = fmaxf(M, p[s * (2 + head_dim)]);
-    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-        float L = 0.f, o = 0.f;
-        if (M != NEG_INF)
-            for (int s = 0; s < splits; s++) {
-                const float* ps = p + s * (2 + head_dim);
-                if (ps[0] == NEG_INF) continue;
-                float w = expf(ps[0] - M);
-                L += w * ps[1];
-                o += w * ps[2 + d];
-            }
-        st(out + h * head_dim + d, L > 0.f ? o / L : 0.f);
     }
 }
 
@@ -265,7 +245,8 @@ extern "C" __global__ void attention_decode_batched(const act_t* q, int q_stride
     }
 }
 
-// attention_combine for every sequence of the batch: output row b at out + b · out_stride. Grid (heads, batch).
+// o = Σ_s exp(m_s − M) acc_s / Σ_s exp(m_s − M) l_s over the splits of each head, for every sequence of the batch:
+// output row b at out + b · out_stride. Grid (heads, batch), block over dims.
 extern "C" __global__ void attention_combine_batched(const float* partial, act_t* out, int out_stride, int heads, int head_dim, int splits) {
     int h = blockIdx.x, b = blockIdx.y;
     const float* p = partial + ((long long)b * heads + h) * splits * (2 + head_dim);
