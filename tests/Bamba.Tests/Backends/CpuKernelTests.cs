@@ -105,6 +105,31 @@ public unsafe class CpuKernelTests
         }
     }
 
+    /// <summary>The vectorised SiLU forms against the scalar definition, across block boundaries and extreme inputs.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(513)]
+    [InlineData(4096)]
+    public void VectorisedSiluMatchesTheScalarDefinition(int n)
+    {
+        var r = new Random(n);
+        var v = RandomFloats(r, n, 12f);
+        v[0] = n > 1 ? -100f : 0f;
+        v[^1] = 100f;
+        var other = RandomFloats(r, n);
+        var silu = v.Select(Activations.Silu).ToArray();
+
+        var inPlace = (float[])v.Clone();
+        Activations.SiluInPlace(inPlace);
+        Tolerance.AssertClose(silu, inPlace, 1e-6, "silu");
+        var swiGlu = (float[])v.Clone();
+        Activations.SwiGlu(swiGlu, other);
+        Tolerance.AssertClose(silu.Zip(other, (a, b) => a * b).ToArray(), swiGlu, 1e-6, "swiglu");
+        var gated = (float[])other.Clone();
+        Activations.MultiplyBySilu(gated, v);
+        Tolerance.AssertClose(silu.Zip(other, (a, b) => a * b).ToArray(), gated, 1e-6, "y · silu(z)");
+    }
+
     [Fact]
     public void BFloat16RoundsToNearestEven()
     {
