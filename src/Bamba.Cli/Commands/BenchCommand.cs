@@ -59,5 +59,6 @@ internal sealed class BenchCommand : ICommand
         $"memory read stream    {r.ReadGBps:F2} GB/s (measured now)",
         $"prefill ({r.PromptTokens} tokens)   {r.PrefillTokensPerSecond:F1} tokens/s",
         $"decode (batch 1)      {r.DecodeMsPerToken:F1} ms/token = {r.DecodeTokensPerSecond:F2} tokens/s",
-        $"decode weight stream  {r.DecodeWeightGBps:F2} GB/s = {r.FractionOfCopyBandwidth:P0} of the bytes-copied rate, {r.FractionOfReadBandwidth:P0} of the read stream");
+        $"decode weight stream  {r.DecodeWeightGBps:F2} GB/s = {r.FractionOfCopyBandwidth:P0} of the bytes-copied rate, {r.FractionOfReadBandwidth:P0} of the read stream",
+        $"decode state traffic  {r.StateBytesPerDecodedToken / 1e6:F1} MB/token (SSM states and conv windows read + written, KV read), not in the weight stream; with it {r.DecodeTotalGBps:F2} GB/s");
 }
