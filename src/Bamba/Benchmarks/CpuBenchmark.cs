@@ -8,7 +8,8 @@ namespace Bamba.Benchmarks;
 public sealed record CpuBenchmarkResult(
     string Model, long Parameters, long WeightBytes, int Threads, double CopyGBps, double ReadGBps,
     int PromptTokens, double PrefillTokensPerSecond,
-    int NewTokens, double DecodeMsPerToken, double DecodeTokensPerSecond, long BytesPerDecodedToken, long StateBytesPerDecodedToken)
+    int NewTokens, double DecodeMsPerToken, double DecodeTokensPerSecond, long BytesPerDecodedToken, long StateBytesPerDecodedToken,
+    double DecodeMedianMsPerToken)
 {
     /// <summary>Weight bytes a decode step reads, per second.</summary>
     public double DecodeWeightGBps => BytesPerDecodedToken / (DecodeMsPerToken / 1000) / 1e9;
@@ -40,7 +41,7 @@ public static class CpuBenchmark
 
         progress?.Report($"decoding {newTokens} tokens");
         sw.Restart();
-        Decode(model, state, logits, newTokens);
+        var tokenMs = Decode(model, state, logits, newTokens);
         double decode = sw.Elapsed.TotalSeconds;
 
         // Measured again after decode, the higher rate kept: on a shared machine the limit is not understated.
@@ -50,14 +51,21 @@ public static class CpuBenchmark
         // Decode reads every weight once per token except the embedding table, of which it reads one row.
         long perToken = report.WeightBytes - (model.Config.TieWordEmbeddings ? 0 : embeddingBytes);
         return new CpuBenchmarkResult(name, report.Parameters, report.WeightBytes, Environment.ProcessorCount, copy, read,
-            promptTokens, promptTokens / prefill, newTokens, decode * 1000 / newTokens, newTokens / decode, perToken, StateTraffic(state));
+            promptTokens, promptTokens / prefill, newTokens, decode * 1000 / newTokens, newTokens / decode, perToken, StateTraffic(state),
+            tokenMs.Order().ElementAt(newTokens / 2));
     }
 
-    /// <summary>Greedy batch-1 decode of <paramref name="tokens"/> tokens.</summary>
-    private static void Decode(BambaModel model, CpuSequenceState state, float[] logits, int tokens)
+    /// <summary>Greedy batch-1 decode of <paramref name="tokens"/> tokens; the milliseconds each took.</summary>
+    private static double[] Decode(BambaModel model, CpuSequenceState state, float[] logits, int tokens)
     {
+        var ms = new double[tokens];
         for (int i = 0; i < tokens; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
             logits = model.Step([state], [new[] { Sampler.ArgMax(logits) }])[0];
+            ms[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        return ms;
     }
 
     /// <summary>
