@@ -50,9 +50,10 @@ internal sealed class BenchCommand : ICommand
     private static string Table(CpuBenchmarkResult r) => string.Join('\n',
         $"model                 {r.Model}: {r.Parameters / 1e9:F3} B parameters, {r.WeightBytes / 1e9:F2} GB of weights",
         $"threads               {r.Threads}",
-        $"memory copy           {r.CopyGBps:F2} GB/s copied = {2 * r.CopyGBps:F2} GB/s read + written (measured now)",
-        $"memory read stream    {r.ReadGBps:F2} GB/s (measured now)",
+        $"memory copy           {r.CopyGBps:F2} GB/s copied = {2 * r.CopyGBps:F2} GB/s read + written (best of before and after decode)",
+        $"memory read stream    {r.ReadGBps:F2} GB/s (best of before and after decode)",
         $"prefill ({r.PromptTokens} tokens)   {r.PrefillTokensPerSecond:F1} tokens/s",
-        $"decode (batch 1)      {r.DecodeMsPerToken:F1} ms/token = {r.DecodeTokensPerSecond:F2} tokens/s",
-        $"decode weight stream  {r.DecodeWeightGBps:F2} GB/s = {r.FractionOfCopyBandwidth:P0} of the bytes-copied rate, {r.FractionOfReadBandwidth:P0} of the read stream");
+        $"decode (batch 1)      {r.DecodeMsPerToken:F1} ms/token = {r.DecodeTokensPerSecond:F2} tokens/s (median token {r.DecodeMedianMsPerToken:F1} ms; the ratios below use the mean)",
+        $"decode weight stream  {r.DecodeWeightGBps:F2} GB/s = {r.FractionOfCopyBandwidth:P0} of the bytes-copied rate, {r.FractionOfReadBandwidth:P0} of the read stream",
+        $"decode state traffic  {r.StateBytesPerDecodedToken / 1e6:F1} MB/token (SSM states and conv windows read + written, KV read), not in the weight stream; with it {r.DecodeTotalGBps:F2} GB/s");
 }

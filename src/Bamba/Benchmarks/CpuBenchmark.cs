@@ -8,27 +8,30 @@ namespace Bamba.Benchmarks;
 public sealed record CpuBenchmarkResult(
     string Model, long Parameters, long WeightBytes, int Threads, double CopyGBps, double ReadGBps,
     int PromptTokens, double PrefillTokensPerSecond,
-    int NewTokens, double DecodeMsPerToken, double DecodeTokensPerSecond, long BytesPerDecodedToken)
+    int NewTokens, double DecodeMsPerToken, double DecodeTokensPerSecond, long BytesPerDecodedToken, long StateBytesPerDecodedToken,
+    double DecodeMedianMsPerToken)
 {
     /// <summary>Weight bytes a decode step reads, per second.</summary>
     public double DecodeWeightGBps => BytesPerDecodedToken / (DecodeMsPerToken / 1000) / 1e9;
     public double FractionOfCopyBandwidth => DecodeWeightGBps / CopyGBps;
     public double FractionOfReadBandwidth => DecodeWeightGBps / ReadGBps;
+    /// <summary>Weights plus the sequence state a decode step moves (<see cref="StateBytesPerDecodedToken"/>), per second.</summary>
+    public double DecodeTotalGBps => (BytesPerDecodedToken + StateBytesPerDecodedToken) / (DecodeMsPerToken / 1000) / 1e9;
 }
 
 public static class CpuBenchmark
 {
     public static CpuBenchmarkResult Run(BambaModel model, string name, int promptTokens, int newTokens, IProgress<string>? progress = null)
     {
-        progress?.Report("measuring memory-copy bandwidth");
-        double copy = MemoryBandwidth.CopyGBps();
-        double read = MemoryBandwidth.ReadGBps();
+        progress?.Report("measuring memory bandwidth");
+        var (copy, read) = (MemoryBandwidth.CopyGBps(), MemoryBandwidth.ReadGBps());
         var report = ModelReport.Create(model);
         var random = new Random(5);
         var prompt = Enumerable.Range(0, promptTokens).Select(_ => random.Next(model.Config.VocabSize)).ToArray();
 
-        progress?.Report("warming up");
-        model.Step([model.CreateState()], [prompt[..Math.Min(8, prompt.Length)]]);
+        progress?.Report("warming up"); // decode steps too, so that their code is compiled at full optimisation
+        var warm = model.CreateState();
+        Decode(model, warm, model.Step([warm], [prompt[..Math.Min(8, prompt.Length)]])[0], 4);
 
         progress?.Report($"prefill of {promptTokens} tokens");
         var state = model.CreateState();
@@ -38,14 +41,38 @@ public static class CpuBenchmark
 
         progress?.Report($"decoding {newTokens} tokens");
         sw.Restart();
-        for (int i = 0; i < newTokens; i++)
-            logits = model.Step([state], [new[] { Sampler.ArgMax(logits) }])[0];
+        var tokenMs = Decode(model, state, logits, newTokens);
         double decode = sw.Elapsed.TotalSeconds;
 
+        // Measured again after decode, the higher rate kept: on a shared machine the limit is not understated.
+        progress?.Report("measuring memory bandwidth again");
+        (copy, read) = (Math.Max(copy, MemoryBandwidth.CopyGBps()), Math.Max(read, MemoryBandwidth.ReadGBps()));
         long embeddingBytes = model.Weights.Embedding.Info.ByteLength;
         // Decode reads every weight once per token except the embedding table, of which it reads one row.
         long perToken = report.WeightBytes - (model.Config.TieWordEmbeddings ? 0 : embeddingBytes);
         return new CpuBenchmarkResult(name, report.Parameters, report.WeightBytes, Environment.ProcessorCount, copy, read,
-            promptTokens, promptTokens / prefill, newTokens, decode * 1000 / newTokens, newTokens / decode, perToken);
+            promptTokens, promptTokens / prefill, newTokens, decode * 1000 / newTokens, newTokens / decode, perToken, StateTraffic(state),
+            tokenMs.Order().ElementAt(newTokens / 2));
     }
+
+    /// <summary>Greedy batch-1 decode of <paramref name="tokens"/> tokens; the milliseconds each took.</summary>
+    private static double[] Decode(BambaModel model, CpuSequenceState state, float[] logits, int tokens)
+    {
+        var ms = new double[tokens];
+        for (int i = 0; i < tokens; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            logits = model.Step([state], [new[] { Sampler.ArgMax(logits) }])[0];
+            ms[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        return ms;
+    }
+
+    /// <summary>
+    /// Bytes of sequence state the last decode step moved besides the weights: each Mamba layer's SSM state and conv
+    /// window read and written, each attention layer's KV cache read. Reported apart from the weight stream.
+    /// </summary>
+    private static long StateTraffic(CpuSequenceState s) =>
+        2L * sizeof(float) * (s.Ssm.Sum(x => (long)(x?.Length ?? 0)) + s.Conv.Sum(x => (long)(x?.Length ?? 0)))
+        + sizeof(float) * s.Kv.Sum(kv => kv?.Floats ?? 0);
 }

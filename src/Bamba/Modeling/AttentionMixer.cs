@@ -20,14 +20,15 @@ internal static class AttentionMixer
         ApplyRope(rope, batch, k, c.NumKeyValueHeads, c.HeadDim);
 
         var attended = new float[rows * shape.QueryWidth];
-        Parallel.For(0, batch.Runs, run =>
+        // Runs one after another: each spreads its (query, head) pairs over the cores itself.
+        for (int run = 0; run < batch.Runs; run++)
         {
             int r0 = batch.Offset(run), len = batch.Length(run);
             var cache = batch.States[run].Kv[layer]!;
             cache.Append(k.AsSpan(r0 * shape.KvWidth), v.AsSpan(r0 * shape.KvWidth), batch.Padding.AsSpan(r0, len), len);
             AttentionKernel.Forward(shape, q.AsSpan(r0 * shape.QueryWidth, len * shape.QueryWidth), len,
                 cache.Keys, cache.Values, cache.Padding, attended.AsSpan(r0 * shape.QueryWidth, len * shape.QueryWidth));
-        });
+        }
         Linear.Forward(attended, rows, w.O, [], output);
     }
 

@@ -44,6 +44,7 @@ public sealed class BambaModel : ISequenceModel
     {
         var result = Forward(states, inputs, new ForwardOptions());
         int vocab = Config.VocabSize;
+        if (result.Rows == 1) return [result.Logits]; // a decode step: the logits array is already the one row
         return Enumerable.Range(0, result.Rows).Select(i => result.Logits.AsSpan(i * vocab, vocab).ToArray()).ToArray();
     }
 

@@ -24,6 +24,10 @@ public unsafe class CpuKernelTests
     [InlineData(DType.BF16, 3, 64, 33)]
     [InlineData(DType.BF16, 9, 48, 257)]
     [InlineData(DType.F16, 5, 31, 64)]
+    [InlineData(DType.BF16, 1, 4099, 1024)] // decode: many chunks, a partial last one
+    [InlineData(DType.BF16, 4, 130, 4133)] // decode: k not a multiple of the 64-element loop
+    [InlineData(DType.F32, 2, 300, 96)]
+    [InlineData(DType.F16, 1, 77, 1000)]
     public void LinearMatchesNaiveProduct(DType dtype, int n, int m, int k)
     {
         var r = new Random(n * 1000 + m + k);
@@ -54,7 +58,10 @@ public unsafe class CpuKernelTests
     [InlineData(1)]
     [InlineData(15)]
     [InlineData(16)]
+    [InlineData(32)]
     [InlineData(33)]
+    [InlineData(64)]
+    [InlineData(97)]
     [InlineData(4097)]
     public void BFloat16DotHandlesEveryLength(int k)
     {
@@ -63,8 +70,64 @@ public unsafe class CpuKernelTests
         var w = RandomFloats(r, k).Select(BFloat16.FromSingle).ToArray();
         double expected = 0;
         for (int i = 0; i < k; i++) expected += (double)BFloat16.ToSingle(w[i]) * x[i];
-        fixed (ushort* wp = w) fixed (float* xp = x)
-            Assert.Equal(expected, BFloat16Dot.Dot(wp, xp, k), 3);
+        var permuted = new float[k];
+        fixed (ushort* wp = w) fixed (float* xp = x, pp = permuted)
+        {
+            BFloat16Dot.PermuteInput(xp, pp, k);
+            Assert.Equal(expected, BFloat16Dot.Dot(wp, pp, k), 3);
+        }
+    }
+
+    /// <summary>The decode path (a few input rows) against the tiled path that prefill uses, on the same rows.</summary>
+    [Theory]
+    [InlineData(DType.BF16)]
+    [InlineData(DType.F32)]
+    [InlineData(DType.F16)]
+    public void DecodeRowsMatchTheTiledPath(DType dtype)
+    {
+        const int m = 515, k = 1056, tiledRows = 8;
+        var r = new Random(7);
+        var x = RandomFloats(r, tiledRows * k);
+        var wBytes = Encode(RandomFloats(r, m * k, 0.05f), dtype);
+        var bias = RandomFloats(r, m);
+        var tiled = new float[tiledRows * m];
+        var info = new TensorInfo("w", "mem", dtype, [m, k], 0, wBytes.Length);
+        fixed (byte* p = wBytes)
+        {
+            var w = new WeightTensor(info, p);
+            Linear.Forward(x, tiledRows, w, bias, tiled);
+            for (int n = 1; n <= 4; n++)
+            {
+                var decoded = new float[n * m];
+                Linear.Forward(x.AsSpan(0, n * k), n, w, bias, decoded);
+                Tolerance.AssertClose(tiled.AsSpan(0, n * m).ToArray(), decoded, 1e-5, $"decode {dtype} n={n}");
+            }
+        }
+    }
+
+    /// <summary>The vectorised SiLU forms against the scalar definition, across block boundaries and extreme inputs.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(513)]
+    [InlineData(4096)]
+    public void VectorisedSiluMatchesTheScalarDefinition(int n)
+    {
+        var r = new Random(n);
+        var v = RandomFloats(r, n, 12f);
+        v[0] = n > 1 ? -100f : 0f;
+        v[^1] = 100f;
+        var other = RandomFloats(r, n);
+        var silu = v.Select(Activations.Silu).ToArray();
+
+        var inPlace = (float[])v.Clone();
+        Activations.SiluInPlace(inPlace);
+        Tolerance.AssertClose(silu, inPlace, 1e-6, "silu");
+        var swiGlu = (float[])v.Clone();
+        Activations.SwiGlu(swiGlu, other);
+        Tolerance.AssertClose(silu.Zip(other, (a, b) => a * b).ToArray(), swiGlu, 1e-6, "swiglu");
+        var gated = (float[])other.Clone();
+        Activations.MultiplyBySilu(gated, v);
+        Tolerance.AssertClose(silu.Zip(other, (a, b) => a * b).ToArray(), gated, 1e-6, "y · silu(z)");
     }
 
     [Fact]
@@ -123,6 +186,28 @@ public unsafe class CpuKernelTests
         var (expectedY, expectedState) = NaiveScan(shape, xbc, stride, steps, dt, a, d, initial);
         Tolerance.AssertClose(expectedY, y, 1e-5, "scan output");
         Tolerance.AssertClose(expectedState, state, 1e-5, "final state");
+    }
+
+    /// <summary>Decode's one-pass state update (<see cref="SsdStep"/>) at the model's sizes, two steps in a row.</summary>
+    [Fact]
+    public void DecodeStepMatchesRecurrenceAtModelSize()
+    {
+        var r = new Random(11);
+        var shape = new SsdScan.Shape(8, 64, 2, 128, 256);
+        int stride = shape.Inner + 2 * shape.Groups * shape.StateSize;
+        var xbc = RandomFloats(r, 2 * stride);
+        var dt = Enumerable.Range(0, 2 * shape.Heads).Select(_ => 0.05f + r.NextSingle() * 0.5f).ToArray();
+        var a = Enumerable.Range(0, shape.Heads).Select(h => -(h + 1) * 0.3f).ToArray();
+        var d = RandomFloats(r, shape.Heads);
+        var initial = RandomFloats(r, shape.Heads * shape.HeadDim * shape.StateSize);
+
+        var state = (float[])initial.Clone();
+        var y = new float[2 * shape.Inner];
+        for (int t = 0; t < 2; t++) SsdScan.Run(shape, xbc, t * stride, stride, 1, dt, t * shape.Heads, a, d, state, y, t * shape.Inner);
+
+        var (expectedY, expectedState) = NaiveScan(shape, xbc, stride, 2, dt, a, d, initial);
+        Tolerance.AssertClose(expectedY, y, 1e-5, "decode step output");
+        Tolerance.AssertClose(expectedState, state, 1e-5, "decode step state");
     }
 
     /// <summary>S ← exp(dt·A)·S + dt·x⊗B; y = S·C + D·x, one step at a time, in double.</summary>

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Bamba.Backends.Cpu;
 
 public static class Activations
@@ -20,17 +22,46 @@ public static class Activations
     /// <summary><c>y ← y · silu(z)</c>, element-wise.</summary>
     public static void MultiplyBySilu(Span<float> y, ReadOnlySpan<float> z)
     {
-        for (int i = 0; i < y.Length; i++) y[i] *= Silu(z[i]);
+        Span<float> sigmoid = stackalloc float[Block];
+        for (int i = 0; i < y.Length; i += Block)
+        {
+            var part = y.Slice(i, Math.Min(Block, y.Length - i));
+            var s = SiluBlock(z.Slice(i, part.Length), sigmoid);
+            TensorPrimitives.Multiply(part, s, part);
+        }
     }
 
     public static void SiluInPlace(Span<float> x)
     {
-        for (int i = 0; i < x.Length; i++) x[i] = Silu(x[i]);
+        Span<float> sigmoid = stackalloc float[Block];
+        for (int i = 0; i < x.Length; i += Block)
+        {
+            var part = x.Slice(i, Math.Min(Block, x.Length - i));
+            SiluBlock(part, sigmoid).CopyTo(part);
+        }
     }
 
     /// <summary>SwiGLU: <c>gate ← silu(gate) · up</c>.</summary>
     public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
     {
-        for (int i = 0; i < gate.Length; i++) gate[i] = Silu(gate[i]) * up[i];
+        Span<float> sigmoid = stackalloc float[Block];
+        for (int i = 0; i < gate.Length; i += Block)
+        {
+            var part = gate.Slice(i, Math.Min(Block, gate.Length - i));
+            TensorPrimitives.Multiply(SiluBlock(part, sigmoid), up.Slice(i, part.Length), part);
+        }
+    }
+
+    /// <summary>Elements per vectorised pass: a stack buffer that stays in L1.</summary>
+    private const int Block = 512;
+
+    /// <summary><c>silu(v) = v · σ(v)</c> of up to <see cref="Block"/> values into <paramref name="buffer"/>, vectorised
+    /// (a decode step takes ~200 000 of them; scalar MathF.Exp cost ~0.9 ms a token).</summary>
+    private static Span<float> SiluBlock(ReadOnlySpan<float> v, Span<float> buffer)
+    {
+        var result = buffer[..v.Length];
+        TensorPrimitives.Sigmoid(v, result);
+        TensorPrimitives.Multiply(result, v, result);
+        return result;
     }
 }

@@ -24,18 +24,20 @@ public static unsafe class AttentionKernel
         fixed (float* qp = q, kp = keys, vp = values, op = output)
         fixed (bool* pp = keyIsPadding)
         {
-            var job = new Job(shape, qp, kp, vp, pp, op, keyIsPadding.Length, steps);
-            // One task per (query, head): long prompts spread over the cores, a decode step over its heads.
-            Parallel.For(0, steps * shape.Heads, () => new float[job.Cached], (i, _, scores) => { job.Run(i, scores); return scores; }, _ => { });
+            // One chunk per (query, head): long prompts spread over the cores, a decode step over its heads.
+            CpuWorkers.Run(new Work(shape, qp, kp, vp, pp, op, keyIsPadding.Length, steps));
         }
     }
 
-    private readonly struct Job(Shape shape, float* q, float* keys, float* values, bool* padding, float* output, int cached, int steps)
-    {
-        public int Cached => cached;
+    [ThreadStatic] private static float[]? _scores;
 
-        public void Run(int index, float[] scores)
+    private sealed class Work(Shape shape, float* q, float* keys, float* values, bool* padding, float* output, int cached, int steps)
+        : ChunkedWork(steps * shape.Heads)
+    {
+        protected override void RunChunk(int index)
         {
+            if (_scores is null || _scores.Length < cached) _scores = new float[Math.Max(cached, 2 * (_scores?.Length ?? 0))];
+            var scores = _scores;
             int t = index / shape.Heads, h = index % shape.Heads;
             int visible = cached - steps + t + 1; // causal: keys up to and including this query's position
             int kvh = h / (shape.Heads / shape.KvHeads);

@@ -32,16 +32,12 @@ public static class CausalConv
         ShiftWindow(input, stride, steps, window, channels, history);
     }
 
+    /// <summary>Keeps the last K−1 inputs of window ++ run, in place (a decode step shifts it by one row).</summary>
     private static void ShiftWindow(ReadOnlySpan<float> input, int stride, int steps, Span<float> window, int channels, int history)
     {
-        if (history == 0) return;
-        var old = window.ToArray();
-        for (int i = 0; i < history; i++)
-        {
-            int source = steps - history + i;
-            var dst = window.Slice(i * channels, channels);
-            if (source >= 0) input.Slice(source * stride, channels).CopyTo(dst);
-            else old.AsSpan((history + source) * channels, channels).CopyTo(dst);
-        }
+        int kept = Math.Max(0, history - steps); // rows of the old window that stay, moved to the front
+        if (kept > 0) window.Slice((history - kept) * channels, kept * channels).CopyTo(window); // overlapping: memmove
+        for (int i = kept; i < history; i++)
+            input.Slice((steps - history + i) * stride, channels).CopyTo(window.Slice(i * channels, channels));
     }
 }

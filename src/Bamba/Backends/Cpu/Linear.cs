@@ -7,16 +7,16 @@ namespace Bamba.Backends.Cpu;
 
 /// <summary>
 /// <c>y[n, m] = Σ_k x[n, k] · W[m, k] (+ bias[m])</c> with W in its stored dtype (the nn.Linear layout).
-/// Few input rows (decode): work is split over blocks of output rows and each weight row streams from memory once,
-/// widened in registers. Many rows (prefill, training): tiles of 16 weight rows × 64 input rows, each weight tile
-/// widened once into a buffer and multiplied with 4 × 4 register blocks.
+/// Few input rows (decode): <see cref="DecodeGemv"/> streams each weight row from memory once. Many rows (prefill,
+/// training): tiles of 16 weight rows × 64 input rows, each weight tile widened once into a buffer and multiplied
+/// with 4 × 4 register blocks.
 /// </summary>
 public static unsafe class Linear
 {
     private const int WeightRowsPerTask = 16;
     private const int InputRowsPerTask = 64;
-    /// <summary>Up to this many input rows, bf16 weights are widened inside each dot product.</summary>
-    private const int FusedRowsLimit = 4;
+    /// <summary>Up to this many input rows, each weight row streams once through <see cref="DecodeGemv"/>.</summary>
+    private const int DecodeRowsLimit = 4;
 
     public static void Forward(ReadOnlySpan<float> x, int n, WeightTensor w, ReadOnlySpan<float> bias, Span<float> y)
     {
@@ -25,19 +25,13 @@ public static unsafe class Linear
             throw new ArgumentException("Linear: buffer sizes do not match the weight");
         fixed (float* xp = x, yp = y, bp = bias)
         {
-            var job = new Job(xp, yp, bias.IsEmpty ? null : bp, w.Data, w.DType, n, m, k);
-            int weightBlocks = (m + WeightRowsPerTask - 1) / WeightRowsPerTask;
-            if (n <= FusedRowsLimit)
+            if (n <= DecodeRowsLimit)
             {
-                // Decode: a few large tasks per core; thousands of 16-row tasks cost more in scheduling than they read.
-                int tasks = Math.Min(weightBlocks, 4 * Environment.ProcessorCount);
-                Parallel.For(0, tasks, () => new float[WeightRowsPerTask * k], (task, _, buffer) =>
-                {
-                    for (int b = task * weightBlocks / tasks; b < (task + 1) * weightBlocks / tasks; b++) job.RunTile(b, 0, buffer);
-                    return buffer;
-                }, _ => { });
+                DecodeGemv.Forward(xp, n, w, bias.IsEmpty ? null : bp, yp);
                 return;
             }
+            var job = new Job(xp, yp, bias.IsEmpty ? null : bp, w.Data, w.DType, n, m, k);
+            int weightBlocks = (m + WeightRowsPerTask - 1) / WeightRowsPerTask;
             int inputBlocks = (n + InputRowsPerTask - 1) / InputRowsPerTask;
             Parallel.For(0, weightBlocks * inputBlocks, () => new float[WeightRowsPerTask * k],
                 (task, _, buffer) => { job.RunTile(task % weightBlocks, task / weightBlocks, buffer); return buffer; }, _ => { });
@@ -49,9 +43,7 @@ public static unsafe class Linear
         public void RunTile(int weightBlock, int inputBlock, float[] buffer)
         {
             int r0 = weightBlock * WeightRowsPerTask, r1 = Math.Min(m, r0 + WeightRowsPerTask);
-            if (n <= FusedRowsLimit && dtype == DType.BF16) { FusedRows(r0, r1); return; }
-            int i0 = n <= FusedRowsLimit ? 0 : inputBlock * InputRowsPerTask;
-            int i1 = n <= FusedRowsLimit ? n : Math.Min(n, i0 + InputRowsPerTask);
+            int i0 = inputBlock * InputRowsPerTask, i1 = Math.Min(n, i0 + InputRowsPerTask);
             fixed (float* tile = buffer)
             {
                 float* rows = WidenRows(r0, r1, tile);
@@ -61,15 +53,6 @@ public static unsafe class Linear
                 for (; i < i1; i++)
                     for (int r = r0; r < r1; r++)
                         Store(i, r, TensorPrimitives.Dot(new ReadOnlySpan<float>(rows + (long)(r - r0) * k, k), new ReadOnlySpan<float>(x + (long)i * k, k)));
-            }
-        }
-
-        private void FusedRows(int r0, int r1)
-        {
-            for (int r = r0; r < r1; r++)
-            {
-                ushort* row = (ushort*)w + (long)r * k;
-                for (int i = 0; i < n; i++) Store(i, r, BFloat16Dot.Dot(row, x + (long)i * k, k));
             }
         }
 

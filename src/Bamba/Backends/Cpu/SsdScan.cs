@@ -7,7 +7,7 @@ namespace Bamba.Backends.Cpu;
 /// output is a masked "attention" <c>y[t] = Σ_{s≤t} exp(a(s,t]) (C[t]·B[s]) dt[s] x[s]</c>, and across chunks only the
 /// state <c>S[p, n]</c> is carried: <c>S ← exp(a(c0−1, last]) S + Σ_s exp(a(s, last]) dt[s] x[s] ⊗ B[s]</c>, where
 /// <c>a(s, t] = Σ_{r=s+1..t} dt[r]·A</c>. A one-step run is exactly the recurrent update
-/// <c>S ← exp(dt·A) S + dt x ⊗ B; y = S·C + D x</c>, so decode and prefill share this code.
+/// <c>S ← exp(dt·A) S + dt x ⊗ B; y = S·C + D x</c>, which decode runs as <see cref="SsdStep"/> in one pass over the state.
 /// Decay sums are accumulated per pair, never as differences of prefix sums, to stay exact in float32.
 /// </summary>
 public static class SsdScan
@@ -26,6 +26,7 @@ public static class SsdScan
     public static void Run(Shape shape, float[] xbc, int xbcOffset, int stride, int steps, float[] dt, int dtOffset,
         float[] a, float[] d, float[] state, float[] y, int yOffset)
     {
+        if (steps == 1) { SsdStep.Run(shape, xbc, xbcOffset, dt, dtOffset, a, d, state, y, yOffset); return; }
         for (int c0 = 0; c0 < steps; c0 += shape.ChunkSize)
         {
             int len = Math.Min(shape.ChunkSize, steps - c0);
