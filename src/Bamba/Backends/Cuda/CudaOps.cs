@@ -36,9 +36,9 @@ public sealed class CudaOps : IDisposable
     /// <summary>Bytes per activation element.</summary>
     public int ActBytes => Precision == CudaPrecision.BFloat16 ? 2 : 4;
 
-    private static int Blocks(long n, int block = Block) => checked((int)Math.Min((n + block - 1) / block, 65535L * 16));
+    internal static int Blocks(long n, int block = Block) => checked((int)Math.Min((n + block - 1) / block, 65535L * 16));
 
-    private void Launch(string kernel, Dim3 grid, Dim3 block, int shared, params ReadOnlySpan<KernelArg> args) =>
+    internal void Launch(string kernel, Dim3 grid, Dim3 block, int shared, params ReadOnlySpan<KernelArg> args) =>
         _module.Launch(kernel, grid, block, shared, args);
 
     // ---- conversions -------------------------------------------------------------------------------------------
