@@ -1,3 +1,6 @@
+using Bamba.Backends;
+using Bamba.Backends.Cuda;
+using Bamba.Backends.Cuda.Training;
 using Bamba.Configuration;
 using Bamba.Tokenization;
 using Bamba.Training;
@@ -7,13 +10,14 @@ using Bamba.Weights;
 namespace Bamba.Cli.Commands;
 
 /// <summary>
-/// <c>bamba train (--model DIR | --config FILE) --data FILE --out DIR [...]</c>: trains on the CPU and writes a
-/// Hugging Face checkpoint to DIR (atomically), which <c>--resume</c> continues exactly.
+/// <c>bamba train (--model DIR | --config FILE) --data FILE --out DIR [--device cpu|cuda|auto] [--precision bf16|fp32] [...]</c>:
+/// trains on the CPU or one GPU and writes a Hugging Face checkpoint to DIR (atomically), which <c>--resume</c>
+/// continues exactly (on either device: checkpoints hold the float32 master weights and AdamW moments).
 /// </summary>
 internal sealed class TrainCommand : ICommand
 {
     public string Name => "train";
-    public string Summary => "train or fine-tune a model on .txt/.jsonl data (CPU), writing HF checkpoints";
+    public string Summary => "train or fine-tune a model on .txt/.jsonl data (CPU or CUDA), writing HF checkpoints";
     public IReadOnlySet<string> Switches { get; } = new HashSet<string> { "resume" };
 
     private sealed record Setup(ParameterSet Parameters, AdamW Optimizer, TrainerState State, DType WeightDType,
@@ -24,12 +28,15 @@ internal sealed class TrainCommand : ICommand
         string data = args.Required("data");
         string output = Path.GetFullPath(args.Required("out"));
         bool resume = args.Switch("resume");
-        args.Choice("device", "cpu", "cpu"); // the CPU is the only training backend so far
+        var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
+        var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
         var options = new AdamWOptions(WeightDecay: args.Float("weight-decay", 0.1f, 0f));
         var setup = resume ? Resume(args, output, data, options) : Start(args, output, data, options);
         int evalTokens = args.Int("eval-tokens", 65536, min: 0);
         int saveEvery = args.Int("save-every", 0, min: 0);
         args.EnsureAllUsed();
+        // Before any data is read: --device cuda without a usable GPU is a one-line error.
+        using var gpu = ModelFactory.Resolve(device) == ComputeDevice.Cuda ? CudaDevice.Open() : null;
 
         var config = setup.Parameters.Config;
         var tokenizer = setup.TokenizerDir is { } dir && File.Exists(Path.Combine(dir, "tokenizer.json")) ? HfTokenizer.Load(dir) : null;
@@ -37,8 +44,8 @@ internal sealed class TrainCommand : ICommand
         var progress = new ProgressReporter(Console.Error, !Console.IsErrorRedirected, setup.State.TotalSteps, every: 10);
         progress.Message($"train: {setup.Parameters.Count:N0} parameters, {corpus.Train.Count} training / {corpus.Eval.Count} held-out documents " +
                          $"({corpus.Train.Sum(d => (long)d.Length):N0} / {corpus.Eval.Sum(d => (long)d.Length):N0} tokens), from step {setup.State.Step}");
-        var model = new TrainableModel(setup.Parameters);
-        var trainer = new Trainer(model, setup.Optimizer, corpus, setup.State)
+        using var engine = CreateEngine(gpu, precision, setup, progress);
+        var trainer = new Trainer(engine, corpus, setup.State)
         {
             OutputDirectory = output,
             SaveEvery = saveEvery,
@@ -54,6 +61,14 @@ internal sealed class TrainCommand : ICommand
             ? $"trained {final.Step} steps: loss {final.LastLoss:F4}, eval loss {e:F4}, eval perplexity {Math.Exp(e):F2}; checkpoint in {output}"
             : $"trained {final.Step} steps: loss {final.LastLoss:F4}; checkpoint in {output}");
         return 0;
+    }
+
+    /// <summary>The GPU engine when a GPU was opened (cuda, or auto with a usable GPU), else the CPU one.</summary>
+    private static ITrainingEngine CreateEngine(CudaDevice? gpu, CudaPrecision precision, Setup setup, ProgressReporter progress)
+    {
+        if (gpu is null) return new CpuTrainingEngine(new TrainableModel(setup.Parameters), setup.Optimizer);
+        progress.Message($"train: on {gpu.Name}, {(precision == CudaPrecision.BFloat16 ? "bf16 GEMMs with fp32 master weights" : "fp32")}");
+        return new CudaTrainingEngine(gpu, setup.Parameters, setup.Optimizer, precision);
     }
 
     private static Setup Start(CommandLine args, string output, string data, AdamWOptions options)

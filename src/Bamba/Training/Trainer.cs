@@ -10,17 +10,19 @@ namespace Bamba.Training;
 /// </summary>
 public sealed class Trainer
 {
-    private readonly TrainableModel _model;
-    private readonly AdamW _optimizer;
+    private readonly ITrainingEngine _engine;
     private readonly PackedStream _stream;
     private readonly TokenizedCorpus _corpus;
     private readonly LearningRateSchedule _schedule;
     private TrainerState _state;
 
     public Trainer(TrainableModel model, AdamW optimizer, TokenizedCorpus corpus, TrainerState state)
+        : this(new CpuTrainingEngine(model, optimizer), corpus, state) { }
+
+    /// <summary>A loop over any engine (CPU or GPU); the engine stays the caller's to dispose.</summary>
+    public Trainer(ITrainingEngine engine, TokenizedCorpus corpus, TrainerState state)
     {
-        _model = model;
-        _optimizer = optimizer;
+        _engine = engine;
         _corpus = corpus;
         _state = state;
         _stream = new PackedStream(corpus.Train, state.Seed, state.Cursor);
@@ -51,17 +53,17 @@ public sealed class Trainer
 
     private double TrainStep(out int tokens, out double gradNorm, out float lr)
     {
-        _model.Parameters.ZeroGrad();
+        _engine.ZeroGrad();
         var rows = Enumerable.Range(0, _state.GradientAccumulation).Select(_ => _stream.NextRow(_state.BatchTokens)).ToList();
         int targets = rows.Sum(r => r.TargetCount), positions = rows.Sum(r => r.Rows);
-        float ceScale = 1f / Math.Max(1, targets), zScale = (float)_model.Config.ZLossCoefficient / positions;
+        float ceScale = 1f / Math.Max(1, targets), zScale = (float)_engine.Config.ZLossCoefficient / positions;
         var sums = new LossSums();
-        foreach (var row in rows) sums += _model.ForwardBackward(row, ceScale, zScale);
-        gradNorm = GradientClipping.ClipGlobalNorm(_model.Parameters, _state.MaxGradNorm);
+        foreach (var row in rows) sums += _engine.ForwardBackward(row, ceScale, zScale);
+        gradNorm = _engine.ClipGradients(_state.MaxGradNorm);
         lr = _schedule.At(_state.Step);
-        _optimizer.Update(lr);
+        _engine.Update(lr);
         tokens = positions;
-        return sums.Loss(_model.Config.ZLossCoefficient);
+        return sums.Loss(_engine.Config.ZLossCoefficient);
     }
 
     /// <summary>Mean next-token cross-entropy over the held-out documents (up to <see cref="EvalTokens"/> tokens).</summary>
@@ -69,7 +71,7 @@ public sealed class Trainer
     {
         if (_corpus.Eval.Count == 0) return null;
         var sums = new LossSums();
-        foreach (var row in PackedStream.Rows(_corpus.Eval, _state.BatchTokens, EvalTokens)) sums += _model.Evaluate(row);
+        foreach (var row in PackedStream.Rows(_corpus.Eval, _state.BatchTokens, EvalTokens)) sums += _engine.Evaluate(row);
         return sums.Targets == 0 ? null : sums.CrossEntropy / sums.Targets;
     }
 
@@ -81,6 +83,7 @@ public sealed class Trainer
             Progress?.Message($"step {_state.Step}: eval loss {evalLoss:F4}, perplexity {Math.Exp(evalLoss):F2}");
         }
         if (OutputDirectory is null || CheckpointContents is null) return;
+        _engine.SyncToHost(); // checkpoints are written from the host copies of the master weights and moments
         Checkpoint.Save(OutputDirectory, CheckpointContents(_state));
         Progress?.Message($"step {_state.Step}: saved {OutputDirectory}");
     }

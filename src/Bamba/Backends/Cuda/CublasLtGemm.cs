@@ -3,9 +3,10 @@ using Bamba.Backends.Cuda.Native;
 namespace Bamba.Backends.Cuda;
 
 /// <summary>
-/// <c>y[n, m] = x[n, k] · W[m, k]ᵀ</c> (nn.Linear, row-major) through cuBLASLt with fp32 accumulation (CUBLAS_COMPUTE_32F,
-/// no TF32), on bf16 or fp32 operands. cuBLAS is column-major, so this is <c>yᵀ (m×n) = op_T(W as k×m) · xᵀ (k×n)</c>.
-/// The descriptors and the heuristic's algorithm are cached per shape.
+/// Column-major cuBLASLt GEMMs with fp32 accumulation (CUBLAS_COMPUTE_32F, no TF32): <c>C = op(A)·op(B) + beta·C</c>
+/// on bf16 or fp32 operands, with C in the operands' type or in fp32 (bf16 inputs, fp32 output: the mixed-precision
+/// training GEMMs). <see cref="Linear"/> is nn.Linear on row-major buffers. Descriptors and the heuristic's algorithm
+/// are cached per shape.
 /// </summary>
 public sealed unsafe class CublasLtGemm : IDisposable
 {
@@ -13,7 +14,7 @@ public sealed unsafe class CublasLtGemm : IDisposable
     private readonly CudaDevice _device;
     private readonly CublasLtHandle _handle;
     private readonly DeviceBuffer _workspace;
-    private readonly Dictionary<(int N, int M, int K, CudaPrecision P), Plan> _plans = [];
+    private readonly Dictionary<GemmShape, Plan> _plans = [];
     private readonly Lock _lock = new();
 
     public CublasLtGemm(CudaDevice device)
@@ -28,35 +29,44 @@ public sealed unsafe class CublasLtGemm : IDisposable
         _workspace = device.Allocate(WorkspaceBytes);
     }
 
-    public void Linear(ulong x, ulong w, ulong y, int n, int m, int k, CudaPrecision precision)
+    /// <summary>
+    /// <c>y[n, m] = x[n, k] · W[m, k]ᵀ</c> (row-major). cuBLAS is column-major, so this is
+    /// <c>yᵀ (m×n) = op_T(W as k×m) · xᵀ (k×n)</c>; y has the operands' type.
+    /// </summary>
+    public void Linear(ulong x, ulong w, ulong y, int n, int m, int k, CudaPrecision precision) =>
+        Matmul(new GemmShape(true, false, m, n, k, k, k, m, precision, F32Output: precision == CudaPrecision.Float32), w, x, y, 0f);
+
+    /// <summary><c>C (M×N) = op(A)·op(B) + beta·C</c>, column-major; beta = 1 accumulates into C in place.</summary>
+    public void Matmul(GemmShape s, ulong a, ulong b, ulong c, float beta)
     {
-        if (n == 0) return;
+        if (s.M == 0 || s.N == 0) return;
         Plan plan;
         lock (_lock)
         {
-            if (!_plans.TryGetValue((n, m, k, precision), out plan!)) _plans[(n, m, k, precision)] = plan = CreatePlan(n, m, k, precision, x, w, y);
+            if (!_plans.TryGetValue(s, out plan!)) _plans[s] = plan = CreatePlan(s, beta == 0 ? (a, b, c) : null);
         }
-        Run(plan, plan.Algo, x, w, y, n, m, k);
+        Run(plan, plan.Algo, s, a, b, c, beta);
     }
 
-    private void Run(Plan plan, AlgoBox algo, ulong x, ulong w, ulong y, int n, int m, int k)
+    private void Run(Plan plan, AlgoBox algo, GemmShape s, ulong a, ulong b, ulong c, float beta)
     {
         _device.MakeCurrent();
-        float alpha = 1f, beta = 0f;
+        float alpha = 1f;
         CudaCheck.Cublas(CublasLtApi.cublasLtMatmul(_handle.DangerousGetHandle(), plan.Desc.DangerousGetHandle(), &alpha,
-            w, plan.A.DangerousGetHandle(), x, plan.B.DangerousGetHandle(), &beta, y, plan.C.DangerousGetHandle(), y, plan.C.DangerousGetHandle(),
+            a, plan.A.DangerousGetHandle(), b, plan.B.DangerousGetHandle(), &beta, c, plan.C.DangerousGetHandle(), c, plan.C.DangerousGetHandle(),
             algo.Algo, _workspace.Pointer, (nuint)Math.Min((long)algo.WorkspaceSize, WorkspaceBytes), _device.Stream),
-            $"cublasLtMatmul({n}x{k} · {m}x{k}ᵀ)");
+            $"cublasLtMatmul({s})");
     }
 
     /// <summary>
-    /// The heuristic's first choice is good for large products but can leave most SMs idle when few rows stream a large
-    /// matrix (a decode batch): there it was measured 4–8× off the bandwidth. For up to <see cref="TunedRows"/> rows the
-    /// candidates are timed once on the call's own operands and the fastest kept.
+    /// The heuristic's first choice is good for large products but can leave most SMs idle when few columns (rows of
+    /// an nn.Linear input: a decode batch) stream a large matrix: there it was measured 4–8× off the bandwidth. For up to
+    /// <see cref="TunedColumns"/> columns the candidates are timed once on the call's own operands and the fastest kept;
+    /// only for beta = 0 (a call that overwrites C), so timing repeats leave the result correct.
     /// </summary>
-    private const int TunedRows = 512, Candidates = 8;
+    private const int TunedColumns = 512, Candidates = 8;
 
-    private AlgoBox Fastest(Plan plan, CublasLtApi.HeuristicResult* results, int count, ulong x, ulong w, ulong y, int n, int m, int k)
+    private AlgoBox Fastest(Plan plan, CublasLtApi.HeuristicResult* results, int count, GemmShape s, (ulong A, ulong B, ulong C) o)
     {
         using var start = _device.CreateEvent();
         using var end = _device.CreateEvent();
@@ -65,9 +75,9 @@ public sealed unsafe class CublasLtGemm : IDisposable
         for (int i = 0; i < count; i++)
         {
             var candidate = new AlgoBox(results[i]);
-            Run(plan, candidate, x, w, y, n, m, k); // warm-up
+            Run(plan, candidate, s, o.A, o.B, o.C, 0f); // warm-up
             start.Record();
-            for (int r = 0; r < 3; r++) Run(plan, candidate, x, w, y, n, m, k);
+            for (int r = 0; r < 3; r++) Run(plan, candidate, s, o.A, o.B, o.C, 0f);
             end.Record();
             float ms = end.MillisecondsSince(start);
             if (ms < bestMs) (best, bestMs) = (candidate, ms);
@@ -75,29 +85,32 @@ public sealed unsafe class CublasLtGemm : IDisposable
         return best!;
     }
 
-    private Plan CreatePlan(int n, int m, int k, CudaPrecision precision, ulong x, ulong w, ulong y)
+    /// <param name="operands">The call's buffers, to time candidate algorithms on (null: take the heuristic's first).</param>
+    private Plan CreatePlan(GemmShape s, (ulong A, ulong B, ulong C)? operands)
     {
-        int type = precision == CudaPrecision.BFloat16 ? CublasLtApi.DataBF16 : CublasLtApi.DataF32;
+        int type = s.Input == CudaPrecision.BFloat16 ? CublasLtApi.DataBF16 : CublasLtApi.DataF32;
+        int outType = s.F32Output ? CublasLtApi.DataF32 : type;
         CudaCheck.Cublas(CublasLtApi.cublasLtMatmulDescCreate(out IntPtr desc, CublasLtApi.ComputeF32, CublasLtApi.DataF32), "cublasLtMatmulDescCreate");
         var descHandle = new MatmulDescHandle(desc);
-        int opT = CublasLtApi.OpT, opN = CublasLtApi.OpN;
-        CudaCheck.Cublas(CublasLtApi.cublasLtMatmulDescSetAttribute(desc, CublasLtApi.DescTransA, &opT, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSA)");
-        CudaCheck.Cublas(CublasLtApi.cublasLtMatmulDescSetAttribute(desc, CublasLtApi.DescTransB, &opN, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSB)");
-        var a = Layout(type, k, m, k);
-        var b = Layout(type, k, n, k);
-        var c = Layout(type, m, n, m);
+        int opA = s.TransA ? CublasLtApi.OpT : CublasLtApi.OpN, opB = s.TransB ? CublasLtApi.OpT : CublasLtApi.OpN;
+        CudaCheck.Cublas(CublasLtApi.cublasLtMatmulDescSetAttribute(desc, CublasLtApi.DescTransA, &opA, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSA)");
+        CudaCheck.Cublas(CublasLtApi.cublasLtMatmulDescSetAttribute(desc, CublasLtApi.DescTransB, &opB, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSB)");
+        // Stored (untransposed) shapes: op(A) is M×K, op(B) is K×N.
+        var a = s.TransA ? Layout(type, s.K, s.M, s.Lda) : Layout(type, s.M, s.K, s.Lda);
+        var b = s.TransB ? Layout(type, s.N, s.K, s.Ldb) : Layout(type, s.K, s.N, s.Ldb);
+        var c = Layout(outType, s.M, s.N, s.Ldc);
         CudaCheck.Cublas(CublasLtApi.cublasLtMatmulPreferenceCreate(out IntPtr pref), "cublasLtMatmulPreferenceCreate");
         using var prefHandle = new MatmulPreferenceHandle(pref);
         ulong workspace = WorkspaceBytes;
         CudaCheck.Cublas(CublasLtApi.cublasLtMatmulPreferenceSetAttribute(pref, CublasLtApi.PrefMaxWorkspaceBytes, &workspace, sizeof(ulong)),
             "cublasLtMatmulPreferenceSetAttribute");
         var results = stackalloc CublasLtApi.HeuristicResult[Candidates];
-        int wanted = n <= TunedRows ? Candidates : 1;
+        int wanted = operands is not null && s.N <= TunedColumns ? Candidates : 1;
         CudaCheck.Cublas(CublasLtApi.cublasLtMatmulAlgoGetHeuristic(_handle.DangerousGetHandle(), desc, a.DangerousGetHandle(), b.DangerousGetHandle(),
             c.DangerousGetHandle(), c.DangerousGetHandle(), pref, wanted, results, out int returned), "cublasLtMatmulAlgoGetHeuristic");
-        if (returned == 0) throw new CudaException($"cublasLtMatmulAlgoGetHeuristic found no algorithm for {n}x{k} · {m}x{k}ᵀ ({precision})", 15);
+        if (returned == 0) throw new CudaException($"cublasLtMatmulAlgoGetHeuristic found no algorithm for {s}", 15);
         var plan = new Plan(descHandle, a, b, c, new AlgoBox(results[0]));
-        return returned == 1 ? plan : plan with { Algo = Fastest(plan, results, returned, x, w, y, n, m, k) };
+        return returned == 1 ? plan : plan with { Algo = Fastest(plan, results, returned, s, operands!.Value) };
     }
 
     private static MatrixLayoutHandle Layout(int type, long rows, long cols, long ld)
@@ -133,6 +146,12 @@ public sealed unsafe class CublasLtGemm : IDisposable
         _handle.Dispose();
     }
 }
+
+/// <summary>
+/// One column-major GEMM <c>C (M×N) = op(A) (M×K) · op(B) (K×N)</c>: leading dimensions of A, B, C as stored, the
+/// operands' precision, and whether C is fp32 whatever the operands are.
+/// </summary>
+public readonly record struct GemmShape(bool TransA, bool TransB, int M, int N, int K, int Lda, int Ldb, int Ldc, CudaPrecision Input, bool F32Output);
 
 /// <summary>Activation precision of the CUDA backend: Float32 is the parity mode; BFloat16 the fast one.</summary>
 public enum CudaPrecision { Float32, BFloat16 }

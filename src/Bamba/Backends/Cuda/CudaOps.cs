@@ -49,12 +49,12 @@ public sealed class CudaOps : IDisposable
     /// <summary>Bytes per element of the sequences' SSM state.</summary>
     public int StateBytes { get; }
 
-    private static int Blocks(long n, int block = Block) => checked((int)Math.Min((n + block - 1) / block, 65535L * 16));
+    internal static int Blocks(long n, int block = Block) => checked((int)Math.Min((n + block - 1) / block, 65535L * 16));
 
     /// <summary>When set, every launch is marked in it (bench --profile).</summary>
     internal Bench.KernelProfile? Profile { get; set; }
 
-    private void Launch(string kernel, Dim3 grid, Dim3 block, int shared, params ReadOnlySpan<KernelArg> args)
+    internal void Launch(string kernel, Dim3 grid, Dim3 block, int shared, params ReadOnlySpan<KernelArg> args)
     {
         _module.Launch(kernel, grid, block, shared, args);
         Profile?.Mark(kernel);

@@ -56,8 +56,12 @@ __device__ __forceinline__ void bf16x8_to_f(uint4 v, float* out) {
 }
 
 __device__ __forceinline__ float silu(float v) { return v / (1.f + expf(-v)); }
+// d silu(v)/dv = σ(v)·(1 + v·(1 − σ(v))), as Activations.SiluDerivative.
+__device__ __forceinline__ float silu_grad(float v) { float s = 1.f / (1.f + expf(-v)); return s * (1.f + v * (1.f - s)); }
 // torch's softplus with threshold 20.
 __device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : log1pf(expf(v)); }
+
+__device__ __forceinline__ float softplus_grad(float v) { return v > 20.f ? 1.f : 1.f / (1.f + expf(-v)); }
 
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
