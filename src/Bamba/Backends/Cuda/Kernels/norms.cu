@@ -13,35 +13,9 @@ __device__ __forceinline__ void norm_load(const float* row, int width, float* v)
     }
 }
 
-extern "C" __global__ void rmsnorm(const float* x, const float* w, act_t* y, int width, float eps) {
-    const float* xr = x + (long long)blockIdx.x * width;
-    act_t* yr = y + (long long)blockIdx.x * width;
-    if (width <= NORM_PER_THREAD * (int)blockDim.x) {
-        float v[NORM_PER_THREAD], wv[NORM_PER_THREAD], ss = 0.f;
-        norm_load(xr, width, v);
-        norm_load(w, width, wv);
-#pragma unroll
-        for (int k = 0; k < NORM_PER_THREAD; k++) ss += v[k] * v[k];
-        float scale = 1.f / sqrtf(block_sum(ss) / width + eps);
-#pragma unroll
-        for (int k = 0; k < NORM_PER_THREAD; k++) {
-            int i = threadIdx.x + k * blockDim.x;
-            if (i < width) st(yr + i, (v[k] * scale) * wv[k]);
-        }
-        return;
-    }
-    float ss = 0.f;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) { float v = xr[i]; ss += v * v; }
-    float scale = 1.f / sqrtf(block_sum(ss) / width + eps);
-    for (int i = threadIdx.x; i < width; i += blockDim.x) st(yr + i, (xr[i] * scale) * w[i]);
-}
-
-// x += delta (the residual add), then y = rmsnorm(x) · w: one pass where two kernels would read x twice. Each
-// thread normalises the elements it added, so no other thread's write is read.
-extern "C" __global__ void add_rmsnorm(float* x, const act_t* delta, const float* w, act_t* y, int width, float eps) {
-    float* xr = x + (long long)blockIdx.x * width;
-    const act_t* dr = delta + (long long)blockIdx.x * width;
-    act_t* yr = y + (long long)blockIdx.x * width;
+// One row: with `dr` set, x += delta first (written back: the residual add fused with the norm that follows it); then
+// y = rmsnorm(x) · w. Each thread normalises only the elements it loaded, so no other thread's write is read.
+__device__ __forceinline__ void rmsnorm_row(float* xr, const act_t* dr, const float* w, act_t* yr, int width, float eps) {
     if (width <= NORM_PER_THREAD * (int)blockDim.x) {
         float v[NORM_PER_THREAD], d[NORM_PER_THREAD], wv[NORM_PER_THREAD], ss = 0.f;
         norm_load(xr, width, v);
@@ -49,13 +23,13 @@ extern "C" __global__ void add_rmsnorm(float* x, const act_t* delta, const float
 #pragma unroll
         for (int k = 0; k < NORM_PER_THREAD; k++) {
             int i = threadIdx.x + k * blockDim.x;
-            d[k] = i < width ? ld(dr + i) : 0.f;
+            d[k] = dr && i < width ? ld(dr + i) : 0.f;
         }
 #pragma unroll
         for (int k = 0; k < NORM_PER_THREAD; k++) {
             int i = threadIdx.x + k * blockDim.x;
             v[k] += d[k];
-            if (i < width) xr[i] = v[k];
+            if (dr && i < width) xr[i] = v[k];
             ss += v[k] * v[k];
         }
         float scale = 1.f / sqrtf(block_sum(ss) / width + eps);
@@ -68,12 +42,23 @@ extern "C" __global__ void add_rmsnorm(float* x, const act_t* delta, const float
     }
     float ss = 0.f;
     for (int i = threadIdx.x; i < width; i += blockDim.x) {
-        float v = xr[i] + ld(dr + i);
-        xr[i] = v;
+        float v = xr[i];
+        if (dr) { v += ld(dr + i); xr[i] = v; }
         ss += v * v;
     }
     float scale = 1.f / sqrtf(block_sum(ss) / width + eps);
     for (int i = threadIdx.x; i < width; i += blockDim.x) st(yr + i, (xr[i] * scale) * w[i]);
+}
+
+extern "C" __global__ void rmsnorm(const float* x, const float* w, act_t* y, int width, float eps) {
+    // x is only read when there is no delta.
+    rmsnorm_row((float*)x + (long long)blockIdx.x * width, nullptr, w, y + (long long)blockIdx.x * width, width, eps);
+}
+
+// x += delta (the residual add), then y = rmsnorm(x) · w: one pass where two kernels would read x twice.
+extern "C" __global__ void add_rmsnorm(float* x, const act_t* delta, const float* w, act_t* y, int width, float eps) {
+    long long row = (long long)blockIdx.x * width;
+    rmsnorm_row(x + row, delta + row, w, y + row, width, eps);
 }
 
 // Mamba-2's gated norm, in place: y = rmsnorm(y · silu(z)) · w over groups of `group` channels.
