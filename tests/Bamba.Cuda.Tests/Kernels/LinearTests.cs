@@ -53,6 +53,39 @@ public unsafe class LinearTests
         Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, n * m), Close.For(ops), $"gemv {n}x{k}·{m}x{k}ᵀ");
     }
 
+    /// <summary>
+    /// The gate|up product with SwiGLU on the way out (fused GEMV for ≤ 4 rows, product + element-wise otherwise)
+    /// against the CPU Linear, the product rounded to bf16 as the unfused path stores it, then the CPU SwiGLU.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 64, 32)]
+    [InlineData(3, 300, 136)]    // the last block's pairs run past inter
+    [InlineData(4, 1792, 4096)]  // few rows per matrix: k split over warps
+    [InlineData(1, 14336, 4096)] // the bamba-9b MLP's shape
+    [InlineData(6, 352, 128)]    // more rows than the GEMV takes: cuBLASLt then SwiGLU
+    public void LinearSwiGluMatchesCpu(int n, int inter, int k)
+    {
+        var ops = Gpu.Ops(CudaPrecision.BFloat16);
+        var x = Gpu.Rounded(ops, Gpu.Random(16, n * k));
+        var w = Gpu.Rounded(ops, Gpu.Random(17, 2 * inter * k, 0.1f));
+        var gateUp = Gpu.Rounded(ops, CpuLinear(x, w, n, 2 * inter, k));
+        var gate = new float[n * inter];
+        var up = new float[n * inter];
+        for (int r = 0; r < n; r++)
+        {
+            gateUp.AsSpan(r * 2 * inter, inter).CopyTo(gate.AsSpan(r * inter));
+            gateUp.AsSpan(r * 2 * inter + inter, inter).CopyTo(up.AsSpan(r * inter));
+        }
+        Activations.SwiGlu(gate, up);
+
+        using var xd = Gpu.Act(ops, x);
+        using var wd = Gpu.Act(ops, w);
+        using var yd = ops.Device.Allocate((long)n * inter * ops.ActBytes);
+        ops.LinearSwiGlu(xd.Pointer, wd.Pointer, yd.Pointer, n, inter, k);
+
+        Close.Assert(gate, Gpu.ReadAct(ops, yd.Pointer, n * inter), Close.For(ops), $"gemv+swiglu {n}x{k}·{2 * inter}x{k}ᵀ");
+    }
+
     /// <summary>The CPU twin: <see cref="Linear.Forward"/> over float32 weights.</summary>
     private static float[] CpuLinear(float[] x, float[] w, int n, int m, int k)
     {

@@ -395,9 +395,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
     private void Mlp(CudaWeights.Layer w, ulong normed, ulong output, int rows)
     {
         int inter = Config.IntermediateSize;
-        ulong gateUp = Act("gate_up", (long)rows * 2 * inter), hidden = Act("mlp", (long)rows * inter);
-        _ops.Linear(normed, w.GateUp, gateUp, rows, 2 * inter, Config.HiddenSize);
-        _ops.SwiGlu(gateUp, hidden, rows, inter);
+        ulong hidden = Act("mlp", (long)rows * inter);
+        _ops.LinearSwiGlu(normed, w.GateUp, hidden, rows, inter, Config.HiddenSize);
         _ops.Linear(hidden, w.Down, output, rows, Config.HiddenSize, inter);
     }
 

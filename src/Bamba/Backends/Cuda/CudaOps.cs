@@ -33,9 +33,10 @@ public sealed class CudaOps : IDisposable
         Device = device;
         Precision = precision;
         StateBytes = bf16SsmState ? 2 : 4;
-        var cubin = KernelCompiler.CompileCached(KernelCompiler.KernelSource(), "bamba_kernels.cu", device.Architecture,
+        string source = KernelCompiler.KernelSource();
+        var cubin = KernelCompiler.CompileCached(source, "bamba_kernels.cu", device.Architecture,
             [$"ACT_BF16={(precision == CudaPrecision.BFloat16 ? 1 : 0)}", $"STATE_BF16={(bf16SsmState ? 1 : 0)}"]);
-        _module = KernelModule.Load(device, cubin);
+        _module = KernelModule.Load(device, cubin, KernelCompiler.ProgrammaticKernels(source));
         Gemm = new CublasLtGemm(device);
         Scratch = new DeviceScratch(device);
     }
@@ -312,15 +313,48 @@ public sealed class CudaOps : IDisposable
     /// <summary>The GEMV kernel on bf16 weights (k a multiple of 8, at most <see cref="GemvMaxRows"/> rows).</summary>
     public void Gemv(ulong x, ulong w, ulong y, int n, int m, int k)
     {
-        if (!GemvApplies(x, w, y, n, k))
-            throw new ArgumentException($"gemv needs bf16 weights, ≤ {GemvMaxRows} rows, k % 8 == 0 and 16-byte aligned buffers");
-        // Enough warps in flight: a matrix of few rows splits each row's k over up to 8 warps (16 K warps at least,
-        // 32 K for matrices under 8 K rows, whose few long rows otherwise leave the memory system under-used).
-        int split = 1;
-        int enough = m < 8192 ? 32768 : 16384;
-        while (split < GemvWarps && (long)m * split < enough && k / (8 * split) >= 2 * 32) split *= 2;
+        RequireGemv(x, w, y, n, k);
+        int split = GemvSplit(k, GemvWarps);
         _module.Launch("gemv_bf16", Blocks((long)m * split, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k, split);
         Profile?.Mark($"gemv {m}x{k}");
+    }
+
+    /// <summary>
+    /// The MLP's first half: <c>y = silu(gate) · up</c> with <c>[gate | up] = x · W[2·inter, k]ᵀ</c>. Decode rows take
+    /// the GEMV with the SwiGLU fused into its output (the gate|up product never reaches memory; the same rounding);
+    /// other shapes the product into scratch, then the element-wise SwiGLU.
+    /// </summary>
+    public void LinearSwiGlu(ulong x, ulong w, ulong y, int n, int inter, int k)
+    {
+        if (GemvApplies(x, w, y, n, k))
+        {
+            int split = GemvSplit(k, GemvWarps / 2);
+            _module.Launch("gemv_swiglu_bf16", Blocks((long)inter * 2 * split, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, inter, k, split);
+            Profile?.Mark($"gemv+swiglu {2 * inter}x{k}");
+            return;
+        }
+        ulong gateUp = Scratch.Get("gate_up", (long)n * 2 * inter * ActBytes);
+        Linear(x, w, gateUp, n, 2 * inter, k);
+        SwiGlu(gateUp, y, n, inter);
+    }
+
+    private void RequireGemv(ulong x, ulong w, ulong y, int n, int k)
+    {
+        if (!GemvApplies(x, w, y, n, k))
+            throw new ArgumentException($"gemv needs bf16 weights, ≤ {GemvMaxRows} rows, k % 8 == 0 and 16-byte aligned buffers");
+    }
+
+    /// <summary>
+    /// Warps per weight row: each warp streams about 2 KiB of it (1024 bf16, one round of four 16-byte loads per
+    /// lane), up to <paramref name="most"/> warps whose partial sums meet in shared memory. That share measured
+    /// fastest at every decode product of bamba-9b on the H100 (a sweep of 1–8 warps per row; decode 7.11–7.14
+    /// ms/token against 7.26–7.32 with the old rule of "enough warps in flight", bench/results/gpu-h100-2026-11-25-2.md).
+    /// </summary>
+    private static int GemvSplit(int k, int most)
+    {
+        int split = 1;
+        while (split < most && k / (2 * split) >= 1024) split *= 2;
+        return split;
     }
 
     /// <summary>Float32 logits [rows, vocab] → token ids in <paramref name="output"/> (int32 [rows]); per-row parameters.</summary>

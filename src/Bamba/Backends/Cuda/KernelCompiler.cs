@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using Bamba.Backends.Cuda.Native;
 
 namespace Bamba.Backends.Cuda;
@@ -11,7 +12,7 @@ namespace Bamba.Backends.Cuda;
 /// (~/.cache/bamba/kernels, or $BAMBA_KERNEL_CACHE) under a hash of the source, the architecture, the options and
 /// the NVRTC version, so a warm start skips the compiler.
 /// </summary>
-internal static unsafe class KernelCompiler
+internal static unsafe partial class KernelCompiler
 {
     private const string ResourcePrefix = "Bamba.Kernels.";
 
@@ -26,6 +27,23 @@ internal static unsafe class KernelCompiler
             sb.Append("\n// ---- ").Append(name[ResourcePrefix.Length..]).Append('\n').Append(Read(assembly, name));
         return sb.ToString();
     }
+
+    /// <summary>
+    /// The kernels that may be launched before the previous kernel has finished (common.cuh): those whose body begins
+    /// with <c>pdl_enter();</c> (they wait for the previous kernel's writes before anything else) and those that begin
+    /// with <c>PDL_WEIGHTS_FIRST;</c> (they read only weights before that wait).
+    /// </summary>
+    public static ProgrammaticKernels ProgrammaticKernels(string source)
+    {
+        var waitFirst = new HashSet<string>(StringComparer.Ordinal);
+        var weightsFirst = new HashSet<string>(StringComparer.Ordinal);
+        foreach (Match m in KernelPrologue().Matches(source))
+            (m.Groups[2].Value == "pdl_enter();" ? waitFirst : weightsFirst).Add(m.Groups[1].Value);
+        return new ProgrammaticKernels(waitFirst, weightsFirst);
+    }
+
+    [GeneratedRegex(@"__global__\s+void\s+(\w+)\s*\([^)]*\)\s*\{\s*(pdl_enter\(\);|PDL_WEIGHTS_FIRST;)")]
+    private static partial Regex KernelPrologue();
 
     private static string Read(Assembly assembly, string name)
     {
@@ -127,4 +145,17 @@ internal static unsafe class KernelCompiler
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
+}
+
+/// <summary>
+/// Kernels that wait for their predecessor's writes first (<see cref="WaitFirst"/>), and kernels that read weights
+/// before that wait (<see cref="WeightsFirst"/>): those may only follow a kernel of either set, which never writes weights.
+/// </summary>
+public sealed record ProgrammaticKernels(IReadOnlySet<string> WaitFirst, IReadOnlySet<string> WeightsFirst)
+{
+    public static readonly ProgrammaticKernels None = new(new HashSet<string>(), new HashSet<string>());
+
+    /// <summary>Whether <paramref name="kernel"/>, launched right after <paramref name="previous"/>, may start before it ends.</summary>
+    public bool MayOverlap(string kernel, string? previous) =>
+        WaitFirst.Contains(kernel) || (WeightsFirst.Contains(kernel) && previous is not null && (WaitFirst.Contains(previous) || WeightsFirst.Contains(previous)));
 }

@@ -21,23 +21,44 @@ public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1)
     public static Dim3 Of(long x, long y = 1, long z = 1) => new(checked((uint)x), checked((uint)y), checked((uint)z));
 }
 
-/// <summary>A loaded cubin and its kernels by name.</summary>
+/// <summary>
+/// A loaded cubin and its kernels by name. The kernels <see cref="ProgrammaticKernels"/> allows are launched with
+/// programmatic dependent launch (Hopper and later): the GPU may start them while the previous kernel's last blocks
+/// still run, which hides most of the gap between two short kernels (a decode step is ~300 of them) and lets a GEMV
+/// fetch its first weights meanwhile.
+/// </summary>
 public sealed unsafe class KernelModule : IDisposable
 {
     private readonly CudaDevice _device;
     private readonly CuModuleHandle _module;
+    private readonly ProgrammaticKernels _programmatic;
+    private string? _previous; // the last kernel launched here: the stream is the device's one
     private readonly Dictionary<string, (IntPtr Function, int SharedLimit)> _functions = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
-    private KernelModule(CudaDevice device, CuModuleHandle module) { _device = device; _module = module; }
+    private KernelModule(CudaDevice device, CuModuleHandle module, ProgrammaticKernels programmatic)
+    {
+        _device = device;
+        _module = module;
+        _programmatic = programmatic;
+    }
 
-    public static KernelModule Load(CudaDevice device, byte[] cubin)
+    /// <summary>
+    /// Loads <paramref name="cubin"/>; <paramref name="programmatic"/> kernels get programmatic launches on devices of
+    /// compute capability 9.0 and later unless <c>BAMBA_PDL=0</c> (for comparing the two).
+    /// </summary>
+    public static KernelModule Load(CudaDevice device, byte[] cubin, ProgrammaticKernels? programmatic = null)
     {
         device.MakeCurrent();
         IntPtr module;
         fixed (byte* p = cubin) CudaCheck.Driver(DriverApi.cuModuleLoadData(out module, p), "cuModuleLoadData");
-        return new KernelModule(device, new CuModuleHandle(device.Context, module));
+        bool enabled = device.ComputeMajor >= 9 && Environment.GetEnvironmentVariable("BAMBA_PDL") != "0";
+        return new KernelModule(device, new CuModuleHandle(device.Context, module),
+            enabled && programmatic is not null ? programmatic : ProgrammaticKernels.None);
     }
+
+    /// <summary>Whether programmatic launches are in use (a Hopper or later device, not turned off).</summary>
+    public bool Programmatic => _programmatic != ProgrammaticKernels.None;
 
     public void Launch(string kernel, Dim3 grid, Dim3 block, int sharedBytes, params ReadOnlySpan<KernelArg> args)
     {
@@ -47,8 +68,15 @@ public sealed unsafe class KernelModule : IDisposable
         var values = stackalloc ulong[args.Length];
         var pointers = stackalloc void*[args.Length];
         for (int i = 0; i < args.Length; i++) { values[i] = args[i].Bits; pointers[i] = values + i; }
-        CudaCheck.Driver(DriverApi.cuLaunchKernel(function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)sharedBytes,
-            _device.Stream, pointers, null), $"cuLaunchKernel({kernel})");
+        var attribute = new DriverApi.LaunchAttribute { Id = DriverApi.LaunchAttributeProgrammaticStreamSerialization, Value = 1 };
+        var config = new DriverApi.LaunchConfig
+        {
+            GridX = grid.X, GridY = grid.Y, GridZ = grid.Z, BlockX = block.X, BlockY = block.Y, BlockZ = block.Z,
+            SharedBytes = (uint)sharedBytes, Stream = _device.Stream,
+            Attributes = &attribute, AttributeCount = _programmatic.MayOverlap(kernel, _previous) ? 1u : 0u,
+        };
+        _previous = kernel;
+        CudaCheck.Driver(DriverApi.cuLaunchKernelEx(&config, function, pointers, null), $"cuLaunchKernelEx({kernel})");
     }
 
     private IntPtr Function(string kernel, int sharedBytes)

@@ -7,6 +7,7 @@
 // (padding rows, position < 0, are left alone). Queries and keys sit side by side in the fused qkv rows, so one
 // launch covers both. Grid (rows).
 extern "C" __global__ void rope(act_t* x, int stride, const int* positions, const float* inv_freq, int heads, int head_dim, int rotary_dim) {
+    pdl_enter();
     int r = blockIdx.x, pos = positions[r], half = rotary_dim / 2;
     if (pos < 0) return;
     act_t* row = x + (long long)r * stride;
@@ -24,6 +25,7 @@ extern "C" __global__ void rope(act_t* x, int stride, const int* positions, cons
 // Appends a run's keys and values (columns k_col / v_col of the qkv rows) to the cache at row `start`.
 // Grid (steps).
 extern "C" __global__ void kv_append(const act_t* qkv, int stride, int k_col, int v_col, act_t* keys, act_t* values, int start, int width) {
+    pdl_enter();
     int t = blockIdx.x;
     const act_t* row = qkv + (long long)t * stride;
     long long dst = (long long)(start + t) * width;
@@ -89,6 +91,7 @@ __device__ void attend_range(const float* qs, const act_t* keys, const act_t* va
 // keys flagged in key_pad are skipped; a query with no visible key gets zeros. Grid (ceil(steps · heads / ATTN_WARPS)).
 extern "C" __global__ void attention(const act_t* q, int q_stride, const act_t* keys, const act_t* values, const u8* key_pad,
                                      act_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, int head_dim, float scale) {
+    pdl_enter();
     __shared__ float qs[ATTN_WARPS][ATTN_MAX_HEAD_DIM];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int item = blockIdx.x * ATTN_WARPS + warp;
@@ -111,6 +114,7 @@ extern "C" __global__ void attention(const act_t* q, int q_stride, const act_t* 
 // warp per head would use a handful. Grid (ceil(heads · splits / ATTN_WARPS)).
 extern "C" __global__ void attention_split(const act_t* q, const act_t* keys, const act_t* values, const u8* key_pad, float* partial,
                                            int cached, int heads, int kv_heads, int head_dim, float scale, int splits, int per_split) {
+    pdl_enter();
     __shared__ float qs[ATTN_WARPS][ATTN_MAX_HEAD_DIM];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int item = blockIdx.x * ATTN_WARPS + warp;
@@ -138,6 +142,7 @@ extern "C" __global__ void attention_split(const act_t* q, const act_t* keys, co
 // sequence's cache, and its padding flag (position < 0) to that row of its padding bytes. Grid (batch).
 extern "C" __global__ void kv_append_batched(const act_t* qkv, int stride, int k_col, int v_col, act_t* const* keys, act_t* const* values,
                                              u8* const* key_pad, const int* positions, const int* cached, int width) {
+    pdl_enter();
     int b = blockIdx.x;
     const act_t* row = qkv + (long long)b * stride;
     long long dst = (long long)cached[b] * width;
@@ -177,6 +182,7 @@ __device__ __forceinline__ void group_dots(const float* qs, const act_t* k, bool
 extern "C" __global__ void attention_decode_batched(const act_t* q, int q_stride, const act_t* const* keys, const act_t* const* values,
                                                     const u8* const* key_pad, const int* lengths, float* partial, int heads, int kv_heads,
                                                     int head_dim, float scale, int splits, int per_split) {
+    pdl_enter();
     extern __shared__ float qs_all[];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, b = blockIdx.y;
     int item = blockIdx.x * ATTN_WARPS + warp;
@@ -248,6 +254,7 @@ extern "C" __global__ void attention_decode_batched(const act_t* q, int q_stride
 // o = Σ_s exp(m_s − M) acc_s / Σ_s exp(m_s − M) l_s over the splits of each head, for every sequence of the batch:
 // output row b at out + b · out_stride. Grid (heads, batch), block over dims.
 extern "C" __global__ void attention_combine_batched(const float* partial, act_t* out, int out_stride, int heads, int head_dim, int splits) {
+    pdl_enter();
     int h = blockIdx.x, b = blockIdx.y;
     const float* p = partial + ((long long)b * heads + h) * splits * (2 + head_dim);
     float M = NEG_INF;
@@ -278,6 +285,7 @@ extern "C" __global__ void attention_combine_batched(const float* partial, act_t
 // shared 4 · (ATTN_TILE · (head_dim + 4) · 2) bytes.
 extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const act_t* keys, const act_t* values, const u8* key_pad,
                                            act_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, int head_dim, float scale) {
+    pdl_enter();
     extern __shared__ float tile_smem[];
     const int ld_row = head_dim + 4; // keeps rows 16-byte aligned and spreads lanes over the banks
     float* qs = tile_smem;                  // [ATTN_TILE][ld_row], pre-scaled
@@ -363,6 +371,7 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
 // 3 · 64 · (ATTN_MMA_HEAD_DIM + 8) · 2 bytes.
 extern "C" __global__ void attention_mma(const bf16_t* q, int q_stride, const bf16_t* keys, const bf16_t* values, const u8* key_pad,
                                          bf16_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, float scale) {
+    pdl_enter();
     const int head_dim = ATTN_MMA_HEAD_DIM;
     extern __shared__ bf16_t mma_smem[];
     const int ld = head_dim + 8;

@@ -22,6 +22,20 @@ typedef float state_t;
 #define NEG_INF __int_as_float(0xff800000)
 #define POS_INF __int_as_float(0x7f800000)
 
+// Programmatic dependent launch (sm_90+): a kernel whose body begins with pdl_enter() is launched so that it may start
+// while the previous kernel in the stream is finishing (KernelModule finds these kernels in the source). It waits here
+// until that kernel has completed and its writes are visible, then lets the next kernel launch early in turn; without
+// such a launch both instructions do nothing. Nothing may touch global memory before it.
+__device__ __forceinline__ void pdl_enter() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+// The other way a kernel may begin, marking that it reads only the model's weights (which no kernel writes) before
+// every thread calls pdl_enter(): the GEMVs start streaming their weights while the previous kernel ends.
+#define PDL_WEIGHTS_FIRST
+
 __device__ __forceinline__ float bf16_to_f(bf16_t v) { return __uint_as_float(((unsigned)v) << 16); }
 
 // Round to nearest even, NaN kept quiet: the same rule as torch and Bamba.Numerics.BFloat16.FromSingle.
@@ -45,6 +59,14 @@ __device__ __forceinline__ float ld(const float* p) { return *p; }
 __device__ __forceinline__ float ld(const bf16_t* p) { return bf16_to_f(*p); }
 __device__ __forceinline__ void st(float* p, float v) { *p = v; }
 __device__ __forceinline__ void st(bf16_t* p, float v) { *p = f_to_bf16(v); }
+// v as the activation type would hold it (a value that the unfused path stores and reads back).
+__device__ __forceinline__ float act_round(float v) {
+#if ACT_BF16
+    return bf16_to_f(f_to_bf16(v));
+#else
+    return v;
+#endif
+}
 
 // Eight bf16 values from one 16-byte load (uint4), widened to float.
 __device__ __forceinline__ void bf16x8_to_f(uint4 v, float* out) {

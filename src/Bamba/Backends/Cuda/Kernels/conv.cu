@@ -3,6 +3,7 @@
 // Padding rows (position < 0) come out as zeros. Grid (ceil(channels / block), steps).
 extern "C" __global__ void conv1d_prefill(const act_t* in, int in_stride, const float* window, const float* w, const float* bias,
                                           act_t* out, const int* positions, int channels, int K) {
+    pdl_enter();
     int t = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= channels) return;
     float acc = bias ? bias[c] : 0.f;
@@ -17,6 +18,7 @@ extern "C" __global__ void conv1d_prefill(const act_t* in, int in_stride, const 
 // After conv1d_prefill of the same run: the window becomes the run's last K−1 inputs (older window rows if the run
 // is shorter). New row i comes from old row i + steps > i, so one thread per channel walking i upwards is safe.
 extern "C" __global__ void conv_window_update(const act_t* in, int in_stride, float* window, int steps, int channels, int K) {
+    pdl_enter();
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= channels) return;
     for (int i = 0; i < K - 1; i++) {
@@ -29,6 +31,7 @@ extern "C" __global__ void conv_window_update(const act_t* in, int in_stride, fl
 // window in one pass. Grid (ceil(channels / block), rows).
 extern "C" __global__ void conv1d_step(const act_t* in, int in_stride, float* const* windows, const float* w, const float* bias,
                                        act_t* out, const int* positions, int channels, int K) {
+    pdl_enter();
     int r = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= channels) return;
     float* win = windows[r];

@@ -5,7 +5,9 @@ __device__ __forceinline__ float load_stored(const void* src, int dtype, long lo
     return half_to_f(((const unsigned short*)src)[i]);
 }
 
-// Weights arrive on the device in their stored dtype and are converted here, never on the host.
+// Weights arrive on the device in their stored dtype and are converted here, never on the host. The kernels that
+// write weights are launched the ordinary way: a GEMV reads its first weights before it waits (common.cuh), so the
+// kernel before it must never be one of these.
 extern "C" __global__ void convert_to_act(const void* src, int dtype, act_t* dst, long long n) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         st(dst + i, load_stored(src, dtype, i));
@@ -17,6 +19,7 @@ extern "C" __global__ void convert_to_f32(const void* src, int dtype, float* dst
 }
 
 extern "C" __global__ void act_to_f32(const act_t* src, float* dst, long long n) {
+    pdl_enter();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         dst[i] = ld(src + i);
 }

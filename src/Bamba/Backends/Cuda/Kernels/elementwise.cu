@@ -1,18 +1,21 @@
 // The residual stream is float32 in both precisions (bf16 rounding at every residual add costs accuracy for nothing:
 // the stream is one row per token). out[r, :] = table[tokens[r], :]. Grid (ceil(hidden / block), rows).
 extern "C" __global__ void embedding(const int* tokens, const act_t* table, float* out, int hidden) {
+    pdl_enter();
     int r = blockIdx.y, i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < hidden) out[(long long)r * hidden + i] = ld(table + (long long)tokens[r] * hidden + i);
 }
 
 // The residual add: x += y (a mixer's or the MLP's output).
 extern "C" __global__ void add_residual(float* x, const act_t* y, long long n) {
+    pdl_enter();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         x[i] += ld(y + i);
 }
 
 // y[r, c] += bias[c] (optional projection biases). Grid (ceil(width / block), rows).
 extern "C" __global__ void add_bias(act_t* y, const float* bias, int width) {
+    pdl_enter();
     int r = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c < width) { act_t* p = y + (long long)r * width + c; st(p, ld(p) + bias[c]); }
 }
@@ -21,6 +24,7 @@ extern "C" __global__ void add_bias(act_t* y, const float* bias, int width) {
 // elements (8 when inter % 8 == 0: 16-byte bf16 accesses, a prompt's pass runs at the memory's pace, else 1).
 // Grid (ceil(inter / (per · block)), rows).
 extern "C" __global__ void swiglu(const act_t* gate_up, act_t* out, int inter, int per) {
+    pdl_enter();
     int r = blockIdx.y, i0 = (blockIdx.x * blockDim.x + threadIdx.x) * per;
     if (i0 >= inter) return;
     const act_t* row = gate_up + (long long)r * 2 * inter;
@@ -45,6 +49,7 @@ extern "C" __global__ void swiglu(const act_t* gate_up, act_t* out, int inter, i
 
 // Zeroes the first `width` columns of padding rows (position < 0), as transformers masks Mamba's input.
 extern "C" __global__ void zero_padding_rows(act_t* x, int stride, int width, const int* positions) {
+    pdl_enter();
     int r = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c < width && positions[r] < 0) st(x + (long long)r * stride + c, 0.f);
 }
@@ -52,6 +57,7 @@ extern "C" __global__ void zero_padding_rows(act_t* x, int stride, int width, co
 // out[i, :] = x[rows[i], :] on the residual stream: picks the last row of each run for the LM head.
 // Grid (ceil(width / block), count).
 extern "C" __global__ void gather_rows(const float* x, int width, const int* rows, float* out) {
+    pdl_enter();
     int i = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c < width) out[(long long)i * width + c] = x[(long long)rows[i] * width + c];
 }

@@ -51,12 +51,14 @@ __device__ __forceinline__ void rmsnorm_row(float* xr, const act_t* dr, const fl
 }
 
 extern "C" __global__ void rmsnorm(const float* x, const float* w, act_t* y, int width, float eps) {
+    pdl_enter();
     // x is only read when there is no delta.
     rmsnorm_row((float*)x + (long long)blockIdx.x * width, nullptr, w, y + (long long)blockIdx.x * width, width, eps);
 }
 
 // x += delta (the residual add), then y = rmsnorm(x) · w: one pass where two kernels would read x twice.
 extern "C" __global__ void add_rmsnorm(float* x, const act_t* delta, const float* w, act_t* y, int width, float eps) {
+    pdl_enter();
     long long row = (long long)blockIdx.x * width;
     rmsnorm_row(x + row, delta + row, w, y + row, width, eps);
 }
@@ -64,6 +66,7 @@ extern "C" __global__ void add_rmsnorm(float* x, const act_t* delta, const float
 // Mamba-2's gated norm, in place: y = rmsnorm(y · silu(z)) · w over groups of `group` channels.
 // Grid (rows, width / group). Each thread rewrites only the elements it read, so in place is safe.
 extern "C" __global__ void gated_rmsnorm(act_t* y, const act_t* z, int z_stride, const float* w, int width, int group, float eps) {
+    pdl_enter();
     act_t* yr = y + (long long)blockIdx.x * width + blockIdx.y * group;
     const act_t* zr = z + (long long)blockIdx.x * z_stride + blockIdx.y * group;
     const float* wg = w + blockIdx.y * group;

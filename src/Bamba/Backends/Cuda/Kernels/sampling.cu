@@ -18,6 +18,7 @@ __device__ unsigned block_count(unsigned v) {
 
 extern "C" __global__ void sample_tokens(const float* logits, int vocab, const float* temperature, const int* top_k, const float* top_p,
                                          const float* uniform, int* out) {
+    pdl_enter();
     __shared__ float prefix[SAMPLE_THREADS + 1];
     __shared__ int best_index[SAMPLE_THREADS];
     __shared__ float best_value[SAMPLE_THREADS];

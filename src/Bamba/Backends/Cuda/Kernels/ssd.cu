@@ -7,6 +7,7 @@
 // dt = clamp(softplus(dt_raw + dt_bias), lo, hi) for every row. dt_raw is column dt_col of the in_proj output.
 extern "C" __global__ void ssd_dt(const act_t* proj, int proj_stride, int dt_col, const float* dt_bias, float* dt,
                                   int rows, int heads, float lo, float hi) {
+    pdl_enter();
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= rows * heads) return;
     int r = i / heads, h = i % heads;
@@ -18,6 +19,7 @@ extern "C" __global__ void ssd_dt(const act_t* proj, int proj_stride, int dt_col
 // (chunk, head): each lane sums 8 consecutive steps, a warp scan adds the lanes before it, and a carry links segments
 // of 256 steps. Grid (ceil(chunks · H / 4)), block 128.
 extern "C" __global__ void ssd_chunk_cumsum(const float* dt, const float* A, float* dA_cs, int steps, int heads, int chunk) {
+    pdl_enter();
     int lane = threadIdx.x & 31, item = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), chunks = (steps + chunk - 1) / chunk;
     if (item >= chunks * heads) return;
     int c = item / heads, h = item % heads, begin = c * chunk, end = min(steps, begin + chunk);
@@ -46,6 +48,7 @@ extern "C" __global__ void ssd_chunk_cumsum(const float* dt, const float* A, flo
 // cb[c, g, t, s] = C[t] · B[s] for t, s in chunk c (the "attention" scores shared by a group's heads).
 // Grid (chunks · G, chunk), block over s.
 extern "C" __global__ void ssd_chunk_cb(const act_t* xbc, int stride, float* cb, int steps, int inner, int groups, int dstate, int chunk) {
+    pdl_enter();
     int c = blockIdx.x / groups, g = blockIdx.x % groups, tl = blockIdx.y;
     int t = c * chunk + tl;
     if (t >= steps) return;
@@ -79,6 +82,7 @@ __device__ __forceinline__ void ssd_tile_mma(const float* a, const float* b, flo
 // the state, as of its last step. Grid (chunks, H, ceil(P / 64) · ceil(N / 64)), block 256.
 extern "C" __global__ void ssd_chunk_state(const act_t* xbc, int stride, const float* dt, const float* dA_cs, float* states,
                                            int steps, int heads, int head_dim, int groups, int dstate, int chunk) {
+    pdl_enter();
     __shared__ float xs[SSD_OUT * (SSD_K + 1)]; // [p][s]: x scaled by the step's weight
     __shared__ float bs[SSD_OUT * (SSD_K + 1)]; // [n][s]
     const int P = head_dim, N = dstate;
@@ -113,6 +117,7 @@ extern "C" __global__ void ssd_chunk_state(const act_t* xbc, int stride, const f
 // Grid (ceil(P·N / block), H).
 extern "C" __global__ void ssd_state_passing(const float* __restrict__ added, float* __restrict__ entering, const float* dA_cs,
                                              state_t* state, int steps, int heads, int pn, int chunk) {
+    pdl_enter();
     int e = blockIdx.x * blockDim.x + threadIdx.x, h = blockIdx.y;
     if (e >= pn) return;
     int chunks = (steps + chunk - 1) / chunk;
@@ -133,6 +138,7 @@ extern "C" __global__ void ssd_state_passing(const float* __restrict__ added, fl
 extern "C" __global__ void ssd_chunk_scan(const act_t* xbc, int stride, const float* dt, const float* dA_cs, const float* cb,
                                           const float* states, const float* D, act_t* y, int y_stride,
                                           int steps, int heads, int head_dim, int groups, int dstate, int chunk) {
+    pdl_enter();
     __shared__ float as[SSD_OUT * (SSD_K + 1)]; // [t][k]: C rows, then the decayed scores of an s slice
     __shared__ float bs[SSD_OUT * (SSD_K + 1)]; // [p][k]: the entering state, then x of an s slice
     const int P = head_dim, N = dstate;
@@ -223,6 +229,7 @@ __device__ __forceinline__ int ssd_step_column(int lane, int i, bool runs) { ret
 extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, const act_t* proj, int proj_stride, int dt_col,
                                     const float* dt_bias, float dt_lo, float dt_hi, const float* A, const float* D,
                                     state_t* const* states, act_t* __restrict__ y, int y_stride, int heads, int head_dim, int groups, int dstate) {
+    pdl_enter();
     int h = blockIdx.x, r = blockIdx.z, lane = threadIdx.x & 31, p = blockIdx.y * SSD_STEP_WARPS + (threadIdx.x >> 5);
     if (p >= head_dim) return;
     int g = h / (heads / groups), inner = heads * head_dim, N = dstate;
@@ -289,6 +296,7 @@ extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, c
 extern "C" __global__ void ssd_chunk_scan_mma(const bf16_t* xbc, int stride, const float* dt, const float* dA_cs, const float* cb,
                                               const float* states, const float* D, bf16_t* y, int y_stride,
                                               int steps, int heads, int groups, int dstate, int chunk) {
+    pdl_enter();
     extern __shared__ unsigned char scan_smem[];
     const int P = SSD_MMA_P, N = dstate, ldn = N + 8, ldp = P + 8;
     int c = blockIdx.x, h = blockIdx.y, g_ = h / (heads / groups), inner = heads * P;
@@ -380,6 +388,7 @@ extern "C" __global__ void ssd_chunk_scan_mma(const bf16_t* xbc, int stride, con
 // 16w..16w+15; tiles above the diagonal (s > t everywhere) are skipped, as the scan reads s ≤ t only.
 // Needs N % 16 == 0. Grid (chunks · G, chunk / 64, chunk / 64), block 128, dynamic shared 2 · 64 · (N + 8) · 2 bytes.
 extern "C" __global__ void ssd_chunk_cb_mma(const bf16_t* xbc, int stride, float* cb, int steps, int inner, int groups, int dstate, int chunk) {
+    pdl_enter();
     extern __shared__ bf16_t cb_smem[];
     const int N = dstate, ldn = N + 8;
     int c = blockIdx.x / groups, g = blockIdx.x % groups, c0 = c * chunk, c1 = min(steps, c0 + chunk);
@@ -425,6 +434,7 @@ extern "C" __global__ void ssd_chunk_cb_mma(const bf16_t* xbc, int stride, float
 #define SSD_STATE_S 64
 extern "C" __global__ void ssd_chunk_state_mma(const bf16_t* xbc, int stride, const float* dt, const float* dA_cs, float* states,
                                                int steps, int heads, int groups, int dstate, int chunk) {
+    pdl_enter();
     const int P = SSD_MMA_P, N = dstate, lds = SSD_STATE_S + 8;
     __shared__ __align__(16) bf16_t xt[SSD_MMA_P * (SSD_STATE_S + 8)];  // [p][s], scaled by w[s]
     __shared__ __align__(16) bf16_t btr[128 * (SSD_STATE_S + 8)];       // [n][s]

@@ -18,6 +18,7 @@ internal static unsafe partial class DriverApi
     public const int FunctionAttributeMaxDynamicSharedSize = 8;
     public const uint StreamNonBlocking = 1;
     public const int CaptureModeThreadLocal = 1;
+    public const int LaunchAttributeProgrammaticStreamSerialization = 6; // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
 
     [LibraryImport(Lib)] public static partial int cuInit(uint flags);
     [LibraryImport(Lib)] public static partial int cuDriverGetVersion(out int version);
@@ -59,6 +60,8 @@ internal static unsafe partial class DriverApi
     public static partial int cuLaunchKernel(IntPtr function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedBytes, IntPtr stream, void** parameters, void** extra);
 
+    [LibraryImport(Lib)] public static partial int cuLaunchKernelEx(LaunchConfig* config, IntPtr function, void** parameters, void** extra);
+
     [LibraryImport(Lib)] public static partial int cuGraphInstantiateWithFlags(out IntPtr exec, IntPtr graph, ulong flags);
     [LibraryImport(Lib)] public static partial int cuGraphLaunch(IntPtr exec, IntPtr stream);
     [LibraryImport(Lib)] public static partial int cuGraphExecDestroy(IntPtr exec);
@@ -66,4 +69,22 @@ internal static unsafe partial class DriverApi
 
     [LibraryImport(Lib)] public static partial int cuGetErrorName(int error, out byte* name);
     [LibraryImport(Lib)] public static partial int cuGetErrorString(int error, out byte* text);
+
+    /// <summary>CUlaunchAttribute: an id, padding to 8 bytes, then a 64-byte value union (only its first int is used here).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 72)]
+    public struct LaunchAttribute
+    {
+        [FieldOffset(0)] public int Id;
+        [FieldOffset(8)] public int Value;
+    }
+
+    /// <summary>CUlaunchConfig.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct LaunchConfig
+    {
+        public uint GridX, GridY, GridZ, BlockX, BlockY, BlockZ, SharedBytes;
+        public IntPtr Stream;
+        public LaunchAttribute* Attributes;
+        public uint AttributeCount;
+    }
 }
