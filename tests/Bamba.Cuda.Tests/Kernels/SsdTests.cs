@@ -96,6 +96,7 @@ public class SsdTests
     [InlineData(4, 16, 1, 16, CudaPrecision.Float32, false)]
     [InlineData(8, 64, 2, 128, CudaPrecision.Float32, false)]  // runs of 4 columns per lane (N % 128 == 0)
     [InlineData(3, 24, 3, 40, CudaPrecision.Float32, false)]
+    [InlineData(2, 10, 1, 16, CudaPrecision.Float32, false)]   // a warp's last rows past the head's end
     [InlineData(8, 64, 1, 256, CudaPrecision.BFloat16, false)] // two runs per lane
     [InlineData(8, 64, 1, 128, CudaPrecision.BFloat16, true)]  // bf16 state
     [InlineData(4, 16, 1, 16, CudaPrecision.BFloat16, true)]

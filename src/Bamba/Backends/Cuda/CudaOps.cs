@@ -13,6 +13,7 @@ public sealed class CudaOps : IDisposable
     private const int SsdOut = 64;             // SSD_OUT (and SSD_MMA_T) in ssd.cu: the chunk kernels' output tile
     private const int SsdMmaHeadDim = 64;      // SSD_MMA_P in ssd.cu
     private const int SsdStepWarps = 8;        // SSD_STEP_WARPS in ssd.cu
+    private const int SsdStepRows = 4;         // SSD_STEP_ROWS in ssd.cu
     private const int MaxStateSize = 256;      // 32 · SSD_STEP_MAX_PER_LANE in ssd.cu
     private const int AttentionWarps = 4;      // ATTN_WARPS in attention.cu
     private const int AttentionTile = 32;      // ATTN_TILE in attention.cu
@@ -193,7 +194,7 @@ public sealed class CudaOps : IDisposable
     public void SsdStep(SsdShape s, ulong xbc, DtSource dt, ulong a, ulong d, ulong states, ulong y, int rows)
     {
         CheckSsd(s);
-        Launch("ssd_step", Dim3.Of(s.Heads, (s.HeadDim + SsdStepWarps - 1) / SsdStepWarps, rows), 32 * SsdStepWarps, 0,
+        Launch("ssd_step", Dim3.Of(s.Heads, (s.HeadDim + SsdStepWarps * SsdStepRows - 1) / (SsdStepWarps * SsdStepRows), rows), 32 * SsdStepWarps, 0,
             xbc, s.ConvDim, dt.Proj, dt.Stride, dt.Column, dt.Bias, dt.Low, dt.High, a, d, states, y, s.Inner, s.Heads, s.HeadDim, s.Groups, s.StateSize);
     }
 

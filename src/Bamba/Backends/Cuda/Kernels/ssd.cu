@@ -190,13 +190,15 @@ extern "C" __global__ void ssd_chunk_scan(const act_t* xbc, int stride, const fl
 
 // One decode step for many sequences (row r's state, state_t, is states[r]):
 // S ← exp(dt·A)·S + dt·x⊗B; y = S·C + D·x, in float32, with dt = clamp(softplus(proj[r, dt_col + h] + dt_bias[h])).
-// Grid (H, ceil(P / SSD_STEP_WARPS), rows), SSD_STEP_WARPS warps: warp w owns state row p of the head, its lanes the
-// state columns n (N ≤ 32 · SSD_STEP_MAX_PER_LANE). Many small blocks, so one sequence's state (H·P·N values per
-// layer) streams over every SM. Every load is issued before any store: the state and xbc may share a type, so the
-// compiler could not otherwise move a later load above an earlier store. When N is a multiple of 128 each lane
-// owns runs of 4 adjacent columns (one 8-byte bf16 or 16-byte float load per run), so a warp moves whole 256- or
-// 512-byte lines per instruction; a batch of sequences makes this kernel a stream over all their states.
+// Grid (H, ceil(P / (SSD_STEP_WARPS · SSD_STEP_ROWS)), rows), SSD_STEP_WARPS warps: warp w owns SSD_STEP_ROWS state
+// rows p of the head (B and C, shared by them, are loaded once), its lanes the state columns n
+// (N ≤ 32 · SSD_STEP_MAX_PER_LANE). A batch of sequences makes this kernel a stream over all their states, so each warp
+// issues all its rows' loads before any store (the state and xbc may share a type, so the compiler could not
+// otherwise move a later load above an earlier store): SSD_STEP_ROWS rows keep 2 KiB of float state per warp in flight.
+// When N is a multiple of 128 each lane owns runs of 4 adjacent columns (one 8-byte bf16 or 16-byte float load per
+// run), so a warp moves whole 256- or 512-byte lines per instruction.
 #define SSD_STEP_WARPS 8
+#define SSD_STEP_ROWS 4
 #define SSD_STEP_MAX_PER_LANE 8
 
 __device__ __forceinline__ void load4(const float* p, float* out) {
@@ -230,56 +232,78 @@ extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, c
                                     const float* dt_bias, float dt_lo, float dt_hi, const float* A, const float* D,
                                     state_t* const* states, act_t* __restrict__ y, int y_stride, int heads, int head_dim, int groups, int dstate) {
     pdl_enter();
-    int h = blockIdx.x, r = blockIdx.z, lane = threadIdx.x & 31, p = blockIdx.y * SSD_STEP_WARPS + (threadIdx.x >> 5);
-    if (p >= head_dim) return;
+    int h = blockIdx.x, r = blockIdx.z, lane = threadIdx.x & 31;
+    int p0 = (blockIdx.y * SSD_STEP_WARPS + (threadIdx.x >> 5)) * SSD_STEP_ROWS;
+    if (p0 >= head_dim) return;
     int g = h / (heads / groups), inner = heads * head_dim, N = dstate;
     bool runs = N % 128 == 0 && stride % 4 == 0 && inner % 4 == 0; // runs of 4 are 8- or 16-byte aligned
     const act_t* row = xbc + (long long)r * stride;
     const act_t* B = row + inner + g * N;
     const act_t* C = row + inner + (groups + g) * N;
-    state_t* __restrict__ S = states[r] + ((long long)h * head_dim + p) * N;
+    state_t* __restrict__ S = states[r] + ((long long)h * head_dim + p0) * N;
     // dt as ssd_dt makes it, here, so a decode step needs no separate launch for it.
     float d = fminf(fmaxf(softplus(ld(proj + (long long)r * proj_stride + dt_col + h) + dt_bias[h]), dt_lo), dt_hi);
-    float decay = expf(d * A[h]), x = ld(row + h * head_dim + p);
-    float sv[SSD_STEP_MAX_PER_LANE], bv[SSD_STEP_MAX_PER_LANE], cv[SSD_STEP_MAX_PER_LANE];
+    float decay = expf(d * A[h]);
+    float x[SSD_STEP_ROWS], sv[SSD_STEP_ROWS][SSD_STEP_MAX_PER_LANE], bv[SSD_STEP_MAX_PER_LANE], cv[SSD_STEP_MAX_PER_LANE];
+#pragma unroll
+    for (int j = 0; j < SSD_STEP_ROWS; j++) x[j] = p0 + j < head_dim ? ld(row + h * head_dim + p0 + j) : 0.f;
     if (runs) {
 #pragma unroll
         for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i += 4) {
             int n = ssd_step_column(lane, i, true);
-            if (n < N) { load4(S + n, sv + i); load4(B + n, bv + i); load4(C + n, cv + i); }
-            else for (int e = 0; e < 4; e++) sv[i + e] = bv[i + e] = cv[i + e] = 0.f;
+            bool live = n < N;
+            if (live) { load4(B + n, bv + i); load4(C + n, cv + i); }
+#pragma unroll
+            for (int j = 0; j < SSD_STEP_ROWS; j++) {
+                if (live && p0 + j < head_dim) load4(S + (long long)j * N + n, sv[j] + i);
+                else for (int e = 0; e < 4; e++) sv[j][i + e] = 0.f;
+            }
+            if (!live) for (int e = 0; e < 4; e++) bv[i + e] = cv[i + e] = 0.f;
         }
     } else {
 #pragma unroll
         for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i++) {
             int n = ssd_step_column(lane, i, false);
             bool live = n < N;
-            sv[i] = live ? ld(S + n) : 0.f;
             bv[i] = live ? ld(B + n) : 0.f;
             cv[i] = live ? ld(C + n) : 0.f;
+#pragma unroll
+            for (int j = 0; j < SSD_STEP_ROWS; j++) sv[j][i] = live && p0 + j < head_dim ? ld(S + (long long)j * N + n) : 0.f;
         }
     }
-    float partial = 0.f;
+    float partial[SSD_STEP_ROWS];
 #pragma unroll
-    for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i++) {
-        sv[i] = decay * sv[i] + d * x * bv[i];
-        partial += sv[i] * cv[i];
-    }
-    if (runs) {
-#pragma unroll
-        for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i += 4) {
-            int n = ssd_step_column(lane, i, true);
-            if (n < N) store4(S + n, sv + i);
-        }
-    } else {
+    for (int j = 0; j < SSD_STEP_ROWS; j++) {
+        partial[j] = 0.f;
 #pragma unroll
         for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i++) {
-            int n = ssd_step_column(lane, i, false);
-            if (n < N) st(S + n, sv[i]);
+            sv[j][i] = decay * sv[j][i] + d * x[j] * bv[i];
+            partial[j] += sv[j][i] * cv[i];
         }
     }
-    float sum = warp_sum(partial);
-    if (lane == 0) st(y + (long long)r * y_stride + h * head_dim + p, sum + D[h] * x);
+#pragma unroll
+    for (int j = 0; j < SSD_STEP_ROWS; j++) {
+        if (p0 + j >= head_dim) break;
+        state_t* Sj = S + (long long)j * N;
+        if (runs) {
+#pragma unroll
+            for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i += 4) {
+                int n = ssd_step_column(lane, i, true);
+                if (n < N) store4(Sj + n, sv[j] + i);
+            }
+        } else {
+#pragma unroll
+            for (int i = 0; i < SSD_STEP_MAX_PER_LANE; i++) {
+                int n = ssd_step_column(lane, i, false);
+                if (n < N) st(Sj + n, sv[j][i]);
+            }
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < SSD_STEP_ROWS; j++) {
+        float sum = warp_sum(partial[j]);
+        if (lane == 0 && p0 + j < head_dim) st(y + (long long)r * y_stride + h * head_dim + p0 + j, sum + D[h] * x[j]);
+    }
 }
 
 #if ACT_BF16
