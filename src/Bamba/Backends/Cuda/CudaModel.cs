@@ -29,6 +29,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
         _store = store;
         _ops = ops;
         _ownsDevice = ownsDevice;
+        CudaOps.CheckShapes(config);
         _weights = new CudaWeights(ops, weights, config);
         var rope = new Rope(config.RopeTheta, config.RotaryDim, config.Dtype == "bfloat16");
         _invFreq = ops.Device.Upload<float>(rope.InverseFrequencies.Length > 0 ? rope.InverseFrequencies : [0f]);

@@ -1,3 +1,4 @@
+using Bamba.Configuration;
 using Bamba.Weights;
 
 namespace Bamba.Backends.Cuda;
@@ -22,6 +23,8 @@ public sealed class CudaOps : IDisposable
     private const int AttentionMmaHeadDim = 128; // ATTN_MMA_HEAD_DIM in attention.cu
     private const int MaxHeadDim = 256;        // ATTN_MAX_HEAD_DIM in attention.cu; also the SSD kernels' limit on P
     private const int SampleThreads = 1024;    // SAMPLE_THREADS in sampling.cu
+    private const int ConvSteps = 16;          // CONV_STEPS in conv.cu
+    private const int MaxConvKernel = 4;       // CONV_MAX_K in conv.cu
     private const int SplitDecodeMinKeys = 64; // one-query attention over at least this many keys splits them over warps
 
     private readonly KernelModule _module;
@@ -124,7 +127,10 @@ public sealed class CudaOps : IDisposable
     public void CausalConvRun(ulong input, int inStride, ulong window, ulong weight, ulong bias, ulong output, ulong positions,
         int steps, int channels, int kernel)
     {
-        Launch("conv1d_prefill", Dim3.Of(Blocks(channels), steps), Block, 0, input, inStride, window, weight, bias, output, positions, channels, kernel);
+        CheckConv(kernel);
+        int per = channels % 8 == 0 && inStride % 8 == 0 && (input | output) % 16 == 0 ? 8 : 1;
+        Launch("conv1d_prefill", Dim3.Of(Blocks(channels / per), (steps + ConvSteps - 1) / ConvSteps), Block, 0,
+            input, inStride, window, weight, bias, output, positions, steps, channels, kernel, per);
         Launch("conv_window_update", Blocks(channels), Block, 0, input, inStride, window, steps, channels, kernel);
     }
 
@@ -196,6 +202,18 @@ public sealed class CudaOps : IDisposable
         CheckSsd(s);
         Launch("ssd_step", Dim3.Of(s.Heads, (s.HeadDim + SsdStepWarps * SsdStepRows - 1) / (SsdStepWarps * SsdStepRows), rows), 32 * SsdStepWarps, 0,
             xbc, s.ConvDim, dt.Proj, dt.Stride, dt.Column, dt.Bias, dt.Low, dt.High, a, d, states, y, s.Inner, s.Heads, s.HeadDim, s.Groups, s.StateSize);
+    }
+
+    /// <summary>Refuses, before any weight is loaded, a model whose Mamba shape these kernels do not take.</summary>
+    public static void CheckShapes(BambaConfig c)
+    {
+        CheckSsd(new SsdShape(c.MambaNHeads, c.MambaDHead, c.MambaNGroups, c.MambaDState, c.MambaChunkSize));
+        CheckConv(c.MambaDConv);
+    }
+
+    private static void CheckConv(int kernel)
+    {
+        if (kernel > MaxConvKernel) throw new BambaException($"the CUDA conv kernel takes mamba_d_conv ≤ {MaxConvKernel}, got {kernel}");
     }
 
     private static void CheckSsd(SsdShape s)

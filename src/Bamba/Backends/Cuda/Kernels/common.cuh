@@ -77,6 +77,33 @@ __device__ __forceinline__ void bf16x8_to_f(uint4 v, float* out) {
     }
 }
 
+// Eight adjacent activations (16-byte aligned: one bf16 load, two float ones), widened to float, and back.
+__device__ __forceinline__ void load8(const act_t* x, float* out) {
+#if ACT_BF16
+    bf16x8_to_f(*(const uint4*)x, out);
+#else
+    float4 a = ((const float4*)x)[0], b = ((const float4*)x)[1];
+    out[0] = a.x; out[1] = a.y; out[2] = a.z; out[3] = a.w; out[4] = b.x; out[5] = b.y; out[6] = b.z; out[7] = b.w;
+#endif
+}
+
+__device__ __forceinline__ void store8(act_t* p, const float* v) {
+#if ACT_BF16
+    uint4 u;
+    u.x = (unsigned)f_to_bf16(v[0]) | ((unsigned)f_to_bf16(v[1]) << 16);
+    u.y = (unsigned)f_to_bf16(v[2]) | ((unsigned)f_to_bf16(v[3]) << 16);
+    u.z = (unsigned)f_to_bf16(v[4]) | ((unsigned)f_to_bf16(v[5]) << 16);
+    u.w = (unsigned)f_to_bf16(v[6]) | ((unsigned)f_to_bf16(v[7]) << 16);
+    *(uint4*)p = u;
+#else
+    float4 a, b;
+    a.x = v[0]; a.y = v[1]; a.z = v[2]; a.w = v[3];
+    b.x = v[4]; b.y = v[5]; b.z = v[6]; b.w = v[7];
+    ((float4*)p)[0] = a;
+    ((float4*)p)[1] = b;
+#endif
+}
+
 __device__ __forceinline__ float silu(float v) { return v / (1.f + expf(-v)); }
 // d silu(v)/dv = σ(v)·(1 + v·(1 − σ(v))), as Activations.SiluDerivative.
 __device__ __forceinline__ float silu_grad(float v) { float s = 1.f / (1.f + expf(-v)); return s * (1.f + v * (1.f - s)); }

@@ -1,21 +1,12 @@
 // Decode's matrix-vector products: y[r, m] = Σ_k x[r, k] · W[m, k] for a few rows r (GEMV_MAX_ROWS), bf16 weights.
 // cuBLASLt streams a 4096×4096 bf16 matrix at about half the copy rate for one row; this kernel gives each weight row
 // `split` warps (each a contiguous share of k) and has every lane load 16 bytes (8 bf16) at a time, so the weights
-// stream coalesced and once. A matrix of few rows takes split > 1 so that enough warps are in flight to cover the
-// memory latency on every SM. Needs k % 8 == 0 (16-byte rows); accumulation is float32.
+// stream coalesced and once. Rows longer than 1024 take split > 1 (each warp streams about 2 KiB: the share that
+// measured fastest, CudaOps.GemvSplit). Needs k % 8 == 0 (16-byte rows); accumulation is float32.
 // Grid (ceil(m · split / GEMV_WARPS)), block 32 · GEMV_WARPS; split divides GEMV_WARPS.
 
 #define GEMV_WARPS 8
 #define GEMV_MAX_ROWS 4
-
-__device__ __forceinline__ void load8(const act_t* x, float* out) {
-#if ACT_BF16
-    bf16x8_to_f(*(const uint4*)x, out);
-#else
-    float4 a = ((const float4*)x)[0], b = ((const float4*)x)[1];
-    out[0] = a.x; out[1] = a.y; out[2] = a.z; out[3] = a.w; out[4] = b.x; out[5] = b.y; out[6] = b.z; out[7] = b.w;
-#endif
-}
 
 // One warp's share of weight row `row` (its piece `piece` of `split` along k) against the `rows` activation rows,
 // summed over the warp into partial[warp][r]. row < 0: a warp past the matrix's end, which only writes zeros.
