@@ -31,7 +31,11 @@ public sealed class CudaSequenceState : SequenceState
 
     /// <summary>Device bytes of one sequence holding <paramref name="tokens"/> tokens (recurrent state + KV rows + padding flags).</summary>
     internal static long BytesFor(BambaConfig c, int actBytes, int stateBytes, int tokens) =>
-        RecurrentLayout(c, stateBytes, out _, out _) + (long)tokens * (1 + 2L * c.NumAttentionLayers * c.NumKeyValueHeads * c.HeadDim * actBytes);
+        RecurrentLayout(c, stateBytes, out _, out _) + tokens * KvBytesPerToken(c, actBytes);
+
+    /// <summary>Keys and values of every attention layer and the padding flag, per cached token (none without attention).</summary>
+    internal static long KvBytesPerToken(BambaConfig c, int actBytes) =>
+        c.NumAttentionLayers == 0 ? 0 : 1 + 2L * c.NumAttentionLayers * c.NumKeyValueHeads * c.HeadDim * actBytes;
 
     /// <summary>Per Mamba layer the conv window (float32) then the SSM state, 16-byte aligned; returns the total.</summary>
     private static long RecurrentLayout(BambaConfig c, int stateBytes, out long[] convOffset, out long[] ssmOffset)
@@ -64,7 +68,7 @@ public sealed class CudaSequenceState : SequenceState
     internal ulong Padding => _padding?.Pointer ?? 0;
 
     /// <summary>Bytes held on the device by this sequence.</summary>
-    public long Bytes => _recurrent.Bytes + _keys.Sum(k => k.Bytes) + _values.Sum(v => v.Bytes) + (_padding?.Bytes ?? 0);
+    public override long Bytes => _recurrent.Bytes + _keys.Sum(k => k.Bytes) + _values.Sum(v => v.Bytes) + (_padding?.Bytes ?? 0);
 
     /// <summary>
     /// Makes room for a run, records its padding flags and returns the RoPE positions of its tokens (−1 for padding).
