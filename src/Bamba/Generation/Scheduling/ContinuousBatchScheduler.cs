@@ -29,7 +29,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
         _slots = new StateSlots(model, options.MaxBatch);
         _kv = new KvBlockBudget(options);
         _defaultEos = [.. model.Config.EosTokenIds];
-        Metrics = new SchedulerMetrics { KvBlocksTotal = _kv.Total, Slots = _slots.Capacity };
+        Metrics = new SchedulerMetrics { KvBlocksTotal = _kv.Total, StateBlocksPerSequence = options.StateBlocks, Slots = _slots.Capacity };
         _thread = new Thread(Loop) { IsBackground = true, Name = "bamba-scheduler" };
         _thread.Start();
     }
