@@ -29,9 +29,10 @@ internal sealed class ServeCommand : ICommand
         var scheduling = Scheduling(args);
         bool maxBatchGiven = args.Has("max-batch");
         string? name = args.String("served-model-name");
+        var load = ModelOptions.GenerationModel(args);
         args.EnsureAllUsed();
 
-        var model = ModelOptions.LoadForGeneration(args);
+        var model = load();
         using var engine = ServingEngine.ForModel(model, dir, SizedFor(model, scheduling, maxBatchGiven, stdout), name);
         return RunAsync(engine, server, stdout).GetAwaiter().GetResult();
     }

@@ -116,7 +116,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
     }
 
     /// <summary>The device memory free now and what each sequence and step takes of it: what a server sizes its scheduler from.</summary>
-    public DeviceMemory Memory() => new(_ops.Device.MemoryInfo().Free, SequenceBytes(0),
+    public DeviceMemory Memory() => new(_ops.Device.MemoryInfo().Free, CudaSequenceState.FixedBytes(Config, _ops.StateBytes),
         CudaSequenceState.KvBytesPerToken(Config, _ops.ActBytes), StepWorkingBytes);
 
     public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)

@@ -24,7 +24,7 @@ public sealed record SchedulerOptions
     /// </summary>
     public int StateBlocks { get; init; }
 
-    public int TotalKvBlocks => KvBlocks ?? MaxBatch * SequenceBlocks(MaxContext);
+    public int TotalKvBlocks => KvBlocks ?? (int)Math.Min(int.MaxValue, (long)MaxBatch * SequenceBlocks(MaxContext));
 
     /// <summary>Blocks a sequence of <paramref name="tokens"/> tokens reserves: its KV rows and its recurrent state.</summary>
     public int SequenceBlocks(int tokens) => (tokens + KvBlockSize - 1) / KvBlockSize + StateBlocks;
