@@ -65,6 +65,18 @@ public class MemoryPlanTests
         Assert.Matches(@"at most \d+ fit", e.Message);
     }
 
+    /// <summary>A batch whose step alone outgrows the memory is refused with the most that fit, not as "not one fits".</summary>
+    [Fact]
+    public void AHugeMaxBatchIsRefusedWithTheMostThatFit()
+    {
+        var e = Assert.Throws<BambaException>(() => MemoryPlan.Size(Device(58 * Gib, state: Mib), Serve, maxBatch: 100_000_000));
+        Assert.StartsWith("--max-batch 100000000 does not fit in GPU memory", e.Message);
+        int most = int.Parse(System.Text.RegularExpressions.Regex.Match(e.Message, @"at most (\d+) fit").Groups[1].Value);
+        Assert.True(most > MemoryPlan.MaxSlots);
+        Assert.Equal(most, MemoryPlan.Size(Device(58 * Gib, state: Mib), Serve, maxBatch: most).Options.MaxBatch);
+        Assert.Throws<BambaException>(() => MemoryPlan.Size(Device(58 * Gib, state: Mib), Serve, maxBatch: most + 1));
+    }
+
     [Fact]
     public void NotOneSequenceFittingIsAnError()
     {

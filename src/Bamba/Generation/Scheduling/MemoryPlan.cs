@@ -13,8 +13,8 @@ public sealed record DeviceMemory(long FreeBytes, long StateBytes, long KvBytesP
 /// A scheduler sized from device memory. One budget of blocks counts every byte a running sequence holds: its KV (a
 /// block per <see cref="SchedulerOptions.KvBlockSize"/> tokens) and its recurrent state (<see cref="StateBlocks"/>
 /// blocks), in the memory left after the weights and the largest step's working memory. Slots: as many sequences as
-/// fit with their recurrent state while one sequence of the longest context still fits beside them (at most
-/// <see cref="MaxSlots"/>); blocks: all that memory. So short requests run many at a time, and long ones as many as
+/// fit with their recurrent state while one sequence of the longest context and the working memory of a step over all
+/// of them still fit beside them (at most <see cref="MaxSlots"/>); blocks: all that memory. So short requests run many at a time, and long ones as many as
 /// their KV allows.
 /// </summary>
 public sealed record MemoryPlan
@@ -39,22 +39,42 @@ public sealed record MemoryPlan
     /// </summary>
     public static MemoryPlan Size(DeviceMemory memory, SchedulerOptions options, int? maxBatch = null)
     {
-        // The step's rows grow with the slots (MaxStepTokens = slots + chunk): first reserve for the most that may be chosen.
-        var plan = For(memory, options, maxBatch ?? MaxSlots);
-        long fitting = plan.SlotsThatFit();
-        if (fitting < 1)
-            throw new BambaException($"not one sequence of {options.MaxContext} tokens fits in GPU memory: {plan.Describe(1)} > {plan.Left()}; lower --max-context");
-        if (maxBatch > fitting)
-            throw new BambaException($"--max-batch {maxBatch} does not fit in GPU memory: {plan.Describe(maxBatch.Value)} > {plan.Left()}; at most {fitting} fit");
-        int slots = maxBatch ?? (int)Math.Min(MaxSlots, fitting);
-        // Fewer slots need less working memory: what that frees goes to the blocks.
-        var sized = For(memory, options, slots);
-        return sized with { Options = sized.Sized(slots) };
+        int most = MostSlots(memory, options, Math.Max(maxBatch ?? 0, MaxSlots));
+        if (most == 0)
+        {
+            var one = For(memory, options, 1);
+            throw new BambaException($"not one sequence of {options.MaxContext} tokens fits in GPU memory: {one.Describe(1)} > {one.Left()}; lower --max-context");
+        }
+        if (maxBatch > most)
+        {
+            var asked = For(memory, options, maxBatch.Value);
+            throw new BambaException($"--max-batch {maxBatch} does not fit in GPU memory: {asked.Describe(maxBatch.Value)} > {asked.Left()}; at most {most} fit");
+        }
+        int slots = maxBatch ?? Math.Min(MaxSlots, most);
+        var plan = For(memory, options, slots);
+        return plan with { Options = plan.Sized(slots) };
+    }
+
+    /// <summary>
+    /// The most slots, up to <paramref name="limit"/>, whose states fit beside one longest-context sequence and the working
+    /// memory of their own largest step (which grows with them: MaxStepTokens = slots + chunk); by bisection, as more
+    /// slots never leave room for more.
+    /// </summary>
+    private static int MostSlots(DeviceMemory memory, SchedulerOptions options, int limit)
+    {
+        int low = 0, high = limit;
+        while (low < high)
+        {
+            int mid = low + (high - low + 1) / 2;
+            if (For(memory, options, mid).SlotsThatFit() >= mid) low = mid;
+            else high = mid - 1;
+        }
+        return low;
     }
 
     private static MemoryPlan For(DeviceMemory memory, SchedulerOptions options, int slots) => new()
     {
-        Options = options, FreeBytes = memory.FreeBytes, WorkingBytes = memory.StepWorkingBytes(slots + options.PrefillChunk),
+        Options = options, FreeBytes = memory.FreeBytes, WorkingBytes = memory.StepWorkingBytes((int)Math.Min(int.MaxValue, (long)slots + options.PrefillChunk)),
         StateBytes = memory.StateBytes, KvBytesPerToken = memory.KvBytesPerToken,
     };
 
@@ -103,5 +123,9 @@ public sealed record MemoryPlan
     }
 
     private static string Gib(long bytes) => (bytes / (double)(1L << 30)).ToString("0.00 GiB", CultureInfo.InvariantCulture);
-    private static string Mib(long bytes) => (bytes / (double)(1L << 20)).ToString("0.00 MiB", CultureInfo.InvariantCulture);
+
+    /// <summary>In MiB, or KiB below one (a small model's KV block).</summary>
+    private static string Mib(long bytes) => bytes < 1L << 20
+        ? (bytes / 1024.0).ToString("0.00 KiB", CultureInfo.InvariantCulture)
+        : (bytes / (double)(1L << 20)).ToString("0.00 MiB", CultureInfo.InvariantCulture);
 }
