@@ -33,8 +33,8 @@ public class GeneratorDeviceSamplingTests
         using var model = CudaModel.Load(Fixtures.Model(modelName), precision);
         var prompts = Prompts(model.Config.VocabSize);
 
-        var host = new Generator(model) { UseDeviceSampling = false }.Generate(prompts, Greedy);
-        var device = new Generator(model).Generate(prompts, Greedy);
+        var host = new Generator(model) { UseDeviceSampling = false }.Generate(prompts, Greedy, TestContext.Current.CancellationToken);
+        var device = new Generator(model).Generate(prompts, Greedy, TestContext.Current.CancellationToken);
 
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(host[i].TokenIds, device[i].TokenIds);
     }
@@ -51,7 +51,7 @@ public class GeneratorDeviceSamplingTests
         async Task<List<int>> Stream(bool onDevice)
         {
             var ids = new List<int>();
-            await foreach (int id in new Generator(model) { UseDeviceSampling = onDevice }.StreamAsync(prompt, Greedy)) ids.Add(id);
+            await foreach (int id in new Generator(model) { UseDeviceSampling = onDevice }.StreamAsync(prompt, Greedy, TestContext.Current.CancellationToken)) ids.Add(id);
             return ids;
         }
 
@@ -67,8 +67,8 @@ public class GeneratorDeviceSamplingTests
         var options = Greedy with { Sampling = new SamplingOptions { Temperature = 1.5f, TopK = 50, TopP = 0.95f, Seed = 3 } };
         var generator = new Generator(model);
 
-        var first = generator.Generate([prompt, prompt], options);
-        var again = generator.Generate([prompt, prompt], options);
+        var first = generator.Generate([prompt, prompt], options, TestContext.Current.CancellationToken);
+        var again = generator.Generate([prompt, prompt], options, TestContext.Current.CancellationToken);
 
         Assert.Equal(first[0].TokenIds, again[0].TokenIds);
         Assert.Equal(first[1].TokenIds, again[1].TokenIds);

@@ -11,15 +11,15 @@ public sealed record DeviceMemory(long FreeBytes, long StateBytes, long KvBytesP
 
 /// <summary>
 /// A scheduler sized from device memory. One budget of blocks counts every byte a running sequence holds: its KV (a
-/// block per <see cref="SchedulerOptions.KvBlockSize"/> tokens) and its recurrent state (<see cref="StateBlocks"/>
-/// blocks), in the memory left after the weights and the largest step's working memory. Slots: as many sequences as
-/// fit with their recurrent state while one sequence of the longest context and the working memory of a step over all
-/// of them still fit beside them (at most <see cref="MaxSlots"/>); blocks: all that memory. So short requests run many at a time, and long ones as many as
-/// their KV allows.
+/// block per <see cref="SchedulerOptions.KvBlockSize"/> tokens) and its recurrent state
+/// (<see cref="SchedulerOptions.StateBlocks"/> blocks), in the memory left after the weights and the largest step's
+/// working memory. Slots: as many sequences as fit with their recurrent state while one sequence of the longest
+/// context and the working memory of a step over all of them still fit beside them (at most <see cref="MaxSlots"/>);
+/// blocks: all that memory. So short requests run many at a time, and long ones as many as their KV allows.
 /// </summary>
 public sealed record MemoryPlan
 {
-    /// <summary>The most slots sized automatically (vLLM's default max_num_seqs): a larger decode batch mostly adds latency.</summary>
+    /// <summary>The most slots sized automatically (vLLM's default max_num_seqs): every slot lengthens every step.</summary>
     public const int MaxSlots = 256;
 
     public required SchedulerOptions Options { get; init; }
@@ -116,7 +116,7 @@ public sealed record MemoryPlan
         string kv = BlockBytes == 0
             ? "no attention KV to budget"
             : $"{o.TotalKvBlocks} blocks of {o.KvBlockSize} tokens ({Mib(BlockBytes)} of KV each), a sequence's recurrent state counting as {o.StateBlocks}: "
-              + $"{(long)(o.TotalKvBlocks - o.MaxBatch * o.StateBlocks) * o.KvBlockSize} KV tokens with every slot in use, "
+              + $"{((long)o.TotalKvBlocks - (long)o.MaxBatch * o.StateBlocks) * o.KvBlockSize} KV tokens with every slot in use, "
               + $"{Math.Min(o.MaxBatch, o.TotalKvBlocks / o.SequenceBlocks(o.MaxContext))} sequences of {o.MaxContext} tokens at once";
         return $"{o.MaxBatch} sequence slots ({Mib(StateBytes)} of recurrent state each); {kv}; {Gib(BudgetBytes)} budgeted of {Gib(FreeBytes)} free, "
             + $"{Gib(WorkingBytes)} kept for a step of {o.MaxStepTokens} tokens";
