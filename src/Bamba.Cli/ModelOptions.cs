@@ -19,12 +19,18 @@ internal static class ModelOptions
     /// The model on the device named by <c>--device</c> (default cpu; auto = CUDA when a GPU is usable). On CUDA,
     /// <c>--precision</c> picks bf16 activations (default) or fp32 (the parity mode); the CPU always computes in fp32.
     /// </summary>
-    public static ISequenceModel LoadForGeneration(CommandLine args)
+    public static ISequenceModel LoadForGeneration(CommandLine args) => GenerationModel(args)();
+
+    /// <summary>
+    /// Reads the flags of <see cref="LoadForGeneration"/> now (so that a later <c>EnsureAllUsed</c> knows them) and
+    /// loads the model when called: a command can reject its other flags before the slow load.
+    /// </summary>
+    public static Func<ISequenceModel> GenerationModel(CommandLine args)
     {
         string dir = args.Required("model");
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
         var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
-        return ModelFactory.Load(dir, device, precision);
+        return () => ModelFactory.Load(dir, device, precision);
     }
 
     /// <summary>The model directory's tokenizer, or null when it has no tokenizer.json (token-id prompts only).</summary>

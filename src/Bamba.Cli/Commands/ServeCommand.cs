@@ -1,3 +1,5 @@
+using Bamba.Backends.Cuda;
+using Bamba.Generation;
 using Bamba.Generation.Scheduling;
 using Bamba.Server;
 using Bamba.Serving;
@@ -25,11 +27,34 @@ internal sealed class ServeCommand : ICommand
             ApiKey = args.String("api-key") ?? Environment.GetEnvironmentVariable("BAMBA_API_KEY"),
         };
         var scheduling = Scheduling(args);
+        bool maxBatchGiven = args.Has("max-batch");
         string? name = args.String("served-model-name");
+        var load = ModelOptions.GenerationModel(args);
         args.EnsureAllUsed();
 
-        using var engine = ServingEngine.ForModel(ModelOptions.LoadForGeneration(args), dir, scheduling, name);
+        var model = load();
+        using var engine = ServingEngine.ForModel(model, dir, SizedFor(model, scheduling, maxBatchGiven, stdout), name);
         return RunAsync(engine, server, stdout).GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// On a GPU, the slots (unless --max-batch fixes them) and the KV budget from the device memory left after the
+    /// weights (<see cref="MemoryPlan"/>), printed; on the CPU, the options as given.
+    /// </summary>
+    private static SchedulerOptions SizedFor(ISequenceModel model, SchedulerOptions options, bool maxBatchGiven, TextWriter stdout)
+    {
+        if (model is not CudaModel cuda) return options;
+        try
+        {
+            var plan = MemoryPlan.Size(cuda.Memory(), options, maxBatchGiven ? options.MaxBatch : null);
+            stdout.WriteLine($"bamba serve: {cuda.Device.Name}: {plan.Summary()}");
+            return plan.Options;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     internal static SchedulerOptions Scheduling(CommandLine args)

@@ -15,9 +15,10 @@ internal static class PrometheusMetrics
         string labels = $"model=\"{Escape(model)}\"";
         Metric(text, "bamba_queue_length", "gauge", "Requests waiting for a sequence slot.", labels, m.QueueLength);
         Metric(text, "bamba_running_sequences", "gauge", "Sequences in the running batch.", labels, m.RunningSequences);
-        Metric(text, "bamba_sequence_slots", "gauge", "Sequence state slots (--max-batch).", labels, m.Slots);
-        Metric(text, "bamba_kv_blocks_used", "gauge", "KV-cache blocks reserved by running sequences.", labels, m.KvBlocksUsed);
+        Metric(text, "bamba_sequence_slots", "gauge", "Sequence state slots (--max-batch, or sized from GPU memory).", labels, m.Slots);
+        Metric(text, "bamba_kv_blocks_used", "gauge", "KV-cache blocks reserved by running sequences (with their recurrent state's, when sized from GPU memory).", labels, m.KvBlocksUsed);
         Metric(text, "bamba_kv_blocks_total", "gauge", "KV-cache blocks in the budget.", labels, m.KvBlocksTotal);
+        Metric(text, "bamba_state_blocks_per_sequence", "gauge", "Blocks of the budget each running sequence's recurrent state takes (0: KV only).", labels, m.StateBlocksPerSequence);
         Metric(text, "bamba_sequence_state_bytes", "gauge", "Bytes held by running sequences' states (Mamba state and KV).", labels, m.StateBytes);
         Metric(text, "bamba_tokens_per_second", "gauge", "Generated tokens per second over the last 10 s.", labels, m.TokensPerSecond);
         Metric(text, "bamba_requests_total", "counter", "Sequences accepted into the queue.", labels, m.RequestsTotal);

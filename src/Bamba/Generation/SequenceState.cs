@@ -15,5 +15,8 @@ public abstract class SequenceState : IDisposable
     /// </summary>
     public virtual void Reserve(int tokens) { }
 
+    /// <summary>Bytes this state holds (host or device memory), as a server's metrics report them; 0 where unknown.</summary>
+    public virtual long Bytes => 0;
+
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }

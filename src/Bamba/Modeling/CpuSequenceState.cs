@@ -39,8 +39,7 @@ public sealed class CpuSequenceState : SequenceState
         return positions;
     }
 
-    /// <summary>Bytes held by this state (what a scheduler budgets per sequence).</summary>
-    public long Bytes =>
+    public override long Bytes =>
         4L * (Conv.Sum(c => (long)(c?.Length ?? 0)) + Ssm.Sum(s => (long)(s?.Length ?? 0)) + Kv.Sum(k => k?.Floats ?? 0));
 }
 

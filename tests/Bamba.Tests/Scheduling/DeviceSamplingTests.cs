@@ -1,7 +1,7 @@
-using Bamba.Configuration;
 using Bamba.Generation;
 using Bamba.Generation.Scheduling;
 using Bamba.Modeling;
+using Bamba.Tests.Generation;
 
 namespace Bamba.Tests.Scheduling;
 
@@ -11,33 +11,6 @@ namespace Bamba.Tests.Scheduling;
 /// </summary>
 public class DeviceSamplingTests
 {
-    /// <summary>The CPU model with a greedy-only "device" sampler: argmax of the logits the plain step returns.</summary>
-    private sealed class GreedyDeviceModel(ISequenceModel inner) : ISequenceModel, IDeviceSampling
-    {
-        public int DeviceCalls, HostCalls;
-        public BambaConfig Config => inner.Config;
-        public SequenceState CreateState() => inner.CreateState();
-
-        public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
-        {
-            HostCalls++;
-            return inner.Step(states, inputs);
-        }
-
-        public bool CanSample(SamplingOptions options) => options.IsGreedy && options.RepetitionPenalty == 1;
-
-        public int[] StepAndSample(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs,
-            IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms)
-        {
-            DeviceCalls++;
-            Assert.All(sampling, s => Assert.True(CanSample(s)));
-            Assert.Equal(states.Count, uniforms.Count);
-            return inner.Step(states, inputs).Select(l => Sampler.ArgMax(l)).ToArray();
-        }
-
-        public void Dispose() => inner.Dispose();
-    }
-
     private static SequenceRequest Request(int seed, SamplingOptions? sampling = null, bool logprobs = false) => new()
     {
         Prompt = SchedulerTests.Prompt(5 + seed, seed), MaxNewTokens = 6, EosTokenIds = [], Sampling = sampling ?? SamplingOptions.Greedy,
@@ -53,7 +26,7 @@ public class DeviceSamplingTests
         using (var plain = new ContinuousBatchScheduler(BambaModel.Load(Fixtures.Model("tiny-bamba")), options))
             expected = (await Task.WhenAll(requests.Select(r => plain.RunAsync(r)))).Select(r => r.Tokens.Select(t => t.Id).ToArray()).ToArray();
 
-        var model = new GreedyDeviceModel(BambaModel.Load(Fixtures.Model("tiny-bamba")));
+        var model = new FakeDeviceModel(BambaModel.Load(Fixtures.Model("tiny-bamba")));
         using (var scheduler = new ContinuousBatchScheduler(model, options))
         {
             var results = await Task.WhenAll(requests.Select(r => scheduler.RunAsync(r)));
@@ -71,7 +44,7 @@ public class DeviceSamplingTests
     [Fact]
     public async Task RequestsTheDeviceCannotSampleGetHostLogits()
     {
-        using var model = new GreedyDeviceModel(BambaModel.Load(Fixtures.Model("tiny-bamba")));
+        using var model = new FakeDeviceModel(BambaModel.Load(Fixtures.Model("tiny-bamba")));
         using var scheduler = new ContinuousBatchScheduler(model, new SchedulerOptions { MaxBatch = 4, PrefillChunk = 4, MaxStepTokens = 12 });
 
         var withLogprobs = scheduler.RunAsync(Request(1, logprobs: true));

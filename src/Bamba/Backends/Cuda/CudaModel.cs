@@ -1,6 +1,7 @@
 using Bamba.Backends.Cpu;
 using Bamba.Configuration;
 using Bamba.Generation;
+using Bamba.Generation.Scheduling;
 using Bamba.Modeling;
 using Bamba.Weights;
 
@@ -93,10 +94,6 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
     public long SequenceBytes(int tokens) => CudaSequenceState.BytesFor(Config, _ops.ActBytes, _ops.StateBytes, tokens);
 
     /// <summary>
-    /// How many sequences of <paramref name="tokens"/> tokens fit in the device memory free now, keeping
-    /// <paramref name="workingBytes"/> for the activations of the largest step: what a server sizes its slots from.
-    /// </summary>
-    /// <summary>
     /// A generous bound on the scratch a step of <paramref name="rows"/> token rows takes (residual, norms, the widest
     /// projections, SwiGLU, conv and mixer outputs; twice, as scratch buffers grow by half again), plus 256 MiB for
     /// GEMM workspace, logits and the SSD chunk buffers.
@@ -109,11 +106,19 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
         return 2 * perRow * rows + (256L << 20);
     }
 
+    /// <summary>
+    /// How many sequences of <paramref name="tokens"/> tokens fit in the device memory free now, keeping
+    /// <paramref name="workingBytes"/> for the activations of the largest step: what the throughput bench runs at once.
+    /// </summary>
     public int SequencesThatFit(int tokens, long workingBytes)
     {
         long free = _ops.Device.MemoryInfo().Free - workingBytes;
         return (int)Math.Clamp(free / SequenceBytes(tokens), 0, int.MaxValue);
     }
+
+    /// <summary>The device memory free now and what each sequence and step takes of it: what a server sizes its scheduler from.</summary>
+    public DeviceMemory Memory() => new(_ops.Device.MemoryInfo().Free, CudaSequenceState.FixedBytes(Config, _ops.StateBytes),
+        CudaSequenceState.KvBytesPerToken(Config, _ops.ActBytes), StepWorkingBytes);
 
     public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
     {
@@ -284,10 +289,10 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
         return batch;
     }
 
-    /// <summary>One upload per table per step, not per layer: a copy from pageable memory waits for the stream.</summary>
     /// <summary>
     /// The single-token runs' pointer tables: conv windows and SSM states per Mamba layer, keys, values and padding per
-    /// attention layer. <paramref name="prefix"/> names the scratch buffers (a captured graph keeps its own).
+    /// attention layer, one upload per table per step, not per layer (a copy from pageable memory waits for the stream).
+    /// <paramref name="prefix"/> names the scratch buffers (a captured graph keeps its own).
     /// </summary>
     private void UploadSingleTables(Batch batch, string prefix)
     {

@@ -29,9 +29,35 @@ public sealed class CudaSequenceState : SequenceState
         _attentionLayers = Enumerable.Range(0, c.NumHiddenLayers).Where(c.IsAttentionLayer).ToArray();
     }
 
-    /// <summary>Device bytes of one sequence holding <paramref name="tokens"/> tokens (recurrent state + KV rows + padding flags).</summary>
-    internal static long BytesFor(BambaConfig c, int actBytes, int stateBytes, int tokens) =>
-        RecurrentLayout(c, stateBytes, out _, out _) + (long)tokens * (1 + 2L * c.NumAttentionLayers * c.NumKeyValueHeads * c.HeadDim * actBytes);
+    /// <summary>
+    /// cuMemAlloc gives all but small allocations whole pages of 2 MiB (on an H100, states whose recurrent block is
+    /// 20.6 MiB took 22 MiB each; Bamba-9B-shaped ones, counted without it, ran out of memory 3.6 GB early).
+    /// </summary>
+    private const long Page = 2L << 20;
+
+    private static long Paged(long bytes) => (bytes + Page - 1) / Page * Page;
+
+    /// <summary>Device bytes of one sequence holding <paramref name="tokens"/> tokens (recurrent state + KV rows + padding flags, each allocation in whole pages).</summary>
+    internal static long BytesFor(BambaConfig c, int actBytes, int stateBytes, int tokens)
+    {
+        long recurrent = Paged(RecurrentLayout(c, stateBytes, out _, out _));
+        if (c.NumAttentionLayers == 0) return recurrent;
+        return recurrent + 2L * c.NumAttentionLayers * Paged(tokens * KvRowBytes(c, actBytes)) + Paged(tokens);
+    }
+
+    /// <summary>
+    /// What a sequence holds whatever its length, with the most that page rounding can add to its growing buffers (K and
+    /// V per attention layer, padding): so that this plus <see cref="KvBytesPerToken"/> per token bounds <see cref="BytesFor"/>.
+    /// </summary>
+    internal static long FixedBytes(BambaConfig c, int stateBytes) =>
+        Paged(RecurrentLayout(c, stateBytes, out _, out _)) + (c.NumAttentionLayers == 0 ? 0 : (2L * c.NumAttentionLayers + 1) * Page);
+
+    /// <summary>Keys and values of every attention layer and the padding flag, per cached token (none without attention).</summary>
+    internal static long KvBytesPerToken(BambaConfig c, int actBytes) =>
+        c.NumAttentionLayers == 0 ? 0 : 1 + 2L * c.NumAttentionLayers * KvRowBytes(c, actBytes);
+
+    /// <summary>One cached token's keys (or values) in one attention layer.</summary>
+    private static long KvRowBytes(BambaConfig c, int actBytes) => (long)c.NumKeyValueHeads * c.HeadDim * actBytes;
 
     /// <summary>Per Mamba layer the conv window (float32) then the SSM state, 16-byte aligned; returns the total.</summary>
     private static long RecurrentLayout(BambaConfig c, int stateBytes, out long[] convOffset, out long[] ssmOffset)
@@ -64,7 +90,7 @@ public sealed class CudaSequenceState : SequenceState
     internal ulong Padding => _padding?.Pointer ?? 0;
 
     /// <summary>Bytes held on the device by this sequence.</summary>
-    public long Bytes => _recurrent.Bytes + _keys.Sum(k => k.Bytes) + _values.Sum(v => v.Bytes) + (_padding?.Bytes ?? 0);
+    public override long Bytes => _recurrent.Bytes + _keys.Sum(k => k.Bytes) + _values.Sum(v => v.Bytes) + (_padding?.Bytes ?? 0);
 
     /// <summary>
     /// Makes room for a run, records its padding flags and returns the RoPE positions of its tokens (−1 for padding).
@@ -105,7 +131,7 @@ public sealed class CudaSequenceState : SequenceState
 
     private void Grow(int capacity)
     {
-        long width = (long)_config.NumKeyValueHeads * _config.HeadDim * _actBytes;
+        long width = KvRowBytes(_config, _actBytes);
         DeviceBuffer Grow(DeviceBuffer? old, long rowBytes)
         {
             var fresh = _device.Allocate(capacity * rowBytes);

@@ -27,9 +27,9 @@ public sealed class ContinuousBatchScheduler : IDisposable
         _model = model;
         Options = options;
         _slots = new StateSlots(model, options.MaxBatch);
-        _kv = new KvBlockBudget(options.TotalKvBlocks, options.KvBlockSize);
+        _kv = new KvBlockBudget(options);
         _defaultEos = [.. model.Config.EosTokenIds];
-        Metrics = new SchedulerMetrics { KvBlocksTotal = _kv.Total, Slots = _slots.Capacity };
+        Metrics = new SchedulerMetrics { KvBlocksTotal = _kv.Total, StateBlocksPerSequence = options.StateBlocks, Slots = _slots.Capacity };
         _thread = new Thread(Loop) { IsBackground = true, Name = "bamba-scheduler" };
         _thread.Start();
     }
@@ -46,7 +46,9 @@ public sealed class ContinuousBatchScheduler : IDisposable
     {
         request.Validate(_model.Config.VocabSize, Options.MaxContext);
         if (_kv.BlocksFor(request.TotalTokens) > _kv.Total)
-            throw new BambaException($"the request needs {request.TotalTokens} tokens of KV cache; the server holds {_kv.Total * Options.KvBlockSize}");
+            throw new BambaException(Options.StateBlocks == 0
+                ? $"the request needs {request.TotalTokens} tokens of KV cache; the server holds {_kv.Total * Options.KvBlockSize}"
+                : $"the request needs {_kv.BlocksFor(request.TotalTokens)} memory blocks ({request.TotalTokens} tokens of KV cache and its recurrent state); the server holds {_kv.Total}");
         var handle = new SequenceHandle(request, OnCancel, CancellationToken.None);
         lock (_gate)
         {

@@ -3,19 +3,20 @@ namespace Bamba.Generation.Scheduling;
 /// <summary>
 /// Attention KV memory counted in blocks of a fixed number of tokens. A sequence reserves blocks for its prompt plus
 /// max_tokens when it is admitted, so running sequences can never outgrow the budget mid-generation (no preemption
-/// needed); Mamba layers need no blocks since their state does not grow.
+/// needed). Mamba state does not grow: it takes no blocks, or a fixed number per sequence where the options say so
+/// (<see cref="SchedulerOptions.StateBlocks"/>).
 /// </summary>
-internal sealed class KvBlockBudget(int blocks, int blockSize)
+internal sealed class KvBlockBudget(SchedulerOptions options)
 {
-    public int Total => blocks;
+    public int Total { get; } = options.TotalKvBlocks;
     public int Used { get; private set; }
 
-    public int BlocksFor(int tokens) => (tokens + blockSize - 1) / blockSize;
+    public int BlocksFor(int tokens) => options.SequenceBlocks(tokens);
 
     public bool TryReserve(int tokens, out int reserved)
     {
         reserved = BlocksFor(tokens);
-        if (Used + reserved > blocks) { reserved = 0; return false; }
+        if (Used + reserved > Total) { reserved = 0; return false; }
         Used += reserved;
         return true;
     }

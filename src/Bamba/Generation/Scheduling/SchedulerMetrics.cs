@@ -17,6 +17,8 @@ public sealed class SchedulerMetrics
     public int RunningSequences => Volatile.Read(ref _running);
     public int KvBlocksUsed => Volatile.Read(ref _kvBlocksUsed);
     public int KvBlocksTotal { get; internal set; }
+    /// <summary>Blocks of that budget each running sequence's recurrent state takes (<see cref="SchedulerOptions.StateBlocks"/>).</summary>
+    public int StateBlocksPerSequence { get; internal set; }
     public int Slots { get; internal set; }
     /// <summary>Bytes held by the sequence states of running sequences.</summary>
     public long StateBytes => Interlocked.Read(ref _stateBytes);

@@ -17,8 +17,17 @@ public sealed record SchedulerOptions
     public int KvBlockSize { get; init; } = 16;
     /// <summary>KV blocks shared by all running sequences; null = enough for MaxBatch sequences of MaxContext tokens.</summary>
     public int? KvBlocks { get; init; }
+    /// <summary>
+    /// Blocks each running sequence's recurrent (Mamba) state takes from the same budget, on top of its KV blocks: 0 (the
+    /// default) budgets KV alone; sizing from device memory (<see cref="MemoryPlan"/>) sets it, so that one budget counts
+    /// every byte a sequence holds.
+    /// </summary>
+    public int StateBlocks { get; init; }
 
-    public int TotalKvBlocks => KvBlocks ?? MaxBatch * ((MaxContext + KvBlockSize - 1) / KvBlockSize);
+    public int TotalKvBlocks => KvBlocks ?? (int)Math.Min(int.MaxValue, (long)MaxBatch * SequenceBlocks(MaxContext));
+
+    /// <summary>Blocks a sequence of <paramref name="tokens"/> tokens reserves: its KV rows and its recurrent state.</summary>
+    public int SequenceBlocks(int tokens) => (tokens + KvBlockSize - 1) / KvBlockSize + StateBlocks;
 
     public void Validate()
     {
@@ -28,7 +37,9 @@ public sealed record SchedulerOptions
         if (MaxStepTokens < PrefillChunk) throw new BambaException($"max step tokens ({MaxStepTokens}) must be ≥ the prefill chunk ({PrefillChunk})");
         if (MaxContext < 2) throw new BambaException($"max context must be ≥ 2, got {MaxContext}");
         if (KvBlockSize < 1) throw new BambaException($"KV block size must be ≥ 1, got {KvBlockSize}");
-        if (TotalKvBlocks * KvBlockSize < MaxContext)
-            throw new BambaException($"{TotalKvBlocks} KV blocks of {KvBlockSize} tokens cannot hold one sequence of {MaxContext} tokens");
+        if (StateBlocks < 0) throw new BambaException($"state blocks must be ≥ 0, got {StateBlocks}");
+        if (TotalKvBlocks < SequenceBlocks(MaxContext))
+            throw new BambaException($"{TotalKvBlocks} KV blocks of {KvBlockSize} tokens cannot hold one sequence of {MaxContext} tokens"
+                + (StateBlocks > 0 ? $" and its recurrent state ({StateBlocks} blocks)" : ""));
     }
 }

@@ -1,5 +1,3 @@
-using Bamba.Modeling;
-
 namespace Bamba.Generation.Scheduling;
 
 /// <summary>
@@ -32,5 +30,5 @@ internal sealed class StateSlots(ISequenceModel model, int capacity)
     }
 
     /// <summary>Bytes held by the states in use, where the backend reports them.</summary>
-    public long Bytes() => _states.Sum(s => s is CpuSequenceState cpu ? cpu.Bytes : 0L);
+    public long Bytes() => _states.Sum(s => s?.Bytes ?? 0L);
 }
