@@ -39,14 +39,7 @@ public unsafe class ElementwiseTests
         var ops = Gpu.Ops(precision);
         int rows = 7;
         var gateUp = Gpu.Rounded(ops, Gpu.Random(9, rows * 2 * inter, 4f));
-        var gate = new float[rows * inter];
-        var up = new float[rows * inter];
-        for (int r = 0; r < rows; r++)
-        {
-            gateUp.AsSpan(r * 2 * inter, inter).CopyTo(gate.AsSpan(r * inter));
-            gateUp.AsSpan(r * 2 * inter + inter, inter).CopyTo(up.AsSpan(r * inter));
-        }
-        Activations.SwiGlu(gate, up);
+        var gate = CpuSwiGlu(gateUp, rows, inter);
         using var gu = Gpu.Act(ops, gateUp);
         using var act = ops.Device.Allocate(rows * inter * ops.ActBytes);
         ops.SwiGlu(gu.Pointer, act.Pointer, rows, inter);
@@ -112,5 +105,19 @@ public unsafe class ElementwiseTests
         Assert.Equal(bf, Gpu.Device.Download<ushort>(outB.Pointer, n));
         ops16.ActToF32(outB.Pointer, outF.Pointer, n);
         Assert.Equal(bf.Select(BFloat16.ToSingle).ToArray(), Gpu.ReadF32(outF.Pointer, n));
+    }
+
+    /// <summary>The CPU twin of SwiGLU over fused gate|up rows [rows, 2·inter]: silu(gate) · up, [rows, inter].</summary>
+    internal static float[] CpuSwiGlu(float[] gateUp, int rows, int inter)
+    {
+        var gate = new float[rows * inter];
+        var up = new float[rows * inter];
+        for (int r = 0; r < rows; r++)
+        {
+            gateUp.AsSpan(r * 2 * inter, inter).CopyTo(gate.AsSpan(r * inter));
+            gateUp.AsSpan(r * 2 * inter + inter, inter).CopyTo(up.AsSpan(r * inter));
+        }
+        Activations.SwiGlu(gate, up);
+        return gate;
     }
 }

@@ -69,14 +69,7 @@ public unsafe class LinearTests
         var x = Gpu.Rounded(ops, Gpu.Random(16, n * k));
         var w = Gpu.Rounded(ops, Gpu.Random(17, 2 * inter * k, 0.1f));
         var gateUp = Gpu.Rounded(ops, CpuLinear(x, w, n, 2 * inter, k));
-        var gate = new float[n * inter];
-        var up = new float[n * inter];
-        for (int r = 0; r < n; r++)
-        {
-            gateUp.AsSpan(r * 2 * inter, inter).CopyTo(gate.AsSpan(r * inter));
-            gateUp.AsSpan(r * 2 * inter + inter, inter).CopyTo(up.AsSpan(r * inter));
-        }
-        Activations.SwiGlu(gate, up);
+        var gate = ElementwiseTests.CpuSwiGlu(gateUp, n, inter);
 
         using var xd = Gpu.Act(ops, x);
         using var wd = Gpu.Act(ops, w);
