@@ -28,6 +28,8 @@ public sealed class ContinuousBatchScheduler : IDisposable
         Options = options;
         _slots = new StateSlots(model, options.MaxBatch);
         _kv = new KvBlockBudget(options.TotalKvBlocks, options.KvBlockSize);
+        // The budget admits no more than this, so a paged cache sized to it never runs out (see Admit).
+        (model as IPagedKvCache)?.ReserveKvCache(options.MaxBatch, options.MaxContext, (long)options.TotalKvBlocks * options.KvBlockSize);
         _defaultEos = [.. model.Config.EosTokenIds];
         Metrics = new SchedulerMetrics { KvBlocksTotal = _kv.Total, Slots = _slots.Capacity };
         _thread = new Thread(Loop) { IsBackground = true, Name = "bamba-scheduler" };
