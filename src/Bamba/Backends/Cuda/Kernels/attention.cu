@@ -253,7 +253,7 @@ __device__ void decode_batched(const act_t* q, int q_stride, const act_t* keys, 
             m[g] = m_new;
         }
     }
-    // Merge the slots: lanes d0 apart in different slots hold the same dims.
+    // Merge the slots: lanes lanes_per_row apart (in other slots) hold the same dims.
 #pragma unroll
     for (int g = 0; g < G; g++) {
         float M = m[g];
