@@ -10,12 +10,17 @@ public class KvPoolTests
 {
     private static int[] Tokens(Random random, int n, int vocab) => Enumerable.Range(0, n).Select(_ => random.Next(3, vocab)).ToArray();
 
+    /// <summary>tiny-bamba in fp32: each test loads it twice, the model under test and one whose sequences run alone.</summary>
+    private static CudaModel Load()
+    {
+        Gpu.Require();
+        return CudaModel.Load(Fixtures.Model("tiny-bamba"), CudaPrecision.Float32);
+    }
+
     [Fact]
     public void FullPoolRefusesAndReleasedBlocksServeTheNextSequence()
     {
-        Gpu.Require();
-        using var model = CudaModel.Load(Fixtures.Model("tiny-bamba"), CudaPrecision.Float32);
-        using var alone = CudaModel.Load(Fixtures.Model("tiny-bamba"), CudaPrecision.Float32);
+        using CudaModel model = Load(), alone = Load();
         var random = new Random(21);
         int vocab = model.Config.VocabSize;
         int[] a = Tokens(random, 150, vocab), b = Tokens(random, 150, vocab), c = Tokens(random, 150, vocab);
@@ -43,9 +48,7 @@ public class KvPoolTests
     [Fact]
     public void UnsizedPoolGrowsUnderInterleavedSequences()
     {
-        Gpu.Require();
-        using var model = CudaModel.Load(Fixtures.Model("tiny-bamba"), CudaPrecision.Float32);
-        using var alone = CudaModel.Load(Fixtures.Model("tiny-bamba"), CudaPrecision.Float32);
+        using CudaModel model = Load(), alone = Load();
         var random = new Random(22);
         int vocab = model.Config.VocabSize;
         // Three prompts of 1500 tokens in chunks of 300 taken in turn: 72 blocks, past the 64 an unsized pool starts with,

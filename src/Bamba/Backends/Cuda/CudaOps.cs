@@ -297,13 +297,14 @@ public sealed class CudaOps : IDisposable
     }
 
     /// <summary>
-    /// Key ranges of the batched decode: enough (sequence, KV head, range) warps for about eight 4-warp blocks per SM,
-    /// so the loads in flight cover the memory latency, but no range under <see cref="DecodeMinKeysPerSplit"/> keys,
-    /// whose partial results would cost more than their keys; ranges are whole KV blocks.
+    /// Key ranges of the batched decode: enough (sequence, KV head, range) warps for about sixteen 4-warp blocks per SM,
+    /// several waves of what fits at once, so that the last wave's tail is short; but no range under
+    /// <see cref="DecodeMinKeysPerSplit"/> keys, whose partial results would cost more than their keys; ranges are
+    /// whole KV blocks.
     /// </summary>
     private (int Splits, int PerSplit) DecodeSplits(int warpsPerSplit, int maxLength)
     {
-        int target = 8 * Device.MultiprocessorCount * AttentionWarps;
+        int target = 16 * Device.MultiprocessorCount * AttentionWarps;
         int splits = Math.Clamp((target + warpsPerSplit - 1) / warpsPerSplit, 1, (maxLength + DecodeMinKeysPerSplit - 1) / DecodeMinKeysPerSplit);
         int perSplit = ((maxLength + splits - 1) / splits + CudaKvPool.BlockTokens - 1) / CudaKvPool.BlockTokens * CudaKvPool.BlockTokens;
         return ((maxLength + perSplit - 1) / perSplit, perSplit);

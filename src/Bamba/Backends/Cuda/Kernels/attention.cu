@@ -152,7 +152,7 @@ extern "C" __global__ void attention_split(const act_t* q, const act_t* keys, co
 
 // ---- batched decode: one query per sequence, each over its own paged cache -------------------------------------------
 
-#define ATTN_DECODE_KEYS 4 // key and value rows each lane loads before using any: 16-byte loads in flight
+#define ATTN_DECODE_KEYS 4 // key (and value) rows of one chunk per slot: a lane's 16-byte loads in flight
 
 // Eight consecutive cache elements: loaded raw (one 16-byte load in bf16, two in fp32) so that several loads are in
 // flight at once, widened to float where used.
@@ -170,18 +170,85 @@ __device__ __forceinline__ void widen8(raw8_t r, float* v) {
 __device__ __forceinline__ raw8_t zero8() { raw8_t r; r.a.x = r.a.y = r.a.z = r.a.w = 0.f; r.b = r.a; return r; }
 #endif
 
+// One chunk of a slot's keys for the batched decode: ATTN_DECODE_KEYS key and value rows (this lane's 8 dims of each)
+// and whether each key is live (below the length, not padding).
+struct decode_chunk {
+    raw8_t k[ATTN_DECODE_KEYS], v[ATTN_DECODE_KEYS];
+    bool live[ATTN_DECODE_KEYS];
+};
+
+// Issues the loads of keys j0 + slot + slots · u (u < ATTN_DECODE_KEYS); rows past `end` are zeros and not live.
+// Every row below the length was written (padding rows too), so the row loads need not wait for the flag.
+__device__ __forceinline__ void load_chunk(decode_chunk& c, const act_t* keys, const act_t* values, const u8* key_pad, const int* table,
+                                           int j0, int end, int slot, int slots, int width, int column, bool has_dims) {
+#pragma unroll
+    for (int u = 0; u < ATTN_DECODE_KEYS; u++) {
+        int j = j0 + slot + slots * u;
+        c.k[u] = c.v[u] = zero8();
+        c.live[u] = false;
+        if (j < end) {
+            long long r = kv_row(table, j), at = r * width + column;
+            c.live[u] = !key_pad[r];
+            if (has_dims) { c.k[u] = load8(keys + at); c.v[u] = load8(values + at); }
+        }
+    }
+}
+
+// The online softmax of G query heads over one chunk, in base 2 (the queries carry log2(e)): scores summed over the
+// slot's lanes, then each head's running max m, sum l and unnormalised output acc (this lane's 8 dims) move on.
+template <int G>
+__device__ __forceinline__ void attend_chunk(const decode_chunk& c, const float (&qv)[G][8], int lanes_per_row, float (&m)[G], float (&l)[G],
+                                             float (&acc)[G][8]) {
+    float score[ATTN_DECODE_KEYS][G], v[ATTN_DECODE_KEYS][8];
+#pragma unroll
+    for (int u = 0; u < ATTN_DECODE_KEYS; u++) {
+        float k[8];
+        widen8(c.k[u], k);
+        widen8(c.v[u], v[u]);
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            float dot = 0.f;
+#pragma unroll
+            for (int i = 0; i < 8; i++) dot += qv[g][i] * k[i];
+            for (int o = lanes_per_row / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(FULL_MASK, dot, o);
+            score[u][g] = c.live[u] ? dot : NEG_INF;
+        }
+    }
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        float m_new = m[g];
+#pragma unroll
+        for (int u = 0; u < ATTN_DECODE_KEYS; u++) m_new = fmaxf(m_new, score[u][g]);
+        if (m_new == NEG_INF) continue; // no live key in this slot yet
+        float correction = exp2f(m[g] - m_new);
+        l[g] *= correction;
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[g][i] *= correction;
+#pragma unroll
+        for (int u = 0; u < ATTN_DECODE_KEYS; u++) {
+            float p = exp2f(score[u][g] - m_new);
+            l[g] += p;
+#pragma unroll
+            for (int i = 0; i < 8; i++) acc[g][i] += p * v[u][i];
+        }
+        m[g] = m_new;
+    }
+}
+
 // Flash-decoding for a batch: warp (b, kvh, s) runs the online softmax of the `group` (≤ G) query heads that share KV
 // head kvh over keys [s · per_split, min(lengths[b], (s + 1) · per_split)) of sequence b, so each key and value row is
 // read once for the whole group. The warp's lanes form slots of lanes_per_row lanes (a power of two ≥ head_dim / 8):
-// a slot takes every (32 / lanes_per_row)-th key, each of its lanes 8 dims of the key and value rows, ATTN_DECODE_KEYS
-// rows of each loaded before any is used; a score is summed over the slot's lanes by shuffles. Each slot keeps its own
-// running max, sum and output (no shuffle per key block), merged across the warp at the end. Leaves (max, sum,
-// unnormalised output) per (b, head, split) in `partial` [batch][heads][splits][2 + head_dim] for
-// attention_combine_batched. lengths[b] counts the cache rows including this step's.
+// a slot takes every (32 / lanes_per_row)-th key, each of its lanes 8 dims of the key and value rows (16-byte loads);
+// a score is summed over the slot's lanes by shuffles. The next chunk's loads are issued before the current chunk's
+// arithmetic, so every warp keeps loads in flight. Each slot keeps its own running max, sum and output (no shuffle per
+// key block), merged across the warp at the end. Leaves (max, sum, unnormalised output) per (b, head, split) in
+// `partial` [batch][heads][splits][2 + head_dim] for attention_combine_batched (the max in natural-log units).
+// lengths[b] counts the cache rows including this step's.
 template <int G>
 __device__ void decode_batched(const act_t* q, int q_stride, const act_t* keys, const act_t* values, const u8* key_pad,
                                const int* tables, int table_stride, const int* lengths, float* partial, int heads, int kv_heads,
                                int head_dim, float scale, int splits, int per_split, int lanes_per_row) {
+    const float log2e = 1.4426950408889634f, ln2 = 0.6931471805599453f;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, b = blockIdx.y;
     int item = blockIdx.x * ATTN_WARPS + warp;
     if (item >= kv_heads * splits) return;
@@ -197,68 +264,23 @@ __device__ void decode_batched(const act_t* q, int q_stride, const act_t* keys, 
 #pragma unroll
         for (int i = 0; i < 8; i++) {
             acc[g][i] = 0.f;
-            qv[g][i] = g < group && has_dims ? ld(qg + i) * scale : 0.f;
+            qv[g][i] = g < group && has_dims ? ld(qg + i) * scale * log2e : 0.f;
         }
     }
-    int begin = s * per_split, end = min(lengths[b], begin + per_split);
-    for (int j0 = begin; j0 < end; j0 += slots * ATTN_DECODE_KEYS) {
-        raw8_t kr[ATTN_DECODE_KEYS], vr[ATTN_DECODE_KEYS];
-        bool live[ATTN_DECODE_KEYS];
-#pragma unroll
-        for (int u = 0; u < ATTN_DECODE_KEYS; u++) {
-            int j = j0 + slot + slots * u;
-            kr[u] = vr[u] = zero8();
-            live[u] = false;
-            if (j < end) {
-                // Every row below the length was written (padding rows too), so the loads need not wait for the flag.
-                long long r = kv_row(table, j), at = r * width + kvh * head_dim + d0;
-                live[u] = !key_pad[r];
-                if (has_dims) { kr[u] = load8(keys + at); vr[u] = load8(values + at); }
-            }
-        }
-        float score[ATTN_DECODE_KEYS][G];
-#pragma unroll
-        for (int u = 0; u < ATTN_DECODE_KEYS; u++) {
-            float k[8];
-            widen8(kr[u], k);
-#pragma unroll
-            for (int g = 0; g < G; g++) {
-                float dot = 0.f;
-#pragma unroll
-                for (int i = 0; i < 8; i++) dot += qv[g][i] * k[i];
-                for (int o = lanes_per_row / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(FULL_MASK, dot, o);
-                score[u][g] = live[u] ? dot : NEG_INF;
-            }
-        }
-        float v[ATTN_DECODE_KEYS][8];
-#pragma unroll
-        for (int u = 0; u < ATTN_DECODE_KEYS; u++) widen8(vr[u], v[u]);
-#pragma unroll
-        for (int g = 0; g < G; g++) {
-            float m_new = m[g];
-#pragma unroll
-            for (int u = 0; u < ATTN_DECODE_KEYS; u++) m_new = fmaxf(m_new, score[u][g]);
-            if (m_new == NEG_INF) continue; // no live key in this slot yet
-            float correction = expf(m[g] - m_new);
-            l[g] *= correction;
-#pragma unroll
-            for (int i = 0; i < 8; i++) acc[g][i] *= correction;
-#pragma unroll
-            for (int u = 0; u < ATTN_DECODE_KEYS; u++) {
-                float p = expf(score[u][g] - m_new);
-                l[g] += p;
-#pragma unroll
-                for (int i = 0; i < 8; i++) acc[g][i] += p * v[u][i];
-            }
-            m[g] = m_new;
-        }
+    int begin = s * per_split, end = min(lengths[b], begin + per_split), step = slots * ATTN_DECODE_KEYS, column = kvh * head_dim + d0;
+    decode_chunk current, next;
+    load_chunk(current, keys, values, key_pad, table, begin, end, slot, slots, width, column, has_dims);
+    for (int j0 = begin; j0 < end; j0 += step) {
+        load_chunk(next, keys, values, key_pad, table, j0 + step, end, slot, slots, width, column, has_dims);
+        attend_chunk<G>(current, qv, lanes_per_row, m, l, acc);
+        current = next;
     }
     // Merge the slots: lanes lanes_per_row apart (in other slots) hold the same dims.
 #pragma unroll
     for (int g = 0; g < G; g++) {
         float M = m[g];
         for (int o = 16; o >= lanes_per_row; o >>= 1) M = fmaxf(M, __shfl_xor_sync(FULL_MASK, M, o));
-        float w = m[g] == NEG_INF ? 0.f : expf(m[g] - M), sum = l[g] * w;
+        float w = m[g] == NEG_INF ? 0.f : exp2f(m[g] - M), sum = l[g] * w;
         for (int o = 16; o >= lanes_per_row; o >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, o);
 #pragma unroll
         for (int i = 0; i < 8; i++) {
@@ -267,7 +289,7 @@ __device__ void decode_batched(const act_t* q, int q_stride, const act_t* keys, 
         }
         if (g >= group || slot != 0) continue;
         float* out = partial + (((long long)b * heads + kvh * group + g) * splits + s) * (2 + head_dim);
-        if (lane == 0) { out[0] = M; out[1] = sum; }
+        if (lane == 0) { out[0] = M * ln2; out[1] = sum; }
         if (has_dims)
 #pragma unroll
             for (int i = 0; i < 8; i++) out[2 + d0 + i] = acc[g][i];
@@ -277,7 +299,7 @@ __device__ void decode_batched(const act_t* q, int q_stride, const act_t* keys, 
 // One kernel per group bound, so the per-head registers are only as many as the heads (G = the group rounded up to a
 // power of two). Grid (ceil(kv_heads · splits / ATTN_WARPS), batch), block 32 · ATTN_WARPS.
 #define DECODE_BATCHED(G)                                                                                                        \
-    extern "C" __global__ void attention_decode_batched_g##G(                                                                  \
+    extern "C" __global__ void __launch_bounds__(32 * ATTN_WARPS, 3) attention_decode_batched_g##G(                            \
         const act_t* q, int q_stride, const act_t* keys, const act_t* values, const u8* key_pad, const int* tables,              \
         int table_stride, const int* lengths, float* partial, int heads, int kv_heads, int head_dim, float scale, int splits,     \
         int per_split, int lanes_per_row) {                                                                                      \
