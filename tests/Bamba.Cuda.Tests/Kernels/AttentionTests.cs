@@ -77,7 +77,7 @@ public class AttentionTests
         AttentionKernel.Forward(shape, q, steps, keys, values, padding, expected);
 
         // Sequence 0 of a pool shared with two others, its blocks scattered among theirs.
-        using var cache = new PagedCache(ops, shape.KvWidth, [cached + 5, 150, 70], seed: 83);
+        using var cache = new PagedCache(ops, kvHeads, headDim, [cached + 5, 150, 70], seed: 83);
         for (int j = 0; j < before; j++)
             cache.Set(0, j, oldKeys.AsSpan(j * shape.KvWidth, shape.KvWidth), oldValues.AsSpan(j * shape.KvWidth, shape.KvWidth), padding[j]);
         cache.Upload();
@@ -85,7 +85,7 @@ public class AttentionTests
         using var positions = Gpu.I32(Enumerable.Range(before, steps).Select(j => padding[j] ? -1 : j).ToArray());
         using var outd = ops.Device.Allocate(expected.Length * ops.ActBytes);
         ops.KvAppend(qkvd.Pointer, qkvWidth, shape.QueryWidth, shape.QueryWidth + shape.KvWidth, cache.Pages, cache.Table(0), positions.Pointer,
-            before, steps, shape.KvWidth);
+            before, steps, kvHeads, headDim);
         ops.Attention(qkvd.Pointer, qkvWidth, cache.Pages, cache.Table(0), outd.Pointer, shape.QueryWidth, steps, cached, heads, kvHeads, headDim);
 
         var (storedKeys, storedValues, storedPadding) = cache.Read(0, cached);
@@ -113,7 +113,7 @@ public class AttentionTests
         var shape = new AttentionKernel.Shape(heads, kvHeads, headDim);
         int kv = shape.KvWidth, qkvWidth = shape.QueryWidth + 2 * kv;
         int[][] chunks = [[50, 70, 1, 100], [64, 64, 3, 1], [1, 130, 40, 65]];
-        using var cache = new PagedCache(ops, kv, chunks.Select(c => c.Sum()).ToArray(), seed: 84);
+        using var cache = new PagedCache(ops, kvHeads, headDim, chunks.Select(c => c.Sum()).ToArray(), seed: 84);
         cache.Upload();
         var keys = chunks.Select(c => new float[c.Sum() * kv]).ToArray();
         var values = chunks.Select(c => new float[c.Sum() * kv]).ToArray();
@@ -138,7 +138,7 @@ public class AttentionTests
                 using var qkvd = Gpu.Act(ops, qkv);
                 using var positions = Gpu.I32(Enumerable.Range(before, steps).ToArray());
                 using var outd = ops.Device.Allocate(expected.Length * ops.ActBytes);
-                ops.KvAppend(qkvd.Pointer, qkvWidth, shape.QueryWidth, shape.QueryWidth + kv, cache.Pages, cache.Table(s), positions.Pointer, before, steps, kv);
+                ops.KvAppend(qkvd.Pointer, qkvWidth, shape.QueryWidth, shape.QueryWidth + kv, cache.Pages, cache.Table(s), positions.Pointer, before, steps, kvHeads, headDim);
                 ops.Attention(qkvd.Pointer, qkvWidth, cache.Pages, cache.Table(s), outd.Pointer, shape.QueryWidth, steps, cached[s], heads, kvHeads, headDim);
                 Close.Assert(expected, Gpu.ReadAct(ops, outd.Pointer, expected.Length), Close.For(ops), $"sequence {s}, chunk {round} ({steps} tokens)");
             }

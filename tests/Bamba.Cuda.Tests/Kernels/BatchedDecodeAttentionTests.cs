@@ -24,7 +24,7 @@ public class BatchedDecodeAttentionTests
         int[] padded = [0, 2, 0, 40, 0, 63]; // left padding at the start of some caches; the last sees only its own key
         int batch = before.Length, kv = shape.KvWidth, qkvWidth = shape.QueryWidth + 2 * kv;
         var qkv = Gpu.Rounded(ops, Gpu.Random(90, batch * qkvWidth, 1.5f));
-        using var cache = new PagedCache(ops, kv, before.Select(b => b + 1).ToArray(), seed: 92);
+        using var cache = new PagedCache(ops, kvHeads, headDim, before.Select(b => b + 1).ToArray(), seed: 92);
         var expected = new float[batch * shape.QueryWidth];
         var allKeys = new float[batch][];
         for (int b = 0; b < batch; b++)
@@ -50,7 +50,7 @@ public class BatchedDecodeAttentionTests
         using var outd = ops.Device.Allocate(expected.Length * ops.ActBytes);
 
         ops.KvAppendBatched(qkvd.Pointer, qkvWidth, shape.QueryWidth, shape.QueryWidth + kv, cache.Pages, cache.TablesOnDevice, cache.Stride,
-            positions.Pointer, cachedBefore.Pointer, batch, kv);
+            positions.Pointer, cachedBefore.Pointer, batch, kvHeads, headDim);
         ops.AttentionDecodeBatched(qkvd.Pointer, qkvWidth, cache.Pages, cache.TablesOnDevice, cache.Stride, lengths.Pointer, before.Max() + 1,
             outd.Pointer, shape.QueryWidth, batch, heads, kvHeads, headDim);
 

@@ -3,8 +3,8 @@ using Bamba.Backends.Cuda;
 namespace Bamba.Cuda.Tests.Kernels;
 
 /// <summary>
-/// One attention layer of a KV block pool laid out as <see cref="CudaKvPool"/> lays it ([blocks][64][width] keys and
-/// values, a padding byte per position), built on the host for the kernel tests. The sequences take their blocks in
+/// One attention layer of a KV block pool laid out as <see cref="CudaKvPool"/> lays it ([blocks][kv_heads][64][head_dim]
+/// keys and values, a padding byte per position), built on the host for the kernel tests. The sequences take their blocks in
 /// turn, one block each per round, from a shuffled free list (with spare blocks nobody owns), so no sequence's blocks
 /// are contiguous or in order, as after interleaved growth and reuse.
 /// </summary>
@@ -13,16 +13,18 @@ internal sealed class PagedCache : IDisposable
     private const int Block = CudaKvPool.BlockTokens;
     private const int Spare = 3;
     private readonly CudaOps _ops;
-    private readonly int _width;
+    private readonly int _kvHeads, _headDim;
     private readonly float[] _keys, _values;
     private readonly byte[] _padding;
     private DeviceBuffer? _keysOnDevice, _valuesOnDevice, _paddingOnDevice, _tablesOnDevice;
 
     /// <param name="capacities">Positions each sequence must hold.</param>
-    public PagedCache(CudaOps ops, int width, int[] capacities, int seed)
+    public PagedCache(CudaOps ops, int kvHeads, int headDim, int[] capacities, int seed)
     {
         _ops = ops;
-        _width = width;
+        _kvHeads = kvHeads;
+        _headDim = headDim;
+        int width = kvHeads * headDim;
         var need = capacities.Select(c => Math.Max(1, CudaKvPool.BlocksFor(c))).ToArray();
         int blocks = need.Sum() + Spare;
         var random = new Random(seed);
@@ -42,15 +44,22 @@ internal sealed class PagedCache : IDisposable
     /// <summary>Ints per row of <see cref="TablesOnDevice"/>.</summary>
     public int Stride { get; }
 
-    public long Row(int sequence, int position) => (long)Tables[sequence][position / Block] * Block + position % Block;
+    /// <summary>Index of a position's padding flag.</summary>
+    private int Row(int sequence, int position) => Tables[sequence][position / Block] * Block + position % Block;
 
-    /// <summary>Sets a position's key and value rows and padding flag before <see cref="Upload"/>.</summary>
+    /// <summary>Where a position's row for KV head <paramref name="head"/> starts in the keys (or values).</summary>
+    private int At(int sequence, int position, int head) =>
+        ((Tables[sequence][position / Block] * _kvHeads + head) * Block + position % Block) * _headDim;
+
+    /// <summary>Sets a position's key and value rows (all KV heads) and padding flag before <see cref="Upload"/>.</summary>
     public void Set(int sequence, int position, ReadOnlySpan<float> key, ReadOnlySpan<float> value, bool padding)
     {
-        long row = Row(sequence, position);
-        key.CopyTo(_keys.AsSpan((int)(row * _width), _width));
-        value.CopyTo(_values.AsSpan((int)(row * _width), _width));
-        _padding[row] = (byte)(padding ? 1 : 0);
+        for (int h = 0; h < _kvHeads; h++)
+        {
+            key.Slice(h * _headDim, _headDim).CopyTo(_keys.AsSpan(At(sequence, position, h), _headDim));
+            value.Slice(h * _headDim, _headDim).CopyTo(_values.AsSpan(At(sequence, position, h), _headDim));
+        }
+        _padding[Row(sequence, position)] = (byte)(padding ? 1 : 0);
     }
 
     /// <summary>Copies the pool and the block tables ([sequence][Stride] ints) to the device.</summary>
@@ -74,15 +83,18 @@ internal sealed class PagedCache : IDisposable
         var keys = Gpu.ReadAct(_ops, _keysOnDevice!.Pointer, _keys.Length);
         var values = Gpu.ReadAct(_ops, _valuesOnDevice!.Pointer, _values.Length);
         var padding = Gpu.Device.Download<byte>(_paddingOnDevice!.Pointer, _padding.Length);
-        var k = new float[count * _width];
-        var v = new float[count * _width];
+        int width = _kvHeads * _headDim;
+        var k = new float[count * width];
+        var v = new float[count * width];
         var p = new byte[count];
         for (int j = 0; j < count; j++)
         {
-            long row = Row(sequence, j);
-            keys.AsSpan((int)(row * _width), _width).CopyTo(k.AsSpan(j * _width));
-            values.AsSpan((int)(row * _width), _width).CopyTo(v.AsSpan(j * _width));
-            p[j] = padding[row];
+            for (int h = 0; h < _kvHeads; h++)
+            {
+                keys.AsSpan(At(sequence, j, h), _headDim).CopyTo(k.AsSpan(j * width + h * _headDim));
+                values.AsSpan(At(sequence, j, h), _headDim).CopyTo(v.AsSpan(j * width + h * _headDim));
+            }
+            p[j] = padding[Row(sequence, j)];
         }
         return (k, v, p);
     }

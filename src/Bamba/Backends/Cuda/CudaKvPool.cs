@@ -4,8 +4,9 @@ namespace Bamba.Backends.Cuda;
 
 /// <summary>
 /// The attention KV cache of every sequence of a model, paged as vLLM pages it: blocks of <see cref="BlockTokens"/>
-/// positions; per attention layer keys and values [blocks][BlockTokens][kv_heads · head_dim] in the activation type,
-/// then one padding byte per position [blocks][BlockTokens] shared by the layers, all in one allocation. A sequence
+/// positions; per attention layer keys and values [blocks][kv_heads][BlockTokens][head_dim] in the activation type (one
+/// KV head's rows of a block consecutive, so decode streams them whole), then one padding byte per position
+/// [blocks][BlockTokens] shared by the layers, all in one allocation. A sequence
 /// takes blocks from the free list as it grows and gives them back when disposed; the kernels reach its positions
 /// through its block table (its block ids in order). Sized once by a caller that knows the load
 /// (<see cref="CudaModel.ReserveKvCache"/>: the scheduler's KV budget, the bench's free memory), after which running

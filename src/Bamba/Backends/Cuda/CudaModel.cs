@@ -394,7 +394,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         {
             // The single-token runs are rows 0..n−1: one append and one attention launch for all of them.
             _ops.KvAppendBatched(qkv, qkvWidth, qWidth, qWidth + kvWidth, kv, batch.BlockTables, batch.TableStride,
-                batch.PositionsOnDevice, batch.CachedBefore, n, kvWidth);
+                batch.PositionsOnDevice, batch.CachedBefore, n, c.NumKeyValueHeads, c.HeadDim);
             _ops.AttentionDecodeBatched(qkv, qkvWidth, kv, batch.BlockTables, batch.TableStride, batch.CachedAfter, batch.MaxCachedAfter,
                 attended, qWidth, n, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
         }
@@ -403,7 +403,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             long r0 = batch.Offsets[i];
             int len = batch.Length(i), cached = batch.States[i].Cached;
             ulong runQkv = qkv + (ulong)(r0 * qkvWidth * act), table = batch.BlockTables + (ulong)(4L * i * batch.TableStride);
-            _ops.KvAppend(runQkv, qkvWidth, qWidth, qWidth + kvWidth, kv, table, batch.PositionsOnDevice + (ulong)(r0 * 4), cached, len, kvWidth);
+            _ops.KvAppend(runQkv, qkvWidth, qWidth, qWidth + kvWidth, kv, table, batch.PositionsOnDevice + (ulong)(r0 * 4), cached, len,
+                c.NumKeyValueHeads, c.HeadDim);
             _ops.Attention(runQkv, qkvWidth, kv, table, attended + (ulong)(r0 * qWidth * act), qWidth,
                 len, cached + len, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
         }

@@ -23,7 +23,7 @@ public sealed class CudaOps : IDisposable
     private const int MaxHeadDim = 256;        // ATTN_MAX_HEAD_DIM in attention.cu; also the SSD kernels' limit on P
     private const int SampleThreads = 1024;    // SAMPLE_THREADS in sampling.cu
     private const int SplitDecodeMinKeys = 64; // one-query attention over at least this many keys splits them over warps
-    private const int DecodeMinKeysPerSplit = 256; // the batched decode's shortest key range
+    private const int DecodeMinKeysPerSplit = 32; // the batched decode's shortest key range (a few chunks of a warp)
 
     private readonly KernelModule _module;
 
@@ -213,15 +213,17 @@ public sealed class CudaOps : IDisposable
     }
 
     /// <summary>
-    /// One attention layer's view of the paged KV cache (<see cref="CudaKvPool"/>): its key and value blocks and the
-    /// padding flags, which the layers share. A sequence's block table (a device int array) names its blocks in order.
+    /// One attention layer's view of the paged KV cache (<see cref="CudaKvPool"/>): its key and value blocks
+    /// ([blocks][kv_heads][64][head_dim]) and the padding flags ([blocks][64], shared by the layers). A sequence's block
+    /// table (a device int array) names its blocks in order.
     /// </summary>
     public readonly record struct KvPages(ulong Keys, ulong Values, ulong Padding);
 
     /// <summary>A run's keys and values (qkv rows) into positions <paramref name="start"/>.. of the sequence whose block
     /// table is <paramref name="table"/>, with each position's padding flag (position &lt; 0).</summary>
-    public void KvAppend(ulong qkv, int stride, int kColumn, int vColumn, KvPages kv, ulong table, ulong positions, int start, int steps, int width) =>
-        Launch("kv_append", steps, Block, 0, qkv, stride, kColumn, vColumn, kv.Keys, kv.Values, kv.Padding, table, 0, positions, 0UL, start, width);
+    public void KvAppend(ulong qkv, int stride, int kColumn, int vColumn, KvPages kv, ulong table, ulong positions, int start, int steps,
+        int kvHeads, int headDim) =>
+        Launch("kv_append", steps, Block, 0, qkv, stride, kColumn, vColumn, kv.Keys, kv.Values, kv.Padding, table, 0, positions, 0UL, start, kvHeads, headDim);
 
     /// <summary>
     /// Queries [steps, heads·headDim] (row stride qStride) over the first <paramref name="cached"/> positions of the
@@ -273,8 +275,9 @@ public sealed class CudaOps : IDisposable
     /// <paramref name="tables"/> (<paramref name="tableStride"/> ints a row), with its padding flag (position &lt; 0).
     /// </summary>
     public void KvAppendBatched(ulong qkv, int stride, int kColumn, int vColumn, KvPages kv, ulong tables, int tableStride,
-        ulong positions, ulong cached, int batch, int width) =>
-        Launch("kv_append", batch, Block, 0, qkv, stride, kColumn, vColumn, kv.Keys, kv.Values, kv.Padding, tables, tableStride, positions, cached, 0, width);
+        ulong positions, ulong cached, int batch, int kvHeads, int headDim) =>
+        Launch("kv_append", batch, Block, 0, qkv, stride, kColumn, vColumn, kv.Keys, kv.Values, kv.Padding, tables, tableStride, positions, cached, 0,
+            kvHeads, headDim);
 
     /// <summary>
     /// One query per sequence (row b of q, stride qStride) over the first <c>lengths[b]</c> positions of sequence b
@@ -298,15 +301,15 @@ public sealed class CudaOps : IDisposable
 
     /// <summary>
     /// Key ranges of the batched decode: enough (sequence, KV head, range) warps for about sixteen 4-warp blocks per SM,
-    /// several waves of what fits at once, so that the last wave's tail is short; but no range under
-    /// <see cref="DecodeMinKeysPerSplit"/> keys, whose partial results would cost more than their keys; ranges are
-    /// whole KV blocks.
+    /// several waves of what fits at once, so that the last wave's tail is short (a small batch gets many short ranges:
+    /// each warp walks its range one chunk after another, so a long range would leave most of the GPU idle); but no
+    /// range under <see cref="DecodeMinKeysPerSplit"/> keys, whose partial results would cost more than their keys.
     /// </summary>
     private (int Splits, int PerSplit) DecodeSplits(int warpsPerSplit, int maxLength)
     {
         int target = 16 * Device.MultiprocessorCount * AttentionWarps;
         int splits = Math.Clamp((target + warpsPerSplit - 1) / warpsPerSplit, 1, (maxLength + DecodeMinKeysPerSplit - 1) / DecodeMinKeysPerSplit);
-        int perSplit = ((maxLength + splits - 1) / splits + CudaKvPool.BlockTokens - 1) / CudaKvPool.BlockTokens * CudaKvPool.BlockTokens;
+        int perSplit = ((maxLength + splits - 1) / splits + DecodeMinKeysPerSplit - 1) / DecodeMinKeysPerSplit * DecodeMinKeysPerSplit;
         return ((maxLength + perSplit - 1) / perSplit, perSplit);
     }
 

@@ -23,13 +23,20 @@ extern "C" __global__ void rope(act_t* x, int stride, const int* positions, cons
 
 // ---- the paged KV cache ----------------------------------------------------------------------------------------------
 // Keys and values live in a pool of blocks of KV_BLOCK positions (CudaKvPool): per attention layer
-// [blocks][KV_BLOCK][kv_heads · head_dim], and one padding byte per position [blocks][KV_BLOCK] shared by the layers.
-// A sequence's block table lists its blocks in order: position j is row kv_row(table, j) of the pool.
+// [blocks][kv_heads][KV_BLOCK][head_dim], so one KV head's rows of a block are consecutive (16 KB for Bamba's heads in
+// bf16: what the decode kernel streams), and one padding byte per position [blocks][KV_BLOCK] shared by the layers.
+// A sequence's block table lists its blocks in order: position j lies in block table[j / KV_BLOCK], slot j % KV_BLOCK.
 
 #define KV_BLOCK 64 // CudaKvPool.BlockTokens: a multiple of every prefill key tile (32, 64), so a tile lies in one block
 
+// Index of position j's padding flag.
 __device__ __forceinline__ long long kv_row(const int* table, int j) {
     return (long long)table[(unsigned)j / KV_BLOCK] * KV_BLOCK + (unsigned)j % KV_BLOCK;
+}
+
+// Element offset of position j's key (or value) row for KV head kvh.
+__device__ __forceinline__ long long kv_at(const int* table, int j, int kvh, int kv_heads, int head_dim) {
+    return (((long long)table[(unsigned)j / KV_BLOCK] * kv_heads + kvh) * KV_BLOCK + (unsigned)j % KV_BLOCK) * head_dim;
 }
 
 // Appends rows of keys and values (columns k_col / v_col of the qkv rows) with each row's padding flag (position < 0).
@@ -37,13 +44,17 @@ __device__ __forceinline__ long long kv_row(const int* table, int j) {
 // a prompt run (one table, stride 0, consecutive positions) or a decode batch (a table and a position per row).
 // Grid (rows).
 extern "C" __global__ void kv_append(const act_t* qkv, int stride, int k_col, int v_col, act_t* keys, act_t* values, u8* key_pad,
-                                     const int* tables, int table_stride, const int* positions, const int* first, int start, int width) {
-    int r = blockIdx.x;
+                                     const int* tables, int table_stride, const int* positions, const int* first, int start,
+                                     int kv_heads, int head_dim) {
+    int r = blockIdx.x, j = first ? first[r] : start + r;
     const act_t* row = qkv + (long long)r * stride;
-    long long at = kv_row(tables + (long long)r * table_stride, first ? first[r] : start + r);
-    if (threadIdx.x == 0) key_pad[at] = positions[r] < 0 ? 1 : 0;
-    long long dst = at * width;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) { keys[dst + i] = row[k_col + i]; values[dst + i] = row[v_col + i]; }
+    const int* table = tables + (long long)r * table_stride;
+    if (threadIdx.x == 0) key_pad[kv_row(table, j)] = positions[r] < 0 ? 1 : 0;
+    for (int i = threadIdx.x; i < kv_heads * head_dim; i += blockDim.x) {
+        long long dst = kv_at(table, j, i / head_dim, kv_heads, head_dim) + i % head_dim;
+        keys[dst] = row[k_col + i];
+        values[dst] = row[v_col + i];
+    }
 }
 
 // q · k for one key row, with 16-byte loads where the head allows (the dims in the same order as the scalar loop).
@@ -75,14 +86,13 @@ __device__ __forceinline__ float dot_row(const float* q, const act_t* k, int hea
 // then every lane accumulates its dims (d = lane + 32·i) of the values. m, l and acc carry the running max, sum and
 // unnormalised output, so ranges can be chained or combined.
 __device__ void attend_range(const float* qs, const act_t* keys, const act_t* values, const u8* key_pad, const int* table, int begin,
-                             int end, int kvh, int width, int head_dim, float scale, float& m, float& l, float* acc) {
+                             int end, int kvh, int kv_heads, int head_dim, float scale, float& m, float& l, float* acc) {
     int lane = threadIdx.x & 31;
     for (int j0 = begin; j0 < end; j0 += 32) {
         int j = j0 + lane;
         float score = NEG_INF;
         if (j < end) {
-            long long r = kv_row(table, j);
-            if (!key_pad[r]) score = dot_row(qs, keys + r * width + kvh * head_dim, head_dim) * scale;
+            if (!key_pad[kv_row(table, j)]) score = dot_row(qs, keys + kv_at(table, j, kvh, kv_heads, head_dim), head_dim) * scale;
         }
         float block_m = warp_max(score);
         if (block_m == NEG_INF) continue;
@@ -93,7 +103,7 @@ __device__ void attend_range(const float* qs, const act_t* keys, const act_t* va
         for (int jj = 0; jj < 32; jj++) {
             float pj = __shfl_sync(FULL_MASK, p, jj);
             if (pj == 0.f) continue;
-            const act_t* v = values + kv_row(table, j0 + jj) * width + kvh * head_dim;
+            const act_t* v = values + kv_at(table, j0 + jj, kvh, kv_heads, head_dim);
             for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) {
                 int d = lane + 32 * i;
                 if (d < head_dim) acc[i] += pj * ld(v + d);
@@ -118,7 +128,7 @@ extern "C" __global__ void attention(const act_t* q, int q_stride, const act_t* 
     __syncwarp();
     float m = NEG_INF, l = 0.f, acc[ATTN_MAX_HEAD_DIM / 32];
     for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[i] = 0.f;
-    attend_range(qs[warp], keys, values, key_pad, table, 0, cached - steps + t + 1, kvh, kv_heads * head_dim, head_dim, scale, m, l, acc);
+    attend_range(qs[warp], keys, values, key_pad, table, 0, cached - steps + t + 1, kvh, kv_heads, head_dim, scale, m, l, acc);
     for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) {
         int d = lane + 32 * i;
         if (d < head_dim) st(out + (long long)t * out_stride + h * head_dim + d, l > 0.f ? acc[i] / l : 0.f);
@@ -140,7 +150,7 @@ extern "C" __global__ void attention_split(const act_t* q, const act_t* keys, co
     __syncwarp();
     float m = NEG_INF, l = 0.f, acc[ATTN_MAX_HEAD_DIM / 32];
     for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[i] = 0.f;
-    attend_range(qs[warp], keys, values, key_pad, table, s * per_split, min(cached, (s + 1) * per_split), kvh, kv_heads * head_dim, head_dim,
+    attend_range(qs[warp], keys, values, key_pad, table, s * per_split, min(cached, (s + 1) * per_split), kvh, kv_heads, head_dim,
                  scale, m, l, acc);
     float* out = partial + ((long long)h * splits + s) * (2 + head_dim);
     if (lane == 0) { out[0] = m; out[1] = l; }
@@ -180,16 +190,16 @@ struct decode_chunk {
 // Issues the loads of keys j0 + slot + slots · u (u < ATTN_DECODE_KEYS); rows past `end` are zeros and not live.
 // Every row below the length was written (padding rows too), so the row loads need not wait for the flag.
 __device__ __forceinline__ void load_chunk(decode_chunk& c, const act_t* keys, const act_t* values, const u8* key_pad, const int* table,
-                                           int j0, int end, int slot, int slots, int width, int column, bool has_dims) {
+                                           int j0, int end, int slot, int slots, int kvh, int kv_heads, int head_dim, int d0) {
 #pragma unroll
     for (int u = 0; u < ATTN_DECODE_KEYS; u++) {
         int j = j0 + slot + slots * u;
         c.k[u] = c.v[u] = zero8();
         c.live[u] = false;
         if (j < end) {
-            long long r = kv_row(table, j), at = r * width + column;
-            c.live[u] = !key_pad[r];
-            if (has_dims) { c.k[u] = load8(keys + at); c.v[u] = load8(values + at); }
+            long long at = kv_at(table, j, kvh, kv_heads, head_dim) + d0;
+            c.live[u] = !key_pad[kv_row(table, j)];
+            if (d0 < head_dim) { c.k[u] = load8(keys + at); c.v[u] = load8(values + at); }
         }
     }
 }
@@ -238,9 +248,9 @@ __device__ __forceinline__ void attend_chunk(const decode_chunk& c, const float 
 // Flash-decoding for a batch: warp (b, kvh, s) runs the online softmax of the `group` (≤ G) query heads that share KV
 // head kvh over keys [s · per_split, min(lengths[b], (s + 1) · per_split)) of sequence b, so each key and value row is
 // read once for the whole group. The warp's lanes form slots of lanes_per_row lanes (a power of two ≥ head_dim / 8):
-// a slot takes every (32 / lanes_per_row)-th key, each of its lanes 8 dims of the key and value rows (16-byte loads);
-// a score is summed over the slot's lanes by shuffles. The next chunk's loads are issued before the current chunk's
-// arithmetic, so every warp keeps loads in flight. Each slot keeps its own running max, sum and output (no shuffle per
+// a slot takes every (32 / lanes_per_row)-th key, each of its lanes 8 dims of the key and value rows (16-byte loads),
+// so a warp reads its KV head's consecutive rows of each block whole; a score is summed over the slot's lanes by
+// shuffles. The next chunk's loads are issued before the current chunk's arithmetic, so every warp keeps loads in flight. Each slot keeps its own running max, sum and output (no shuffle per
 // key block), merged across the warp at the end. Leaves (max, sum, unnormalised output) per (b, head, split) in
 // `partial` [batch][heads][splits][2 + head_dim] for attention_combine_batched (the max in natural-log units).
 // lengths[b] counts the cache rows including this step's.
@@ -252,7 +262,7 @@ __device__ void decode_batched(const act_t* q, int q_stride, const act_t* keys, 
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, b = blockIdx.y;
     int item = blockIdx.x * ATTN_WARPS + warp;
     if (item >= kv_heads * splits) return;
-    int kvh = item / splits, s = item % splits, group = heads / kv_heads, width = kv_heads * head_dim;
+    int kvh = item / splits, s = item % splits, group = heads / kv_heads;
     int slots = 32 / lanes_per_row, slot = lane / lanes_per_row, d0 = 8 * (lane % lanes_per_row);
     bool has_dims = d0 < head_dim;
     const int* table = tables + (long long)b * table_stride;
@@ -267,11 +277,11 @@ __device__ void decode_batched(const act_t* q, int q_stride, const act_t* keys, 
             qv[g][i] = g < group && has_dims ? ld(qg + i) * scale * log2e : 0.f;
         }
     }
-    int begin = s * per_split, end = min(lengths[b], begin + per_split), step = slots * ATTN_DECODE_KEYS, column = kvh * head_dim + d0;
+    int begin = s * per_split, end = min(lengths[b], begin + per_split), step = slots * ATTN_DECODE_KEYS;
     decode_chunk current, next;
-    load_chunk(current, keys, values, key_pad, table, begin, end, slot, slots, width, column, has_dims);
+    load_chunk(current, keys, values, key_pad, table, begin, end, slot, slots, kvh, kv_heads, head_dim, d0);
     for (int j0 = begin; j0 < end; j0 += step) {
-        load_chunk(next, keys, values, key_pad, table, j0 + step, end, slot, slots, width, column, has_dims);
+        load_chunk(next, keys, values, key_pad, table, j0 + step, end, slot, slots, kvh, kv_heads, head_dim, d0);
         attend_chunk<G>(current, qv, lanes_per_row, m, l, acc);
         current = next;
     }
@@ -350,7 +360,7 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
     float* qs = tile_smem;                  // [ATTN_TILE][ld_row], pre-scaled
     float* kv = qs + ATTN_TILE * ld_row;    // [ATTN_TILE][ld_row]: the key tile, then the value tile
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, h = blockIdx.y, kvh = h / (heads / kv_heads);
-    int t0 = blockIdx.x * ATTN_TILE, width = kv_heads * head_dim, per_lane = head_dim / 32, offset = cached - steps;
+    int t0 = blockIdx.x * ATTN_TILE, per_lane = head_dim / 32, offset = cached - steps;
     for (int i = threadIdx.x; i < ATTN_TILE * head_dim; i += blockDim.x) {
         int r = i / head_dim, d = i % head_dim, t = t0 + r;
         qs[r * ld_row + d] = t < steps ? ld(q + (long long)t * q_stride + h * head_dim + d) * scale : 0.f;
@@ -363,13 +373,13 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
     int last_query = min(steps, t0 + ATTN_TILE) - 1, key_end = offset + last_query + 1;
     for (int j0 = 0; j0 < key_end; j0 += ATTN_TILE) {
         // The tile's keys are consecutive rows of one block of the pool.
-        long long tile_row = kv_row(table, j0);
-        const act_t* key_tile = keys + tile_row * width + kvh * head_dim;
-        const act_t* value_tile = values + tile_row * width + kvh * head_dim;
+        long long tile_row = kv_row(table, j0), tile_at = kv_at(table, j0, kvh, kv_heads, head_dim);
+        const act_t* key_tile = keys + tile_at;
+        const act_t* value_tile = values + tile_at;
         __syncthreads();
         for (int i = threadIdx.x; i < ATTN_TILE * head_dim; i += blockDim.x) {
             int r = i / head_dim, d = i % head_dim, j = j0 + r;
-            kv[r * ld_row + d] = j < key_end ? ld(key_tile + (long long)r * width + d) : 0.f;
+            kv[r * ld_row + d] = j < key_end ? ld(key_tile + r * head_dim + d) : 0.f;
         }
         __syncthreads();
         // Scores: lane = key j0 + lane, for the warp's four queries.
@@ -398,7 +408,7 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
         __syncthreads();
         for (int i = threadIdx.x; i < ATTN_TILE * head_dim; i += blockDim.x) {
             int r = i / head_dim, d = i % head_dim, jj = j0 + r;
-            kv[r * ld_row + d] = jj < key_end ? ld(value_tile + (long long)r * width + d) : 0.f;
+            kv[r * ld_row + d] = jj < key_end ? ld(value_tile + r * head_dim + d) : 0.f;
         }
         __syncthreads();
         for (int jj = 0; jj < ATTN_TILE; jj++) {
@@ -442,7 +452,7 @@ extern "C" __global__ void attention_mma(const bf16_t* q, int q_stride, const bf
     bf16_t* ks = qs + ATTN_MMA_QUERIES * ld;
     bf16_t* vs = ks + ATTN_MMA_KEYS * ld;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, group = lane >> 2, quad = lane & 3;
-    int h = blockIdx.y, kvh = h / (heads / kv_heads), width = kv_heads * head_dim, offset = cached - steps;
+    int h = blockIdx.y, kvh = h / (heads / kv_heads), offset = cached - steps;
     int t0 = blockIdx.x * ATTN_MMA_QUERIES;
     tile_load(qs, ld, q + (long long)t0 * q_stride + h * head_dim, q_stride, ATTN_MMA_QUERIES, steps - t0, head_dim);
     __syncthreads();
@@ -464,10 +474,10 @@ extern "C" __global__ void attention_mma(const bf16_t* q, int q_stride, const bf
     int key_end = offset + min(steps, t0 + ATTN_MMA_QUERIES); // keys 0 .. key_end − 1 are visible to some query here
     for (int j0 = 0; j0 < key_end; j0 += ATTN_MMA_KEYS) {
         // The tile's keys are consecutive rows of one block of the pool.
-        long long tile_row = kv_row(table, j0);
+        long long tile_row = kv_row(table, j0), tile_at = kv_at(table, j0, kvh, kv_heads, head_dim);
         __syncthreads();
-        tile_load(ks, ld, keys + tile_row * width + kvh * head_dim, width, ATTN_MMA_KEYS, key_end - j0, head_dim);
-        tile_load(vs, ld, values + tile_row * width + kvh * head_dim, width, ATTN_MMA_KEYS, key_end - j0, head_dim);
+        tile_load(ks, ld, keys + tile_at, head_dim, ATTN_MMA_KEYS, key_end - j0, head_dim);
+        tile_load(vs, ld, values + tile_at, head_dim, ATTN_MMA_KEYS, key_end - j0, head_dim);
         __syncthreads();
         float s[ATTN_MMA_KEYS / 8][4];
 #pragma unroll
