@@ -100,9 +100,6 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         if (Config.NumAttentionLayers > 0) _kv.Reserve(checked((int)blocks));
     }
 
-    /// <summary>Device bytes of the KV block pool, used or free.</summary>
-    public long KvCacheBytes => _kv.Bytes;
-
     SequenceState ISequenceModel.CreateState() => CreateState();
 
     /// <summary>Device bytes one sequence of <paramref name="tokens"/> tokens holds (its state with the KV rows reserved).</summary>

@@ -52,8 +52,6 @@ public sealed class CudaSequenceState : SequenceState
     public int Cached { get; private set; }
     /// <summary>Non-padding tokens so far: the RoPE position of the next real token.</summary>
     public int Position { get; private set; }
-    /// <summary>Positions the blocks held can take.</summary>
-    public int Capacity => _blocks.Count * CudaKvPool.BlockTokens;
     private long BlockBytes { get; }
 
     internal ulong ConvWindow(int layer) => _recurrent.Pointer + (ulong)_convOffset[layer];
