@@ -76,19 +76,72 @@ public class AttentionTests
         var expected = new float[steps * shape.QueryWidth];
         AttentionKernel.Forward(shape, q, steps, keys, values, padding, expected);
 
-        int capacity = cached + 5;
-        using var kd = ops.Device.AllocateZeroed((long)capacity * shape.KvWidth * ops.ActBytes);
-        using var vd = ops.Device.AllocateZeroed((long)capacity * shape.KvWidth * ops.ActBytes);
-        using (var ok = Gpu.Act(ops, oldKeys)) ops.Device.CopyDevice(kd.Pointer, ok.Pointer, oldKeys.Length * ops.ActBytes);
-        using (var ov = Gpu.Act(ops, oldValues)) ops.Device.CopyDevice(vd.Pointer, ov.Pointer, oldValues.Length * ops.ActBytes);
+        // Sequence 0 of a pool shared with two others, its blocks scattered among theirs.
+        using var cache = new PagedCache(ops, kvHeads, headDim, [cached + 5, 150, 70], seed: 83);
+        for (int j = 0; j < before; j++)
+            cache.Set(0, j, oldKeys.AsSpan(j * shape.KvWidth, shape.KvWidth), oldValues.AsSpan(j * shape.KvWidth, shape.KvWidth), padding[j]);
+        cache.Upload();
         using var qkvd = Gpu.Act(ops, qkv);
-        using var padd = Gpu.Device.Upload<byte>(padding.Select(p => (byte)(p ? 1 : 0)).ToArray());
+        using var positions = Gpu.I32(Enumerable.Range(before, steps).Select(j => padding[j] ? -1 : j).ToArray());
         using var outd = ops.Device.Allocate(expected.Length * ops.ActBytes);
-        ops.KvAppend(qkvd.Pointer, qkvWidth, shape.QueryWidth, shape.QueryWidth + shape.KvWidth, kd.Pointer, vd.Pointer, before, steps, shape.KvWidth);
-        ops.Attention(qkvd.Pointer, qkvWidth, kd.Pointer, vd.Pointer, padd.Pointer, outd.Pointer, shape.QueryWidth, steps, cached, heads, kvHeads, headDim);
+        ops.KvAppend(qkvd.Pointer, qkvWidth, shape.QueryWidth, shape.QueryWidth + shape.KvWidth, cache.Pages, cache.Table(0), positions.Pointer,
+            before, steps, kvHeads, headDim);
+        ops.Attention(qkvd.Pointer, qkvWidth, cache.Pages, cache.Table(0), outd.Pointer, shape.QueryWidth, steps, cached, heads, kvHeads, headDim);
 
-        Assert.Equal(keys, Gpu.ReadAct(ops, kd.Pointer, keys.Length));
-        Assert.Equal(values, Gpu.ReadAct(ops, vd.Pointer, values.Length));
+        var (storedKeys, storedValues, storedPadding) = cache.Read(0, cached);
+        Assert.Equal(keys, storedKeys);
+        Assert.Equal(values, storedValues);
+        Assert.Equal(padding.Select(p => (byte)(p ? 1 : 0)), storedPadding);
         Close.Assert(expected, Gpu.ReadAct(ops, outd.Pointer, expected.Length), Close.For(ops), "attention");
+    }
+
+    public static TheoryData<CudaPrecision, int, int, int> ChunkShapes() => new()
+    {
+        { CudaPrecision.Float32, 4, 2, 64 },   // one-warp, split and tiled kernels by chunk length
+        { CudaPrecision.BFloat16, 32, 8, 128 }, // Bamba's heads: the tensor-core prefill
+    };
+
+    /// <summary>
+    /// Three prompts fed in turn, in chunks that cross block boundaries (and one-token chunks), into one pool whose
+    /// blocks they took interleaved: after every chunk, its attention output equals the CPU's over the prefix so far.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ChunkShapes))]
+    public void ChunkedPromptsOfInterleavedSequencesMatchCpu(CudaPrecision precision, int heads, int kvHeads, int headDim)
+    {
+        var ops = Gpu.Ops(precision);
+        var shape = new AttentionKernel.Shape(heads, kvHeads, headDim);
+        int kv = shape.KvWidth, qkvWidth = shape.QueryWidth + 2 * kv;
+        int[][] chunks = [[50, 70, 1, 100], [64, 64, 3, 1], [1, 130, 40, 65]];
+        using var cache = new PagedCache(ops, kvHeads, headDim, chunks.Select(c => c.Sum()).ToArray(), seed: 84);
+        cache.Upload();
+        var keys = chunks.Select(c => new float[c.Sum() * kv]).ToArray();
+        var values = chunks.Select(c => new float[c.Sum() * kv]).ToArray();
+        var cached = new int[chunks.Length];
+        for (int round = 0, seed = 85; round < chunks[0].Length; round++)
+            for (int s = 0; s < chunks.Length; s++, seed++)
+            {
+                int steps = chunks[s][round], before = cached[s];
+                var qkv = Gpu.Rounded(ops, Gpu.Random(seed, steps * qkvWidth, 1.5f));
+                var q = new float[steps * shape.QueryWidth];
+                for (int t = 0; t < steps; t++)
+                {
+                    qkv.AsSpan(t * qkvWidth, shape.QueryWidth).CopyTo(q.AsSpan(t * shape.QueryWidth));
+                    qkv.AsSpan(t * qkvWidth + shape.QueryWidth, kv).CopyTo(keys[s].AsSpan((before + t) * kv));
+                    qkv.AsSpan(t * qkvWidth + shape.QueryWidth + kv, kv).CopyTo(values[s].AsSpan((before + t) * kv));
+                }
+                cached[s] += steps;
+                var expected = new float[steps * shape.QueryWidth];
+                AttentionKernel.Forward(shape, q, steps, keys[s].AsSpan(0, cached[s] * kv).ToArray(), values[s].AsSpan(0, cached[s] * kv).ToArray(),
+                    new bool[cached[s]], expected);
+
+                using var qkvd = Gpu.Act(ops, qkv);
+                using var positions = Gpu.I32(Enumerable.Range(before, steps).ToArray());
+                using var outd = ops.Device.Allocate(expected.Length * ops.ActBytes);
+                ops.KvAppend(qkvd.Pointer, qkvWidth, shape.QueryWidth, shape.QueryWidth + kv, cache.Pages, cache.Table(s), positions.Pointer, before, steps, kvHeads, headDim);
+                ops.Attention(qkvd.Pointer, qkvWidth, cache.Pages, cache.Table(s), outd.Pointer, shape.QueryWidth, steps, cached[s], heads, kvHeads, headDim);
+                Close.Assert(expected, Gpu.ReadAct(ops, outd.Pointer, expected.Length), Close.For(ops), $"sequence {s}, chunk {round} ({steps} tokens)");
+            }
+        for (int s = 0; s < chunks.Length; s++) Assert.Equal(keys[s], cache.Read(s, cached[s]).Keys);
     }
 }

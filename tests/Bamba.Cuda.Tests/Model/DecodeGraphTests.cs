@@ -15,9 +15,10 @@ public class DecodeGraphTests
         Gpu.Require();
         using var model = CudaModel.Load(Fixtures.Model(modelName), precision);
         var random = new Random(11);
-        // 60 prompt tokens + 40 steps: the KV cache grows from 64 to 128 rows mid-way, which forces a new capture.
-        var prompt = Enumerable.Range(0, 60).Select(_ => random.Next(3, model.Config.VocabSize)).ToArray();
-        // Greedy: a graphed step splits attention by the cache's capacity, a plain one by its length, so the sums run in
+        // 1000 prompt tokens + 40 steps: the block table outgrows the graph's 16 slots (1024 positions) mid-way, which
+        // forces a new capture.
+        var prompt = Enumerable.Range(0, 1000).Select(_ => random.Next(3, model.Config.VocabSize)).ToArray();
+        // Greedy: a graphed step splits attention by the table's slots, a plain one by the cache's length, so the sums run in
         // another order; a sampled draw could flip on such a last-bit difference, an argmax practically never does.
         var sampling = SamplingOptions.Greedy;
 

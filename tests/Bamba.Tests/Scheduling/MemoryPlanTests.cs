@@ -104,14 +104,31 @@ public class MemoryPlanTests
         Assert.Contains("GiB free", text);
     }
 
-    /// <summary>With state blocks, a request's reservation is its KV blocks plus its state's, and the budget refuses beyond it.</summary>
+    /// <summary>
+    /// With state blocks, a request's reservation is its KV blocks plus its state's; the blocks must hold every slot's
+    /// state beside one sequence of the longest context (a paged KV cache is allocated beside all the states).
+    /// </summary>
     [Fact]
     public void StateBlocksCountInTheSchedulersBudget()
     {
-        var options = new SchedulerOptions { MaxBatch = 4, MaxContext = 32, KvBlockSize = 16, StateBlocks = 3, KvBlocks = 5 };
+        var options = new SchedulerOptions { MaxBatch = 4, MaxContext = 32, KvBlockSize = 16, StateBlocks = 3, KvBlocks = 14 };
         options.Validate();
         Assert.Equal(5, options.SequenceBlocks(32));
-        Assert.Throws<BambaException>(() => (options with { KvBlocks = 4 }).Validate());
+        var e = Assert.Throws<BambaException>(() => (options with { KvBlocks = 13 }).Validate());
+        Assert.Contains("beside the recurrent states of 4 slots", e.Message);
         Assert.Equal(4 * 5, (options with { KvBlocks = null }).TotalKvBlocks);
+    }
+
+    /// <summary>The KV alone stays within what is left beside every slot's state, however few slots are in use.</summary>
+    [Fact]
+    public void TheKvAloneStaysWithinWhatIsLeftBesideEverySlotsState()
+    {
+        var budget = new KvBlockBudget(new SchedulerOptions { MaxBatch = 4, MaxContext = 32, KvBlockSize = 16, StateBlocks = 3, KvBlocks = 14 });
+        Assert.Equal(2, budget.KvTotal);
+        Assert.True(budget.TryReserve(32, out int first)); // 2 KV blocks + 3 for the state
+        Assert.False(budget.TryReserve(16, out _));        // 9 of 14 blocks, but 3 of KV
+        budget.Release(first);
+        Assert.True(budget.TryReserve(16, out _));
+        Assert.Equal(4, budget.Used);
     }
 }

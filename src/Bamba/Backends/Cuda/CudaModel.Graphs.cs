@@ -4,20 +4,24 @@ namespace Bamba.Backends.Cuda;
 
 /// <summary>
 /// Batch-1 decode through a CUDA graph: a step's ~400 launches replayed as one, so no launch waits on the host.
-/// Everything that changes from one token to the next (token, position, cache length, the sampler's draw) sits in one
-/// small device block, uploaded in one copy before the replay; the pointer tables and sampling parameters sit in
-/// scratch buffers of the graph's own, written when the graph is made. One capture serves every token until a pointer
-/// it holds changes: another sequence, a cache that grew (capacity), a scratch buffer that was reallocated (scratch
-/// generation), or other sampling parameters. The first step with a new key runs plainly (it creates the GEMM plans
-/// and scratch sizes), the next one is captured. Attention is split by the cache's capacity rather than its length, so
-/// the launches stay the same from one token to the next.
+/// Everything that changes from one token to the next (token, position, cache length, the sampler's draw, the block
+/// table) sits in one small device block, uploaded in one copy before the replay; the pointer tables and sampling
+/// parameters sit in scratch buffers of the graph's own, written when the graph is made. One capture serves every
+/// token until a pointer or size it holds changes: another sequence, a block table outgrowing its slots in the step
+/// block, a KV pool or scratch buffer that was reallocated (their generations), or other sampling parameters. The
+/// first step with a new key runs plainly (it creates the GEMM plans and scratch sizes), the next one is captured.
+/// Attention is split by the table's slots rather than the cache's length, so the launches stay the same from one
+/// token to the next.
 /// </summary>
 public sealed partial class CudaModel
 {
-    private readonly record struct GraphKey(CudaSequenceState State, int Capacity, int ScratchGeneration, SamplingOptions Sampling);
+    private readonly record struct GraphKey(CudaSequenceState State, int TableSlots, int PoolGeneration, int ScratchGeneration,
+        SamplingOptions Sampling);
 
-    /// <summary>The step block: token, position, cache rows before and after the step, the draw's bits.</summary>
+    /// <summary>The step block: token, position, cache positions before and after the step, the draw's bits, then the block table.</summary>
     private const int StepBlockInts = 5;
+    /// <summary>Block-table slots of a graphed step at least (16 blocks: 1024 positions); they double as the sequence grows.</summary>
+    private const int MinTableSlots = 16;
 
     private GraphKey? _warmed;
     private (GraphKey Key, CudaGraph Graph, Batch Batch, Draw Draw)? _graph;
@@ -31,10 +35,11 @@ public sealed partial class CudaModel
         int token = input.Tokens.Span[0];
         if ((uint)token >= (uint)Config.VocabSize) throw new BambaException($"token id {token} is outside the vocabulary (0..{Config.VocabSize - 1})");
         int cached = state.Cached;
-        var positions = state.Begin(input.Padding.Span, 1, recordPadding: false);
-        ulong block = _ops.Scratch.Get("graph.step", 4 * StepBlockInts);
-        var key = new GraphKey(state, state.Capacity, _ops.Scratch.Generation, sampling);
-        int[] values = [token, positions[0], cached, cached + 1, BitConverter.SingleToInt32Bits(uniform)];
+        var positions = state.Begin(input.Padding.Span, 1);
+        int slots = Math.Max(MinTableSlots, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)state.BlockTable.Count));
+        ulong block = _ops.Scratch.Get("graph.step", 4L * (StepBlockInts + slots));
+        var key = new GraphKey(state, slots, _kv.Generation, _ops.Scratch.Generation, sampling);
+        int[] values = [token, positions[0], cached, cached + 1, BitConverter.SingleToInt32Bits(uniform), .. BlockTables([state], slots)];
         if (_graph is { } current && current.Key == key)
         {
             _ops.Device.Copy<int>(block, values);
@@ -43,7 +48,7 @@ public sealed partial class CudaModel
         }
         // The graph's tables are about to be rewritten for this key: a graph of another key would replay stale ones.
         ReleaseGraph();
-        var (batch, draw) = GraphBatch(state, positions, block, sampling);
+        var (batch, draw) = GraphBatch(state, positions, block, slots, sampling);
         _ops.Device.Copy<int>(block, values);
         if (_warmed == key && key.ScratchGeneration == _ops.Scratch.Generation)
         {
@@ -60,14 +65,16 @@ public sealed partial class CudaModel
     }
 
     /// <summary>The step's batch over the step block and the graph's own tables.</summary>
-    private (Batch, Draw) GraphBatch(CudaSequenceState state, int[] positions, ulong block, SamplingOptions sampling)
+    private (Batch, Draw) GraphBatch(CudaSequenceState state, int[] positions, ulong block, int slots, SamplingOptions sampling)
     {
         var batch = Batch.For([state], [0, 1], positions, singles: 1);
         batch.Tokens = block;
         batch.PositionsOnDevice = block + 4;
         batch.CachedBefore = block + 8;
         batch.CachedAfter = block + 12;
-        batch.MaxCachedAfter = state.Capacity;
+        batch.BlockTables = block + 4 * StepBlockInts;
+        batch.TableStride = slots;
+        batch.MaxCachedAfter = slots * CudaKvPool.BlockTokens;
         batch.LastRows = Upload("graph.last_rows", new[] { 0 });
         UploadSingleTables(batch, "graph.");
         var draw = UploadSampling(batch, [sampling], [0f], "graph.") with { Uniform = block + 16 };

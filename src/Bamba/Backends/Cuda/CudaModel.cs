@@ -15,9 +15,10 @@ namespace Bamba.Backends.Cuda;
 /// kernels, attention over the run); a step where every run is one token takes the recurrent paths for all sequences
 /// at once. Calls are serialised: the device has one stream.
 /// </summary>
-public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
+public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedKvCache
 {
     private readonly CudaOps _ops;
+    private readonly CudaKvPool _kv;
     private readonly WeightStore? _store;
     private readonly CudaWeights _weights;
     private readonly DeviceBuffer _invFreq;
@@ -32,6 +33,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
         _ownsDevice = ownsDevice;
         CudaOps.CheckShapes(config);
         _weights = new CudaWeights(ops, weights, config);
+        _kv = new CudaKvPool(ops.Device, _gate, config, ops.ActBytes);
         var rope = new Rope(config.RopeTheta, config.RotaryDim, config.Dtype == "bfloat16");
         _invFreq = ops.Device.Upload<float>(rope.InverseFrequencies.Length > 0 ? rope.InverseFrequencies : [0f]);
     }
@@ -85,7 +87,19 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
 
     public CudaSequenceState CreateState()
     {
-        lock (_gate) return new CudaSequenceState(_ops.Device, Config, _ops.ActBytes, _ops.StateBytes);
+        lock (_gate) return new CudaSequenceState(_ops.Device, Config, _kv, _ops.StateBytes);
+    }
+
+    /// <summary>
+    /// Sizes the KV pool, in one allocation, for <paramref name="sequences"/> sequences of at most
+    /// <paramref name="longest"/> tokens each holding <paramref name="tokens"/> tokens together (each may leave part of
+    /// its last block empty); past it a sequence's growth fails with "the KV cache is full" instead of reallocating.
+    /// Without it the pool grows by doubling as sequences need.
+    /// </summary>
+    public void ReserveKvCache(int sequences, int longest, long tokens)
+    {
+        long blocks = Math.Min((long)sequences * CudaKvPool.BlocksFor(longest), CudaKvPool.BlocksFor(tokens) + (long)sequences);
+        if (Config.NumAttentionLayers > 0) _kv.Reserve(checked((int)blocks));
     }
 
     SequenceState ISequenceModel.CreateState() => CreateState();
@@ -112,12 +126,13 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
     /// </summary>
     public int SequencesThatFit(int tokens, long workingBytes)
     {
-        long free = _ops.Device.MemoryInfo().Free - workingBytes;
+        // An idle KV pool is freed before a larger one is allocated: its memory counts as free.
+        long free = _ops.Device.MemoryInfo().Free + _kv.IdleBytes - workingBytes;
         return (int)Math.Clamp(free / SequenceBytes(tokens), 0, int.MaxValue);
     }
 
     /// <summary>The device memory free now and what each sequence and step takes of it: what a server sizes its scheduler from.</summary>
-    public DeviceMemory Memory() => new(_ops.Device.MemoryInfo().Free, CudaSequenceState.FixedBytes(Config, _ops.StateBytes),
+    public DeviceMemory Memory() => new(_ops.Device.MemoryInfo().Free, CudaSequenceState.FixedBytes(Config, _ops.ActBytes, _ops.StateBytes),
         CudaSequenceState.KvBytesPerToken(Config, _ops.ActBytes), StepWorkingBytes);
 
     public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
@@ -205,9 +220,12 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
         public int Length(int run) => Offsets[run + 1] - Offsets[run];
         public ulong Tokens, PositionsOnDevice, LastRows;
         /// <summary>For the single-token runs: device tables [layer][run] of conv-window and SSM-state pointers
-        /// (Mamba layers), [attention layer][run] of key, value and padding pointers, and each run's cache rows before and after.</summary>
-        public ulong ConvWindows, SsmStates, KeyTable, ValueTable, PaddingTable, CachedBefore, CachedAfter;
+        /// (Mamba layers) and each run's cache positions before and after.</summary>
+        public ulong ConvWindows, SsmStates, CachedBefore, CachedAfter;
         public int MaxCachedAfter;
+        /// <summary>Every run's block table: device ints [run][TableStride] (attention layers only).</summary>
+        public ulong BlockTables;
+        public int TableStride;
     }
 
     /// <summary>Runs every layer over the batch and moves the states on; the final hidden rows are left in scratch "x".</summary>
@@ -272,13 +290,17 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
                 if ((uint)id >= (uint)Config.VocabSize)
                     throw new BambaException($"token id {id} is outside the vocabulary (0..{Config.VocabSize - 1})");
             run.CopyTo(tokens.AsSpan(offsets[i]));
-            // The batched append records the single-token runs' padding flags on the device.
-            cudaStates[i].Begin(inputs[i].Padding.Span, run.Length, recordPadding: i >= singles).CopyTo(positions, offsets[i]);
+            cudaStates[i].Begin(inputs[i].Padding.Span, run.Length).CopyTo(positions, offsets[i]);
         }
         var batch = Batch.For(cudaStates, offsets, positions, singles);
         batch.Tokens = Upload("tokens", tokens);
         batch.PositionsOnDevice = Upload("positions", positions);
         batch.LastRows = Upload("last_rows", offsets.Skip(1).Select(o => o - 1).ToArray());
+        if (Config.NumAttentionLayers > 0)
+        {
+            batch.TableStride = Math.Max(1, cudaStates.Max(s => s.BlockTable.Count));
+            batch.BlockTables = Upload("attn.blocks", BlockTables(cudaStates, batch.TableStride));
+        }
         if (singles == 0) return batch;
         UploadSingleTables(batch, "");
         if (Config.NumAttentionLayers == 0) return batch;
@@ -289,10 +311,19 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
         return batch;
     }
 
+    /// <summary>The states' block tables as rows of <paramref name="stride"/> ints (the tail of a shorter row unused).</summary>
+    private static int[] BlockTables(IReadOnlyList<CudaSequenceState> states, int stride)
+    {
+        var tables = new int[states.Count * stride];
+        for (int i = 0; i < states.Count; i++)
+            for (int b = 0; b < states[i].BlockTable.Count; b++) tables[i * stride + b] = states[i].BlockTable[b];
+        return tables;
+    }
+
     /// <summary>
-    /// The single-token runs' pointer tables: conv windows and SSM states per Mamba layer, keys, values and padding per
-    /// attention layer, one upload per table per step, not per layer (a copy from pageable memory waits for the stream).
-    /// <paramref name="prefix"/> names the scratch buffers (a captured graph keeps its own).
+    /// The single-token runs' pointer tables: conv windows and SSM states per Mamba layer, uploaded once per step, not
+    /// per layer (a copy from pageable memory waits for the stream). <paramref name="prefix"/> names the scratch buffers
+    /// (a captured graph keeps its own).
     /// </summary>
     private void UploadSingleTables(Batch batch, string prefix)
     {
@@ -300,10 +331,6 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
         var singles = batch.States.AsSpan(0, n).ToArray();
         var windows = new ulong[layers * n];
         var ssm = new ulong[layers * n];
-        var attentionLayers = Enumerable.Range(0, layers).Where(Config.IsAttentionLayer).ToArray();
-        var keys = new ulong[attentionLayers.Length * n];
-        var values = new ulong[keys.Length];
-        var padding = new ulong[keys.Length];
         for (int l = 0; l < layers; l++)
             for (int i = 0; i < n; i++)
             {
@@ -311,19 +338,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
                 windows[l * n + i] = singles[i].ConvWindow(l);
                 ssm[l * n + i] = singles[i].SsmState(l);
             }
-        for (int a = 0; a < attentionLayers.Length; a++)
-            for (int i = 0; i < n; i++)
-            {
-                keys[a * n + i] = singles[i].Keys(attentionLayers[a]);
-                values[a * n + i] = singles[i].Values(attentionLayers[a]);
-                padding[a * n + i] = singles[i].Padding;
-            }
         batch.ConvWindows = Upload(prefix + "conv.windows", windows);
         batch.SsmStates = Upload(prefix + "ssm.states", ssm);
-        if (attentionLayers.Length == 0) return;
-        batch.KeyTable = Upload(prefix + "attn.keys", keys);
-        batch.ValueTable = Upload(prefix + "attn.values", values);
-        batch.PaddingTable = Upload(prefix + "attn.padding", padding);
     }
 
     private void Mamba(Batch batch, int layer, CudaWeights.Mamba w, ulong normed, ulong output)
@@ -376,24 +392,24 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
         // Queries and keys are adjacent in each qkv row: one launch rotates both.
         _ops.Rope(qkv, qkvWidth, batch.PositionsOnDevice, _invFreq.Pointer, rows, c.NumAttentionHeads + c.NumKeyValueHeads, c.HeadDim, c.RotaryDim);
         int n = batch.Singles;
+        var kv = _kv.Layer(AttentionIndex(layer));
         if (n > 0)
         {
             // The single-token runs are rows 0..n−1: one append and one attention launch for all of them.
-            ulong table = (ulong)(8L * AttentionIndex(layer) * n);
-            _ops.KvAppendBatched(qkv, qkvWidth, qWidth, qWidth + kvWidth, batch.KeyTable + table, batch.ValueTable + table, batch.PaddingTable + table,
-                batch.PositionsOnDevice, batch.CachedBefore, n, kvWidth);
-            _ops.AttentionDecodeBatched(qkv, qkvWidth, batch.KeyTable + table, batch.ValueTable + table, batch.PaddingTable + table,
-                batch.CachedAfter, batch.MaxCachedAfter, attended, qWidth, n, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
+            _ops.KvAppendBatched(qkv, qkvWidth, qWidth, qWidth + kvWidth, kv, batch.BlockTables, batch.TableStride,
+                batch.PositionsOnDevice, batch.CachedBefore, n, c.NumKeyValueHeads, c.HeadDim);
+            _ops.AttentionDecodeBatched(qkv, qkvWidth, kv, batch.BlockTables, batch.TableStride, batch.CachedAfter, batch.MaxCachedAfter,
+                attended, qWidth, n, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
         }
         for (int i = n; i < batch.Runs; i++)
         {
             long r0 = batch.Offsets[i];
-            int len = batch.Length(i);
-            var state = batch.States[i];
-            ulong runQkv = qkv + (ulong)(r0 * qkvWidth * act);
-            _ops.KvAppend(runQkv, qkvWidth, qWidth, qWidth + kvWidth, state.Keys(layer), state.Values(layer), state.Cached, len, kvWidth);
-            _ops.Attention(runQkv, qkvWidth, state.Keys(layer), state.Values(layer), state.Padding, attended + (ulong)(r0 * qWidth * act), qWidth,
-                len, state.Cached + len, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
+            int len = batch.Length(i), cached = batch.States[i].Cached;
+            ulong runQkv = qkv + (ulong)(r0 * qkvWidth * act), table = batch.BlockTables + (ulong)(4L * i * batch.TableStride);
+            _ops.KvAppend(runQkv, qkvWidth, qWidth, qWidth + kvWidth, kv, table, batch.PositionsOnDevice + (ulong)(r0 * 4), cached, len,
+                c.NumKeyValueHeads, c.HeadDim);
+            _ops.Attention(runQkv, qkvWidth, kv, table, attended + (ulong)(r0 * qWidth * act), qWidth,
+                len, cached + len, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
         }
         _ops.Linear(attended, w.O, output, rows, c.HiddenSize, qWidth);
     }
@@ -441,6 +457,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling
     public void Dispose()
     {
         ReleaseGraph();
+        _kv.Dispose();
         _invFreq.Dispose();
         _weights.Dispose();
         var device = _ops.Device;

@@ -1,3 +1,4 @@
+using System.Numerics;
 using Bamba.Configuration;
 using Bamba.Weights;
 
@@ -26,6 +27,7 @@ public sealed class CudaOps : IDisposable
     private const int ConvSteps = 16;          // CONV_STEPS in conv.cu
     private const int MaxConvKernel = 4;       // CONV_MAX_K in conv.cu
     private const int SplitDecodeMinKeys = 64; // one-query attention over at least this many keys splits them over warps
+    private const int DecodeMinKeysPerSplit = 32; // the batched decode's shortest key range (a few chunks of a warp)
 
     private readonly KernelModule _module;
 
@@ -230,14 +232,24 @@ public sealed class CudaOps : IDisposable
         Launch("rope", rows, Block, 0, x, stride, positions, invFreq, heads, headDim, rotaryDim);
     }
 
-    public void KvAppend(ulong qkv, int stride, int kColumn, int vColumn, ulong keys, ulong values, int start, int steps, int width) =>
-        Launch("kv_append", steps, Block, 0, qkv, stride, kColumn, vColumn, keys, values, start, width);
+    /// <summary>
+    /// One attention layer's view of the paged KV cache (<see cref="CudaKvPool"/>): its key and value blocks
+    /// ([blocks][kv_heads][64][head_dim]) and the padding flags ([blocks][64], shared by the layers). A sequence's block
+    /// table (a device int array) names its blocks in order.
+    /// </summary>
+    public readonly record struct KvPages(ulong Keys, ulong Values, ulong Padding);
+
+    /// <summary>A run's keys and values (qkv rows) into positions <paramref name="start"/>.. of the sequence whose block
+    /// table is <paramref name="table"/>, with each position's padding flag (position &lt; 0).</summary>
+    public void KvAppend(ulong qkv, int stride, int kColumn, int vColumn, KvPages kv, ulong table, ulong positions, int start, int steps,
+        int kvHeads, int headDim) =>
+        Launch("kv_append", steps, Block, 0, qkv, stride, kColumn, vColumn, kv.Keys, kv.Values, kv.Padding, table, 0, positions, 0UL, start, kvHeads, headDim);
 
     /// <summary>
-    /// Queries [steps, heads·headDim] (row stride qStride) over the cache's first <paramref name="cached"/> rows,
-    /// the run's own last; keyPadding is one byte per cached row.
+    /// Queries [steps, heads·headDim] (row stride qStride) over the first <paramref name="cached"/> positions of the
+    /// sequence whose block table is <paramref name="table"/>, the run's own last.
     /// </summary>
-    public void Attention(ulong q, int qStride, ulong keys, ulong values, ulong keyPadding, ulong output, int outStride,
+    public void Attention(ulong q, int qStride, KvPages kv, ulong table, ulong output, int outStride,
         int steps, int cached, int heads, int kvHeads, int headDim)
     {
         if (headDim > MaxHeadDim || heads % kvHeads != 0)
@@ -252,7 +264,7 @@ public sealed class CudaOps : IDisposable
             splits = (cached + perSplit - 1) / perSplit;
             ulong partial = Scratch.Get("attention.partial", 4L * heads * splits * (2 + headDim));
             Launch("attention_split", Blocks((long)heads * splits, AttentionWarps), 32 * AttentionWarps, 0,
-                q, keys, values, keyPadding, partial, cached, heads, kvHeads, headDim, scale, splits, perSplit);
+                q, kv.Keys, kv.Values, kv.Padding, table, partial, cached, heads, kvHeads, headDim, scale, splits, perSplit);
             Launch("attention_combine_batched", Dim3.Of(heads, 1), 128, 0, partial, output, 0, heads, headDim, splits);
             return;
         }
@@ -261,7 +273,7 @@ public sealed class CudaOps : IDisposable
             // A prompt in bf16: both products of flash attention on the tensor cores.
             int shared = 2 * 3 * AttentionMmaTile * (headDim + 8);
             Launch("attention_mma", Dim3.Of((steps + AttentionMmaTile - 1) / AttentionMmaTile, heads), 128, shared,
-                q, qStride, keys, values, keyPadding, output, outStride, steps, cached, heads, kvHeads, scale);
+                q, qStride, kv.Keys, kv.Values, kv.Padding, table, output, outStride, steps, cached, heads, kvHeads, scale);
             return;
         }
         if (steps >= AttentionTile / 2 && headDim % 32 == 0 && headDim <= AttentionTileMaxHeadDim)
@@ -269,42 +281,56 @@ public sealed class CudaOps : IDisposable
             // A prompt: tiles of queries share each key and value row they load.
             int shared = 4 * 2 * AttentionTile * (headDim + 4);
             Launch("attention_tiled", Dim3.Of((steps + AttentionTile - 1) / AttentionTile, heads), 256, shared,
-                q, qStride, keys, values, keyPadding, output, outStride, steps, cached, heads, kvHeads, headDim, scale);
+                q, qStride, kv.Keys, kv.Values, kv.Padding, table, output, outStride, steps, cached, heads, kvHeads, headDim, scale);
             return;
         }
         Launch("attention", Blocks((long)steps * heads, AttentionWarps), 32 * AttentionWarps, 0,
-            q, qStride, keys, values, keyPadding, output, outStride, steps, cached, heads, kvHeads, headDim, scale);
+            q, qStride, kv.Keys, kv.Values, kv.Padding, table, output, outStride, steps, cached, heads, kvHeads, headDim, scale);
     }
 
-    public const int MaxGroup = 8; // ATTN_MAX_GROUP in attention.cu
+    public const int MaxGroup = 8; // the widest attention_decode_batched_gN in attention.cu
 
     /// <summary>
-    /// One row per sequence (row b of qkv) into row <c>cached[b]</c> of that sequence's cache, with its padding flag
-    /// (position &lt; 0); the tables hold one device pointer per sequence.
+    /// One row per sequence (row b of qkv) into position <c>cached[b]</c> of sequence b, whose block table is row b of
+    /// <paramref name="tables"/> (<paramref name="tableStride"/> ints a row), with its padding flag (position &lt; 0).
     /// </summary>
-    public void KvAppendBatched(ulong qkv, int stride, int kColumn, int vColumn, ulong keyTable, ulong valueTable, ulong paddingTable,
-        ulong positions, ulong cached, int batch, int width) =>
-        Launch("kv_append_batched", batch, Block, 0, qkv, stride, kColumn, vColumn, keyTable, valueTable, paddingTable, positions, cached, width);
+    public void KvAppendBatched(ulong qkv, int stride, int kColumn, int vColumn, KvPages kv, ulong tables, int tableStride,
+        ulong positions, ulong cached, int batch, int kvHeads, int headDim) =>
+        Launch("kv_append", batch, Block, 0, qkv, stride, kColumn, vColumn, kv.Keys, kv.Values, kv.Padding, tables, tableStride, positions, cached, 0,
+            kvHeads, headDim);
 
     /// <summary>
-    /// One query per sequence (row b of q, stride qStride) over that sequence's cache of <c>lengths[b]</c> rows (its own key
-    /// last), split over the keys so <paramref name="batch"/> × KV heads × splits warps cover the GPU; output row b at
-    /// <c>output + b · outStride</c>. Key/value/padding tables hold one device pointer per sequence.
+    /// One query per sequence (row b of q, stride qStride) over the first <c>lengths[b]</c> positions of sequence b
+    /// (its own key last; block table row b of <paramref name="tables"/>), split over the keys so that batch × KV heads ×
+    /// splits warps cover the GPU; output row b at <c>output + b · outStride</c>.
     /// </summary>
-    public void AttentionDecodeBatched(ulong q, int qStride, ulong keyTable, ulong valueTable, ulong paddingTable, ulong lengths, int maxLength,
+    public void AttentionDecodeBatched(ulong q, int qStride, KvPages kv, ulong tables, int tableStride, ulong lengths, int maxLength,
         ulong output, int outStride, int batch, int heads, int kvHeads, int headDim)
     {
         if (headDim > MaxHeadDim || headDim % 8 != 0 || heads % kvHeads != 0 || heads / kvHeads > MaxGroup)
             throw new BambaException($"the CUDA decode attention kernel needs head_dim ≤ {MaxHeadDim} and a multiple of 8, and ≤ {MaxGroup} query heads per KV head");
-        int target = 4 * Device.MultiprocessorCount * AttentionWarps;
-        int splits = Math.Clamp((target + batch * kvHeads - 1) / (batch * kvHeads), 1, (maxLength + 31) / 32);
-        int perSplit = ((maxLength + splits - 1) / splits + 31) / 32 * 32;
-        splits = (maxLength + perSplit - 1) / perSplit;
+        var (splits, perSplit) = DecodeSplits(batch * kvHeads, maxLength);
         ulong partial = Scratch.Get("attention.partial", 4L * batch * heads * splits * (2 + headDim));
-        int group = heads / kvHeads, shared = 4 * AttentionWarps * group * headDim;
-        Launch("attention_decode_batched", Dim3.Of(Blocks((long)kvHeads * splits, AttentionWarps), batch), 32 * AttentionWarps, shared,
-            q, qStride, keyTable, valueTable, paddingTable, lengths, partial, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim), splits, perSplit);
+        int group = (int)BitOperations.RoundUpToPowerOf2((uint)(heads / kvHeads));
+        int lanesPerRow = (int)BitOperations.RoundUpToPowerOf2((uint)(headDim / 8));
+        Launch($"attention_decode_batched_g{group}", Dim3.Of(Blocks((long)kvHeads * splits, AttentionWarps), batch), 32 * AttentionWarps, 0,
+            q, qStride, kv.Keys, kv.Values, kv.Padding, tables, tableStride, lengths, partial, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim),
+            splits, perSplit, lanesPerRow);
         Launch("attention_combine_batched", Dim3.Of(heads, batch), 128, 0, partial, output, outStride, heads, headDim, splits);
+    }
+
+    /// <summary>
+    /// Key ranges of the batched decode: enough (sequence, KV head, range) warps for about sixteen 4-warp blocks per SM,
+    /// several waves of what fits at once, so that the last wave's tail is short (a small batch gets many short ranges:
+    /// each warp walks its range one chunk after another, so a long range would leave most of the GPU idle); but no
+    /// range under <see cref="DecodeMinKeysPerSplit"/> keys, whose partial results would cost more than their keys.
+    /// </summary>
+    private (int Splits, int PerSplit) DecodeSplits(int warpsPerSplit, int maxLength)
+    {
+        int target = 16 * Device.MultiprocessorCount * AttentionWarps;
+        int splits = Math.Clamp((target + warpsPerSplit - 1) / warpsPerSplit, 1, (maxLength + DecodeMinKeysPerSplit - 1) / DecodeMinKeysPerSplit);
+        int perSplit = ((maxLength + splits - 1) / splits + DecodeMinKeysPerSplit - 1) / DecodeMinKeysPerSplit * DecodeMinKeysPerSplit;
+        return ((maxLength + perSplit - 1) / perSplit, perSplit);
     }
 
     // ---- linear and sampling -----------------------------------------------------------------------------------

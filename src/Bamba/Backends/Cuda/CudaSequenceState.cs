@@ -5,28 +5,25 @@ namespace Bamba.Backends.Cuda;
 
 /// <summary>
 /// One sequence's hybrid cache on the GPU: per Mamba layer the conv window [K−1, ConvDim] (float32) and the SSM state
-/// [heads, head_dim, state] (float32, or bf16 where the model was loaded so), one allocation for all layers; per attention layer the keys and values
-/// (activation type, RoPE applied), grown by doubling; one padding byte per cached position, shared by the layers.
+/// [heads, head_dim, state] (float32, or bf16 where the model was loaded so), one allocation for all layers; for the
+/// attention layers its block table, the blocks of the model's <see cref="CudaKvPool"/> that hold its keys, values and
+/// padding flags in order, taken as it grows and given back when it is disposed.
 /// </summary>
 public sealed class CudaSequenceState : SequenceState
 {
-    private readonly CudaDevice _device;
-    private readonly BambaConfig _config;
-    private readonly int _actBytes;
+    private readonly CudaKvPool _pool;
+    private readonly bool _hasAttention;
     private readonly DeviceBuffer _recurrent;
     private readonly long[] _convOffset, _ssmOffset;
-    private readonly int[] _attentionLayers;
-    private DeviceBuffer[] _keys = [], _values = [];
-    private DeviceBuffer? _padding;
+    private readonly List<int> _blocks = [];
 
-    internal CudaSequenceState(CudaDevice device, BambaConfig c, int actBytes, int stateBytes)
+    internal CudaSequenceState(CudaDevice device, BambaConfig c, CudaKvPool pool, int stateBytes)
     {
-        _device = device;
-        _config = c;
-        _actBytes = actBytes;
+        _pool = pool;
+        _hasAttention = c.NumAttentionLayers > 0;
         long bytes = RecurrentLayout(c, stateBytes, out _convOffset, out _ssmOffset);
         _recurrent = device.AllocateZeroed(bytes);
-        _attentionLayers = Enumerable.Range(0, c.NumHiddenLayers).Where(c.IsAttentionLayer).ToArray();
+        BlockBytes = _hasAttention ? CudaKvPool.BytesPerBlock(c, pool.ActBytes) : 0;
     }
 
     /// <summary>
@@ -37,27 +34,20 @@ public sealed class CudaSequenceState : SequenceState
 
     private static long Paged(long bytes) => (bytes + Page - 1) / Page * Page;
 
-    /// <summary>Device bytes of one sequence holding <paramref name="tokens"/> tokens (recurrent state + KV rows + padding flags, each allocation in whole pages).</summary>
-    internal static long BytesFor(BambaConfig c, int actBytes, int stateBytes, int tokens)
-    {
-        long recurrent = Paged(RecurrentLayout(c, stateBytes, out _, out _));
-        if (c.NumAttentionLayers == 0) return recurrent;
-        return recurrent + 2L * c.NumAttentionLayers * Paged(tokens * KvRowBytes(c, actBytes)) + Paged(tokens);
-    }
+    /// <summary>Device bytes of one sequence holding <paramref name="tokens"/> tokens (its recurrent state, in whole pages, and the KV blocks they fill).</summary>
+    internal static long BytesFor(BambaConfig c, int actBytes, int stateBytes, int tokens) =>
+        Paged(RecurrentLayout(c, stateBytes, out _, out _)) + (c.NumAttentionLayers == 0 ? 0 : CudaKvPool.BlocksFor(tokens) * CudaKvPool.BytesPerBlock(c, actBytes));
 
     /// <summary>
-    /// What a sequence holds whatever its length, with the most that page rounding can add to its growing buffers (K and
-    /// V per attention layer, padding): so that this plus <see cref="KvBytesPerToken"/> per token bounds <see cref="BytesFor"/>.
+    /// What a sequence holds whatever its length: its recurrent state and the most its last, partly filled KV block
+    /// adds, so that this plus <see cref="KvBytesPerToken"/> per token bounds <see cref="BytesFor"/>.
     /// </summary>
-    internal static long FixedBytes(BambaConfig c, int stateBytes) =>
-        Paged(RecurrentLayout(c, stateBytes, out _, out _)) + (c.NumAttentionLayers == 0 ? 0 : (2L * c.NumAttentionLayers + 1) * Page);
+    internal static long FixedBytes(BambaConfig c, int actBytes, int stateBytes) =>
+        Paged(RecurrentLayout(c, stateBytes, out _, out _)) + (c.NumAttentionLayers == 0 ? 0 : CudaKvPool.BytesPerBlock(c, actBytes));
 
     /// <summary>Keys and values of every attention layer and the padding flag, per cached token (none without attention).</summary>
     internal static long KvBytesPerToken(BambaConfig c, int actBytes) =>
-        c.NumAttentionLayers == 0 ? 0 : 1 + 2L * c.NumAttentionLayers * KvRowBytes(c, actBytes);
-
-    /// <summary>One cached token's keys (or values) in one attention layer.</summary>
-    private static long KvRowBytes(BambaConfig c, int actBytes) => (long)c.NumKeyValueHeads * c.HeadDim * actBytes;
+        c.NumAttentionLayers == 0 ? 0 : CudaKvPool.BytesPerBlock(c, actBytes) / CudaKvPool.BlockTokens;
 
     /// <summary>Per Mamba layer the conv window (float32) then the SSM state, 16-byte aligned; returns the total.</summary>
     private static long RecurrentLayout(BambaConfig c, int stateBytes, out long[] convOffset, out long[] ssmOffset)
@@ -81,33 +71,26 @@ public sealed class CudaSequenceState : SequenceState
     public int Cached { get; private set; }
     /// <summary>Non-padding tokens so far: the RoPE position of the next real token.</summary>
     public int Position { get; private set; }
-    public int Capacity { get; private set; }
+    private long BlockBytes { get; }
 
     internal ulong ConvWindow(int layer) => _recurrent.Pointer + (ulong)_convOffset[layer];
     internal ulong SsmState(int layer) => _recurrent.Pointer + (ulong)_ssmOffset[layer];
-    internal ulong Keys(int layer) => _keys[Array.IndexOf(_attentionLayers, layer)].Pointer;
-    internal ulong Values(int layer) => _values[Array.IndexOf(_attentionLayers, layer)].Pointer;
-    internal ulong Padding => _padding?.Pointer ?? 0;
+    /// <summary>The pool blocks holding positions 0, 64, 128, … in order.</summary>
+    internal IReadOnlyList<int> BlockTable => _blocks;
 
-    /// <summary>Bytes held on the device by this sequence.</summary>
-    public override long Bytes => _recurrent.Bytes + _keys.Sum(k => k.Bytes) + _values.Sum(v => v.Bytes) + (_padding?.Bytes ?? 0);
+    /// <summary>Bytes held on the device by this sequence: its recurrent state and its share of the KV pool.</summary>
+    public override long Bytes => _recurrent.Bytes + _blocks.Count * BlockBytes;
 
     /// <summary>
-    /// Makes room for a run, records its padding flags and returns the RoPE positions of its tokens (−1 for padding).
-    /// The counters move on in <see cref="Commit"/>, after the layers have read the old ones. Without
-    /// <paramref name="recordPadding"/> the caller writes the flags on the device (the batched KV append does).
+    /// Takes the blocks a run needs and returns the RoPE positions of its tokens (−1 for padding); the KV append
+    /// kernels write the padding flags. The counters move on in <see cref="Commit"/>, after the layers have read the old ones.
     /// </summary>
-    internal int[] Begin(ReadOnlySpan<bool> padding, int count, bool recordPadding = true)
+    internal int[] Begin(ReadOnlySpan<bool> padding, int count)
     {
         var positions = new int[count];
         int next = Position;
         for (int t = 0; t < count; t++) positions[t] = !padding.IsEmpty && padding[t] ? -1 : next++;
-        if (_attentionLayers.Length == 0) return positions;
-        EnsureCapacity(Cached + count);
-        if (!recordPadding) return positions;
-        var flags = new byte[count];
-        for (int t = 0; t < count; t++) flags[t] = (byte)(positions[t] < 0 ? 1 : 0);
-        _device.Copy<byte>(_padding!.Pointer + (ulong)Cached, flags);
+        Reserve(Cached + count);
         return positions;
     }
 
@@ -118,40 +101,18 @@ public sealed class CudaSequenceState : SequenceState
         Length += count;
     }
 
-    /// <summary>Allocates the KV rows for <paramref name="tokens"/> now, exactly, instead of growing by doubling.</summary>
+    /// <summary>Takes the KV blocks for <paramref name="tokens"/> now (the scheduler's admission guarantee: a running
+    /// sequence never waits for a block).</summary>
     public override void Reserve(int tokens)
     {
-        if (_attentionLayers.Length > 0 && tokens > Capacity) Grow(tokens);
-    }
-
-    private void EnsureCapacity(int needed)
-    {
-        if (needed > Capacity) Grow(Math.Max(needed, Math.Max(2 * Capacity, 64)));
-    }
-
-    private void Grow(int capacity)
-    {
-        long width = KvRowBytes(_config, _actBytes);
-        DeviceBuffer Grow(DeviceBuffer? old, long rowBytes)
-        {
-            var fresh = _device.Allocate(capacity * rowBytes);
-            if (old is not null) { _device.CopyDevice(fresh.Pointer, old.Pointer, Cached * rowBytes); }
-            return fresh;
-        }
-        var keys = _attentionLayers.Select((_, i) => Grow(_keys.Length > 0 ? _keys[i] : null, width)).ToArray();
-        var values = _attentionLayers.Select((_, i) => Grow(_values.Length > 0 ? _values[i] : null, width)).ToArray();
-        var padding = Grow(_padding, 1);
-        _device.Synchronize(); // the copies must finish before the old buffers are freed
-        foreach (var b in _keys.Concat(_values)) b.Dispose();
-        _padding?.Dispose();
-        (_keys, _values, _padding, Capacity) = (keys, values, padding, capacity);
+        int more = CudaKvPool.BlocksFor(tokens) - _blocks.Count;
+        if (_hasAttention && more > 0) _pool.Take(_blocks, more);
     }
 
     public override void Dispose()
     {
         _recurrent.Dispose();
-        foreach (var b in _keys.Concat(_values)) b.Dispose();
-        _padding?.Dispose();
+        _pool.Release(_blocks);
         base.Dispose();
     }
 }

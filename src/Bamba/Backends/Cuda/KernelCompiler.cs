@@ -42,7 +42,7 @@ internal static unsafe partial class KernelCompiler
         return new ProgrammaticKernels(waitFirst, weightsFirst);
     }
 
-    [GeneratedRegex(@"__global__\s+void\s+(\w+)\s*\([^)]*\)\s*\{\s*(pdl_enter\(\);|PDL_WEIGHTS_FIRST;)")]
+    [GeneratedRegex(@"__global__\s+void\s+(?:__launch_bounds__\([^)]*\)\s*)?(\w+)\s*\([^)]*\)\s*\{\s*(pdl_enter\(\);|PDL_WEIGHTS_FIRST;)")]
     private static partial Regex KernelPrologue();
 
     private static string Read(Assembly assembly, string name)

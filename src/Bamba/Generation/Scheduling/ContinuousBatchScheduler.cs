@@ -28,6 +28,8 @@ public sealed class ContinuousBatchScheduler : IDisposable
         Options = options;
         _slots = new StateSlots(model, options.MaxBatch);
         _kv = new KvBlockBudget(options);
+        // The budget admits no more KV than this, so a paged cache sized to it never runs out (see Admit).
+        (model as IPagedKvCache)?.ReserveKvCache(options.MaxBatch, options.MaxContext, (long)_kv.KvTotal * options.KvBlockSize);
         _defaultEos = [.. model.Config.EosTokenIds];
         Metrics = new SchedulerMetrics { KvBlocksTotal = _kv.Total, StateBlocksPerSequence = options.StateBlocks, Slots = _slots.Capacity };
         _thread = new Thread(Loop) { IsBackground = true, Name = "bamba-scheduler" };

@@ -38,8 +38,9 @@ public sealed record SchedulerOptions
         if (MaxContext < 2) throw new BambaException($"max context must be ≥ 2, got {MaxContext}");
         if (KvBlockSize < 1) throw new BambaException($"KV block size must be ≥ 1, got {KvBlockSize}");
         if (StateBlocks < 0) throw new BambaException($"state blocks must be ≥ 0, got {StateBlocks}");
-        if (TotalKvBlocks < SequenceBlocks(MaxContext))
+        // Every slot's state and one sequence of the longest context: a paged cache holds the KV beside all the states.
+        if (TotalKvBlocks - (long)MaxBatch * StateBlocks < SequenceBlocks(MaxContext) - StateBlocks)
             throw new BambaException($"{TotalKvBlocks} KV blocks of {KvBlockSize} tokens cannot hold one sequence of {MaxContext} tokens"
-                + (StateBlocks > 0 ? $" and its recurrent state ({StateBlocks} blocks)" : ""));
+                + (StateBlocks > 0 ? $" beside the recurrent states of {MaxBatch} slots ({StateBlocks} blocks each)" : ""));
     }
 }

@@ -74,7 +74,8 @@ public static class GpuScenarios
         // A short warm-up outside the timing (first GEMM plans, scratch buffers); plans for other batch sizes are made
         // inside it, as a server makes them.
         RunRequests(model, options, 2, promptTokens, 2);
-        // As many at a time as fit in the memory left, each with its whole KV reserved up front.
+        // As many at a time as fit in the memory left, each with its whole KV reserved up front (the scheduler sizes the
+        // model's KV pool to them).
         int fit = model.SequencesThatFit(promptTokens + outputTokens, model.StepWorkingBytes(maxStepTokens + requests));
         if (fit == 0) throw new BambaException($"not one sequence of {promptTokens + outputTokens} tokens fits in the GPU memory left");
         int concurrent = Math.Min(requests, fit);
@@ -109,6 +110,8 @@ public static class GpuScenarios
     /// <summary>Kernel time of <paramref name="steps"/> decode steps of <paramref name="batch"/> sequences at once, each after its own prompt.</summary>
     public static ProfileEntry[] ProfileDecodeBatch(CudaModel model, int batch, int promptTokens, int steps)
     {
+        int longest = promptTokens + steps + 1;
+        model.ReserveKvCache(batch, longest, (long)batch * longest); // one allocation, not a doubling pool's copies
         var states = Enumerable.Range(0, batch).Select(_ => model.CreateState()).ToArray();
         try
         {

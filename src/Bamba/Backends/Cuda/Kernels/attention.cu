@@ -22,14 +22,41 @@ extern "C" __global__ void rope(act_t* x, int stride, const int* positions, cons
     }
 }
 
-// Appends a run's keys and values (columns k_col / v_col of the qkv rows) to the cache at row `start`.
-// Grid (steps).
-extern "C" __global__ void kv_append(const act_t* qkv, int stride, int k_col, int v_col, act_t* keys, act_t* values, int start, int width) {
+// ---- the paged KV cache ----------------------------------------------------------------------------------------------
+// Keys and values live in a pool of blocks of KV_BLOCK positions (CudaKvPool): per attention layer
+// [blocks][kv_heads][KV_BLOCK][head_dim], so one KV head's rows of a block are consecutive (16 KB for Bamba's heads in
+// bf16: what the decode kernel streams), and one padding byte per position [blocks][KV_BLOCK] shared by the layers.
+// A sequence's block table lists its blocks in order: position j lies in block table[j / KV_BLOCK], slot j % KV_BLOCK.
+
+#define KV_BLOCK 64 // CudaKvPool.BlockTokens: a multiple of every prefill key tile (32, 64), so a tile lies in one block
+
+// Index of position j's padding flag.
+__device__ __forceinline__ long long kv_row(const int* table, int j) {
+    return (long long)table[(unsigned)j / KV_BLOCK] * KV_BLOCK + (unsigned)j % KV_BLOCK;
+}
+
+// Element offset of position j's key (or value) row for KV head kvh.
+__device__ __forceinline__ long long kv_at(const int* table, int j, int kvh, int kv_heads, int head_dim) {
+    return (((long long)table[(unsigned)j / KV_BLOCK] * kv_heads + kvh) * KV_BLOCK + (unsigned)j % KV_BLOCK) * head_dim;
+}
+
+// Appends rows of keys and values (columns k_col / v_col of the qkv rows) with each row's padding flag (position < 0).
+// Row r goes to position (first ? first[r] : start + r) of the sequence whose block table is tables + r · table_stride:
+// a prompt run (one table, stride 0, consecutive positions) or a decode batch (a table and a position per row).
+// Grid (rows).
+extern "C" __global__ void kv_append(const act_t* qkv, int stride, int k_col, int v_col, act_t* keys, act_t* values, u8* key_pad,
+                                     const int* tables, int table_stride, const int* positions, const int* first, int start,
+                                     int kv_heads, int head_dim) {
     pdl_enter();
-    int t = blockIdx.x;
-    const act_t* row = qkv + (long long)t * stride;
-    long long dst = (long long)(start + t) * width;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) { keys[dst + i] = row[k_col + i]; values[dst + i] = row[v_col + i]; }
+    int r = blockIdx.x, j = first ? first[r] : start + r;
+    const act_t* row = qkv + (long long)r * stride;
+    const int* table = tables + (long long)r * table_stride;
+    if (threadIdx.x == 0) key_pad[kv_row(table, j)] = positions[r] < 0 ? 1 : 0;
+    for (int i = threadIdx.x; i < kv_heads * head_dim; i += blockDim.x) {
+        long long dst = kv_at(table, j, i / head_dim, kv_heads, head_dim) + i % head_dim;
+        keys[dst] = row[k_col + i];
+        values[dst] = row[v_col + i];
+    }
 }
 
 // q · k for one key row, with 16-byte loads where the head allows (the dims in the same order as the scalar loop).
@@ -60,13 +87,15 @@ __device__ __forceinline__ float dot_row(const float* q, const act_t* k, int hea
 // The online softmax of one warp's query over keys [begin, end): blocks of 32 keys, one key per lane for the scores,
 // then every lane accumulates its dims (d = lane + 32·i) of the values. m, l and acc carry the running max, sum and
 // unnormalised output, so ranges can be chained or combined.
-__device__ void attend_range(const float* qs, const act_t* keys, const act_t* values, const u8* key_pad, int begin, int end,
-                             int kvh, int width, int head_dim, float scale, float& m, float& l, float* acc) {
+__device__ void attend_range(const float* qs, const act_t* keys, const act_t* values, const u8* key_pad, const int* table, int begin,
+                             int end, int kvh, int kv_heads, int head_dim, float scale, float& m, float& l, float* acc) {
     int lane = threadIdx.x & 31;
     for (int j0 = begin; j0 < end; j0 += 32) {
         int j = j0 + lane;
         float score = NEG_INF;
-        if (j < end && !key_pad[j]) score = dot_row(qs, keys + (long long)j * width + kvh * head_dim, head_dim) * scale;
+        if (j < end) {
+            if (!key_pad[kv_row(table, j)]) score = dot_row(qs, keys + kv_at(table, j, kvh, kv_heads, head_dim), head_dim) * scale;
+        }
         float block_m = warp_max(score);
         if (block_m == NEG_INF) continue;
         float m_new = fmaxf(m, block_m), correction = expf(m - m_new);
@@ -76,7 +105,7 @@ __device__ void attend_range(const float* qs, const act_t* keys, const act_t* va
         for (int jj = 0; jj < 32; jj++) {
             float pj = __shfl_sync(FULL_MASK, p, jj);
             if (pj == 0.f) continue;
-            const act_t* v = values + (long long)(j0 + jj) * width + kvh * head_dim;
+            const act_t* v = values + kv_at(table, j0 + jj, kvh, kv_heads, head_dim);
             for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) {
                 int d = lane + 32 * i;
                 if (d < head_dim) acc[i] += pj * ld(v + d);
@@ -86,11 +115,12 @@ __device__ void attend_range(const float* qs, const act_t* keys, const act_t* va
     }
 }
 
-// Flash-style attention of a run of `steps` queries over `cached` keys (the run's own keys last): one warp per
-// (query, head) and an online softmax, so no score matrix is ever stored. Query t sees keys 0 .. cached − steps + t;
-// keys flagged in key_pad are skipped; a query with no visible key gets zeros. Grid (ceil(steps · heads / ATTN_WARPS)).
+// Flash-style attention of a run of `steps` queries over the `cached` keys of a paged cache (block table `table`, the
+// run's own keys last): one warp per (query, head) and an online softmax, so no score matrix is ever stored. Query t
+// sees keys 0 .. cached − steps + t; keys flagged in key_pad are skipped; a query with no visible key gets zeros.
+// Grid (ceil(steps · heads / ATTN_WARPS)).
 extern "C" __global__ void attention(const act_t* q, int q_stride, const act_t* keys, const act_t* values, const u8* key_pad,
-                                     act_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, int head_dim, float scale) {
+                                     const int* table, act_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, int head_dim, float scale) {
     pdl_enter();
     __shared__ float qs[ATTN_WARPS][ATTN_MAX_HEAD_DIM];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -101,7 +131,7 @@ extern "C" __global__ void attention(const act_t* q, int q_stride, const act_t* 
     __syncwarp();
     float m = NEG_INF, l = 0.f, acc[ATTN_MAX_HEAD_DIM / 32];
     for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[i] = 0.f;
-    attend_range(qs[warp], keys, values, key_pad, 0, cached - steps + t + 1, kvh, kv_heads * head_dim, head_dim, scale, m, l, acc);
+    attend_range(qs[warp], keys, values, key_pad, table, 0, cached - steps + t + 1, kvh, kv_heads, head_dim, scale, m, l, acc);
     for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) {
         int d = lane + 32 * i;
         if (d < head_dim) st(out + (long long)t * out_stride + h * head_dim + d, l > 0.f ? acc[i] / l : 0.f);
@@ -112,8 +142,8 @@ extern "C" __global__ void attention(const act_t* q, int q_stride, const act_t* 
 // [s · per_split, (s + 1) · per_split) and leaves its running max, sum and unnormalised output in `partial`
 // [heads][splits][2 + head_dim]; attention_combine_batched (one sequence) merges the splits. Spreads a long cache over every SM, where one
 // warp per head would use a handful. Grid (ceil(heads · splits / ATTN_WARPS)).
-extern "C" __global__ void attention_split(const act_t* q, const act_t* keys, const act_t* values, const u8* key_pad, float* partial,
-                                           int cached, int heads, int kv_heads, int head_dim, float scale, int splits, int per_split) {
+extern "C" __global__ void attention_split(const act_t* q, const act_t* keys, const act_t* values, const u8* key_pad, const int* table,
+                                           float* partial, int cached, int heads, int kv_heads, int head_dim, float scale, int splits, int per_split) {
     pdl_enter();
     __shared__ float qs[ATTN_WARPS][ATTN_MAX_HEAD_DIM];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -124,7 +154,7 @@ extern "C" __global__ void attention_split(const act_t* q, const act_t* keys, co
     __syncwarp();
     float m = NEG_INF, l = 0.f, acc[ATTN_MAX_HEAD_DIM / 32];
     for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[i] = 0.f;
-    attend_range(qs[warp], keys, values, key_pad, s * per_split, min(cached, (s + 1) * per_split), kvh, kv_heads * head_dim, head_dim,
+    attend_range(qs[warp], keys, values, key_pad, table, s * per_split, min(cached, (s + 1) * per_split), kvh, kv_heads, head_dim,
                  scale, m, l, acc);
     float* out = partial + ((long long)h * splits + s) * (2 + head_dim);
     if (lane == 0) { out[0] = m; out[1] = l; }
@@ -134,121 +164,176 @@ extern "C" __global__ void attention_split(const act_t* q, const act_t* keys, co
     }
 }
 
-// ---- batched decode: one query per sequence, each sequence with its own cache (device tables of pointers) ----------
+// ---- batched decode: one query per sequence, each over its own paged cache -------------------------------------------
 
-#define ATTN_MAX_GROUP 8
+#define ATTN_DECODE_KEYS 4 // key (and value) rows of one chunk per slot: a lane's 16-byte loads in flight
 
-// Appends one row per sequence: row b's keys/values (columns k_col / v_col of qkv row b) go to row cached[b] of that
-// sequence's cache, and its padding flag (position < 0) to that row of its padding bytes. Grid (batch).
-extern "C" __global__ void kv_append_batched(const act_t* qkv, int stride, int k_col, int v_col, act_t* const* keys, act_t* const* values,
-                                             u8* const* key_pad, const int* positions, const int* cached, int width) {
-    pdl_enter();
-    int b = blockIdx.x;
-    const act_t* row = qkv + (long long)b * stride;
-    long long dst = (long long)cached[b] * width;
-    if (threadIdx.x == 0) key_pad[b][cached[b]] = positions[b] < 0 ? 1 : 0;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) { keys[b][dst + i] = row[k_col + i]; values[b][dst + i] = row[v_col + i]; }
-}
-
-// Lane's key row against each of the group's queries: the key is loaded once, 8 values (16 bytes in bf16) at a time
-// (head_dim % 8 == 0).
-__device__ __forceinline__ void group_dots(const float* qs, const act_t* k, bool live, int group, int head_dim, float* dots) {
-#pragma unroll
-    for (int g = 0; g < ATTN_MAX_GROUP; g++) dots[g] = 0.f;
-    if (!live) return;
-    for (int d = 0; d < head_dim; d += 8) {
-        float kv[8];
+// Eight consecutive cache elements: loaded raw (one 16-byte load in bf16, two in fp32) so that several loads are in
+// flight at once, widened to float where used.
 #if ACT_BF16
-        bf16x8_to_f(*(const uint4*)(k + d), kv);
+typedef uint4 raw8_t;
+__device__ __forceinline__ raw8_t load8(const act_t* p) { return *(const uint4*)p; }
+__device__ __forceinline__ void widen8(raw8_t r, float* v) { bf16x8_to_f(r, v); }
+__device__ __forceinline__ raw8_t zero8() { raw8_t r; r.x = r.y = r.z = r.w = 0u; return r; }
 #else
-        float4 a = *(const float4*)(k + d), c = *(const float4*)(k + d + 4);
-        kv[0] = a.x; kv[1] = a.y; kv[2] = a.z; kv[3] = a.w; kv[4] = c.x; kv[5] = c.y; kv[6] = c.z; kv[7] = c.w;
+struct raw8_t { float4 a, b; };
+__device__ __forceinline__ raw8_t load8(const act_t* p) { raw8_t r; r.a = *(const float4*)p; r.b = *(const float4*)(p + 4); return r; }
+__device__ __forceinline__ void widen8(raw8_t r, float* v) {
+    v[0] = r.a.x; v[1] = r.a.y; v[2] = r.a.z; v[3] = r.a.w; v[4] = r.b.x; v[5] = r.b.y; v[6] = r.b.z; v[7] = r.b.w;
+}
+__device__ __forceinline__ raw8_t zero8() { raw8_t r; r.a.x = r.a.y = r.a.z = r.a.w = 0.f; r.b = r.a; return r; }
 #endif
+
+// One chunk of a slot's keys for the batched decode: ATTN_DECODE_KEYS key and value rows (this lane's 8 dims of each)
+// and whether each key is live (below the length, not padding).
+struct decode_chunk {
+    raw8_t k[ATTN_DECODE_KEYS], v[ATTN_DECODE_KEYS];
+    bool live[ATTN_DECODE_KEYS];
+};
+
+// Issues the loads of keys j0 + slot + slots · u (u < ATTN_DECODE_KEYS); rows past `end` are zeros and not live.
+// Every row below the length was written (padding rows too), so the row loads need not wait for the flag.
+__device__ __forceinline__ void load_chunk(decode_chunk& c, const act_t* keys, const act_t* values, const u8* key_pad, const int* table,
+                                           int j0, int end, int slot, int slots, int kvh, int kv_heads, int head_dim, int d0) {
 #pragma unroll
-        for (int g = 0; g < ATTN_MAX_GROUP; g++) {
-            if (g >= group) break;
-            const float* qg = qs + g * head_dim + d;
-#pragma unroll
-            for (int i = 0; i < 8; i++) dots[g] += qg[i] * kv[i];
+    for (int u = 0; u < ATTN_DECODE_KEYS; u++) {
+        int j = j0 + slot + slots * u;
+        c.k[u] = c.v[u] = zero8();
+        c.live[u] = false;
+        if (j < end) {
+            long long at = kv_at(table, j, kvh, kv_heads, head_dim) + d0;
+            c.live[u] = !key_pad[kv_row(table, j)];
+            if (d0 < head_dim) { c.k[u] = load8(keys + at); c.v[u] = load8(values + at); }
         }
     }
 }
 
-// Flash-decoding for a batch: warp (b, kvh, s) runs the online softmax of the `group` query heads that share KV head
-// kvh over keys [s · per_split, min(len, (s + 1) · per_split)) of sequence b, so each key and value row is read once
-// for the whole group. lengths[b] counts the cache rows including this step's. Leaves (max, sum, unnormalised
-// output) per (b, head, split) in `partial` [batch][heads][splits][2 + head_dim] for attention_combine_batched.
-// Grid (ceil(kv_heads · splits / ATTN_WARPS), batch); dynamic shared ATTN_WARPS · group · head_dim floats.
-extern "C" __global__ void attention_decode_batched(const act_t* q, int q_stride, const act_t* const* keys, const act_t* const* values,
-                                                    const u8* const* key_pad, const int* lengths, float* partial, int heads, int kv_heads,
-                                                    int head_dim, float scale, int splits, int per_split) {
-    pdl_enter();
-    extern __shared__ float qs_all[];
+// The online softmax of G query heads over one chunk, in base 2 (the queries carry log2(e)): scores summed over the
+// slot's lanes, then each head's running max m, sum l and unnormalised output acc (this lane's 8 dims) move on.
+template <int G>
+__device__ __forceinline__ void attend_chunk(const decode_chunk& c, const float (&qv)[G][8], int lanes_per_row, float (&m)[G], float (&l)[G],
+                                             float (&acc)[G][8]) {
+    float score[ATTN_DECODE_KEYS][G], v[ATTN_DECODE_KEYS][8];
+#pragma unroll
+    for (int u = 0; u < ATTN_DECODE_KEYS; u++) {
+        float k[8];
+        widen8(c.k[u], k);
+        widen8(c.v[u], v[u]);
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            float dot = 0.f;
+#pragma unroll
+            for (int i = 0; i < 8; i++) dot += qv[g][i] * k[i];
+            for (int o = lanes_per_row / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(FULL_MASK, dot, o);
+            score[u][g] = c.live[u] ? dot : NEG_INF;
+        }
+    }
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        float m_new = m[g];
+#pragma unroll
+        for (int u = 0; u < ATTN_DECODE_KEYS; u++) m_new = fmaxf(m_new, score[u][g]);
+        if (m_new == NEG_INF) continue; // no live key in this slot yet
+        float correction = exp2f(m[g] - m_new);
+        l[g] *= correction;
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[g][i] *= correction;
+#pragma unroll
+        for (int u = 0; u < ATTN_DECODE_KEYS; u++) {
+            float p = exp2f(score[u][g] - m_new);
+            l[g] += p;
+#pragma unroll
+            for (int i = 0; i < 8; i++) acc[g][i] += p * v[u][i];
+        }
+        m[g] = m_new;
+    }
+}
+
+// Flash-decoding for a batch: warp (b, kvh, s) runs the online softmax of the `group` (≤ G) query heads that share KV
+// head kvh over keys [s · per_split, min(lengths[b], (s + 1) · per_split)) of sequence b, so each key and value row is
+// read once for the whole group. The warp's lanes form slots of lanes_per_row lanes (a power of two ≥ head_dim / 8):
+// a slot takes every (32 / lanes_per_row)-th key, each of its lanes 8 dims of the key and value rows (16-byte loads),
+// so a warp reads its KV head's consecutive rows of each block whole; a score is summed over the slot's lanes by
+// shuffles. The next chunk's loads are issued before the current chunk's arithmetic, so every warp keeps loads in flight. Each slot keeps its own running max, sum and output (no shuffle per
+// key block), merged across the warp at the end. Leaves (max, sum, unnormalised output) per (b, head, split) in
+// `partial` [batch][heads][splits][2 + head_dim] for attention_combine_batched (the max in natural-log units).
+// lengths[b] counts the cache rows including this step's.
+template <int G>
+__device__ void decode_batched(const act_t* q, int q_stride, const act_t* keys, const act_t* values, const u8* key_pad,
+                               const int* tables, int table_stride, const int* lengths, float* partial, int heads, int kv_heads,
+                               int head_dim, float scale, int splits, int per_split, int lanes_per_row) {
+    const float log2e = 1.4426950408889634f, ln2 = 0.6931471805599453f;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, b = blockIdx.y;
     int item = blockIdx.x * ATTN_WARPS + warp;
     if (item >= kv_heads * splits) return;
-    int kvh = item / splits, s = item % splits, group = heads / kv_heads, width = kv_heads * head_dim;
-    float* qs = qs_all + warp * group * head_dim;
-    for (int i = lane; i < group * head_dim; i += 32) qs[i] = ld(q + (long long)b * q_stride + kvh * group * head_dim + i);
-    __syncwarp();
-    const act_t* kb = keys[b] + kvh * head_dim;
-    const act_t* vb = values[b] + kvh * head_dim;
-    const u8* pad = key_pad[b];
-    int begin = s * per_split, end = min(lengths[b], (s + 1) * per_split);
-    float m[ATTN_MAX_GROUP], l[ATTN_MAX_GROUP], acc[ATTN_MAX_GROUP][ATTN_MAX_HEAD_DIM / 32];
+    int kvh = item / splits, s = item % splits, group = heads / kv_heads;
+    int slots = 32 / lanes_per_row, slot = lane / lanes_per_row, d0 = 8 * (lane % lanes_per_row);
+    bool has_dims = d0 < head_dim;
+    const int* table = tables + (long long)b * table_stride;
+    float qv[G][8], m[G], l[G], acc[G][8];
 #pragma unroll
-    for (int g = 0; g < ATTN_MAX_GROUP; g++) {
+    for (int g = 0; g < G; g++) {
         m[g] = NEG_INF; l[g] = 0.f;
+        const act_t* qg = q + (long long)b * q_stride + (kvh * group + g) * head_dim + d0;
 #pragma unroll
-        for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[g][i] = 0.f;
-    }
-    for (int j0 = begin; j0 < end; j0 += 32) {
-        int j = j0 + lane;
-        bool live = j < end && !(pad && pad[j]);
-        float p[ATTN_MAX_GROUP], dots[ATTN_MAX_GROUP];
-        group_dots(qs, kb + (long long)j * width, live, group, head_dim, dots);
-#pragma unroll
-        for (int g = 0; g < ATTN_MAX_GROUP; g++) {
-            if (g >= group) break;
-            float score = live ? dots[g] * scale : NEG_INF;
-            float block_m = warp_max(score);
-            float m_new = fmaxf(m[g], block_m);
-            float correction = m_new == NEG_INF ? 1.f : expf(m[g] - m_new);
-            p[g] = score == NEG_INF ? 0.f : expf(score - m_new);
-            l[g] = l[g] * correction + warp_sum(p[g]);
-#pragma unroll
-            for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[g][i] *= correction;
-            m[g] = m_new;
-        }
-        int count = min(32, end - j0);
-        for (int jj = 0; jj < count; jj++) {
-            const act_t* v = vb + (long long)(j0 + jj) * width;
-            float vv[ATTN_MAX_HEAD_DIM / 32];
-#pragma unroll
-            for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) {
-                int d = lane + 32 * i;
-                vv[i] = d < head_dim ? ld(v + d) : 0.f;
-            }
-#pragma unroll
-            for (int g = 0; g < ATTN_MAX_GROUP; g++) {
-                if (g >= group) break;
-                float pj = __shfl_sync(FULL_MASK, p[g], jj);
-#pragma unroll
-                for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) acc[g][i] += pj * vv[i];
-            }
+        for (int i = 0; i < 8; i++) {
+            acc[g][i] = 0.f;
+            qv[g][i] = g < group && has_dims ? ld(qg + i) * scale * log2e : 0.f;
         }
     }
+    int begin = s * per_split, end = min(lengths[b], begin + per_split), step = slots * ATTN_DECODE_KEYS;
+    decode_chunk current, next;
+    load_chunk(current, keys, values, key_pad, table, begin, end, slot, slots, kvh, kv_heads, head_dim, d0);
+    for (int j0 = begin; j0 < end; j0 += step) {
+        load_chunk(next, keys, values, key_pad, table, j0 + step, end, slot, slots, kvh, kv_heads, head_dim, d0);
+        attend_chunk<G>(current, qv, lanes_per_row, m, l, acc);
+        current = next;
+    }
+    // Merge the slots: lanes lanes_per_row apart (in other slots) hold the same dims.
 #pragma unroll
-    for (int g = 0; g < ATTN_MAX_GROUP; g++) {
-        if (g >= group) break;
+    for (int g = 0; g < G; g++) {
+        float M = m[g];
+        for (int o = 16; o >= lanes_per_row; o >>= 1) M = fmaxf(M, __shfl_xor_sync(FULL_MASK, M, o));
+        float w = m[g] == NEG_INF ? 0.f : exp2f(m[g] - M), sum = l[g] * w;
+        for (int o = 16; o >= lanes_per_row; o >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, o);
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            acc[g][i] *= w;
+            for (int o = 16; o >= lanes_per_row; o >>= 1) acc[g][i] += __shfl_xor_sync(FULL_MASK, acc[g][i], o);
+        }
+        if (g >= group || slot != 0) continue;
         float* out = partial + (((long long)b * heads + kvh * group + g) * splits + s) * (2 + head_dim);
-        if (lane == 0) { out[0] = m[g]; out[1] = l[g]; }
+        if (lane == 0) { out[0] = M * ln2; out[1] = sum; }
+        if (has_dims)
 #pragma unroll
-        for (int i = 0; i < ATTN_MAX_HEAD_DIM / 32; i++) {
-            int d = lane + 32 * i;
-            if (d < head_dim) out[2 + d] = acc[g][i];
-        }
+            for (int i = 0; i < 8; i++) out[2 + d0 + i] = acc[g][i];
     }
+}
+
+// One kernel per group bound, so the per-head registers are only as many as the heads (G = the group rounded up to a
+// power of two). Grid (ceil(kv_heads · splits / ATTN_WARPS), batch), block 32 · ATTN_WARPS.
+#define DECODE_BATCHED_PARAMS                                                                                           \
+    const act_t *q, int q_stride, const act_t *keys, const act_t *values, const u8 *key_pad, const int *tables,          \
+        int table_stride, const int *lengths, float *partial, int heads, int kv_heads, int head_dim, float scale,        \
+        int splits, int per_split, int lanes_per_row
+#define DECODE_BATCHED_ARGS                                                                                             \
+    q, q_stride, keys, values, key_pad, tables, table_stride, lengths, partial, heads, kv_heads, head_dim, scale, splits, \
+        per_split, lanes_per_row
+extern "C" __global__ void __launch_bounds__(32 * ATTN_WARPS, 3) attention_decode_batched_g1(DECODE_BATCHED_PARAMS) {
+    pdl_enter();
+    decode_batched<1>(DECODE_BATCHED_ARGS);
+}
+extern "C" __global__ void __launch_bounds__(32 * ATTN_WARPS, 3) attention_decode_batched_g2(DECODE_BATCHED_PARAMS) {
+    pdl_enter();
+    decode_batched<2>(DECODE_BATCHED_ARGS);
+}
+extern "C" __global__ void __launch_bounds__(32 * ATTN_WARPS, 3) attention_decode_batched_g4(DECODE_BATCHED_PARAMS) {
+    pdl_enter();
+    decode_batched<4>(DECODE_BATCHED_ARGS);
+}
+extern "C" __global__ void __launch_bounds__(32 * ATTN_WARPS, 3) attention_decode_batched_g8(DECODE_BATCHED_PARAMS) {
+    pdl_enter();
+    decode_batched<8>(DECODE_BATCHED_ARGS);
 }
 
 // o = Σ_s exp(m_s − M) acc_s / Σ_s exp(m_s − M) l_s over the splits of each head, for every sequence of the batch:
@@ -276,6 +361,7 @@ extern "C" __global__ void attention_combine_batched(const float* partial, act_t
 // ---- prefill: a tile of queries per block -------------------------------------------------------------------------
 
 #define ATTN_TILE 32
+static_assert(KV_BLOCK % ATTN_TILE == 0, "a key tile must lie in one KV block");
 #define ATTN_TILE_MAX_HEAD_DIM 128
 
 // Flash-style attention for a run of `steps` queries (as `attention`), ATTN_TILE queries of one head per block, so
@@ -284,14 +370,14 @@ extern "C" __global__ void attention_combine_batched(const float* partial, act_t
 // Needs head_dim % 32 == 0 and ≤ ATTN_TILE_MAX_HEAD_DIM. Grid (ceil(steps / ATTN_TILE), heads), block 256; dynamic
 // shared 4 · (ATTN_TILE · (head_dim + 4) · 2) bytes.
 extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const act_t* keys, const act_t* values, const u8* key_pad,
-                                           act_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, int head_dim, float scale) {
+                                           const int* table, act_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, int head_dim, float scale) {
     pdl_enter();
     extern __shared__ float tile_smem[];
     const int ld_row = head_dim + 4; // keeps rows 16-byte aligned and spreads lanes over the banks
     float* qs = tile_smem;                  // [ATTN_TILE][ld_row], pre-scaled
     float* kv = qs + ATTN_TILE * ld_row;    // [ATTN_TILE][ld_row]: the key tile, then the value tile
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, h = blockIdx.y, kvh = h / (heads / kv_heads);
-    int t0 = blockIdx.x * ATTN_TILE, width = kv_heads * head_dim, per_lane = head_dim / 32, offset = cached - steps;
+    int t0 = blockIdx.x * ATTN_TILE, per_lane = head_dim / 32, offset = cached - steps;
     for (int i = threadIdx.x; i < ATTN_TILE * head_dim; i += blockDim.x) {
         int r = i / head_dim, d = i % head_dim, t = t0 + r;
         qs[r * ld_row + d] = t < steps ? ld(q + (long long)t * q_stride + h * head_dim + d) * scale : 0.f;
@@ -303,10 +389,14 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
     }
     int last_query = min(steps, t0 + ATTN_TILE) - 1, key_end = offset + last_query + 1;
     for (int j0 = 0; j0 < key_end; j0 += ATTN_TILE) {
+        // The tile's keys are consecutive rows of one block of the pool.
+        long long tile_row = kv_row(table, j0), tile_at = kv_at(table, j0, kvh, kv_heads, head_dim);
+        const act_t* key_tile = keys + tile_at;
+        const act_t* value_tile = values + tile_at;
         __syncthreads();
         for (int i = threadIdx.x; i < ATTN_TILE * head_dim; i += blockDim.x) {
             int r = i / head_dim, d = i % head_dim, j = j0 + r;
-            kv[r * ld_row + d] = j < key_end ? ld(keys + (long long)j * width + kvh * head_dim + d) : 0.f;
+            kv[r * ld_row + d] = j < key_end ? ld(key_tile + r * head_dim + d) : 0.f;
         }
         __syncthreads();
         // Scores: lane = key j0 + lane, for the warp's four queries.
@@ -320,7 +410,7 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
             }
         }
         int j = j0 + lane;
-        bool key_live = j < key_end && !key_pad[j];
+        bool key_live = j < key_end && !key_pad[tile_row + lane];
         float p[4];
         for (int i = 0; i < 4; i++) {
             int t = t0 + warp * 4 + i;
@@ -335,7 +425,7 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
         __syncthreads();
         for (int i = threadIdx.x; i < ATTN_TILE * head_dim; i += blockDim.x) {
             int r = i / head_dim, d = i % head_dim, jj = j0 + r;
-            kv[r * ld_row + d] = jj < key_end ? ld(values + (long long)jj * width + kvh * head_dim + d) : 0.f;
+            kv[r * ld_row + d] = jj < key_end ? ld(value_tile + r * head_dim + d) : 0.f;
         }
         __syncthreads();
         for (int jj = 0; jj < ATTN_TILE; jj++) {
@@ -362,6 +452,7 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
 
 #define ATTN_MMA_QUERIES 64 // 16 per warp, 4 warps
 #define ATTN_MMA_KEYS 64
+static_assert(KV_BLOCK % ATTN_MMA_KEYS == 0, "a key tile must lie in one KV block");
 #define ATTN_MMA_HEAD_DIM 128 // fixed, so every fragment array is indexed by constants and stays in registers
 
 // The prefill attention of `attention_tiled` with both products on the tensor cores (flash-attention 2's scheme):
@@ -370,7 +461,7 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
 // rounds it). Head dim ATTN_MMA_HEAD_DIM only. Grid (ceil(steps / 64), heads), block 128, dynamic shared
 // 3 · 64 · (ATTN_MMA_HEAD_DIM + 8) · 2 bytes.
 extern "C" __global__ void attention_mma(const bf16_t* q, int q_stride, const bf16_t* keys, const bf16_t* values, const u8* key_pad,
-                                         bf16_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, float scale) {
+                                         const int* table, bf16_t* out, int out_stride, int steps, int cached, int heads, int kv_heads, float scale) {
     pdl_enter();
     const int head_dim = ATTN_MMA_HEAD_DIM;
     extern __shared__ bf16_t mma_smem[];
@@ -379,7 +470,7 @@ extern "C" __global__ void attention_mma(const bf16_t* q, int q_stride, const bf
     bf16_t* ks = qs + ATTN_MMA_QUERIES * ld;
     bf16_t* vs = ks + ATTN_MMA_KEYS * ld;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, group = lane >> 2, quad = lane & 3;
-    int h = blockIdx.y, kvh = h / (heads / kv_heads), width = kv_heads * head_dim, offset = cached - steps;
+    int h = blockIdx.y, kvh = h / (heads / kv_heads), offset = cached - steps;
     int t0 = blockIdx.x * ATTN_MMA_QUERIES;
     tile_load(qs, ld, q + (long long)t0 * q_stride + h * head_dim, q_stride, ATTN_MMA_QUERIES, steps - t0, head_dim);
     __syncthreads();
@@ -400,9 +491,11 @@ extern "C" __global__ void attention_mma(const bf16_t* q, int q_stride, const bf
     int rows[2] = {t0 + warp * 16 + group, t0 + warp * 16 + group + 8};
     int key_end = offset + min(steps, t0 + ATTN_MMA_QUERIES); // keys 0 .. key_end − 1 are visible to some query here
     for (int j0 = 0; j0 < key_end; j0 += ATTN_MMA_KEYS) {
+        // The tile's keys are consecutive rows of one block of the pool.
+        long long tile_row = kv_row(table, j0), tile_at = kv_at(table, j0, kvh, kv_heads, head_dim);
         __syncthreads();
-        tile_load(ks, ld, keys + (long long)j0 * width + kvh * head_dim, width, ATTN_MMA_KEYS, key_end - j0, head_dim);
-        tile_load(vs, ld, values + (long long)j0 * width + kvh * head_dim, width, ATTN_MMA_KEYS, key_end - j0, head_dim);
+        tile_load(ks, ld, keys + tile_at, head_dim, ATTN_MMA_KEYS, key_end - j0, head_dim);
+        tile_load(vs, ld, values + tile_at, head_dim, ATTN_MMA_KEYS, key_end - j0, head_dim);
         __syncthreads();
         float s[ATTN_MMA_KEYS / 8][4];
 #pragma unroll
@@ -420,7 +513,7 @@ extern "C" __global__ void attention_mma(const bf16_t* q, int q_stride, const bf
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int r = e >> 1, j = j0 + nb * 8 + 2 * quad + (e & 1), t = rows[r];
-                bool live = t < steps && j < key_end && j <= offset + t && !key_pad[j];
+                bool live = t < steps && j < key_end && j <= offset + t && !key_pad[tile_row + (j - j0)];
                 s[nb][e] = live ? s[nb][e] * scale : NEG_INF;
                 p_max[r] = fmaxf(p_max[r], s[nb][e]);
             }
