@@ -209,7 +209,9 @@ __device__ __forceinline__ void load_chunk(decode_chunk& c, const act_t* keys, c
 }
 
 // The online softmax of G query heads over one chunk, in base 2 (the queries carry log2(e)): scores summed over the
-// slot's lanes, then each head's running max m, sum l and unnormalised output acc (this lane's 8 dims) move on.
+// slot's lanes, then each head's running max m, sum l and unnormalised output acc (this lane's 8 dims) move on. Every
+// step handles all the chunk's (key, head) pairs at once and nothing branches on the data, so their shuffles and
+// exponentials overlap instead of waiting on each other.
 template <int G>
 __device__ __forceinline__ void attend_chunk(const decode_chunk& c, const float (&qv)[G][8], int lanes_per_row, float (&m)[G], float (&l)[G],
                                              float (&acc)[G][8]) {
@@ -221,26 +223,32 @@ __device__ __forceinline__ void attend_chunk(const decode_chunk& c, const float 
         widen8(c.v[u], v[u]);
 #pragma unroll
         for (int g = 0; g < G; g++) {
-            float dot = 0.f;
+            score[u][g] = 0.f;
 #pragma unroll
-            for (int i = 0; i < 8; i++) dot += qv[g][i] * k[i];
-            for (int o = lanes_per_row / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(FULL_MASK, dot, o);
-            score[u][g] = c.live[u] ? dot : NEG_INF;
+            for (int i = 0; i < 8; i++) score[u][g] += qv[g][i] * k[i];
         }
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        if (o >= lanes_per_row) continue; // the same for the whole warp
+#pragma unroll
+        for (int u = 0; u < ATTN_DECODE_KEYS; u++)
+#pragma unroll
+            for (int g = 0; g < G; g++) score[u][g] += __shfl_xor_sync(FULL_MASK, score[u][g], o);
     }
 #pragma unroll
     for (int g = 0; g < G; g++) {
         float m_new = m[g];
 #pragma unroll
-        for (int u = 0; u < ATTN_DECODE_KEYS; u++) m_new = fmaxf(m_new, score[u][g]);
-        if (m_new == NEG_INF) continue; // no live key in this slot yet
-        float correction = exp2f(m[g] - m_new);
+        for (int u = 0; u < ATTN_DECODE_KEYS; u++) m_new = fmaxf(m_new, c.live[u] ? score[u][g] : NEG_INF);
+        // Before the slot's first live key m_new is −∞: subtracting 0 instead leaves every weight 0 and nothing changes.
+        float base = m_new == NEG_INF ? 0.f : m_new, correction = exp2f(m[g] - base);
         l[g] *= correction;
 #pragma unroll
         for (int i = 0; i < 8; i++) acc[g][i] *= correction;
 #pragma unroll
         for (int u = 0; u < ATTN_DECODE_KEYS; u++) {
-            float p = exp2f(score[u][g] - m_new);
+            float p = c.live[u] ? exp2f(score[u][g] - base) : 0.f;
             l[g] += p;
 #pragma unroll
             for (int i = 0; i < 8; i++) acc[g][i] += p * v[u][i];
