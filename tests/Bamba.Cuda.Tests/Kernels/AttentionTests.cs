@@ -43,6 +43,7 @@ public class AttentionTests
         { CudaPrecision.Float32, 4, 2, 64, 99, 1, 40 },     // split decode whose first key ranges are all padding
         { CudaPrecision.Float32, 4, 4, 16, 40, 1, 0 },      // below the split threshold: the one-warp kernel
         { CudaPrecision.BFloat16, 32, 8, 128, 1087, 1, 0 }, // split decode over a long cache
+        { CudaPrecision.Float32, 2, 1, 16, 9000, 1, 0 },    // split decode into ~260 ranges: the combine walks them in chunks
         { CudaPrecision.Float32, 4, 2, 64, 0, 300, 7 },     // tiled prefill: several query and key tiles, left padding
         { CudaPrecision.Float32, 8, 8, 32, 20, 50, 3 },     // tiled, a chunk after a cached one
         { CudaPrecision.BFloat16, 32, 8, 128, 0, 100, 0 },  // tensor cores (bf16, head dim 128): Bamba's head shape

@@ -24,6 +24,7 @@ public sealed class CudaOps : IDisposable
     private const int AttentionMmaHeadDim = 128; // ATTN_MMA_HEAD_DIM in attention.cu
     private const int MaxHeadDim = 256;        // ATTN_MAX_HEAD_DIM in attention.cu; also the SSD kernels' limit on P
     private const int SampleThreads = 1024;    // SAMPLE_THREADS in sampling.cu
+    private const int CombineThreads = 128;    // COMBINE_THREADS in attention.cu
     private const int ConvSteps = 16;          // CONV_STEPS in conv.cu
     private const int MaxConvKernel = 4;       // CONV_MAX_K in conv.cu
     private const int SplitDecodeMinKeys = 64; // one-query attention over at least this many keys splits them over warps
@@ -265,7 +266,7 @@ public sealed class CudaOps : IDisposable
             ulong partial = Scratch.Get("attention.partial", 4L * heads * splits * (2 + headDim));
             Launch("attention_split", Blocks((long)heads * splits, AttentionWarps), 32 * AttentionWarps, 0,
                 q, kv.Keys, kv.Values, kv.Padding, table, partial, cached, heads, kvHeads, headDim, scale, splits, perSplit);
-            Launch("attention_combine_batched", Dim3.Of(heads, 1), 128, 0, partial, output, 0, heads, headDim, splits);
+            Launch("attention_combine_batched", Dim3.Of(heads, 1), CombineThreads, 0, partial, output, 0, heads, headDim, splits);
             return;
         }
         if (Precision == CudaPrecision.BFloat16 && steps >= AttentionTile && headDim == AttentionMmaHeadDim)
@@ -316,7 +317,7 @@ public sealed class CudaOps : IDisposable
         Launch($"attention_decode_batched_g{group}", Dim3.Of(Blocks((long)kvHeads * splits, AttentionWarps), batch), 32 * AttentionWarps, 0,
             q, qStride, kv.Keys, kv.Values, kv.Padding, tables, tableStride, lengths, partial, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim),
             splits, perSplit, lanesPerRow);
-        Launch("attention_combine_batched", Dim3.Of(heads, batch), 128, 0, partial, output, outStride, heads, headDim, splits);
+        Launch("attention_combine_batched", Dim3.Of(heads, batch), CombineThreads, 0, partial, output, outStride, heads, headDim, splits);
     }
 
     /// <summary>

@@ -345,24 +345,43 @@ extern "C" __global__ void __launch_bounds__(32 * ATTN_WARPS, 3) attention_decod
 }
 
 // o = Σ_s exp(m_s − M) acc_s / Σ_s exp(m_s − M) l_s over the splits of each head, for every sequence of the batch:
-// output row b at out + b · out_stride. Grid (heads, batch), block over dims.
+// output row b at out + b · out_stride. All threads walk the splits together: the max and the sum are block
+// reductions, and the weights exp(m_s − M) go to shared memory COMBINE_THREADS splits at a time, so a dim's sum over the
+// splits is a run of independent loads, not a chain of dependent ones (a 4096-key cache has 64 splits).
+// Grid (heads, batch), block COMBINE_THREADS; head_dim ≤ ATTN_MAX_HEAD_DIM.
+#define COMBINE_THREADS 128
 extern "C" __global__ void attention_combine_batched(const float* partial, act_t* out, int out_stride, int heads, int head_dim, int splits) {
     pdl_enter();
-    int h = blockIdx.x, b = blockIdx.y;
-    const float* p = partial + ((long long)b * heads + h) * splits * (2 + head_dim);
-    float M = NEG_INF;
-    for (int s = 0; s < splits; s++) M = fmaxf(M, p[s * (2 + head_dim)]);
-    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-        float L = 0.f, o = 0.f;
-        if (M != NEG_INF)
-            for (int s = 0; s < splits; s++) {
-                const float* ps = p + s * (2 + head_dim);
-                if (ps[0] == NEG_INF) continue;
-                float w = expf(ps[0] - M);
-                L += w * ps[1];
-                o += w * ps[2 + d];
-            }
-        st(out + (long long)b * out_stride + h * head_dim + d, L > 0.f ? o / L : 0.f);
+    __shared__ float weight[COMBINE_THREADS];
+    int h = blockIdx.x, b = blockIdx.y, stride = 2 + head_dim;
+    const float* p = partial + ((long long)b * heads + h) * splits * stride;
+    float m = NEG_INF, l = 0.f;
+    for (int s = threadIdx.x; s < splits; s += COMBINE_THREADS) m = fmaxf(m, p[(long long)s * stride]);
+    float M = block_max(m);
+    for (int s = threadIdx.x; s < splits; s += COMBINE_THREADS) {
+        float ms = p[(long long)s * stride];
+        if (ms != NEG_INF) l += expf(ms - M) * p[(long long)s * stride + 1];
+    }
+    float L = block_sum(l), o[ATTN_MAX_HEAD_DIM / COMBINE_THREADS];
+    for (int i = 0; i < ATTN_MAX_HEAD_DIM / COMBINE_THREADS; i++) o[i] = 0.f;
+    for (int s0 = 0; s0 < splits; s0 += COMBINE_THREADS) {
+        __syncthreads(); // the previous chunk's weights have been read
+        int s = s0 + threadIdx.x;
+        float ms = s < splits ? p[(long long)s * stride] : NEG_INF;
+        weight[threadIdx.x] = ms == NEG_INF ? 0.f : expf(ms - M);
+        __syncthreads();
+        int n = min(COMBINE_THREADS, splits - s0);
+        for (int i = 0; i < ATTN_MAX_HEAD_DIM / COMBINE_THREADS; i++) {
+            int d = threadIdx.x + i * COMBINE_THREADS;
+            if (d >= head_dim) break;
+            const float* column = p + (long long)s0 * stride + 2 + d;
+#pragma unroll 8
+            for (int j = 0; j < n; j++) o[i] += weight[j] * column[(long long)j * stride];
+        }
+    }
+    for (int i = 0; i < ATTN_MAX_HEAD_DIM / COMBINE_THREADS; i++) {
+        int d = threadIdx.x + i * COMBINE_THREADS;
+        if (d < head_dim) st(out + (long long)b * out_stride + h * head_dim + d, L > 0.f ? o[i] / L : 0.f);
     }
 }
 
