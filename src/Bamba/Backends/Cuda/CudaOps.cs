@@ -359,7 +359,8 @@ public sealed class CudaOps : IDisposable
     /// <summary>The GEMV kernel on bf16 weights (k a multiple of 8, at most <see cref="GemvMaxRows"/> rows).</summary>
     public void Gemv(ulong x, ulong w, ulong y, int n, int m, int k)
     {
-        RequireGemv(x, w, y, n, k);
+        if (!GemvApplies(x, w, y, n, k))
+            throw new ArgumentException($"gemv needs bf16 weights, ≤ {GemvMaxRows} rows, k % 8 == 0 and 16-byte aligned buffers");
         int split = GemvSplit(k, GemvWarps);
         _module.Launch("gemv_bf16", Blocks((long)m * split, GemvWarps), 32 * GemvWarps, 0, x, w, y, n, m, k, split);
         Profile?.Mark($"gemv {m}x{k}");
@@ -382,12 +383,6 @@ public sealed class CudaOps : IDisposable
         ulong gateUp = Scratch.Get("gate_up", (long)n * 2 * inter * ActBytes);
         Linear(x, w, gateUp, n, 2 * inter, k);
         SwiGlu(gateUp, y, n, inter);
-    }
-
-    private void RequireGemv(ulong x, ulong w, ulong y, int n, int k)
-    {
-        if (!GemvApplies(x, w, y, n, k))
-            throw new ArgumentException($"gemv needs bf16 weights, ≤ {GemvMaxRows} rows, k % 8 == 0 and 16-byte aligned buffers");
     }
 
     /// <summary>

@@ -57,9 +57,6 @@ public sealed unsafe class KernelModule : IDisposable
             enabled && programmatic is not null ? programmatic : ProgrammaticKernels.None);
     }
 
-    /// <summary>Whether programmatic launches are in use (a Hopper or later device, not turned off).</summary>
-    public bool Programmatic => _programmatic != ProgrammaticKernels.None;
-
     public void Launch(string kernel, Dim3 grid, Dim3 block, int sharedBytes, params ReadOnlySpan<KernelArg> args)
     {
         if (grid.X == 0 || grid.Y == 0 || grid.Z == 0) return; // nothing to do (an empty run)

@@ -56,10 +56,6 @@ internal static unsafe partial class DriverApi
     [LibraryImport(Lib)] public static partial int cuModuleUnload(IntPtr module);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] public static partial int cuModuleGetFunction(out IntPtr function, IntPtr module, string name);
     [LibraryImport(Lib)] public static partial int cuFuncSetAttribute(IntPtr function, int attribute, int value);
-    [LibraryImport(Lib)]
-    public static partial int cuLaunchKernel(IntPtr function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
-        uint sharedBytes, IntPtr stream, void** parameters, void** extra);
-
     [LibraryImport(Lib)] public static partial int cuLaunchKernelEx(LaunchConfig* config, IntPtr function, void** parameters, void** extra);
 
     [LibraryImport(Lib)] public static partial int cuGraphInstantiateWithFlags(out IntPtr exec, IntPtr graph, ulong flags);
