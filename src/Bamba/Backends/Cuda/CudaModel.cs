@@ -69,6 +69,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     private static CudaModel Create(BambaConfig config, Func<ModelWeights> weights, WeightStore? store, CudaPrecision precision, int ordinal,
         bool bf16SsmState)
     {
+        EnsureSupported(config);
         CudaDevice? device = null;
         CudaOps? ops = null;
         try
@@ -83,6 +84,25 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             device?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The CUDA kernels run Bamba's layer shape: a Mamba-2 or RoPE attention mixer and a SwiGLU MLP in every layer, no
+    /// multipliers. Other families' features (experts, squared-ReLU MLPs, single-sublayer layers, per-group norms,
+    /// multipliers, NoPE attention) run on the CPU for now; refuse them by name rather than compute something else.
+    /// </summary>
+    internal static void EnsureSupported(BambaConfig c)
+    {
+        string? missing =
+            c.HasMixtureOfExperts ? "mixture-of-experts layers"
+            : !c.MlpGated ? "squared-ReLU MLPs"
+            : c.Layers.Any(l => l.Mixer == MixerKind.None || l.FeedForward == FeedForwardKind.None) ? "layers without a mixer or an MLP"
+            : c.MambaNormGroups != 1 ? "a per-group Mamba norm"
+            : c.EmbeddingMultiplier != 1 || c.ResidualMultiplier != 1 || c.LogitsScaling != 1 || c.AttentionScale is not null ? "embedding, residual, attention or logits multipliers"
+            : c.NumAttentionLayers > 0 && !c.UseRope ? "attention without RoPE"
+            : null;
+        if (missing is not null)
+            throw new BambaException($"the CUDA backend does not run {missing} yet (model_type '{c.ModelType}'); use --device cpu");
     }
 
     public CudaSequenceState CreateState()
