@@ -17,9 +17,7 @@ internal sealed class BambaArchitecture : IArchitecture
         int hidden = f.Int("hidden_size", d.HiddenSize);
         int expand = f.Int("mamba_expand", d.MambaExpand);
         int mambaHeads = f.Int("mamba_n_heads", d.MambaNHeads);
-        int dHead = f.MambaDHead("mamba_d_head", expand * hidden, mambaHeads);
-        if (mambaHeads > 0 && dHead * mambaHeads != expand * hidden)
-            throw f.Invalid("mamba_d_head", $"({dHead}) × mamba_n_heads ({mambaHeads}) must equal mamba_expand * hidden_size ({expand * hidden})");
+        int dHead = MambaHeadDim(f, hidden, expand, mambaHeads);
         int layers = f.Int("num_hidden_layers", d.NumHiddenLayers);
         var attention = f.IntList("attn_layer_indices") ?? [];
         foreach (int layer in attention)
@@ -69,6 +67,18 @@ internal sealed class BambaArchitecture : IArchitecture
             PartialRotaryFactor = d.PartialRotaryFactor,
             Dtype = f.NullableString("dtype") ?? f.NullableString("torch_dtype"),
         };
+    }
+
+    /// <summary><c>mamba_d_head</c> ("auto" or absent: the inner width over the heads), checked against
+    /// <c>mamba_expand · hidden_size</c> as transformers' Bamba mixer needs (Granite's too).</summary>
+    internal static int MambaHeadDim(ConfigFields f, int hidden, int expand, int heads)
+    {
+        int dHead = f.MambaDHead("mamba_d_head", expand * hidden, heads);
+        if (heads > 0 && expand * hidden % heads != 0)
+            throw f.Invalid("mamba_n_heads", $"({heads}) must divide mamba_expand * hidden_size ({expand * hidden})");
+        if (heads > 0 && dHead * heads != expand * hidden)
+            throw f.Invalid("mamba_d_head", $"({dHead}) × mamba_n_heads ({heads}) must equal mamba_expand * hidden_size ({expand * hidden})");
+        return dHead;
     }
 
     public IEnumerable<TensorSpec> Tensors(BambaConfig c)

@@ -29,7 +29,7 @@ public static class BambaConfigReader
             var f = new ConfigFields(doc.RootElement, source);
             string modelType = f.String("model_type", "");
             var architecture = ArchitectureRegistry.Find(modelType) ?? throw new BambaException(
-                $"{source}: model_type '{modelType}' is not supported (supported: {string.Join(", ", ArchitectureRegistry.ModelTypes)})");
+                $"{source}: model_type is '{modelType}', not a supported architecture (supported: {string.Join(", ", ArchitectureRegistry.ModelTypes)})");
             var config = architecture.ReadConfig(f) with { ModelType = architecture.ModelType, SourceJson = json };
             Validate(config, source);
             return config;
