@@ -26,7 +26,8 @@ internal sealed class TrainCommand : ICommand
     public int Run(CommandLine args, TextWriter stdout)
     {
         string data = args.Required("data");
-        string output = Path.GetFullPath(args.Required("out"));
+        // Before any work: --out must be new, empty or our own checkpoint, and writable.
+        string output = Checkpoint.Prepare(args.Required("out"));
         bool resume = args.Switch("resume");
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
         var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
@@ -73,8 +74,7 @@ internal sealed class TrainCommand : ICommand
 
     private static Setup Start(CommandLine args, string output, string data, AdamWOptions options)
     {
-        Checkpoint.Recover(output);
-        if (File.Exists(Path.Combine(output, Checkpoint.StateFile)))
+        if (CheckpointDirectory.IsOurs(output))
             throw new BambaException($"--out {output} already holds a training checkpoint: pass --resume to continue it, or choose another --out");
         string? modelDir = args.String("model"), configFile = args.String("config");
         if ((modelDir is null) == (configFile is null)) throw new BambaException("train: give exactly one of --model DIR or --config FILE");
