@@ -67,7 +67,7 @@ internal sealed class ServeCommand : ICommand
             MaxContext = args.Int("max-context", 4096, 2),
             MaxQueue = args.Int("max-queue", 256, 0),
             PrefillChunk = chunk,
-            MaxStepTokens = Math.Max(chunk, maxBatch + chunk),
+            MaxStepTokens = (int)Math.Min(int.MaxValue, Math.Max(chunk, (long)maxBatch + chunk)),
         };
         options.Validate();
         return options;
