@@ -18,6 +18,7 @@ public static class BambaConfigReader
 
     public static BambaConfig Parse(string json, string source = "config.json")
     {
+        Bamba.Text.JsonUnicode.Require(json, source);
         JsonDocument doc;
         try { doc = JsonDocument.Parse(QuoteNonFiniteLiterals(json)); }
         catch (JsonException e) { throw new BambaException($"{source}: not valid JSON ({e.Message})"); }
@@ -30,6 +31,9 @@ public static class BambaConfigReader
             if (modelType != "bamba")
                 throw new BambaException($"{source}: model_type is '{modelType}', expected 'bamba'");
             var config = Read(f);
+            double partial = f.Object("rope_parameters")?.Double("partial_rotary_factor", double.NaN) is double p && !double.IsNaN(p)
+                ? p : f.Double("partial_rotary_factor", double.NaN);
+            ConfigChecks.Run(config, source, double.IsNaN(partial) ? null : partial);
             Validate(config, source);
             return config;
         }

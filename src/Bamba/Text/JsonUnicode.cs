@@ -48,8 +48,24 @@ public static class JsonUnicode
         return null;
     }
 
-    /// <summary><see cref="FirstInvalidString(ReadOnlySpan{byte})"/> of one line of text (a JSON-lines record).</summary>
+    /// <summary><see cref="FirstInvalidString(ReadOnlySpan{byte})"/> of text already decoded (a JSON-lines record).</summary>
     public static string? FirstInvalidString(string json) => FirstInvalidString(Encoding.UTF8.GetBytes(json));
+
+    /// <summary>Throws a <see cref="BambaException"/> naming <paramref name="where"/> (a file, file:line) and the field
+    /// when a string of a user's JSON file is not valid Unicode; call before reading its strings.</summary>
+    public static void Require(ReadOnlySpan<byte> json, string where)
+    {
+        if (FirstInvalidString(json) is { } field) throw Invalid(where, field);
+    }
+
+    /// <inheritdoc cref="Require(ReadOnlySpan{byte}, string)"/>
+    public static void Require(string json, string where)
+    {
+        if (FirstInvalidString(json) is { } field) throw Invalid(where, field);
+    }
+
+    private static BambaException Invalid(string where, string field) =>
+        new($"{where}: the text at {field} is not valid Unicode (an invalid UTF-8 byte or a lone surrogate escape such as \\ud800)");
 
     private sealed record Frame(bool IsArray, string? Name, int Index);
 

@@ -24,6 +24,9 @@ public sealed record SchedulerOptions
     /// </summary>
     public int StateBlocks { get; init; }
 
+    /// <summary>The most sequences held at once, running and queued: a request of more could never be admitted.</summary>
+    public long MostSequences => (long)MaxBatch + MaxQueue;
+
     public int TotalKvBlocks => KvBlocks ?? (int)Math.Min(int.MaxValue, (long)MaxBatch * SequenceBlocks(MaxContext));
 
     /// <summary>Blocks a sequence of <paramref name="tokens"/> tokens reserves: its KV rows and its recurrent state.</summary>
