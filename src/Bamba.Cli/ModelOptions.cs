@@ -9,11 +9,10 @@ namespace Bamba.Cli;
 /// <summary>The flags every model command shares (<c>--model DIR</c>, <c>--device cpu|cuda|auto</c>) and loading the model they name.</summary>
 internal static class ModelOptions
 {
-    public static BambaModel Load(CommandLine args)
-    {
-        string dir = args.Required("model");
-        return BambaModel.Load(dir);
-    }
+    public static BambaModel Load(CommandLine args) => BambaModel.Load(Directory(args));
+
+    /// <summary>--model's directory, or the complete checkpoint a kill mid-save left in <c>DIR.previous</c>.</summary>
+    public static string Directory(CommandLine args) => Bamba.Training.Checkpoint.ReadableDirectory(args.Required("model"));
 
     /// <summary>
     /// The model on the device named by <c>--device</c> (default cpu; auto = CUDA when a GPU is usable). On CUDA,
@@ -27,7 +26,7 @@ internal static class ModelOptions
     /// </summary>
     public static Func<ISequenceModel> GenerationModel(CommandLine args)
     {
-        string dir = args.Required("model");
+        string dir = Directory(args);
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
         var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
         return () => ModelFactory.Load(dir, device, precision);

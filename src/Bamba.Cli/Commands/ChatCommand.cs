@@ -24,7 +24,7 @@ internal sealed class ChatCommand : ICommand
 
     public int Run(CommandLine args, TextWriter stdout)
     {
-        string dir = args.Required("model");
+        string dir = ModelOptions.Directory(args);
         var defaults = GenerationConfig.Load(dir);
         var options = GenerateCommand.Options(args, defaults with { MaxNewTokens = defaults.MaxNewTokens ?? 256 });
         string? system = args.String("system");

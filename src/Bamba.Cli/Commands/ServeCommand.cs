@@ -18,13 +18,14 @@ internal sealed class ServeCommand : ICommand
 
     public int Run(CommandLine args, TextWriter stdout)
     {
-        string dir = args.Required("model");
+        string dir = ModelOptions.Directory(args);
         var server = new ServerOptions
         {
             Host = args.String("host") ?? "127.0.0.1",
             Port = args.Int("port", 8000, 0),
             ApiKey = args.String("api-key") ?? Environment.GetEnvironmentVariable("BAMBA_API_KEY"),
         };
+        server.Validate(); // before the model loads
         var scheduling = Scheduling(args);
         bool maxBatchGiven = args.Has("max-batch");
         string? name = args.String("served-model-name");
@@ -66,7 +67,7 @@ internal sealed class ServeCommand : ICommand
             MaxContext = args.Int("max-context", 4096, 2),
             MaxQueue = args.Int("max-queue", 256, 0),
             PrefillChunk = chunk,
-            MaxStepTokens = Math.Max(chunk, maxBatch + chunk),
+            MaxStepTokens = (int)Math.Min(int.MaxValue, Math.Max(chunk, (long)maxBatch + chunk)),
         };
         options.Validate();
         return options;

@@ -27,14 +27,17 @@ internal sealed class TrainCommand : ICommand
     public int Run(CommandLine args, TextWriter stdout)
     {
         string data = args.Required("data");
-        string output = Path.GetFullPath(args.Required("out"));
+        // Before any work: --out must be new, empty or our own checkpoint, and writable.
+        string output = Checkpoint.Prepare(args.Required("out"));
         bool resume = args.Switch("resume");
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
         var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
         var options = new AdamWOptions(WeightDecay: args.Float("weight-decay", 0.1f, 0f));
         var setup = resume ? Resume(args, output, data, options) : Start(args, output, data, options);
-        int evalTokens = args.Int("eval-tokens", 65536, min: 0);
-        int saveEvery = args.Int("save-every", 0, min: 0);
+        // Scheduling only (not the math): a resumed run keeps the checkpoint's values unless given new ones.
+        int evalTokens = args.Int("eval-tokens", setup.State.EvalTokens, min: 0);
+        int saveEvery = args.Int("save-every", setup.State.SaveEvery, min: 0);
+        setup = setup with { State = setup.State with { EvalTokens = evalTokens, SaveEvery = saveEvery } };
         args.EnsureAllUsed();
         // Before any data is read: --device cuda without a usable GPU is a one-line error.
         using var gpu = ModelFactory.Resolve(device) == ComputeDevice.Cuda ? CudaDevice.Open() : null;
@@ -74,8 +77,7 @@ internal sealed class TrainCommand : ICommand
 
     private static Setup Start(CommandLine args, string output, string data, AdamWOptions options)
     {
-        Checkpoint.Recover(output);
-        if (File.Exists(Path.Combine(output, Checkpoint.StateFile)))
+        if (CheckpointDirectory.IsOurs(output))
             throw new BambaException($"--out {output} already holds a training checkpoint: pass --resume to continue it, or choose another --out");
         string? modelDir = args.String("model"), configFile = args.String("config");
         if ((modelDir is null) == (configFile is null)) throw new BambaException("train: give exactly one of --model DIR or --config FILE");
@@ -113,13 +115,14 @@ internal sealed class TrainCommand : ICommand
             MaxGradNorm = args.Float("max-grad-norm", 1f, 0f),
             EvalFraction = Math.Round(args.Float("eval-fraction", 0.05f, 0f, 0.9f), 6), // the float flag, without float noise
         };
+        state.Validate();
         return new Setup(parameters, new AdamW(parameters, options), state, dtype, tokenizerDir, generationConfig);
     }
 
     /// <summary>Continues the checkpoint in --out with its saved settings; --steps may extend the run.</summary>
     private static Setup Resume(CommandLine args, string output, string data, AdamWOptions options)
     {
-        foreach (var flag in new[] { "model", "config", "seed", "batch-tokens", "grad-accum", "lr", "warmup", "eval-fraction", "max-grad-norm", "tokenizer" })
+        foreach (var flag in new[] { "model", "config", "seed", "batch-tokens", "grad-accum", "lr", "warmup", "weight-decay", "eval-fraction", "max-grad-norm", "tokenizer" })
             if (args.Has(flag)) throw new BambaException($"train --resume: --{flag} comes from the checkpoint in {output}; leave it out");
         var (parameters, optimizer, state, dtype) = Checkpoint.Load(output, options);
         if (Path.GetFullPath(data) != state.DataFile)

@@ -224,7 +224,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     private readonly record struct Draw(ulong Temperature, ulong TopK, ulong TopP, ulong Uniform, ulong Ids);
 
     private Draw UploadSampling(Batch batch, IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms, string prefix = "") => new(
-        Upload(prefix + "sample.t", sampling.Select(s => s.Temperature).ToArray()),
+        Upload(prefix + "sample.t", sampling.Select(s => s.IsGreedy ? 0f : s.Temperature).ToArray()), // the kernel's greedy is T ≤ 0
         Upload(prefix + "sample.k", sampling.Select(s => s.TopK).ToArray()),
         Upload(prefix + "sample.p", sampling.Select(s => s.TopP).ToArray()),
         Upload(prefix + "sample.u", uniforms.Take(batch.Runs).ToArray()),
