@@ -74,7 +74,8 @@ internal sealed class BenchServeCommand : ICommand
                 SyntheticModel.Write(preset == "bamba-9b" ? Bamba9BShape : SyntheticModel.Cpu05B, temp, DType.BF16);
             }
             string dir = temp ?? args.Required("model");
-            var scheduling = ServeCommand.Scheduling(args) with { MaxContext = Math.Max(promptTokens + maxTokens, 4096) };
+            var scheduling = ServeCommand.Scheduling(args);
+            scheduling = scheduling with { MaxContext = Math.Max(promptTokens + maxTokens, scheduling.MaxContext) };
             var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
             args.EnsureAllUsed();
             using var engine = ServingEngine.ForModel(ModelFactory.Load(dir, device), dir, scheduling, preset);
