@@ -11,6 +11,13 @@ internal static class ModelOptions
 {
     public static readonly Flag Model = new("model", "the model directory (config.json, *.safetensors, tokenizer.json)", "DIR");
 
+    public static readonly Flag ChatTemplate = new("chat-template", "a Jinja chat template file, used instead of the tokenizer_config.json's", "FILE");
+
+    /// <summary>The source of the <c>--chat-template</c> file, or null when the flag is absent.</summary>
+    public static string? ChatTemplateSource(CommandLine args) => args.String("chat-template") is { } path
+        ? File.Exists(path) ? File.ReadAllText(path) : throw new BambaException($"--chat-template {path}: file not found")
+        : null;
+
     /// <summary><c>--device</c> and <c>--precision</c>, for the commands that run a model.</summary>
     public static readonly Flag[] Device =
     [
@@ -38,9 +45,12 @@ internal static class ModelOptions
     {
         string dir = args.Required("model");
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
-        var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
+        var precision = Precision(args);
         return () => ModelFactory.Load(dir, device, precision);
     }
+
+    public static CudaPrecision Precision(CommandLine args) =>
+        args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
 
     /// <summary>The model directory's tokenizer, or null when it has no tokenizer.json (token-id prompts only).</summary>
     public static HfTokenizer? TryLoadTokenizer(string modelDirectory) =>

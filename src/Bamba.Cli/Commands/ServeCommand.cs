@@ -23,6 +23,7 @@ internal sealed class ServeCommand : ICommand
         new("api-key", "require 'Authorization: Bearer KEY' on /v1/* (also BAMBA_API_KEY)", "KEY"),
         .. SchedulingFlags,
         new("served-model-name", "the id clients send as model", "NAME", "the model directory's name"),
+        ModelOptions.ChatTemplate,
         .. ModelOptions.Device,
     ];
     public IReadOnlyList<string> Examples { get; } =
@@ -52,11 +53,12 @@ internal sealed class ServeCommand : ICommand
         var scheduling = Scheduling(args);
         bool maxBatchGiven = args.Has("max-batch");
         string? name = args.String("served-model-name");
+        string? chatTemplate = ModelOptions.ChatTemplateSource(args);
         var load = ModelOptions.GenerationModel(args);
         args.EnsureAllUsed();
 
         var model = load();
-        using var engine = ServingEngine.ForModel(model, dir, SizedFor(model, scheduling, maxBatchGiven, stdout), name);
+        using var engine = ServingEngine.ForModel(model, dir, SizedFor(model, scheduling, maxBatchGiven, stdout), name, chatTemplate);
         return RunAsync(engine, server, stdout).GetAwaiter().GetResult();
     }
 

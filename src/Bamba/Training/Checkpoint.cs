@@ -19,7 +19,11 @@ public static class Checkpoint
     private static readonly string[] TokenizerFileNames = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
     public sealed record Contents(BambaConfig Config, DType WeightDType, ParameterSet Parameters, AdamW Optimizer,
-        TrainerState State, string? TokenizerSource, string? GenerationConfigSource);
+        TrainerState State, string? TokenizerSource, string? GenerationConfigSource)
+    {
+        /// <summary>Writes files of the caller's into the checkpoint being saved (e.g. metrics and plots), so they move with it.</summary>
+        public Action<string>? Extras { get; init; }
+    }
 
     public static void Save(string directory, Contents c)
     {
@@ -67,6 +71,7 @@ public static class Checkpoint
         if (c.TokenizerSource is { } source)
             foreach (var name in TokenizerFileNames)
                 if (File.Exists(Path.Combine(source, name))) WriteBytes(Path.Combine(dir, name), File.ReadAllBytes(Path.Combine(source, name)));
+        c.Extras?.Invoke(dir);
     }
 
     private static string GenerationConfig(Contents c)

@@ -26,6 +26,8 @@ public sealed record TrainerState
     public double? LastLoss { get; init; }
     public double? EvalLoss { get; init; }
     public long TokensSeen { get; init; }
+    /// <summary>Every step's figures and every evaluation so far (Hugging Face Trainer's <c>log_history</c>).</summary>
+    public IReadOnlyList<LogEntry> LogHistory { get; init; } = [];
 
     public string ToJson() => JsonSerializer.Serialize(this, TrainerStateJson.Default.TrainerState);
 
