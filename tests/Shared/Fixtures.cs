@@ -23,6 +23,13 @@ public static class Fixtures
 
     public static TheoryData<string> Models() => new(ModelNames);
 
+    /// <summary>The other hybrid families: Granite 4.0 H (experts and dense) and Nemotron-H.</summary>
+    public static readonly string[] FamilyModelNames = ["tiny-granite-moe-hybrid", "tiny-granite-hybrid-dense-rope", "tiny-nemotron-h"];
+
+    public static readonly string[] AllModelNames = [.. ModelNames, .. FamilyModelNames];
+
+    public static TheoryData<string> AllModels() => new(AllModelNames);
+
     private static string? FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

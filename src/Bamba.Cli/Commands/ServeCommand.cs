@@ -1,4 +1,3 @@
-using Bamba.Backends.Cuda;
 using Bamba.Generation;
 using Bamba.Generation.Scheduling;
 using Bamba.Server;
@@ -68,11 +67,11 @@ internal sealed class ServeCommand : ICommand
     /// </summary>
     private static SchedulerOptions SizedFor(ISequenceModel model, SchedulerOptions options, bool maxBatchGiven, TextWriter stdout)
     {
-        if (model is not CudaModel cuda) return options;
+        if (model is not IDeviceMemory device) return options;
         try
         {
-            var plan = MemoryPlan.Size(cuda.Memory(), options, maxBatchGiven ? options.MaxBatch : null);
-            stdout.WriteLine($"bamba serve: {cuda.Device.Name}: {plan.Summary()}");
+            var plan = MemoryPlan.Size(device.Memory(), options, maxBatchGiven ? options.MaxBatch : null);
+            stdout.WriteLine($"bamba serve: {device.DeviceName}: {plan.Summary()}");
             return plan.Options;
         }
         catch

@@ -1,3 +1,4 @@
+using Bamba.Architectures;
 using Bamba.Backends;
 using Bamba.Cli.Output;
 using Bamba.Cli.Training;
@@ -128,8 +129,8 @@ internal sealed class TrainCommand : ICommand
         {
             var config = BambaConfigReader.Load(Path.Combine(modelDir, "config.json"));
             using var store = WeightStore.Open(modelDir);
-            dtype = store.Get("model.final_layernorm.weight").DType == DType.BF16 ? DType.BF16 : DType.F32;
             parameters = ParameterSet.FromStore(config, store);
+            dtype = store.Get(parameters[TensorRole.FinalNorm].Name).DType == DType.BF16 ? DType.BF16 : DType.F32;
             tokenizerDir ??= modelDir;
             generationConfig = Path.Combine(modelDir, "generation_config.json");
         }

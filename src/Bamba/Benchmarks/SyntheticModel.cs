@@ -1,3 +1,4 @@
+using Bamba.Architectures;
 using Bamba.Configuration;
 using Bamba.Modeling;
 using Bamba.Numerics;
@@ -50,53 +51,20 @@ public static class SyntheticModel
     public static ModelWeights Placeholders(BambaConfig c)
     {
         var random = new Random(1234);
-        var tensors = Shapes(c).ToDictionary(s => s.Name, s => s);
-        WeightTensor Matrix(string name) => WeightTensor.Placeholder(name, tensors[name].Shape);
-        float[] Vector(string name)
+        return ModelWeights.Load(c, spec =>
         {
-            if (!tensors.TryGetValue(name, out var s)) return [];
-            var bytes = Values(s, DType.F32, random, c);
-            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray();
-        }
-        return new ModelWeights
-        {
-            Embedding = Matrix("model.embed_tokens.weight"),
-            LmHead = Matrix(c.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"),
-            FinalNorm = Vector("model.final_layernorm.weight"),
-            Layers = [.. Enumerable.Range(0, c.NumHiddenLayers).Select(i => PlaceholderLayer(c, i, Matrix, Vector))],
-        };
+            if (Kind(spec) == "matrix") return WeightTensor.Placeholder(spec.Name, spec.Shape);
+            var bytes = Values(spec, DType.F32, random, c);
+            var info = new TensorInfo(spec.Name, "(synthetic)", DType.F32, spec.Shape, 0, bytes.Length);
+            return FromBytes(info, bytes);
+        });
     }
 
-    private static LayerWeights PlaceholderLayer(BambaConfig c, int i, Func<string, WeightTensor> matrix, Func<string, float[]> vector)
+    /// <summary>A small vector's bytes as a tensor: pinned for the life of the process, as synthetic models are.</summary>
+    private static unsafe WeightTensor FromBytes(TensorInfo info, byte[] bytes)
     {
-        string p = $"model.layers.{i}.", m = p + "mamba.", a = p + "self_attn.";
-        return new LayerWeights
-        {
-            InputNorm = vector(p + "input_layernorm.weight"),
-            PreFeedForwardNorm = vector(p + "pre_ff_layernorm.weight"),
-            Mlp = new MlpWeights
-            {
-                Gate = matrix(p + "feed_forward.gate_proj.weight"),
-                Up = matrix(p + "feed_forward.up_proj.weight"),
-                Down = matrix(p + "feed_forward.down_proj.weight"),
-            },
-            Attention = c.IsAttentionLayer(i)
-                ? new AttentionWeights { Q = matrix(a + "q_proj.weight"), K = matrix(a + "k_proj.weight"), V = matrix(a + "v_proj.weight"), O = matrix(a + "o_proj.weight") }
-                : null,
-            Mamba = c.IsAttentionLayer(i) ? null : new MambaWeights
-            {
-                InProj = matrix(m + "in_proj.weight"),
-                InProjBias = [],
-                ConvWeight = vector(m + "conv1d.weight"),
-                ConvBias = vector(m + "conv1d.bias"),
-                DtBias = vector(m + "dt_bias"),
-                A = vector(m + "A_log").Select(x => -MathF.Exp(x)).ToArray(),
-                D = vector(m + "D"),
-                Norm = vector(m + "norm.weight"),
-                OutProj = matrix(m + "out_proj.weight"),
-                OutProjBias = [],
-            },
-        };
+        var handle = System.Runtime.InteropServices.GCHandle.Alloc(bytes, System.Runtime.InteropServices.GCHandleType.Pinned);
+        return new WeightTensor(info, (byte*)handle.AddrOfPinnedObject());
     }
 
     public static void Write(BambaConfig c, string directory, DType dtype, int seed = 1234)
@@ -104,64 +72,36 @@ public static class SyntheticModel
         Directory.CreateDirectory(directory);
         BambaConfigWriter.Save(c, Path.Combine(directory, "config.json"));
         var random = new Random(seed);
-        var entries = Shapes(c).Select(s => new SafetensorsWriter.Entry(s.Name, dtype, s.Shape, Values(s, dtype, random, c))).ToList();
+        var entries = ArchitectureRegistry.For(c).Tensors(c)
+            .Select(s => new SafetensorsWriter.Entry(s.Name, dtype, s.Shape, Values(s, dtype, random, c))).ToList();
         SafetensorsWriter.Write(Path.Combine(directory, "model.safetensors"), entries);
     }
 
-    private static IEnumerable<(string Name, long[] Shape, string Kind)> Shapes(BambaConfig c)
+    /// <summary>How a tensor starts, as transformers initialises it: matrices random, norms, D and dt_bias 1, biases 0.</summary>
+    private static string Kind(TensorSpec s) => s.Role switch
     {
-        long h = c.HiddenSize, v = c.VocabSize, inter = c.IntermediateSize;
-        yield return ("model.embed_tokens.weight", [v, h], "matrix");
-        if (!c.TieWordEmbeddings) yield return ("lm_head.weight", [v, h], "matrix");
-        yield return ("model.final_layernorm.weight", [h], "ones");
-        for (int i = 0; i < c.NumHiddenLayers; i++)
-        {
-            string p = $"model.layers.{i}.";
-            yield return (p + "input_layernorm.weight", [h], "ones");
-            yield return (p + "pre_ff_layernorm.weight", [h], "ones");
-            yield return (p + "feed_forward.gate_proj.weight", [inter, h], "matrix");
-            yield return (p + "feed_forward.up_proj.weight", [inter, h], "matrix");
-            yield return (p + "feed_forward.down_proj.weight", [h, inter], "matrix");
-            foreach (var t in c.IsAttentionLayer(i) ? AttentionShapes(c, p + "self_attn.") : MambaShapes(c, p + "mamba.")) yield return t;
-        }
-    }
+        TensorRole.MixerNorm or TensorRole.FeedForwardNorm or TensorRole.FinalNorm or TensorRole.MambaNorm
+            or TensorRole.MambaDtBias or TensorRole.MambaD => "ones",
+        TensorRole.MambaConvBias or TensorRole.MambaInProjBias or TensorRole.MambaOutProjBias or TensorRole.RouterBias => "zeros",
+        TensorRole.MambaALog => "alog",
+        TensorRole.MambaConv => "conv",
+        _ => "matrix",
+    };
 
-    private static IEnumerable<(string, long[], string)> AttentionShapes(BambaConfig c, string p)
-    {
-        long h = c.HiddenSize, q = c.NumAttentionHeads * c.HeadDim, kv = c.NumKeyValueHeads * c.HeadDim;
-        yield return (p + "q_proj.weight", [q, h], "matrix");
-        yield return (p + "k_proj.weight", [kv, h], "matrix");
-        yield return (p + "v_proj.weight", [kv, h], "matrix");
-        yield return (p + "o_proj.weight", [h, q], "matrix");
-    }
-
-    private static IEnumerable<(string, long[], string)> MambaShapes(BambaConfig c, string p)
-    {
-        long h = c.HiddenSize, heads = c.MambaNHeads;
-        yield return (p + "in_proj.weight", [c.InProjDim, h], "matrix");
-        yield return (p + "conv1d.weight", [c.ConvDim, 1, c.MambaDConv], "conv");
-        if (c.MambaConvBias) yield return (p + "conv1d.bias", [c.ConvDim], "zeros");
-        yield return (p + "dt_bias", [heads], "ones");
-        yield return (p + "A_log", [heads], "alog");
-        yield return (p + "D", [heads], "ones");
-        yield return (p + "norm.weight", [c.MambaIntermediate], "ones");
-        yield return (p + "out_proj.weight", [h, c.MambaIntermediate], "matrix");
-    }
-
-    private static byte[] Values((string Name, long[] Shape, string Kind) s, DType dtype, Random random, BambaConfig c)
+    private static byte[] Values(TensorSpec s, DType dtype, Random random, BambaConfig c)
     {
         int n = checked((int)s.Shape.Aggregate(1L, (a, b) => a * b));
         var values = new float[n];
         float std = (float)c.InitializerRange;
+        string kind = Kind(s);
         for (int i = 0; i < n; i++)
-            values[i] = s.Kind switch
+            values[i] = kind switch
             {
                 "ones" => 1f,
                 "zeros" => 0f,
                 "alog" => MathF.Log(i + 1),
                 "conv" => (random.NextSingle() * 2 - 1) * 0.5f,
                 _ => (random.NextSingle() * 2 - 1) * std * 1.7320508f, // uniform with standard deviation std
-
             };
         return Encode(values, dtype);
     }

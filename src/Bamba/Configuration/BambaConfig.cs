@@ -1,11 +1,15 @@
 namespace Bamba.Configuration;
 
 /// <summary>
-/// A Bamba model's <c>config.json</c>: every field of transformers' <c>BambaConfig</c>, with its defaults, plus the
-/// sizes derived from them. Created by <see cref="BambaConfigReader"/>, which validates what it reads.
+/// A hybrid model's <c>config.json</c>, typed: every field of transformers' <c>BambaConfig</c> with its defaults, the
+/// fields the other hybrid families add (layer plan, mixture of experts, multipliers), and the sizes derived from them.
+/// Created by <see cref="BambaConfigReader"/> through the architecture registry, which maps each family's field names
+/// here and validates what it reads.
 /// </summary>
 public sealed record BambaConfig
 {
+    /// <summary>The file's <c>model_type</c>: which registered architecture reads and names this model.</summary>
+    public string ModelType { get; init; } = "bamba";
     public int VocabSize { get; init; } = 128000;
     public bool TieWordEmbeddings { get; init; }
     public int HiddenSize { get; init; } = 4096;
@@ -47,8 +51,59 @@ public sealed record BambaConfig
     /// <summary>The checkpoint's stored dtype as config.json names it ("float32", "bfloat16", ...), if given.</summary>
     public string? Dtype { get; init; }
 
-    public int HeadDim => HiddenSize / NumAttentionHeads;
-    public int MambaIntermediate => MambaExpand * HiddenSize;
+    /// <summary>Each layer's mixer and feed-forward. Without an explicit plan, Bamba's: attention at
+    /// <see cref="AttnLayerIndices"/>, Mamba elsewhere, a gated MLP in every layer.</summary>
+    public IReadOnlyList<LayerSpec> Layers
+    {
+        get => _layers ?? Enumerable.Range(0, NumHiddenLayers)
+            .Select(i => new LayerSpec(AttnLayerIndices.Contains(i) ? MixerKind.Attention : MixerKind.Mamba, FeedForwardKind.Mlp))
+            .ToArray();
+        init => _layers = value;
+    }
+    private readonly IReadOnlyList<LayerSpec>? _layers;
+
+    /// <summary>The dense MLPs (and experts) are gated SwiGLU <c>down(silu(gate·x) ⊙ up·x)</c>; otherwise
+    /// squared-ReLU <c>down(relu(up·x)²)</c> (Nemotron-H).</summary>
+    public bool MlpGated { get; init; } = true;
+    /// <summary>Granite's shared MLP width, when it differs from the dense MLP's.</summary>
+    public int? SharedIntermediateSize { get; init; }
+    public int NumExperts { get; init; }
+    public int NumExpertsPerToken { get; init; }
+    public int ExpertIntermediateSize { get; init; }
+    /// <summary>Width of the shared expert beside the routed ones; 0 = none.</summary>
+    public int SharedExpertIntermediateSize { get; init; }
+    public RouterScoring RouterScoring { get; init; } = RouterScoring.SoftmaxTopK;
+    /// <summary>Expert groups for grouped routing (n_group) and how many of them a token may use (topk_group).</summary>
+    public int RouterGroups { get; init; } = 1;
+    public int RouterTopKGroups { get; init; } = 1;
+    public bool NormalizeTopKWeights { get; init; } = true;
+    public double RoutedScalingFactor { get; init; } = 1.0;
+    public double RouterAuxLossCoefficient { get; init; }
+
+    /// <summary>Embeddings are multiplied by this (Granite's embedding_multiplier).</summary>
+    public double EmbeddingMultiplier { get; init; } = 1.0;
+    /// <summary>Each sublayer's output is multiplied by this before the residual add (Granite's residual_multiplier).</summary>
+    public double ResidualMultiplier { get; init; } = 1.0;
+    /// <summary>The attention softmax scale; null = head_dim^-0.5 (Granite sets attention_multiplier).</summary>
+    public double? AttentionScale { get; init; }
+    /// <summary>Logits are divided by this (Granite's logits_scaling).</summary>
+    public double LogitsScaling { get; init; } = 1.0;
+    /// <summary>Attention applies RoPE (false for Granite's position_embedding_type null and for Nemotron-H).</summary>
+    public bool UseRope { get; init; } = true;
+    /// <summary>Groups the gated norm of a Mamba mixer normalises over: 1 (the full d_inner, transformers' Bamba and
+    /// Granite) or n_groups (Nemotron-H, as mamba_ssm).</summary>
+    public int MambaNormGroups { get; init; } = 1;
+
+    /// <summary>The config.json this was read from, for writing the same family's file back (checkpoints).</summary>
+    public string? SourceJson { get; init; }
+
+    public int HeadDim
+    {
+        get => _headDim > 0 ? _headDim : HiddenSize / NumAttentionHeads;
+        init => _headDim = value;
+    }
+    private readonly int _headDim;
+    public int MambaIntermediate => MambaNHeads * MambaDHead;
     /// <summary>Channels that go through the causal conv: x, B and C.</summary>
     public int ConvDim => MambaIntermediate + 2 * MambaNGroups * MambaDState;
     /// <summary>Output width of <c>in_proj</c>: z, xBC and dt.</summary>
@@ -56,7 +111,14 @@ public sealed record BambaConfig
     /// <summary>Number of leading dims of each head that RoPE rotates (even).</summary>
     public int RotaryDim => (int)(HeadDim * PartialRotaryFactor) / 2 * 2;
 
-    public bool IsAttentionLayer(int layer) => AttnLayerIndices.Contains(layer);
+    public bool IsAttentionLayer(int layer) => Layers[layer].Mixer == MixerKind.Attention;
+    public bool IsMambaLayer(int layer) => Layers[layer].Mixer == MixerKind.Mamba;
 
     public int NumAttentionLayers => Enumerable.Range(0, NumHiddenLayers).Count(IsAttentionLayer);
+    public int NumMambaLayers => Enumerable.Range(0, NumHiddenLayers).Count(IsMambaLayer);
+    public bool HasMixtureOfExperts => Layers.Any(l => l.FeedForward == FeedForwardKind.MixtureOfExperts);
+    /// <summary>Group width of the Mamba gated norm.</summary>
+    public int MambaNormGroupSize => MambaIntermediate / MambaNormGroups;
+    /// <summary>The dense MLP's width in a layer: Granite's shared MLP, else intermediate_size.</summary>
+    public int DenseMlpSize => SharedIntermediateSize ?? IntermediateSize;
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Bamba.Architectures;
 
 namespace Bamba.Configuration;
 
@@ -25,66 +26,14 @@ public static class BambaConfigReader
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new BambaException($"{source}: expected a JSON object at the top level");
-            var f = new Fields(doc.RootElement, source);
+            var f = new ConfigFields(doc.RootElement, source);
             string modelType = f.String("model_type", "");
-            if (modelType != "bamba")
-                throw new BambaException($"{source}: model_type is '{modelType}', expected 'bamba'");
-            var config = Read(f);
+            var architecture = ArchitectureRegistry.Find(modelType) ?? throw new BambaException(
+                $"{source}: model_type is '{modelType}', not a supported architecture (supported: {string.Join(", ", ArchitectureRegistry.ModelTypes)})");
+            var config = architecture.ReadConfig(f) with { ModelType = architecture.ModelType, SourceJson = json };
             Validate(config, source);
             return config;
         }
-    }
-
-    private static BambaConfig Read(Fields f)
-    {
-        var d = new BambaConfig();
-        int hidden = f.Int("hidden_size", d.HiddenSize);
-        int expand = f.Int("mamba_expand", d.MambaExpand);
-        int mambaHeads = f.Int("mamba_n_heads", d.MambaNHeads);
-        var rope = f.Object("rope_parameters");
-        var (limitMin, limitMax) = f.TimeStepLimit("time_step_limit");
-        return new BambaConfig
-        {
-            VocabSize = f.Int("vocab_size", d.VocabSize),
-            TieWordEmbeddings = f.Bool("tie_word_embeddings", d.TieWordEmbeddings),
-            HiddenSize = hidden,
-            IntermediateSize = f.Int("intermediate_size", d.IntermediateSize),
-            NumHiddenLayers = f.Int("num_hidden_layers", d.NumHiddenLayers),
-            NumAttentionHeads = f.Int("num_attention_heads", d.NumAttentionHeads),
-            // transformers falls back to MHA when num_key_value_heads is null.
-            NumKeyValueHeads = f.NullableInt("num_key_value_heads", d.NumKeyValueHeads) ?? f.Int("num_attention_heads", d.NumAttentionHeads),
-            HiddenAct = f.String("hidden_act", d.HiddenAct),
-            InitializerRange = f.Double("initializer_range", d.InitializerRange),
-            RmsNormEps = f.Double("rms_norm_eps", d.RmsNormEps),
-            UseCache = f.Bool("use_cache", d.UseCache),
-            NumLogitsToKeep = f.NullableInt("num_logits_to_keep", d.NumLogitsToKeep),
-            PadTokenId = f.NullableInt("pad_token_id", d.PadTokenId),
-            BosTokenId = f.NullableInt("bos_token_id", d.BosTokenId),
-            EosTokenIds = f.IntOrIntList("eos_token_id", d.EosTokenIds),
-            MaxPositionEmbeddings = f.Int("max_position_embeddings", d.MaxPositionEmbeddings),
-            AttentionDropout = f.Double("attention_dropout", d.AttentionDropout),
-            AttnLayerIndices = f.IntList("attn_layer_indices") ?? [],
-            MambaNHeads = mambaHeads,
-            MambaDHead = f.MambaDHead("mamba_d_head", expand * hidden, mambaHeads),
-            MambaNGroups = f.Int("mamba_n_groups", d.MambaNGroups),
-            MambaDState = f.Int("mamba_d_state", d.MambaDState),
-            MambaDConv = f.Int("mamba_d_conv", d.MambaDConv),
-            MambaExpand = expand,
-            MambaChunkSize = f.Int("mamba_chunk_size", d.MambaChunkSize),
-            MambaConvBias = f.Bool("mamba_conv_bias", d.MambaConvBias),
-            MambaProjBias = f.Bool("mamba_proj_bias", d.MambaProjBias),
-            TimeStepMin = f.Double("time_step_min", d.TimeStepMin),
-            TimeStepMax = f.Double("time_step_max", d.TimeStepMax),
-            TimeStepLimitMin = limitMin,
-            TimeStepLimitMax = limitMax,
-            ZLossCoefficient = f.Double("z_loss_coefficient", d.ZLossCoefficient),
-            // Newer files nest theta in rope_parameters; older ones write a top-level rope_theta.
-            RopeTheta = rope?.Double("rope_theta", double.NaN) is double t && !double.IsNaN(t) ? t : f.Double("rope_theta", d.RopeTheta),
-            RopeType = rope?.String("rope_type", d.RopeType) ?? f.String("rope_type", d.RopeType),
-            // transformers hard-codes 0.5 for Bamba whatever the file says; kept for older files that omit it.
-            PartialRotaryFactor = d.PartialRotaryFactor,
-            Dtype = f.NullableString("dtype") ?? f.NullableString("torch_dtype"),
-        };
     }
 
     private static void Validate(BambaConfig c, string source)
@@ -105,26 +54,24 @@ public static class BambaConfigReader
         Positive(c.MambaDConv, "mamba_d_conv");
         Positive(c.MambaExpand, "mamba_expand");
         Positive(c.MambaChunkSize, "mamba_chunk_size");
-        if (c.HiddenAct is not ("silu" or "swish"))
+        if (c.MlpGated && c.HiddenAct is not ("silu" or "swish"))
             throw new BambaException($"{source}: hidden_act '{c.HiddenAct}' is not supported (expected 'silu')");
         if (c.RopeType != "default")
             throw new BambaException($"{source}: rope_type '{c.RopeType}' is not supported (expected 'default')");
-        if (c.MambaIntermediate % c.MambaNHeads != 0)
-            throw new BambaException($"{source}: mamba_n_heads ({c.MambaNHeads}) must divide mamba_expand * hidden_size ({c.MambaIntermediate})");
-        if (c.MambaDHead * c.MambaNHeads != c.MambaIntermediate)
-            throw new BambaException($"{source}: mamba_d_head ({c.MambaDHead}) × mamba_n_heads ({c.MambaNHeads}) must equal mamba_expand * hidden_size ({c.MambaIntermediate})");
+        Positive(c.MambaDHead, "mamba_d_head");
+        if (c.MambaIntermediate % c.MambaNormGroups != 0)
+            throw new BambaException($"{source}: the Mamba inner width ({c.MambaIntermediate}) must divide into {c.MambaNormGroups} norm groups");
         if (c.MambaNHeads % c.MambaNGroups != 0)
             throw new BambaException($"{source}: mamba_n_groups ({c.MambaNGroups}) must divide mamba_n_heads ({c.MambaNHeads})");
-        foreach (int layer in c.AttnLayerIndices)
-            if (layer < 0 || layer >= c.NumHiddenLayers)
-                throw new BambaException($"{source}: attn_layer_indices contains {layer}, outside 0..{c.NumHiddenLayers - 1}");
+        if (c.Layers.Count != c.NumHiddenLayers)
+            throw new BambaException($"{source}: the layer plan has {c.Layers.Count} layers, num_hidden_layers is {c.NumHiddenLayers}");
         if (c.NumAttentionLayers > 0)
         {
-            if (c.HiddenSize % c.NumAttentionHeads != 0)
-                throw new BambaException($"{source}: num_attention_heads ({c.NumAttentionHeads}) must divide hidden_size ({c.HiddenSize})");
+            Positive(c.HeadDim, "head_dim");
             if (c.NumAttentionHeads % c.NumKeyValueHeads != 0)
                 throw new BambaException($"{source}: num_key_value_heads ({c.NumKeyValueHeads}) must divide num_attention_heads ({c.NumAttentionHeads})");
         }
+        if (c.HasMixtureOfExperts) ValidateExperts(c, source);
         if (!(c.RmsNormEps > 0)) throw new BambaException($"{source}: rms_norm_eps must be positive, got {c.RmsNormEps}");
         if (!(c.TimeStepLimitMin <= c.TimeStepLimitMax))
             throw new BambaException($"{source}: time_step_limit must be [low, high] with low ≤ high");
@@ -164,106 +111,13 @@ public static class BambaConfigReader
         return null;
     }
 
-    /// <summary>Typed access to the fields of one JSON object, with errors that name the field.</summary>
-    private sealed class Fields(JsonElement obj, string source)
+    private static void ValidateExperts(BambaConfig c, string source)
     {
-        private JsonElement? Get(string name) =>
-            obj.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
-
-        private BambaException Wrong(string name, string expected, JsonElement v) =>
-            new($"{source}: field '{name}' must be {expected}, got {Describe(v)}");
-
-        private static string Describe(JsonElement v) => v.ValueKind switch
-        {
-            JsonValueKind.String => $"the string \"{v.GetString()}\"",
-            JsonValueKind.Object => "an object",
-            JsonValueKind.Array => "a list",
-            _ => v.GetRawText(),
-        };
-
-        public int Int(string name, int fallback) => NullableInt(name, fallback) ?? fallback;
-
-        public int? NullableInt(string name, int? fallback)
-        {
-            if (!obj.TryGetProperty(name, out var v)) return fallback;
-            if (v.ValueKind == JsonValueKind.Null) return null;
-            return ToInt(name, v);
-        }
-
-        private int ToInt(string name, JsonElement v) =>
-            v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i : throw Wrong(name, "an integer", v);
-
-        public bool Bool(string name, bool fallback)
-        {
-            if (Get(name) is not { } v) return fallback;
-            return v.ValueKind switch
-            {
-                JsonValueKind.True => true,
-                JsonValueKind.False => false,
-                _ => throw Wrong(name, "true or false", v),
-            };
-        }
-
-        public double Double(string name, double fallback) => Get(name) is { } v ? ToDouble(name, v) : fallback;
-
-        private double ToDouble(string name, JsonElement v)
-        {
-            if (v.ValueKind == JsonValueKind.Number) return v.GetDouble();
-            if (v.ValueKind == JsonValueKind.String && ParseNonFinite(v.GetString()) is double d) return d;
-            // transformers serialises non-finite floats as {"__float__": "Infinity"}.
-            if (v.ValueKind == JsonValueKind.Object && v.TryGetProperty("__float__", out var inner)
-                && inner.ValueKind == JsonValueKind.String && ParseNonFinite(inner.GetString()) is double e) return e;
-            throw Wrong(name, "a number", v);
-        }
-
-        private static double? ParseNonFinite(string? s) => s switch
-        {
-            "Infinity" or "inf" => double.PositiveInfinity,
-            "-Infinity" or "-inf" => double.NegativeInfinity,
-            "NaN" or "nan" => double.NaN,
-            _ => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d : null,
-        };
-
-        public string String(string name, string fallback) => NullableString(name) ?? fallback;
-
-        public string? NullableString(string name)
-        {
-            if (Get(name) is not { } v) return null;
-            return v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Wrong(name, "a string", v);
-        }
-
-        public Fields? Object(string name)
-        {
-            if (Get(name) is not { } v) return null;
-            return v.ValueKind == JsonValueKind.Object ? new Fields(v, $"{source}: {name}") : throw Wrong(name, "an object", v);
-        }
-
-        public IReadOnlyList<int>? IntList(string name)
-        {
-            if (Get(name) is not { } v) return null;
-            if (v.ValueKind != JsonValueKind.Array) throw Wrong(name, "a list of integers", v);
-            return v.EnumerateArray().Select(e => ToInt(name, e)).ToArray();
-        }
-
-        public IReadOnlyList<int> IntOrIntList(string name, IReadOnlyList<int> fallback)
-        {
-            if (!obj.TryGetProperty(name, out var v)) return fallback;
-            if (v.ValueKind == JsonValueKind.Null) return [];
-            return v.ValueKind == JsonValueKind.Array ? IntList(name)! : [ToInt(name, v)];
-        }
-
-        public (double Min, double Max) TimeStepLimit(string name)
-        {
-            if (Get(name) is not { } v) return (0.0, double.PositiveInfinity);
-            if (v.ValueKind != JsonValueKind.Array || v.GetArrayLength() != 2) throw Wrong(name, "a list [low, high]", v);
-            return (ToDouble(name, v[0]), ToDouble(name, v[1]));
-        }
-
-        public int MambaDHead(string name, int intermediate, int heads)
-        {
-            if (Get(name) is not { } v) return heads > 0 ? intermediate / heads : 0;
-            if (v.ValueKind == JsonValueKind.String && v.GetString() == "auto") return heads > 0 ? intermediate / heads : 0;
-            return v.ValueKind == JsonValueKind.Number ? ToInt(name, v) : throw Wrong(name, "an integer or \"auto\"", v);
-        }
+        if (c.NumExperts <= 0 || c.NumExpertsPerToken <= 0 || c.NumExpertsPerToken > c.NumExperts)
+            throw new BambaException($"{source}: a mixture of experts needs 1 ≤ experts per token ({c.NumExpertsPerToken}) ≤ experts ({c.NumExperts})");
+        if (c.RouterGroups <= 0 || c.NumExperts % c.RouterGroups != 0 || c.RouterTopKGroups <= 0 || c.RouterTopKGroups > c.RouterGroups)
+            throw new BambaException($"{source}: n_group ({c.RouterGroups}) must divide the experts ({c.NumExperts}) and topk_group ({c.RouterTopKGroups}) be within 1..n_group");
+        if (c.NumExpertsPerToken > c.NumExperts / c.RouterGroups * c.RouterTopKGroups)
+            throw new BambaException($"{source}: num_experts_per_tok ({c.NumExpertsPerToken}) exceeds the experts of topk_group groups");
     }
 }

@@ -9,7 +9,20 @@ public static class BambaConfigWriter
     public static void Save(BambaConfig c, string path) =>
         File.WriteAllText(path, ToJson(c).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
-    public static JsonObject ToJson(BambaConfig c) => new()
+    /// <summary>
+    /// A Bamba config written field by field; another family's config.json as it was read, with its dtype updated
+    /// (training changes no other field), so the file stays the family's own.
+    /// </summary>
+    public static JsonObject ToJson(BambaConfig c)
+    {
+        if (c.ModelType == "bamba" || c.SourceJson is null) return BambaJson(c);
+        var json = JsonNode.Parse(BambaConfigReader.QuoteNonFiniteLiterals(c.SourceJson))!.AsObject();
+        json["dtype"] = c.Dtype ?? "float32";
+        json.Remove("torch_dtype");
+        return json;
+    }
+
+    private static JsonObject BambaJson(BambaConfig c) => new()
     {
         ["architectures"] = new JsonArray("BambaForCausalLM"),
         ["attention_bias"] = false,

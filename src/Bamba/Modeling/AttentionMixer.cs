@@ -3,21 +3,24 @@ using Bamba.Configuration;
 
 namespace Bamba.Modeling;
 
-/// <summary>Grouped-query self-attention with partial RoPE over each sequence's KV cache.</summary>
+/// <summary>Grouped-query self-attention over each sequence's KV cache, with (partial) RoPE where the family uses it.</summary>
 internal static class AttentionMixer
 {
     public static void Forward(BambaConfig c, AttentionWeights w, int layer, Rope rope, TokenBatch batch, float[] input, float[] output)
     {
         int rows = batch.Rows;
-        var shape = new AttentionKernel.Shape(c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
+        var shape = Shape(c);
         var q = new float[rows * shape.QueryWidth];
         var k = new float[rows * shape.KvWidth];
         var v = new float[rows * shape.KvWidth];
         Linear.Forward(input, rows, w.Q, [], q);
         Linear.Forward(input, rows, w.K, [], k);
         Linear.Forward(input, rows, w.V, [], v);
-        ApplyRope(rope, batch, q, c.NumAttentionHeads, c.HeadDim);
-        ApplyRope(rope, batch, k, c.NumKeyValueHeads, c.HeadDim);
+        if (c.UseRope)
+        {
+            ApplyRope(rope, batch, q, c.NumAttentionHeads, c.HeadDim);
+            ApplyRope(rope, batch, k, c.NumKeyValueHeads, c.HeadDim);
+        }
 
         var attended = new float[rows * shape.QueryWidth];
         // Runs one after another: each spreads its (query, head) pairs over the cores itself.
@@ -31,6 +34,10 @@ internal static class AttentionMixer
         }
         Linear.Forward(attended, rows, w.O, [], output);
     }
+
+    /// <summary>The kernel's shape, with the family's softmax scale.</summary>
+    public static AttentionKernel.Shape Shape(BambaConfig c) =>
+        new(c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim) { Scale = c.AttentionScale is double s ? (float)s : null };
 
     private static void ApplyRope(Rope rope, TokenBatch batch, float[] x, int heads, int headDim)
     {

@@ -2,12 +2,14 @@ using Bamba.Backends.Cpu;
 using Bamba.Configuration;
 using Bamba.Generation;
 using Bamba.Weights;
+using System.Numerics.Tensors;
 
 namespace Bamba.Modeling;
 
 /// <summary>
-/// A Bamba model on the CPU (the reference backend): float32 arithmetic over weights kept in their stored dtype.
-/// Each layer is <c>x += mixer(rmsnorm(x)); x += mlp(rmsnorm(x))</c>, then a final rmsnorm and the LM head.
+/// A hybrid model of any registered family on the CPU (the reference backend): float32 arithmetic over weights kept in
+/// their stored dtype. Each layer is <c>x += r·mixer(rmsnorm(x)); x += r·ffn(rmsnorm(x))</c> for the sublayers its
+/// plan has, then a final rmsnorm and the LM head (docs/architecture.md).
 /// </summary>
 public sealed class BambaModel : ISequenceModel
 {
@@ -69,6 +71,7 @@ public sealed class BambaModel : ISequenceModel
         var batch = new TokenBatch(cpuStates, inputs);
         var hidden = new List<float[]>();
         var x = Embed(batch.Tokens);
+        if (Config.EmbeddingMultiplier != 1.0) TensorPrimitives.Multiply(x, (float)Config.EmbeddingMultiplier, x);
         if (options.HiddenStates) hidden.Add((float[])x.Clone());
         for (int layer = 0; layer < Config.NumHiddenLayers; layer++)
         {
@@ -82,34 +85,38 @@ public sealed class BambaModel : ISequenceModel
         if (options.HiddenStates) hidden.Add(options.AllLogits ? normed : FinalNormAll(x));
         var logits = new float[rowCount * Config.VocabSize];
         Linear.Forward(normed, rowCount, Weights.LmHead, [], logits);
+        if (Config.LogitsScaling != 1.0) TensorPrimitives.Divide(logits, (float)Config.LogitsScaling, logits);
         return new ForwardResult(logits, rowCount, hidden);
     }
 
     private void RunLayer(int layer, TokenBatch batch, float[] x)
     {
+        var spec = Config.Layers[layer];
         var w = Weights.Layers[layer];
         int rows = batch.Rows, h = Config.HiddenSize;
         var normed = new float[rows * h];
-        var mixed = new float[rows * h];
+        var delta = new float[rows * h];
         float eps = (float)Config.RmsNormEps;
-        Norms.RmsNorm(x, w.InputNorm, eps, normed);
-        if (w.Attention is { } attention) AttentionMixer.Forward(Config, attention, layer, _rope, batch, normed, mixed);
-        else MambaMixer.Forward(Config, w.Mamba!, layer, batch, normed, mixed);
-        System.Numerics.Tensors.TensorPrimitives.Add(x, mixed, x);
-        Norms.RmsNorm(x, w.PreFeedForwardNorm, eps, normed);
-        Mlp(w.Mlp, normed, rows, mixed);
-        System.Numerics.Tensors.TensorPrimitives.Add(x, mixed, x);
+        if (spec.Mixer != MixerKind.None)
+        {
+            Norms.RmsNorm(x, w.MixerNorm, eps, normed);
+            if (w.Attention is { } attention) AttentionMixer.Forward(Config, attention, layer, _rope, batch, normed, delta);
+            else MambaMixer.Forward(Config, w.Mamba!, layer, batch, normed, delta);
+            AddResidual(x, delta);
+        }
+        if (spec.FeedForward != FeedForwardKind.None)
+        {
+            Norms.RmsNorm(x, w.FeedForwardNorm, eps, normed);
+            FeedForward.Forward(Config, w, normed, rows, delta);
+            AddResidual(x, delta);
+        }
     }
 
-    private void Mlp(MlpWeights w, float[] input, int rows, float[] output)
+    /// <summary><c>x += r·delta</c> (r = residual_multiplier, 1 outside Granite).</summary>
+    private void AddResidual(float[] x, float[] delta)
     {
-        int inter = Config.IntermediateSize;
-        var gate = new float[rows * inter];
-        var up = new float[rows * inter];
-        Linear.Forward(input, rows, w.Gate, [], gate);
-        Linear.Forward(input, rows, w.Up, [], up);
-        Activations.SwiGlu(gate, up);
-        Linear.Forward(gate, rows, w.Down, [], output);
+        if (Config.ResidualMultiplier == 1.0) TensorPrimitives.Add(x, delta, x);
+        else TensorPrimitives.MultiplyAdd(delta, (float)Config.ResidualMultiplier, x, x);
     }
 
     private float[] Embed(int[] tokens)

@@ -16,7 +16,8 @@ public sealed class CpuSequenceState : SequenceState
         Kv = new KvCache?[c.NumHiddenLayers];
         for (int i = 0; i < c.NumHiddenLayers; i++)
         {
-            if (c.IsAttentionLayer(i)) { Kv[i] = new KvCache(c.NumKeyValueHeads * c.HeadDim); continue; }
+            if (c.IsAttentionLayer(i)) Kv[i] = new KvCache(c.NumKeyValueHeads * c.HeadDim);
+            if (!c.IsMambaLayer(i)) continue;
             Conv[i] = new float[(c.MambaDConv - 1) * c.ConvDim];
             Ssm[i] = new float[c.MambaNHeads * c.MambaDHead * c.MambaDState];
         }

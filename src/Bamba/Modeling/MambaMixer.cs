@@ -57,7 +57,7 @@ internal static class MambaMixer
         int inner = c.MambaIntermediate;
         var z = new float[rows * inner];
         for (int r = 0; r < rows; r++) proj.AsSpan(r * c.InProjDim, inner).CopyTo(z.AsSpan(r * inner));
-        Norms.GatedRmsNorm(y, z, w.Norm, (float)c.RmsNormEps, inner);
+        Norms.GatedRmsNorm(y, z, w.Norm, (float)c.RmsNormEps, c.MambaNormGroupSize);
         Linear.Forward(y, rows, w.OutProj, w.OutProjBias, output);
     }
 }

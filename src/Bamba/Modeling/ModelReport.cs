@@ -7,7 +7,7 @@ public sealed record ModelReport(long Parameters, long WeightBytes, IReadOnlyLis
     {
         var c = model.Config;
         var tensors = model.Store.Tensors.ToList();
-        int mambaLayers = c.NumHiddenLayers - c.NumAttentionLayers;
+        int mambaLayers = c.NumMambaLayers;
         long statePerLayer = (long)(c.MambaDConv - 1) * c.ConvDim + (long)c.MambaNHeads * c.MambaDHead * c.MambaDState;
         return new ModelReport(
             Parameters: tensors.Sum(t => t.ElementCount),

@@ -1,11 +1,13 @@
+using Bamba.Architectures;
 using Bamba.Configuration;
 using Bamba.Weights;
 
 namespace Bamba.Modeling;
 
 /// <summary>
-/// Which stored tensor feeds which op, resolved once at load and checked against the config. Large matrices stay
-/// memory-mapped in their stored dtype; small vectors (norms, biases, conv taps, A, D) are copied to float32.
+/// Which stored tensor feeds which op, resolved once at load through the architecture's description (names and shapes
+/// checked against the config). Large matrices stay memory-mapped in their stored dtype; small vectors (norms, biases,
+/// conv taps, A, D) are copied to float32.
 /// </summary>
 public sealed class ModelWeights
 {
@@ -14,53 +16,118 @@ public sealed class ModelWeights
     public required float[] FinalNorm { get; init; }
     public required LayerWeights[] Layers { get; init; }
 
-    public static ModelWeights Load(WeightStore store, BambaConfig c)
+    public static ModelWeights Load(WeightStore store, BambaConfig c) => Load(c, s => store.Get(s.Name, s.Shape));
+
+    /// <summary>Resolves every tensor the config's layer plan needs through <paramref name="tensor"/>.</summary>
+    public static ModelWeights Load(BambaConfig c, Func<TensorSpec, WeightTensor> tensor)
     {
-        long v = c.VocabSize, h = c.HiddenSize;
-        var embedding = store.Get("model.embed_tokens.weight", v, h);
+        var map = ArchitectureRegistry.TensorsOf(c);
+        var embedding = tensor(map[TensorRole.Embedding]);
         return new ModelWeights
         {
             Embedding = embedding,
             // A tied head reuses the embedding; some tied checkpoints still carry a copy of lm_head, which is ignored.
-            LmHead = c.TieWordEmbeddings ? embedding : store.Get("lm_head.weight", v, h),
-            FinalNorm = store.Get("model.final_layernorm.weight", h).ToFloatArray(),
-            Layers = Enumerable.Range(0, c.NumHiddenLayers).Select(i => LayerWeights.Load(store, c, i)).ToArray(),
+            LmHead = c.TieWordEmbeddings ? embedding : tensor(map[TensorRole.LmHead]),
+            FinalNorm = tensor(map[TensorRole.FinalNorm]).ToFloatArray(),
+            Layers = Enumerable.Range(0, c.NumHiddenLayers).Select(i => LayerWeights.Load(c, new LayerTensors(map, tensor, i))).ToArray(),
         };
     }
 }
 
+/// <summary>One layer's tensors by role.</summary>
+internal readonly struct LayerTensors(TensorMap map, Func<TensorSpec, WeightTensor> tensor, int layer)
+{
+    public int Layer => layer;
+    public WeightTensor Get(TensorRole role, int expert = -1) => tensor(map[role, layer, expert]);
+    public WeightTensor? Find(TensorRole role) => map.Find(role, layer) is { } s ? tensor(s) : null;
+    public float[] Vector(TensorRole role) => Get(role).ToFloatArray();
+    public float[] OptionalVector(TensorRole role) => Find(role)?.ToFloatArray() ?? [];
+}
+
 public sealed class LayerWeights
 {
-    public required float[] InputNorm { get; init; }
-    public required float[] PreFeedForwardNorm { get; init; }
+    /// <summary>The norm before the mixer; null in a layer without one.</summary>
+    public float[]? MixerNorm { get; init; }
+    /// <summary>The norm before the feed-forward; null in a layer without one.</summary>
+    public float[]? FeedForwardNorm { get; init; }
     public MambaWeights? Mamba { get; init; }
     public AttentionWeights? Attention { get; init; }
-    public required MlpWeights Mlp { get; init; }
+    /// <summary>The dense MLP, or a mixture's shared expert.</summary>
+    public MlpWeights? Mlp { get; init; }
+    public ExpertWeights? Experts { get; init; }
 
-    public static LayerWeights Load(WeightStore store, BambaConfig c, int layer)
+    internal static LayerWeights Load(BambaConfig c, LayerTensors t)
     {
-        string p = $"model.layers.{layer}.";
+        var spec = c.Layers[t.Layer];
+        bool hasMlp = spec.FeedForward == FeedForwardKind.Mlp || t.Find(TensorRole.MlpDown) is not null;
         return new LayerWeights
         {
-            InputNorm = store.Get(p + "input_layernorm.weight", c.HiddenSize).ToFloatArray(),
-            PreFeedForwardNorm = store.Get(p + "pre_ff_layernorm.weight", c.HiddenSize).ToFloatArray(),
-            Mamba = c.IsAttentionLayer(layer) ? null : MambaWeights.Load(store, c, p + "mamba."),
-            Attention = c.IsAttentionLayer(layer) ? AttentionWeights.Load(store, c, p + "self_attn.") : null,
-            Mlp = new MlpWeights
+            MixerNorm = spec.Mixer == MixerKind.None ? null : t.Vector(TensorRole.MixerNorm),
+            FeedForwardNorm = spec.FeedForward == FeedForwardKind.None ? null : t.Vector(TensorRole.FeedForwardNorm),
+            Mamba = spec.Mixer == MixerKind.Mamba ? LoadMamba(t) : null,
+            Attention = spec.Mixer == MixerKind.Attention ? new AttentionWeights
             {
-                Gate = store.Get(p + "feed_forward.gate_proj.weight", c.IntermediateSize, c.HiddenSize),
-                Up = store.Get(p + "feed_forward.up_proj.weight", c.IntermediateSize, c.HiddenSize),
-                Down = store.Get(p + "feed_forward.down_proj.weight", c.HiddenSize, c.IntermediateSize),
-            },
+                Q = t.Get(TensorRole.AttentionQ), K = t.Get(TensorRole.AttentionK),
+                V = t.Get(TensorRole.AttentionV), O = t.Get(TensorRole.AttentionO),
+            } : null,
+            Mlp = spec.FeedForward != FeedForwardKind.None && hasMlp ? LoadMlp(t) : null,
+            Experts = spec.FeedForward == FeedForwardKind.MixtureOfExperts ? LoadExperts(c, t) : null,
         };
+    }
+
+    private static MambaWeights LoadMamba(LayerTensors t) => new()
+    {
+        InProj = t.Get(TensorRole.MambaInProj),
+        InProjBias = t.OptionalVector(TensorRole.MambaInProjBias),
+        ConvWeight = t.Vector(TensorRole.MambaConv),
+        ConvBias = t.OptionalVector(TensorRole.MambaConvBias),
+        DtBias = t.Vector(TensorRole.MambaDtBias),
+        A = t.Vector(TensorRole.MambaALog).Select(x => -MathF.Exp(x)).ToArray(),
+        D = t.Vector(TensorRole.MambaD),
+        Norm = t.Vector(TensorRole.MambaNorm),
+        OutProj = t.Get(TensorRole.MambaOutProj),
+        OutProjBias = t.OptionalVector(TensorRole.MambaOutProjBias),
+    };
+
+    /// <summary>Gate and up as stored, or the two halves of a fused gate|up matrix.</summary>
+    private static MlpWeights LoadMlp(LayerTensors t)
+    {
+        var down = t.Get(TensorRole.MlpDown);
+        if (t.Find(TensorRole.MlpGateUp) is { } fused) return Halves(fused, down);
+        return new MlpWeights { Gate = t.Find(TensorRole.MlpGate), Up = t.Get(TensorRole.MlpUp), Down = down };
+    }
+
+    private static MlpWeights Halves(WeightTensor gateUp, WeightTensor down)
+    {
+        long inter = gateUp.Shape[0] / 2;
+        return new MlpWeights { Gate = gateUp.Rows(0, inter), Up = gateUp.Rows(inter, inter), Down = down };
+    }
+
+    private static ExpertWeights LoadExperts(BambaConfig c, LayerTensors t)
+    {
+        var fused = t.Find(TensorRole.ExpertsGateUp);
+        var fusedDown = fused is null ? default : t.Get(TensorRole.ExpertsDown);
+        var experts = Enumerable.Range(0, c.NumExperts).Select(e => fused is { } gu
+            ? Halves(gu.At(e), fusedDown.At(e))
+            : new MlpWeights { Up = t.Get(TensorRole.ExpertUp, e), Down = t.Get(TensorRole.ExpertDown, e) }).ToArray();
+        return new ExpertWeights { Router = t.Get(TensorRole.Router), RouterBias = t.OptionalVector(TensorRole.RouterBias), Experts = experts };
     }
 }
 
 public sealed class MlpWeights
 {
-    public required WeightTensor Gate { get; init; }
+    /// <summary>Null for a squared-ReLU MLP <c>down(relu(up·x)²)</c>; else SwiGLU <c>down(silu(gate·x) ⊙ up·x)</c>.</summary>
+    public WeightTensor? Gate { get; init; }
     public required WeightTensor Up { get; init; }
     public required WeightTensor Down { get; init; }
+}
+
+/// <summary>Routed experts: the router, Nemotron-H's choice bias (empty elsewhere), and each expert's MLP.</summary>
+public sealed class ExpertWeights
+{
+    public required WeightTensor Router { get; init; }
+    public required float[] RouterBias { get; init; }
+    public required MlpWeights[] Experts { get; init; }
 }
 
 public sealed class AttentionWeights
@@ -69,18 +136,6 @@ public sealed class AttentionWeights
     public required WeightTensor K { get; init; }
     public required WeightTensor V { get; init; }
     public required WeightTensor O { get; init; }
-
-    public static AttentionWeights Load(WeightStore store, BambaConfig c, string p)
-    {
-        long h = c.HiddenSize, q = c.NumAttentionHeads * c.HeadDim, kv = c.NumKeyValueHeads * c.HeadDim;
-        return new AttentionWeights
-        {
-            Q = store.Get(p + "q_proj.weight", q, h),
-            K = store.Get(p + "k_proj.weight", kv, h),
-            V = store.Get(p + "v_proj.weight", kv, h),
-            O = store.Get(p + "o_proj.weight", h, q),
-        };
-    }
 }
 
 public sealed class MambaWeights
@@ -97,24 +152,4 @@ public sealed class MambaWeights
     public required float[] Norm { get; init; }
     public required WeightTensor OutProj { get; init; }
     public required float[] OutProjBias { get; init; }
-
-    public static MambaWeights Load(WeightStore store, BambaConfig c, string p)
-    {
-        long h = c.HiddenSize, heads = c.MambaNHeads;
-        float[] Optional(bool present, string name, long length) =>
-            present ? store.Get(p + name, length).ToFloatArray() : [];
-        return new MambaWeights
-        {
-            InProj = store.Get(p + "in_proj.weight", c.InProjDim, h),
-            InProjBias = Optional(c.MambaProjBias, "in_proj.bias", c.InProjDim),
-            ConvWeight = store.Get(p + "conv1d.weight", c.ConvDim, 1, c.MambaDConv).ToFloatArray(),
-            ConvBias = Optional(c.MambaConvBias, "conv1d.bias", c.ConvDim),
-            DtBias = store.Get(p + "dt_bias", heads).ToFloatArray(),
-            A = store.Get(p + "A_log", heads).ToFloatArray().Select(x => -MathF.Exp(x)).ToArray(),
-            D = store.Get(p + "D", heads).ToFloatArray(),
-            Norm = store.Get(p + "norm.weight", c.MambaIntermediate).ToFloatArray(),
-            OutProj = store.Get(p + "out_proj.weight", h, c.MambaIntermediate),
-            OutProjBias = Optional(c.MambaProjBias, "out_proj.bias", h),
-        };
-    }
 }

@@ -30,7 +30,7 @@ public sealed class AdamW
         Step++;
         float b1 = Options.Beta1, b2 = Options.Beta2;
         float correction1 = 1f - MathF.Pow(b1, Step), correction2 = 1f - MathF.Pow(b2, Step);
-        Parallel.ForEach(Parameters.All, p =>
+        Parallel.ForEach(Parameters.All.Where(p => p.Trainable), p =>
         {
             var (m, v, w, g) = (First[p.Name], Second[p.Name], p.Value, p.Grad);
             if (p.Decay && Options.WeightDecay > 0) TensorPrimitives.Multiply(w, 1f - lr * Options.WeightDecay, w);

@@ -1,3 +1,4 @@
+using Bamba.Architectures;
 using Bamba.Backends.Cpu;
 using Bamba.Configuration;
 
@@ -9,11 +10,11 @@ namespace Bamba.Training;
 /// </summary>
 internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int layer, Rope rope)
 {
-    private readonly Parameter _q = set[$"model.layers.{layer}.self_attn.q_proj.weight"];
-    private readonly Parameter _k = set[$"model.layers.{layer}.self_attn.k_proj.weight"];
-    private readonly Parameter _v = set[$"model.layers.{layer}.self_attn.v_proj.weight"];
-    private readonly Parameter _o = set[$"model.layers.{layer}.self_attn.o_proj.weight"];
-    private readonly AttentionKernel.Shape _shape = new(c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
+    private readonly Parameter _q = set[TensorRole.AttentionQ, layer];
+    private readonly Parameter _k = set[TensorRole.AttentionK, layer];
+    private readonly Parameter _v = set[TensorRole.AttentionV, layer];
+    private readonly Parameter _o = set[TensorRole.AttentionO, layer];
+    private readonly AttentionKernel.Shape _shape = Modeling.AttentionMixer.Shape(c);
 
     public sealed record Tape(float[] Input, float[] Q, float[] K, float[] V, float[] Attended);
 
@@ -64,6 +65,7 @@ internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int
 
     private void Rotate(TrainingBatch batch, float[] x, int heads, bool transpose)
     {
+        if (!c.UseRope) return;
         int hd = c.HeadDim;
         for (int s = 0; s < batch.Sequences; s++)
             for (int t = 0; t < batch.Length(s); t++)

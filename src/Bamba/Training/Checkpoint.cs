@@ -1,3 +1,4 @@
+using Bamba.Architectures;
 using System.Runtime.InteropServices;
 using Bamba.Configuration;
 using Bamba.Numerics;
@@ -114,7 +115,7 @@ public static class Checkpoint
         var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
         var state = TrainerState.Read(Path.Combine(directory, StateFile));
         using var weights = WeightStore.Open(directory);
-        var dtype = weights.Get("model.final_layernorm.weight").DType;
+        var dtype = weights.Get(ArchitectureRegistry.TensorsOf(config)[TensorRole.FinalNorm].Name).DType;
         using var moments = SafetensorsFile.Open(Path.Combine(directory, OptimizerFile));
         WeightTensor Moment(string key) => moments.Tensors.TryGetValue(key, out var info) ? moments.Get(info)
             : throw new BambaException($"{moments.Path}: tensor '{key}' is missing");

@@ -18,7 +18,7 @@ internal static class Initializer
                 for (int i = 0; i < p.Length; i++) p.Value[i] = (float)((rng.NextDouble() * 2 - 1) * convBound);
             else if (p.Name.EndsWith("A_log"))
                 for (int i = 0; i < p.Length; i++) p.Value[i] = MathF.Log(i + 1);
-            else if (p.Name.EndsWith(".bias") && !p.Name.EndsWith("dt_bias"))
+            else if (p.Name.EndsWith(".bias") || p.Name.EndsWith("correction_bias"))
                 Array.Clear(p.Value);
             else if (p.Shape.Length == 1)
                 Array.Fill(p.Value, 1f); // norms, D, dt_bias

@@ -1,3 +1,4 @@
+using Bamba.Architectures;
 using Bamba.Backends.Cpu;
 using Bamba.Configuration;
 
@@ -9,22 +10,22 @@ namespace Bamba.Training;
 /// </summary>
 internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int layer)
 {
-    private readonly Parameter _inProj = set[$"model.layers.{layer}.mamba.in_proj.weight"];
-    private readonly Parameter? _inBias = c.MambaProjBias ? set[$"model.layers.{layer}.mamba.in_proj.bias"] : null;
-    private readonly Parameter _conv = set[$"model.layers.{layer}.mamba.conv1d.weight"];
-    private readonly Parameter? _convBias = c.MambaConvBias ? set[$"model.layers.{layer}.mamba.conv1d.bias"] : null;
-    private readonly Parameter _dtBias = set[$"model.layers.{layer}.mamba.dt_bias"];
-    private readonly Parameter _aLog = set[$"model.layers.{layer}.mamba.A_log"];
-    private readonly Parameter _d = set[$"model.layers.{layer}.mamba.D"];
-    private readonly Parameter _norm = set[$"model.layers.{layer}.mamba.norm.weight"];
-    private readonly Parameter _outProj = set[$"model.layers.{layer}.mamba.out_proj.weight"];
-    private readonly Parameter? _outBias = c.MambaProjBias ? set[$"model.layers.{layer}.mamba.out_proj.bias"] : null;
+    private readonly Parameter _inProj = set[TensorRole.MambaInProj, layer];
+    private readonly Parameter? _inBias = set.Find(TensorRole.MambaInProjBias, layer);
+    private readonly Parameter _conv = set[TensorRole.MambaConv, layer];
+    private readonly Parameter? _convBias = set.Find(TensorRole.MambaConvBias, layer);
+    private readonly Parameter _dtBias = set[TensorRole.MambaDtBias, layer];
+    private readonly Parameter _aLog = set[TensorRole.MambaALog, layer];
+    private readonly Parameter _d = set[TensorRole.MambaD, layer];
+    private readonly Parameter _norm = set[TensorRole.MambaNorm, layer];
+    private readonly Parameter _outProj = set[TensorRole.MambaOutProj, layer];
+    private readonly Parameter? _outBias = set.Find(TensorRole.MambaOutProjBias, layer);
 
     /// <summary>Activations of one forward: the input, in_proj output, conv output before and after SiLU, dt, the scan output and the normed gate.</summary>
     public sealed record Tape(float[] Input, float[] Proj, float[] XbcPre, float[] Xbc, float[] Dt, float[] Y, float[] Normed);
 
-    /// <summary>transformers' gated norm runs over the full d_inner whatever n_groups is (as the inference mixer does).</summary>
-    private int NormGroupSize => c.MambaIntermediate;
+    /// <summary>The gated norm's group: the full d_inner for Bamba and Granite, d_inner / n_groups for Nemotron-H.</summary>
+    private int NormGroupSize => c.MambaNormGroupSize;
 
     private SsdScan.Shape Shape => new(c.MambaNHeads, c.MambaDHead, c.MambaNGroups, c.MambaDState, c.MambaChunkSize);
     private float[] A => _aLog.Value.Select(v => -MathF.Exp(v)).ToArray();

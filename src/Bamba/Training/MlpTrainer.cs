@@ -1,46 +1,66 @@
 using Bamba.Backends.Cpu;
-using Bamba.Configuration;
 
 namespace Bamba.Training;
 
-/// <summary>The SwiGLU feed-forward <c>down(silu(gate(x)) · up(x))</c> for training, and its backward.</summary>
-internal sealed class MlpTrainer(BambaConfig c, ParameterSet set, int layer)
+/// <summary>
+/// One MLP for training, and its backward: SwiGLU <c>down(silu(gate·x) ⊙ up·x)</c>, or squared ReLU
+/// <c>down(relu(up·x)²)</c> when it has no gate. Its matrices may be parts of larger parameters (fused gate|up,
+/// stacked experts).
+/// </summary>
+internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, ParameterSlice down, int hidden)
 {
-    private readonly Parameter _gate = set[$"model.layers.{layer}.feed_forward.gate_proj.weight"];
-    private readonly Parameter _up = set[$"model.layers.{layer}.feed_forward.up_proj.weight"];
-    private readonly Parameter _down = set[$"model.layers.{layer}.feed_forward.down_proj.weight"];
+    private readonly int _inter = up.Length / hidden;
 
     public sealed record Tape(float[] Input, float[] Gate, float[] Up, float[] Hidden);
 
     public Tape Forward(int rows, float[] input, float[] output)
     {
-        int h = c.HiddenSize, inter = c.IntermediateSize;
-        var (gate, up) = (new float[rows * inter], new float[rows * inter]);
-        DenseMatrix.Forward(input, rows, _gate.Value, inter, h, [], gate);
-        DenseMatrix.Forward(input, rows, _up.Value, inter, h, [], up);
-        var hidden = (float[])gate.Clone();
-        Activations.SwiGlu(hidden, up);
-        DenseMatrix.Forward(hidden, rows, _down.Value, h, inter, [], output);
-        return new Tape(input, gate, up, hidden);
+        int h = hidden, inter = _inter;
+        var up1 = new float[rows * inter];
+        var gated = new float[gate is null ? 0 : rows * inter];
+        if (gate is { } g) DenseMatrix.Forward(input, rows, g.Value, inter, h, [], gated);
+        DenseMatrix.Forward(input, rows, up.Value, inter, h, [], up1);
+        float[] act;
+        if (gate is null)
+        {
+            act = (float[])up1.Clone();
+            Activations.SquaredReluInPlace(act);
+        }
+        else
+        {
+            act = (float[])gated.Clone();
+            Activations.SwiGlu(act, up1);
+        }
+        DenseMatrix.Forward(act, rows, down.Value, h, inter, [], output);
+        return new Tape(input, gated, up1, act);
     }
 
     public float[] Backward(int rows, Tape tape, float[] dOutput)
     {
-        int h = c.HiddenSize, inter = c.IntermediateSize;
-        DenseMatrix.AccumulateWeightGrad(dOutput, tape.Hidden, rows, h, inter, _down.Grad);
+        int h = hidden, inter = _inter;
+        DenseMatrix.AccumulateWeightGrad(dOutput, tape.Hidden, rows, h, inter, down.Grad);
         var dHidden = new float[rows * inter];
-        DenseMatrix.InputGrad(dOutput, rows, _down.Value, h, inter, dHidden, accumulate: false);
-        var (dGate, dUp) = (new float[rows * inter], new float[rows * inter]);
-        for (int i = 0; i < dHidden.Length; i++)
-        {
-            dGate[i] = dHidden[i] * tape.Up[i] * Activations.SiluDerivative(tape.Gate[i]);
-            dUp[i] = dHidden[i] * Activations.Silu(tape.Gate[i]);
-        }
-        DenseMatrix.AccumulateWeightGrad(dGate, tape.Input, rows, inter, h, _gate.Grad);
-        DenseMatrix.AccumulateWeightGrad(dUp, tape.Input, rows, inter, h, _up.Grad);
+        DenseMatrix.InputGrad(dOutput, rows, down.Value, h, inter, dHidden, accumulate: false);
+        var dUp = new float[rows * inter];
         var dInput = new float[rows * h];
-        DenseMatrix.InputGrad(dGate, rows, _gate.Value, inter, h, dInput, accumulate: false);
-        DenseMatrix.InputGrad(dUp, rows, _up.Value, inter, h, dInput, accumulate: true);
+        if (gate is { } g)
+        {
+            var dGate = new float[rows * inter];
+            for (int i = 0; i < dHidden.Length; i++)
+            {
+                dGate[i] = dHidden[i] * tape.Up[i] * Activations.SiluDerivative(tape.Gate[i]);
+                dUp[i] = dHidden[i] * Activations.Silu(tape.Gate[i]);
+            }
+            DenseMatrix.AccumulateWeightGrad(dGate, tape.Input, rows, inter, h, g.Grad);
+            DenseMatrix.InputGrad(dGate, rows, g.Value, inter, h, dInput, accumulate: false);
+        }
+        else
+        {
+            // d relu(u)²/du = 2·relu(u)
+            for (int i = 0; i < dHidden.Length; i++) dUp[i] = tape.Up[i] > 0f ? 2f * tape.Up[i] * dHidden[i] : 0f;
+        }
+        DenseMatrix.AccumulateWeightGrad(dUp, tape.Input, rows, inter, h, up.Grad);
+        DenseMatrix.InputGrad(dUp, rows, up.Value, inter, h, dInput, accumulate: gate is not null);
         return dInput;
     }
 }

@@ -1,11 +1,12 @@
 using System.Numerics.Tensors;
+using Bamba.Architectures;
 using Bamba.Backends.Cpu;
 using Bamba.Configuration;
 
 namespace Bamba.Training;
 
 /// <summary>
-/// A Bamba model whose float32 parameters can be trained on the CPU: a forward over a packed batch that keeps each
+/// A hybrid model of any registered family whose float32 parameters can be trained on the CPU: a forward over a packed batch that keeps each
 /// layer's activations, the loss, and a manual backward that accumulates every parameter's gradient.
 /// </summary>
 public sealed class TrainableModel
@@ -61,6 +62,7 @@ public sealed class TrainableModel
         Norms.RmsNorm(x, FinalNorm.Value, Eps, normed);
         var logits = new float[rows * Config.VocabSize];
         DenseMatrix.Forward(normed, rows, Parameters.Head.Value, Config.VocabSize, h, [], logits);
+        if (Config.LogitsScaling != 1.0) TensorPrimitives.Divide(logits, (float)Config.LogitsScaling, logits);
         return (x, tapes, normed, logits);
     }
 
@@ -68,27 +70,30 @@ public sealed class TrainableModel
     {
         int rows = batch.Rows, h = Config.HiddenSize, v = Config.VocabSize;
         var head = Parameters.Head;
+        if (Config.LogitsScaling != 1.0) TensorPrimitives.Divide(dLogits, (float)Config.LogitsScaling, dLogits);
         DenseMatrix.AccumulateWeightGrad(dLogits, normed, rows, v, h, head.Grad);
         var dNormed = new float[rows * h];
         DenseMatrix.InputGrad(dLogits, rows, head.Value, v, h, dNormed, accumulate: false);
         var dx = new float[rows * h];
         NormsBackward.RmsNorm(x, FinalNorm.Value, Eps, dNormed, dx, FinalNorm.Grad);
         for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(batch, tapes[i], dx);
-        var embedding = Parameters["model.embed_tokens.weight"];
+        var embedding = Parameters[TensorRole.Embedding];
+        float multiplier = (float)Config.EmbeddingMultiplier;
         for (int r = 0; r < rows; r++)
         {
             var g = embedding.Grad.AsSpan(batch.Tokens[r] * h, h);
-            TensorPrimitives.Add(g, dx.AsSpan(r * h, h), g);
+            if (multiplier == 1f) TensorPrimitives.Add(g, dx.AsSpan(r * h, h), g);
+            else TensorPrimitives.MultiplyAdd(dx.AsSpan(r * h, h), multiplier, g, g);
         }
     }
 
-    private Parameter FinalNorm => Parameters["model.final_layernorm.weight"];
+    private Parameter FinalNorm => Parameters[TensorRole.FinalNorm];
     private float Eps => (float)Config.RmsNormEps;
 
     private float[] Embed(int[] tokens)
     {
         int h = Config.HiddenSize;
-        var table = Parameters["model.embed_tokens.weight"].Value;
+        var table = Parameters[TensorRole.Embedding].Value;
         var x = new float[tokens.Length * h];
         for (int r = 0; r < tokens.Length; r++)
         {
@@ -96,6 +101,7 @@ public sealed class TrainableModel
                 throw new BambaException($"token id {tokens[r]} is outside the vocabulary (0..{Config.VocabSize - 1})");
             table.AsSpan(tokens[r] * h, h).CopyTo(x.AsSpan(r * h));
         }
+        if (Config.EmbeddingMultiplier != 1.0) TensorPrimitives.Multiply(x, (float)Config.EmbeddingMultiplier, x);
         return x;
     }
 }

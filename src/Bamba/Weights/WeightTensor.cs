@@ -25,6 +25,27 @@ public readonly unsafe struct WeightTensor
     public long[] Shape => Info.Shape;
     public long ElementCount => Info.ElementCount;
 
+    /// <summary>Rows [first, first+count) along the first axis, keeping the rank: a view, no copy (gate and up halves
+    /// of a fused [2I, H] matrix).</summary>
+    public WeightTensor Rows(long first, long count)
+    {
+        long[] shape = [count, .. Shape[1..]];
+        return Sub($"{Info.Name}[{first}:{first + count}]", first, shape);
+    }
+
+    /// <summary>The index-th sub-tensor along the first axis, dropping that axis: one expert of an [E, R, C] tensor.</summary>
+    public WeightTensor At(long index) => Sub($"{Info.Name}[{index}]", index, Shape[1..]);
+
+    private WeightTensor Sub(string name, long firstRow, long[] shape)
+    {
+        if (Shape.Length < 2 || firstRow < 0 || firstRow + (shape.Length == Shape.Length ? shape[0] : 1) > Shape[0])
+            throw new ArgumentOutOfRangeException(nameof(firstRow), $"{Info.Name}: rows from {firstRow} outside {Info.ShapeText}");
+        if (IsPlaceholder) return Placeholder(name, shape);
+        long rowBytes = Info.ByteLength / Shape[0], bytes = rowBytes * (shape.Length == Shape.Length ? shape[0] : 1);
+        long begin = Info.Begin + firstRow * rowBytes;
+        return new WeightTensor(new TensorInfo(name, Info.File, DType, shape, begin, begin + bytes), Data + firstRow * rowBytes);
+    }
+
     public ReadOnlySpan<byte> Bytes => new(Data, checked((int)Info.ByteLength));
 
     /// <summary>Elements [start, start+count) converted to float32.</summary>

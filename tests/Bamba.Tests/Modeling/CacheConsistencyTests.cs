@@ -15,6 +15,8 @@ public class CacheConsistencyTests
     {
         { "tiny-bamba", 1 }, { "tiny-bamba", 15 }, { "tiny-bamba", 16 }, { "tiny-bamba", 17 },
         { "tiny-bamba-bf16-sharded", 20 }, { "small-bamba", 31 }, { "small-bamba", 64 }, { "small-bamba", 97 },
+        { "tiny-granite-moe-hybrid", 1 }, { "tiny-granite-moe-hybrid", 17 }, { "tiny-granite-hybrid-dense-rope", 9 },
+        { "tiny-nemotron-h", 3 }, { "tiny-nemotron-h", 16 },
     };
 
     [Theory]
@@ -38,7 +40,7 @@ public class CacheConsistencyTests
     }
 
     [Theory]
-    [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
+    [MemberData(nameof(Fixtures.AllModels), MemberType = typeof(Fixtures))]
     public void ChunkedPrefillEqualsOneShot(string modelName)
     {
         using var model = BambaModel.Load(Fixtures.Model(modelName));
@@ -55,7 +57,7 @@ public class CacheConsistencyTests
     }
 
     [Theory]
-    [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
+    [MemberData(nameof(Fixtures.AllModels), MemberType = typeof(Fixtures))]
     public void PackedSequencesEqualEachAlone(string modelName)
     {
         using var model = BambaModel.Load(Fixtures.Model(modelName));

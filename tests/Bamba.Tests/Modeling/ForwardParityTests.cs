@@ -11,7 +11,7 @@ public class ForwardParityTests
     public static TheoryData<string, string> Cases()
     {
         var data = new TheoryData<string, string>();
-        foreach (var model in Fixtures.ModelNames)
+        foreach (var model in Fixtures.AllModelNames)
             foreach (var label in new[] { "single", "batch2", "left_padded" }) data.Add(model, label);
         return data;
     }

@@ -10,7 +10,7 @@ namespace Bamba.Tests.Modeling;
 public class GreedyParityTests
 {
     [Theory]
-    [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
+    [MemberData(nameof(Fixtures.AllModels), MemberType = typeof(Fixtures))]
     public void SinglePromptGreedyTokensMatch(string modelName)
     {
         using var model = BambaModel.Load(Fixtures.Model(modelName));
@@ -25,7 +25,7 @@ public class GreedyParityTests
     }
 
     [Theory]
-    [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
+    [MemberData(nameof(Fixtures.AllModels), MemberType = typeof(Fixtures))]
     public void LeftPaddedBatchGreedyTokensMatch(string modelName)
     {
         using var model = BambaModel.Load(Fixtures.Model(modelName));

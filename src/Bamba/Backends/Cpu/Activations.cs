@@ -52,6 +52,12 @@ public static class Activations
         }
     }
 
+    /// <summary>Squared ReLU <c>relu(x)²</c> in place (Nemotron-H's MLP activation).</summary>
+    public static void SquaredReluInPlace(Span<float> x)
+    {
+        for (int i = 0; i < x.Length; i++) x[i] = x[i] > 0f ? x[i] * x[i] : 0f;
+    }
+
     /// <summary>Elements per vectorised pass: a stack buffer that stays in L1.</summary>
     private const int Block = 512;
 

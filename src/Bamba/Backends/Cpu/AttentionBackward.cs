@@ -32,7 +32,7 @@ public static class AttentionBackward
         float[] dq, float[] dk, float[] dv)
     {
         int hd = s.HeadDim;
-        float scale = 1f / MathF.Sqrt(hd);
+        float scale = s.SoftmaxScale;
         var p = new float[steps];
         var dp = new float[steps];
         Span<float> Q(float[] a, int t) => a.AsSpan(t * s.QueryWidth + h * hd, hd);

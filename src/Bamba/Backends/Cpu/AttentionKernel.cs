@@ -4,7 +4,7 @@ namespace Bamba.Backends.Cpu;
 
 /// <summary>
 /// Causal grouped-query attention of a run of new queries over a sequence's cached keys and values
-/// (softmax in float32, scale head_dim^-0.5). Keys marked as padding are never attended to.
+/// (softmax in float32, scale head_dim^-0.5 unless the shape sets one). Keys marked as padding are never attended to.
 /// </summary>
 public static unsafe class AttentionKernel
 {
@@ -12,6 +12,9 @@ public static unsafe class AttentionKernel
     {
         public int QueryWidth => Heads * HeadDim;
         public int KvWidth => KvHeads * HeadDim;
+        /// <summary>The softmax scale when the model sets one (Granite's attention_multiplier); else head_dim^-0.5.</summary>
+        public float? Scale { get; init; }
+        public float SoftmaxScale => Scale ?? 1f / MathF.Sqrt(HeadDim);
     }
 
     /// <param name="q">[T, Heads·HeadDim] queries (RoPE applied) of the last T cached positions.</param>
@@ -44,7 +47,7 @@ public static unsafe class AttentionKernel
             long at = (long)t * shape.QueryWidth + h * shape.HeadDim;
             AttendOneHead(shape, new ReadOnlySpan<float>(q + at, shape.HeadDim), kvh, visible,
                 new ReadOnlySpan<float>(keys, cached * shape.KvWidth), new ReadOnlySpan<float>(values, cached * shape.KvWidth),
-                new ReadOnlySpan<bool>(padding, cached), 1f / MathF.Sqrt(shape.HeadDim), scores, new Span<float>(output + at, shape.HeadDim));
+                new ReadOnlySpan<bool>(padding, cached), shape.SoftmaxScale, scores, new Span<float>(output + at, shape.HeadDim));
         }
     }
 

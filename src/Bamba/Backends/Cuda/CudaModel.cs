@@ -15,7 +15,7 @@ namespace Bamba.Backends.Cuda;
 /// kernels, attention over the run); a step where every run is one token takes the recurrent paths for all sequences
 /// at once. Calls are serialised: the device has one stream.
 /// </summary>
-public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedKvCache
+public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedKvCache, IDeviceMemory
 {
     private readonly CudaOps _ops;
     private readonly CudaKvPool _kv;
@@ -69,6 +69,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     private static CudaModel Create(BambaConfig config, Func<ModelWeights> weights, WeightStore? store, CudaPrecision precision, int ordinal,
         bool bf16SsmState)
     {
+        EnsureSupported(config);
         CudaDevice? device = null;
         CudaOps? ops = null;
         try
@@ -83,6 +84,25 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             device?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The CUDA kernels run Bamba's layer shape: a Mamba-2 or RoPE attention mixer and a SwiGLU MLP in every layer, no
+    /// multipliers. Other families' features (experts, squared-ReLU MLPs, single-sublayer layers, per-group norms,
+    /// multipliers, NoPE attention) run on the CPU for now; refuse them by name rather than compute something else.
+    /// </summary>
+    internal static void EnsureSupported(BambaConfig c)
+    {
+        string? missing =
+            c.HasMixtureOfExperts ? "mixture-of-experts layers"
+            : !c.MlpGated ? "squared-ReLU MLPs"
+            : c.Layers.Any(l => l.Mixer == MixerKind.None || l.FeedForward == FeedForwardKind.None) ? "layers without a mixer or an MLP"
+            : c.MambaNormGroups != 1 ? "a per-group Mamba norm"
+            : c.EmbeddingMultiplier != 1 || c.ResidualMultiplier != 1 || c.LogitsScaling != 1 || c.AttentionScale is not null ? "embedding, residual, attention or logits multipliers"
+            : c.NumAttentionLayers > 0 && !c.UseRope ? "attention without RoPE"
+            : null;
+        if (missing is not null)
+            throw new BambaException($"the CUDA backend does not run {missing} yet (model_type '{c.ModelType}'); use --device cpu");
     }
 
     public CudaSequenceState CreateState()
@@ -131,6 +151,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         return (int)Math.Clamp(free / SequenceBytes(tokens), 0, int.MaxValue);
     }
 
+    public string DeviceName => _ops.Device.Name;
+
     /// <summary>The device memory free now and what each sequence and step takes of it: what a server sizes its scheduler from.</summary>
     public DeviceMemory Memory() => new(_ops.Device.MemoryInfo().Free, CudaSequenceState.FixedBytes(Config, _ops.ActBytes, _ops.StateBytes),
         CudaSequenceState.KvBytesPerToken(Config, _ops.ActBytes), StepWorkingBytes);
@@ -144,6 +166,20 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             var flat = _ops.Device.Download<float>(logits, (long)batch.Runs * Config.VocabSize);
             return Enumerable.Range(0, batch.Runs).Select(i => flat.AsSpan(i * Config.VocabSize, Config.VocabSize).ToArray()).ToArray();
         }
+    }
+
+    /// <summary>The logits after every appended token of each run, from one batched pass (scoring, echo + logprobs).</summary>
+    public float[][] StepAllLogits(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
+    {
+        var flat = Forward(states, inputs);
+        int vocab = Config.VocabSize, offset = 0;
+        var perRun = new float[inputs.Count][];
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            perRun[i] = flat.AsSpan(offset * vocab, inputs[i].Length * vocab).ToArray();
+            offset += inputs[i].Length;
+        }
+        return perRun;
     }
 
     /// <summary>Logits at every position of every run, in order ([rows, vocab]): for scoring and parity checks.</summary>

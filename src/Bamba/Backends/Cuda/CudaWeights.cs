@@ -20,9 +20,9 @@ internal sealed class CudaWeights : IDisposable
         FinalNorm = Vector(ops, w.FinalNorm);
         Layers = w.Layers.Select(l => new Layer
         {
-            InputNorm = Vector(ops, l.InputNorm),
-            PostNorm = Vector(ops, l.PreFeedForwardNorm),
-            GateUp = Matrix(ops, l.Mlp.Gate, l.Mlp.Up),
+            InputNorm = Vector(ops, l.MixerNorm!),
+            PostNorm = Vector(ops, l.FeedForwardNorm!),
+            GateUp = Matrix(ops, l.Mlp!.Gate!.Value, l.Mlp.Up),
             Down = Matrix(ops, l.Mlp.Down),
             Mamba = l.Mamba is { } m ? new Mamba
             {

@@ -18,6 +18,7 @@ public sealed class CudaTrainableModel : IDisposable
 
     public CudaTrainableModel(CudaTrainOps ops, CudaParameters parameters)
     {
+        CudaModel.EnsureSupported(parameters.Host.Config);
         _ops = ops;
         Parameters = parameters;
         _scratch = new DeviceScratch(ops.Device);

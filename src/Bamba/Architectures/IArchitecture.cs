@@ -1,0 +1,24 @@
+using Bamba.Configuration;
+
+namespace Bamba.Architectures;
+
+/// <summary>
+/// One model family, described once: how its config.json maps onto the typed <see cref="BambaConfig"/> (field names,
+/// the layer plan, multipliers) and what its tensors are called and shaped. Loading, the CPU model, training and
+/// <c>info</c> all read a model through this description; adding a family is one new implementation here plus the
+/// ops it newly needs (docs/architecture.md).
+/// </summary>
+public interface IArchitecture
+{
+    /// <summary>The <c>model_type</c> this family's config.json carries.</summary>
+    string ModelType { get; }
+
+    /// <summary>The HF class name written into <c>architectures</c>.</summary>
+    string ClassName { get; }
+
+    /// <summary>Maps the family's config fields (with transformers' defaults) onto the typed config.</summary>
+    BambaConfig ReadConfig(ConfigFields fields);
+
+    /// <summary>Every tensor of a model with this config, in the order transformers lists its parameters.</summary>
+    IEnumerable<TensorSpec> Tensors(BambaConfig config);
+}
