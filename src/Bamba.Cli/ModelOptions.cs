@@ -9,6 +9,22 @@ namespace Bamba.Cli;
 /// <summary>The flags every model command shares (<c>--model DIR</c>, <c>--device cpu|cuda|auto</c>) and loading the model they name.</summary>
 internal static class ModelOptions
 {
+    public static readonly Flag Model = new("model", "the model directory (config.json, *.safetensors, tokenizer.json)", "DIR");
+
+    public static readonly Flag ChatTemplate = new("chat-template", "a Jinja chat template file, used instead of the tokenizer_config.json's", "FILE");
+
+    /// <summary>The source of the <c>--chat-template</c> file, or null when the flag is absent.</summary>
+    public static string? ChatTemplateSource(CommandLine args) => args.String("chat-template") is { } path
+        ? File.Exists(path) ? File.ReadAllText(path) : throw new BambaException($"--chat-template {path}: file not found")
+        : null;
+
+    /// <summary><c>--device</c> and <c>--precision</c>, for the commands that run a model.</summary>
+    public static readonly Flag[] Device =
+    [
+        new("device", "cpu, cuda (one NVIDIA GPU) or auto (the GPU when one opens)", "cpu|cuda|auto", "cpu"),
+        new("precision", "on CUDA: bf16 (bf16 weights and activations, fp32 accumulation) or fp32 (the parity mode); the CPU computes in fp32", "bf16|fp32", "bf16"),
+    ];
+
     public static BambaModel Load(CommandLine args) => BambaModel.Load(Directory(args));
 
     /// <summary>--model's directory, or the complete checkpoint a kill mid-save left in <c>DIR.previous</c>.</summary>
@@ -28,9 +44,12 @@ internal static class ModelOptions
     {
         string dir = Directory(args);
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
-        var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
+        var precision = Precision(args);
         return () => ModelFactory.Load(dir, device, precision);
     }
+
+    public static CudaPrecision Precision(CommandLine args) =>
+        args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
 
     /// <summary>The model directory's tokenizer, or null when it has no tokenizer.json (token-id prompts only).</summary>
     public static HfTokenizer? TryLoadTokenizer(string modelDirectory) =>

@@ -1,4 +1,5 @@
 using Bamba.Benchmarks;
+using Bamba.Cli.Output;
 using Bamba.Modeling;
 using Bamba.Weights;
 
@@ -13,7 +14,33 @@ internal sealed class BenchCommand : ICommand
 {
     public string Name => "bench";
     public string Summary => "measure prefill/decode speed against the machine's memory bandwidth";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string> { "profile" };
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        new("device", "cpu, or cuda for the GPU scenarios", "cpu|cuda", "cpu"),
+        new("model", "measure this model directory instead of a synthetic preset", "DIR"),
+        new("preset", "the synthetic model: cpu-0.5b (CPU); bamba-9b or transformer-8b (CUDA)", "NAME", "cpu-0.5b on the CPU, bamba-9b on CUDA"),
+        new("prompt-tokens", "prompt length for the decode measurement", "N", "128 (CPU), 512 (CUDA)"),
+        new("new-tokens", "tokens decoded", "N", "32 (CPU), 256 (CUDA)"),
+        new("format", "a table, or one JSON object", "table|json", "table"),
+        new("scenario", "CUDA: which measurements", "all|decode|prefill|throughput", "all"),
+        new("compare", "CUDA: the preset whose throughput is measured beside", "PRESET|none", "transformer-8b for bamba-9b, else none"),
+        new("prefill-tokens", "CUDA: the prefill measurement's prompt length", "N", "4096"),
+        new("requests", "CUDA: requests in the throughput scenario", "N", "64"),
+        new("request-prompt", "CUDA: prompt tokens per throughput request", "N", "2048"),
+        new("request-output", "CUDA: output tokens per throughput request", "N", "512"),
+        new("prefill-chunk", "CUDA: the scheduler's prefill chunk", "N", "2048"),
+        new("max-step-tokens", "CUDA: the scheduler's tokens per step", "N", "8192"),
+        new("ssm-state", "CUDA: the SSM state's precision", "fp32|bf16", "fp32"),
+        Flag.Switch("profile", "CUDA: add GPU time per kernel"),
+        LiveOutput.NoProgress,
+        new("json", "CUDA: also write the JSON report to this file", "FILE"),
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba bench",
+        "bamba bench --model models/default --prompt-tokens 256 --format json",
+        "bamba bench --device cuda --scenario decode --json result.json",
+    ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {
@@ -24,21 +51,25 @@ internal sealed class BenchCommand : ICommand
         int newTokens = args.Int("new-tokens", 32, 1);
         string? modelDir = args.String("model");
         string preset = args.Choice("preset", "cpu-0.5b", "cpu-0.5b");
+        bool live = LiveOutput.Enabled(args);
         args.EnsureAllUsed();
 
-        var progress = new Progress<string>(m => Console.Error.WriteLine($"bench: {m}"));
         string? temp = null;
         try
         {
-            if (modelDir is null)
+            var result = LiveOutput.Status(live, "bench", progress =>
             {
-                temp = modelDir = Directory.CreateTempSubdirectory("bamba-bench-").FullName;
-                Console.Error.WriteLine($"bench: writing the {preset} synthetic model (random bf16 weights) to {temp}");
-                SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
-            }
-            using var model = BambaModel.Load(modelDir);
-            var result = CpuBenchmark.Run(model, temp is null ? modelDir : $"preset {preset}", promptTokens, newTokens, progress);
-            stdout.WriteLine(format == "json" ? JsonLines.Write(result) : Table(result));
+                if (modelDir is null)
+                {
+                    temp = modelDir = Directory.CreateTempSubdirectory("bamba-bench-").FullName;
+                    progress.Report($"writing the {preset} synthetic model (random bf16 weights) to {temp}");
+                    SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
+                }
+                using var model = BambaModel.Load(modelDir);
+                return CpuBenchmark.Run(model, temp is null ? modelDir : $"preset {preset}", promptTokens, newTokens, progress);
+            });
+            if (format == "json") stdout.WriteLine(JsonLines.Write(result));
+            else ResultTable.Write(stdout, ["measure", "result"], Rows(result));
         }
         finally
         {
@@ -47,13 +78,15 @@ internal sealed class BenchCommand : ICommand
         return 0;
     }
 
-    private static string Table(CpuBenchmarkResult r) => string.Join('\n',
-        $"model                 {r.Model}: {r.Parameters / 1e9:F3} B parameters, {r.WeightBytes / 1e9:F2} GB of weights",
-        $"threads               {r.Threads}",
-        $"memory copy           {r.CopyGBps:F2} GB/s copied = {2 * r.CopyGBps:F2} GB/s read + written (best of before and after decode)",
-        $"memory read stream    {r.ReadGBps:F2} GB/s (best of before and after decode)",
-        $"prefill ({r.PromptTokens} tokens)   {r.PrefillTokensPerSecond:F1} tokens/s",
-        $"decode (batch 1)      {r.DecodeMsPerToken:F1} ms/token = {r.DecodeTokensPerSecond:F2} tokens/s (median token {r.DecodeMedianMsPerToken:F1} ms; the ratios below use the mean)",
-        $"decode weight stream  {r.DecodeWeightGBps:F2} GB/s = {r.FractionOfCopyBandwidth:P0} of the bytes-copied rate, {r.FractionOfReadBandwidth:P0} of the read stream",
-        $"decode state traffic  {r.StateBytesPerDecodedToken / 1e6:F1} MB/token (SSM states and conv windows read + written, KV read), not in the weight stream; with it {r.DecodeTotalGBps:F2} GB/s");
+    private static IEnumerable<string[]> Rows(CpuBenchmarkResult r) =>
+    [
+        ["model", $"{r.Model}: {r.Parameters / 1e9:F3} B parameters, {r.WeightBytes / 1e9:F2} GB of weights"],
+        ["threads", $"{r.Threads}"],
+        ["memory copy", $"{r.CopyGBps:F2} GB/s copied = {2 * r.CopyGBps:F2} GB/s read + written (best of before and after decode)"],
+        ["memory read stream", $"{r.ReadGBps:F2} GB/s (best of before and after decode)"],
+        [$"prefill ({r.PromptTokens} tokens)", $"{r.PrefillTokensPerSecond:F1} tokens/s"],
+        ["decode (batch 1)", $"{r.DecodeMsPerToken:F1} ms/token = {r.DecodeTokensPerSecond:F2} tokens/s (median token {r.DecodeMedianMsPerToken:F1} ms; the ratios below use the mean)"],
+        ["decode weight stream", $"{r.DecodeWeightGBps:F2} GB/s = {r.FractionOfCopyBandwidth:P0} of the bytes-copied rate, {r.FractionOfReadBandwidth:P0} of the read stream"],
+        ["decode state traffic", $"{r.StateBytesPerDecodedToken / 1e6:F1} MB/token (SSM states and conv windows read + written, KV read), not in the weight stream; with it {r.DecodeTotalGBps:F2} GB/s"],
+    ];
 }

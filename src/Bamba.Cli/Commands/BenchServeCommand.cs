@@ -1,6 +1,7 @@
 using Bamba.Backends;
 using Bamba.Benchmarks;
 using Bamba.Cli.Bench;
+using Bamba.Cli.Output;
 using Bamba.Configuration;
 using Bamba.Server;
 using Bamba.Serving;
@@ -18,7 +19,27 @@ internal sealed class BenchServeCommand : ICommand
 {
     public string Name => "bench-serve";
     public string Summary => "load-test the OpenAI server: throughput, time to first token, inter-token latency";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        new("model", "serve this model directory in process", "DIR"),
+        new("preset", "serve a synthetic model in process", "cpu-0.5b|bamba-9b", "cpu-0.5b"),
+        new("url", "load-test a running OpenAI-compatible server instead", "URL"),
+        new("served-model", "with --url: the model id to send", "NAME"),
+        new("vocab", "with --url: the vocabulary size random prompt ids are drawn from", "N", "512"),
+        new("requests", "requests per concurrency level", "N", "64"),
+        new("concurrency", "the concurrency levels, comma-separated", "1,8,32", "1,8,32"),
+        new("prompt-tokens", "prompt tokens per request", "N", "64"),
+        new("max-tokens", "output tokens per request", "N", "32"),
+        .. ServeCommand.SchedulingFlags,
+        new("format", "a table, or one JSON object per level", "table|json", "table"),
+        LiveOutput.NoProgress,
+        .. ModelOptions.Device,
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba bench-serve --model models/default --requests 32 --concurrency 1,4",
+        "bamba bench-serve --url http://127.0.0.1:8000 --served-model default --vocab 4096",
+    ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {
@@ -27,21 +48,26 @@ internal sealed class BenchServeCommand : ICommand
         int promptTokens = args.Int("prompt-tokens", 64, 1);
         int maxTokens = args.Int("max-tokens", 32, 1);
         string format = args.Choice("format", "table", "table", "json");
+        bool live = LiveOutput.Enabled(args);
         if (levels.Any(c => c < 1)) throw new BambaException("--concurrency: levels must be ≥ 1");
+        var load = new Load(requests, levels, promptTokens, maxTokens, live);
         return args.String("url") is { } url
-            ? Report(RunRemote(args, url, requests, levels, promptTokens, maxTokens), format, stdout, url)
-            : RunLocal(args, requests, levels, promptTokens, maxTokens, format, stdout);
+            ? Report(RunRemote(args, url, load), format, stdout, url)
+            : RunLocal(args, load, format, stdout);
     }
 
-    private static List<ServeLoadResult> RunRemote(CommandLine args, string url, int requests, int[] levels, int promptTokens, int maxTokens)
+    /// <summary>What to send at each level, and whether to show live progress.</summary>
+    private sealed record Load(int Requests, int[] Levels, int PromptTokens, int MaxTokens, bool Live);
+
+    private static List<ServeLoadResult> RunRemote(CommandLine args, string url, Load load)
     {
         string model = args.Required("served-model");
         int vocab = args.Int("vocab", 512, 4);
         args.EnsureAllUsed();
-        return Measure(new Uri(url.TrimEnd('/') + "/"), model, vocab, requests, levels, promptTokens, maxTokens);
+        return LiveOutput.Status(load.Live, "bench-serve", progress => Measure(new Uri(url.TrimEnd('/') + "/"), model, vocab, load, progress));
     }
 
-    private static int RunLocal(CommandLine args, int requests, int[] levels, int promptTokens, int maxTokens, string format, TextWriter stdout)
+    private static int RunLocal(CommandLine args, Load load, string format, TextWriter stdout)
     {
         string? temp = null;
         try
@@ -51,18 +77,25 @@ internal sealed class BenchServeCommand : ICommand
             {
                 preset = args.Choice("preset", "cpu-0.5b", "cpu-0.5b", "bamba-9b");
                 temp = Directory.CreateTempSubdirectory("bamba-bench-serve-").FullName;
-                Console.Error.WriteLine($"bench-serve: writing the {preset} synthetic model (random bf16 weights) to {temp}");
-                SyntheticModel.Write(preset == "bamba-9b" ? Bamba9BShape : SyntheticModel.Cpu05B, temp, DType.BF16);
+                LiveOutput.Status(load.Live, "bench-serve", progress =>
+                {
+                    progress.Report($"writing the {preset} synthetic model (random bf16 weights) to {temp}");
+                    SyntheticModel.Write(preset == "bamba-9b" ? Bamba9BShape : SyntheticModel.Cpu05B, temp, DType.BF16);
+                    return 0;
+                });
             }
             string dir = temp ?? args.Required("model");
-            var scheduling = ServeCommand.Scheduling(args) with { MaxContext = Math.Max(promptTokens + maxTokens, 4096) };
+            var scheduling = ServeCommand.Scheduling(args);
+            scheduling = scheduling with { MaxContext = Math.Max(load.PromptTokens + load.MaxTokens, scheduling.MaxContext) };
             var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
+            var precision = ModelOptions.Precision(args);
             args.EnsureAllUsed();
-            using var engine = ServingEngine.ForModel(ModelFactory.Load(dir, device), dir, scheduling, preset);
+            using var engine = ServingEngine.ForModel(ModelFactory.Load(dir, device, precision), dir, scheduling, preset);
             var server = BambaServer.StartAsync(engine, new ServerOptions { Port = 0 }).GetAwaiter().GetResult();
             try
             {
-                var results = Measure(server.Address, engine.ModelId, engine.Model.Config.VocabSize, requests, levels, promptTokens, maxTokens);
+                var results = LiveOutput.Status(load.Live, "bench-serve", progress =>
+                    Measure(server.Address, engine.ModelId, engine.Model.Config.VocabSize, load, progress));
                 return Report(results, format, stdout, $"{engine.ModelId} in process, --max-batch {scheduling.MaxBatch}, --prefill-chunk {scheduling.PrefillChunk}");
             }
             finally { server.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
@@ -82,15 +115,16 @@ internal sealed class BenchServeCommand : ICommand
         MaxPositionEmbeddings = 4096,
     };
 
-    private static List<ServeLoadResult> Measure(Uri server, string model, int vocab, int requests, int[] levels, int promptTokens, int maxTokens)
+    private static List<ServeLoadResult> Measure(Uri server, string model, int vocab, Load load, IProgress<string> progress)
     {
         using var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(30) };
-        var load = new ServeLoad(http, model, promptTokens, maxTokens, vocab);
-        load.RunAsync(Math.Min(4, requests), 1).GetAwaiter().GetResult(); // warm-up: JIT and first-touch of the weights
-        return levels.Select(c =>
+        var client = new ServeLoad(http, model, load.PromptTokens, load.MaxTokens, vocab);
+        progress.Report("warming up");
+        client.RunAsync(Math.Min(4, load.Requests), 1).GetAwaiter().GetResult(); // warm-up: JIT and first-touch of the weights
+        return load.Levels.Select(c =>
         {
-            Console.Error.WriteLine($"bench-serve: {requests} requests at concurrency {c}");
-            return load.RunAsync(requests, c).GetAwaiter().GetResult();
+            progress.Report($"{load.Requests} requests at concurrency {c}");
+            return client.RunAsync(load.Requests, c).GetAwaiter().GetResult();
         }).ToList();
     }
 
@@ -104,11 +138,14 @@ internal sealed class BenchServeCommand : ICommand
         double baseline = results.FirstOrDefault(r => r.Concurrency == 1)?.OutputTokensPerSecond ?? double.NaN;
         stdout.WriteLine($"server: {what}; {results[0].Requests} requests per level, {results[0].PromptTokens / Math.Max(1, results[0].Requests)} prompt tokens, " +
                          $"{results[0].OutputTokens / Math.Max(1, results[0].Requests)} output tokens each");
-        stdout.WriteLine("concurrency  req/s    out tok/s  ×conc.1  TTFT p50/p90/p99 (ms)    ITL p50/p90/p99 (ms)   latency p50/p90 (s)  failed");
-        foreach (var r in results)
-            stdout.WriteLine($"{r.Concurrency,11}  {r.RequestsPerSecond,6:F2}  {r.OutputTokensPerSecond,9:F1}  {r.OutputTokensPerSecond / baseline,7:F2}  " +
-                             $"{Ms(r.TtftP50)}/{Ms(r.TtftP90)}/{Ms(r.TtftP99),-7}  {Ms(r.ItlP50)}/{Ms(r.ItlP90)}/{Ms(r.ItlP99),-7}  " +
-                             $"{r.LatencyP50,7:F2}/{r.LatencyP90,-7:F2}  {r.Failed,6}");
+        ResultTable.Write(stdout,
+            ["concurrency", "req/s", "out tok/s", "×conc.1", "TTFT p50/p90/p99 (ms)", "ITL p50/p90/p99 (ms)", "latency p50/p90 (s)", "failed"],
+            results.Select(r => new[]
+            {
+                $"{r.Concurrency}", $"{r.RequestsPerSecond:F2}", $"{r.OutputTokensPerSecond:F1}", $"{r.OutputTokensPerSecond / baseline:F2}",
+                $"{Ms(r.TtftP50)}/{Ms(r.TtftP90)}/{Ms(r.TtftP99)}", $"{Ms(r.ItlP50)}/{Ms(r.ItlP90)}/{Ms(r.ItlP99)}",
+                $"{r.LatencyP50:F2}/{r.LatencyP90:F2}", $"{r.Failed}",
+            }));
         return results.Any(r => r.Failed > 0) ? 1 : 0;
     }
 

@@ -1,5 +1,7 @@
 using Bamba.Architectures;
 using Bamba.Backends;
+using Bamba.Cli.Output;
+using Bamba.Cli.Training;
 using Bamba.Backends.Cuda;
 using Bamba.Backends.Cuda.Training;
 using Bamba.Configuration;
@@ -19,7 +21,35 @@ internal sealed class TrainCommand : ICommand
 {
     public string Name => "train";
     public string Summary => "train or fine-tune a model on .txt/.jsonl data (CPU or CUDA), writing HF checkpoints";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string> { "resume" };
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        new("model", "fine-tune this checkpoint (its tokenizer files are used and copied)", "DIR"),
+        new("config", "train from scratch: a transformers config.json (model_type bamba)", "FILE"),
+        new("data", ".jsonl ({\"text\": ...} or {\"ids\": [...]} per line) or .txt (documents separated by blank lines)", "FILE"),
+        new("out", "the checkpoint directory (written atomically)", "DIR"),
+        new("tokenizer", "where tokenizer.json comes from", "DIR", "the model's"),
+        new("steps", "optimizer steps in total (with --resume: the new total)", "N", "100"),
+        new("batch-tokens", "tokens per packed row (one micro-batch)", "N", "1024"),
+        new("grad-accum", "rows accumulated per optimizer step", "N", "1"),
+        new("lr", "peak learning rate", "X", "3e-4"),
+        new("warmup", "linear warmup steps, then cosine decay to 0.1·lr", "N", "min(100, steps/20)"),
+        new("weight-decay", "AdamW decoupled weight decay", "X", "0.1"),
+        new("max-grad-norm", "global gradient-norm clipping (0 = off)", "X", "1.0"),
+        new("seed", "initialisation, held-out split and data order", "S", "0"),
+        new("eval-fraction", "share of documents held out", "F", "0.05"),
+        new("eval-tokens", "at most this many held-out tokens per evaluation", "N", "65536"),
+        new("eval-every", "also evaluate the held-out loss every N steps and at step 0 (0 = only at the end)", "N", "0"),
+        new("save-every", "also checkpoint every N steps (0 = only at the end)", "N", "0"),
+        .. ModelOptions.Device,
+        Flag.Switch("resume", "continue the checkpoint in --out with its saved settings"),
+        LiveOutput.NoProgress,
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba train --config scripts/default-model-config.json --tokenizer models/default --data corpus.jsonl --out run --steps 800",
+        "bamba train --model models/default --data chat.jsonl --out sft --steps 200 --lr 1e-3",
+        "bamba train --data corpus.jsonl --out run --resume --steps 1200",
+    ];
 
     private sealed record Setup(ParameterSet Parameters, AdamW Optimizer, TrainerState State, DType WeightDType,
         string? TokenizerDir, string? GenerationConfig);
@@ -31,12 +61,14 @@ internal sealed class TrainCommand : ICommand
         string output = Checkpoint.Prepare(args.Required("out"));
         bool resume = args.Switch("resume");
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
-        var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
+        var precision = ModelOptions.Precision(args);
         var options = new AdamWOptions(WeightDecay: args.Float("weight-decay", 0.1f, 0f));
         var setup = resume ? Resume(args, output, data, options) : Start(args, output, data, options);
         // Scheduling only (not the math): a resumed run keeps the checkpoint's values unless given new ones.
         int evalTokens = args.Int("eval-tokens", setup.State.EvalTokens, min: 0);
         int saveEvery = args.Int("save-every", setup.State.SaveEvery, min: 0);
+        int evalEvery = args.Int("eval-every", 0, min: 0);
+        bool live = LiveOutput.Enabled(args);
         setup = setup with { State = setup.State with { EvalTokens = evalTokens, SaveEvery = saveEvery } };
         args.EnsureAllUsed();
         // Before any data is read: --device cuda without a usable GPU is a one-line error.
@@ -45,22 +77,31 @@ internal sealed class TrainCommand : ICommand
         var config = setup.Parameters.Config;
         var tokenizer = setup.TokenizerDir is { } dir && File.Exists(Path.Combine(dir, "tokenizer.json")) ? HfTokenizer.Load(dir) : null;
         var corpus = TokenizedCorpus.Load(data, tokenizer, config.VocabSize, setup.State.EvalFraction, setup.State.Seed);
-        var progress = new ProgressReporter(Console.Error, !Console.IsErrorRedirected, setup.State.TotalSteps, every: 10);
-        progress.Message($"train: {setup.Parameters.Count:N0} parameters, {corpus.Train.Count} training / {corpus.Eval.Count} held-out documents " +
-                         $"({corpus.Train.Sum(d => (long)d.Length):N0} / {corpus.Eval.Sum(d => (long)d.Length):N0} tokens), from step {setup.State.Step}");
-        using var engine = CreateEngine(gpu, precision, setup, progress);
-        var trainer = new Trainer(engine, corpus, setup.State)
+        using var stop = new StopOnCtrlC();
+        var (finished, final) = TrainingDisplay.Run(live, setup.State.Step, setup.State.TotalSteps, progress =>
         {
-            OutputDirectory = output,
-            SaveEvery = saveEvery,
-            EvalTokens = evalTokens,
-            Progress = progress,
-            // Tokenizer files are read from the source before the swap replaces the output directory.
-            CheckpointContents = state => new Checkpoint.Contents(config, setup.WeightDType, setup.Parameters, setup.Optimizer, state,
-                setup.TokenizerDir, setup.GenerationConfig),
-        };
-        trainer.Run();
-        var final = trainer.State;
+            progress.Message($"train: {setup.Parameters.Count:N0} parameters, {corpus.Train.Count} training / {corpus.Eval.Count} held-out documents " +
+                             $"({corpus.Train.Sum(d => (long)d.Length):N0} / {corpus.Eval.Sum(d => (long)d.Length):N0} tokens), from step {setup.State.Step}");
+            using var engine = CreateEngine(gpu, precision, setup, progress);
+            var trainer = new Trainer(engine, corpus, setup.State)
+            {
+                OutputDirectory = output,
+                SaveEvery = saveEvery,
+                EvalTokens = evalTokens,
+                EvalEvery = evalEvery,
+                Progress = progress,
+                Stop = stop.Token,
+                // Tokenizer files are read from the source before the swap replaces the output directory.
+                CheckpointContents = state => new Checkpoint.Contents(config, setup.WeightDType, setup.Parameters, setup.Optimizer, state,
+                    setup.TokenizerDir, setup.GenerationConfig) { Extras = dir => RunFiles.Write(dir, state.LogHistory), ExtraFiles = RunFiles.Names },
+            };
+            return (trainer.Run(), trainer.State);
+        });
+        if (!finished)
+        {
+            stdout.WriteLine($"stopped at step {final.Step} of {final.TotalSteps}: checkpoint in {output} (continue with --resume)");
+            return StopOnCtrlC.ExitCode;
+        }
         stdout.WriteLine(final.EvalLoss is double e
             ? $"trained {final.Step} steps: loss {final.LastLoss:F4}, eval loss {e:F4}, eval perplexity {Math.Exp(e):F2}; checkpoint in {output}"
             : $"trained {final.Step} steps: loss {final.LastLoss:F4}; checkpoint in {output}");
@@ -68,7 +109,7 @@ internal sealed class TrainCommand : ICommand
     }
 
     /// <summary>The GPU engine when a GPU was opened (cuda, or auto with a usable GPU), else the CPU one.</summary>
-    private static ITrainingEngine CreateEngine(CudaDevice? gpu, CudaPrecision precision, Setup setup, ProgressReporter progress)
+    private static ITrainingEngine CreateEngine(CudaDevice? gpu, CudaPrecision precision, Setup setup, ITrainingProgress progress)
     {
         if (gpu is null) return new CpuTrainingEngine(new TrainableModel(setup.Parameters), setup.Optimizer);
         progress.Message($"train: on {gpu.Name}, {(precision == CudaPrecision.BFloat16 ? "bf16 GEMMs with fp32 master weights" : "fp32")}");

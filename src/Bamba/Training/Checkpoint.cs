@@ -21,7 +21,14 @@ public static class Checkpoint
     private static readonly string[] TokenizerFileNames = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
     public sealed record Contents(BambaConfig Config, DType WeightDType, ParameterSet Parameters, AdamW Optimizer,
-        TrainerState State, string? TokenizerSource, string? GenerationConfigSource);
+        TrainerState State, string? TokenizerSource, string? GenerationConfigSource)
+    {
+        /// <summary>Writes files of the caller's into the checkpoint being saved (e.g. metrics and plots), so they move with it.</summary>
+        public Action<string>? Extras { get; init; }
+
+        /// <summary>The names <see cref="Extras"/> may write: listed in the checkpoint's marker as ours, so a later save replaces them.</summary>
+        public IReadOnlyList<string> ExtraFiles { get; init; } = [];
+    }
 
     /// <summary>
     /// Checks, before any training, that a checkpoint can be saved to <paramref name="directory"/>: it is new, empty or
@@ -50,7 +57,7 @@ public static class Checkpoint
             Recover(directory);
             RequireUsable(directory);
             var tokenizerFiles = c.TokenizerSource is { } source ? TokenizerFileNames.Where(n => File.Exists(Path.Combine(source, n))).ToList() : [];
-            CheckpointDirectory.Begin(partial, [.. DataFiles, .. tokenizerFiles]);
+            CheckpointDirectory.Begin(partial, [.. DataFiles, .. tokenizerFiles, .. c.ExtraFiles]);
             WriteAll(partial, c, tokenizerFiles);
             if (Directory.Exists(directory))
             {
@@ -138,6 +145,7 @@ public static class Checkpoint
             new Dictionary<string, string> { ["format"] = "pt", ["adamw_step"] = c.Optimizer.Step.ToString() });
         WriteText(Path.Combine(dir, StateFile), c.State.ToJson());
         foreach (var name in tokenizerFiles) WriteBytes(Path.Combine(dir, name), File.ReadAllBytes(Path.Combine(c.TokenizerSource!, name)));
+        c.Extras?.Invoke(dir);
     }
 
     private static string GenerationConfig(Contents c)

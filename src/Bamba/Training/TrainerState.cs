@@ -30,6 +30,8 @@ public sealed record TrainerState
     public double? LastLoss { get; init; }
     public double? EvalLoss { get; init; }
     public long TokensSeen { get; init; }
+    /// <summary>Every step's figures and every evaluation so far (Hugging Face Trainer's <c>log_history</c>).</summary>
+    public IReadOnlyList<LogEntry> LogHistory { get; init; } = [];
 
     /// <summary>The longest packed row and the most rows per step: beyond them a step would run for days or exhaust memory.</summary>
     public const int MaxBatchTokens = 1 << 20, MaxGradientAccumulation = 1 << 16;

@@ -37,7 +37,7 @@ public sealed class OutDirectoryTests : IDisposable
         var before = Snapshot(work);
 
         // The real process in that working directory, as the campaign ran it.
-        var r = CliProcess.Run(work, "train", "--config", TinyConfig, "--data", "ids.jsonl", "--out", ".", "--steps", "1", "--batch-tokens", "16");
+        var r = CliProcess.RunIn(work, "train", "--config", TinyConfig, "--data", "ids.jsonl", "--out", ".", "--steps", "1", "--batch-tokens", "16");
         CliRunner.AssertUserError(r, "is not a bamba checkpoint");
         // The same directory spelled other ways, in process.
         CliRunner.AssertUserError(Train(data, work + "/."), "is not a bamba checkpoint");
