@@ -8,10 +8,10 @@ namespace Bamba.Tests.Backends;
 /// <summary>The CPU fast paths against plain double-precision loops.</summary>
 public unsafe class CpuKernelTests
 {
-    private static float[] RandomFloats(Random r, int n, float scale = 1f) =>
+    internal static float[] RandomFloats(Random r, int n, float scale = 1f) =>
         Enumerable.Range(0, n).Select(_ => (r.NextSingle() * 2 - 1) * scale).ToArray();
 
-    private static byte[] Encode(float[] v, DType dtype) => dtype switch
+    internal static byte[] Encode(float[] v, DType dtype) => dtype switch
     {
         DType.F32 => v.SelectMany(BitConverter.GetBytes).ToArray(),
         DType.BF16 => v.SelectMany(x => BitConverter.GetBytes(BFloat16.FromSingle(x))).ToArray(),

@@ -1,47 +1,42 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace Bamba.Backends.Cpu;
 
 /// <summary>
-/// Register-blocked dot products for matrix products with many input rows: a 4 × 4 block of (input row, weight row)
-/// pairs shares each load between four FMAs, where separate dot products would load both operands for every FMA.
+/// The register tile of the blocked matrix product: <see cref="Rows"/> input rows × two vectors of weight columns
+/// (12 accumulators), <c>c[a, j] += Σ_t x[a, t] · panel[t, j]</c>. Each step loads two panel vectors and broadcasts one
+/// value per input row, so every load feeds several FMAs (12 FMAs to 8 loads), where a row-by-row dot product loads
+/// both operands for each FMA.
 /// </summary>
 internal static unsafe class MicroKernel
 {
-    /// <summary><c>out[i, j] = x_i · w_j</c> for 4 input rows (stride <paramref name="xStride"/>) and 4 weight rows (stride k).</summary>
-    public static void Dot4x4(float* x, long xStride, float* w, int k, Span<float> output)
-    {
-        int t = 0;
-        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
-        Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
-        Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default;
-        Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default;
-        float* x0 = x, x1 = x + xStride, x2 = x + 2 * xStride, x3 = x + 3 * xStride;
-        float* w0 = w, w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k;
-        for (; t + 16 <= k; t += 16)
-        {
-            var v0 = Vector512.Load(w0 + t); var v1 = Vector512.Load(w1 + t);
-            var v2 = Vector512.Load(w2 + t); var v3 = Vector512.Load(w3 + t);
-            var u = Vector512.Load(x0 + t);
-            a00 = Fma(u, v0, a00); a01 = Fma(u, v1, a01); a02 = Fma(u, v2, a02); a03 = Fma(u, v3, a03);
-            u = Vector512.Load(x1 + t);
-            a10 = Fma(u, v0, a10); a11 = Fma(u, v1, a11); a12 = Fma(u, v2, a12); a13 = Fma(u, v3, a13);
-            u = Vector512.Load(x2 + t);
-            a20 = Fma(u, v0, a20); a21 = Fma(u, v1, a21); a22 = Fma(u, v2, a22); a23 = Fma(u, v3, a23);
-            u = Vector512.Load(x3 + t);
-            a30 = Fma(u, v0, a30); a31 = Fma(u, v1, a31); a32 = Fma(u, v2, a32); a33 = Fma(u, v3, a33);
-        }
-        output[0] = Vector512.Sum(a00); output[1] = Vector512.Sum(a01); output[2] = Vector512.Sum(a02); output[3] = Vector512.Sum(a03);
-        output[4] = Vector512.Sum(a10); output[5] = Vector512.Sum(a11); output[6] = Vector512.Sum(a12); output[7] = Vector512.Sum(a13);
-        output[8] = Vector512.Sum(a20); output[9] = Vector512.Sum(a21); output[10] = Vector512.Sum(a22); output[11] = Vector512.Sum(a23);
-        output[12] = Vector512.Sum(a30); output[13] = Vector512.Sum(a31); output[14] = Vector512.Sum(a32); output[15] = Vector512.Sum(a33);
-        for (; t < k; t++)
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++)
-                    output[i * 4 + j] += x[i * xStride + t] * w[j * k + t];
-    }
+    public const int Rows = 6;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+    /// <param name="x">The first input row; rows at <paramref name="xStride"/>. Rows past <paramref name="rows"/> repeat the last one (their sums are never read).</param>
+    /// <param name="panel">[steps, 2·Count] packed weight columns.</param>
+    /// <param name="c">[Rows, 2·Count] accumulators, read and written.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // full optimisation from the first call: prefill may be the process's only one
+    public static void Tile<TL, TV>(float* x, long xStride, int rows, float* panel, int steps, float* c)
+        where TL : ILanes<TV> where TV : struct
+    {
+        int width = TL.Count, stride = 2 * width;
+        float* x0 = x, x1 = x + Math.Min(1, rows - 1) * xStride, x2 = x + Math.Min(2, rows - 1) * xStride;
+        float* x3 = x + Math.Min(3, rows - 1) * xStride, x4 = x + Math.Min(4, rows - 1) * xStride, x5 = x + Math.Min(5, rows - 1) * xStride;
+        TV c00 = TL.Load(c), c01 = TL.Load(c + width), c10 = TL.Load(c + stride), c11 = TL.Load(c + stride + width);
+        TV c20 = TL.Load(c + 2 * stride), c21 = TL.Load(c + 2 * stride + width), c30 = TL.Load(c + 3 * stride), c31 = TL.Load(c + 3 * stride + width);
+        TV c40 = TL.Load(c + 4 * stride), c41 = TL.Load(c + 4 * stride + width), c50 = TL.Load(c + 5 * stride), c51 = TL.Load(c + 5 * stride + width);
+        for (int t = 0; t < steps; t++, panel += stride)
+        {
+            TV w0 = TL.Load(panel), w1 = TL.Load(panel + width);
+            TV b = TL.Broadcast(x0 + t); c00 = TL.Fma(b, w0, c00); c01 = TL.Fma(b, w1, c01);
+            b = TL.Broadcast(x1 + t); c10 = TL.Fma(b, w0, c10); c11 = TL.Fma(b, w1, c11);
+            b = TL.Broadcast(x2 + t); c20 = TL.Fma(b, w0, c20); c21 = TL.Fma(b, w1, c21);
+            b = TL.Broadcast(x3 + t); c30 = TL.Fma(b, w0, c30); c31 = TL.Fma(b, w1, c31);
+            b = TL.Broadcast(x4 + t); c40 = TL.Fma(b, w0, c40); c41 = TL.Fma(b, w1, c41);
+            b = TL.Broadcast(x5 + t); c50 = TL.Fma(b, w0, c50); c51 = TL.Fma(b, w1, c51);
+        }
+        TL.Store(c00, c); TL.Store(c01, c + width); TL.Store(c10, c + stride); TL.Store(c11, c + stride + width);
+        TL.Store(c20, c + 2 * stride); TL.Store(c21, c + 2 * stride + width); TL.Store(c30, c + 3 * stride); TL.Store(c31, c + 3 * stride + width);
+        TL.Store(c40, c + 4 * stride); TL.Store(c41, c + 4 * stride + width); TL.Store(c50, c + 5 * stride); TL.Store(c51, c + 5 * stride + width);
+    }
 }
