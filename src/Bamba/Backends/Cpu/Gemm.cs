@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Bamba.Weights;
 
@@ -34,7 +35,7 @@ internal static unsafe class Gemm
         }
     }
 
-    /// <summary>Rows per block: blocks of equal size, a multiple of the tile's rows, at most <see cref="MaxRowBlock"/>.</summary>
+    /// <summary>Rows per block: blocks of equal size, a multiple of the tile's rows (no short tile inside), at most <see cref="MaxRowBlock"/>.</summary>
     private static int RowBlock(int n)
     {
         int blocks = (n + MaxRowBlock - 1) / MaxRowBlock;
@@ -44,12 +45,6 @@ internal static unsafe class Gemm
 
     private readonly record struct Shape(int N, int M, int K, int RowBlock);
 
-    private static float* Buffer(ref float[]? buffer, int length)
-    {
-        if (buffer is null || buffer.Length < length) buffer = GC.AllocateArray<float>(length, pinned: true);
-        return (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref buffer[0]);
-    }
-
     private sealed class Work<TL, TV>(float* x, WeightTensor w, float* bias, float* y, Shape s, CpuInstructionSet set)
         : ChunkedWork(Panels(s.M) * ((s.N + s.RowBlock - 1) / s.RowBlock))
         where TL : ILanes<TV> where TV : struct
@@ -57,20 +52,18 @@ internal static unsafe class Gemm
         private static int Width => 2 * TL.Count;
         private static int Panels(int m) => (m + Width - 1) / Width;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         protected override void RunChunk(int chunk)
         {
             int panels = Panels(s.M), width = Width, k = s.K;
             int r0 = chunk % panels * width, cols = Math.Min(width, s.M - r0);
             int i0 = chunk / panels * s.RowBlock, rows = Math.Min(s.RowBlock, s.N - i0);
-            float* panel = Buffer(ref _panel, k * width), tile = Buffer(ref _tile, s.RowBlock * width);
+            float* panel = ThreadBuffers.Get(ref _panel, k * width), tile = ThreadBuffers.Get(ref _tile, s.RowBlock * width);
             WeightPanel.Pack(w.Data, w.DType, k, r0, cols, width, panel, set);
-            int tileRows = (rows + MicroKernel.Rows - 1) / MicroKernel.Rows * MicroKernel.Rows;
-            for (int a = 0; a < tileRows; a++)
+            for (int a = 0; a < rows; a++)
                 for (int j = 0; j < width; j++) tile[a * width + j] = bias is null || j >= cols ? 0f : bias[r0 + j];
             for (int t0 = 0; t0 < k; t0 += Depth)
-                for (int a = 0; a < rows; a += MicroKernel.Rows)
-                    MicroKernel.Tile<TL, TV>(x + (long)(i0 + a) * k + t0, k, Math.Min(MicroKernel.Rows, rows - a),
-                        panel + (long)t0 * width, Math.Min(Depth, k - t0), tile + a * width);
+                MicroKernel.Product<TL, TV>(x + (long)i0 * k + t0, k, rows, Math.Min(Depth, k - t0), panel + (long)t0 * width, width, width, tile, width);
             for (int a = 0; a < rows; a++)
                 new ReadOnlySpan<float>(tile + a * width, cols).CopyTo(new Span<float>(y + (long)(i0 + a) * s.M + r0, cols));
         }

@@ -1,5 +1,6 @@
-using System.Runtime.Intrinsics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
+using System.Runtime.Intrinsics;
 using Bamba.Numerics;
 using Bamba.Weights;
 
@@ -11,6 +12,7 @@ namespace Bamba.Backends.Cpu;
 /// </summary>
 internal static unsafe class WeightPanel
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(byte* w, DType dtype, int k, int r0, int rows, int width, float* panel, CpuInstructionSet set)
     {
         int t = 0;
@@ -35,6 +37,7 @@ internal static unsafe class WeightPanel
     /// Pairs of steps, 8 rows at a time: one 32-bit gather reads elements t (low half) and t + 1 (high half) of each
     /// row, widened by a shift and a mask. Returns the steps packed (all but an odd last one).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int GatherBFloat16(ushort* w, int k, int width, float* panel)
     {
         var rowStarts = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * k; // in elements; the gather scales by 2 bytes
@@ -50,6 +53,7 @@ internal static unsafe class WeightPanel
         return t;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int GatherSingle(float* w, int k, int width, float* panel)
     {
         var rowStarts = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * k;
