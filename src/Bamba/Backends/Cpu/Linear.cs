@@ -82,8 +82,11 @@ public static unsafe class Linear
                 case DType.BF16:
                     BFloat16.ToSingle(new ReadOnlySpan<ushort>((ushort*)w + offset, count), new Span<float>(tile, count));
                     return tile;
-                default:
+                case DType.F16:
                     TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)w + offset, count), new Span<float>(tile, count));
+                    return tile;
+                default:
+                    QuantGemv.Widen(w, dtype, k, r0, r1, tile);
                     return tile;
             }
         }
