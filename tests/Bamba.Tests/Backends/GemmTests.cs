@@ -26,6 +26,8 @@ public unsafe class GemmTests(ITestOutputHelper output)
         (DType.F32, 12, 48, 40, 0),
         (DType.F16, 11, 17, 19, 1),
         (DType.F16, 2, 9, 300, 3),
+        (DType.Q8_0, 7, 33, 64, 1), // GGUF block formats: dequantized rows, transposed into the panel
+        (DType.Q4_K, 13, 5, 256, 0),
     ];
 
     public static TheoryData<CpuInstructionSet, DType, int, int, int, int> Cases()
@@ -44,14 +46,15 @@ public unsafe class GemmTests(ITestOutputHelper output)
         var x = CpuKernelTests.RandomFloats(r, offset + n * k);
         var weights = CpuKernelTests.RandomFloats(r, m * k);
         var bias = CpuKernelTests.RandomFloats(r, m);
-        int size = dtype.Size();
-        var stored = new byte[offset * size + m * k * size]; // the weight starts `offset` elements into the buffer
-        CpuKernelTests.Encode(weights, dtype).CopyTo(stored, offset * size);
+        var encoded = dtype.IsQuantized() ? Quantize(weights, dtype) : CpuKernelTests.Encode(weights, dtype);
+        int lead = offset * (dtype.IsQuantized() ? 1 : dtype.Size()); // the weight starts `offset` elements (bytes for blocks) in
+        var stored = new byte[lead + encoded.Length];
+        encoded.CopyTo(stored, lead);
         var y = new float[offset + n * m];
         var widened = new float[m * k];
         fixed (byte* p = stored)
         {
-            var w = new WeightTensor(new TensorInfo("w", "mem", dtype, [m, k], 0, m * k * size), p + offset * size);
+            var w = new WeightTensor(new TensorInfo("w", "mem", dtype, [m, k], 0, encoded.Length), p + lead);
             w.ReadFloats(0, widened);
             InstructionSets.With(set, () => Linear.Forward(x.AsSpan(offset), n, w, bias, y.AsSpan(offset)));
         }
@@ -65,6 +68,13 @@ public unsafe class GemmTests(ITestOutputHelper output)
             }
         Tolerance.AssertClose(expected, y.AsSpan(offset).ToArray(), 1e-5, $"{set} {dtype} n={n} m={m} k={k} offset={offset}");
         Assert.Equal(new float[offset], y.AsSpan(0, offset).ToArray()); // nothing written before the output
+    }
+
+    private static byte[] Quantize(float[] v, DType dtype)
+    {
+        var bytes = new byte[dtype.ByteCount(v.Length)];
+        Bamba.Weights.Quants.BlockCodec.Quantize(dtype, v, bytes);
+        return bytes;
     }
 
     [Fact]

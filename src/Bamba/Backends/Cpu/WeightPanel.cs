@@ -15,6 +15,7 @@ internal static unsafe class WeightPanel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(byte* w, DType dtype, int k, int r0, int rows, int width, float* panel, CpuInstructionSet set)
     {
+        if (dtype.IsQuantized()) { PackBlocks(w, dtype, k, r0, rows, width, panel); return; }
         int t = 0;
         if (rows == width && width % 8 == 0 && set != CpuInstructionSet.Scalar)
         {
@@ -24,6 +25,17 @@ internal static unsafe class WeightPanel
         for (; t < k; t++)
             for (int j = 0; j < width; j++)
                 panel[(long)t * width + j] = j < rows ? Element(w, dtype, (long)(r0 + j) * k + t) : 0f;
+    }
+
+    [ThreadStatic] private static float[]? _rows;
+
+    /// <summary>Block-quantized rows (GGUF's Q8_0, Q4_K ...): dequantized whole into a per-thread buffer, then transposed.</summary>
+    private static void PackBlocks(byte* w, DType dtype, int k, int r0, int rows, int width, float* panel)
+    {
+        float* widened = ThreadBuffers.Get(ref _rows, rows * k);
+        QuantGemv.Widen(w, dtype, k, r0, r0 + rows, widened);
+        for (int t = 0; t < k; t++)
+            for (int j = 0; j < width; j++) panel[(long)t * width + j] = j < rows ? widened[(long)j * k + t] : 0f;
     }
 
     private static float Element(byte* w, DType dtype, long index) => dtype switch
