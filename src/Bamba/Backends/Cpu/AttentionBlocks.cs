@@ -5,9 +5,9 @@ namespace Bamba.Backends.Cpu;
 
 /// <summary>
 /// Attention of many new queries (prefill) as matrix products on <see cref="MicroKernel"/>: per head and block of
-/// <see cref="QueryBlock"/> queries, <c>S = Q · Kᵀ</c>, a masked softmax per row, <c>O = P · V</c>. The keys are
-/// transposed and the values padded once per call and kv head ([KvHeads, HeadDim, L'] and [KvHeads, L, D']), shared
-/// by every work item; each item's scores and output sit in per-thread buffers.
+/// <see cref="QueryBlock"/> queries, <c>S = Q · Kᵀ</c>, a masked softmax per row, <c>O = P · V</c>. One kv head at a
+/// time, its keys are transposed and its values padded ([HeadDim, L'] and [L, D']) for the work items of its query
+/// heads; each item's scores and output sit in per-thread buffers.
 /// </summary>
 internal readonly unsafe struct AttentionBlocks(AttentionKernel.Shape shape, float* q, int steps, float* keys, float* values,
     bool* padding, int cached, float* output)
@@ -26,37 +26,34 @@ internal readonly unsafe struct AttentionBlocks(AttentionKernel.Shape shape, flo
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run()
     {
-        int d = shape.HeadDim, perHead = KeysFloats + ValuesFloats;
-        float* shared = ThreadBuffers.Get(ref _shared, shape.KvHeads * perHead);
+        int d = shape.HeadDim, group = shape.Heads / shape.KvHeads, blocks = (steps + QueryBlock - 1) / QueryBlock;
+        float* kt = ThreadBuffers.Get(ref _shared, KeysFloats + ValuesFloats), vp = kt + KeysFloats;
         for (int kvh = 0; kvh < shape.KvHeads; kvh++)
         {
-            float* kt = shared + kvh * perHead, vp = kt + KeysFloats;
-            new Span<float>(kt, perHead).Clear();
+            new Span<float>(kt, KeysFloats + ValuesFloats).Clear();
             for (int j = 0; j < cached; j++)
             {
                 float* key = keys + (long)j * shape.KvWidth + kvh * d;
                 for (int i = 0; i < d; i++) kt[i * Lp + j] = key[i];
                 new ReadOnlySpan<float>(values + (long)j * shape.KvWidth + kvh * d, d).CopyTo(new Span<float>(vp + j * Dp, d));
             }
+            CpuWorkers.Run(new Items(this, kvh * group, group, blocks, kt));
         }
-        int blocks = (steps + QueryBlock - 1) / QueryBlock;
-        CpuWorkers.Run(new Items(this, shared, blocks));
     }
 
-    private sealed class Items(AttentionBlocks attention, float* shared, int blocks) : ChunkedWork(attention.Heads * blocks)
+    /// <summary>The (query head, query block) pairs of one kv head's <paramref name="heads"/> query heads.</summary>
+    private sealed class Items(AttentionBlocks attention, int firstHead, int heads, int blocks, float* kt) : ChunkedWork(heads * blocks)
     {
-        protected override void RunChunk(int item) => attention.Block(item / blocks, item % blocks * QueryBlock, shared);
+        protected override void RunChunk(int item) => attention.Block(firstHead + item / blocks, item % blocks * QueryBlock, kt);
     }
-
-    private int Heads => shape.Heads;
 
     /// <summary>Queries [t0, t0 + QueryBlock) of head h.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Block(int h, int t0, float* shared)
+    private void Block(int h, int t0, float* kt)
     {
-        int d = shape.HeadDim, rows = Math.Min(QueryBlock, steps - t0), kvh = h / (shape.Heads / shape.KvHeads);
+        int d = shape.HeadDim, rows = Math.Min(QueryBlock, steps - t0);
         int visibleMax = cached - steps + t0 + rows, columns = Pad(visibleMax);
-        float* kt = shared + kvh * (KeysFloats + ValuesFloats), vp = kt + KeysFloats;
+        float* vp = kt + KeysFloats;
         float* scores = ThreadBuffers.Get(ref _scratch, rows * columns + rows * Dp), o = scores + rows * columns;
         new Span<float>(scores, rows * columns + rows * Dp).Clear();
         var set = CpuKernels.Current;

@@ -25,7 +25,7 @@ public static unsafe class AttentionKernel
         fixed (float* qp = q, kp = keys, vp = values, op = output)
         fixed (bool* pp = keyIsPadding)
         {
-            if (steps >= BlockedMinSteps) new AttentionBlocks(shape, qp, steps, kp, vp, pp, keyIsPadding.Length, op).Run();
+            if (steps >= BlockedMinSteps && keyIsPadding.Length <= BlockedMaxKeys) new AttentionBlocks(shape, qp, steps, kp, vp, pp, keyIsPadding.Length, op).Run();
             // One chunk per (query, head): a decode step spreads its heads over the cores.
             else CpuWorkers.Run(new Work(shape, qp, kp, vp, pp, op, keyIsPadding.Length, steps));
         }
@@ -33,6 +33,8 @@ public static unsafe class AttentionKernel
 
     /// <summary>From this many new queries, attention runs as blocked products (<see cref="AttentionBlocks"/>).</summary>
     private const int BlockedMinSteps = 8;
+    /// <summary>Up to this many cached keys: the blocked path holds one kv head's keys and values again, transposed and padded.</summary>
+    private const int BlockedMaxKeys = 16384;
 
     [ThreadStatic] private static float[]? _scores;
 
