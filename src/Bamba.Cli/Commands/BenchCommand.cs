@@ -86,6 +86,7 @@ internal sealed class BenchCommand : ICommand
         ["memory read stream", $"{r.ReadGBps:F2} GB/s (best of before and after decode)"],
         [$"prefill ({r.PromptTokens} tokens)", $"{r.PrefillTokensPerSecond:F1} tokens/s"],
         ["decode (batch 1)", $"{r.DecodeMsPerToken:F1} ms/token = {r.DecodeTokensPerSecond:F2} tokens/s (median token {r.DecodeMedianMsPerToken:F1} ms; the ratios below use the mean)"],
+        ["decode step apart", $"{r.DecodeProductsMs:F1} ms in the matrix products alone (best of 5), {r.DecodeOverheadMs:F1} ms of the median token besides; {r.DecodeAllocatedBytesPerToken / 1e6:F2} MB allocated a token"],
         ["decode weight stream", $"{r.DecodeWeightGBps:F2} GB/s = {r.FractionOfCopyBandwidth:P0} of the bytes-copied rate, {r.FractionOfReadBandwidth:P0} of the read stream"],
         ["decode state traffic", $"{r.StateBytesPerDecodedToken / 1e6:F1} MB/token (SSM states and conv windows read + written, KV read), not in the weight stream; with it {r.DecodeTotalGBps:F2} GB/s"],
     ];

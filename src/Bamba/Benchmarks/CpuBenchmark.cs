@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Bamba.Backends.Cpu;
 using Bamba.Generation;
 using Bamba.Modeling;
 
@@ -9,8 +10,10 @@ public sealed record CpuBenchmarkResult(
     string Model, long Parameters, long WeightBytes, int Threads, double CopyGBps, double ReadGBps,
     int PromptTokens, double PrefillTokensPerSecond,
     int NewTokens, double DecodeMsPerToken, double DecodeTokensPerSecond, long BytesPerDecodedToken, long StateBytesPerDecodedToken,
-    double DecodeMedianMsPerToken)
+    double DecodeMedianMsPerToken, double DecodeProductsMs, long DecodeAllocatedBytesPerToken)
 {
+    /// <summary>What a median decode step spends outside its matrix products (<see cref="DecodeProductsMs"/>, measured alone).</summary>
+    public double DecodeOverheadMs => DecodeMedianMsPerToken - DecodeProductsMs;
     /// <summary>Weight bytes a decode step reads, per second.</summary>
     public double DecodeWeightGBps => BytesPerDecodedToken / (DecodeMsPerToken / 1000) / 1e9;
     public double FractionOfCopyBandwidth => DecodeWeightGBps / CopyGBps;
@@ -40,9 +43,14 @@ public static class CpuBenchmark
         double prefill = sw.Elapsed.TotalSeconds;
 
         progress?.Report($"decoding {newTokens} tokens");
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
         sw.Restart();
         var tokenMs = Decode(model, state, logits, newTokens);
         double decode = sw.Elapsed.TotalSeconds;
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+
+        progress?.Report("the decode step's matrix products alone");
+        double products = DecodeProductsMs(model);
 
         // Measured again after decode, the higher rate kept: on a shared machine the limit is not understated.
         progress?.Report("measuring memory bandwidth again");
@@ -52,7 +60,30 @@ public static class CpuBenchmark
         long perToken = report.WeightBytes - (model.Config.TieWordEmbeddings ? 0 : embeddingBytes);
         return new CpuBenchmarkResult(name, report.Parameters, report.WeightBytes, Environment.ProcessorCount, copy, read,
             promptTokens, promptTokens / prefill, newTokens, decode * 1000 / newTokens, newTokens / decode, perToken, StateTraffic(state),
-            tokenMs.Order().ElementAt(newTokens / 2));
+            tokenMs.Order().ElementAt(newTokens / 2), products, allocated / newTokens);
+    }
+
+    /// <summary>
+    /// Best of five rounds of every matrix a decode step multiplies (all 2-D weights but an untied embedding table),
+    /// one input row each, back to back: the step's products without the work between them.
+    /// </summary>
+    private static double DecodeProductsMs(BambaModel model)
+    {
+        string embedding = model.Weights.Embedding.Info.Name;
+        var matrices = model.Store.Tensors
+            .Where(t => t.Shape.Length == 2 && (t.Name != embedding || model.Config.TieWordEmbeddings))
+            .Select(t => model.Store.Get(t.Name)).ToArray();
+        var x = new float[matrices.Max(w => w.Shape[1])];
+        var y = new float[matrices.Max(w => w.Shape[0])];
+        Array.Fill(x, 0.01f);
+        double best = double.MaxValue;
+        for (int round = 0; round < 5; round++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            foreach (var w in matrices) Linear.Forward(x.AsSpan(0, (int)w.Shape[1]), 1, w, [], y.AsSpan(0, (int)w.Shape[0]));
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        return best;
     }
 
     /// <summary>Greedy batch-1 decode of <paramref name="tokens"/> tokens; the milliseconds each took.</summary>

@@ -28,14 +28,21 @@ public sealed class BambaModel : ISequenceModel
     public ModelWeights Weights { get; }
     internal Weights.WeightStore Store => _store;
 
-    /// <summary>Loads <c>config.json</c> and the safetensors weights of a model directory (memory-mapped).</summary>
+    /// <summary>Loads <c>config.json</c> and the safetensors weights of a model directory, or a GGUF file (memory-mapped).</summary>
     public static BambaModel Load(string directory)
     {
+        if (global::Bamba.Weights.Gguf.GgufModel.IsGgufPath(directory)) return FromGguf(global::Bamba.Weights.Gguf.GgufModel.Open(directory));
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
         var store = WeightStore.Open(directory);
         try { return new BambaModel(config, store); }
         catch { store.Dispose(); throw; }
+    }
+
+    private static BambaModel FromGguf(global::Bamba.Weights.Gguf.GgufModel gguf)
+    {
+        try { return new BambaModel(gguf.Config, gguf.Store); }
+        catch { gguf.Store.Dispose(); throw; }
     }
 
     public CpuSequenceState CreateState() => new(Config);

@@ -4,20 +4,28 @@ namespace Bamba.Weights;
 
 /// <summary>
 /// The weights of a model directory: <c>model.safetensors</c>, or the shards named by
-/// <c>model.safetensors.index.json</c>. Tensors stay memory-mapped in their stored dtype.
+/// <c>model.safetensors.index.json</c>, or tensors a GGUF file maps to HF names (<see cref="Gguf.GgufModel"/>).
+/// Tensors stay memory-mapped in their stored dtype.
 /// </summary>
 public sealed class WeightStore : IDisposable
 {
-    private readonly List<SafetensorsFile> _files;
-    private readonly Dictionary<string, (SafetensorsFile File, TensorInfo Info)> _tensors = new(StringComparer.Ordinal);
+    private readonly List<IDisposable> _owners;
+    private readonly Dictionary<string, WeightTensor> _tensors = new(StringComparer.Ordinal);
 
     private WeightStore(List<SafetensorsFile> files)
     {
-        _files = files;
+        _owners = [.. files];
         foreach (var file in files)
             foreach (var (name, info) in file.Tensors)
-                if (!_tensors.TryAdd(name, (file, info)))
-                    throw new BambaException($"{file.Path}: tensor '{name}' is also stored in {_tensors[name].File.Path}");
+                if (!_tensors.TryAdd(name, file.Get(info)))
+                    throw new BambaException($"{file.Path}: tensor '{name}' is also stored in {_tensors[name].Info.File}");
+    }
+
+    /// <summary>A store over tensors whose memory <paramref name="owners"/> keep alive (and free on dispose).</summary>
+    public WeightStore(IEnumerable<WeightTensor> tensors, IEnumerable<IDisposable> owners)
+    {
+        _owners = owners.ToList();
+        foreach (var t in tensors) _tensors.Add(t.Info.Name, t);
     }
 
     public IEnumerable<TensorInfo> Tensors => _tensors.Values.Select(v => v.Info);
@@ -69,21 +77,21 @@ public sealed class WeightStore : IDisposable
     public bool Contains(string name) => _tensors.ContainsKey(name);
 
     public WeightTensor Get(string name) =>
-        _tensors.TryGetValue(name, out var t) ? t.File.Get(t.Info) : throw new BambaException($"tensor '{name}' is missing from the checkpoint");
+        _tensors.TryGetValue(name, out var t) ? t : throw new BambaException($"tensor '{name}' is missing from the checkpoint");
 
     /// <summary>The tensor, checked to have exactly the shape the config implies.</summary>
     public WeightTensor Get(string name, params long[] shape)
     {
         var t = Get(name);
         if (!t.DType.IsFloat())
-            throw new BambaException($"{t.Info.File}: tensor '{name}' has dtype {t.DType.SafetensorsName()}, expected F32, BF16 or F16");
+            throw new BambaException($"{t.Info.File}: tensor '{name}' has dtype {t.DType.SafetensorsName()}, expected a float or block-quantized type");
         if (!t.Shape.SequenceEqual(shape))
-            throw new BambaException($"{t.Info.File}: tensor '{name}' has shape {t.Info.ShapeText}, expected [{string.Join(", ", shape)}] from config.json");
+            throw new BambaException($"{t.Info.File}: tensor '{name}' has shape {t.Info.ShapeText}, expected [{string.Join(", ", shape)}] from the config");
         return t;
     }
 
     public void Dispose()
     {
-        foreach (var f in _files) f.Dispose();
+        foreach (var owner in _owners) owner.Dispose();
     }
 }

@@ -51,6 +51,11 @@ public readonly unsafe struct WeightTensor
     /// <summary>Elements [start, start+count) converted to float32.</summary>
     public void ReadFloats(long start, Span<float> destination)
     {
+        if (DType.IsQuantized())
+        {
+            ReadBlocks(start, destination);
+            return;
+        }
         byte* p = Data + start * DType.Size();
         switch (DType)
         {
@@ -66,6 +71,16 @@ public readonly unsafe struct WeightTensor
             default:
                 throw new InvalidOperationException($"tensor '{Info.Name}' holds {DType}, not floats");
         }
+    }
+
+    /// <summary>Dequantizes whole blocks: <paramref name="start"/> and the length must fall on block boundaries (a row does).</summary>
+    private void ReadBlocks(long start, Span<float> destination)
+    {
+        int block = DType.BlockElements();
+        if (start % block != 0 || destination.Length % block != 0)
+            throw new InvalidOperationException($"tensor '{Info.Name}': {DType} values are read in whole blocks of {block}");
+        var bytes = new ReadOnlySpan<byte>(Data + DType.ByteCount(start), checked((int)DType.ByteCount(destination.Length)));
+        Quants.BlockCodec.Dequantize(DType, bytes, destination);
     }
 
     /// <summary>The whole tensor as int64 values (token ids in data files).</summary>

@@ -8,10 +8,10 @@ namespace Bamba.Tests.Backends;
 /// <summary>The CPU fast paths against plain double-precision loops.</summary>
 public unsafe class CpuKernelTests
 {
-    private static float[] RandomFloats(Random r, int n, float scale = 1f) =>
+    internal static float[] RandomFloats(Random r, int n, float scale = 1f) =>
         Enumerable.Range(0, n).Select(_ => (r.NextSingle() * 2 - 1) * scale).ToArray();
 
-    private static byte[] Encode(float[] v, DType dtype) => dtype switch
+    internal static byte[] Encode(float[] v, DType dtype) => dtype switch
     {
         DType.F32 => v.SelectMany(BitConverter.GetBytes).ToArray(),
         DType.BF16 => v.SelectMany(x => BitConverter.GetBytes(BFloat16.FromSingle(x))).ToArray(),
@@ -169,16 +169,19 @@ public unsafe class CpuKernelTests
 
     [Theory]
     [MemberData(nameof(ScanShapes))]
-    public void ChunkedScanEqualsSequentialRecurrence(int heads, int groups, int chunk, int steps)
+    public void ChunkedScanEqualsSequentialRecurrence(int heads, int groups, int chunk, int steps) =>
+        CheckScan(new SsdScan.Shape(heads, 3, groups, 5, chunk), steps, heads * 100 + groups * 10 + chunk);
+
+    /// <summary>A run of <paramref name="steps"/> steps from a random state against <see cref="NaiveScan"/>.</summary>
+    internal static void CheckScan(SsdScan.Shape shape, int steps, int seed)
     {
-        var r = new Random(heads * 100 + groups * 10 + chunk);
-        var shape = new SsdScan.Shape(heads, 3, groups, 5, chunk);
-        int stride = shape.Inner + 2 * groups * 5;
+        var r = new Random(seed);
+        int heads = shape.Heads, stride = shape.Inner + 2 * shape.Groups * shape.StateSize;
         var xbc = RandomFloats(r, steps * stride);
         var dt = Enumerable.Range(0, steps * heads).Select(_ => 0.05f + r.NextSingle() * 0.5f).ToArray();
-        var a = Enumerable.Range(0, heads).Select(h => -(h + 1) * 0.7f).ToArray();
+        var a = Enumerable.Range(0, heads).Select(h => -(h % 8 + 1) * 0.7f).ToArray();
         var d = RandomFloats(r, heads);
-        var initial = RandomFloats(r, heads * 3 * 5);
+        var initial = RandomFloats(r, heads * shape.HeadDim * shape.StateSize);
 
         var state = (float[])initial.Clone();
         var y = new float[steps * shape.Inner];

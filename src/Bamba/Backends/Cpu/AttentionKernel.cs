@@ -5,6 +5,8 @@ namespace Bamba.Backends.Cpu;
 /// <summary>
 /// Causal grouped-query attention of a run of new queries over a sequence's cached keys and values
 /// (softmax in float32, scale head_dim^-0.5 unless the shape sets one). Keys marked as padding are never attended to.
+/// Many queries (prefill) run as blocked products (<see cref="AttentionBlocks"/>), a few (decode) one (query, head) pair
+/// at a time.
 /// </summary>
 public static unsafe class AttentionKernel
 {
@@ -27,10 +29,16 @@ public static unsafe class AttentionKernel
         fixed (float* qp = q, kp = keys, vp = values, op = output)
         fixed (bool* pp = keyIsPadding)
         {
-            // One chunk per (query, head): long prompts spread over the cores, a decode step over its heads.
-            CpuWorkers.Run(new Work(shape, qp, kp, vp, pp, op, keyIsPadding.Length, steps));
+            if (steps >= BlockedMinSteps && keyIsPadding.Length <= BlockedMaxKeys) new AttentionBlocks(shape, qp, steps, kp, vp, pp, keyIsPadding.Length, op).Run();
+            // One chunk per (query, head): a decode step spreads its heads over the cores.
+            else CpuWorkers.Run(new Work(shape, qp, kp, vp, pp, op, keyIsPadding.Length, steps));
         }
     }
+
+    /// <summary>From this many new queries, attention runs as blocked products (<see cref="AttentionBlocks"/>).</summary>
+    private const int BlockedMinSteps = 8;
+    /// <summary>Up to this many cached keys: the blocked path holds one kv head's keys and values again, transposed and padded.</summary>
+    private const int BlockedMaxKeys = 16384;
 
     [ThreadStatic] private static float[]? _scores;
 

@@ -36,8 +36,9 @@ public static unsafe class BFloat16Dot
     {
         int t = 0;
         float sum = 0f;
-        if (Vector512.IsHardwareAccelerated) sum = Dot512(w, permuted, k, ref t);
-        else if (Vector256.IsHardwareAccelerated) sum = Dot256(w, permuted, k, ref t);
+        var set = CpuKernels.Current;
+        if (set == CpuInstructionSet.Avx512) sum = Dot512(w, permuted, k, ref t);
+        else if (set == CpuInstructionSet.Avx2) sum = Dot256(w, permuted, k, ref t);
         else
             for (; t + Block <= k; t += Block)
                 for (int j = 0; j < Block / 2; j++)

@@ -22,6 +22,11 @@ internal static unsafe class DecodeGemv
 
     public static void Forward(float* x, int n, WeightTensor w, float* bias, float* y)
     {
+        if (w.DType.IsQuantized())
+        {
+            QuantGemv.Forward(x, n, w, bias, y);
+            return;
+        }
         int m = checked((int)w.Shape[0]), k = checked((int)w.Shape[1]);
         int rowsPerChunk = Math.Max(1, ChunkBytes / (w.DType.Size() * k));
         if (w.DType != DType.BF16)

@@ -35,7 +35,7 @@ internal static class SsdStep
     /// <summary><c>row ← decay·row + u·B</c>, returning <c>row·C</c>: one fused loop, the decode step runs ~40 000 of them.</summary>
     private static unsafe float UpdateRow(Span<float> row, float decay, float u, ReadOnlySpan<float> b, ReadOnlySpan<float> c)
     {
-        if (!Vector512.IsHardwareAccelerated || row.Length % 16 != 0)
+        if (CpuKernels.Current != CpuInstructionSet.Avx512 || row.Length % 16 != 0)
         {
             TensorPrimitives.Multiply(row, decay, row);
             TensorPrimitives.MultiplyAdd(b, u, row, row);

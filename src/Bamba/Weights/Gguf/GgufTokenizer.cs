@@ -1,0 +1,126 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Bamba.Weights.Gguf;
+
+/// <summary>
+/// A byte-level BPE tokenizer between tokenizer.json (+ tokenizer_config.json) and GGUF's <c>tokenizer.ggml.*</c>
+/// keys as llama.cpp's converter writes them (model "gpt2", tokens and token types by id, merges as "a b", special
+/// ids, the pre-tokenizer by name, the chat template). A directory without tokenizer.json becomes model "none".
+/// </summary>
+public static class GgufTokenizer
+{
+    /// <summary>The Llama-3 split pattern: llama.cpp names it "llama-bpe".</summary>
+    public const string Llama3Pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+    private const int Normal = 1, Control = 3, UserDefined = 4, Unused = 5;
+
+    public static List<KeyValuePair<string, GgufValue>> FromHf(string directory, int vocabSize)
+    {
+        string path = Path.Combine(directory, "tokenizer.json");
+        if (!File.Exists(path)) return [new("tokenizer.ggml.model", GgufValue.String("none"))];
+        var root = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        var model = root["model"]?.AsObject() ?? throw new BambaException($"{path}: missing 'model'");
+        if ((string?)model["type"] != "BPE") throw new BambaException($"{path}: only BPE tokenizers can be written to GGUF");
+        var tokens = new string?[vocabSize];
+        var types = new long[vocabSize];
+        foreach (var (token, id) in model["vocab"]!.AsObject()) Set(tokens, types, (int)id!, token, Normal, path);
+        foreach (var added in root["added_tokens"]?.AsArray() ?? [])
+            Set(tokens, types, (int)added!["id"]!, (string)added["content"]!, (bool?)added["special"] == true ? Control : UserDefined, path);
+        for (int i = 0; i < vocabSize; i++)
+            if (tokens[i] is null) { tokens[i] = $"[PAD{i}]"; types[i] = Unused; }
+        var merges = model["merges"]!.AsArray().Select(m => m is JsonArray pair ? $"{pair[0]} {pair[1]}" : (string)m!).ToArray();
+        var kv = new List<KeyValuePair<string, GgufValue>>
+        {
+            new("tokenizer.ggml.model", GgufValue.String("gpt2")),
+            new("tokenizer.ggml.pre", GgufValue.String(root["pre_tokenizer"]?.ToJsonString().Contains(JsonValue.Create(Llama3Pattern).ToJsonString()[1..^1]) == true ? "llama-bpe" : "default")),
+            new("tokenizer.ggml.tokens", GgufValue.StringArray(tokens!)),
+            new("tokenizer.ggml.token_type", GgufValue.Int32Array(types)),
+            new("tokenizer.ggml.merges", GgufValue.StringArray(merges)),
+        };
+        AddConfig(directory, tokens!, kv);
+        return kv;
+    }
+
+    private static void Set(string?[] tokens, long[] types, int id, string token, int type, string path)
+    {
+        if ((uint)id >= (uint)tokens.Length) throw new BambaException($"{path}: token id {id} is outside the model's vocabulary ({tokens.Length})");
+        tokens[id] = token;
+        types[id] = type;
+    }
+
+    /// <summary>Special token ids, add_bos and the chat template from tokenizer_config.json / chat_template.jinja.</summary>
+    private static void AddConfig(string directory, string[] tokens, List<KeyValuePair<string, GgufValue>> kv)
+    {
+        string path = Path.Combine(directory, "tokenizer_config.json");
+        var config = File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path))!.AsObject() : new JsonObject();
+        foreach (var (field, key) in new[] { ("bos_token", "bos"), ("eos_token", "eos"), ("unk_token", "unknown"), ("pad_token", "padding") })
+        {
+            string? text = config[field] is JsonObject o ? (string?)o["content"] : config[field]?.GetValueKind() == JsonValueKind.String ? (string?)config[field] : null;
+            int id = text is null ? -1 : Array.IndexOf(tokens, text);
+            if (id >= 0) kv.Add(new($"tokenizer.ggml.{key}_token_id", GgufValue.UInt32(id)));
+        }
+        if (config["add_bos_token"]?.GetValueKind() is JsonValueKind.True or JsonValueKind.False)
+            kv.Add(new("tokenizer.ggml.add_bos_token", GgufValue.Bool((bool)config["add_bos_token"]!)));
+        string jinja = Path.Combine(directory, "chat_template.jinja");
+        string? template = File.Exists(jinja) ? File.ReadAllText(jinja) : config["chat_template"]?.GetValueKind() == JsonValueKind.String ? (string?)config["chat_template"] : null;
+        if (template is not null) kv.Add(new("tokenizer.chat_template", GgufValue.String(template)));
+    }
+
+    /// <summary>
+    /// Writes tokenizer.json and tokenizer_config.json for GGUF tokenizer keys (nothing for model "none"). Pre-tokenizer
+    /// "llama-bpe" becomes the Llama-3 split; other names are refused rather than guessed.
+    /// </summary>
+    public static void WriteHf(IReadOnlyList<KeyValuePair<string, GgufValue>> keys, string directory)
+    {
+        var m = new GgufMetadata(keys.ToDictionary(k => k.Key, k => k.Value), "tokenizer");
+        string model = m.OptionalString("tokenizer.ggml.model") ?? "none";
+        if (model is "none" or "no_vocab") return;
+        var (tokenizer, config) = ToHf(m);
+        File.WriteAllText(Path.Combine(directory, "tokenizer.json"), tokenizer.ToJsonString());
+        File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    public static (JsonObject Tokenizer, JsonObject Config) ToHf(GgufMetadata m)
+    {
+        string model = m.String("tokenizer.ggml.model"), pre = m.OptionalString("tokenizer.ggml.pre") ?? "default";
+        if (model != "gpt2") throw new BambaException($"tokenizer.ggml.model '{model}' is not supported (bamba reads byte-level BPE, 'gpt2')");
+        if (pre != "llama-bpe") throw new BambaException($"tokenizer.ggml.pre '{pre}' is not supported (bamba knows 'llama-bpe')");
+        var tokens = m.OptionalStrings("tokenizer.ggml.tokens") ?? throw new BambaException("missing metadata key 'tokenizer.ggml.tokens'");
+        var types = m.OptionalIntegers("tokenizer.ggml.token_type") ?? Enumerable.Repeat((long)Normal, tokens.Length).ToArray();
+        var merges = m.OptionalStrings("tokenizer.ggml.merges") ?? throw new BambaException("missing metadata key 'tokenizer.ggml.merges'");
+        var vocab = new JsonObject();
+        var added = new JsonArray();
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            long type = i < types.Length ? types[i] : Normal;
+            if (type is Control or UserDefined)
+                added.Add((JsonNode)new JsonObject { ["id"] = i, ["content"] = tokens[i], ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = type == UserDefined, ["special"] = type == Control });
+            if (type != Unused) vocab[tokens[i]] = i;
+        }
+        var tokenizer = new JsonObject
+        {
+            ["version"] = "1.0",
+            ["added_tokens"] = added,
+            ["pre_tokenizer"] = new JsonObject
+            {
+                ["type"] = "Sequence",
+                ["pretokenizers"] = new JsonArray(
+                    new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = Llama3Pattern }, ["behavior"] = "Isolated", ["invert"] = false },
+                    new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = false }),
+            },
+            ["decoder"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = true, ["use_regex"] = true },
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE", ["fuse_unk"] = false, ["byte_fallback"] = false, ["ignore_merges"] = true,
+                ["vocab"] = vocab, ["merges"] = new JsonArray(merges.Select(s => (JsonNode)s).ToArray()),
+            },
+        };
+        var config = new JsonObject();
+        foreach (var (key, field) in new[] { ("bos", "bos_token"), ("eos", "eos_token"), ("unknown", "unk_token"), ("padding", "pad_token") })
+            if (m.OptionalInt($"tokenizer.ggml.{key}_token_id") is int id && id < tokens.Length) config[field] = tokens[id];
+        if (m.OptionalBool("tokenizer.ggml.add_bos_token") is bool addBos) config["add_bos_token"] = addBos;
+        if (m.OptionalString("tokenizer.chat_template") is { } template) config["chat_template"] = template;
+        return (tokenizer, config);
+    }
+}
