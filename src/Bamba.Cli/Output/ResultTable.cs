@@ -8,8 +8,8 @@ internal static class ResultTable
     public static void Write(TextWriter output, IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows)
     {
         var table = new Table().Border(TableBorder.Rounded);
-        foreach (var header in headers) table.AddColumn(new TableColumn(new Text(header)));
-        foreach (var row in rows) table.AddRow(row.Select(cell => new Text(cell)).ToArray());
+        foreach (var header in headers) table.AddColumn(new TableColumn(new Spectre.Console.Text(header)));
+        foreach (var row in rows) table.AddRow(row.Select(cell => new Spectre.Console.Text(cell)).ToArray());
         bool terminal = output == Console.Out && !Console.IsOutputRedirected;
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
