@@ -33,7 +33,8 @@ internal static class ChatMessages
         var text = new StringBuilder();
         foreach (var part in c.EnumerateArray())
         {
-            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type) || type.GetString() != "text"
+            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type)
+                || type.ValueKind != JsonValueKind.String || type.GetString() != "text"
                 || !part.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
                 throw ApiException.BadValue($"messages[{i}].content", "only text content parts ({\"type\": \"text\", \"text\": ...}) are supported");
             text.Append(t.GetString());

@@ -17,7 +17,7 @@ internal sealed class BambaArchitecture : IArchitecture
         int hidden = f.Int("hidden_size", d.HiddenSize);
         int expand = f.Int("mamba_expand", d.MambaExpand);
         int mambaHeads = f.Int("mamba_n_heads", d.MambaNHeads);
-        int dHead = MambaHeadDim(f, hidden, expand, mambaHeads);
+        int dHead = f.MambaDHead("mamba_d_head", expand * hidden, mambaHeads);
         int layers = f.Int("num_hidden_layers", d.NumHiddenLayers);
         var attention = f.IntList("attn_layer_indices") ?? [];
         foreach (int layer in attention)
@@ -69,16 +69,17 @@ internal sealed class BambaArchitecture : IArchitecture
         };
     }
 
-    /// <summary><c>mamba_d_head</c> ("auto" or absent: the inner width over the heads), checked against
-    /// <c>mamba_expand · hidden_size</c> as transformers' Bamba mixer needs (Granite's too).</summary>
-    internal static int MambaHeadDim(ConfigFields f, int hidden, int expand, int heads)
+    public void Check(BambaConfig c, ConfigFields f) => CheckMambaWidth(c, f);
+
+    /// <summary>mamba_n_heads × mamba_d_head must be <c>mamba_expand · hidden_size</c>, as transformers' Bamba mixer
+    /// (Granite's too) sizes its projections.</summary>
+    internal static void CheckMambaWidth(BambaConfig c, ConfigFields f)
     {
-        int dHead = f.MambaDHead("mamba_d_head", expand * hidden, heads);
-        if (heads > 0 && expand * hidden % heads != 0)
-            throw f.Invalid("mamba_n_heads", $"({heads}) must divide mamba_expand * hidden_size ({expand * hidden})");
-        if (heads > 0 && dHead * heads != expand * hidden)
-            throw f.Invalid("mamba_d_head", $"({dHead}) × mamba_n_heads ({heads}) must equal mamba_expand * hidden_size ({expand * hidden})");
-        return dHead;
+        int heads = c.MambaNHeads, expanded = c.MambaExpand * c.HiddenSize;
+        if (heads > 0 && expanded % heads != 0)
+            throw f.Invalid("mamba_n_heads", $"({heads}) must divide mamba_expand * hidden_size ({expanded})");
+        if (heads > 0 && c.MambaDHead * heads != expanded)
+            throw f.Invalid("mamba_d_head", $"({c.MambaDHead}) × mamba_n_heads ({heads}) must equal mamba_expand * hidden_size ({expanded})");
     }
 
     public IEnumerable<TensorSpec> Tensors(BambaConfig c)

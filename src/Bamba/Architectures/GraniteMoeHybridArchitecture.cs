@@ -19,7 +19,7 @@ internal sealed class GraniteMoeHybridArchitecture : IArchitecture
         int hidden = f.Int("hidden_size", 4096);
         int expand = f.Int("mamba_expand", 2);
         int mambaHeads = f.Int("mamba_n_heads", 128);
-        int dHead = BambaArchitecture.MambaHeadDim(f, hidden, expand, mambaHeads);
+        int dHead = f.MambaDHead("mamba_d_head", expand * hidden, mambaHeads);
         int experts = f.Int("num_local_experts", 8);
         int heads = f.Int("num_attention_heads", 32);
         if (f.Bool("attention_bias", false)) throw f.Invalid("attention_bias", "true is not supported (attention projections without bias)");
@@ -76,6 +76,8 @@ internal sealed class GraniteMoeHybridArchitecture : IArchitecture
             Dtype = f.NullableString("dtype") ?? f.NullableString("torch_dtype"),
         };
     }
+
+    public void Check(BambaConfig c, ConfigFields f) => BambaArchitecture.CheckMambaWidth(c, f);
 
     /// <summary><c>layer_types</c> (newer files) or <c>layers_block_type</c>.</summary>
     private static MixerKind[] LayerKinds(ConfigFields f)

@@ -19,6 +19,12 @@ public interface IArchitecture
     /// <summary>Maps the family's config fields (with transformers' defaults) onto the typed config.</summary>
     BambaConfig ReadConfig(ConfigFields fields);
 
+    /// <summary>
+    /// The family's own consistency checks between fields, run after the general value checks (sizes, RoPE, token
+    /// ids), so that an absurd value is named as such first.
+    /// </summary>
+    void Check(BambaConfig config, ConfigFields fields) { }
+
     /// <summary>Every tensor of a model with this config, in the order transformers lists its parameters.</summary>
     IEnumerable<TensorSpec> Tensors(BambaConfig config);
 }

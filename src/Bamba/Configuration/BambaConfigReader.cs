@@ -35,6 +35,7 @@ public static class BambaConfigReader
             double partial = f.Object("rope_parameters")?.Double("partial_rotary_factor", double.NaN) is double p && !double.IsNaN(p)
                 ? p : f.Double("partial_rotary_factor", double.NaN);
             ConfigChecks.Run(config, source, double.IsNaN(partial) ? null : partial);
+            architecture.Check(config, f);
             Validate(config, source);
             return config;
         }

@@ -52,6 +52,7 @@ internal sealed class HostileInput(int seed)
         {
             var nodes = new List<JsonNode>();
             Collect(root, nodes);
+            if (nodes.Count == 0) break;
             var target = Pick(nodes);
             if (target.Parent is JsonObject parent)
             {
