@@ -1,38 +1,44 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 
 namespace Bamba.Cli;
 
-/// <summary>Parsed <c>--name value</c> / <c>--switch</c> arguments of one command; unknown or missing flags are user errors.</summary>
+/// <summary>
+/// The flags given to one command, read by name from System.CommandLine's parse. Values are checked here, so
+/// messages name the flag and what it expects (the host prefixes them with <c>bamba COMMAND:</c>).
+/// </summary>
 internal sealed class CommandLine
 {
-    private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
+    private readonly ParseResult _result;
+    private readonly IReadOnlyDictionary<string, Symbol> _symbols;
     private readonly HashSet<string> _read = new(StringComparer.Ordinal);
-    /// <summary>Messages name the flag only: the host prefixes them with <c>bamba COMMAND:</c>.</summary>
-    public CommandLine(IReadOnlyList<string> args, IReadOnlySet<string> switches)
+
+    public CommandLine(ParseResult result, IReadOnlyDictionary<string, Symbol> symbols)
     {
-        for (int i = 0; i < args.Count; i++)
-        {
-            string a = args[i];
-            if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2)
-                throw new BambaException($"unexpected argument '{a}' (flags start with --)");
-            string name = a[2..];
-            string? value = null;
-            int eq = name.IndexOf('=');
-            if (eq >= 0) { value = name[(eq + 1)..]; name = name[..eq]; }
-            else if (!switches.Contains(name))
-            {
-                if (i + 1 >= args.Count) throw new BambaException($"--{name} needs a value");
-                value = args[++i];
-            }
-            if (!_values.TryAdd(name, value)) throw new BambaException($"--{name} given twice");
-        }
+        _result = result;
+        _symbols = symbols;
     }
 
-    public bool Has(string name) { _read.Add(name); return _values.ContainsKey(name); }
+    public bool Has(string name)
+    {
+        _read.Add(name);
+        return Given(name);
+    }
 
     public bool Switch(string name) => Has(name);
 
-    public string? String(string name) { _read.Add(name); return _values.GetValueOrDefault(name); }
+    public string? String(string name)
+    {
+        _read.Add(name);
+        if (!Given(name)) return null;
+        return _symbols[name] switch
+        {
+            Option<string> option => _result.GetValue(option),
+            Argument<string> argument => _result.GetValue(argument),
+            _ => throw new InvalidOperationException($"--{name} is a switch, not a value"),
+        };
+    }
 
     public string Required(string name) =>
         String(name) ?? throw new BambaException($"--{name} is required");
@@ -83,10 +89,26 @@ internal sealed class CommandLine
         return ids;
     }
 
-    /// <summary>Throws for any flag the command never asked about, so typos do not pass silently.</summary>
+    /// <summary>
+    /// Throws for a flag the command accepts but never read on this path (e.g. <c>--profile</c> without
+    /// <c>--device cuda</c>), so a flag that would do nothing does not pass silently.
+    /// </summary>
     public void EnsureAllUsed()
     {
-        foreach (var name in _values.Keys)
-            if (!_read.Contains(name)) throw new BambaException($"unknown flag --{name}");
+        foreach (var name in _symbols.Keys)
+            if (Given(name) && !_read.Contains(name))
+                throw new BambaException($"--{name} does not apply with the other flags given (see --help)");
+    }
+
+    private bool Given(string name)
+    {
+        if (!_symbols.TryGetValue(name, out var symbol))
+            throw new InvalidOperationException($"the command reads --{name} but does not declare it");
+        return _result.GetResult(symbol) switch
+        {
+            OptionResult option => !option.Implicit,
+            ArgumentResult argument => argument.Tokens.Count > 0,
+            _ => false,
+        };
     }
 }

@@ -13,11 +13,12 @@ internal static class JsonLines
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
+    /// <summary>The JSON objects of a file's lines (blank lines skipped); the path <c>-</c> reads stdin.</summary>
     public static IEnumerable<(int Line, JsonObject Value)> Read(string path)
     {
-        if (!File.Exists(path)) throw new BambaException($"{path}: file not found");
+        if (path != "-" && !File.Exists(path)) throw new BambaException($"{path}: file not found");
         int line = 0;
-        foreach (var text in File.ReadLines(path))
+        foreach (var text in path == "-" ? StdinLines() : File.ReadLines(path))
         {
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;
@@ -27,6 +28,11 @@ internal static class JsonLines
             if (node is not JsonObject obj) throw new BambaException($"{path}:{line}: expected a JSON object");
             yield return (line, obj);
         }
+    }
+
+    private static IEnumerable<string> StdinLines()
+    {
+        while (Console.In.ReadLine() is { } line) yield return line;
     }
 
     public static int[] Ids(JsonNode? node, string where)

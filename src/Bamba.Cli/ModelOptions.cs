@@ -9,6 +9,15 @@ namespace Bamba.Cli;
 /// <summary>The flags every model command shares (<c>--model DIR</c>, <c>--device cpu|cuda|auto</c>) and loading the model they name.</summary>
 internal static class ModelOptions
 {
+    public static readonly Flag Model = new("model", "the model directory (config.json, *.safetensors, tokenizer.json)", "DIR");
+
+    /// <summary><c>--device</c> and <c>--precision</c>, for the commands that run a model.</summary>
+    public static readonly Flag[] Device =
+    [
+        new("device", "cpu, cuda (one NVIDIA GPU) or auto (the GPU when one opens)", "cpu|cuda|auto", "cpu"),
+        new("precision", "on CUDA: bf16 (bf16 weights and activations, fp32 accumulation) or fp32 (the parity mode); the CPU computes in fp32", "bf16|fp32", "bf16"),
+    ];
+
     public static BambaModel Load(CommandLine args)
     {
         string dir = args.Required("model");

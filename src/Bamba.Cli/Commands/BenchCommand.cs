@@ -13,7 +13,32 @@ internal sealed class BenchCommand : ICommand
 {
     public string Name => "bench";
     public string Summary => "measure prefill/decode speed against the machine's memory bandwidth";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string> { "profile" };
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        new("device", "cpu, or cuda for the GPU scenarios", "cpu|cuda", "cpu"),
+        new("model", "measure this model directory instead of a synthetic preset", "DIR"),
+        new("preset", "the synthetic model: cpu-0.5b (CPU); bamba-9b or transformer-8b (CUDA)", "NAME", "cpu-0.5b on the CPU, bamba-9b on CUDA"),
+        new("prompt-tokens", "prompt length for the decode measurement", "N", "128 (CPU), 512 (CUDA)"),
+        new("new-tokens", "tokens decoded", "N", "32 (CPU), 256 (CUDA)"),
+        new("format", "a table, or one JSON object", "table|json", "table"),
+        new("scenario", "CUDA: which measurements", "all|decode|prefill|throughput", "all"),
+        new("compare", "CUDA: the preset whose throughput is measured beside", "PRESET|none", "transformer-8b for bamba-9b, else none"),
+        new("prefill-tokens", "CUDA: the prefill measurement's prompt length", "N", "4096"),
+        new("requests", "CUDA: requests in the throughput scenario", "N", "64"),
+        new("request-prompt", "CUDA: prompt tokens per throughput request", "N", "2048"),
+        new("request-output", "CUDA: output tokens per throughput request", "N", "512"),
+        new("prefill-chunk", "CUDA: the scheduler's prefill chunk", "N", "2048"),
+        new("max-step-tokens", "CUDA: the scheduler's tokens per step", "N", "8192"),
+        new("ssm-state", "CUDA: the SSM state's precision", "fp32|bf16", "fp32"),
+        Flag.Switch("profile", "CUDA: add GPU time per kernel"),
+        new("json", "CUDA: also write the JSON report to this file", "FILE"),
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba bench",
+        "bamba bench --model models/default --prompt-tokens 256 --format json",
+        "bamba bench --device cuda --scenario decode --json result.json",
+    ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {

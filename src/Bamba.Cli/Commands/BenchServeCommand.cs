@@ -18,7 +18,26 @@ internal sealed class BenchServeCommand : ICommand
 {
     public string Name => "bench-serve";
     public string Summary => "load-test the OpenAI server: throughput, time to first token, inter-token latency";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        new("model", "serve this model directory in process", "DIR"),
+        new("preset", "serve a synthetic model in process", "cpu-0.5b|bamba-9b", "cpu-0.5b"),
+        new("url", "load-test a running OpenAI-compatible server instead", "URL"),
+        new("served-model", "with --url: the model id to send", "NAME"),
+        new("vocab", "with --url: the vocabulary size random prompt ids are drawn from", "N", "512"),
+        new("requests", "requests per concurrency level", "N", "64"),
+        new("concurrency", "the concurrency levels, comma-separated", "1,8,32", "1,8,32"),
+        new("prompt-tokens", "prompt tokens per request", "N", "64"),
+        new("max-tokens", "output tokens per request", "N", "32"),
+        .. ServeCommand.SchedulingFlags,
+        new("format", "a table, or one JSON object per level", "table|json", "table"),
+        .. ModelOptions.Device,
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba bench-serve --model models/default --requests 32 --concurrency 1,4",
+        "bamba bench-serve --url http://127.0.0.1:8000 --served-model default --vocab 4096",
+    ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {
@@ -55,7 +74,8 @@ internal sealed class BenchServeCommand : ICommand
                 SyntheticModel.Write(preset == "bamba-9b" ? Bamba9BShape : SyntheticModel.Cpu05B, temp, DType.BF16);
             }
             string dir = temp ?? args.Required("model");
-            var scheduling = ServeCommand.Scheduling(args) with { MaxContext = Math.Max(promptTokens + maxTokens, 4096) };
+            var scheduling = ServeCommand.Scheduling(args);
+            scheduling = scheduling with { MaxContext = Math.Max(promptTokens + maxTokens, scheduling.MaxContext) };
             var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
             args.EnsureAllUsed();
             using var engine = ServingEngine.ForModel(ModelFactory.Load(dir, device), dir, scheduling, preset);

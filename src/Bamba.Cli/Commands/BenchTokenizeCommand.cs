@@ -14,11 +14,18 @@ internal sealed class BenchTokenizeCommand : ICommand
 
     public string Name => "bench-tokenize";
     public string Summary => "measure tokenizer encode throughput (MB/s, one thread and all cores)";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        .. InputChoice.TokenizerFlags,
+        new("input", "plain text to encode", "FILE", "the English documents under /usr/share"),
+        new("megabytes", "MB of text (repeated to size)", "N", "10"),
+        new("format", "a table then the JSON line, or the JSON line alone", "table|json", "table"),
+    ];
+    public IReadOnlyList<string> Examples { get; } = ["bamba bench-tokenize --tokenizer models/default --megabytes 20"];
 
     public int Run(CommandLine args, TextWriter stdout)
     {
-        string dir = args.Required("tokenizer");
+        string dir = InputChoice.TokenizerDirectory(args);
         string? input = args.String("input");
         int megabytes = args.Int("megabytes", 10, 1);
         string format = args.Choice("format", "table", "table", "json");

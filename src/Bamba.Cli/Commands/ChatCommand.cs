@@ -20,7 +20,18 @@ internal sealed class ChatCommand : ICommand
 
     public string Name => "chat";
     public string Summary => "chat with a model in the terminal, using its chat template";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        ModelOptions.Model,
+        new("system", "a system message, the first turn of the conversation", "TEXT"),
+        .. GenerateCommand.SamplingFlags(maxNewTokensFallback: 256),
+        .. ModelOptions.Device,
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba chat --model models/default",
+        "bamba chat --model DIR --system \"Be brief.\" --temperature 0.7 --device cuda",
+    ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {

@@ -10,11 +10,22 @@ internal sealed class DetokenizeCommand : ICommand
 {
     public string Name => "detokenize";
     public string Summary => "token ids to text with a model's tokenizer.json (JSON lines)";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string> { "skip-special-tokens" };
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        .. InputChoice.TokenizerFlags,
+        new("input", "JSON lines {\"ids\": [...]}; - reads stdin", "FILE.jsonl"),
+        new("text", "one list of ids, comma-separated", "1,2,3"),
+        Flag.Switch("skip-special-tokens", "leave special tokens out of the text"),
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba detokenize --model models/default --text 1,400,72",
+        "bamba detokenize --tokenizer DIR --input ids.jsonl --skip-special-tokens",
+    ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {
-        var tokenizer = HfTokenizer.Load(args.Required("tokenizer"));
+        var tokenizer = HfTokenizer.Load(InputChoice.TokenizerDirectory(args));
         bool skipSpecial = args.Switch("skip-special-tokens");
         string? input = InputChoice.Require(args);
         var lines = input is null ? [(CommandLine.ParseIds("text", args.String("text")!), "--text")] : ReadIds(input).ToList();

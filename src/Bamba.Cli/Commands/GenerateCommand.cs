@@ -15,7 +15,22 @@ internal sealed class GenerateCommand : ICommand
 {
     public string Name => "generate";
     public string Summary => "generate text or token ids from one prompt or a batch of prompts";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        ModelOptions.Model,
+        new("prompt", "a text prompt (needs the model's tokenizer.json); encoded with its special tokens (BOS)", "TEXT"),
+        new("prompt-ids", "a prompt as comma-separated token ids", "1,2,3"),
+        new("input", "a batch of prompts: one {\"prompt_ids\": [...]} or {\"prompt\": \"text\"} per line, run as one batch", "FILE.jsonl"),
+        .. SamplingFlags(maxNewTokensFallback: 64),
+        new("format", "text: the generated text (or ids without a tokenizer); json: {token_ids, text, finish_reason} per prompt", "text|json", "text"),
+        .. ModelOptions.Device,
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba generate --model models/default --prompt \"The meaning of life is\" --max-new-tokens 40",
+        "bamba generate --model models/default --prompt-ids 1,2,3 --temperature 0.8 --top-p 0.9 --seed 1 --format json",
+        "bamba generate --model DIR --input prompts.jsonl --format json --device cuda",
+    ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {
@@ -59,6 +74,18 @@ internal sealed class GenerateCommand : ICommand
 
     private static string Text(GenerationResult result, HfTokenizer? tokenizer) =>
         tokenizer is null ? string.Join(",", result.TokenIds) : tokenizer.Decode(result.TokenIds, skipSpecialTokens: true);
+
+    /// <summary>The sampling flags of generate and chat; their defaults come from the model's generation_config.json.</summary>
+    internal static Flag[] SamplingFlags(int maxNewTokensFallback) =>
+    [
+        new("max-new-tokens", "tokens to generate at most", "N", $"generation_config.json's max_new_tokens, else {maxNewTokensFallback}"),
+        new("temperature", "0 = greedy; above 0 samples", "T", "generation_config.json's; greedy unless it sets do_sample"),
+        new("top-k", "sample among the K most likely tokens (0 = all)", "K", "generation_config.json's, else 50"),
+        new("top-p", "nucleus sampling: the smallest set of tokens with probability ≥ P", "P", "generation_config.json's, else 1"),
+        new("min-p", "drop tokens below P × the most likely token's probability", "P", "generation_config.json's, else 0"),
+        new("repetition-penalty", "penalise tokens already in the sequence (transformers' rule)", "R", "generation_config.json's, else 1"),
+        new("seed", "makes sampling reproducible (row i of a batch uses seed + i)", "S"),
+    ];
 
     internal static GenerationOptions Options(CommandLine args, GenerationConfig defaults)
     {

@@ -8,7 +8,8 @@ internal sealed class InfoCommand : ICommand
 {
     public string Name => "info";
     public string Summary => "describe a model: parameters, layer plan, dtype, memory";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+    public IReadOnlyList<Flag> Flags { get; } = [ModelOptions.Model];
+    public IReadOnlyList<string> Examples { get; } = ["bamba info --model models/default"];
 
     public int Run(CommandLine args, TextWriter stdout)
     {

@@ -11,7 +11,14 @@ internal sealed class ScoreCommand : ICommand
 {
     public string Name => "score";
     public string Summary => "log-likelihood and perplexity of a token sequence";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        ModelOptions.Model,
+        new("ids", "the token ids to score, comma-separated (at least two)", "1,2,3"),
+        new("format", "text: one line per position and the total; json: {token_logprobs, total_logprob, perplexity}", "text|json", "text"),
+        .. ModelOptions.Device,
+    ];
+    public IReadOnlyList<string> Examples { get; } = ["bamba score --model models/default --ids 1,400,72,9 --format json"];
 
     public int Run(CommandLine args, TextWriter stdout)
     {

@@ -15,7 +15,30 @@ internal sealed class ServeCommand : ICommand
 {
     public string Name => "serve";
     public string Summary => "serve the model over an OpenAI-compatible HTTP API (continuous batching)";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        ModelOptions.Model,
+        new("host", "the address to bind (0.0.0.0 exposes the model to the network)", "ADDRESS", "127.0.0.1"),
+        new("port", "the TCP port (0 picks a free one, printed at start)", "PORT", "8000"),
+        new("api-key", "require 'Authorization: Bearer KEY' on /v1/* (also BAMBA_API_KEY)", "KEY"),
+        .. SchedulingFlags,
+        new("served-model-name", "the id clients send as model", "NAME", "the model directory's name"),
+        .. ModelOptions.Device,
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba serve --model models/default",
+        "bamba serve --model DIR --host 0.0.0.0 --port 8080 --api-key secret --device cuda",
+    ];
+
+    /// <summary>The continuous-batching scheduler's flags, shared with bench-serve.</summary>
+    internal static readonly Flag[] SchedulingFlags =
+    [
+        new("max-batch", "sequences running at once (on a GPU: sized from free memory unless given)", "N", "16 on the CPU"),
+        new("max-context", "the longest sequence (prompt + max_tokens) a request may ask for", "T", "4096"),
+        new("max-queue", "requests waiting for a slot; one more gets 429", "N", "256"),
+        new("prefill-chunk", "prompt tokens one sequence feeds per step (chunked prefill)", "N", "256"),
+    ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {

@@ -12,11 +12,22 @@ internal sealed class TokenizeCommand : ICommand
 {
     public string Name => "tokenize";
     public string Summary => "text to token ids with a model's tokenizer.json (JSON lines)";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string> { "add-special-tokens" };
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        .. InputChoice.TokenizerFlags,
+        new("input", "JSON lines {\"text\": ...}; - reads stdin", "FILE.jsonl"),
+        new("text", "one text to encode", "TEXT"),
+        Flag.Switch("add-special-tokens", "apply the tokenizer's template (e.g. BOS)"),
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba tokenize --model models/default --text \"Hello world\"",
+        "bamba tokenize --tokenizer DIR --input texts.jsonl --add-special-tokens > ids.jsonl",
+    ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {
-        var tokenizer = HfTokenizer.Load(args.Required("tokenizer"));
+        var tokenizer = HfTokenizer.Load(InputChoice.TokenizerDirectory(args));
         bool addSpecial = args.Switch("add-special-tokens");
         string? input = InputChoice.Require(args);
         // Read everything first so a bad line fails before any output is written.

@@ -19,7 +19,33 @@ internal sealed class TrainCommand : ICommand
 {
     public string Name => "train";
     public string Summary => "train or fine-tune a model on .txt/.jsonl data (CPU or CUDA), writing HF checkpoints";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string> { "resume" };
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        new("model", "fine-tune this checkpoint (its tokenizer files are used and copied)", "DIR"),
+        new("config", "train from scratch: a transformers config.json (model_type bamba)", "FILE"),
+        new("data", ".jsonl ({\"text\": ...} or {\"ids\": [...]} per line) or .txt (documents separated by blank lines)", "FILE"),
+        new("out", "the checkpoint directory (written atomically)", "DIR"),
+        new("tokenizer", "where tokenizer.json comes from", "DIR", "the model's"),
+        new("steps", "optimizer steps in total (with --resume: the new total)", "N", "100"),
+        new("batch-tokens", "tokens per packed row (one micro-batch)", "N", "1024"),
+        new("grad-accum", "rows accumulated per optimizer step", "N", "1"),
+        new("lr", "peak learning rate", "X", "3e-4"),
+        new("warmup", "linear warmup steps, then cosine decay to 0.1·lr", "N", "min(100, steps/20)"),
+        new("weight-decay", "AdamW decoupled weight decay", "X", "0.1"),
+        new("max-grad-norm", "global gradient-norm clipping (0 = off)", "X", "1.0"),
+        new("seed", "initialisation, held-out split and data order", "S", "0"),
+        new("eval-fraction", "share of documents held out", "F", "0.05"),
+        new("eval-tokens", "at most this many held-out tokens per evaluation", "N", "65536"),
+        new("save-every", "also checkpoint every N steps (0 = only at the end)", "N", "0"),
+        .. ModelOptions.Device,
+        Flag.Switch("resume", "continue the checkpoint in --out with its saved settings"),
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba train --config scripts/default-model-config.json --tokenizer models/default --data corpus.jsonl --out run --steps 800",
+        "bamba train --model models/default --data chat.jsonl --out sft --steps 200 --lr 1e-3",
+        "bamba train --data corpus.jsonl --out run --resume --steps 1200",
+    ];
 
     private sealed record Setup(ParameterSet Parameters, AdamW Optimizer, TrainerState State, DType WeightDType,
         string? TokenizerDir, string? GenerationConfig);

@@ -8,7 +8,13 @@ internal sealed class TrainTokenizerCommand : ICommand
 {
     public string Name => "train-tokenizer";
     public string Summary => "train a byte-level BPE tokenizer (tokenizer.json) from .txt or .jsonl text";
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        new("data", "the text: .jsonl ({\"text\": ...} per line) or .txt (documents separated by blank lines)", "FILE"),
+        new("vocab-size", "tokens in the vocabulary, special and byte tokens included", "N", "4096"),
+        new("out", "the directory for tokenizer.json and tokenizer_config.json", "DIR"),
+    ];
+    public IReadOnlyList<string> Examples { get; } = ["bamba train-tokenizer --data corpus.jsonl --vocab-size 4096 --out my-tokenizer"];
 
     public int Run(CommandLine args, TextWriter stdout)
     {

@@ -16,7 +16,7 @@ public sealed class ChatCliTests : IDisposable
     {
         var stdout = new StringWriter();
         var command = new ChatCommand(new StringReader(input));
-        var args = new CommandLine(["--model", _dir, "--max-new-tokens", "5", .. flags], command.Switches);
+        var args = CliHost.Parse(command, ["--model", _dir, "--max-new-tokens", "5", .. flags]);
         Assert.Equal(0, command.Run(args, stdout));
         return stdout.ToString();
     }
