@@ -23,7 +23,9 @@ internal sealed class TrainCommand : ICommand
     [
         new("model", "fine-tune this checkpoint (its tokenizer files are used and copied)", "DIR"),
         new("config", "train from scratch: a transformers config.json (model_type bamba)", "FILE"),
-        new("data", ".jsonl ({\"text\": ...} or {\"ids\": [...]} per line) or .txt (documents separated by blank lines)", "FILE"),
+        new("data", ".jsonl ({\"text\": ...}, {\"ids\": [...]}, {\"messages\": [...]} or {\"prompt\": ..., \"completion\": ...} per line) or .txt (documents separated by blank lines)", "FILE"),
+        new("train-on", "which tokens of chat and prompt/completion lines carry the loss: assistant (and completion) or all", "WHICH", "assistant"),
+        Flag.Switch("skip-bad-lines", "leave out (and count) data lines that are not valid instead of stopping"),
         new("out", "the checkpoint directory (written atomically)", "DIR"),
         new("tokenizer", "where tokenizer.json comes from", "DIR", "the model's"),
         new("steps", "optimizer steps in total (with --resume: the new total)", "N", "100"),
@@ -67,7 +69,10 @@ internal sealed class TrainCommand : ICommand
 
         var config = setup.Parameters.Config;
         var tokenizer = setup.TokenizerDir is { } dir && File.Exists(Path.Combine(dir, "tokenizer.json")) ? HfTokenizer.Load(dir) : null;
-        var corpus = TokenizedCorpus.Load(data, tokenizer, config.VocabSize, setup.State.EvalFraction, setup.State.Seed);
+        var corpus = TokenizedCorpus.Load(data, tokenizer, config.VocabSize, setup.State.EvalFraction, setup.State.Seed,
+            setup.State.TrainOn, setup.State.SkipBadLines);
+        if (corpus.SkippedLines.Count > 0)
+            Console.Error.WriteLine($"train: skipped {corpus.SkippedLines.Count} bad line(s) of {data}; the first: {corpus.SkippedLines[0]}");
         var progress = new ProgressReporter(Console.Error, !Console.IsErrorRedirected, setup.State.TotalSteps, every: 10);
         progress.Message($"train: {setup.Parameters.Count:N0} parameters, {corpus.Train.Count} training / {corpus.Eval.Count} held-out documents " +
                          $"({corpus.Train.Sum(d => (long)d.Length):N0} / {corpus.Eval.Sum(d => (long)d.Length):N0} tokens), from step {setup.State.Step}");
@@ -138,6 +143,8 @@ internal sealed class TrainCommand : ICommand
             WeightDecay = options.WeightDecay,
             MaxGradNorm = args.Float("max-grad-norm", 1f, 0f),
             EvalFraction = Math.Round(args.Float("eval-fraction", 0.05f, 0f, 0.9f), 6), // the float flag, without float noise
+            TrainOn = args.Choice("train-on", "assistant", "assistant", "all") == "all" ? TrainOn.All : TrainOn.Assistant,
+            SkipBadLines = args.Switch("skip-bad-lines"),
         };
         return new Setup(parameters, new AdamW(parameters, options), state, dtype, tokenizerDir, generationConfig);
     }
@@ -145,7 +152,7 @@ internal sealed class TrainCommand : ICommand
     /// <summary>Continues the checkpoint in --out with its saved settings; --steps may extend the run.</summary>
     private static Setup Resume(CommandLine args, string output, string data, AdamWOptions options)
     {
-        foreach (var flag in new[] { "model", "config", "seed", "batch-tokens", "grad-accum", "lr", "warmup", "eval-fraction", "max-grad-norm", "tokenizer" })
+        foreach (var flag in new[] { "model", "config", "seed", "batch-tokens", "grad-accum", "lr", "warmup", "eval-fraction", "max-grad-norm", "tokenizer", "train-on", "skip-bad-lines" })
             if (args.Has(flag)) throw new BambaException($"train --resume: --{flag} comes from the checkpoint in {output}; leave it out");
         var (parameters, optimizer, state, dtype) = Checkpoint.Load(output, options);
         if (Path.GetFullPath(data) != state.DataFile)

@@ -18,7 +18,7 @@ public static class TextCodecs
     /// The tokenizer's Jinja chat template as a renderer (null without one), given bos_token and eos_token as
     /// transformers' apply_chat_template does. Parsed once, at load, so a broken template fails the load.
     /// </summary>
-    private static Func<IReadOnlyList<ChatTurn>, bool, string>? ChatRenderer(HfTokenizer tokenizer)
+    public static Func<IReadOnlyList<ChatTurn>, bool, string>? ChatRenderer(HfTokenizer tokenizer)
     {
         if (tokenizer.ChatTemplate is not { Length: > 0 } source) return null;
         var template = ChatTemplate.Parse(source);

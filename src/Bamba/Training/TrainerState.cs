@@ -23,6 +23,10 @@ public sealed record TrainerState
     public float WeightDecay { get; init; }
     public float MaxGradNorm { get; init; }
     public double EvalFraction { get; init; }
+    /// <summary>Which tokens of chat and prompt/completion lines carry the loss.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<TrainOn>))]
+    public TrainOn TrainOn { get; init; } = TrainOn.Assistant;
+    public bool SkipBadLines { get; init; }
     public double? LastLoss { get; init; }
     public double? EvalLoss { get; init; }
     public long TokensSeen { get; init; }
