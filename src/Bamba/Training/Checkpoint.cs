@@ -2,6 +2,7 @@ using Bamba.Architectures;
 using System.Runtime.InteropServices;
 using Bamba.Configuration;
 using Bamba.Numerics;
+using Bamba.Training.Lora;
 using Bamba.Weights;
 
 namespace Bamba.Training;
@@ -11,7 +12,8 @@ namespace Bamba.Training;
 /// files) plus trainer_state.json and optimizer.safetensors (AdamW moments; float32 master weights when the model
 /// file is bf16). Saving is atomic: everything goes into <c>DIR.partial</c>, is fsynced, then replaces DIR by two
 /// renames; <see cref="Recover"/> finishes or undoes a save that a kill interrupted, so the last complete checkpoint
-/// always survives.
+/// always survives. A LoRA run's checkpoint holds PEFT's adapter files instead of the model (whose path
+/// adapter_config.json records), and the moments of the adapters only.
 /// </summary>
 public static class Checkpoint
 {
@@ -20,7 +22,7 @@ public static class Checkpoint
     private static readonly string[] TokenizerFileNames = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
     public sealed record Contents(BambaConfig Config, DType WeightDType, ParameterSet Parameters, AdamW Optimizer,
-        TrainerState State, string? TokenizerSource, string? GenerationConfigSource);
+        TrainerState State, string? TokenizerSource, string? GenerationConfigSource, LoraSet? Lora = null, string? BaseModel = null);
 
     public static void Save(string directory, Contents c)
     {
@@ -50,17 +52,18 @@ public static class Checkpoint
 
     private static void WriteAll(string dir, Contents c)
     {
-        string dtypeName = c.WeightDType == DType.BF16 ? "bfloat16" : "float32";
-        WriteText(Path.Combine(dir, "config.json"),
-            BambaConfigWriter.ToJson(c.Config with { Dtype = dtypeName }).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
-        WriteText(Path.Combine(dir, "generation_config.json"), GenerationConfig(c));
-        WriteSafetensors(Path.Combine(dir, "model.safetensors"), c.Parameters.All.Select(p => Entry(p.Name, p.Shape, p.Value, c.WeightDType)).ToList());
+        if (c.Lora is { } lora)
+        {
+            WriteText(Path.Combine(dir, LoraFiles.ConfigFile), LoraFiles.ConfigJson(lora, c.BaseModel));
+            WriteSafetensors(Path.Combine(dir, LoraFiles.WeightsFile), LoraFiles.Tensors(lora), new Dictionary<string, string> { ["format"] = "pt" });
+        }
+        else WriteModel(dir, c);
         var optimizer = new List<SafetensorsWriter.Entry>();
-        foreach (var p in c.Parameters.All)
+        foreach (var p in c.Optimizer.Trained)
         {
             optimizer.Add(Entry("exp_avg." + p.Name, p.Shape, c.Optimizer.First[p.Name], DType.F32));
             optimizer.Add(Entry("exp_avg_sq." + p.Name, p.Shape, c.Optimizer.Second[p.Name], DType.F32));
-            if (c.WeightDType != DType.F32) optimizer.Add(Entry("master." + p.Name, p.Shape, p.Value, DType.F32));
+            if (c.WeightDType != DType.F32 && c.Lora is null) optimizer.Add(Entry("master." + p.Name, p.Shape, p.Value, DType.F32));
         }
         WriteSafetensors(Path.Combine(dir, OptimizerFile), optimizer,
             new Dictionary<string, string> { ["format"] = "pt", ["adamw_step"] = c.Optimizer.Step.ToString() });
@@ -68,6 +71,15 @@ public static class Checkpoint
         if (c.TokenizerSource is { } source)
             foreach (var name in TokenizerFileNames)
                 if (File.Exists(Path.Combine(source, name))) WriteBytes(Path.Combine(dir, name), File.ReadAllBytes(Path.Combine(source, name)));
+    }
+
+    private static void WriteModel(string dir, Contents c)
+    {
+        string dtypeName = c.WeightDType == DType.BF16 ? "bfloat16" : "float32";
+        WriteText(Path.Combine(dir, "config.json"),
+            BambaConfigWriter.ToJson(c.Config with { Dtype = dtypeName }).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        WriteText(Path.Combine(dir, "generation_config.json"), GenerationConfig(c));
+        WriteSafetensors(Path.Combine(dir, "model.safetensors"), c.Parameters.All.Select(p => Entry(p.Name, p.Shape, p.Value, c.WeightDType)).ToList());
     }
 
     private static string GenerationConfig(Contents c)
@@ -117,15 +129,43 @@ public static class Checkpoint
         var parameters = ParameterSet.FromStore(config, weights);
         if (dtype != DType.F32)
             foreach (var p in parameters.All) Moment("master." + p.Name).ReadFloats(0, p.Value);
-        var optimizer = new AdamW(parameters, options with { WeightDecay = state.WeightDecay })
+        return (parameters, ReadOptimizer(moments, parameters.All, options with { WeightDecay = state.WeightDecay }), state, dtype);
+    }
+
+    /// <summary>Reads a LoRA run's checkpoint back: the base model (from the path its adapter config records), the adapters, their moments, the state.</summary>
+    public static (ParameterSet Base, LoraSet Lora, AdamW Optimizer, TrainerState State, DType BaseDType, string BaseModel) LoadLora(string directory, AdamWOptions options)
+    {
+        Recover(directory);
+        var state = TrainerState.Read(Path.Combine(directory, StateFile));
+        string baseModel = LoraFiles.BaseModel(directory) ?? throw new BambaException($"{directory}/{LoraFiles.ConfigFile}: base_model_name_or_path is missing");
+        var config = BambaConfigReader.Load(Path.Combine(baseModel, "config.json"));
+        ParameterSet parameters;
+        DType dtype;
+        using (var weights = WeightStore.Open(baseModel))
+        {
+            parameters = ParameterSet.FromStore(config, weights);
+            dtype = weights.Get(parameters[TensorRole.FinalNorm].Name).DType;
+        }
+        var lora = LoraFiles.Load(directory, parameters);
+        lora.Seed = state.Seed;
+        lora.TrainingForwards = (long)state.Step * state.GradientAccumulation;
+        using var moments = SafetensorsFile.Open(Path.Combine(directory, OptimizerFile));
+        return (parameters, lora, ReadOptimizer(moments, lora.Parameters, options with { WeightDecay = state.WeightDecay }), state, dtype, baseModel);
+    }
+
+    private static AdamW ReadOptimizer(SafetensorsFile moments, IReadOnlyList<Parameter> trained, AdamWOptions options)
+    {
+        WeightTensor Moment(string key) => moments.Tensors.TryGetValue(key, out var info) ? moments.Get(info)
+            : throw new BambaException($"{moments.Path}: tensor '{key}' is missing");
+        var optimizer = new AdamW(trained, options)
         {
             Step = int.Parse(moments.Metadata.GetValueOrDefault("adamw_step") ?? throw new BambaException($"{moments.Path}: metadata adamw_step is missing")),
         };
-        foreach (var p in parameters.All)
+        foreach (var p in trained)
         {
             Moment("exp_avg." + p.Name).ReadFloats(0, optimizer.First[p.Name]);
             Moment("exp_avg_sq." + p.Name).ReadFloats(0, optimizer.Second[p.Name]);
         }
-        return (parameters, optimizer, state, dtype);
+        return optimizer;
     }
 }

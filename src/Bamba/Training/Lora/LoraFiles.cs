@@ -1,0 +1,117 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Bamba.Weights;
+
+namespace Bamba.Training.Lora;
+
+/// <summary>
+/// PEFT's adapter format: <c>adapter_config.json</c> (peft_type LORA, r, lora_alpha, lora_dropout, target_modules ...)
+/// and <c>adapter_model.safetensors</c> holding <c>base_model.model.MODULE.lora_A.weight</c> [r, in] and
+/// <c>...lora_B.weight</c> [out, r] in float32, which <c>PeftModel.from_pretrained</c> loads. target_modules lists
+/// the adapted modules by their full names, so PEFT adapts exactly those (never, say, Granite's experts, which share
+/// the shared MLP's <c>input_linear</c> suffix).
+/// </summary>
+public static class LoraFiles
+{
+    public const string ConfigFile = "adapter_config.json";
+    public const string WeightsFile = "adapter_model.safetensors";
+
+    public static bool IsAdapter(string directory) => File.Exists(Path.Combine(directory, ConfigFile));
+
+    public static string ConfigJson(LoraSet set, string? baseModel)
+    {
+        var s = set.Settings;
+        var json = new JsonObject
+        {
+            ["peft_type"] = "LORA",
+            ["task_type"] = "CAUSAL_LM",
+            ["base_model_name_or_path"] = baseModel,
+            ["r"] = s.Rank,
+            ["lora_alpha"] = s.Alpha,
+            ["lora_dropout"] = s.Dropout,
+            ["target_modules"] = new JsonArray(set.Adapters.Select(a => (JsonNode)a.Module).ToArray()),
+            ["bias"] = "none",
+            ["fan_in_fan_out"] = false,
+            ["use_rslora"] = false,
+            ["use_dora"] = false,
+            ["init_lora_weights"] = true,
+            ["inference_mode"] = true,
+            ["modules_to_save"] = null,
+            ["rank_pattern"] = new JsonObject(),
+            ["alpha_pattern"] = new JsonObject(),
+            ["bamba_targets"] = new JsonArray(s.Targets.Select(t => (JsonNode)t).ToArray()),
+        };
+        return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    public static List<SafetensorsWriter.Entry> Tensors(LoraSet set) =>
+        set.Parameters.Select(p => new SafetensorsWriter.Entry(p.Name, DType.F32, p.Shape, MemoryMarshal.AsBytes(p.Value.AsSpan()).ToArray())).ToList();
+
+    public static void Save(string directory, LoraSet set, string? baseModel)
+    {
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, ConfigFile), ConfigJson(set, baseModel));
+        SafetensorsWriter.Write(Path.Combine(directory, WeightsFile), Tensors(set), new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    /// <summary>The base model's path as the adapter's config records it (null when absent).</summary>
+    public static string? BaseModel(string directory) =>
+        ReadConfig(directory)["base_model_name_or_path"]?.GetValue<string>();
+
+    /// <summary>Reads an adapter for <paramref name="baseModel"/>: every module of its safetensors must be one of the model's matrices.</summary>
+    public static LoraSet Load(string directory, ParameterSet baseModel)
+    {
+        var config = ReadConfig(directory);
+        string where = Path.Combine(directory, ConfigFile);
+        if (config["peft_type"]?.GetValue<string>() is not "LORA") throw new BambaException($"{where}: peft_type must be \"LORA\"");
+        foreach (var unsupported in new[] { "use_rslora", "use_dora", "fan_in_fan_out" })
+            if (config[unsupported]?.GetValue<bool>() == true) throw new BambaException($"{where}: {unsupported} true is not supported");
+        foreach (var pattern in new[] { "rank_pattern", "alpha_pattern" })
+            if (config[pattern] is JsonObject { Count: > 0 }) throw new BambaException($"{where}: a per-module {pattern} is not supported");
+        int rank = Number(config, "r", where) is var r and >= 1 and <= 65536 ? (int)r : throw new BambaException($"{where}: r must be a positive integer");
+        float alpha = (float)Number(config, "lora_alpha", where);
+        float dropout = config["lora_dropout"] is { } d ? (float)d.GetValue<double>() : 0f;
+        var targets = config["bamba_targets"] is JsonArray t ? t.Select(n => n!.GetValue<string>()).ToList() : ["(from PEFT)"];
+        var settings = new LoraSettings(rank, alpha, dropout, targets);
+
+        string weightsPath = Path.Combine(directory, WeightsFile);
+        if (!File.Exists(weightsPath)) throw new BambaException($"{weightsPath}: not found");
+        using var file = SafetensorsFile.Open(weightsPath);
+        var modules = file.Tensors.Keys.Select(k => ModuleOf(k, weightsPath)).Distinct().ToList();
+        var bases = modules.Select(m => baseModel.Contains(m + ".weight") ? baseModel[m + ".weight"]
+            : throw new BambaException($"{weightsPath}: the base model has no module '{m}'")).ToList();
+        var set = new LoraSet(baseModel, settings, bases);
+        foreach (var p in set.Parameters)
+        {
+            if (!file.Tensors.TryGetValue(p.Name, out var info)) throw new BambaException($"{weightsPath}: tensor '{p.Name}' is missing");
+            if (!info.Shape.SequenceEqual(p.Shape))
+                throw new BambaException($"{weightsPath}: '{p.Name}' has shape [{string.Join(", ", info.Shape)}], expected [{string.Join(", ", p.Shape)}] for r = {rank}");
+            file.Get(info).ReadFloats(0, p.Value);
+        }
+        return set;
+    }
+
+    private static string ModuleOf(string tensor, string where)
+    {
+        const string prefix = "base_model.model.";
+        foreach (var suffix in new[] { ".lora_A.weight", ".lora_B.weight" })
+            if (tensor.StartsWith(prefix, StringComparison.Ordinal) && tensor.EndsWith(suffix, StringComparison.Ordinal))
+                return tensor[prefix.Length..^suffix.Length];
+        throw new BambaException($"{where}: '{tensor}' is not a LoRA tensor (expected base_model.model.MODULE.lora_A.weight or .lora_B.weight)");
+    }
+
+    private static JsonObject ReadConfig(string directory)
+    {
+        string path = Path.Combine(directory, ConfigFile);
+        if (!File.Exists(path)) throw new BambaException($"{path}: not found (an adapter directory holds adapter_config.json and adapter_model.safetensors)");
+        try { return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new BambaException($"{path}: expected a JSON object"); }
+        catch (JsonException e) { throw new BambaException($"{path}: not valid JSON ({e.Message})"); }
+    }
+
+    private static double Number(JsonObject config, string key, string where)
+    {
+        try { return config[key]?.GetValue<double>() ?? throw new BambaException($"{where}: {key} is missing"); }
+        catch (Exception e) when (e is FormatException or InvalidOperationException) { throw new BambaException($"{where}: {key} must be a number"); }
+    }
+}
