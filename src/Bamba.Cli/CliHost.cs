@@ -16,6 +16,7 @@ internal static class CliHost
         new BenchCommand(),
         new BenchServeCommand(),
         new TrainCommand(),
+        new MergeLoraCommand(),
         new TrainTokenizerCommand(),
         new TokenizeCommand(),
         new DetokenizeCommand(),

@@ -24,14 +24,24 @@ public static class Checkpoint
     public sealed record Contents(BambaConfig Config, DType WeightDType, ParameterSet Parameters, AdamW Optimizer,
         TrainerState State, string? TokenizerSource, string? GenerationConfigSource, LoraSet? Lora = null, string? BaseModel = null);
 
-    public static void Save(string directory, Contents c)
+    public static void Save(string directory, Contents c) => Atomically(directory, dir => WriteAll(dir, c));
+
+    /// <summary>A plain Hugging Face model directory (no optimizer or trainer state): what <c>bamba merge-lora</c> writes.</summary>
+    public static void SaveModel(string directory, BambaConfig config, DType dtype, ParameterSet parameters, string? tokenizerSource, string? generationConfigSource) =>
+        Atomically(directory, dir =>
+        {
+            WriteModel(dir, config, dtype, parameters, generationConfigSource);
+            CopyTokenizer(dir, tokenizerSource);
+        });
+
+    private static void Atomically(string directory, Action<string> write)
     {
         directory = Path.GetFullPath(directory.TrimEnd('/'));
         string partial = directory + ".partial", previous = directory + ".previous";
         Recover(directory);
         if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
         Directory.CreateDirectory(partial);
-        WriteAll(partial, c);
+        write(partial);
         if (Directory.Exists(directory)) Directory.Move(directory, previous);
         Directory.Move(partial, directory); // a kill before this line leaves DIR.previous, which Recover restores
         if (Directory.Exists(previous)) Directory.Delete(previous, recursive: true);
@@ -57,7 +67,7 @@ public static class Checkpoint
             WriteText(Path.Combine(dir, LoraFiles.ConfigFile), LoraFiles.ConfigJson(lora, c.BaseModel));
             WriteSafetensors(Path.Combine(dir, LoraFiles.WeightsFile), LoraFiles.Tensors(lora), new Dictionary<string, string> { ["format"] = "pt" });
         }
-        else WriteModel(dir, c);
+        else WriteModel(dir, c.Config, c.WeightDType, c.Parameters, c.GenerationConfigSource);
         var optimizer = new List<SafetensorsWriter.Entry>();
         foreach (var p in c.Optimizer.Trained)
         {
@@ -68,24 +78,28 @@ public static class Checkpoint
         WriteSafetensors(Path.Combine(dir, OptimizerFile), optimizer,
             new Dictionary<string, string> { ["format"] = "pt", ["adamw_step"] = c.Optimizer.Step.ToString() });
         WriteText(Path.Combine(dir, StateFile), c.State.ToJson());
-        if (c.TokenizerSource is { } source)
-            foreach (var name in TokenizerFileNames)
-                if (File.Exists(Path.Combine(source, name))) WriteBytes(Path.Combine(dir, name), File.ReadAllBytes(Path.Combine(source, name)));
+        CopyTokenizer(dir, c.TokenizerSource);
     }
 
-    private static void WriteModel(string dir, Contents c)
+    private static void CopyTokenizer(string dir, string? source)
     {
-        string dtypeName = c.WeightDType == DType.BF16 ? "bfloat16" : "float32";
+        if (source is null) return;
+        foreach (var name in TokenizerFileNames)
+            if (File.Exists(Path.Combine(source, name))) WriteBytes(Path.Combine(dir, name), File.ReadAllBytes(Path.Combine(source, name)));
+    }
+
+    private static void WriteModel(string dir, BambaConfig config, DType dtype, ParameterSet parameters, string? generationConfigSource)
+    {
+        string dtypeName = dtype == DType.BF16 ? "bfloat16" : "float32";
         WriteText(Path.Combine(dir, "config.json"),
-            BambaConfigWriter.ToJson(c.Config with { Dtype = dtypeName }).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
-        WriteText(Path.Combine(dir, "generation_config.json"), GenerationConfig(c));
-        WriteSafetensors(Path.Combine(dir, "model.safetensors"), c.Parameters.All.Select(p => Entry(p.Name, p.Shape, p.Value, c.WeightDType)).ToList());
+            BambaConfigWriter.ToJson(config with { Dtype = dtypeName }).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        WriteText(Path.Combine(dir, "generation_config.json"), GenerationConfig(config, generationConfigSource));
+        WriteSafetensors(Path.Combine(dir, "model.safetensors"), parameters.All.Select(p => Entry(p.Name, p.Shape, p.Value, dtype)).ToList());
     }
 
-    private static string GenerationConfig(Contents c)
+    private static string GenerationConfig(BambaConfig cfg, string? source)
     {
-        if (c.GenerationConfigSource is { } path && File.Exists(path)) return File.ReadAllText(path);
-        var cfg = c.Config;
+        if (source is { } path && File.Exists(path)) return File.ReadAllText(path);
         string eos = cfg.EosTokenIds.Count == 1 ? cfg.EosTokenIds[0].ToString() : "[" + string.Join(", ", cfg.EosTokenIds) + "]";
         return $"{{\n  \"_from_model_config\": true,\n  \"bos_token_id\": {cfg.BosTokenId?.ToString() ?? "null"},\n  \"eos_token_id\": {eos},\n" +
                $"  \"pad_token_id\": {cfg.PadTokenId?.ToString() ?? "null"},\n  \"transformers_version\": \"5.17.0\"\n}}\n";

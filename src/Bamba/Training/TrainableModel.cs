@@ -51,6 +51,13 @@ public sealed class TrainableModel
         return CausalLmLoss.ForwardBackward(logits, Config.VocabSize, batch, 0f, 0f);
     }
 
+    /// <summary>The logits [rows, vocab] of an evaluation forward (adapters applied unmerged, no dropout).</summary>
+    public float[] Logits(TrainingBatch batch)
+    {
+        if (Lora is not null) Lora.Training = false;
+        return Forward(batch).Logits;
+    }
+
     /// <summary>Convenience for one batch: the transformers loss and its gradients (accumulated).</summary>
     public double LossAndGradients(TrainingBatch batch)
     {

@@ -174,6 +174,37 @@ public sealed class LoraTests : IDisposable
         Assert.Equal(lora.Settings.Scale, loaded.Settings.Scale);
     }
 
+    [Theory, MemberData(nameof(Models))]
+    public void MergedLogitsEqualTheUnmergedAdapters(string name)
+    {
+        var model = Load(name);
+        var lora = Adapters(model);
+        string adapter = Path.Combine(_dir, "adapter"), merged = Path.Combine(_dir, "merged");
+        LoraFiles.Save(adapter, lora, Fixtures.Model(name));
+        var r = CliRunner.Run("merge-lora", "--model", Fixtures.Model(name), "--lora", adapter, "--out", merged);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+
+        var batch = Batch(model.Config.VocabSize);
+        var unmerged = new TrainableModel(model, lora).Logits(batch);
+        using var store = WeightStore.Open(merged);
+        var mergedModel = ParameterSet.FromStore(BambaConfigReader.Load(merged), store);
+        var logits = new TrainableModel(mergedModel).Logits(batch);
+        Tolerance.AssertClose(unmerged, logits, 1e-5, $"{name}: merged against unmerged logits");
+        Assert.True(unmerged.Zip(new TrainableModel(Load(name)).Logits(batch)).Any(p => p.First != p.Second), "the adapters change nothing");
+    }
+
+    [Fact]
+    public void MergeRefusesAnAdapterOfAnotherModelInOneLine()
+    {
+        string adapter = Path.Combine(_dir, "granite-adapter");
+        LoraFiles.Save(adapter, Adapters(Load("tiny-granite-moe-hybrid")), null);
+        var r = CliRunner.Run("merge-lora", "--model", Fixtures.Model("tiny-bamba"), "--lora", adapter, "--out", Path.Combine(_dir, "m"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("adapter_model.safetensors: the base model has no module 'model.layers.", r.Stderr);
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "m")));
+    }
+
     [Fact]
     public void ResumeOfALoraRunEqualsAnUninterruptedOne()
     {
