@@ -11,6 +11,7 @@ internal static class CliHost
         new GenerateCommand(),
         new ChatCommand(),
         new ScoreCommand(),
+        new EvalCommand(),
         new InfoCommand(),
         new ServeCommand(),
         new BenchCommand(),

@@ -11,6 +11,9 @@ internal static class ModelOptions
 {
     public static readonly Flag Model = new("model", "the model directory (config.json, *.safetensors, tokenizer.json)", "DIR");
 
+    /// <summary><c>--lora DIR</c>: a PEFT LoRA adapter applied unmerged (CPU).</summary>
+    public static readonly Flag Lora = new("lora", "apply this LoRA adapter (PEFT's adapter_config.json + adapter_model.safetensors) unmerged, on the CPU", "DIR");
+
     /// <summary><c>--device</c> and <c>--precision</c>, for the commands that run a model.</summary>
     public static readonly Flag[] Device =
     [
@@ -39,7 +42,8 @@ internal static class ModelOptions
         string dir = args.Required("model");
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
         var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
-        return () => ModelFactory.Load(dir, device, precision);
+        string? lora = args.String("lora");
+        return () => ModelFactory.Load(dir, device, precision, lora);
     }
 
     /// <summary>The model directory's tokenizer, or null when it has no tokenizer.json (token-id prompts only).</summary>

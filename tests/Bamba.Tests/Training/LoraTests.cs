@@ -1,5 +1,6 @@
 using Bamba.Backends.Cpu;
 using Bamba.Configuration;
+using Bamba.Modeling;
 using Bamba.Tests.Cli;
 using Bamba.Tests.Modeling;
 using Bamba.Training;
@@ -191,6 +192,29 @@ public sealed class LoraTests : IDisposable
         var logits = new TrainableModel(mergedModel).Logits(batch);
         Tolerance.AssertClose(unmerged, logits, 1e-5, $"{name}: merged against unmerged logits");
         Assert.True(unmerged.Zip(new TrainableModel(Load(name)).Logits(batch)).Any(p => p.First != p.Second), "the adapters change nothing");
+
+        // The inference model with --lora (unmerged deltas) against the merged checkpoint.
+        var ids = batch.Tokens[..batch.Length(0)];
+        using var withAdapter = BambaModel.Load(Fixtures.Model(name), LoraFiles.ReadDeltas(adapter, model.Config));
+        using var mergedInference = BambaModel.Load(merged);
+        var options = new ForwardOptions { AllLogits = true };
+        Tolerance.AssertClose(mergedInference.Forward([mergedInference.CreateState()], [ids], options).Logits.ToArray(),
+            withAdapter.Forward([withAdapter.CreateState()], [ids], options).Logits.ToArray(), 1e-5, $"{name}: --lora against merged (inference)");
+    }
+
+    [Fact]
+    public void ScoreWithLoraRunsUnmergedOnTheCpuAndCudaRefusesIt()
+    {
+        string adapter = Path.Combine(_dir, "adapter");
+        LoraFiles.Save(adapter, Adapters(Load("tiny-bamba")), null);
+        string[] score = ["score", "--model", Fixtures.Model("tiny-bamba"), "--ids", "5,9,13,2,7", "--format", "json"];
+        var plain = CliRunner.Run(score);
+        var adapted = CliRunner.Run([.. score, "--lora", adapter]);
+        Assert.True(adapted.ExitCode == 0, adapted.Stderr);
+        Assert.NotEqual(plain.Stdout, adapted.Stdout);
+        var cuda = CliRunner.Run([.. score, "--lora", adapter, "--device", "cuda"]);
+        Assert.Equal(2, cuda.ExitCode);
+        Assert.Contains("--lora runs on the CPU for now", cuda.Stderr);
     }
 
     [Fact]

@@ -1,6 +1,9 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Bamba.Architectures;
+using Bamba.Configuration;
+using Bamba.Modeling;
 using Bamba.Weights;
 
 namespace Bamba.Training.Lora;
@@ -62,6 +65,29 @@ public static class LoraFiles
     /// <summary>Reads an adapter for <paramref name="baseModel"/>: every module of its safetensors must be one of the model's matrices.</summary>
     public static LoraSet Load(string directory, ParameterSet baseModel)
     {
+        var (settings, modules) = Read(directory, baseModel.Tensors);
+        var set = new LoraSet(baseModel, settings, modules.Select(m => baseModel[m.Weight]));
+        for (int i = 0; i < modules.Count; i++)
+        {
+            modules[i].A.CopyTo(set.Adapters[i].A.Value, 0);
+            modules[i].B.CopyTo(set.Adapters[i].B.Value, 0);
+        }
+        return set;
+    }
+
+    /// <summary>An adapter for inference: the unmerged delta of each adapted matrix, by the base weight's name.</summary>
+    public static Dictionary<string, LowRankDelta> ReadDeltas(string directory, BambaConfig config)
+    {
+        var map = ArchitectureRegistry.TensorsOf(config);
+        var (settings, modules) = Read(directory, map);
+        return modules.ToDictionary(m => m.Weight, m => new LowRankDelta(m.A, m.B, settings.Rank, (int)m.Shape[1], (int)m.Shape[0], settings.Scale));
+    }
+
+    private sealed record Module(string Weight, long[] Shape, float[] A, float[] B);
+
+    /// <summary>The settings and every adapted module's A and B, checked against the base model's tensors.</summary>
+    private static (LoraSettings Settings, List<Module> Modules) Read(string directory, TensorMap tensors)
+    {
         var config = ReadConfig(directory);
         string where = Path.Combine(directory, ConfigFile);
         if (config["peft_type"]?.GetValue<string>() is not "LORA") throw new BambaException($"{where}: peft_type must be \"LORA\"");
@@ -78,18 +104,28 @@ public static class LoraFiles
         string weightsPath = Path.Combine(directory, WeightsFile);
         if (!File.Exists(weightsPath)) throw new BambaException($"{weightsPath}: not found");
         using var file = SafetensorsFile.Open(weightsPath);
-        var modules = file.Tensors.Keys.Select(k => ModuleOf(k, weightsPath)).Distinct().ToList();
-        var bases = modules.Select(m => baseModel.Contains(m + ".weight") ? baseModel[m + ".weight"]
-            : throw new BambaException($"{weightsPath}: the base model has no module '{m}'")).ToList();
-        var set = new LoraSet(baseModel, settings, bases);
-        foreach (var p in set.Parameters)
+        // Adaptable: the 2-D weights (nn.Linear modules), by module name, in the model's own order (layer by layer).
+        var matrices = tensors.All.Where(s => s.Shape.Length == 2 && s.Name.EndsWith(".weight", StringComparison.Ordinal))
+            .ToDictionary(s => s.Name[..^".weight".Length], StringComparer.Ordinal);
+        var names = file.Tensors.Keys.Select(k => ModuleOf(k, weightsPath)).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in names.Order(StringComparer.Ordinal))
+            if (!matrices.ContainsKey(name)) throw new BambaException($"{weightsPath}: the base model has no module '{name}'");
+        var modules = new List<Module>();
+        foreach (var (name, spec) in matrices.Where(m => names.Contains(m.Key)))
         {
-            if (!file.Tensors.TryGetValue(p.Name, out var info)) throw new BambaException($"{weightsPath}: tensor '{p.Name}' is missing");
-            if (!info.Shape.SequenceEqual(p.Shape))
-                throw new BambaException($"{weightsPath}: '{p.Name}' has shape [{string.Join(", ", info.Shape)}], expected [{string.Join(", ", p.Shape)}] for r = {rank}");
-            file.Get(info).ReadFloats(0, p.Value);
+            float[] Tensor(string which, long[] shape)
+            {
+                string key = LoraAdapter.TensorName(name, which);
+                if (!file.Tensors.TryGetValue(key, out var info)) throw new BambaException($"{weightsPath}: tensor '{key}' is missing");
+                if (!info.Shape.SequenceEqual(shape))
+                    throw new BambaException($"{weightsPath}: '{key}' has shape {info.ShapeText}, expected [{string.Join(", ", shape)}] for r = {rank}");
+                var values = new float[shape[0] * shape[1]];
+                file.Get(info).ReadFloats(0, values);
+                return values;
+            }
+            modules.Add(new Module(spec.Name, spec.Shape, Tensor("lora_A", [rank, spec.Shape[1]]), Tensor("lora_B", [spec.Shape[0], rank])));
         }
-        return set;
+        return (settings, modules);
     }
 
     private static string ModuleOf(string tensor, string where)
