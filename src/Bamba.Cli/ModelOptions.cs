@@ -18,6 +18,9 @@ internal static class ModelOptions
         ? File.Exists(path) ? File.ReadAllText(path) : throw new BambaException($"--chat-template {path}: file not found")
         : null;
 
+    /// <summary><c>--lora DIR</c>: a PEFT LoRA adapter applied unmerged (CPU).</summary>
+    public static readonly Flag Lora = new("lora", "apply this LoRA adapter (PEFT's adapter_config.json + adapter_model.safetensors) unmerged, on the CPU", "DIR");
+
     /// <summary><c>--device</c> and <c>--precision</c>, for the commands that run a model.</summary>
     public static readonly Flag[] Device =
     [
@@ -45,7 +48,8 @@ internal static class ModelOptions
         string dir = Directory(args);
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
         var precision = Precision(args);
-        return () => ModelFactory.Load(dir, device, precision);
+        string? lora = args.String("lora");
+        return () => ModelFactory.Load(dir, device, precision, lora);
     }
 
     public static CudaPrecision Precision(CommandLine args) =>

@@ -24,6 +24,7 @@ internal sealed class ChatCommand : ICommand
     public IReadOnlyList<Flag> Flags { get; } =
     [
         ModelOptions.Model,
+        ModelOptions.Lora,
         new("system", "a system message, the first turn of the conversation", "TEXT"),
         ModelOptions.ChatTemplate,
         .. GenerateCommand.SamplingFlags(maxNewTokensFallback: 256),

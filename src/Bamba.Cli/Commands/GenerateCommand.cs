@@ -18,6 +18,7 @@ internal sealed class GenerateCommand : ICommand
     public IReadOnlyList<Flag> Flags { get; } =
     [
         ModelOptions.Model,
+        ModelOptions.Lora,
         new("prompt", "a text prompt (needs the model's tokenizer.json); encoded with its special tokens (BOS)", "TEXT"),
         new("prompt-ids", "a prompt as comma-separated token ids", "1,2,3"),
         new("input", "a batch of prompts: one {\"prompt_ids\": [...]} or {\"prompt\": \"text\"} per line, run as one batch", "FILE.jsonl"),

@@ -14,6 +14,7 @@ internal sealed class ScoreCommand : ICommand
     public IReadOnlyList<Flag> Flags { get; } =
     [
         ModelOptions.Model,
+        ModelOptions.Lora,
         new("ids", "the token ids to score, comma-separated (at least two)", "1,2,3"),
         new("format", "text: one line per position and the total; json: {token_logprobs, total_logprob, perplexity}", "text|json", "text"),
         .. ModelOptions.Device,

@@ -8,6 +8,7 @@ using Bamba.Configuration;
 using Bamba.Tokenization;
 using Bamba.Training;
 using Bamba.Training.Data;
+using Bamba.Training.Lora;
 using Bamba.Weights;
 
 namespace Bamba.Cli.Commands;
@@ -25,7 +26,9 @@ internal sealed class TrainCommand : ICommand
     [
         new("model", "fine-tune this checkpoint (its tokenizer files are used and copied)", "DIR"),
         new("config", "train from scratch: a transformers config.json (model_type bamba)", "FILE"),
-        new("data", ".jsonl ({\"text\": ...} or {\"ids\": [...]} per line) or .txt (documents separated by blank lines)", "FILE"),
+        new("data", ".jsonl ({\"text\": ...}, {\"ids\": [...]}, {\"messages\": [...]} or {\"prompt\": ..., \"completion\": ...} per line) or .txt (documents separated by blank lines)", "FILE"),
+        new("train-on", "which tokens of chat and prompt/completion lines carry the loss: assistant (and completion) or all", "WHICH", "assistant"),
+        Flag.Switch("skip-bad-lines", "leave out (and count) data lines that are not valid instead of stopping"),
         new("out", "the checkpoint directory (written atomically)", "DIR"),
         new("tokenizer", "where tokenizer.json comes from", "DIR", "the model's"),
         new("steps", "optimizer steps in total (with --resume: the new total)", "N", "100"),
@@ -43,16 +46,21 @@ internal sealed class TrainCommand : ICommand
         .. ModelOptions.Device,
         Flag.Switch("resume", "continue the checkpoint in --out with its saved settings"),
         LiveOutput.NoProgress,
+        new("lora-rank", "train LoRA adapters of rank R on the frozen --model (CPU), saved in PEFT's format", "R"),
+        new("lora-alpha", "LoRA scale numerator: updates are scaled by alpha/R", "A", "2·R"),
+        new("lora-dropout", "dropout on the adapters' input", "P", "0"),
+        new("lora-targets", "comma-separated: in_proj,out_proj,q_proj,k_proj,v_proj,o_proj,gate_up,down", "LIST", "all of them"),
     ];
     public IReadOnlyList<string> Examples { get; } =
     [
         "bamba train --config scripts/default-model-config.json --tokenizer models/default --data corpus.jsonl --out run --steps 800",
         "bamba train --model models/default --data chat.jsonl --out sft --steps 200 --lr 1e-3",
         "bamba train --data corpus.jsonl --out run --resume --steps 1200",
+        "bamba train --model models/default --data chat.jsonl --out adapter --lora-rank 8 --lora-targets q_proj,v_proj,in_proj",
     ];
 
     private sealed record Setup(ParameterSet Parameters, AdamW Optimizer, TrainerState State, DType WeightDType,
-        string? TokenizerDir, string? GenerationConfig);
+        string? TokenizerDir, string? GenerationConfig, LoraSet? Lora = null, string? BaseModel = null);
 
     public int Run(CommandLine args, TextWriter stdout)
     {
@@ -76,11 +84,17 @@ internal sealed class TrainCommand : ICommand
 
         var config = setup.Parameters.Config;
         var tokenizer = setup.TokenizerDir is { } dir && File.Exists(Path.Combine(dir, "tokenizer.json")) ? HfTokenizer.Load(dir) : null;
-        var corpus = TokenizedCorpus.Load(data, tokenizer, config.VocabSize, setup.State.EvalFraction, setup.State.Seed);
+        var corpus = TokenizedCorpus.Load(data, tokenizer, config.VocabSize, setup.State.EvalFraction, setup.State.Seed,
+            setup.State.TrainOn, setup.State.SkipBadLines);
+        if (corpus.SkippedLines.Count > 0)
+            Console.Error.WriteLine($"train: skipped {corpus.SkippedLines.Count} bad line(s) of {data}; the first: {corpus.SkippedLines[0]}");
+        string trained = setup.Lora is { } lora
+            ? $"LoRA r={lora.Settings.Rank} on {lora.Adapters.Count} matrices: {lora.Parameters.Sum(p => (long)p.Length):N0} trained parameters over a frozen {setup.Parameters.Count:N0}"
+            : $"{setup.Parameters.Count:N0} parameters";
         using var stop = new StopOnCtrlC();
         var (finished, final) = TrainingDisplay.Run(live, setup.State.Step, setup.State.TotalSteps, progress =>
         {
-            progress.Message($"train: {setup.Parameters.Count:N0} parameters, {corpus.Train.Count} training / {corpus.Eval.Count} held-out documents " +
+            progress.Message($"train: {trained}, {corpus.Train.Count} training / {corpus.Eval.Count} held-out documents " +
                              $"({corpus.Train.Sum(d => (long)d.Length):N0} / {corpus.Eval.Sum(d => (long)d.Length):N0} tokens), from step {setup.State.Step}");
             using var engine = CreateEngine(gpu, precision, setup, progress);
             var trainer = new Trainer(engine, corpus, setup.State)
@@ -93,7 +107,8 @@ internal sealed class TrainCommand : ICommand
                 Stop = stop.Token,
                 // Tokenizer files are read from the source before the swap replaces the output directory.
                 CheckpointContents = state => new Checkpoint.Contents(config, setup.WeightDType, setup.Parameters, setup.Optimizer, state,
-                    setup.TokenizerDir, setup.GenerationConfig) { Extras = dir => RunFiles.Write(dir, state.LogHistory), ExtraFiles = RunFiles.Names },
+                    setup.TokenizerDir, setup.GenerationConfig, setup.Lora, setup.BaseModel)
+                    { Extras = dir => RunFiles.Write(dir, state.LogHistory), ExtraFiles = RunFiles.Names },
             };
             return (trainer.Run(), trainer.State);
         });
@@ -111,7 +126,8 @@ internal sealed class TrainCommand : ICommand
     /// <summary>The GPU engine when a GPU was opened (cuda, or auto with a usable GPU), else the CPU one.</summary>
     private static ITrainingEngine CreateEngine(CudaDevice? gpu, CudaPrecision precision, Setup setup, ITrainingProgress progress)
     {
-        if (gpu is null) return new CpuTrainingEngine(new TrainableModel(setup.Parameters), setup.Optimizer);
+        if (gpu is null) return new CpuTrainingEngine(new TrainableModel(setup.Parameters, setup.Lora), setup.Optimizer);
+        if (setup.Lora is not null) throw new BambaException("train: LoRA training runs on the CPU for now: pass --device cpu");
         progress.Message($"train: on {gpu.Name}, {(precision == CudaPrecision.BFloat16 ? "bf16 GEMMs with fp32 master weights" : "fp32")}");
         return new CudaTrainingEngine(gpu, setup.Parameters, setup.Optimizer, precision);
     }
@@ -142,6 +158,7 @@ internal sealed class TrainCommand : ICommand
             dtype = config.Dtype == "bfloat16" ? DType.BF16 : DType.F32;
             parameters = ParameterSet.Initialize(config, seed);
         }
+        var lora = args.Has("lora-rank") ? StartLora(args, parameters, modelDir, seed) : null;
         int steps = args.Int("steps", 100, min: 1);
         var state = new TrainerState
         {
@@ -155,20 +172,48 @@ internal sealed class TrainCommand : ICommand
             WeightDecay = options.WeightDecay,
             MaxGradNorm = args.Float("max-grad-norm", 1f, 0f),
             EvalFraction = Math.Round(args.Float("eval-fraction", 0.05f, 0f, 0.9f), 6), // the float flag, without float noise
+            TrainOn = args.Choice("train-on", "assistant", "assistant", "all") == "all" ? TrainOn.All : TrainOn.Assistant,
+            SkipBadLines = args.Switch("skip-bad-lines"),
         };
         state.Validate();
-        return new Setup(parameters, new AdamW(parameters, options), state, dtype, tokenizerDir, generationConfig);
+        var optimizer = lora is null ? new AdamW(parameters, options) : new AdamW(lora.Parameters, options);
+        return new Setup(parameters, optimizer, state, dtype, tokenizerDir, generationConfig, lora, modelDir is null ? null : Path.GetFullPath(modelDir));
+    }
+
+    /// <summary>Fresh adapters (A random, B zero) over the frozen model, from the --lora-* flags.</summary>
+    private static LoraSet StartLora(CommandLine args, ParameterSet parameters, string? modelDir, ulong seed)
+    {
+        if (modelDir is null) throw new BambaException("train: --lora-rank adapts an existing model: pass --model DIR, not --config");
+        var settings = LoraSettings.Parse(args.Int("lora-rank", 0, min: 1), args.Has("lora-alpha") ? args.Float("lora-alpha", 0f, 0f) : null,
+            args.Float("lora-dropout", 0f, 0f, 0.99f), args.String("lora-targets"));
+        var lora = new LoraSet(parameters, settings);
+        lora.Initialize(seed);
+        return lora;
     }
 
     /// <summary>Continues the checkpoint in --out with its saved settings; --steps may extend the run.</summary>
     private static Setup Resume(CommandLine args, string output, string data, AdamWOptions options)
     {
-        foreach (var flag in new[] { "model", "config", "seed", "batch-tokens", "grad-accum", "lr", "warmup", "weight-decay", "eval-fraction", "max-grad-norm", "tokenizer" })
+        foreach (var flag in new[] { "model", "config", "seed", "batch-tokens", "grad-accum", "lr", "warmup", "weight-decay", "eval-fraction", "max-grad-norm", "tokenizer",
+                     "train-on", "skip-bad-lines", "lora-rank", "lora-alpha", "lora-dropout", "lora-targets" })
             if (args.Has(flag)) throw new BambaException($"train --resume: --{flag} comes from the checkpoint in {output}; leave it out");
-        var (parameters, optimizer, state, dtype) = Checkpoint.Load(output, options);
+        var setup = LoraFiles.IsAdapter(output) ? ResumeLora(output, options) : ResumeFull(output, options);
+        var state = setup.State;
         if (Path.GetFullPath(data) != state.DataFile)
             throw new BambaException($"train --resume: --data {data} differs from the checkpoint's data file {state.DataFile}");
         int steps = args.Int("steps", state.TotalSteps, min: state.Step);
-        return new Setup(parameters, optimizer, state with { TotalSteps = steps }, dtype, output, Path.Combine(output, "generation_config.json"));
+        return setup with { State = state with { TotalSteps = steps } };
+    }
+
+    private static Setup ResumeFull(string output, AdamWOptions options)
+    {
+        var (parameters, optimizer, state, dtype) = Checkpoint.Load(output, options);
+        return new Setup(parameters, optimizer, state, dtype, output, Path.Combine(output, "generation_config.json"));
+    }
+
+    private static Setup ResumeLora(string output, AdamWOptions options)
+    {
+        var (parameters, lora, optimizer, state, dtype, baseModel) = Checkpoint.LoadLora(output, options);
+        return new Setup(parameters, optimizer, state, dtype, output, null, lora, baseModel);
     }
 }

@@ -16,6 +16,9 @@ internal static class AttentionMixer
         Linear.Forward(input, rows, w.Q, [], q);
         Linear.Forward(input, rows, w.K, [], k);
         Linear.Forward(input, rows, w.V, [], v);
+        w.QDelta?.Add(input, rows, q);
+        w.KDelta?.Add(input, rows, k);
+        w.VDelta?.Add(input, rows, v);
         if (c.UseRope)
         {
             ApplyRope(rope, batch, q, c.NumAttentionHeads, c.HeadDim);
@@ -33,6 +36,7 @@ internal static class AttentionMixer
                 cache.Keys, cache.Values, cache.Padding, attended.AsSpan(r0 * shape.QueryWidth, len * shape.QueryWidth));
         }
         Linear.Forward(attended, rows, w.O, [], output);
+        w.ODelta?.Add(attended, rows, output);
     }
 
     /// <summary>The kernel's shape, with the family's softmax scale.</summary>

@@ -16,11 +16,11 @@ public sealed class BambaModel : ISequenceModel
     private readonly WeightStore _store;
     private readonly Rope _rope;
 
-    private BambaModel(BambaConfig config, WeightStore store)
+    private BambaModel(BambaConfig config, WeightStore store, IReadOnlyDictionary<string, LowRankDelta>? adapter)
     {
         Config = config;
         _store = store;
-        Weights = ModelWeights.Load(store, config);
+        Weights = ModelWeights.Load(store, config, adapter);
         _rope = new Rope(config.RopeTheta, config.RotaryDim, config.Dtype == "bfloat16");
     }
 
@@ -29,19 +29,22 @@ public sealed class BambaModel : ISequenceModel
     internal Weights.WeightStore Store => _store;
 
     /// <summary>Loads <c>config.json</c> and the safetensors weights of a model directory, or a GGUF file (memory-mapped).</summary>
-    public static BambaModel Load(string directory)
+    public static BambaModel Load(string directory) => Load(directory, null);
+
+    /// <summary>The model with a LoRA adapter's deltas (by base weight name, see <c>LoraFiles.ReadDeltas</c>) applied unmerged.</summary>
+    public static BambaModel Load(string directory, IReadOnlyDictionary<string, LowRankDelta>? adapter)
     {
-        if (global::Bamba.Weights.Gguf.GgufModel.IsGgufPath(directory)) return FromGguf(global::Bamba.Weights.Gguf.GgufModel.Open(directory));
+        if (global::Bamba.Weights.Gguf.GgufModel.IsGgufPath(directory)) return FromGguf(global::Bamba.Weights.Gguf.GgufModel.Open(directory), adapter);
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
         var store = WeightStore.Open(directory);
-        try { return new BambaModel(config, store); }
+        try { return new BambaModel(config, store, adapter); }
         catch { store.Dispose(); throw; }
     }
 
-    private static BambaModel FromGguf(global::Bamba.Weights.Gguf.GgufModel gguf)
+    private static BambaModel FromGguf(global::Bamba.Weights.Gguf.GgufModel gguf, IReadOnlyDictionary<string, LowRankDelta>? adapter)
     {
-        try { return new BambaModel(gguf.Config, gguf.Store); }
+        try { return new BambaModel(gguf.Config, gguf.Store, adapter); }
         catch { gguf.Store.Dispose(); throw; }
     }
 

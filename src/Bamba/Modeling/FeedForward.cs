@@ -34,14 +34,19 @@ internal static class FeedForward
         {
             var gate = new float[rows * inter];
             Linear.Forward(input, rows, g, [], gate);
+            w.GateDelta?.Add(input, rows, gate);
             Linear.Forward(input, rows, w.Up, [], up);
+            w.UpDelta?.Add(input, rows, up);
             Activations.SwiGlu(gate, up);
             Linear.Forward(gate, rows, w.Down, [], output);
+            w.DownDelta?.Add(gate, rows, output);
             return;
         }
         Linear.Forward(input, rows, w.Up, [], up);
+        w.UpDelta?.Add(input, rows, up);
         Activations.SquaredReluInPlace(up);
         Linear.Forward(up, rows, w.Down, [], output);
+        w.DownDelta?.Add(up, rows, output);
     }
 
     /// <summary>Routes each row, then runs every expert once over the rows it was given and adds them back weighted.</summary>

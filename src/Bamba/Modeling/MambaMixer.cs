@@ -16,6 +16,7 @@ internal static class MambaMixer
         batch.ZeroPadding(x, c.HiddenSize, c.HiddenSize);
         var proj = new float[rows * c.InProjDim];
         Linear.Forward(x, rows, w.InProj, w.InProjBias, proj);
+        w.InProjDelta?.Add(x, rows, proj);
 
         var xbc = new float[rows * convDim];
         var dt = new float[rows * heads];
@@ -59,5 +60,6 @@ internal static class MambaMixer
         for (int r = 0; r < rows; r++) proj.AsSpan(r * c.InProjDim, inner).CopyTo(z.AsSpan(r * inner));
         Norms.GatedRmsNorm(y, z, w.Norm, (float)c.RmsNormEps, c.MambaNormGroupSize);
         Linear.Forward(y, rows, w.OutProj, w.OutProjBias, output);
+        w.OutProjDelta?.Add(y, rows, output);
     }
 }

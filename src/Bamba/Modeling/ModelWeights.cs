@@ -16,10 +16,12 @@ public sealed class ModelWeights
     public required float[] FinalNorm { get; init; }
     public required LayerWeights[] Layers { get; init; }
 
-    public static ModelWeights Load(WeightStore store, BambaConfig c) => Load(c, s => store.Get(s.Name, s.Shape));
+    /// <summary>The weights of <paramref name="store"/>, with a LoRA adapter's deltas (by base weight name) applied unmerged.</summary>
+    public static ModelWeights Load(WeightStore store, BambaConfig c, IReadOnlyDictionary<string, LowRankDelta>? deltas = null) =>
+        Load(c, s => store.Get(s.Name, s.Shape), deltas);
 
     /// <summary>Resolves every tensor the config's layer plan needs through <paramref name="tensor"/>.</summary>
-    public static ModelWeights Load(BambaConfig c, Func<TensorSpec, WeightTensor> tensor)
+    public static ModelWeights Load(BambaConfig c, Func<TensorSpec, WeightTensor> tensor, IReadOnlyDictionary<string, LowRankDelta>? deltas = null)
     {
         var map = ArchitectureRegistry.TensorsOf(c);
         var embedding = tensor(map[TensorRole.Embedding]);
@@ -29,14 +31,15 @@ public sealed class ModelWeights
             // A tied head reuses the embedding; some tied checkpoints still carry a copy of lm_head, which is ignored.
             LmHead = c.TieWordEmbeddings ? embedding : tensor(map[TensorRole.LmHead]),
             FinalNorm = tensor(map[TensorRole.FinalNorm]).ToFloatArray(),
-            Layers = Enumerable.Range(0, c.NumHiddenLayers).Select(i => LayerWeights.Load(c, new LayerTensors(map, tensor, i))).ToArray(),
+            Layers = Enumerable.Range(0, c.NumHiddenLayers).Select(i => LayerWeights.Load(c, new LayerTensors(map, tensor, i, deltas))).ToArray(),
         };
     }
 }
 
 /// <summary>One layer's tensors by role.</summary>
-internal readonly struct LayerTensors(TensorMap map, Func<TensorSpec, WeightTensor> tensor, int layer)
+internal readonly struct LayerTensors(TensorMap map, Func<TensorSpec, WeightTensor> tensor, int layer, IReadOnlyDictionary<string, LowRankDelta>? deltas)
 {
+    public LowRankDelta? Delta(TensorRole role) => deltas is not null && map.Find(role, layer) is { } s ? deltas.GetValueOrDefault(s.Name) : null;
     public int Layer => layer;
     public WeightTensor Get(TensorRole role, int expert = -1) => tensor(map[role, layer, expert]);
     public WeightTensor? Find(TensorRole role) => map.Find(role, layer) is { } s ? tensor(s) : null;
@@ -69,6 +72,8 @@ public sealed class LayerWeights
             {
                 Q = t.Get(TensorRole.AttentionQ), K = t.Get(TensorRole.AttentionK),
                 V = t.Get(TensorRole.AttentionV), O = t.Get(TensorRole.AttentionO),
+                QDelta = t.Delta(TensorRole.AttentionQ), KDelta = t.Delta(TensorRole.AttentionK),
+                VDelta = t.Delta(TensorRole.AttentionV), ODelta = t.Delta(TensorRole.AttentionO),
             } : null,
             Mlp = spec.FeedForward != FeedForwardKind.None && hasMlp ? LoadMlp(t) : null,
             Experts = spec.FeedForward == FeedForwardKind.MixtureOfExperts ? LoadExperts(c, t) : null,
@@ -87,20 +92,31 @@ public sealed class LayerWeights
         Norm = t.Vector(TensorRole.MambaNorm),
         OutProj = t.Get(TensorRole.MambaOutProj),
         OutProjBias = t.OptionalVector(TensorRole.MambaOutProjBias),
+        InProjDelta = t.Delta(TensorRole.MambaInProj),
+        OutProjDelta = t.Delta(TensorRole.MambaOutProj),
     };
 
     /// <summary>Gate and up as stored, or the two halves of a fused gate|up matrix.</summary>
     private static MlpWeights LoadMlp(LayerTensors t)
     {
         var down = t.Get(TensorRole.MlpDown);
-        if (t.Find(TensorRole.MlpGateUp) is { } fused) return Halves(fused, down);
-        return new MlpWeights { Gate = t.Find(TensorRole.MlpGate), Up = t.Get(TensorRole.MlpUp), Down = down };
+        var downDelta = t.Delta(TensorRole.MlpDown);
+        if (t.Find(TensorRole.MlpGateUp) is { } fused) return Halves(fused, down, t.Delta(TensorRole.MlpGateUp), downDelta);
+        return new MlpWeights
+        {
+            Gate = t.Find(TensorRole.MlpGate), Up = t.Get(TensorRole.MlpUp), Down = down,
+            GateDelta = t.Delta(TensorRole.MlpGate), UpDelta = t.Delta(TensorRole.MlpUp), DownDelta = downDelta,
+        };
     }
 
-    private static MlpWeights Halves(WeightTensor gateUp, WeightTensor down)
+    private static MlpWeights Halves(WeightTensor gateUp, WeightTensor down, LowRankDelta? gateUpDelta = null, LowRankDelta? downDelta = null)
     {
         long inter = gateUp.Shape[0] / 2;
-        return new MlpWeights { Gate = gateUp.Rows(0, inter), Up = gateUp.Rows(inter, inter), Down = down };
+        return new MlpWeights
+        {
+            Gate = gateUp.Rows(0, inter), Up = gateUp.Rows(inter, inter), Down = down,
+            GateDelta = gateUpDelta?.Rows(0, (int)inter), UpDelta = gateUpDelta?.Rows((int)inter, (int)inter), DownDelta = downDelta,
+        };
     }
 
     private static ExpertWeights LoadExperts(BambaConfig c, LayerTensors t)
@@ -120,6 +136,10 @@ public sealed class MlpWeights
     public WeightTensor? Gate { get; init; }
     public required WeightTensor Up { get; init; }
     public required WeightTensor Down { get; init; }
+    /// <summary>A LoRA adapter's unmerged deltas, when one is loaded (<see cref="LowRankDelta"/>).</summary>
+    public LowRankDelta? GateDelta { get; init; }
+    public LowRankDelta? UpDelta { get; init; }
+    public LowRankDelta? DownDelta { get; init; }
 }
 
 /// <summary>Routed experts: the router, Nemotron-H's choice bias (empty elsewhere), and each expert's MLP.</summary>
@@ -136,6 +156,10 @@ public sealed class AttentionWeights
     public required WeightTensor K { get; init; }
     public required WeightTensor V { get; init; }
     public required WeightTensor O { get; init; }
+    public LowRankDelta? QDelta { get; init; }
+    public LowRankDelta? KDelta { get; init; }
+    public LowRankDelta? VDelta { get; init; }
+    public LowRankDelta? ODelta { get; init; }
 }
 
 public sealed class MambaWeights
@@ -152,4 +176,6 @@ public sealed class MambaWeights
     public required float[] Norm { get; init; }
     public required WeightTensor OutProj { get; init; }
     public required float[] OutProjBias { get; init; }
+    public LowRankDelta? InProjDelta { get; init; }
+    public LowRankDelta? OutProjDelta { get; init; }
 }

@@ -14,15 +14,16 @@ public static class TextCodecs
     {
         if (!File.Exists(Path.Combine(directory, "tokenizer.json"))) return null;
         var tokenizer = HfTokenizer.Load(directory);
-        return new HfTextCodec(tokenizer, ChatRenderer(tokenizer, chatTemplate ?? tokenizer.ChatTemplate));
+        return new HfTextCodec(tokenizer, ChatRenderer(tokenizer, chatTemplate));
     }
 
     /// <summary>
     /// The tokenizer's Jinja chat template as a renderer (null without one), given bos_token and eos_token as
     /// transformers' apply_chat_template does. Parsed once, at load, so a broken template fails the load.
     /// </summary>
-    private static Func<IReadOnlyList<ChatTurn>, bool, string>? ChatRenderer(HfTokenizer tokenizer, string? source)
+    public static Func<IReadOnlyList<ChatTurn>, bool, string>? ChatRenderer(HfTokenizer tokenizer, string? source = null)
     {
+        source ??= tokenizer.ChatTemplate;
         if (source is not { Length: > 0 }) return null;
         var template = ChatTemplate.Parse(source);
         var variables = new Dictionary<string, object?> { ["bos_token"] = tokenizer.BosToken ?? "", ["eos_token"] = tokenizer.EosToken ?? "" };

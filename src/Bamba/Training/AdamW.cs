@@ -11,14 +11,18 @@ public sealed record AdamWOptions(float Beta1 = 0.9f, float Beta2 = 0.95f, float
 /// </summary>
 public sealed class AdamW
 {
-    public AdamW(ParameterSet parameters, AdamWOptions options)
+    public AdamW(ParameterSet parameters, AdamWOptions options) : this(parameters.All, options) { }
+
+    /// <summary>An optimizer over some parameters only (a LoRA run's adapters): the others get no moments.</summary>
+    public AdamW(IReadOnlyList<Parameter> parameters, AdamWOptions options)
     {
-        Parameters = parameters;
+        Trained = parameters;
         Options = options;
-        foreach (var p in parameters.All) { First[p.Name] = new float[p.Length]; Second[p.Name] = new float[p.Length]; }
+        foreach (var p in parameters) { First[p.Name] = new float[p.Length]; Second[p.Name] = new float[p.Length]; }
     }
 
-    public ParameterSet Parameters { get; }
+    /// <summary>The parameters it updates (and whose moments it keeps).</summary>
+    public IReadOnlyList<Parameter> Trained { get; }
     public AdamWOptions Options { get; }
     /// <summary>Updates taken so far (the bias correction's t).</summary>
     public int Step { get; set; }
@@ -30,7 +34,7 @@ public sealed class AdamW
         Step++;
         float b1 = Options.Beta1, b2 = Options.Beta2;
         float correction1 = 1f - MathF.Pow(b1, Step), correction2 = 1f - MathF.Pow(b2, Step);
-        Parallel.ForEach(Parameters.All.Where(p => p.Trainable), p =>
+        Parallel.ForEach(Trained.Where(p => p.Trainable), p =>
         {
             var (m, v, w, g) = (First[p.Name], Second[p.Name], p.Value, p.Grad);
             if (p.Decay && Options.WeightDecay > 0) TensorPrimitives.Multiply(w, 1f - lr * Options.WeightDecay, w);

@@ -1,6 +1,7 @@
 using Bamba.Architectures;
 using Bamba.Backends.Cpu;
 using Bamba.Configuration;
+using Bamba.Training.Lora;
 
 namespace Bamba.Training;
 
@@ -8,12 +9,14 @@ namespace Bamba.Training;
 /// Grouped-query attention with partial RoPE for training: the forward of <see cref="Modeling.AttentionMixer"/>
 /// (each sequence attends only to itself, positions from 0) keeping q, k, v and the attended values, and its backward.
 /// </summary>
-internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int layer, Rope rope)
+internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int layer, Rope rope, LoraSet? lora)
 {
     private readonly Parameter _q = set[TensorRole.AttentionQ, layer];
     private readonly Parameter _k = set[TensorRole.AttentionK, layer];
     private readonly Parameter _v = set[TensorRole.AttentionV, layer];
     private readonly Parameter _o = set[TensorRole.AttentionO, layer];
+    private readonly LoraPath? _qLora = lora?.PathFor(set[TensorRole.AttentionQ, layer]), _kLora = lora?.PathFor(set[TensorRole.AttentionK, layer]),
+        _vLora = lora?.PathFor(set[TensorRole.AttentionV, layer]), _oLora = lora?.PathFor(set[TensorRole.AttentionO, layer]);
     private readonly AttentionKernel.Shape _shape = Modeling.AttentionMixer.Shape(c);
 
     public sealed record Tape(float[] Input, float[] Q, float[] K, float[] V, float[] Attended);
@@ -25,6 +28,9 @@ internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int
         DenseMatrix.Forward(input, rows, _q.Value, qw, h, [], q);
         DenseMatrix.Forward(input, rows, _k.Value, kw, h, [], k);
         DenseMatrix.Forward(input, rows, _v.Value, kw, h, [], v);
+        _qLora?.AddForward(input, rows, q);
+        _kLora?.AddForward(input, rows, k);
+        _vLora?.AddForward(input, rows, v);
         Rotate(batch, q, c.NumAttentionHeads, transpose: false);
         Rotate(batch, k, c.NumKeyValueHeads, transpose: false);
         var attended = new float[rows * qw];
@@ -35,15 +41,17 @@ internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int
                 new bool[len], attended.AsSpan(r0 * qw, len * qw));
         });
         DenseMatrix.Forward(attended, rows, _o.Value, h, qw, [], output);
+        _oLora?.AddForward(attended, rows, output);
         return new Tape(input, q, k, v, attended);
     }
 
     public float[] Backward(TrainingBatch batch, Tape tape, float[] dOutput)
     {
         int rows = batch.Rows, h = c.HiddenSize, qw = _shape.QueryWidth, kw = _shape.KvWidth;
-        DenseMatrix.AccumulateWeightGrad(dOutput, tape.Attended, rows, h, qw, _o.Grad);
+        WeightGrad.Accumulate(_o, dOutput, tape.Attended, rows, h, qw);
         var dAttended = new float[rows * qw];
         DenseMatrix.InputGrad(dOutput, rows, _o.Value, h, qw, dAttended, accumulate: false);
+        _oLora?.Backward(dOutput, rows, dAttended);
         var (dq, dk, dv) = (new float[rows * qw], new float[rows * kw], new float[rows * kw]);
         for (int s = 0; s < batch.Sequences; s++)
         {
@@ -53,13 +61,16 @@ internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int
         }
         Rotate(batch, dq, c.NumAttentionHeads, transpose: true);
         Rotate(batch, dk, c.NumKeyValueHeads, transpose: true);
-        DenseMatrix.AccumulateWeightGrad(dq, tape.Input, rows, qw, h, _q.Grad);
-        DenseMatrix.AccumulateWeightGrad(dk, tape.Input, rows, kw, h, _k.Grad);
-        DenseMatrix.AccumulateWeightGrad(dv, tape.Input, rows, kw, h, _v.Grad);
+        WeightGrad.Accumulate(_q, dq, tape.Input, rows, qw, h);
+        WeightGrad.Accumulate(_k, dk, tape.Input, rows, kw, h);
+        WeightGrad.Accumulate(_v, dv, tape.Input, rows, kw, h);
         var dInput = new float[rows * h];
         DenseMatrix.InputGrad(dq, rows, _q.Value, qw, h, dInput, accumulate: false);
         DenseMatrix.InputGrad(dk, rows, _k.Value, kw, h, dInput, accumulate: true);
         DenseMatrix.InputGrad(dv, rows, _v.Value, kw, h, dInput, accumulate: true);
+        _qLora?.Backward(dq, rows, dInput);
+        _kLora?.Backward(dk, rows, dInput);
+        _vLora?.Backward(dv, rows, dInput);
         return dInput;
     }
 

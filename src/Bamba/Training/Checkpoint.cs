@@ -2,6 +2,7 @@ using Bamba.Architectures;
 using System.Runtime.InteropServices;
 using Bamba.Configuration;
 using Bamba.Numerics;
+using Bamba.Training.Lora;
 using Bamba.Weights;
 
 namespace Bamba.Training;
@@ -13,6 +14,8 @@ namespace Bamba.Training;
 /// goes into <c>DIR.partial</c>, is fsynced, then replaces DIR by two renames; <see cref="Recover"/> finishes or undoes a
 /// save that a kill interrupted, so the last complete checkpoint always survives. Only files bamba wrote are removed:
 /// a directory that is not a checkpoint is refused, and what a user adds to a checkpoint is carried to the next one.
+/// A LoRA run's checkpoint holds PEFT's adapter files instead of the model (whose path adapter_config.json
+/// records), and the moments of the adapters only.
 /// </summary>
 public static class Checkpoint
 {
@@ -21,7 +24,7 @@ public static class Checkpoint
     private static readonly string[] TokenizerFileNames = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
     public sealed record Contents(BambaConfig Config, DType WeightDType, ParameterSet Parameters, AdamW Optimizer,
-        TrainerState State, string? TokenizerSource, string? GenerationConfigSource)
+        TrainerState State, string? TokenizerSource, string? GenerationConfigSource, LoraSet? Lora = null, string? BaseModel = null)
     {
         /// <summary>Writes files of the caller's into the checkpoint being saved (e.g. metrics and plots), so they move with it.</summary>
         public Action<string>? Extras { get; init; }
@@ -50,15 +53,36 @@ public static class Checkpoint
 
     public static void Save(string directory, Contents c)
     {
+        var tokenizerFiles = TokenizerFilesIn(c.TokenizerSource);
+        string[] data = c.Lora is null ? DataFiles : [LoraFiles.ConfigFile, LoraFiles.WeightsFile, OptimizerFile, StateFile];
+        Atomically(directory, [.. data, .. tokenizerFiles, .. c.ExtraFiles], dir => WriteAll(dir, c, tokenizerFiles));
+    }
+
+    /// <summary>A plain Hugging Face model directory (no optimizer or trainer state): what <c>bamba merge-lora</c> writes.</summary>
+    public static void SaveModel(string directory, BambaConfig config, DType dtype, ParameterSet parameters, string? tokenizerSource, string? generationConfigSource)
+    {
+        var tokenizerFiles = TokenizerFilesIn(tokenizerSource);
+        Atomically(directory, [.. ModelFiles, .. tokenizerFiles], dir =>
+        {
+            WriteModel(dir, config, dtype, parameters, generationConfigSource);
+            CopyTokenizer(dir, tokenizerSource!, tokenizerFiles);
+        });
+    }
+
+    /// <summary>
+    /// Writes into <c>DIR.partial</c> under a marker naming <paramref name="files"/>, then swaps it in by two renames.
+    /// Only a directory of ours is replaced; an empty one is removed; anything else was refused by RequireUsable.
+    /// </summary>
+    private static void Atomically(string directory, IReadOnlyList<string> files, Action<string> write)
+    {
         directory = CheckpointDirectory.Normalize(directory);
         string partial = directory + ".partial", previous = directory + ".previous";
         Guard(directory, "saving the checkpoint failed", () =>
         {
             Recover(directory);
             RequireUsable(directory);
-            var tokenizerFiles = c.TokenizerSource is { } source ? TokenizerFileNames.Where(n => File.Exists(Path.Combine(source, n))).ToList() : [];
-            CheckpointDirectory.Begin(partial, [.. DataFiles, .. tokenizerFiles, .. c.ExtraFiles]);
-            WriteAll(partial, c, tokenizerFiles);
+            CheckpointDirectory.Begin(partial, files);
+            write(partial);
             if (Directory.Exists(directory))
             {
                 if (CheckpointDirectory.IsOurs(directory)) Directory.Move(directory, previous);
@@ -96,7 +120,8 @@ public static class Checkpoint
         return Directory.Exists(previous) && CheckpointDirectory.IsOurs(previous) ? previous : directory;
     }
 
-    private static readonly string[] DataFiles = ["config.json", "generation_config.json", "model.safetensors", OptimizerFile, StateFile];
+    private static readonly string[] ModelFiles = ["config.json", "generation_config.json", "model.safetensors"];
+    private static readonly string[] DataFiles = [.. ModelFiles, OptimizerFile, StateFile];
 
     /// <summary>The old checkpoint after the swap: what the user added moves into the new one, then our files go.</summary>
     private static void Retire(string previous, string directory)
@@ -129,29 +154,47 @@ public static class Checkpoint
 
     private static void WriteAll(string dir, Contents c, IReadOnlyList<string> tokenizerFiles)
     {
-        string dtypeName = c.WeightDType == DType.BF16 ? "bfloat16" : "float32";
-        WriteText(Path.Combine(dir, "config.json"),
-            BambaConfigWriter.ToJson(c.Config with { Dtype = dtypeName }).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
-        WriteText(Path.Combine(dir, "generation_config.json"), GenerationConfig(c));
-        WriteSafetensors(Path.Combine(dir, "model.safetensors"), c.Parameters.All.Select(p => Entry(p.Name, p.Shape, p.Value, c.WeightDType)).ToList());
+        if (c.Lora is { } lora)
+        {
+            WriteText(Path.Combine(dir, LoraFiles.ConfigFile), LoraFiles.ConfigJson(lora, c.BaseModel));
+            WriteSafetensors(Path.Combine(dir, LoraFiles.WeightsFile), LoraFiles.Tensors(lora), new Dictionary<string, string> { ["format"] = "pt" });
+        }
+        else WriteModel(dir, c.Config, c.WeightDType, c.Parameters, c.GenerationConfigSource);
         var optimizer = new List<SafetensorsWriter.Entry>();
-        foreach (var p in c.Parameters.All)
+        foreach (var p in c.Optimizer.Trained)
         {
             optimizer.Add(Entry("exp_avg." + p.Name, p.Shape, c.Optimizer.First[p.Name], DType.F32));
             optimizer.Add(Entry("exp_avg_sq." + p.Name, p.Shape, c.Optimizer.Second[p.Name], DType.F32));
-            if (c.WeightDType != DType.F32) optimizer.Add(Entry("master." + p.Name, p.Shape, p.Value, DType.F32));
+            if (c.WeightDType != DType.F32 && c.Lora is null) optimizer.Add(Entry("master." + p.Name, p.Shape, p.Value, DType.F32));
         }
         WriteSafetensors(Path.Combine(dir, OptimizerFile), optimizer,
             new Dictionary<string, string> { ["format"] = "pt", ["adamw_step"] = c.Optimizer.Step.ToString() });
         WriteText(Path.Combine(dir, StateFile), c.State.ToJson());
-        foreach (var name in tokenizerFiles) WriteBytes(Path.Combine(dir, name), File.ReadAllBytes(Path.Combine(c.TokenizerSource!, name)));
+        CopyTokenizer(dir, c.TokenizerSource!, tokenizerFiles);
         c.Extras?.Invoke(dir);
     }
 
-    private static string GenerationConfig(Contents c)
+    /// <summary>The tokenizer files present in <paramref name="source"/> (none without one): what a save copies and owns.</summary>
+    private static IReadOnlyList<string> TokenizerFilesIn(string? source) =>
+        source is null ? [] : TokenizerFileNames.Where(n => File.Exists(Path.Combine(source, n))).ToList();
+
+    private static void CopyTokenizer(string dir, string source, IReadOnlyList<string> names)
     {
-        if (c.GenerationConfigSource is { } path && File.Exists(path)) return File.ReadAllText(path);
-        var cfg = c.Config;
+        foreach (var name in names) WriteBytes(Path.Combine(dir, name), File.ReadAllBytes(Path.Combine(source, name)));
+    }
+
+    private static void WriteModel(string dir, BambaConfig config, DType dtype, ParameterSet parameters, string? generationConfigSource)
+    {
+        string dtypeName = dtype == DType.BF16 ? "bfloat16" : "float32";
+        WriteText(Path.Combine(dir, "config.json"),
+            BambaConfigWriter.ToJson(config with { Dtype = dtypeName }).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        WriteText(Path.Combine(dir, "generation_config.json"), GenerationConfig(config, generationConfigSource));
+        WriteSafetensors(Path.Combine(dir, "model.safetensors"), parameters.All.Select(p => Entry(p.Name, p.Shape, p.Value, dtype)).ToList());
+    }
+
+    private static string GenerationConfig(BambaConfig cfg, string? source)
+    {
+        if (source is { } path && File.Exists(path)) return File.ReadAllText(path);
         string eos = cfg.EosTokenIds.Count == 1 ? cfg.EosTokenIds[0].ToString() : "[" + string.Join(", ", cfg.EosTokenIds) + "]";
         return $"{{\n  \"_from_model_config\": true,\n  \"bos_token_id\": {cfg.BosTokenId?.ToString() ?? "null"},\n  \"eos_token_id\": {eos},\n" +
                $"  \"pad_token_id\": {cfg.PadTokenId?.ToString() ?? "null"},\n  \"transformers_version\": \"5.17.0\"\n}}\n";
@@ -195,15 +238,43 @@ public static class Checkpoint
         var parameters = ParameterSet.FromStore(config, weights);
         if (dtype != DType.F32)
             foreach (var p in parameters.All) Moment("master." + p.Name).ReadFloats(0, p.Value);
-        var optimizer = new AdamW(parameters, options with { WeightDecay = state.WeightDecay })
+        return (parameters, ReadOptimizer(moments, parameters.All, options with { WeightDecay = state.WeightDecay }), state, dtype);
+    }
+
+    /// <summary>Reads a LoRA run's checkpoint back: the base model (from the path its adapter config records), the adapters, their moments, the state.</summary>
+    public static (ParameterSet Base, LoraSet Lora, AdamW Optimizer, TrainerState State, DType BaseDType, string BaseModel) LoadLora(string directory, AdamWOptions options)
+    {
+        Recover(directory);
+        var state = TrainerState.Read(Path.Combine(directory, StateFile));
+        string baseModel = LoraFiles.BaseModel(directory) ?? throw new BambaException($"{directory}/{LoraFiles.ConfigFile}: base_model_name_or_path is missing");
+        var config = BambaConfigReader.Load(Path.Combine(baseModel, "config.json"));
+        ParameterSet parameters;
+        DType dtype;
+        using (var weights = WeightStore.Open(baseModel))
+        {
+            parameters = ParameterSet.FromStore(config, weights);
+            dtype = weights.Get(parameters[TensorRole.FinalNorm].Name).DType;
+        }
+        var lora = LoraFiles.Load(directory, parameters);
+        lora.Seed = state.Seed;
+        lora.TrainingForwards = (long)state.Step * state.GradientAccumulation;
+        using var moments = SafetensorsFile.Open(Path.Combine(directory, OptimizerFile));
+        return (parameters, lora, ReadOptimizer(moments, lora.Parameters, options with { WeightDecay = state.WeightDecay }), state, dtype, baseModel);
+    }
+
+    private static AdamW ReadOptimizer(SafetensorsFile moments, IReadOnlyList<Parameter> trained, AdamWOptions options)
+    {
+        WeightTensor Moment(string key) => moments.Tensors.TryGetValue(key, out var info) ? moments.Get(info)
+            : throw new BambaException($"{moments.Path}: tensor '{key}' is missing");
+        var optimizer = new AdamW(trained, options)
         {
             Step = int.Parse(moments.Metadata.GetValueOrDefault("adamw_step") ?? throw new BambaException($"{moments.Path}: metadata adamw_step is missing")),
         };
-        foreach (var p in parameters.All)
+        foreach (var p in trained)
         {
             Moment("exp_avg." + p.Name).ReadFloats(0, optimizer.First[p.Name]);
             Moment("exp_avg_sq." + p.Name).ReadFloats(0, optimizer.Second[p.Name]);
         }
-        return (parameters, optimizer, state, dtype);
+        return optimizer;
     }
 }

@@ -89,7 +89,7 @@ internal sealed class ExpertsTrainer
         }
         var dLogits = new float[rows * e];
         ExpertRouter.WeightsBackward(_c, tape.Logits, tape.Routing, dWeights, rows, dLogits);
-        DenseMatrix.AccumulateWeightGrad(dLogits, tape.Input, rows, e, h, _router.Grad);
+        Lora.WeightGrad.Accumulate(_router, dLogits, tape.Input, rows, e, h);
         DenseMatrix.InputGrad(dLogits, rows, _router.Value, e, h, dInput, accumulate: true);
         return dInput;
     }

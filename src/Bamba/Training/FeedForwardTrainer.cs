@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using Bamba.Architectures;
 using Bamba.Configuration;
+using Bamba.Training.Lora;
 
 namespace Bamba.Training;
 
@@ -10,21 +11,21 @@ internal sealed class FeedForwardTrainer
     private readonly ExpertsTrainer? _experts;
     private readonly MlpTrainer? _mlp;
 
-    public FeedForwardTrainer(BambaConfig c, ParameterSet set, int layer)
+    public FeedForwardTrainer(BambaConfig c, ParameterSet set, int layer, LoraSet? lora)
     {
         if (c.Layers[layer].FeedForward == FeedForwardKind.MixtureOfExperts) _experts = new ExpertsTrainer(c, set, layer);
-        if (set.Find(TensorRole.MlpDown, layer) is { } down) _mlp = DenseMlp(c, set, layer, down);
+        if (set.Find(TensorRole.MlpDown, layer) is { } down) _mlp = DenseMlp(c, set, layer, down, lora);
     }
 
     /// <summary>Gate and up as stored, or the two halves of a fused gate|up matrix.</summary>
-    private static MlpTrainer DenseMlp(BambaConfig c, ParameterSet set, int layer, Parameter down)
+    private static MlpTrainer DenseMlp(BambaConfig c, ParameterSet set, int layer, Parameter down, LoraSet? lora)
     {
         if (set.Find(TensorRole.MlpGateUp, layer) is { } fused)
         {
             int half = fused.Length / 2;
-            return new MlpTrainer(new ParameterSlice(fused, 0, half), new ParameterSlice(fused, half, half), down.Whole, c.HiddenSize);
+            return new MlpTrainer(new ParameterSlice(fused, 0, half), new ParameterSlice(fused, half, half), down.Whole, c.HiddenSize, lora);
         }
-        return new MlpTrainer(set.Find(TensorRole.MlpGate, layer)?.Whole, set[TensorRole.MlpUp, layer].Whole, down.Whole, c.HiddenSize);
+        return new MlpTrainer(set.Find(TensorRole.MlpGate, layer)?.Whole, set[TensorRole.MlpUp, layer].Whole, down.Whole, c.HiddenSize, lora);
     }
 
     public sealed record Tape(ExpertsTrainer.Tape? Experts, MlpTrainer.Tape? Mlp);

@@ -29,10 +29,15 @@ public sealed class CpuTrainingEngine(TrainableModel model, AdamW optimizer) : I
     public BambaConfig Config => model.Config;
     public ParameterSet Parameters => model.Parameters;
     public AdamW Optimizer => optimizer;
-    public void ZeroGrad() => model.Parameters.ZeroGrad();
+    public void ZeroGrad()
+    {
+        model.Parameters.ZeroGrad();
+        model.Lora?.ZeroGrad();
+    }
+
     public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale) => model.ForwardBackward(batch, ceScale, zScale);
     public LossSums Evaluate(TrainingBatch batch) => model.Evaluate(batch);
-    public double ClipGradients(double maxNorm) => GradientClipping.ClipGlobalNorm(model.Parameters, maxNorm);
+    public double ClipGradients(double maxNorm) => GradientClipping.ClipGlobalNorm(optimizer.Trained, maxNorm);
     public void Update(float lr) => optimizer.Update(lr);
     public void SyncToHost() { }
     public void Dispose() { }

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using Bamba.Architectures;
 using Bamba.Backends.Cpu;
 using Bamba.Configuration;
+using Bamba.Training.Lora;
 
 namespace Bamba.Training;
 
@@ -17,16 +18,16 @@ internal sealed class Layer
     private readonly AttentionLayerTrainer? _attention;
     private readonly FeedForwardTrainer? _ffn;
 
-    public Layer(BambaConfig c, ParameterSet set, int index, Rope rope)
+    public Layer(BambaConfig c, ParameterSet set, int index, Rope rope, LoraSet? lora)
     {
         _c = c;
         var spec = c.Layers[index];
         if (spec.Mixer != MixerKind.None) _mixerNorm = set[TensorRole.MixerNorm, index];
-        if (spec.Mixer == MixerKind.Attention) _attention = new AttentionLayerTrainer(c, set, index, rope);
-        if (spec.Mixer == MixerKind.Mamba) _mamba = new MambaLayerTrainer(c, set, index);
+        if (spec.Mixer == MixerKind.Attention) _attention = new AttentionLayerTrainer(c, set, index, rope, lora);
+        if (spec.Mixer == MixerKind.Mamba) _mamba = new MambaLayerTrainer(c, set, index, lora);
         if (spec.FeedForward == FeedForwardKind.None) return;
         _ffNorm = set[TensorRole.FeedForwardNorm, index];
-        _ffn = new FeedForwardTrainer(c, set, index);
+        _ffn = new FeedForwardTrainer(c, set, index, lora);
     }
 
     /// <summary>The residual stream before the mixer and before the feed-forward, and the sublayers' own tapes.</summary>

@@ -1,6 +1,7 @@
 using Bamba.Architectures;
 using Bamba.Backends.Cpu;
 using Bamba.Configuration;
+using Bamba.Training.Lora;
 
 namespace Bamba.Training;
 
@@ -8,7 +9,7 @@ namespace Bamba.Training;
 /// The Mamba-2 mixer for training: the forward of <see cref="Modeling.MambaMixer"/> (same ops, each sequence from a
 /// zero conv window and state) keeping what the backward needs, and the backward itself.
 /// </summary>
-internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int layer)
+internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int layer, LoraSet? lora)
 {
     private readonly Parameter _inProj = set[TensorRole.MambaInProj, layer];
     private readonly Parameter? _inBias = set.Find(TensorRole.MambaInProjBias, layer);
@@ -20,6 +21,7 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
     private readonly Parameter _norm = set[TensorRole.MambaNorm, layer];
     private readonly Parameter _outProj = set[TensorRole.MambaOutProj, layer];
     private readonly Parameter? _outBias = set.Find(TensorRole.MambaOutProjBias, layer);
+    private readonly LoraPath? _inLora = lora?.PathFor(set[TensorRole.MambaInProj, layer]), _outLora = lora?.PathFor(set[TensorRole.MambaOutProj, layer]);
 
     /// <summary>Activations of one forward: the input, in_proj output, conv output before and after SiLU, dt, the scan output and the normed gate.</summary>
     public sealed record Tape(float[] Input, float[] Proj, float[] XbcPre, float[] Xbc, float[] Dt, float[] Y, float[] Normed);
@@ -35,6 +37,7 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
         int rows = batch.Rows, inner = c.MambaIntermediate, convDim = c.ConvDim, heads = c.MambaNHeads, projDim = c.InProjDim;
         var proj = new float[rows * projDim];
         DenseMatrix.Forward(input, rows, _inProj.Value, projDim, c.HiddenSize, _inBias?.Value ?? [], proj);
+        _inLora?.AddForward(input, rows, proj);
         var xbcPre = new float[rows * convDim];
         var dt = new float[rows * heads];
         float lo = (float)c.TimeStepLimitMin, hi = (float)c.TimeStepLimitMax;
@@ -61,6 +64,7 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
         var normed = (float[])y.Clone();
         Norms.GatedRmsNorm(normed, Z(proj, rows), _norm.Value, (float)c.RmsNormEps, NormGroupSize);
         DenseMatrix.Forward(normed, rows, _outProj.Value, c.HiddenSize, inner, _outBias?.Value ?? [], output);
+        _outLora?.AddForward(normed, rows, output);
         return new Tape(input, proj, xbcPre, xbc, dt, y, normed);
     }
 
@@ -78,10 +82,11 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
     public float[] Backward(TrainingBatch batch, Tape tape, float[] dOutput)
     {
         int rows = batch.Rows, inner = c.MambaIntermediate, convDim = c.ConvDim, heads = c.MambaNHeads, projDim = c.InProjDim, hidden = c.HiddenSize;
-        DenseMatrix.AccumulateWeightGrad(dOutput, tape.Normed, rows, hidden, inner, _outProj.Grad);
+        WeightGrad.Accumulate(_outProj, dOutput, tape.Normed, rows, hidden, inner);
         if (_outBias is not null) DenseMatrix.AccumulateBiasGrad(dOutput, rows, _outBias.Grad);
         var dNormed = new float[rows * inner];
         DenseMatrix.InputGrad(dOutput, rows, _outProj.Value, hidden, inner, dNormed, accumulate: false);
+        _outLora?.Backward(dOutput, rows, dNormed);
 
         var dy = new float[rows * inner];
         var dz = new float[rows * inner];
@@ -122,10 +127,11 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
                 dXbc.AsSpan(r0 * convDim, len * convDim), dProj.AsSpan(r0 * projDim + inner), _conv.Grad, _convBias is null ? [] : _convBias.Grad);
         }
 
-        DenseMatrix.AccumulateWeightGrad(dProj, tape.Input, rows, projDim, hidden, _inProj.Grad);
+        WeightGrad.Accumulate(_inProj, dProj, tape.Input, rows, projDim, hidden);
         if (_inBias is not null) DenseMatrix.AccumulateBiasGrad(dProj, rows, _inBias.Grad);
         var dInput = new float[rows * hidden];
         DenseMatrix.InputGrad(dProj, rows, _inProj.Value, projDim, hidden, dInput, accumulate: false);
+        _inLora?.Backward(dProj, rows, dInput);
         return dInput;
     }
 }

@@ -1,15 +1,18 @@
 using Bamba.Backends.Cpu;
+using Bamba.Training.Lora;
 
 namespace Bamba.Training;
 
 /// <summary>
 /// One MLP for training, and its backward: SwiGLU <c>down(silu(gate·x) ⊙ up·x)</c>, or squared ReLU
 /// <c>down(relu(up·x)²)</c> when it has no gate. Its matrices may be parts of larger parameters (fused gate|up,
-/// stacked experts).
+/// stacked experts), and each may have a LoRA path beside it.
 /// </summary>
-internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, ParameterSlice down, int hidden)
+internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, ParameterSlice down, int hidden, LoraSet? lora = null)
 {
     private readonly int _inter = up.Length / hidden;
+    private readonly LoraPath? _gateLora = gate is { } g ? lora?.PathFor(g) : null;
+    private readonly LoraPath? _upLora = lora?.PathFor(up), _downLora = lora?.PathFor(down);
 
     public sealed record Tape(float[] Input, float[] Gate, float[] Up, float[] Hidden);
 
@@ -19,7 +22,9 @@ internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, Parame
         var up1 = new float[rows * inter];
         var gated = new float[gate is null ? 0 : rows * inter];
         if (gate is { } g) DenseMatrix.Forward(input, rows, g.Value, inter, h, [], gated);
+        _gateLora?.AddForward(input, rows, gated);
         DenseMatrix.Forward(input, rows, up.Value, inter, h, [], up1);
+        _upLora?.AddForward(input, rows, up1);
         float[] act;
         if (gate is null)
         {
@@ -32,15 +37,17 @@ internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, Parame
             Activations.SwiGlu(act, up1);
         }
         DenseMatrix.Forward(act, rows, down.Value, h, inter, [], output);
+        _downLora?.AddForward(act, rows, output);
         return new Tape(input, gated, up1, act);
     }
 
     public float[] Backward(int rows, Tape tape, float[] dOutput)
     {
         int h = hidden, inter = _inter;
-        DenseMatrix.AccumulateWeightGrad(dOutput, tape.Hidden, rows, h, inter, down.Grad);
+        WeightGrad.Accumulate(down, dOutput, tape.Hidden, rows, h, inter);
         var dHidden = new float[rows * inter];
         DenseMatrix.InputGrad(dOutput, rows, down.Value, h, inter, dHidden, accumulate: false);
+        _downLora?.Backward(dOutput, rows, dHidden);
         var dUp = new float[rows * inter];
         var dInput = new float[rows * h];
         if (gate is { } g)
@@ -51,16 +58,18 @@ internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, Parame
                 dGate[i] = dHidden[i] * tape.Up[i] * Activations.SiluDerivative(tape.Gate[i]);
                 dUp[i] = dHidden[i] * Activations.Silu(tape.Gate[i]);
             }
-            DenseMatrix.AccumulateWeightGrad(dGate, tape.Input, rows, inter, h, g.Grad);
+            WeightGrad.Accumulate(g, dGate, tape.Input, rows, inter, h);
             DenseMatrix.InputGrad(dGate, rows, g.Value, inter, h, dInput, accumulate: false);
+            _gateLora?.Backward(dGate, rows, dInput);
         }
         else
         {
             // d relu(u)²/du = 2·relu(u)
             for (int i = 0; i < dHidden.Length; i++) dUp[i] = tape.Up[i] > 0f ? 2f * tape.Up[i] * dHidden[i] : 0f;
         }
-        DenseMatrix.AccumulateWeightGrad(dUp, tape.Input, rows, inter, h, up.Grad);
+        WeightGrad.Accumulate(up, dUp, tape.Input, rows, inter, h);
         DenseMatrix.InputGrad(dUp, rows, up.Value, inter, h, dInput, accumulate: gate is not null);
+        _upLora?.Backward(dUp, rows, dInput);
         return dInput;
     }
 }

@@ -22,6 +22,8 @@ public sealed class Parameter
     public long[] Shape { get; }
     public bool Decay { get; }
     public bool Trainable { get; }
+    /// <summary>Frozen under LoRA: no weight gradient is computed for it and the optimizer never sees it.</summary>
+    public bool Frozen { get; set; }
     public float[] Value { get; }
     public float[] Grad { get; }
     public int Length => Value.Length;

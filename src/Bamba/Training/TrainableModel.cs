@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using Bamba.Architectures;
 using Bamba.Backends.Cpu;
 using Bamba.Configuration;
+using Bamba.Training.Lora;
 
 namespace Bamba.Training;
 
@@ -13,17 +14,20 @@ public sealed class TrainableModel
 {
     private readonly Layer[] _layers;
 
-    public TrainableModel(ParameterSet parameters)
+    /// <summary>The model over <paramref name="parameters"/>; with <paramref name="lora"/>, the base is frozen and the adapters train.</summary>
+    public TrainableModel(ParameterSet parameters, LoraSet? lora = null)
     {
         Parameters = parameters;
+        Lora = lora;
         Config = parameters.Config;
         // Same RoPE frequencies as the inference model (bf16-rounded for a bf16 checkpoint, as transformers has them).
         var rope = new Rope(Config.RopeTheta, Config.RotaryDim, Config.Dtype == "bfloat16");
-        _layers = Enumerable.Range(0, Config.NumHiddenLayers).Select(i => new Layer(Config, parameters, i, rope)).ToArray();
+        _layers = Enumerable.Range(0, Config.NumHiddenLayers).Select(i => new Layer(Config, parameters, i, rope, lora)).ToArray();
     }
 
     public BambaConfig Config { get; }
     public ParameterSet Parameters { get; }
+    public LoraSet? Lora { get; }
 
     /// <summary>
     /// Forward, loss and backward of one batch. Gradients are added to <see cref="Parameter.Grad"/> scaled so that
@@ -31,17 +35,27 @@ public sealed class TrainableModel
     /// </summary>
     public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale)
     {
+        if (Lora is not null) Lora.Training = true;
         var (x, tapes, normed, logits) = Forward(batch);
         var sums = CausalLmLoss.ForwardBackward(logits, Config.VocabSize, batch, ceScale, zScale);
         Backward(batch, x, tapes, normed, logits);
+        if (Lora is not null) Lora.TrainingForwards++; // the next forward draws new dropout masks
         return sums;
     }
 
     /// <summary>Loss sums without gradients (evaluation).</summary>
     public LossSums Evaluate(TrainingBatch batch)
     {
+        if (Lora is not null) Lora.Training = false;
         var (_, _, _, logits) = Forward(batch);
         return CausalLmLoss.ForwardBackward(logits, Config.VocabSize, batch, 0f, 0f);
+    }
+
+    /// <summary>The logits [rows, vocab] of an evaluation forward (adapters applied unmerged, no dropout).</summary>
+    public float[] Logits(TrainingBatch batch)
+    {
+        if (Lora is not null) Lora.Training = false;
+        return Forward(batch).Logits;
     }
 
     /// <summary>Convenience for one batch: the transformers loss and its gradients (accumulated).</summary>
@@ -71,13 +85,14 @@ public sealed class TrainableModel
         int rows = batch.Rows, h = Config.HiddenSize, v = Config.VocabSize;
         var head = Parameters.Head;
         if (Config.LogitsScaling != 1.0) TensorPrimitives.Divide(dLogits, (float)Config.LogitsScaling, dLogits);
-        DenseMatrix.AccumulateWeightGrad(dLogits, normed, rows, v, h, head.Grad);
+        WeightGrad.Accumulate(head, dLogits, normed, rows, v, h);
         var dNormed = new float[rows * h];
         DenseMatrix.InputGrad(dLogits, rows, head.Value, v, h, dNormed, accumulate: false);
         var dx = new float[rows * h];
         NormsBackward.RmsNorm(x, FinalNorm.Value, Eps, dNormed, dx, FinalNorm.Grad);
         for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(batch, tapes[i], dx);
         var embedding = Parameters[TensorRole.Embedding];
+        if (embedding.Frozen) return;
         float multiplier = (float)Config.EmbeddingMultiplier;
         for (int r = 0; r < rows; r++)
         {

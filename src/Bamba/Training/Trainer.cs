@@ -26,7 +26,7 @@ public sealed class Trainer
         _engine = engine;
         _corpus = corpus;
         _state = state;
-        _stream = new PackedStream(corpus.Train, state.Seed, state.Cursor);
+        _stream = new PackedStream(corpus.Train, state.Seed, state.Cursor, corpus.TrainLabels);
         _schedule = new LearningRateSchedule(state.LearningRate, state.WarmupSteps, state.TotalSteps, state.MinLearningRateRatio);
     }
 
@@ -99,7 +99,7 @@ public sealed class Trainer
     {
         if (_corpus.Eval.Count == 0) return null;
         var sums = new LossSums();
-        foreach (var row in PackedStream.Rows(_corpus.Eval, _state.BatchTokens, EvalTokens)) sums += _engine.Evaluate(row);
+        foreach (var row in PackedStream.Rows(_corpus.Eval, _state.BatchTokens, EvalTokens, _corpus.EvalLabels)) sums += _engine.Evaluate(row);
         return sums.Targets == 0 ? null : sums.CrossEntropy / sums.Targets;
     }
 

@@ -27,6 +27,10 @@ public sealed record TrainerState
     public int SaveEvery { get; init; }
     /// <summary>Held-out tokens evaluated at the end; kept for --resume like <see cref="SaveEvery"/>.</summary>
     public int EvalTokens { get; init; } = 65536;
+    /// <summary>Which tokens of chat and prompt/completion lines carry the loss.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<TrainOn>))]
+    public TrainOn TrainOn { get; init; } = TrainOn.Assistant;
+    public bool SkipBadLines { get; init; }
     public double? LastLoss { get; init; }
     public double? EvalLoss { get; init; }
     public long TokensSeen { get; init; }

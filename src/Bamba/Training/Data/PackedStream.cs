@@ -7,21 +7,24 @@ public readonly record struct DataCursor(int Epoch, int Index, int Offset);
 /// Documents packed padding-free into rows of a fixed number of tokens. Each epoch visits the documents in an order
 /// shuffled from the seed and the epoch number alone, so the stream is a pure function of (seed, cursor): a resumed
 /// run continues with exactly the rows an uninterrupted run would have seen. A document that does not fit in the
-/// rest of a row continues at the start of the next row as a new sequence (positions from 0).
+/// rest of a row continues at the start of the next row as a new sequence (positions from 0). Labels, when given
+/// (one array per document, −100 = no loss), are cut exactly as the tokens are.
 /// </summary>
 public sealed class PackedStream
 {
     private readonly IReadOnlyList<int[]> _documents;
+    private readonly IReadOnlyList<int[]>? _labels;
     private readonly ulong _seed;
     private int[] _order;
 
-    public PackedStream(IReadOnlyList<int[]> documents, ulong seed, DataCursor cursor)
+    public PackedStream(IReadOnlyList<int[]> documents, ulong seed, DataCursor cursor, IReadOnlyList<int[]>? labels = null)
     {
         if (documents.Count == 0) throw new BambaException("no training documents (the data file is empty, or all of it went to --eval-fraction)");
         // One-token documents give no next-token targets: training on them alone would report a loss of 0 and learn nothing.
         if (documents.All(d => d.Length < 2))
             throw new BambaException("no training document has two tokens or more, so there is nothing to predict: the data is too short to make a training row");
         _documents = documents;
+        _labels = labels;
         _seed = seed;
         Cursor = cursor;
         _order = Order(cursor.Epoch);
@@ -40,6 +43,7 @@ public sealed class PackedStream
     public TrainingBatch NextRow(int tokens)
     {
         var pieces = new List<int[]>();
+        var labels = new List<int[]>();
         int need = tokens;
         while (need > 0)
         {
@@ -47,28 +51,34 @@ public sealed class PackedStream
             var doc = _documents[_order[index]];
             int take = Math.Min(need, doc.Length - offset);
             pieces.Add(doc[offset..(offset + take)]);
+            labels.Add((_labels?[_order[index]] ?? doc)[offset..(offset + take)]);
             need -= take;
             offset += take;
             if (offset == doc.Length) { index++; offset = 0; }
             if (index == _documents.Count) { epoch++; index = 0; _order = Order(epoch); }
             Cursor = new DataCursor(epoch, index, offset);
         }
-        return new TrainingBatch(pieces);
+        return new TrainingBatch(pieces, labels);
     }
 
     /// <summary>Documents in order, packed into rows of at most <paramref name="tokens"/> (evaluation: every token once).</summary>
-    public static IEnumerable<TrainingBatch> Rows(IReadOnlyList<int[]> documents, int tokens, int maxTokens)
+    public static IEnumerable<TrainingBatch> Rows(IReadOnlyList<int[]> documents, int tokens, int maxTokens, IReadOnlyList<int[]>? labels = null)
     {
         var pieces = new List<int[]>();
+        var pieceLabels = new List<int[]>();
         int used = 0, total = 0;
-        foreach (var doc in documents)
+        for (int d = 0; d < documents.Count; d++)
+        {
+            var doc = documents[d];
             for (int offset = 0; offset < doc.Length && total < maxTokens;)
             {
                 int take = Math.Min(Math.Min(tokens - used, doc.Length - offset), maxTokens - total);
                 pieces.Add(doc[offset..(offset + take)]);
+                pieceLabels.Add((labels?[d] ?? doc)[offset..(offset + take)]);
                 offset += take; used += take; total += take;
-                if (used == tokens) { yield return new TrainingBatch(pieces); pieces = []; used = 0; }
+                if (used == tokens) { yield return new TrainingBatch(pieces, pieceLabels); pieces = []; pieceLabels = []; used = 0; }
             }
-        if (pieces.Count > 0) yield return new TrainingBatch(pieces);
+        }
+        if (pieces.Count > 0) yield return new TrainingBatch(pieces, pieceLabels);
     }
 }

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Checks a PEFT-format LoRA adapter written by `bamba train --lora-rank` against transformers: merges it into the
+base with plain torch (W + (lora_alpha/r)·B·A for every adapted module, float32), runs the merged model, and compares
+its per-token log-probabilities with `bamba score --model BASE --lora ADAPTER` (unmerged) within 1e-4.
+Needs torch, transformers and safetensors (the GPU machine has them; CI never runs this).
+Usage: scripts/lora-transformers-parity.py BASE_DIR ADAPTER_DIR [BAMBA_COMMAND...]"""
+import json, subprocess, sys
+
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM
+
+base, adapter = sys.argv[1], sys.argv[2]
+bamba = sys.argv[3:] or ["bamba"]
+config = json.load(open(f"{adapter}/adapter_config.json"))
+scale = config["lora_alpha"] / config["r"]
+tensors = load_file(f"{adapter}/adapter_model.safetensors")
+
+model = AutoModelForCausalLM.from_pretrained(base, torch_dtype=torch.float32).eval()
+weights = dict(model.named_parameters())
+prefix, merged = "base_model.model.", 0
+for name, a in tensors.items():
+    if not name.endswith(".lora_A.weight"):
+        continue
+    module = name[len(prefix):-len(".lora_A.weight")]
+    b = tensors[f"{prefix}{module}.lora_B.weight"]
+    with torch.no_grad():
+        weights[module + ".weight"] += scale * (b.float() @ a.float())
+    merged += 1
+
+ids = [(17 * t + 5) % model.config.vocab_size for t in range(48)]
+with torch.no_grad():
+    logits = model(torch.tensor([ids])).logits[0].float()
+expected = torch.log_softmax(logits, -1)[:-1].gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
+
+out = subprocess.run([*bamba, "score", "--model", base, "--lora", adapter, "--ids", ",".join(map(str, ids)), "--format", "json"],
+                     check=True, capture_output=True, text=True).stdout
+ours = torch.tensor(json.loads(out)["token_logprobs"][1:], dtype=torch.float32)
+diff = (ours - expected).abs().max().item()
+print(f"{merged} adapted modules; max |bamba --lora − transformers merged| over {len(ids) - 1} log-probs = {diff:.3e}")
+sys.exit(0 if diff <= 1e-4 * max(1.0, expected.abs().max().item()) else 1)

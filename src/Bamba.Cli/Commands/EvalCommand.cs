@@ -1,0 +1,67 @@
+using System.Text;
+using Bamba.Cli.Eval;
+
+namespace Bamba.Cli.Commands;
+
+/// <summary>
+/// <c>bamba eval --model DIR (--perplexity FILE.txt | --tasks FILE.jsonl) [--format table|json]</c>: sliding-window
+/// perplexity of a text (per token and per byte), or multiple-choice log-likelihood tasks (acc and acc_norm).
+/// </summary>
+internal sealed class EvalCommand : ICommand
+{
+    public string Name => "eval";
+    public string Summary => "measure a model: perplexity of a text file, or multiple-choice tasks (acc, acc_norm)";
+    public IReadOnlyList<Flag> Flags { get; } =
+    [
+        ModelOptions.Model,
+        ModelOptions.Lora,
+        new("perplexity", "a UTF-8 text file: its perplexity per token and per byte", "FILE.txt"),
+        new("tasks", "{\"context\", \"choices\": [...], \"label\"} per line: log-likelihood accuracy", "FILE.jsonl"),
+        new("context", "perplexity window in tokens", "N", "1024"),
+        new("stride", "perplexity: a new window every N tokens", "N", "context/2"),
+        new("format", "table or json", "table|json", "table"),
+        .. ModelOptions.Device,
+    ];
+    public IReadOnlyList<string> Examples { get; } =
+    [
+        "bamba eval --model models/default --perplexity held-out.txt",
+        "bamba eval --model models/default --tasks riddles.jsonl --format json",
+    ];
+
+    public int Run(CommandLine args, TextWriter stdout)
+    {
+        string dir = args.Required("model");
+        string format = args.Choice("format", "table", "table", "json");
+        string? perplexity = args.String("perplexity"), tasks = args.String("tasks");
+        if ((perplexity is null) == (tasks is null)) throw new BambaException("give exactly one of --perplexity FILE.txt or --tasks FILE.jsonl");
+        int context = args.Int("context", 1024, min: 2);
+        int stride = args.Int("stride", Math.Max(1, context / 2), min: 1);
+        if (stride >= context) throw new BambaException($"--stride {stride} must be smaller than --context {context}");
+        var load = ModelOptions.GenerationModel(args);
+        args.EnsureAllUsed();
+        var tokenizer = ModelOptions.TryLoadTokenizer(dir) ?? throw new BambaException($"{dir}: no tokenizer.json (eval reads text)");
+        if (perplexity is not null && !File.Exists(perplexity)) throw new BambaException($"{perplexity}: file not found");
+        var items = tasks is null ? null : MultipleChoice.Read(tasks);
+        using var model = load();
+        if (perplexity is not null)
+        {
+            string text = File.ReadAllText(perplexity, Encoding.UTF8);
+            var report = Perplexity.Run(model, perplexity, tokenizer.Encode(text), Encoding.UTF8.GetByteCount(text), context, stride);
+            stdout.WriteLine(format == "json"
+                ? JsonLines.Write(new
+                {
+                    file = report.File, tokens = report.Tokens, bytes = report.Bytes, nll = report.NegativeLogLikelihood,
+                    token_perplexity = report.TokenPerplexity, byte_perplexity = report.BytePerplexity, bits_per_byte = report.BitsPerByte,
+                    context = report.Context, stride = report.Stride,
+                })
+                : $"| file | tokens | bytes | token ppl | byte ppl | bits/byte |\n| --- | ---: | ---: | ---: | ---: | ---: |\n" +
+                  $"| {report.File} | {report.Tokens} | {report.Bytes} | {report.TokenPerplexity:F4} | {report.BytePerplexity:F4} | {report.BitsPerByte:F4} |");
+            return 0;
+        }
+        var result = MultipleChoice.Run(model, tokenizer, tasks!, items!);
+        stdout.WriteLine(format == "json"
+            ? JsonLines.Write(new { file = result.File, items = result.Items, acc = result.Accuracy, acc_norm = result.AccuracyNormalized, loglikelihoods = result.LogLikelihoods })
+            : $"| tasks | items | acc | acc_norm |\n| --- | ---: | ---: | ---: |\n| {result.File} | {result.Items} | {result.Accuracy:F4} | {result.AccuracyNormalized:F4} |");
+        return 0;
+    }
+}
