@@ -95,7 +95,7 @@ public sealed record BambaConfig
     public int MambaNormGroups { get; init; } = 1;
 
     /// <summary>The config.json this was read from, for writing the same family's file back (checkpoints).</summary>
-    public string? SourceJson { get; init; }
+    public ConfigSource? Source { get; init; }
 
     public int HeadDim
     {
@@ -121,4 +121,15 @@ public sealed record BambaConfig
     public int MambaNormGroupSize => MambaIntermediate / MambaNormGroups;
     /// <summary>The dense MLP's width in a layer: Granite's shared MLP, else intermediate_size.</summary>
     public int DenseMlpSize => SharedIntermediateSize ?? IntermediateSize;
+}
+
+/// <summary>
+/// The text a config was read from. It says where a config came from, not what it means: two configs with the same
+/// fields are equal however their files were written, so every source compares equal to every other.
+/// </summary>
+public sealed class ConfigSource(string json)
+{
+    public string Json { get; } = json;
+    public override bool Equals(object? obj) => obj is ConfigSource;
+    public override int GetHashCode() => 0;
 }

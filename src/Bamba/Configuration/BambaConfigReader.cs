@@ -31,7 +31,7 @@ public static class BambaConfigReader
             string modelType = f.String("model_type", "");
             var architecture = ArchitectureRegistry.Find(modelType) ?? throw new BambaException(
                 $"{source}: model_type is '{modelType}', not a supported architecture (supported: {string.Join(", ", ArchitectureRegistry.ModelTypes)})");
-            var config = architecture.ReadConfig(f) with { ModelType = architecture.ModelType, SourceJson = json };
+            var config = architecture.ReadConfig(f) with { ModelType = architecture.ModelType, Source = new ConfigSource(json) };
             double partial = f.Object("rope_parameters")?.Double("partial_rotary_factor", double.NaN) is double p && !double.IsNaN(p)
                 ? p : f.Double("partial_rotary_factor", double.NaN);
             ConfigChecks.Run(config, source, double.IsNaN(partial) ? null : partial);

@@ -15,8 +15,8 @@ public static class BambaConfigWriter
     /// </summary>
     public static JsonObject ToJson(BambaConfig c)
     {
-        if (c.ModelType == "bamba" || c.SourceJson is null) return BambaJson(c);
-        var json = JsonNode.Parse(BambaConfigReader.QuoteNonFiniteLiterals(c.SourceJson))!.AsObject();
+        if (c.ModelType == "bamba" || c.Source is null) return BambaJson(c);
+        var json = JsonNode.Parse(BambaConfigReader.QuoteNonFiniteLiterals(c.Source.Json))!.AsObject();
         json["dtype"] = c.Dtype ?? "float32";
         json.Remove("torch_dtype");
         return json;

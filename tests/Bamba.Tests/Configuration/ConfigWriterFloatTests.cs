@@ -18,6 +18,6 @@ public class ConfigWriterFloatTests
         foreach (var field in new[] { "attention_dropout", "z_loss_coefficient", "rms_norm_eps", "initializer_range" })
             Assert.Matches("[.Ee]", root.GetProperty(field).GetRawText());
         Assert.Equal("10000.0", root.GetProperty("rope_parameters").GetProperty("rope_theta").GetRawText());
-        Assert.Equal(config, BambaConfigReader.Parse(json) with { AttnLayerIndices = config.AttnLayerIndices, EosTokenIds = config.EosTokenIds, SourceJson = config.SourceJson });
+        Assert.Equal(config, BambaConfigReader.Parse(json) with { AttnLayerIndices = config.AttnLayerIndices, EosTokenIds = config.EosTokenIds });
     }
 }
