@@ -12,11 +12,17 @@ public static class CliProcess
 
     private static string Program => Path.Combine(AppContext.BaseDirectory, "bamba");
 
-    public static Process Start(IEnumerable<string> args, bool terminal, string? stdin = null)
+    /// <param name="defaultSigint">
+    /// Start it with SIGINT's default action even when this process inherited it ignored (as jobs a shell puts in the
+    /// background do), so that the program's own Ctrl-C handling can be tested.
+    /// </param>
+    public static Process Start(IEnumerable<string> args, bool terminal, string? stdin = null, bool defaultSigint = false)
     {
         var info = terminal
             ? new ProcessStartInfo("script", ["-qefc", string.Join(' ', new[] { Program }.Concat(args).Select(Quote)), "/dev/null"])
-            : new ProcessStartInfo(Program, args);
+            : defaultSigint
+                ? new ProcessStartInfo("env", ["--default-signal=INT", Program, .. args])
+                : new ProcessStartInfo(Program, args);
         info.RedirectStandardOutput = info.RedirectStandardError = info.RedirectStandardInput = true;
         info.Environment["TERM"] = "xterm-256color";
         info.Environment["COLUMNS"] = "120";

@@ -45,4 +45,17 @@ public class ServeCliTests
             Assert.True(l.GetProperty("OutputTokensPerSecond").GetDouble() > 0);
         });
     }
+
+    [Fact]
+    public void BenchServeTableHasARowPerLevel()
+    {
+        var r = CliRunner.Run("bench-serve", "--model", Tiny, "--requests", "3", "--concurrency", "1,2", "--prompt-tokens", "8",
+            "--max-tokens", "2");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var rows = r.Stdout.Replace('|', '│').Split('\n').Where(l => l.StartsWith('│')).Select(l => l.Split('│', StringSplitOptions.TrimEntries)).ToList();
+        Assert.Equal("concurrency", rows[0][1]);
+        Assert.Equal(["1", "2"], rows.Skip(1).Select(c => c[1]));
+        Assert.All(rows.Skip(1), c => Assert.Equal("0", c[8])); // failed
+        Assert.DoesNotContain("\e", r.Stdout + r.Stderr);         // plain when redirected
+    }
 }

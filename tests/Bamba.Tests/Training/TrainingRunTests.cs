@@ -95,7 +95,7 @@ public sealed class TrainingRunTests : IDisposable
     public void CtrlCSavesACheckpointThatResumes()
     {
         string output = Path.Combine(_dir, "stopped");
-        using var process = CliProcess.Start(TrainArgs(output, 100000, "--no-progress"), terminal: false);
+        using var process = CliProcess.Start(TrainArgs(output, 100000, "--no-progress"), terminal: false, defaultSigint: true);
         var stderr = new System.Text.StringBuilder();
         var firstStep = new TaskCompletionSource();
         process.ErrorDataReceived += (_, e) =>
@@ -104,13 +104,12 @@ public sealed class TrainingRunTests : IDisposable
             if (e.Data?.StartsWith("step 10/", StringComparison.Ordinal) == true) firstStep.TrySetResult();
         };
         process.BeginErrorReadLine();
-        string stdout = "";
+        var stdoutRead = process.StandardOutput.ReadToEndAsync();
         try
         {
-            Assert.True(firstStep.Task.Wait(TimeSpan.FromMinutes(2)), "no progress line: " + stderr);
+            Assert.True(firstStep.Task.Wait(TimeSpan.FromMinutes(5)), "no progress line: " + stderr);
             Process.Start("kill", ["-INT", process.Id.ToString()])!.WaitForExit();
-            stdout = process.StandardOutput.ReadToEnd();
-            Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "did not stop after SIGINT");
+            Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "did not stop after SIGINT");
         }
         finally
         {
@@ -119,7 +118,7 @@ public sealed class TrainingRunTests : IDisposable
         Assert.Equal(130, process.ExitCode);
         var state = TrainerState.Read(Path.Combine(output, Checkpoint.StateFile));
         Assert.InRange(state.Step, 10, 99999);
-        Assert.Contains($"stopped at step {state.Step} of 100000", stdout);
+        Assert.Contains($"stopped at step {state.Step} of 100000", stdoutRead.Result);
         Assert.Equal(state.Step, state.LogHistory.Count(e => e.Loss is not null));
         Assert.True(File.Exists(Path.Combine(output, "metrics.jsonl")));
 
