@@ -19,6 +19,7 @@ internal static class CliHost
         new BenchServeCommand(),
         new TrainCommand(),
         new TrainTokenizerCommand(),
+        new ConvertCommand(),
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

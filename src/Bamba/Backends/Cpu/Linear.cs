@@ -23,6 +23,7 @@ public static unsafe class Linear
         int m = checked((int)w.Shape[0]), k = checked((int)w.Shape[1]);
         if (x.Length < n * k || y.Length < n * m || (!bias.IsEmpty && bias.Length != m))
             throw new ArgumentException("Linear: buffer sizes do not match the weight");
+        if (w.DType.IsQuantized()) x = QuantizedActivations(x[..(n * k)], w.DType);
         fixed (float* xp = x, yp = y, bp = bias)
         {
             if (n <= DecodeRowsLimit)
@@ -36,6 +37,14 @@ public static unsafe class Linear
             Parallel.For(0, weightBlocks * inputBlocks, () => new float[WeightRowsPerTask * k],
                 (task, _, buffer) => { job.RunTile(task % weightBlocks, task / weightBlocks, buffer); return buffer; }, _ => { });
         }
+    }
+
+    /// <summary>The activations as llama.cpp's CPU backend quantizes them for this weight type (<see cref="Weights.Quants.ActivationQuant"/>).</summary>
+    private static float[] QuantizedActivations(ReadOnlySpan<float> x, DType weight)
+    {
+        var q = new float[x.Length];
+        Weights.Quants.ActivationQuant.RoundTrip(weight, x, q);
+        return q;
     }
 
     private readonly struct Job(float* x, float* y, float* bias, byte* w, DType dtype, int n, int m, int k)

@@ -59,7 +59,7 @@ public static class ModelConversion
         if (GgufModel.IsGgufPath(path))
         {
             var g = GgufModel.Open(path);
-            var tokenizer = g.Metadata.Values.Where(kv => kv.Key.StartsWith("tokenizer.", StringComparison.Ordinal)).ToList();
+            var tokenizer = g.Metadata.Values.Where(kv => kv.Key.StartsWith("tokenizer.", StringComparison.Ordinal) || kv.Key == GgufTokenizer.PlaceholderKey).ToList();
             return new Source(g.Config, g.Store, tokenizer, g.Metadata.OptionalString("general.name") ?? Path.GetFileNameWithoutExtension(path));
         }
         if (!Directory.Exists(path)) throw new BambaException($"{path}: model directory not found");

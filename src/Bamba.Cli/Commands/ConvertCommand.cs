@@ -1,0 +1,69 @@
+using Bamba.Weights;
+using Bamba.Weights.Gguf;
+
+namespace Bamba.Cli.Commands;
+
+/// <summary>
+/// <c>bamba convert --model DIR|FILE.gguf --to gguf --type f32|f16|bf16|q8_0|q4_0|q4_k_m|q6_k --out FILE.gguf</c>, or
+/// <c>--to hf [--type f32|bf16|f16] --out DIR</c>: a model directory or GGUF file to llama.cpp's format (with its
+/// quantizer's type choices), or back to an HF directory.
+/// </summary>
+internal sealed class ConvertCommand : ICommand
+{
+    public string Name => "convert";
+    public string Summary => "convert a model to GGUF (f32 … q4_k_m) or a GGUF back to an HF directory";
+    public IReadOnlySet<string> Switches { get; } = new HashSet<string>();
+
+    public int Run(CommandLine args, TextWriter stdout)
+    {
+        string model = args.Required("model");
+        string to = args.Choice("to", "gguf", "gguf", "hf");
+        string output = args.Required("out");
+        string type = args.String("type") ?? (to == "gguf" ? "f16" : "f32");
+        args.EnsureAllUsed();
+        var progress = Progress(stdout);
+        if (to == "gguf")
+        {
+            var fileType = GgufFileType.Parse(type);
+            WriteAtomically(output, temp => ModelConversion.ToGguf(model, temp, fileType, progress));
+        }
+        else
+        {
+            var dtype = type switch
+            {
+                "f32" => DType.F32,
+                "bf16" => DType.BF16,
+                "f16" => DType.F16,
+                _ => throw new BambaException($"--type for --to hf must be f32, bf16 or f16, got '{type}'"),
+            };
+            ModelConversion.ToHf(model, output, dtype, progress);
+        }
+        stdout.WriteLine($"wrote {output}");
+        return 0;
+    }
+
+    /// <summary>Writes beside the target and renames at the end, so a failed conversion leaves no half file.</summary>
+    private static void WriteAtomically(string output, Action<string> write)
+    {
+        string temp = output + ".partial";
+        try
+        {
+            write(temp);
+            File.Move(temp, output, overwrite: true);
+        }
+        catch (IOException e) { File.Delete(temp); throw new BambaException($"{output}: {e.Message}"); }
+        catch { File.Delete(temp); throw; }
+    }
+
+    /// <summary>"tensor i/n" at most every half second, so long conversions show they move.</summary>
+    private static Action<int, int> Progress(TextWriter stdout)
+    {
+        var last = DateTime.MinValue;
+        return (done, total) =>
+        {
+            if (done < total && (DateTime.UtcNow - last).TotalSeconds < 0.5) return;
+            last = DateTime.UtcNow;
+            stdout.WriteLine($"tensor {done}/{total}");
+        };
+    }
+}
