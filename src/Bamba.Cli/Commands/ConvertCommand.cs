@@ -6,7 +6,8 @@ namespace Bamba.Cli.Commands;
 /// <summary>
 /// <c>bamba convert --model DIR|FILE.gguf --to gguf --type f32|f16|bf16|q8_0|q4_0|q4_k_m|q6_k --out FILE.gguf</c>, or
 /// <c>--to hf [--type f32|bf16|f16] --out DIR</c>: a model directory or GGUF file to llama.cpp's format (with its
-/// quantizer's type choices), or back to an HF directory.
+/// quantizer's type choices), or back to an HF directory. <c>--preset cpu-0.5b</c> instead of <c>--model</c>
+/// converts a synthetic model of random weights (benchmarks).
 /// </summary>
 internal sealed class ConvertCommand : ICommand
 {
@@ -16,12 +17,16 @@ internal sealed class ConvertCommand : ICommand
 
     public int Run(CommandLine args, TextWriter stdout)
     {
-        string model = args.Required("model");
+        string? preset = args.String("preset");
+        string model = preset is null ? args.Required("model") : args.String("model") is null ? ""
+            : throw new BambaException("give --model or --preset, not both");
         string to = args.Choice("to", "gguf", "gguf", "hf");
         string output = args.Required("out");
         string type = args.String("type") ?? (to == "gguf" ? "f16" : "f32");
         args.EnsureAllUsed();
         var progress = Progress(stdout);
+        using var synthetic = preset is null ? null : new SyntheticSource(preset);
+        if (synthetic is not null) model = synthetic.Directory;
         if (to == "gguf")
         {
             var fileType = GgufFileType.Parse(type);
@@ -40,6 +45,20 @@ internal sealed class ConvertCommand : ICommand
         }
         stdout.WriteLine($"wrote {output}");
         return 0;
+    }
+
+    /// <summary>A synthetic model of random bf16 weights (<c>--preset cpu-0.5b</c>), written to a temporary directory for the conversion.</summary>
+    private sealed class SyntheticSource : IDisposable
+    {
+        public SyntheticSource(string preset)
+        {
+            var config = Benchmarks.SyntheticModel.Preset(preset);
+            Directory = System.IO.Directory.CreateTempSubdirectory("bamba-convert-").FullName;
+            Benchmarks.SyntheticModel.Write(config, Directory, DType.BF16);
+        }
+
+        public string Directory { get; }
+        public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
     }
 
     /// <summary>Writes beside the target and renames at the end, so a failed conversion leaves no half file.</summary>
