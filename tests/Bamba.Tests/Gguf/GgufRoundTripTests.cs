@@ -40,6 +40,27 @@ public class GgufRoundTripTests
         Tolerance.AssertClose(Logits(expected, ids), Logits(actual, ids), tolerance, $"tiny-bamba {type} GGUF logits");
     }
 
+    /// <summary>A Q8_0 file converted back to an HF directory (f32) holds the dequantized weights: same logits as the file.</summary>
+    [Fact]
+    public void ConvertToHfKeepsTheFilesModel()
+    {
+        using var dir = new TempDir();
+        string file = Path.Combine(dir.Path, "model.gguf"), hf = Path.Combine(dir.Path, "hf");
+        Assert.Equal(0, Cli.CliRunner.Run("convert", "--model", Fixtures.Model("tiny-bamba"), "--type", "q8_0", "--out", file).ExitCode);
+        Assert.Equal(0, Cli.CliRunner.Run("convert", "--model", file, "--to", "hf", "--out", hf).ExitCode);
+        using var gguf = BambaModel.Load(file);
+        using var back = BambaModel.Load(hf);
+        var ids = new[] { 5, 17, 300, 2, 44 };
+        // Both compute with Q8_0-rounded weights; the GGUF one also quantizes its activations, so not bit for bit.
+        Tolerance.AssertClose(Logits(gguf, ids), Logits(back, ids), 5e-2, "tiny-bamba q8_0 GGUF vs its HF conversion");
+        Assert.False(File.Exists(Path.Combine(hf, "tokenizer.json")), "a placeholder vocabulary must not become a tokenizer");
+    }
+
+    [Fact]
+    public void ConvertRejectsAnUnknownType() =>
+        Cli.CliRunner.AssertUserError(Cli.CliRunner.Run("convert", "--model", Fixtures.Model("tiny-bamba"), "--type", "q3_k", "--out", "/tmp/never.gguf"),
+            "--type must be one of");
+
     internal static float[] Logits(BambaModel model, int[] ids) =>
         model.Forward([model.CreateState()], [new SequenceInput(ids)], new ForwardOptions { AllLogits = true }).Logits;
 }

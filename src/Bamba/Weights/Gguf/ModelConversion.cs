@@ -1,6 +1,4 @@
-using System.Runtime.InteropServices;
 using Bamba.Configuration;
-using Bamba.Numerics;
 
 namespace Bamba.Weights.Gguf;
 
@@ -43,14 +41,8 @@ public static class ModelConversion
 
     private static byte[] Encode(float[] values, DType dtype)
     {
-        if (dtype == DType.F32) return MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
-        var bytes = new byte[values.Length * 2];
-        if (dtype == DType.BF16) BFloat16.FromSingle(values, MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()));
-        else
-        {
-            var halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
-            for (int i = 0; i < values.Length; i++) halves[i] = (Half)values[i];
-        }
+        var bytes = new byte[dtype.ByteCount(values.Length)];
+        GgufExport.Encode(dtype, values, bytes);
         return bytes;
     }
 
