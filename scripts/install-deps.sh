@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the project needs on a fresh machine beyond the .NET 10 SDK:
-# - bsdutils: `script`, which runs the CLI under a pseudo-terminal in the tests of its live output and chat.
+# What the project needs on a fresh machine beyond the .NET 10 SDK (node and npm must be present):
+# - bsdutils: `script`, which runs the CLI under a pseudo-terminal in the tests of its live output and chat;
+# - the pinned llama.cpp peer (node-llama-cpp, from tools/llama-cpp/package-lock.json) for the GGUF agreement tests
+#   and benchmarks.
 set -euo pipefail
-if command -v script >/dev/null; then exit 0; fi
-apt-get update && apt-get install -y --no-install-recommends bsdutils
+cd "$(dirname "$0")/.."
+if ! command -v script >/dev/null; then
+  apt-get update && apt-get install -y --no-install-recommends bsdutils
+fi
+if [ ! -d tools/llama-cpp/node_modules/node-llama-cpp ]; then
+  (cd tools/llama-cpp && npm ci --no-audit --no-fund --ignore-scripts)
+fi

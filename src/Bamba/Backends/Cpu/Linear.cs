@@ -18,11 +18,20 @@ public static unsafe class Linear
         if (x.Length < n * k || y.Length < n * m || (!bias.IsEmpty && bias.Length != m))
             throw new ArgumentException("Linear: buffer sizes do not match the weight");
         if (n == 0) return;
+        if (w.DType.IsQuantized()) x = QuantizedActivations(x[..(n * k)], w.DType);
         fixed (float* xp = x, yp = y, bp = bias)
         {
             float* biasOrNull = bias.IsEmpty ? null : bp;
             if (n <= DecodeRowsLimit) DecodeGemv.Forward(xp, n, w, biasOrNull, yp);
             else Gemm.Forward(xp, n, w, biasOrNull, yp);
         }
+    }
+
+    /// <summary>The activations as llama.cpp's CPU backend quantizes them for this weight type (<see cref="Weights.Quants.ActivationQuant"/>).</summary>
+    private static float[] QuantizedActivations(ReadOnlySpan<float> x, DType weight)
+    {
+        var q = new float[x.Length];
+        Weights.Quants.ActivationQuant.RoundTrip(weight, x, q);
+        return q;
     }
 }

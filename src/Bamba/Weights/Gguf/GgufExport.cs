@@ -91,7 +91,8 @@ public static class GgufExport
             for (int i = 0; i < values.Length; i++) values[i] = -MathF.Exp(values[i]);
     }
 
-    private static void Encode(DType dtype, ReadOnlySpan<float> row, Span<byte> output)
+    /// <summary>Float values in any type bamba writes: F32, BF16, F16 or a block format.</summary>
+    internal static void Encode(DType dtype, ReadOnlySpan<float> row, Span<byte> output)
     {
         switch (dtype)
         {

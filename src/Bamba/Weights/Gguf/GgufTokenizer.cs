@@ -15,10 +15,13 @@ public static class GgufTokenizer
 
     private const int Normal = 1, Control = 3, UserDefined = 4, Unused = 5;
 
+    /// <summary>Marks the vocabulary of a model that came without a tokenizer (see <see cref="Placeholder"/>).</summary>
+    public const string PlaceholderKey = "bamba.placeholder_vocab";
+
     public static List<KeyValuePair<string, GgufValue>> FromHf(string directory, int vocabSize)
     {
         string path = Path.Combine(directory, "tokenizer.json");
-        if (!File.Exists(path)) return [new("tokenizer.ggml.model", GgufValue.String("none"))];
+        if (!File.Exists(path)) return Placeholder(vocabSize);
         var root = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
         var model = root["model"]?.AsObject() ?? throw new BambaException($"{path}: missing 'model'");
         if ((string?)model["type"] != "BPE") throw new BambaException($"{path}: only BPE tokenizers can be written to GGUF");
@@ -40,6 +43,25 @@ public static class GgufTokenizer
         };
         AddConfig(directory, tokens!, kv);
         return kv;
+    }
+
+    /// <summary>
+    /// A model without tokenizer.json (token-id prompts only) still needs a vocabulary for llama.cpp to load it (its
+    /// model "none" aborts in node-llama-cpp's start-up tokenization): ids 0..255 are the 256 bytes in GPT-2's
+    /// byte-level alphabet, the rest "[id]", no merges. Marked so that reading the file back ignores it.
+    /// </summary>
+    private static List<KeyValuePair<string, GgufValue>> Placeholder(int vocabSize)
+    {
+        var tokens = Enumerable.Range(0, vocabSize).Select(i => i < 256 ? Tokenization.ByteLevelAlphabet.ByteToChar[i].ToString() : $"[{i}]").ToArray();
+        return
+        [
+            new("tokenizer.ggml.model", GgufValue.String("gpt2")),
+            new("tokenizer.ggml.pre", GgufValue.String("default")),
+            new("tokenizer.ggml.tokens", GgufValue.StringArray(tokens)),
+            new("tokenizer.ggml.token_type", GgufValue.Int32Array(Enumerable.Repeat((long)Normal, vocabSize).ToArray())),
+            new("tokenizer.ggml.merges", GgufValue.StringArray([])),
+            new(PlaceholderKey, GgufValue.Bool(true)),
+        ];
     }
 
     private static void Set(string?[] tokens, long[] types, int id, string token, int type, string path)
@@ -74,12 +96,15 @@ public static class GgufTokenizer
     public static void WriteHf(IReadOnlyList<KeyValuePair<string, GgufValue>> keys, string directory)
     {
         var m = new GgufMetadata(keys.ToDictionary(k => k.Key, k => k.Value), "tokenizer");
-        string model = m.OptionalString("tokenizer.ggml.model") ?? "none";
-        if (model is "none" or "no_vocab") return;
+        if (!HasText(m)) return;
         var (tokenizer, config) = ToHf(m);
         File.WriteAllText(Path.Combine(directory, "tokenizer.json"), tokenizer.ToJsonString());
         File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
+
+    /// <summary>Whether the file carries a real tokenizer (not "none", not our placeholder).</summary>
+    public static bool HasText(GgufMetadata m) =>
+        m.OptionalString("tokenizer.ggml.model") is { } model && model is not ("none" or "no_vocab") && m.OptionalBool(PlaceholderKey) != true;
 
     public static (JsonObject Tokenizer, JsonObject Config) ToHf(GgufMetadata m)
     {

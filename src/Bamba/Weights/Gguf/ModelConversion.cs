@@ -1,6 +1,4 @@
-using System.Runtime.InteropServices;
 using Bamba.Configuration;
-using Bamba.Numerics;
 
 namespace Bamba.Weights.Gguf;
 
@@ -43,14 +41,8 @@ public static class ModelConversion
 
     private static byte[] Encode(float[] values, DType dtype)
     {
-        if (dtype == DType.F32) return MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
-        var bytes = new byte[values.Length * 2];
-        if (dtype == DType.BF16) BFloat16.FromSingle(values, MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()));
-        else
-        {
-            var halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
-            for (int i = 0; i < values.Length; i++) halves[i] = (Half)values[i];
-        }
+        var bytes = new byte[dtype.ByteCount(values.Length)];
+        GgufExport.Encode(dtype, values, bytes);
         return bytes;
     }
 
@@ -59,7 +51,7 @@ public static class ModelConversion
         if (GgufModel.IsGgufPath(path))
         {
             var g = GgufModel.Open(path);
-            var tokenizer = g.Metadata.Values.Where(kv => kv.Key.StartsWith("tokenizer.", StringComparison.Ordinal)).ToList();
+            var tokenizer = g.Metadata.Values.Where(kv => kv.Key.StartsWith("tokenizer.", StringComparison.Ordinal) || kv.Key == GgufTokenizer.PlaceholderKey).ToList();
             return new Source(g.Config, g.Store, tokenizer, g.Metadata.OptionalString("general.name") ?? Path.GetFileNameWithoutExtension(path));
         }
         if (!Directory.Exists(path)) throw new BambaException($"{path}: model directory not found");
