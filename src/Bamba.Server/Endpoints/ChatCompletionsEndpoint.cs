@@ -45,10 +45,12 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
             r.MaxCompletionTokens ?? r.MaxTokens, int.MaxValue, prompt.Length, engine, allowZero: false);
         var sampling = RequestMapping.Sampling(r, engine);
         var stopIds = RequestMapping.StopTokenIds(r, engine);
+        var grammar = ResponseFormats.Grammar(r.ResponseFormat, engine);
         var sequences = Enumerable.Range(0, n).Select(i => new SequenceRequest
         {
             Prompt = prompt, MaxNewTokens = maxTokens, Sampling = RequestMapping.ForChoice(sampling, i),
             StopTokenIds = stopIds, EosTokenIds = RequestMapping.EosIds(r), Logprobs = r.Logprobs == true, TopLogprobs = top,
+            Grammar = grammar,
         }).ToList();
         return new Call(r, prompt.Length, r.Logprobs == true, RequestMapping.Stops(r), sequences);
     }

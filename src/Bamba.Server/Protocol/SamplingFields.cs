@@ -55,6 +55,8 @@ public sealed record ChatCompletionRequest : SamplingFields
     public int? MaxCompletionTokens { get; init; }
     public bool? Logprobs { get; init; }
     public int? TopLogprobs { get; init; }
+    /// <summary>{"type": "text" | "json_object" | "json_schema", "json_schema": {"name", "schema", "strict"}}.</summary>
+    public JsonElement? ResponseFormat { get; init; }
 }
 
 /// <summary>A chat message: content is a string or a list of parts, of which the text parts count.</summary>

@@ -26,6 +26,10 @@ public interface ITextCodec
     /// <summary>The chat template applied to <paramref name="messages"/>; throws <see cref="BambaException"/> if there is none.</summary>
     string RenderChat(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt);
 
+    /// <summary>Per id the bytes it adds to the text (null for special tokens): what constrained decoding needs.
+    /// Null when the codec cannot say, and then the model cannot be constrained.</summary>
+    byte[]?[]? TokenBytes() => null;
+
     /// <summary>Whether the rendered chat already starts with the BOS token (then encoding must not add another).</summary>
     bool ChatIncludesSpecialTokens => true;
 }

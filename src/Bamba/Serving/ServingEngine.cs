@@ -22,6 +22,7 @@ public sealed class ServingEngine : IDisposable
         Defaults = defaults ?? GenerationConfig.Default;
         _ownsModel = ownsModel;
         Scheduler = new ContinuousBatchScheduler(model, options);
+        Grammars = new GrammarCache(text, model.Config.VocabSize);
     }
 
     /// <summary>Loads a model directory for serving on the CPU; the model id defaults to the directory's name.</summary>
@@ -44,6 +45,8 @@ public sealed class ServingEngine : IDisposable
     public string ModelId { get; }
     public GenerationConfig Defaults { get; }
     public ContinuousBatchScheduler Scheduler { get; }
+    /// <summary>Compiled grammars for constrained decoding (response formats, tool calls).</summary>
+    public GrammarCache Grammars { get; }
     public int MaxContext => Scheduler.Options.MaxContext;
 
     /// <summary>End-of-sequence ids: generation_config.json's (else config.json's) and the tokenizer's EOS token
