@@ -17,7 +17,10 @@ public sealed record CompletionChoice(int Index, string Text, CompletionLogprobs
 
 public sealed record CompletionResponse(string Id, string Object, long Created, string Model, List<CompletionChoice> Choices, Usage? Usage);
 
-public sealed record ChatMessageOut(string? Role, string? Content);
+public sealed record ChatMessageOut(string? Role, string? Content)
+{
+    public List<ToolCallDto>? ToolCalls { get; init; }
+}
 
 public sealed record ChatTopLogprob(string Token, double Logprob, int[] Bytes);
 

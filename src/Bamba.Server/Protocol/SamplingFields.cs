@@ -57,6 +57,40 @@ public sealed record ChatCompletionRequest : SamplingFields
     public int? TopLogprobs { get; init; }
     /// <summary>{"type": "text" | "json_object" | "json_schema", "json_schema": {"name", "schema", "strict"}}.</summary>
     public JsonElement? ResponseFormat { get; init; }
+    /// <summary>[{"type": "function", "function": {"name", "description", "parameters", "strict"}}].</summary>
+    public ToolDto[]? Tools { get; init; }
+    /// <summary>"none" | "auto" | "required" | {"type": "function", "function": {"name": ...}}.</summary>
+    public JsonElement? ToolChoice { get; init; }
+    public bool? ParallelToolCalls { get; init; }
+}
+
+public sealed record ToolDto
+{
+    public string? Type { get; init; }
+    public FunctionDto? Function { get; init; }
+}
+
+public sealed record FunctionDto
+{
+    public string? Name { get; init; }
+    public string? Description { get; init; }
+    public JsonElement? Parameters { get; init; }
+    public bool? Strict { get; init; }
+}
+
+/// <summary>A tool call, in an assistant message (id, type, function) or a streamed delta (with its index).</summary>
+public sealed record ToolCallDto
+{
+    public int? Index { get; init; }
+    public string? Id { get; init; }
+    public string? Type { get; init; }
+    public FunctionCallDto? Function { get; init; }
+}
+
+public sealed record FunctionCallDto
+{
+    public string? Name { get; init; }
+    public string? Arguments { get; init; }
 }
 
 /// <summary>A chat message: content is a string or a list of parts, of which the text parts count.</summary>
@@ -65,4 +99,8 @@ public sealed record ChatMessageDto
     public string? Role { get; init; }
     public JsonElement? Content { get; init; }
     public string? Name { get; init; }
+    /// <summary>The calls an assistant message made.</summary>
+    public ToolCallDto[]? ToolCalls { get; init; }
+    /// <summary>The call a tool message answers.</summary>
+    public string? ToolCallId { get; init; }
 }

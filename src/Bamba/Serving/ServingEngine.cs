@@ -55,11 +55,11 @@ public sealed class ServingEngine : IDisposable
         [.. (Defaults.EosTokenIds ?? Model.Config.EosTokenIds).Union(Text is HfTextCodec hf ? hf.Tokenizer.EosIds : [])];
 
     /// <summary>The chat template applied to <paramref name="turns"/> with the assistant's turn opened, as token ids.</summary>
-    public int[] EncodeChat(IReadOnlyList<ChatTurn> turns)
+    public int[] EncodeChat(IReadOnlyList<ChatTurn> turns, IReadOnlyList<Tools.ToolDefinition>? tools = null)
     {
         var text = Text ?? throw new BambaException($"the model '{ModelId}' has no tokenizer, so it cannot chat");
         if (!text.HasChatTemplate) throw new BambaException($"the model '{ModelId}' has no chat template");
-        return text.Encode(text.RenderChat(turns, addGenerationPrompt: true), addSpecialTokens: !text.ChatIncludesSpecialTokens);
+        return text.Encode(text.RenderChat(turns, addGenerationPrompt: true, tools), addSpecialTokens: !text.ChatIncludesSpecialTokens);
     }
 
     /// <summary>Starts one choice. Stop strings need a tokenizer.</summary>
