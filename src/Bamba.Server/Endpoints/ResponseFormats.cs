@@ -19,25 +19,22 @@ internal static class ResponseFormats
         switch (type.GetString())
         {
             case "text": return null;
-            case "json_object": return Compile(engine, "json_object", JsonSchemaGrammar.AnyObject, "response_format");
+            case "json_object": return Compile(engine.Grammars.AnyObject, "response_format");
             case "json_schema":
                 if (!f.TryGetProperty("json_schema", out var spec) || spec.ValueKind != JsonValueKind.Object)
                     throw ApiException.BadValue("response_format.json_schema", "json_schema must be an object with a 'schema'");
                 if (!spec.TryGetProperty("schema", out var schema))
                     throw ApiException.BadValue("response_format.json_schema.schema", "json_schema needs a 'schema'");
-                return Schema(schema, engine, "response_format.json_schema.schema");
+                return Compile(() => engine.Grammars.Schema(schema), "response_format.json_schema.schema");
             case var other:
                 throw ApiException.BadValue("response_format.type", $"response_format type must be text, json_object or json_schema, got '{other}'");
         }
     }
 
-    /// <summary>The grammar of a JSON schema (cached by its text); a construct it cannot enforce is a 400 on <paramref name="param"/>.</summary>
-    public static TokenGrammar Schema(JsonElement schema, ServingEngine engine, string param) =>
-        Compile(engine, "schema:" + schema.GetRawText(), () => JsonSchemaGrammar.Compile(schema.Clone()), param);
-
-    private static TokenGrammar Compile(ServingEngine engine, string key, Func<Grammar> compile, string param)
+    /// <summary>A construct the compiler cannot enforce is a 400 on <paramref name="param"/>.</summary>
+    private static TokenGrammar Compile(Func<TokenGrammar> compile, string param)
     {
-        try { return engine.Grammars.Get(key, compile); }
+        try { return compile(); }
         catch (UnsupportedSchemaException e) { throw ApiException.BadValue(param, $"unsupported schema construct '{e.Construct}': {e.Message}"); }
         catch (BambaException e) { throw ApiException.BadValue(param, e.Message); }
     }

@@ -13,6 +13,13 @@ public sealed class GrammarCache(ITextCodec? text, int vocabSize, int capacity =
     private readonly Lazy<TokenVocabulary?> _vocabulary =
         new(() => text?.TokenBytes() is { } bytes ? new TokenVocabulary(bytes, vocabSize) : null);
 
+    /// <summary>The grammar of JSON values valid against <paramref name="schema"/> (throws <see cref="UnsupportedSchemaException"/>).</summary>
+    public TokenGrammar Schema(System.Text.Json.JsonElement schema) =>
+        Get("schema:" + schema.GetRawText(), () => JsonSchemaGrammar.Compile(schema.Clone()));
+
+    /// <summary>The grammar of any JSON object.</summary>
+    public TokenGrammar AnyObject() => Get("json_object", JsonSchemaGrammar.AnyObject);
+
     /// <summary>The grammar of <paramref name="key"/>, compiled by <paramref name="compile"/> on first use.</summary>
     public TokenGrammar Get(string key, Func<Grammar> compile)
     {
