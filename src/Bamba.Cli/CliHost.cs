@@ -16,6 +16,7 @@ internal static class CliHost
         new TokenizeCommand(),
         new DetokenizeCommand(),
         new BenchTokenizeCommand(),
+        new BenchGrammarCommand(),
         new BenchServeCommand(),
         new TrainCommand(),
         new TrainTokenizerCommand(),
