@@ -43,3 +43,7 @@ public sealed record ModelList(string Object, List<ModelCard> Data);
 public sealed record ErrorBody(string Message, string Type, string? Param, string? Code);
 
 public sealed record ErrorResponse(ErrorBody Error);
+
+public sealed record TokenizeResponse(int Count, int MaxModelLen, int[] Tokens);
+
+public sealed record DetokenizeResponse(string Prompt);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Bamba.Server.Protocol;
 
@@ -28,6 +29,8 @@ public abstract record SamplingFields
     public bool? Stream { get; init; }
     public StreamOptions? StreamOptions { get; init; }
     public string? User { get; init; }
+    /// <summary>Token id (as a string key) → bias in [−100, 100], added to its logit.</summary>
+    public Dictionary<string, float>? LogitBias { get; init; }
 }
 
 public sealed record StreamOptions
@@ -36,6 +39,7 @@ public sealed record StreamOptions
 }
 
 /// <summary>POST /v1/completions.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record CompletionRequest : SamplingFields
 {
     /// <summary>A string, a list of strings, a list of token ids, or a list of such lists.</summary>
@@ -49,6 +53,7 @@ public sealed record CompletionRequest : SamplingFields
 }
 
 /// <summary>POST /v1/chat/completions.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record ChatCompletionRequest : SamplingFields
 {
     public ChatMessageDto[]? Messages { get; init; }
@@ -103,4 +108,21 @@ public sealed record ChatMessageDto
     public ToolCallDto[]? ToolCalls { get; init; }
     /// <summary>The call a tool message answers.</summary>
     public string? ToolCallId { get; init; }
+}
+
+/// <summary>POST /tokenize (vLLM's shape): a prompt, or chat messages rendered with the template.</summary>
+public sealed record TokenizeRequest
+{
+    public string? Model { get; init; }
+    public string? Prompt { get; init; }
+    public bool? AddSpecialTokens { get; init; }
+    public ChatMessageDto[]? Messages { get; init; }
+    public bool? AddGenerationPrompt { get; init; }
+}
+
+/// <summary>POST /detokenize.</summary>
+public sealed record DetokenizeRequest
+{
+    public string? Model { get; init; }
+    public int[]? Tokens { get; init; }
 }

@@ -56,7 +56,7 @@ internal sealed class RunningSequence
 
     /// <summary>Whether this sequence's next token can be picked by <paramref name="device"/> (no log-probabilities asked for).</summary>
     public bool SamplesOn(IDeviceSampling? device) =>
-        device is not null && _constraint is null && !Request.Logprobs && Request.TopLogprobs == 0 && device.CanSample(Request.Sampling);
+        device is not null && _constraint is null && Request.Sampling.LogitBias is null && !Request.Logprobs && Request.TopLogprobs == 0 && device.CanSample(Request.Sampling);
 
     public float NextUniform() => _sampler.NextUniform();
 
