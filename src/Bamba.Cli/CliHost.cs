@@ -23,6 +23,7 @@ internal static class CliHost
         new TokenizeCommand(),
         new DetokenizeCommand(),
         new BenchTokenizeCommand(),
+        new BenchGrammarCommand(),
         new ConvertCommand(),
         new CompletionsCommand(),
     ];

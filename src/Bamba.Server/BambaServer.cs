@@ -67,6 +67,11 @@ public sealed class BambaServer : IAsyncDisposable
         app.MapPost("/v1/chat/completions", (Func<HttpContext, Task>)chat.HandleAsync)
             .Accepts<ChatCompletionRequest>("application/json").Produces<ChatCompletionResponse>()
             .Produces<ErrorResponse>(400).Produces<ErrorResponse>(401).Produces<ErrorResponse>(429).WithName("createChatCompletion");
+        var tokenize = new TokenizeEndpoints(engine);
+        app.MapPost("/tokenize", (Func<HttpContext, Task>)tokenize.TokenizeAsync)
+            .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>().Produces<ErrorResponse>(400).WithName("tokenize");
+        app.MapPost("/detokenize", (Func<HttpContext, Task>)tokenize.DetokenizeAsync)
+            .Accepts<DetokenizeRequest>("application/json").Produces<DetokenizeResponse>().Produces<ErrorResponse>(400).WithName("detokenize");
         app.MapGet("/v1/models", () => Results.Json(Models(engine), JsonProtocol.Options)).Produces<ModelList>().WithName("listModels");
         app.MapGet("/health", () => Results.Json(new { status = "ok" })).WithName("health");
         app.MapGet("/metrics", () => Results.Text(PrometheusMetrics.Render(engine.Scheduler.Metrics, engine.ModelId), PrometheusMetrics.ContentType))

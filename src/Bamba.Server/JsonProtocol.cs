@@ -31,8 +31,14 @@ internal static class JsonProtocol
                 field.StartsWith('(') ? null : field, "invalid_value");
         try
         {
-            return JsonSerializer.Deserialize<T>(bytes, Options)
+            // Parsed whole first, so that malformed JSON is reported as such before any field is looked at.
+            using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
+            return document.Deserialize<T>(Options)
                 ?? throw new ApiException(400, "the request body must be a JSON object", code: "invalid_json");
+        }
+        catch (JsonException e) when (UnknownField(e.Message) is { } field)
+        {
+            throw new ApiException(400, $"the parameter '{field}' is not supported by this server", field, "unsupported_parameter");
         }
         catch (JsonException e)
         {
@@ -47,6 +53,16 @@ internal static class JsonProtocol
             };
             throw new ApiException(400, message, param, "invalid_json");
         }
+    }
+
+    /// <summary>The field named by System.Text.Json's "The JSON property 'x' could not be mapped" (a request type that
+    /// disallows unknown members), else null.</summary>
+    private static string? UnknownField(string message)
+    {
+        const string prefix = "The JSON property '";
+        if (!message.StartsWith(prefix, StringComparison.Ordinal) || !message.Contains("could not be mapped", StringComparison.Ordinal)) return null;
+        int end = message.IndexOf('\'', prefix.Length);
+        return end < 0 ? null : message[prefix.Length..end];
     }
 
     /// <summary>The expected JSON type, in words, from System.Text.Json's "could not be converted to T" message.</summary>

@@ -12,10 +12,12 @@ internal static class RequestMapping
     public const int MaxN = 16;
     public const int MaxStops = 4;
 
-    public static void CheckModel(SamplingFields r, ServingEngine engine)
+    public static void CheckModel(SamplingFields r, ServingEngine engine) => CheckModel(r.Model, engine);
+
+    public static void CheckModel(string? model, ServingEngine engine)
     {
-        if (r.Model is not null && r.Model != engine.ModelId)
-            throw new ApiException(400, $"the model '{r.Model}' does not exist; this server serves '{engine.ModelId}'", "model", "model_not_found");
+        if (model is not null && model != engine.ModelId)
+            throw new ApiException(400, $"the model '{model}' does not exist; this server serves '{engine.ModelId}'", "model", "model_not_found");
     }
 
     public static int N(SamplingFields r)
@@ -47,8 +49,23 @@ internal static class RequestMapping
             PresencePenalty = r.PresencePenalty ?? 0,
             FrequencyPenalty = r.FrequencyPenalty ?? 0,
             Seed = r.Seed is long s ? unchecked((ulong)s) : null,
+            LogitBias = LogitBias(r, engine),
         };
         return sampling;
+    }
+
+    private static Dictionary<int, float>? LogitBias(SamplingFields r, ServingEngine engine)
+    {
+        if (r.LogitBias is not { Count: > 0 } map) return null;
+        var bias = new Dictionary<int, float>();
+        foreach (var (key, value) in map)
+        {
+            if (!int.TryParse(key, out int id) || (uint)id >= (uint)engine.Model.Config.VocabSize)
+                throw ApiException.BadValue("logit_bias", $"logit_bias keys must be token ids in 0..{engine.Model.Config.VocabSize - 1}, got '{key}'");
+            if (!(Math.Abs(value) <= 100)) throw ApiException.BadValue("logit_bias", $"logit_bias values must be in [-100, 100], got {value} for {key}");
+            bias[id] = value;
+        }
+        return bias;
     }
 
     /// <summary>Choice i of a request with a seed samples with seed + i, so the n choices differ yet repeat.</summary>

@@ -1,6 +1,7 @@
 using System.Text;
 using Bamba.Generation.Scheduling;
 using Bamba.Serving;
+using Bamba.Serving.Tools;
 using Bamba.Server.Protocol;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,7 +15,10 @@ namespace Bamba.Server.Endpoints;
 /// </summary>
 internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
 {
-    private sealed record Call(ChatCompletionRequest Request, int PromptTokens, bool Logprobs, string[] Stops, List<SequenceRequest> Sequences);
+    private sealed record Call(ChatCompletionRequest Request, int PromptTokens, bool Logprobs, string[] Stops, List<SequenceRequest> Sequences, ToolRequest? Tools)
+    {
+        public bool Parallel => Request.ParallelToolCalls != false;
+    }
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -36,8 +40,9 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         var text = RequestMapping.Text(engine, "messages");
         if (!text.HasChatTemplate) throw ApiException.BadValue("messages", $"the model '{engine.ModelId}' has no chat template: use /v1/completions");
         RequestMapping.CheckTextLength(turns.Sum(t => (long)t.Content.Length), engine, "messages");
+        var tools = ToolMapping.Request(r, engine);
         int[] prompt;
-        try { prompt = engine.EncodeChat(turns); }
+        try { prompt = engine.EncodeChat(turns, tools?.Offered); }
         catch (BambaException e) { throw ApiException.BadValue("messages", e.Message); } // e.g. the template's raise_exception
         int n = RequestMapping.N(r);
         int top = RequestMapping.TopLogprobs("top_logprobs", r.TopLogprobs);
@@ -46,19 +51,30 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
             r.MaxCompletionTokens ?? r.MaxTokens, int.MaxValue, prompt.Length, engine, allowZero: false);
         var sampling = RequestMapping.Sampling(r, engine);
         var stopIds = RequestMapping.StopTokenIds(r, engine);
+        var grammar = ResponseFormats.Grammar(r.ResponseFormat, engine);
+        if (tools?.Grammar(engine) is { } callGrammar)
+        {
+            if (grammar is not null) throw ApiException.BadValue("response_format", "response_format cannot be combined with a tool_choice that forces a call");
+            grammar = callGrammar;
+        }
         var sequences = Enumerable.Range(0, n).Select(i => new SequenceRequest
         {
             Prompt = prompt, MaxNewTokens = maxTokens, Sampling = RequestMapping.ForChoice(sampling, i),
             StopTokenIds = stopIds, EosTokenIds = RequestMapping.EosIds(r), Logprobs = r.Logprobs == true, TopLogprobs = top,
+            Grammar = grammar,
         }).ToList();
-        return new Call(r, prompt.Length, r.Logprobs == true, RequestMapping.Stops(r), sequences);
+        return new Call(r, prompt.Length, r.Logprobs == true, RequestMapping.Stops(r), sequences, tools);
     }
 
     private async Task<ChatCompletionResponse> RespondAsync(Call call, List<ChoiceRun> runs, CancellationToken cancel)
     {
         var outcomes = await ChoiceEvents.CollectAll(runs, cancel);
-        var choices = outcomes.Select((o, k) => new ChatChoice(k, new ChatMessageOut("assistant", runs[k].Text),
-            call.Logprobs ? Logprobs(o.Deltas) : null, o.End.FinishReason)).ToList();
+        var choices = outcomes.Select((o, k) =>
+        {
+            var (content, calls) = call.Tools?.Parse(runs[k].Text, call.Parallel) ?? (runs[k].Text, []);
+            var message = new ChatMessageOut("assistant", content) { ToolCalls = calls.Count == 0 ? null : ToolMapping.Calls(calls, indexed: false) };
+            return new ChatChoice(k, message, call.Logprobs ? Logprobs(o.Deltas) : null, calls.Count == 0 ? o.End.FinishReason : "tool_calls");
+        }).ToList();
         var usage = Usage.Of(call.PromptTokens, outcomes.Sum(o => o.End.CompletionTokens));
         return new ChatCompletionResponse(ChoiceStarter.NewId("chatcmpl-"), "chat.completion", ChoiceStarter.Now(), engine.ModelId, choices, usage);
     }
@@ -78,14 +94,28 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         for (int k = 0; k < runs.Count; k++)
             await sse.SendAsync(Chunk(new ChatChunkChoice(k, new ChatMessageOut("assistant", ""), null, null)));
         int completionTokens = 0;
+        var gates = runs.Select(_ => call.Tools is { MayCall: true } ? new ToolCallStream(call.Tools, call.Parallel) : null).ToArray();
         await foreach (var e in ChoiceEvents.Merge(runs, context.RequestAborted))
         {
             if (e.Delta is { } d)
-                await sse.SendAsync(Chunk(new ChatChunkChoice(e.Index, new ChatMessageOut(null, d.Text), call.Logprobs ? Logprobs([d]) : null, null)));
+            {
+                string text = gates[e.Index]?.Push(d.Text) ?? d.Text;
+                await sse.SendAsync(Chunk(new ChatChunkChoice(e.Index, new ChatMessageOut(null, text), call.Logprobs ? Logprobs([d]) : null, null)));
+            }
             else if (e.End is { } end)
             {
                 completionTokens += end.CompletionTokens;
-                await sse.SendAsync(Chunk(new ChatChunkChoice(e.Index, new ChatMessageOut(null, null), null, end.FinishReason)));
+                string finish = end.FinishReason;
+                if (gates[e.Index]?.Finish() is var (content, calls))
+                {
+                    if (content is { Length: > 0 }) await sse.SendAsync(Chunk(new ChatChunkChoice(e.Index, new ChatMessageOut(null, content), null, null)));
+                    if (calls.Count > 0)
+                    {
+                        await sse.SendAsync(Chunk(new ChatChunkChoice(e.Index, new ChatMessageOut(null, null) { ToolCalls = ToolMapping.Calls(calls, indexed: true) }, null, null)));
+                        finish = "tool_calls";
+                    }
+                }
+                await sse.SendAsync(Chunk(new ChatChunkChoice(e.Index, new ChatMessageOut(null, null), null, finish)));
             }
         }
         if (call.Request.StreamOptions?.IncludeUsage == true)

@@ -19,7 +19,7 @@ internal static class ChatMessages
             var m = messages[i] ?? throw ApiException.BadValue($"messages[{i}]", "a message must be an object");
             if (m.Role is null || !Roles.Contains(m.Role))
                 throw ApiException.BadValue($"messages[{i}].role", $"role must be one of {string.Join(", ", Roles)}, got '{m.Role}'");
-            turns.Add(new ChatTurn(m.Role, Content(m.Content, i)));
+            turns.Add(new ChatTurn(m.Role, Content(m.Content, i)) { ToolCalls = ToolMapping.Calls(m.ToolCalls, i), ToolCallId = m.ToolCallId });
         }
         return turns;
     }

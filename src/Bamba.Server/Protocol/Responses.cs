@@ -17,7 +17,10 @@ public sealed record CompletionChoice(int Index, string Text, CompletionLogprobs
 
 public sealed record CompletionResponse(string Id, string Object, long Created, string Model, List<CompletionChoice> Choices, Usage? Usage);
 
-public sealed record ChatMessageOut(string? Role, string? Content);
+public sealed record ChatMessageOut(string? Role, string? Content)
+{
+    public List<ToolCallDto>? ToolCalls { get; init; }
+}
 
 public sealed record ChatTopLogprob(string Token, double Logprob, int[] Bytes);
 
@@ -40,3 +43,7 @@ public sealed record ModelList(string Object, List<ModelCard> Data);
 public sealed record ErrorBody(string Message, string Type, string? Param, string? Code);
 
 public sealed record ErrorResponse(ErrorBody Error);
+
+public sealed record TokenizeResponse(int Count, int MaxModelLen, int[] Tokens);
+
+public sealed record DetokenizeResponse(string Prompt);

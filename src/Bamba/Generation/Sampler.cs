@@ -56,6 +56,8 @@ public sealed class Sampler
 
     private void ApplyPenalties(float[] scores, IReadOnlyList<int> history, int generatedFrom)
     {
+        foreach (var (id, bias) in _options.LogitBias ?? new Dictionary<int, float>())
+            if ((uint)id < (uint)scores.Length) scores[id] += bias;
         float rep = _options.RepetitionPenalty;
         if (rep != 1f)
             foreach (int id in history.Distinct())

@@ -19,6 +19,8 @@ public sealed record SamplingOptions
     public float PresencePenalty { get; init; }
     public float FrequencyPenalty { get; init; }
     public ulong? Seed { get; init; }
+    /// <summary>OpenAI's logit_bias: added to these ids' logits before anything else (−100 bans, +100 forces).</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
 
     public static SamplingOptions Greedy { get; } = new() { Temperature = 0f };
 
@@ -40,5 +42,7 @@ public sealed record SamplingOptions
         if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty)) throw new BambaException($"repetition_penalty must be > 0, got {RepetitionPenalty}");
         if (!(Math.Abs(PresencePenalty) <= 2)) throw new BambaException($"presence_penalty must be in [-2, 2], got {PresencePenalty}");
         if (!(Math.Abs(FrequencyPenalty) <= 2)) throw new BambaException($"frequency_penalty must be in [-2, 2], got {FrequencyPenalty}");
+        foreach (var (id, bias) in LogitBias ?? new Dictionary<int, float>())
+            if (!(Math.Abs(bias) <= 100)) throw new BambaException($"logit_bias for token {id} must be in [-100, 100], got {bias}");
     }
 }

@@ -1,3 +1,4 @@
+using Bamba.Serving.Tools;
 using Bamba.Tokenization;
 
 namespace Bamba.Serving;
@@ -6,7 +7,8 @@ namespace Bamba.Serving;
 /// A model directory's Hugging Face tokenizer as serving uses it. The chat template is rendered by
 /// <paramref name="renderChat"/> (null when the tokenizer has no template or no renderer is available).
 /// </summary>
-public sealed class HfTextCodec(HfTokenizer tokenizer, Func<IReadOnlyList<ChatTurn>, bool, string>? renderChat) : ITextCodec
+public sealed class HfTextCodec(HfTokenizer tokenizer, Func<IReadOnlyList<ChatTurn>, bool, IReadOnlyList<ToolDefinition>?, string>? renderChat)
+    : ITextCodec
 {
     public HfTokenizer Tokenizer => tokenizer;
 
@@ -22,8 +24,18 @@ public sealed class HfTextCodec(HfTokenizer tokenizer, Func<IReadOnlyList<ChatTu
 
     public int? MaxCharsPerToken => tokenizer.MaxCharsPerToken;
 
-    public string RenderChat(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt) =>
-        (renderChat ?? throw new BambaException("the tokenizer has no chat template"))(messages, addGenerationPrompt);
+    public byte[]?[] TokenBytes() => Bamba.Tokenization.TokenBytes.Of(tokenizer);
+
+    public string RenderChat(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt) => RenderChat(messages, addGenerationPrompt, null);
+
+    public string RenderChat(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt, IReadOnlyList<ToolDefinition>? tools)
+    {
+        if (tools is { Count: > 0 } && ToolCallFormat is null)
+            throw new BambaException("this model's chat template does not render tools");
+        return (renderChat ?? throw new BambaException("the tokenizer has no chat template"))(messages, addGenerationPrompt, tools);
+    }
+
+    public ToolCallFormat? ToolCallFormat { get; } = ToolCallFormat.Detect(tokenizer.ChatTemplate);
 
     /// <summary>Templates write the BOS token themselves, as transformers' apply_chat_template expects.</summary>
     public bool ChatIncludesSpecialTokens => true;

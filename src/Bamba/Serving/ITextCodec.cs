@@ -1,7 +1,15 @@
+using Bamba.Serving.Tools;
+
 namespace Bamba.Serving;
 
 /// <summary>One chat message as a chat template sees it.</summary>
-public sealed record ChatTurn(string Role, string Content);
+public sealed record ChatTurn(string Role, string Content)
+{
+    /// <summary>The calls an assistant turn made.</summary>
+    public IReadOnlyList<ToolCall>? ToolCalls { get; init; }
+    /// <summary>The call a tool turn answers.</summary>
+    public string? ToolCallId { get; init; }
+}
 
 /// <summary>
 /// What serving needs from a model's tokenizer and chat template: text ↔ ids, one token's text (for logprobs) and
@@ -28,6 +36,18 @@ public interface ITextCodec
 
     /// <summary>The chat template applied to <paramref name="messages"/>; throws <see cref="BambaException"/> if there is none.</summary>
     string RenderChat(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt);
+
+    /// <summary>The chat template with <paramref name="tools"/> offered to the model (as its <c>tools</c> variable).</summary>
+    string RenderChat(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt, IReadOnlyList<ToolDefinition>? tools) =>
+        tools is { Count: > 0 } ? throw new BambaException("this model's chat template does not render tools")
+        : RenderChat(messages, addGenerationPrompt);
+
+    /// <summary>How the model writes tool calls, from its chat template; null when the template renders no tools.</summary>
+    ToolCallFormat? ToolCallFormat => null;
+
+    /// <summary>Per id the bytes it adds to the text (null for special tokens): what constrained decoding needs.
+    /// Null when the codec cannot say, and then the model cannot be constrained.</summary>
+    byte[]?[]? TokenBytes() => null;
 
     /// <summary>Whether the rendered chat already starts with the BOS token (then encoding must not add another).</summary>
     bool ChatIncludesSpecialTokens => true;

@@ -22,6 +22,7 @@ public sealed class ServingEngine : IDisposable
         Defaults = defaults ?? GenerationConfig.Default;
         _ownsModel = ownsModel;
         Scheduler = new ContinuousBatchScheduler(model, options);
+        Grammars = new GrammarCache(text, model.Config.VocabSize);
     }
 
     /// <summary>Loads a model directory for serving on the CPU; the model id defaults to the directory's name.</summary>
@@ -47,6 +48,8 @@ public sealed class ServingEngine : IDisposable
     public string ModelId { get; }
     public GenerationConfig Defaults { get; }
     public ContinuousBatchScheduler Scheduler { get; }
+    /// <summary>Compiled grammars for constrained decoding (response formats, tool calls).</summary>
+    public GrammarCache Grammars { get; }
     public int MaxContext => Scheduler.Options.MaxContext;
 
     /// <summary>End-of-sequence ids: generation_config.json's (else config.json's) and the tokenizer's EOS token
@@ -55,11 +58,11 @@ public sealed class ServingEngine : IDisposable
         [.. (Defaults.EosTokenIds ?? Model.Config.EosTokenIds).Union(Text is HfTextCodec hf ? hf.Tokenizer.EosIds : [])];
 
     /// <summary>The chat template applied to <paramref name="turns"/> with the assistant's turn opened, as token ids.</summary>
-    public int[] EncodeChat(IReadOnlyList<ChatTurn> turns)
+    public int[] EncodeChat(IReadOnlyList<ChatTurn> turns, IReadOnlyList<Tools.ToolDefinition>? tools = null)
     {
         var text = Text ?? throw new BambaException($"the model '{ModelId}' has no tokenizer, so it cannot chat");
         if (!text.HasChatTemplate) throw new BambaException($"the model '{ModelId}' has no chat template");
-        return text.Encode(text.RenderChat(turns, addGenerationPrompt: true), addSpecialTokens: !text.ChatIncludesSpecialTokens);
+        return text.Encode(text.RenderChat(turns, addGenerationPrompt: true, tools), addSpecialTokens: !text.ChatIncludesSpecialTokens);
     }
 
     /// <summary>Starts one choice. Stop strings need a tokenizer.</summary>

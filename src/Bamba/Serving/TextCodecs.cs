@@ -1,3 +1,4 @@
+using Bamba.Serving.Tools;
 using Bamba.Tokenization;
 using Bamba.Tokenization.ChatTemplates;
 
@@ -21,13 +22,22 @@ public static class TextCodecs
     /// The tokenizer's Jinja chat template as a renderer (null without one), given bos_token and eos_token as
     /// transformers' apply_chat_template does. Parsed once, at load, so a broken template fails the load.
     /// </summary>
-    public static Func<IReadOnlyList<ChatTurn>, bool, string>? ChatRenderer(HfTokenizer tokenizer, string? source = null)
+    public static Func<IReadOnlyList<ChatTurn>, bool, IReadOnlyList<ToolDefinition>?, string>? ChatRenderer(HfTokenizer tokenizer, string? source = null)
     {
         source ??= tokenizer.ChatTemplate;
         if (source is not { Length: > 0 }) return null;
         var template = ChatTemplate.Parse(source);
         var variables = new Dictionary<string, object?> { ["bos_token"] = tokenizer.BosToken ?? "", ["eos_token"] = tokenizer.EosToken ?? "" };
-        return (turns, addGenerationPrompt) =>
-            template.Render(turns.Select(t => new ChatMessage(t.Role, t.Content)).ToList(), addGenerationPrompt, variables);
+        return (turns, addGenerationPrompt, tools) => template.Render(turns.Select(Message).ToList(), addGenerationPrompt,
+            tools is { Count: > 0 } ? new Dictionary<string, object?>(variables) { ["tools"] = tools.Select(t => t.ToTemplateValue()).ToList() } : variables);
+    }
+
+    /// <summary>A turn as templates read it: tool calls and the id a tool's answer refers to as extra fields.</summary>
+    private static ChatMessage Message(ChatTurn turn)
+    {
+        var extra = new Dictionary<string, object?>();
+        if (turn.ToolCalls is { Count: > 0 } calls) extra["tool_calls"] = calls.Select(c => c.ToTemplateValue()).ToList();
+        if (turn.ToolCallId is { } id) extra["tool_call_id"] = id;
+        return new ChatMessage(turn.Role, turn.Content, extra.Count == 0 ? null : extra);
     }
 }

@@ -83,6 +83,8 @@ public sealed class HfTokenizer
     public int VocabSize { get; }
     public IReadOnlyCollection<AddedToken> AddedTokens => _addedById.Values;
     internal BpeModel Model => _model;
+    /// <summary>Tokens are byte-level strings (GPT-2, Llama 3, Qwen): each character stands for one byte.</summary>
+    internal bool IsByteLevel => _byteLevelInput;
 
     /// <summary>Loads <c>DIR/tokenizer.json</c> and, when present, tokenizer_config.json and generation_config.json.</summary>
     public static HfTokenizer Load(string directory)

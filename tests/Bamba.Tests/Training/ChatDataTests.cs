@@ -51,7 +51,7 @@ public sealed class ChatDataTests : IDisposable
         var encoder = Encoder(TrainOn.Assistant, out var tokenizer);
         var (ids, labels) = encoder.Conversation(Conversation);
 
-        var rendered = TextCodecs.ChatRenderer(tokenizer)!(Conversation, false);
+        var rendered = TextCodecs.ChatRenderer(tokenizer)!(Conversation, false, null);
         Assert.Equal(string.Concat(Pieces.Select(p => p.Text)), rendered);
         Assert.Equal(tokenizer.Encode(rendered), ids); // cutting at the spans changes no token
         var expectedIds = new List<int>();

@@ -11,6 +11,8 @@ internal sealed class RunningSequence
     private readonly Sampler _sampler;
     private readonly double?[]? _promptLogprobs;
     private readonly TokenLogprob[][]? _promptTop;
+    private readonly Constraints.TokenConstraint? _constraint;
+    private float[] _masked = [];
     private DateTime _lastToken;
 
     public RunningSequence(SequenceHandle handle, int slot, SequenceState state, int kvBlocks, IEnumerable<int> stopIds)
@@ -22,6 +24,7 @@ internal sealed class RunningSequence
         _history = [.. Request.Prompt];
         _stopIds = [.. stopIds];
         _sampler = new Sampler(Request.Sampling);
+        _constraint = Request.Grammar?.Start(_stopIds);
         if (Request.PromptLogprobs)
         {
             _promptLogprobs = new double?[Request.Prompt.Length];
@@ -53,7 +56,7 @@ internal sealed class RunningSequence
 
     /// <summary>Whether this sequence's next token can be picked by <paramref name="device"/> (no log-probabilities asked for).</summary>
     public bool SamplesOn(IDeviceSampling? device) =>
-        device is not null && !Request.Logprobs && Request.TopLogprobs == 0 && device.CanSample(Request.Sampling);
+        device is not null && _constraint is null && Request.Sampling.LogitBias is null && !Request.Logprobs && Request.TopLogprobs == 0 && device.CanSample(Request.Sampling);
 
     public float NextUniform() => _sampler.NextUniform();
 
@@ -73,7 +76,17 @@ internal sealed class RunningSequence
         }
         if (outcome.Logits is not { } logits) return Append(outcome.DeviceToken, default);
         var row = logits.AsSpan(logits.Length - vocab, vocab);
-        return Append(_sampler.Sample(row, _history, Request.Prompt.Length), row);
+        return Append(_sampler.Sample(Constrain(row), _history, Request.Prompt.Length), row);
+    }
+
+    /// <summary>The row with every id the grammar refuses here at −∞ (the row itself when unconstrained).</summary>
+    private ReadOnlySpan<float> Constrain(ReadOnlySpan<float> row)
+    {
+        if (_constraint is null) return row;
+        if (_masked.Length != row.Length) _masked = new float[row.Length];
+        row.CopyTo(_masked);
+        _constraint.Apply(_masked);
+        return _masked;
     }
 
     public PromptScores? PromptScores => _promptLogprobs is null ? null : new PromptScores(_promptLogprobs, _promptTop!);
@@ -91,7 +104,9 @@ internal sealed class RunningSequence
     private GeneratedToken Append(int id, ReadOnlySpan<float> logits)
     {
         _history.Add(id);
-        if (_stopIds.Contains(id)) Finish = SequenceFinish.Stop;
+        _constraint?.Accept(id);
+        // A complete constrained output ends the sequence at once: only an end id could follow.
+        if (_stopIds.Contains(id) || _constraint is { IsDone: true }) Finish = SequenceFinish.Stop;
         else if (Generated >= Request.MaxNewTokens) Finish = SequenceFinish.Length;
         if (logits.IsEmpty || (!Request.Logprobs && Request.TopLogprobs == 0)) return new GeneratedToken(id, double.NaN, []);
         var logprobs = Sampler.LogSoftmax(logits);

@@ -17,6 +17,9 @@ public sealed record SequenceRequest
     public int TopLogprobs { get; init; }
     /// <summary>Report log p(prompt[t] | prompt[&lt;t]) for every prompt token.</summary>
     public bool PromptLogprobs { get; init; }
+    /// <summary>Constrained decoding: every generated token must continue a sentence of this grammar (a JSON schema's),
+    /// and the sequence ends when the sentence is complete.</summary>
+    public Constraints.TokenGrammar? Grammar { get; init; }
 
     public const int MaxTopLogprobs = 20;
 

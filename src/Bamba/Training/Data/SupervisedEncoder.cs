@@ -13,7 +13,7 @@ public enum TrainOn { Assistant, All }
 /// the role headers and the generation prompt stay unlabelled. The text is rendered once, cut at those spans, and
 /// each piece is encoded on its own (templates put special tokens at the cuts, so this equals encoding the whole).
 /// </summary>
-public sealed class SupervisedEncoder(HfTokenizer tokenizer, Func<IReadOnlyList<ChatTurn>, bool, string>? renderChat, TrainOn trainOn)
+public sealed class SupervisedEncoder(HfTokenizer tokenizer, Func<IReadOnlyList<ChatTurn>, bool, IReadOnlyList<Serving.Tools.ToolDefinition>?, string>? renderChat, TrainOn trainOn)
 {
     private static readonly HashSet<string> Roles = new(StringComparer.Ordinal) { "system", "user", "assistant", "tool" };
 
@@ -26,7 +26,7 @@ public sealed class SupervisedEncoder(HfTokenizer tokenizer, Func<IReadOnlyList<
         if (trainOn == TrainOn.Assistant && !messages.Any(m => m.Role == "assistant"))
             throw new BambaException("no assistant message: nothing to train on (or pass --train-on all)");
         if (renderChat is null) throw new BambaException("the tokenizer has no chat_template (tokenizer_config.json) to render \"messages\"");
-        string text = renderChat(messages, false);
+        string text = renderChat(messages, false, null);
         var ids = new List<int>();
         var labels = new List<int>();
         int at = 0;
@@ -84,7 +84,7 @@ public sealed class SupervisedEncoder(HfTokenizer tokenizer, Func<IReadOnlyList<
 
     private string? RenderPrefix(IReadOnlyList<ChatTurn> messages, int count)
     {
-        try { return renderChat!(messages.Take(count).ToList(), true); }
+        try { return renderChat!(messages.Take(count).ToList(), true, null); }
         catch (BambaException) { return null; } // a template may refuse a conversation that starts with the assistant
     }
 
