@@ -41,9 +41,9 @@ internal sealed class GenerateCommand : ICommand
     {
         string dir = args.Required("model");
         var defaults = GenerationConfig.Load(dir);
-        var options = Options(args, defaults);
         string format = args.Choice("format", "text", "text", "json");
         if (args.Has("save-state") || args.Has("load-state")) return RunSession(args, dir, defaults, format, stdout);
+        var options = Options(args, defaults);
         using var model = ModelOptions.LoadForGeneration(args);
         var tokenizer = ModelOptions.TryLoadTokenizer(dir);
         var prompts = Prompts(args, tokenizer, model.Config.VocabSize);
