@@ -147,7 +147,9 @@ internal sealed class BenchServeCommand : ICommand
                 {
                     using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(30) };
                     var load = new MultiTurnLoad(http, engine.ModelId, engine.Model.Config.VocabSize, shape);
-                    new ServeLoad(http, engine.ModelId, 8, 4, engine.Model.Config.VocabSize).OneAsync([5, 6, 7, 8]).GetAwaiter().GetResult(); // warm-up: JIT
+                    // Warm-up (JIT, first touch of the weights) with a prompt of several chunks, so prefill's code is warm too.
+                    var warmUp = Enumerable.Range(0, 3 * options.PrefillChunk).Select(i => 3 + i % (engine.Model.Config.VocabSize - 3)).ToArray();
+                    new ServeLoad(http, engine.ModelId, 0, 4, engine.Model.Config.VocabSize).OneAsync(warmUp).GetAwaiter().GetResult();
                     Console.Error.WriteLine($"bench-serve: {shape.Conversations} conversations of {shape.Turns} turns, {label}");
                     return load.RunAsync(label, () => (m.PrefixHitTokens, m.PrefixMissTokens)).GetAwaiter().GetResult();
                 }));
