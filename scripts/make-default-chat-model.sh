@@ -32,7 +32,15 @@ PY
 rm -rf "$work/checkpoint"
 bamba train --model "$base" --tokenizer "$work/tokenizer" --data "$work/chat.jsonl" --out "$work/checkpoint" \
   --steps 240 --batch-tokens 512 --lr 1e-3 --warmup 10 --seed 1 --eval-fraction 0.03 --eval-tokens 16384 \
-  --save-every 40 "${@:2}"
+  --eval-every 40 --save-every 40 --no-progress "${@:2}"
+
+# Sampling defaults for chat: greedy decoding of a model this small loops on its favourite phrases.
+python3 - "$work/checkpoint/generation_config.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1], encoding="utf-8"))
+config.update(do_sample=True, temperature=0.7, top_k=40, repetition_penalty=1.2)
+json.dump(config, open(sys.argv[1], "w", encoding="utf-8"), indent=2)
+PY
 
 rm -rf models/default && mkdir -p models/default
 for f in config.json generation_config.json model.safetensors tokenizer.json tokenizer_config.json; do

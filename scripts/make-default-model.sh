@@ -25,8 +25,10 @@ bamba train --config scripts/default-model-config.json --tokenizer "$work/tokeni
 # stretches to the new total from step 800 on.
 bamba train --data "$work/fortunes.jsonl" --out "$work/checkpoint" --resume --steps 1200 --save-every 100
 
-# The shipped model is the Hugging Face part of the checkpoint (the optimizer state stays behind).
-rm -rf models/default && mkdir -p models/default
+# The pretrained model is the Hugging Face part of the checkpoint (the optimizer state stays behind); a short
+# supervised fine-tune on question/answer turns then makes it the chat model shipped in models/default.
+rm -rf "$work/base" && mkdir -p "$work/base"
 for f in config.json generation_config.json model.safetensors tokenizer.json tokenizer_config.json; do
-  cp "$work/checkpoint/$f" models/default/
+  cp "$work/checkpoint/$f" "$work/base/"
 done
+scripts/make-default-chat-model.sh "$work/base"

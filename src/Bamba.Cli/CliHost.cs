@@ -17,6 +17,7 @@ internal static class CliHost
         new BenchServeCommand(),
         new TrainCommand(),
         new TrainTokenizerCommand(),
+        new PlotCommand(),
         new TokenizeCommand(),
         new DetokenizeCommand(),
         new BenchTokenizeCommand(),

@@ -65,7 +65,8 @@ internal sealed class CommandLine
     {
         string? s = String(name);
         if (s is null) return fallback;
-        if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) || !(v >= min && v <= max))
+        // 1e308 parses to infinity in a float: refused like any other value out of range.
+        if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) || !float.IsFinite(v) || !(v >= min && v <= max))
             throw new BambaException($"--{name} expects a number in [{min}, {max}], got '{s}'");
         return v;
     }

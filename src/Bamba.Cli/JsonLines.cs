@@ -11,6 +11,8 @@ internal static class JsonLines
     {
         // Real UTF-8 rather than \u escapes for non-ASCII text; still valid JSON.
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        // A model with NaN or Inf weights scores NaN: written as "NaN" (as Python's json writes NaN), not a crash.
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     /// <summary>The JSON objects of a file's lines (blank lines skipped); the path <c>-</c> reads stdin.</summary>
@@ -23,6 +25,7 @@ internal static class JsonLines
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;
             JsonNode? node;
+            Bamba.Text.JsonUnicode.Require(text, $"{path}:{line}");
             try { node = JsonNode.Parse(text); }
             catch (JsonException e) { throw new BambaException($"{path}:{line}: not valid JSON ({e.Message})"); }
             if (node is not JsonObject obj) throw new BambaException($"{path}:{line}: expected a JSON object");

@@ -11,6 +11,13 @@ internal static class ModelOptions
 {
     public static readonly Flag Model = new("model", "the model directory (config.json, *.safetensors, tokenizer.json)", "DIR");
 
+    public static readonly Flag ChatTemplate = new("chat-template", "a Jinja chat template file, used instead of the tokenizer_config.json's", "FILE");
+
+    /// <summary>The source of the <c>--chat-template</c> file, or null when the flag is absent.</summary>
+    public static string? ChatTemplateSource(CommandLine args) => args.String("chat-template") is { } path
+        ? File.Exists(path) ? File.ReadAllText(path) : throw new BambaException($"--chat-template {path}: file not found")
+        : null;
+
     /// <summary><c>--device</c> and <c>--precision</c>, for the commands that run a model.</summary>
     public static readonly Flag[] Device =
     [
@@ -18,11 +25,10 @@ internal static class ModelOptions
         new("precision", "on CUDA: bf16 (bf16 weights and activations, fp32 accumulation) or fp32 (the parity mode); the CPU computes in fp32", "bf16|fp32", "bf16"),
     ];
 
-    public static BambaModel Load(CommandLine args)
-    {
-        string dir = args.Required("model");
-        return BambaModel.Load(dir);
-    }
+    public static BambaModel Load(CommandLine args) => BambaModel.Load(Directory(args));
+
+    /// <summary>--model's directory, or the complete checkpoint a kill mid-save left in <c>DIR.previous</c>.</summary>
+    public static string Directory(CommandLine args) => Bamba.Training.Checkpoint.ReadableDirectory(args.Required("model"));
 
     /// <summary>
     /// The model on the device named by <c>--device</c> (default cpu; auto = CUDA when a GPU is usable). On CUDA,
@@ -36,11 +42,14 @@ internal static class ModelOptions
     /// </summary>
     public static Func<ISequenceModel> GenerationModel(CommandLine args)
     {
-        string dir = args.Required("model");
+        string dir = Directory(args);
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
-        var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
+        var precision = Precision(args);
         return () => ModelFactory.Load(dir, device, precision);
     }
+
+    public static CudaPrecision Precision(CommandLine args) =>
+        args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
 
     /// <summary>The model directory's tokenizer, or null when it has no tokenizer.json (token-id prompts only).</summary>
     public static HfTokenizer? TryLoadTokenizer(string modelDirectory) =>

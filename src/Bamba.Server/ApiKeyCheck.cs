@@ -10,14 +10,15 @@ internal static class ApiKeyCheck
 {
     public static void UseApiKey(this WebApplication app, string? key)
     {
-        if (string.IsNullOrEmpty(key)) return;
-        var expected = Encoding.UTF8.GetBytes("Bearer " + key);
+        if (key is null) return; // ServerOptions.Validate refuses an empty key before this
+        var expected = SHA256.HashData(Encoding.UTF8.GetBytes("Bearer " + key));
         app.Use(async (context, next) =>
         {
             if (context.Request.Path.StartsWithSegments("/v1"))
             {
-                var given = Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString());
-                // Constant-time comparison: the time taken must not tell how much of the key was right.
+                var given = SHA256.HashData(Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()));
+                // Constant-time comparison of fixed-size digests: the time taken tells neither how much of the key was
+                // right nor how long it is.
                 if (!CryptographicOperations.FixedTimeEquals(given, expected))
                 {
                     await ErrorHandling.WriteAsync(context, new ApiException(401, "invalid or missing API key (send 'Authorization: Bearer KEY')",

@@ -31,6 +31,7 @@ public sealed class BambaServer : IAsyncDisposable
 
     public static async Task<BambaServer> StartAsync(ServingEngine engine, ServerOptions options, CancellationToken cancel = default)
     {
+        options.Validate();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         // A failed start (port in use) is reported once, as a user error, by StartAsync below: not as a stack trace.

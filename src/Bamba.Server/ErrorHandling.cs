@@ -69,7 +69,8 @@ internal static class ErrorHandling
 
     private static ApiException Internal(Exception e, ILogger logger)
     {
+        // A bug, not the client's doing: the log gets the exception, the client no .NET internals.
         logger.LogError(e, "request failed");
-        return new ApiException(500, "internal server error: " + e.Message, code: "internal_error", type: "server_error");
+        return new ApiException(500, "internal server error (the server's log has the details)", code: "internal_error", type: "server_error");
     }
 }

@@ -17,12 +17,21 @@ internal static class JsonProtocol
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>Reads the body as <typeparamref name="T"/>; malformed JSON or a field of the wrong type is a 400 naming it.</summary>
+    /// <summary>
+    /// Reads the body as <typeparamref name="T"/>; malformed JSON, a field of the wrong type, or text that is not valid
+    /// Unicode (an invalid UTF-8 byte, a lone surrogate escape) is a 400 naming the field.
+    /// </summary>
     public static async Task<T> ReadAsync<T>(HttpRequest request, CancellationToken cancel) where T : class
     {
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body, cancel).ConfigureAwait(false);
+        var bytes = body.GetBuffer().AsSpan(0, (int)body.Length);
+        if (Bamba.Text.JsonUnicode.FirstInvalidString(bytes) is { } field)
+            throw new ApiException(400, $"'{field}' is not valid Unicode text (an invalid UTF-8 byte or a lone surrogate escape)",
+                field.StartsWith('(') ? null : field, "invalid_value");
         try
         {
-            return await JsonSerializer.DeserializeAsync<T>(request.Body, Options, cancel).ConfigureAwait(false)
+            return JsonSerializer.Deserialize<T>(bytes, Options)
                 ?? throw new ApiException(400, "the request body must be a JSON object", code: "invalid_json");
         }
         catch (JsonException e)

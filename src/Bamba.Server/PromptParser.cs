@@ -27,8 +27,11 @@ internal static class PromptParser
         return prompts;
     }
 
-    private static PromptInput FromText(string text, ServingEngine engine) =>
-        new(RequestMapping.Text(engine, "prompt").Encode(text, addSpecialTokens: true), text);
+    private static PromptInput FromText(string text, ServingEngine engine)
+    {
+        RequestMapping.CheckTextLength(text.Length, engine, "prompt");
+        return new(RequestMapping.Text(engine, "prompt").Encode(text, addSpecialTokens: true), text);
+    }
 
     private static PromptInput FromIds(JsonElement list, ServingEngine engine)
     {

@@ -98,15 +98,27 @@ internal static class RequestMapping
             throw requested is null
                 ? ContextExceeded(promptTokens, 1, engine)
                 : ApiException.BadValue(param, $"{param} must be ≥ {(allowZero ? 0 : 1)}, got {maxTokens}");
-        if (promptTokens + maxTokens > engine.MaxContext) throw ContextExceeded(promptTokens, maxTokens, engine);
+        // long: max_tokens near 2^31 must not wrap the sum below the context (it once streamed past it).
+        if ((long)promptTokens + maxTokens > engine.MaxContext) throw ContextExceeded(promptTokens, maxTokens, engine);
         return maxTokens;
+    }
+
+    /// <summary>
+    /// Refuses, before tokenizing, text that has more characters than the context's tokens can stand for: a 10 MB prompt
+    /// is a 400 at once instead of seconds of tokenizing and gigabytes of memory.
+    /// </summary>
+    public static void CheckTextLength(long characters, ServingEngine engine, string param)
+    {
+        if (engine.Text?.MaxCharsPerToken is not int perToken || characters <= (long)engine.MaxContext * perToken) return;
+        throw new ApiException(400, $"this model's maximum context is {engine.MaxContext} tokens; the {param} has {characters} characters, " +
+                                    $"more than {engine.MaxContext} tokens can hold (at most {perToken} characters each)", param, "context_length_exceeded");
     }
 
     public static ITextCodec Text(ServingEngine engine, string param) => engine.Text
         ?? throw ApiException.BadValue(param, $"the model '{engine.ModelId}' has no tokenizer: send token ids instead of text");
 
     private static ApiException ContextExceeded(int prompt, int maxTokens, ServingEngine engine) =>
-        new(400, $"this model's maximum context is {engine.MaxContext} tokens; the request asks for {prompt + maxTokens} " +
+        new(400, $"this model's maximum context is {engine.MaxContext} tokens; the request asks for {(long)prompt + maxTokens} " +
                  $"({prompt} in the prompt, {maxTokens} to generate)", "max_tokens", "context_length_exceeded");
 
     private static void Range(string param, float? value, float low, float high, bool lowOpen = false)

@@ -29,8 +29,9 @@ internal static class GpuBench
             Bf16SsmState = args.Choice("ssm-state", "fp32", "fp32", "bf16") == "bf16",
         };
         string? jsonFile = args.String("json");
+        bool live = Output.LiveOutput.Enabled(args);
         args.EnsureAllUsed();
-        var report = GpuBenchmark.Run(options, new Progress<string>(m => Console.Error.WriteLine($"bench: {m}")));
+        var report = Output.LiveOutput.Status(live, "bench", progress => GpuBenchmark.Run(options, progress));
         stdout.WriteLine(format == "json" ? JsonLines.Write(report) : report.ToTable());
         if (jsonFile is not null) File.WriteAllText(jsonFile, JsonLines.Write(report) + "\n");
         return 0;

@@ -1,4 +1,5 @@
 using Bamba.Benchmarks;
+using Bamba.Cli.Output;
 using Bamba.Modeling;
 using Bamba.Weights;
 
@@ -31,6 +32,7 @@ internal sealed class BenchCommand : ICommand
         new("max-step-tokens", "CUDA: the scheduler's tokens per step", "N", "8192"),
         new("ssm-state", "CUDA: the SSM state's precision", "fp32|bf16", "fp32"),
         Flag.Switch("profile", "CUDA: add GPU time per kernel"),
+        LiveOutput.NoProgress,
         new("json", "CUDA: also write the JSON report to this file", "FILE"),
     ];
     public IReadOnlyList<string> Examples { get; } =
@@ -49,21 +51,25 @@ internal sealed class BenchCommand : ICommand
         int newTokens = args.Int("new-tokens", 32, 1);
         string? modelDir = args.String("model");
         string preset = args.Choice("preset", "cpu-0.5b", "cpu-0.5b");
+        bool live = LiveOutput.Enabled(args);
         args.EnsureAllUsed();
 
-        var progress = new Progress<string>(m => Console.Error.WriteLine($"bench: {m}"));
         string? temp = null;
         try
         {
-            if (modelDir is null)
+            var result = LiveOutput.Status(live, "bench", progress =>
             {
-                temp = modelDir = Directory.CreateTempSubdirectory("bamba-bench-").FullName;
-                Console.Error.WriteLine($"bench: writing the {preset} synthetic model (random bf16 weights) to {temp}");
-                SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
-            }
-            using var model = BambaModel.Load(modelDir);
-            var result = CpuBenchmark.Run(model, temp is null ? modelDir : $"preset {preset}", promptTokens, newTokens, progress);
-            stdout.WriteLine(format == "json" ? JsonLines.Write(result) : Table(result));
+                if (modelDir is null)
+                {
+                    temp = modelDir = Directory.CreateTempSubdirectory("bamba-bench-").FullName;
+                    progress.Report($"writing the {preset} synthetic model (random bf16 weights) to {temp}");
+                    SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
+                }
+                using var model = BambaModel.Load(modelDir);
+                return CpuBenchmark.Run(model, temp is null ? modelDir : $"preset {preset}", promptTokens, newTokens, progress);
+            });
+            if (format == "json") stdout.WriteLine(JsonLines.Write(result));
+            else ResultTable.Write(stdout, ["measure", "result"], Rows(result));
         }
         finally
         {
@@ -72,13 +78,15 @@ internal sealed class BenchCommand : ICommand
         return 0;
     }
 
-    private static string Table(CpuBenchmarkResult r) => string.Join('\n',
-        $"model                 {r.Model}: {r.Parameters / 1e9:F3} B parameters, {r.WeightBytes / 1e9:F2} GB of weights",
-        $"threads               {r.Threads}",
-        $"memory copy           {r.CopyGBps:F2} GB/s copied = {2 * r.CopyGBps:F2} GB/s read + written (best of before and after decode)",
-        $"memory read stream    {r.ReadGBps:F2} GB/s (best of before and after decode)",
-        $"prefill ({r.PromptTokens} tokens)   {r.PrefillTokensPerSecond:F1} tokens/s",
-        $"decode (batch 1)      {r.DecodeMsPerToken:F1} ms/token = {r.DecodeTokensPerSecond:F2} tokens/s (median token {r.DecodeMedianMsPerToken:F1} ms; the ratios below use the mean)",
-        $"decode weight stream  {r.DecodeWeightGBps:F2} GB/s = {r.FractionOfCopyBandwidth:P0} of the bytes-copied rate, {r.FractionOfReadBandwidth:P0} of the read stream",
-        $"decode state traffic  {r.StateBytesPerDecodedToken / 1e6:F1} MB/token (SSM states and conv windows read + written, KV read), not in the weight stream; with it {r.DecodeTotalGBps:F2} GB/s");
+    private static IEnumerable<string[]> Rows(CpuBenchmarkResult r) =>
+    [
+        ["model", $"{r.Model}: {r.Parameters / 1e9:F3} B parameters, {r.WeightBytes / 1e9:F2} GB of weights"],
+        ["threads", $"{r.Threads}"],
+        ["memory copy", $"{r.CopyGBps:F2} GB/s copied = {2 * r.CopyGBps:F2} GB/s read + written (best of before and after decode)"],
+        ["memory read stream", $"{r.ReadGBps:F2} GB/s (best of before and after decode)"],
+        [$"prefill ({r.PromptTokens} tokens)", $"{r.PrefillTokensPerSecond:F1} tokens/s"],
+        ["decode (batch 1)", $"{r.DecodeMsPerToken:F1} ms/token = {r.DecodeTokensPerSecond:F2} tokens/s (median token {r.DecodeMedianMsPerToken:F1} ms; the ratios below use the mean)"],
+        ["decode weight stream", $"{r.DecodeWeightGBps:F2} GB/s = {r.FractionOfCopyBandwidth:P0} of the bytes-copied rate, {r.FractionOfReadBandwidth:P0} of the read stream"],
+        ["decode state traffic", $"{r.StateBytesPerDecodedToken / 1e6:F1} MB/token (SSM states and conv windows read + written, KV read), not in the weight stream; with it {r.DecodeTotalGBps:F2} GB/s"],
+    ];
 }

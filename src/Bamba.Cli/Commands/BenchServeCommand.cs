@@ -1,6 +1,7 @@
 using Bamba.Backends;
 using Bamba.Benchmarks;
 using Bamba.Cli.Bench;
+using Bamba.Cli.Output;
 using Bamba.Configuration;
 using Bamba.Server;
 using Bamba.Serving;
@@ -35,6 +36,7 @@ internal sealed class BenchServeCommand : ICommand
         new("max-tokens", "output tokens per request (multiturn: per reply)", "N", "32"),
         .. ServeCommand.SchedulingFlags,
         new("format", "a table, or one JSON object per level", "table|json", "table"),
+        LiveOutput.NoProgress,
         .. ModelOptions.Device,
     ];
     public IReadOnlyList<string> Examples { get; } =
@@ -52,21 +54,26 @@ internal sealed class BenchServeCommand : ICommand
         int promptTokens = args.Int("prompt-tokens", 64, 1);
         int maxTokens = args.Int("max-tokens", 32, 1);
         string format = args.Choice("format", "table", "table", "json");
+        bool live = LiveOutput.Enabled(args);
         if (levels.Any(c => c < 1)) throw new BambaException("--concurrency: levels must be ≥ 1");
+        var load = new Load(requests, levels, promptTokens, maxTokens, live);
         return args.String("url") is { } url
-            ? Report(RunRemote(args, url, requests, levels, promptTokens, maxTokens), format, stdout, url)
-            : RunLocal(args, requests, levels, promptTokens, maxTokens, format, stdout);
+            ? Report(RunRemote(args, url, load), format, stdout, url)
+            : RunLocal(args, load, format, stdout);
     }
 
-    private static List<ServeLoadResult> RunRemote(CommandLine args, string url, int requests, int[] levels, int promptTokens, int maxTokens)
+    /// <summary>What to send at each level, and whether to show live progress.</summary>
+    private sealed record Load(int Requests, int[] Levels, int PromptTokens, int MaxTokens, bool Live);
+
+    private static List<ServeLoadResult> RunRemote(CommandLine args, string url, Load load)
     {
         string model = args.Required("served-model");
         int vocab = args.Int("vocab", 512, 4);
         args.EnsureAllUsed();
-        return Measure(new Uri(url.TrimEnd('/') + "/"), model, vocab, requests, levels, promptTokens, maxTokens);
+        return LiveOutput.Status(load.Live, "bench-serve", progress => Measure(new Uri(url.TrimEnd('/') + "/"), model, vocab, load, progress));
     }
 
-    private static int RunLocal(CommandLine args, int requests, int[] levels, int promptTokens, int maxTokens, string format, TextWriter stdout)
+    private static int RunLocal(CommandLine args, Load load, string format, TextWriter stdout)
     {
         string? temp = null;
         try
@@ -76,18 +83,24 @@ internal sealed class BenchServeCommand : ICommand
             {
                 preset = args.Choice("preset", "cpu-0.5b", "cpu-0.5b", "bamba-9b");
                 temp = Directory.CreateTempSubdirectory("bamba-bench-serve-").FullName;
-                Console.Error.WriteLine($"bench-serve: writing the {preset} synthetic model (random bf16 weights) to {temp}");
-                SyntheticModel.Write(preset == "bamba-9b" ? Bamba9BShape : SyntheticModel.Cpu05B, temp, DType.BF16);
+                LiveOutput.Status(load.Live, "bench-serve", progress =>
+                {
+                    progress.Report($"writing the {preset} synthetic model (random bf16 weights) to {temp}");
+                    SyntheticModel.Write(preset == "bamba-9b" ? Bamba9BShape : SyntheticModel.Cpu05B, temp, DType.BF16);
+                    return 0;
+                });
             }
             string dir = temp ?? args.Required("model");
             var scheduling = ServeCommand.Scheduling(args);
-            scheduling = scheduling with { MaxContext = Math.Max(promptTokens + maxTokens, scheduling.MaxContext) };
+            scheduling = scheduling with { MaxContext = Math.Max(load.PromptTokens + load.MaxTokens, scheduling.MaxContext) };
             var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
+            var precision = ModelOptions.Precision(args);
             args.EnsureAllUsed();
-            using var engine = ServingEngine.ForModel(ModelFactory.Load(dir, device), dir, scheduling, preset);
+            using var engine = ServingEngine.ForModel(ModelFactory.Load(dir, device, precision), dir, scheduling, preset);
             return InServer(engine, address =>
             {
-                var results = Measure(address, engine.ModelId, engine.Model.Config.VocabSize, requests, levels, promptTokens, maxTokens);
+                var results = LiveOutput.Status(load.Live, "bench-serve", progress =>
+                    Measure(address, engine.ModelId, engine.Model.Config.VocabSize, load, progress));
                 return Report(results, format, stdout, $"{engine.ModelId} in process, --max-batch {scheduling.MaxBatch}, --prefill-chunk {scheduling.PrefillChunk}");
             });
         }
@@ -119,6 +132,7 @@ internal sealed class BenchServeCommand : ICommand
             throw new BambaException($"--user-tokens expects MIN-MAX with 1 ≤ MIN ≤ MAX, got '{args.String("user-tokens")}'");
         shape = shape with { UserMin = lo, UserMax = hi };
         string format = args.Choice("format", "table", "table", "json");
+        LiveOutput.Enabled(args); // the replay prints no live progress; the flag is accepted as for the random workload
         int longest = shape.SystemTokens + shape.Turns * (hi + shape.ReplyTokens);
         List<MultiTurnResult> results;
         string what;
@@ -137,11 +151,12 @@ internal sealed class BenchServeCommand : ICommand
             var scheduling = ServeCommand.Scheduling(args);
             scheduling = scheduling with { MaxContext = Math.Max(longest, scheduling.MaxContext) };
             var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
+            var precision = ModelOptions.Precision(args);
             args.EnsureAllUsed();
             results = [];
             foreach (var (label, options) in new[] { ("prefix cache", scheduling), ("no cache", scheduling with { PrefixCacheBytes = 0 }) })
             {
-                using var engine = new ServingEngine(ModelFactory.Load(dir, device), null, options, "bench");
+                using var engine = new ServingEngine(ModelFactory.Load(dir, device, precision), null, options, "bench");
                 var m = engine.Scheduler.Metrics;
                 results.Add(InServer(engine, address =>
                 {
@@ -186,15 +201,16 @@ internal sealed class BenchServeCommand : ICommand
         MaxPositionEmbeddings = 4096,
     };
 
-    private static List<ServeLoadResult> Measure(Uri server, string model, int vocab, int requests, int[] levels, int promptTokens, int maxTokens)
+    private static List<ServeLoadResult> Measure(Uri server, string model, int vocab, Load load, IProgress<string> progress)
     {
         using var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(30) };
-        var load = new ServeLoad(http, model, promptTokens, maxTokens, vocab);
-        load.RunAsync(Math.Min(4, requests), 1).GetAwaiter().GetResult(); // warm-up: JIT and first-touch of the weights
-        return levels.Select(c =>
+        var client = new ServeLoad(http, model, load.PromptTokens, load.MaxTokens, vocab);
+        progress.Report("warming up");
+        client.RunAsync(Math.Min(4, load.Requests), 1).GetAwaiter().GetResult(); // warm-up: JIT and first-touch of the weights
+        return load.Levels.Select(c =>
         {
-            Console.Error.WriteLine($"bench-serve: {requests} requests at concurrency {c}");
-            return load.RunAsync(requests, c).GetAwaiter().GetResult();
+            progress.Report($"{load.Requests} requests at concurrency {c}");
+            return client.RunAsync(load.Requests, c).GetAwaiter().GetResult();
         }).ToList();
     }
 
@@ -208,11 +224,14 @@ internal sealed class BenchServeCommand : ICommand
         double baseline = results.FirstOrDefault(r => r.Concurrency == 1)?.OutputTokensPerSecond ?? double.NaN;
         stdout.WriteLine($"server: {what}; {results[0].Requests} requests per level, {results[0].PromptTokens / Math.Max(1, results[0].Requests)} prompt tokens, " +
                          $"{results[0].OutputTokens / Math.Max(1, results[0].Requests)} output tokens each");
-        stdout.WriteLine("concurrency  req/s    out tok/s  ×conc.1  TTFT p50/p90/p99 (ms)    ITL p50/p90/p99 (ms)   latency p50/p90 (s)  failed");
-        foreach (var r in results)
-            stdout.WriteLine($"{r.Concurrency,11}  {r.RequestsPerSecond,6:F2}  {r.OutputTokensPerSecond,9:F1}  {r.OutputTokensPerSecond / baseline,7:F2}  " +
-                             $"{Ms(r.TtftP50)}/{Ms(r.TtftP90)}/{Ms(r.TtftP99),-7}  {Ms(r.ItlP50)}/{Ms(r.ItlP90)}/{Ms(r.ItlP99),-7}  " +
-                             $"{r.LatencyP50,7:F2}/{r.LatencyP90,-7:F2}  {r.Failed,6}");
+        ResultTable.Write(stdout,
+            ["concurrency", "req/s", "out tok/s", "×conc.1", "TTFT p50/p90/p99 (ms)", "ITL p50/p90/p99 (ms)", "latency p50/p90 (s)", "failed"],
+            results.Select(r => new[]
+            {
+                $"{r.Concurrency}", $"{r.RequestsPerSecond:F2}", $"{r.OutputTokensPerSecond:F1}", $"{r.OutputTokensPerSecond / baseline:F2}",
+                $"{Ms(r.TtftP50)}/{Ms(r.TtftP90)}/{Ms(r.TtftP99)}", $"{Ms(r.ItlP50)}/{Ms(r.ItlP90)}/{Ms(r.ItlP99)}",
+                $"{r.LatencyP50:F2}/{r.LatencyP90:F2}", $"{r.Failed}",
+            }));
         return results.Any(r => r.Failed > 0) ? 1 : 0;
     }
 

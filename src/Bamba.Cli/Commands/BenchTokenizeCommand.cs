@@ -1,5 +1,6 @@
 using System.Text;
 using Bamba.Benchmarks;
+using Bamba.Cli.Output;
 
 namespace Bamba.Cli.Commands;
 
@@ -20,6 +21,7 @@ internal sealed class BenchTokenizeCommand : ICommand
         new("input", "plain text to encode", "FILE", "the English documents under /usr/share"),
         new("megabytes", "MB of text (repeated to size)", "N", "10"),
         new("format", "a table then the JSON line, or the JSON line alone", "table|json", "table"),
+        LiveOutput.NoProgress,
     ];
     public IReadOnlyList<string> Examples { get; } = ["bamba bench-tokenize --tokenizer models/default --megabytes 20"];
 
@@ -29,13 +31,13 @@ internal sealed class BenchTokenizeCommand : ICommand
         string? input = args.String("input");
         int megabytes = args.Int("megabytes", 10, 1);
         string format = args.Choice("format", "table", "table", "json");
+        bool live = LiveOutput.Enabled(args);
         args.EnsureAllUsed();
 
         var (source, texts) = input is null ? MachineTexts() : (input, new List<string> { ReadText(input) });
         long sourceBytes = texts.Sum(t => (long)Encoding.UTF8.GetByteCount(t));
         var lines = TokenizerBenchmark.BuildCorpus(texts, megabytes * 1_000_000L);
-        var progress = new Progress<string>(m => Console.Error.WriteLine($"bench-tokenize: {m}"));
-        var r = TokenizerBenchmark.Run(dir, source, sourceBytes, lines, progress);
+        var r = LiveOutput.Status(live, "bench-tokenize", progress => TokenizerBenchmark.Run(dir, source, sourceBytes, lines, progress));
         if (format == "table") stdout.WriteLine(Table(r));
         stdout.WriteLine(JsonLines.Write(r));
         return 0;

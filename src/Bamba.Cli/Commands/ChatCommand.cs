@@ -1,3 +1,4 @@
+using Bamba.Cli.Chat;
 using Bamba.Configuration;
 using Bamba.Generation;
 using Bamba.Serving;
@@ -5,18 +6,18 @@ using Bamba.Serving;
 namespace Bamba.Cli.Commands;
 
 /// <summary>
-/// <c>bamba chat --model DIR [--system TEXT] [--max-new-tokens N] [sampling flags] [--device ...]</c>: an
-/// interactive chat in the terminal. Each line read is a user turn; the conversation is rendered with the model's
-/// chat template and the reply streams as it is generated. <c>/reset</c> starts over, <c>/exit</c> (or end of
-/// input) quits.
+/// <c>bamba chat --model DIR [--system TEXT] [--chat-template FILE] [sampling flags] [--device ...]</c>: an
+/// interactive chat in the terminal (<see cref="ChatSession"/>): a banner, line editing and history, slash commands,
+/// streamed replies with tokens/s. Piped input works too, without prompts: each line is a user turn.
 /// </summary>
 internal sealed class ChatCommand : ICommand
 {
-    private readonly TextReader _stdin;
+    private readonly TextReader? _stdin;
 
-    public ChatCommand() : this(Console.In) { }
+    public ChatCommand() : this(null) { }
 
-    internal ChatCommand(TextReader stdin) => _stdin = stdin;
+    /// <summary>Reads the user's lines from <paramref name="stdin"/> (tests), else from the console.</summary>
+    internal ChatCommand(TextReader? stdin) => _stdin = stdin;
 
     public string Name => "chat";
     public string Summary => "chat with a model in the terminal, using its chat template";
@@ -24,6 +25,7 @@ internal sealed class ChatCommand : ICommand
     [
         ModelOptions.Model,
         new("system", "a system message, the first turn of the conversation", "TEXT"),
+        ModelOptions.ChatTemplate,
         .. GenerateCommand.SamplingFlags(maxNewTokensFallback: 256),
         .. ModelOptions.Device,
     ];
@@ -35,60 +37,23 @@ internal sealed class ChatCommand : ICommand
 
     public int Run(CommandLine args, TextWriter stdout)
     {
-        string dir = args.Required("model");
+        string dir = ModelOptions.Directory(args);
         var defaults = GenerationConfig.Load(dir);
         var options = GenerateCommand.Options(args, defaults with { MaxNewTokens = defaults.MaxNewTokens ?? 256 });
         string? system = args.String("system");
-        var codec = TextCodecs.Load(dir) ?? throw new BambaException($"{dir} has no tokenizer.json: chat needs a tokenizer and a chat template");
-        if (!codec.HasChatTemplate) throw new BambaException($"{dir}: the tokenizer has no chat_template (tokenizer_config.json)");
+        var codec = TextCodecs.Load(dir, ModelOptions.ChatTemplateSource(args))
+            ?? throw new BambaException($"{dir} has no tokenizer.json: chat needs a tokenizer and a chat template");
+        if (!codec.HasChatTemplate)
+            throw new BambaException($"{dir}: the tokenizer has no chat_template (tokenizer_config.json); give one with --chat-template FILE");
         using var model = ModelOptions.LoadForGeneration(args);
         args.EnsureAllUsed();
         var stops = options with { EosTokenIds = [.. options.EosTokenIds ?? model.Config.EosTokenIds, .. ((HfTextCodec)codec).Tokenizer.EosIds] };
-        new Conversation(new Generator(model), codec, stops, system).Run(_stdin, stdout, interactive: !Console.IsInputRedirected);
+        bool interactive = _stdin is null && !Console.IsInputRedirected && !Console.IsOutputRedirected;
+        if (interactive)
+            stdout.WriteLine($"bamba chat: {Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)))} " +
+                             $"({model.Config.NumHiddenLayers} layers, vocab {model.Config.VocabSize}). /help lists the commands, Ctrl-C stops a reply, /exit quits.");
+        Func<string, string?> readLine = interactive ? new LineEditor().ReadLine : _ => (_stdin ?? Console.In).ReadLine();
+        new ChatSession(new Generator(model), codec, stops, system, stdout, interactive).Run(readLine);
         return 0;
-    }
-
-    /// <summary>The turns so far and the loop that reads user lines and streams replies.</summary>
-    private sealed class Conversation(Generator generator, ITextCodec codec, GenerationOptions options, string? system)
-    {
-        private readonly List<ChatTurn> _turns = [];
-
-        public void Run(TextReader input, TextWriter output, bool interactive)
-        {
-            Reset();
-            while (true)
-            {
-                if (interactive) output.Write("you> ");
-                output.Flush();
-                string? line = input.ReadLine();
-                if (line is null || line.Trim() == "/exit") return;
-                if (line.Trim() == "/reset") { Reset(); continue; }
-                if (line.Trim().Length == 0) continue;
-                _turns.Add(new ChatTurn("user", line));
-                if (interactive) output.Write("bamba> ");
-                _turns.Add(new ChatTurn("assistant", Reply(output)));
-            }
-        }
-
-        private void Reset()
-        {
-            _turns.Clear();
-            if (system is not null) _turns.Add(new ChatTurn("system", system));
-        }
-
-        private string Reply(TextWriter output)
-        {
-            var prompt = codec.Encode(codec.RenderChat(_turns, addGenerationPrompt: true), addSpecialTokens: !codec.ChatIncludesSpecialTokens);
-            var decoder = codec.CreateDecoder();
-            var ids = new List<int>();
-            foreach (int id in generator.StreamAsync(prompt, options).ToBlockingEnumerable())
-            {
-                ids.Add(id);
-                output.Write(decoder.Add(id));
-                output.Flush();
-            }
-            output.WriteLine(decoder.Flush());
-            return codec.Decode(ids);
-        }
     }
 }

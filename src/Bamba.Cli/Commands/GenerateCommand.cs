@@ -39,7 +39,7 @@ internal sealed class GenerateCommand : ICommand
 
     public int Run(CommandLine args, TextWriter stdout)
     {
-        string dir = args.Required("model");
+        string dir = ModelOptions.Directory(args);
         var defaults = GenerationConfig.Load(dir);
         string format = args.Choice("format", "text", "text", "json");
         if (args.Has("save-state") || args.Has("load-state")) return RunSession(args, dir, defaults, format, stdout);
@@ -149,8 +149,8 @@ internal sealed class GenerateCommand : ICommand
         var prompts = given[0] switch
         {
             "prompt-ids" => [CommandLine.ParseIds("prompt-ids", args.Required("prompt-ids"))],
-            "input" => ReadInput(args.Required("input"), tokenizer, args.String("model")!),
-            _ => [Encode(args.Required("prompt"), tokenizer, args.String("model")!, "--prompt")],
+            "input" => ReadInput(args.Required("input"), tokenizer, ModelOptions.Directory(args)),
+            _ => [Encode(args.Required("prompt"), tokenizer, ModelOptions.Directory(args), "--prompt")],
         };
         foreach (var p in prompts)
             foreach (int id in p)

@@ -48,12 +48,7 @@ internal sealed class ScoreCommand : ICommand
     {
         int vocab = model.Config.VocabSize;
         using var state = model.CreateState();
-        var logits = model switch
-        {
-            BambaModel cpu => cpu.Forward([state], [ids], new ForwardOptions { AllLogits = true }).Logits,
-            Backends.Cuda.CudaModel gpu => gpu.Forward([state], [ids]),
-            _ => throw new BambaException("this model cannot return the logits of every position"),
-        };
+        var logits = model.StepAllLogits([state], [ids])[0];
         var result = new double?[ids.Length];
         for (int t = 1; t < ids.Length; t++)
             result[t] = Sampler.LogSoftmax(logits.AsSpan((t - 1) * vocab, vocab))[ids[t]];

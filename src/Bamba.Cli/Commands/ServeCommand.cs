@@ -1,4 +1,3 @@
-using Bamba.Backends.Cuda;
 using Bamba.Generation;
 using Bamba.Generation.Scheduling;
 using Bamba.Server;
@@ -24,6 +23,7 @@ internal sealed class ServeCommand : ICommand
         new("api-key", "require 'Authorization: Bearer KEY' on /v1/* (also BAMBA_API_KEY)", "KEY"),
         .. SchedulingFlags,
         new("served-model-name", "the id clients send as model", "NAME", "the model directory's name"),
+        ModelOptions.ChatTemplate,
         .. ModelOptions.Device,
     ];
     public IReadOnlyList<string> Examples { get; } =
@@ -45,21 +45,23 @@ internal sealed class ServeCommand : ICommand
 
     public int Run(CommandLine args, TextWriter stdout)
     {
-        string dir = args.Required("model");
+        string dir = ModelOptions.Directory(args);
         var server = new ServerOptions
         {
             Host = args.String("host") ?? "127.0.0.1",
             Port = args.Int("port", 8000, 0),
             ApiKey = args.String("api-key") ?? Environment.GetEnvironmentVariable("BAMBA_API_KEY"),
         };
+        server.Validate(); // before the model loads
         var scheduling = Scheduling(args);
         bool maxBatchGiven = args.Has("max-batch");
         string? name = args.String("served-model-name");
+        string? chatTemplate = ModelOptions.ChatTemplateSource(args);
         var load = ModelOptions.GenerationModel(args);
         args.EnsureAllUsed();
 
         var model = load();
-        using var engine = ServingEngine.ForModel(model, dir, SizedFor(model, scheduling, maxBatchGiven, stdout), name);
+        using var engine = ServingEngine.ForModel(model, dir, SizedFor(model, scheduling, maxBatchGiven, stdout), name, chatTemplate);
         return RunAsync(engine, server, stdout).GetAwaiter().GetResult();
     }
 
@@ -69,11 +71,11 @@ internal sealed class ServeCommand : ICommand
     /// </summary>
     private static SchedulerOptions SizedFor(ISequenceModel model, SchedulerOptions options, bool maxBatchGiven, TextWriter stdout)
     {
-        if (model is not CudaModel cuda) return options;
+        if (model is not IDeviceMemory device) return options;
         try
         {
-            var plan = MemoryPlan.Size(cuda.Memory(), options, maxBatchGiven ? options.MaxBatch : null);
-            stdout.WriteLine($"bamba serve: {cuda.Device.Name}: {plan.Summary()}");
+            var plan = MemoryPlan.Size(device.Memory(), options, maxBatchGiven ? options.MaxBatch : null);
+            stdout.WriteLine($"bamba serve: {device.DeviceName}: {plan.Summary()}");
             return plan.Options;
         }
         catch
@@ -93,7 +95,7 @@ internal sealed class ServeCommand : ICommand
             MaxContext = args.Int("max-context", 4096, 2),
             MaxQueue = args.Int("max-queue", 256, 0),
             PrefillChunk = chunk,
-            MaxStepTokens = Math.Max(chunk, maxBatch + chunk),
+            MaxStepTokens = (int)Math.Min(int.MaxValue, Math.Max(chunk, (long)maxBatch + chunk)),
             PrefixCacheBytes = PrefixCacheBytes(args),
         };
         options.Validate();

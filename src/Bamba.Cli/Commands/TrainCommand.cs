@@ -1,5 +1,7 @@
 using Bamba.Architectures;
 using Bamba.Backends;
+using Bamba.Cli.Output;
+using Bamba.Cli.Training;
 using Bamba.Backends.Cuda;
 using Bamba.Backends.Cuda.Training;
 using Bamba.Configuration;
@@ -36,9 +38,11 @@ internal sealed class TrainCommand : ICommand
         new("seed", "initialisation, held-out split and data order", "S", "0"),
         new("eval-fraction", "share of documents held out", "F", "0.05"),
         new("eval-tokens", "at most this many held-out tokens per evaluation", "N", "65536"),
+        new("eval-every", "also evaluate the held-out loss every N steps and at step 0 (0 = only at the end)", "N", "0"),
         new("save-every", "also checkpoint every N steps (0 = only at the end)", "N", "0"),
         .. ModelOptions.Device,
         Flag.Switch("resume", "continue the checkpoint in --out with its saved settings"),
+        LiveOutput.NoProgress,
     ];
     public IReadOnlyList<string> Examples { get; } =
     [
@@ -53,14 +57,19 @@ internal sealed class TrainCommand : ICommand
     public int Run(CommandLine args, TextWriter stdout)
     {
         string data = args.Required("data");
-        string output = Path.GetFullPath(args.Required("out"));
+        // Before any work: --out must be new, empty or our own checkpoint, and writable.
+        string output = Checkpoint.Prepare(args.Required("out"));
         bool resume = args.Switch("resume");
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
-        var precision = args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
+        var precision = ModelOptions.Precision(args);
         var options = new AdamWOptions(WeightDecay: args.Float("weight-decay", 0.1f, 0f));
         var setup = resume ? Resume(args, output, data, options) : Start(args, output, data, options);
-        int evalTokens = args.Int("eval-tokens", 65536, min: 0);
-        int saveEvery = args.Int("save-every", 0, min: 0);
+        // Scheduling only (not the math): a resumed run keeps the checkpoint's values unless given new ones.
+        int evalTokens = args.Int("eval-tokens", setup.State.EvalTokens, min: 0);
+        int saveEvery = args.Int("save-every", setup.State.SaveEvery, min: 0);
+        int evalEvery = args.Int("eval-every", 0, min: 0);
+        bool live = LiveOutput.Enabled(args);
+        setup = setup with { State = setup.State with { EvalTokens = evalTokens, SaveEvery = saveEvery } };
         args.EnsureAllUsed();
         // Before any data is read: --device cuda without a usable GPU is a one-line error.
         using var gpu = ModelFactory.Resolve(device) == ComputeDevice.Cuda ? CudaDevice.Open() : null;
@@ -68,22 +77,31 @@ internal sealed class TrainCommand : ICommand
         var config = setup.Parameters.Config;
         var tokenizer = setup.TokenizerDir is { } dir && File.Exists(Path.Combine(dir, "tokenizer.json")) ? HfTokenizer.Load(dir) : null;
         var corpus = TokenizedCorpus.Load(data, tokenizer, config.VocabSize, setup.State.EvalFraction, setup.State.Seed);
-        var progress = new ProgressReporter(Console.Error, !Console.IsErrorRedirected, setup.State.TotalSteps, every: 10);
-        progress.Message($"train: {setup.Parameters.Count:N0} parameters, {corpus.Train.Count} training / {corpus.Eval.Count} held-out documents " +
-                         $"({corpus.Train.Sum(d => (long)d.Length):N0} / {corpus.Eval.Sum(d => (long)d.Length):N0} tokens), from step {setup.State.Step}");
-        using var engine = CreateEngine(gpu, precision, setup, progress);
-        var trainer = new Trainer(engine, corpus, setup.State)
+        using var stop = new StopOnCtrlC();
+        var (finished, final) = TrainingDisplay.Run(live, setup.State.Step, setup.State.TotalSteps, progress =>
         {
-            OutputDirectory = output,
-            SaveEvery = saveEvery,
-            EvalTokens = evalTokens,
-            Progress = progress,
-            // Tokenizer files are read from the source before the swap replaces the output directory.
-            CheckpointContents = state => new Checkpoint.Contents(config, setup.WeightDType, setup.Parameters, setup.Optimizer, state,
-                setup.TokenizerDir, setup.GenerationConfig),
-        };
-        trainer.Run();
-        var final = trainer.State;
+            progress.Message($"train: {setup.Parameters.Count:N0} parameters, {corpus.Train.Count} training / {corpus.Eval.Count} held-out documents " +
+                             $"({corpus.Train.Sum(d => (long)d.Length):N0} / {corpus.Eval.Sum(d => (long)d.Length):N0} tokens), from step {setup.State.Step}");
+            using var engine = CreateEngine(gpu, precision, setup, progress);
+            var trainer = new Trainer(engine, corpus, setup.State)
+            {
+                OutputDirectory = output,
+                SaveEvery = saveEvery,
+                EvalTokens = evalTokens,
+                EvalEvery = evalEvery,
+                Progress = progress,
+                Stop = stop.Token,
+                // Tokenizer files are read from the source before the swap replaces the output directory.
+                CheckpointContents = state => new Checkpoint.Contents(config, setup.WeightDType, setup.Parameters, setup.Optimizer, state,
+                    setup.TokenizerDir, setup.GenerationConfig) { Extras = dir => RunFiles.Write(dir, state.LogHistory), ExtraFiles = RunFiles.Names },
+            };
+            return (trainer.Run(), trainer.State);
+        });
+        if (!finished)
+        {
+            stdout.WriteLine($"stopped at step {final.Step} of {final.TotalSteps}: checkpoint in {output} (continue with --resume)");
+            return StopOnCtrlC.ExitCode;
+        }
         stdout.WriteLine(final.EvalLoss is double e
             ? $"trained {final.Step} steps: loss {final.LastLoss:F4}, eval loss {e:F4}, eval perplexity {Math.Exp(e):F2}; checkpoint in {output}"
             : $"trained {final.Step} steps: loss {final.LastLoss:F4}; checkpoint in {output}");
@@ -91,7 +109,7 @@ internal sealed class TrainCommand : ICommand
     }
 
     /// <summary>The GPU engine when a GPU was opened (cuda, or auto with a usable GPU), else the CPU one.</summary>
-    private static ITrainingEngine CreateEngine(CudaDevice? gpu, CudaPrecision precision, Setup setup, ProgressReporter progress)
+    private static ITrainingEngine CreateEngine(CudaDevice? gpu, CudaPrecision precision, Setup setup, ITrainingProgress progress)
     {
         if (gpu is null) return new CpuTrainingEngine(new TrainableModel(setup.Parameters), setup.Optimizer);
         progress.Message($"train: on {gpu.Name}, {(precision == CudaPrecision.BFloat16 ? "bf16 GEMMs with fp32 master weights" : "fp32")}");
@@ -100,8 +118,7 @@ internal sealed class TrainCommand : ICommand
 
     private static Setup Start(CommandLine args, string output, string data, AdamWOptions options)
     {
-        Checkpoint.Recover(output);
-        if (File.Exists(Path.Combine(output, Checkpoint.StateFile)))
+        if (CheckpointDirectory.IsOurs(output))
             throw new BambaException($"--out {output} already holds a training checkpoint: pass --resume to continue it, or choose another --out");
         string? modelDir = args.String("model"), configFile = args.String("config");
         if ((modelDir is null) == (configFile is null)) throw new BambaException("train: give exactly one of --model DIR or --config FILE");
@@ -139,13 +156,14 @@ internal sealed class TrainCommand : ICommand
             MaxGradNorm = args.Float("max-grad-norm", 1f, 0f),
             EvalFraction = Math.Round(args.Float("eval-fraction", 0.05f, 0f, 0.9f), 6), // the float flag, without float noise
         };
+        state.Validate();
         return new Setup(parameters, new AdamW(parameters, options), state, dtype, tokenizerDir, generationConfig);
     }
 
     /// <summary>Continues the checkpoint in --out with its saved settings; --steps may extend the run.</summary>
     private static Setup Resume(CommandLine args, string output, string data, AdamWOptions options)
     {
-        foreach (var flag in new[] { "model", "config", "seed", "batch-tokens", "grad-accum", "lr", "warmup", "eval-fraction", "max-grad-norm", "tokenizer" })
+        foreach (var flag in new[] { "model", "config", "seed", "batch-tokens", "grad-accum", "lr", "warmup", "weight-decay", "eval-fraction", "max-grad-norm", "tokenizer" })
             if (args.Has(flag)) throw new BambaException($"train --resume: --{flag} comes from the checkpoint in {output}; leave it out");
         var (parameters, optimizer, state, dtype) = Checkpoint.Load(output, options);
         if (Path.GetFullPath(data) != state.DataFile)

@@ -35,6 +35,7 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         var turns = ChatMessages.Parse(r.Messages);
         var text = RequestMapping.Text(engine, "messages");
         if (!text.HasChatTemplate) throw ApiException.BadValue("messages", $"the model '{engine.ModelId}' has no chat template: use /v1/completions");
+        RequestMapping.CheckTextLength(turns.Sum(t => (long)t.Content.Length), engine, "messages");
         int[] prompt;
         try { prompt = engine.EncodeChat(turns); }
         catch (BambaException e) { throw ApiException.BadValue("messages", e.Message); } // e.g. the template's raise_exception

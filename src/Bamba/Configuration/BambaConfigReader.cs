@@ -19,6 +19,7 @@ public static class BambaConfigReader
 
     public static BambaConfig Parse(string json, string source = "config.json")
     {
+        Bamba.Text.JsonUnicode.Require(json, source);
         JsonDocument doc;
         try { doc = JsonDocument.Parse(QuoteNonFiniteLiterals(json)); }
         catch (JsonException e) { throw new BambaException($"{source}: not valid JSON ({e.Message})"); }
@@ -31,6 +32,9 @@ public static class BambaConfigReader
             var architecture = ArchitectureRegistry.Find(modelType) ?? throw new BambaException(
                 $"{source}: model_type is '{modelType}', not a supported architecture (supported: {string.Join(", ", ArchitectureRegistry.ModelTypes)})");
             var config = architecture.ReadConfig(f) with { ModelType = architecture.ModelType, SourceJson = json };
+            double partial = f.Object("rope_parameters")?.Double("partial_rotary_factor", double.NaN) is double p && !double.IsNaN(p)
+                ? p : f.Double("partial_rotary_factor", double.NaN);
+            ConfigChecks.Run(config, source, double.IsNaN(partial) ? null : partial);
             Validate(config, source);
             return config;
         }

@@ -17,7 +17,9 @@ public sealed record GenerationConfig(SamplingOptions Sampling, int? MaxNewToken
         if (!File.Exists(path)) return Default;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            string text = File.ReadAllText(path);
+            Bamba.Text.JsonUnicode.Require(text, path);
+            using var doc = JsonDocument.Parse(text);
             var root = doc.RootElement;
             bool sample = root.TryGetProperty("do_sample", out var ds) && ds.ValueKind == JsonValueKind.True;
             var sampling = new SamplingOptions

@@ -1,7 +1,7 @@
 namespace Bamba.Generation;
 
 /// <summary>
-/// How the next token is chosen from logits. Temperature 0 means greedy (argmax). The processors apply in the order
+/// How the next token is chosen from logits. Temperature 0 (or below <see cref="GreedyBelow"/>) means greedy (argmax). The processors apply in the order
 /// transformers uses: repetition penalty, presence/frequency penalties, temperature, top-k, top-p, min-p.
 /// </summary>
 public sealed record SamplingOptions
@@ -22,7 +22,13 @@ public sealed record SamplingOptions
 
     public static SamplingOptions Greedy { get; } = new() { Temperature = 0f };
 
-    public bool IsGreedy => Temperature == 0f;
+    /// <summary>
+    /// Temperatures below this pick as greedy does. logits / T overflows float for T near 1e-38 (every logit ±inf, the
+    /// softmax NaN, the draw the last candidate), and already at 1e-5 a logit gap of 0.001 weighs e^-100: the same pick.
+    /// </summary>
+    public const float GreedyBelow = 1e-5f;
+
+    public bool IsGreedy => Temperature < GreedyBelow;
 
     /// <summary>Throws a <see cref="BambaException"/> naming the first parameter out of range.</summary>
     public void Validate()

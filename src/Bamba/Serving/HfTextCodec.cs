@@ -20,6 +20,8 @@ public sealed class HfTextCodec(HfTokenizer tokenizer, Func<IReadOnlyList<ChatTu
 
     public bool HasChatTemplate => renderChat is not null;
 
+    public int? MaxCharsPerToken => tokenizer.MaxCharsPerToken;
+
     public string RenderChat(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt) =>
         (renderChat ?? throw new BambaException("the tokenizer has no chat template"))(messages, addGenerationPrompt);
 

@@ -23,6 +23,9 @@ public interface ITextCodec
 
     bool HasChatTemplate { get; }
 
+    /// <summary>The most input characters one token can stand for; null when unknown (no text is refused unread).</summary>
+    int? MaxCharsPerToken => null;
+
     /// <summary>The chat template applied to <paramref name="messages"/>; throws <see cref="BambaException"/> if there is none.</summary>
     string RenderChat(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt);
 

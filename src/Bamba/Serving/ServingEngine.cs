@@ -28,13 +28,16 @@ public sealed class ServingEngine : IDisposable
     public static ServingEngine Load(string directory, SchedulerOptions options, string? modelId = null) =>
         ForModel(BambaModel.Load(directory), directory, options, modelId);
 
-    /// <summary>Serves <paramref name="model"/> (taking ownership) with the tokenizer and defaults of its directory.</summary>
-    public static ServingEngine ForModel(ISequenceModel model, string directory, SchedulerOptions options, string? modelId = null)
+    /// <summary>
+    /// Serves <paramref name="model"/> (taking ownership) with the tokenizer and defaults of its directory;
+    /// <paramref name="chatTemplate"/> (Jinja source) replaces the tokenizer's chat template.
+    /// </summary>
+    public static ServingEngine ForModel(ISequenceModel model, string directory, SchedulerOptions options, string? modelId = null, string? chatTemplate = null)
     {
         try
         {
             var id = modelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
-            return new ServingEngine(model, TextCodecs.Load(directory), options, id, GenerationConfig.Load(directory));
+            return new ServingEngine(model, TextCodecs.Load(directory, chatTemplate), options, id, GenerationConfig.Load(directory));
         }
         catch { model.Dispose(); throw; }
     }

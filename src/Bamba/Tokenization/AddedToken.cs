@@ -8,7 +8,7 @@ namespace Bamba.Tokenization;
 public sealed record AddedToken(int Id, string Content, bool Special, bool Normalized, bool LStrip, bool RStrip, bool SingleWord)
 {
     internal static AddedToken Parse(TokenizerSpec s) => new(
-        s.Int("id", -1) is var id and >= 0 ? id : throw s.Error("missing field 'id'"),
+        s.Int("id", -1) is var id and >= 0 ? id <= HfTokenizer.MaxTokenId ? id : throw s.Error($"id {id} is over {HfTokenizer.MaxTokenId}") : throw s.Error("missing field 'id'"),
         s.String("content"),
         s.Bool("special", false),
         s.Bool("normalized", !s.Bool("special", false)),

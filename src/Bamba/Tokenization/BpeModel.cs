@@ -56,6 +56,8 @@ internal sealed class BpeModel
     }
 
     public IReadOnlyDictionary<string, int> Vocab => _vocab;
+    /// <summary>A run of unknown characters becomes one token.</summary>
+    public bool FusesUnknown => _fuseUnk && _unkToken is not null;
     public string?[] IdToToken { get; }
     public int MaxId { get; }
 
@@ -86,8 +88,8 @@ internal sealed class BpeModel
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var p in spec.Element.EnumerateObject())
         {
-            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int id) || id < 0)
-                throw spec.Error($"id of '{p.Name}' must be a non-negative integer");
+            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int id) || id is < 0 or > HfTokenizer.MaxTokenId)
+                throw spec.Error($"id of '{p.Name}' must be an integer in [0, {HfTokenizer.MaxTokenId}]");
             vocab[p.Name] = id;
         }
         return vocab;

@@ -21,13 +21,20 @@ internal interface ITextMatcher
 /// </remarks>
 internal sealed class CodePointRegex : ITextMatcher
 {
+    /// <summary>
+    /// A pattern from a tokenizer file may backtrack catastrophically (<c>(a+)+$</c> doubles its time with each
+    /// character); real split patterns take microseconds, so a match that runs this long is the pattern's fault.
+    /// (.NET's non-backtracking engine cannot run the lookaheads GPT-2's pattern uses.)
+    /// </summary>
+    public static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
+
     private readonly Regex _regex;
     private readonly char[] _standIns;
 
     public CodePointRegex(string pattern)
     {
         Pattern = pattern;
-        _regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled);
+        _regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled, MatchTimeout);
         _standIns = StandIns(pattern);
     }
 
@@ -35,6 +42,16 @@ internal sealed class CodePointRegex : ITextMatcher
 
     /// <summary>Appends the (start, end) offsets of successive non-overlapping matches, leftmost-first.</summary>
     public void Matches(ReadOnlySpan<char> text, List<(int Start, int End)> output)
+    {
+        try { MatchAll(text, output); }
+        catch (RegexMatchTimeoutException)
+        {
+            throw new BambaException($"the tokenizer's split pattern /{Pattern}/ ran over {MatchTimeout.TotalSeconds:0} s on {text.Length} " +
+                                     "characters (it backtracks catastrophically): the tokenizer.json cannot be used as it is");
+        }
+    }
+
+    private void MatchAll(ReadOnlySpan<char> text, List<(int Start, int End)> output)
     {
         if (text.IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
         {

@@ -44,11 +44,28 @@ public sealed class HfTokenizer
         EosId = EosToken is null ? null : TokenToId(EosToken);
         EosIds = (EosId is int e ? new[] { e } : []).Concat(config.GenerationEosIds).Distinct().ToArray();
         VocabSize = Math.Max(_model.MaxId, _addedById.Count == 0 ? -1 : _addedById.Keys.Max()) + 1;
+        MaxCharsPerToken = CharsPerTokenBound();
         // transformers rebuilds the template from add_bos_token / add_eos_token when the config names either.
         if (config.AddBosToken is not null || config.AddEosToken is not null)
             _postProcessor = new TemplateProcessor(
                 config.AddBosToken == true && BosId is int b ? [b] : [],
                 config.AddEosToken == true && EosId is int eos ? [eos] : []);
+    }
+
+    /// <summary>
+    /// The most input characters one token can stand for, or null where no bound holds (a normalizer or split that
+    /// deletes text, fused unknown tokens). Text longer than this times a context cannot fit it: a server refuses it
+    /// without tokenizing megabytes first.
+    /// </summary>
+    public int? MaxCharsPerToken { get; }
+
+    private int? CharsPerTokenBound()
+    {
+        if (_normalizer?.MayDelete == true || _preTokenizer?.MayDelete == true || _model.FusesUnknown) return null;
+        int longest = Math.Max(_model.Vocab.Keys.Select(k => k.Length).DefaultIfEmpty(1).Max(), _addedById.Values.Select(t => t.Content.Length).DefaultIfEmpty(1).Max());
+        // A vocabulary entry holds at least as many characters as the input it covers (byte-level: one per UTF-8 byte);
+        // Unicode normalization composes at most a few input characters into one, hence the margin.
+        return checked((longest + 1) * 4);
     }
 
     /// <summary>The Jinja chat template of tokenizer_config.json, if any.</summary>
@@ -59,6 +76,9 @@ public sealed class HfTokenizer
     public int? EosId { get; }
     /// <summary>Ids that end generation: the tokenizer's eos token, then generation_config.json's eos_token_id.</summary>
     public IReadOnlyList<int> EosIds { get; }
+    /// <summary>The largest token id a tokenizer file may use: id-indexed tables are allocated up to it, and real
+    /// vocabularies stay far below (a few hundred thousand).</summary>
+    public const int MaxTokenId = (1 << 24) - 1;
     /// <summary>One more than the largest id of the vocabulary and the added tokens.</summary>
     public int VocabSize { get; }
     public IReadOnlyCollection<AddedToken> AddedTokens => _addedById.Values;
@@ -72,7 +92,9 @@ public sealed class HfTokenizer
         if (!File.Exists(path)) throw new BambaException($"{path}: file not found (the tokenizer directory needs a tokenizer.json)");
         var config = TokenizerConfig.Load(directory);
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 256 }); }
+        var bytes = File.ReadAllBytes(path);
+        Bamba.Text.JsonUnicode.Require(bytes, path);
+        try { doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 256 }); }
         catch (JsonException e) { throw new BambaException($"{path}: not valid JSON ({e.Message})"); }
         using (doc)
         {

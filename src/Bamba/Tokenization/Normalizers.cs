@@ -8,6 +8,9 @@ internal abstract class Normalizer
 {
     public abstract string Normalize(string text);
 
+    /// <summary>Whether this step can drop input text wholesale (so that no number of characters per token holds).</summary>
+    public virtual bool MayDelete => false;
+
     public static Normalizer? Parse(TokenizerSpec? spec)
     {
         if (spec is not { } s) return null;
@@ -30,6 +33,8 @@ internal abstract class Normalizer
 
 internal sealed class SequenceNormalizer(Normalizer[] steps) : Normalizer
 {
+    public override bool MayDelete => steps.Any(s => s.MayDelete);
+
     public override string Normalize(string text)
     {
         foreach (var step in steps) text = step.Normalize(text);
@@ -67,11 +72,13 @@ internal sealed class PrependNormalizer(string prefix) : Normalizer
 internal sealed class ReplaceNormalizer(TextPattern pattern, string content) : Normalizer
 {
     public override string Normalize(string text) => pattern.Replace(text, content);
+    public override bool MayDelete => true;
 }
 
 /// <summary>Trims Unicode white space on either side.</summary>
 internal sealed class StripNormalizer(bool left, bool right) : Normalizer
 {
+    public override bool MayDelete => true;
     public override string Normalize(string text) =>
         left && right ? text.Trim() : left ? text.TrimStart() : right ? text.TrimEnd() : text;
 }
@@ -79,6 +86,7 @@ internal sealed class StripNormalizer(bool left, bool right) : Normalizer
 /// <summary>Removes combining marks (run after NFD/NFKD to drop accents).</summary>
 internal sealed class StripAccentsNormalizer : Normalizer
 {
+    public override bool MayDelete => true;
     public override string Normalize(string text)
     {
         var sb = new StringBuilder(text.Length);

@@ -8,6 +8,9 @@ namespace Bamba.Tokenization;
 /// </summary>
 internal abstract class PreTokenizer
 {
+    /// <summary>Whether this step can drop input text (a split that removes its matches).</summary>
+    public virtual bool MayDelete => false;
+
     /// <summary>Replaces the contents of <paramref name="pieces"/> with the result.</summary>
     public void Apply(List<Piece> pieces)
     {
@@ -46,6 +49,7 @@ internal abstract class PreTokenizer
 internal sealed class SequencePreTokenizer(PreTokenizer[] steps) : PreTokenizer
 {
     public IReadOnlyList<PreTokenizer> Steps => steps;
+    public override bool MayDelete => steps.Any(s => s.MayDelete);
 
     protected override void SplitPiece(Piece piece, List<Piece> output)
     {
@@ -59,6 +63,7 @@ internal sealed class SplitPreTokenizer(TextPattern pattern, SplitBehavior behav
 {
     /// <summary>The pattern when this split keeps every match and gap as a piece (Isolated, not inverted).</summary>
     public TextPattern? IsolatingPattern => behavior == SplitBehavior.Isolated && !invert ? pattern : null;
+    public override bool MayDelete => behavior == SplitBehavior.Removed;
 
     [ThreadStatic] private static List<(int Start, int End)>? t_matches;
 

@@ -34,7 +34,9 @@ internal sealed class TokenizerConfig
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            var bytes = File.ReadAllBytes(path);
+            Bamba.Text.JsonUnicode.Require(bytes, path);
+            using var doc = JsonDocument.Parse(bytes);
             return doc.RootElement.ValueKind == JsonValueKind.Object
                 ? doc.RootElement.Clone() : throw new BambaException($"{path}: expected a JSON object");
         }

@@ -8,10 +8,11 @@ namespace Bamba.Training;
 
 /// <summary>
 /// A training checkpoint in the Hugging Face layout (config.json, generation_config.json, model.safetensors, tokenizer
-/// files) plus trainer_state.json and optimizer.safetensors (AdamW moments; float32 master weights when the model
-/// file is bf16). Saving is atomic: everything goes into <c>DIR.partial</c>, is fsynced, then replaces DIR by two
-/// renames; <see cref="Recover"/> finishes or undoes a save that a kill interrupted, so the last complete checkpoint
-/// always survives.
+/// files) plus trainer_state.json, optimizer.safetensors (AdamW moments; float32 master weights when the model file is
+/// bf16) and the marker naming the files bamba wrote (<see cref="CheckpointDirectory"/>). Saving is atomic: everything
+/// goes into <c>DIR.partial</c>, is fsynced, then replaces DIR by two renames; <see cref="Recover"/> finishes or undoes a
+/// save that a kill interrupted, so the last complete checkpoint always survives. Only files bamba wrote are removed:
+/// a directory that is not a checkpoint is refused, and what a user adds to a checkpoint is carried to the next one.
 /// </summary>
 public static class Checkpoint
 {
@@ -20,35 +21,113 @@ public static class Checkpoint
     private static readonly string[] TokenizerFileNames = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
     public sealed record Contents(BambaConfig Config, DType WeightDType, ParameterSet Parameters, AdamW Optimizer,
-        TrainerState State, string? TokenizerSource, string? GenerationConfigSource);
+        TrainerState State, string? TokenizerSource, string? GenerationConfigSource)
+    {
+        /// <summary>Writes files of the caller's into the checkpoint being saved (e.g. metrics and plots), so they move with it.</summary>
+        public Action<string>? Extras { get; init; }
+
+        /// <summary>The names <see cref="Extras"/> may write: listed in the checkpoint's marker as ours, so a later save replaces them.</summary>
+        public IReadOnlyList<string> ExtraFiles { get; init; } = [];
+    }
+
+    /// <summary>
+    /// Checks, before any training, that a checkpoint can be saved to <paramref name="directory"/>: it is new, empty or
+    /// one of ours, its <c>.partial</c>/<c>.previous</c> names are free or ours, and its parent is writable (probed by
+    /// writing and removing an empty <c>DIR.partial</c>). Returns the normalised path.
+    /// </summary>
+    public static string Prepare(string directory)
+    {
+        directory = CheckpointDirectory.Normalize(directory);
+        Guard(directory, "cannot write a checkpoint here", () =>
+        {
+            Recover(directory);
+            RequireUsable(directory);
+            CheckpointDirectory.Begin(directory + ".partial", []);
+            CheckpointDirectory.Discard(directory + ".partial");
+        });
+        return directory;
+    }
 
     public static void Save(string directory, Contents c)
     {
-        directory = Path.GetFullPath(directory.TrimEnd('/'));
+        directory = CheckpointDirectory.Normalize(directory);
         string partial = directory + ".partial", previous = directory + ".previous";
-        Recover(directory);
-        if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
-        Directory.CreateDirectory(partial);
-        WriteAll(partial, c);
-        if (Directory.Exists(directory)) Directory.Move(directory, previous);
-        Directory.Move(partial, directory); // a kill before this line leaves DIR.previous, which Recover restores
-        if (Directory.Exists(previous)) Directory.Delete(previous, recursive: true);
+        Guard(directory, "saving the checkpoint failed", () =>
+        {
+            Recover(directory);
+            RequireUsable(directory);
+            var tokenizerFiles = c.TokenizerSource is { } source ? TokenizerFileNames.Where(n => File.Exists(Path.Combine(source, n))).ToList() : [];
+            CheckpointDirectory.Begin(partial, [.. DataFiles, .. tokenizerFiles, .. c.ExtraFiles]);
+            WriteAll(partial, c, tokenizerFiles);
+            if (Directory.Exists(directory))
+            {
+                if (CheckpointDirectory.IsOurs(directory)) Directory.Move(directory, previous);
+                else Directory.Delete(directory); // empty (RequireUsable), so nothing of the user's is lost
+            }
+            Directory.Move(partial, directory); // a kill before this line leaves DIR.previous, which Recover restores
+            Retire(previous, directory);
+        });
     }
 
-    /// <summary>Restores the previous checkpoint if a save was interrupted between its two renames; drops a half-written one.</summary>
+    /// <summary>
+    /// Restores the previous checkpoint if a save was interrupted between its two renames; finishes retiring it if the
+    /// kill came after; drops a half-written one. Directories bamba did not write are left alone.
+    /// </summary>
     public static void Recover(string directory)
     {
-        directory = Path.GetFullPath(directory.TrimEnd('/'));
+        directory = CheckpointDirectory.Normalize(directory);
         string partial = directory + ".partial", previous = directory + ".previous";
         if (Directory.Exists(previous))
         {
-            if (Directory.Exists(directory)) Directory.Delete(previous, recursive: true);
-            else Directory.Move(previous, directory);
+            if (!Directory.Exists(directory) && !File.Exists(directory) && CheckpointDirectory.IsOurs(previous)) Directory.Move(previous, directory);
+            else if (CheckpointDirectory.IsOurs(directory)) Retire(previous, directory);
         }
-        if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+        CheckpointDirectory.Discard(partial);
     }
 
-    private static void WriteAll(string dir, Contents c)
+    /// <summary>
+    /// The directory a reader should load: DIR itself, or a lone <c>DIR.previous</c> left by a kill between a save's two
+    /// renames (read in place: renaming it could race a trainer that is still saving).
+    /// </summary>
+    public static string ReadableDirectory(string directory)
+    {
+        if (Directory.Exists(directory) || string.IsNullOrWhiteSpace(directory)) return directory;
+        string previous = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)) + ".previous";
+        return Directory.Exists(previous) && CheckpointDirectory.IsOurs(previous) ? previous : directory;
+    }
+
+    private static readonly string[] DataFiles = ["config.json", "generation_config.json", "model.safetensors", OptimizerFile, StateFile];
+
+    /// <summary>The old checkpoint after the swap: what the user added moves into the new one, then our files go.</summary>
+    private static void Retire(string previous, string directory)
+    {
+        if (!Directory.Exists(previous)) return;
+        if (CheckpointDirectory.IsOurs(previous)) CheckpointDirectory.MoveUserEntries(previous, directory);
+        CheckpointDirectory.Discard(previous);
+    }
+
+    private static void RequireUsable(string directory)
+    {
+        if (File.Exists(directory)) throw new BambaException($"{directory}: is a file, not a checkpoint directory");
+        if (Directory.Exists(directory) && !CheckpointDirectory.IsOurs(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
+            throw new BambaException($"{directory}: exists and is not a bamba checkpoint (no {CheckpointDirectory.MarkerFile}); " +
+                                     "choose a new or empty directory, which training never deletes");
+        foreach (var sibling in new[] { directory + ".partial", directory + ".previous" })
+            if (File.Exists(sibling) || Directory.Exists(sibling))
+                throw new BambaException($"{sibling}: exists and was not written by bamba train; move it away (training needs the name)");
+    }
+
+    /// <summary>File-system failures (permissions, a full disk, a read-only mount) become one line naming the directory.</summary>
+    private static void Guard(string directory, string what, Action action)
+    {
+        try { action(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BambaException($"{directory}: {what}: {e.Message}");
+        }
+    }
+
+    private static void WriteAll(string dir, Contents c, IReadOnlyList<string> tokenizerFiles)
     {
         string dtypeName = c.WeightDType == DType.BF16 ? "bfloat16" : "float32";
         WriteText(Path.Combine(dir, "config.json"),
@@ -65,9 +144,8 @@ public static class Checkpoint
         WriteSafetensors(Path.Combine(dir, OptimizerFile), optimizer,
             new Dictionary<string, string> { ["format"] = "pt", ["adamw_step"] = c.Optimizer.Step.ToString() });
         WriteText(Path.Combine(dir, StateFile), c.State.ToJson());
-        if (c.TokenizerSource is { } source)
-            foreach (var name in TokenizerFileNames)
-                if (File.Exists(Path.Combine(source, name))) WriteBytes(Path.Combine(dir, name), File.ReadAllBytes(Path.Combine(source, name)));
+        foreach (var name in tokenizerFiles) WriteBytes(Path.Combine(dir, name), File.ReadAllBytes(Path.Combine(c.TokenizerSource!, name)));
+        c.Extras?.Invoke(dir);
     }
 
     private static string GenerationConfig(Contents c)

@@ -3,32 +3,26 @@ using System.Diagnostics;
 namespace Bamba.Training;
 
 /// <summary>
-/// One progress line per step on stderr: step, loss, learning rate, tokens/s and ETA. On a terminal the line is
-/// redrawn in place with <c>\r</c>; redirected to a file it prints plain lines (every <c>every</c>-th step).
+/// Plain progress lines for logs: step, loss, learning rate, gradient norm, tokens/s and ETA, every
+/// <c>every</c>-th step and at the last. (The command line draws a live display instead on a terminal.)
 /// </summary>
-public sealed class ProgressReporter(TextWriter output, bool isTerminal, int totalSteps, int every = 1)
+public sealed class ProgressReporter(TextWriter output, int every = 1) : ITrainingProgress
 {
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private long _tokens;
     private int _steps;
-    private bool _lineOpen;
 
-    public void Step(int step, double loss, float lr, double gradNorm, int tokens)
+    public void Step(LogEntry entry, int totalSteps)
     {
-        _tokens += tokens;
         _steps++;
-        double seconds = _clock.Elapsed.TotalSeconds;
-        double tokensPerSecond = _tokens / Math.Max(seconds, 1e-9);
-        double eta = seconds / _steps * (totalSteps - step);
-        string line = $"step {step}/{totalSteps}  loss {loss:F4}  lr {lr:E2}  |g| {gradNorm:F2}  {tokensPerSecond:F0} tok/s  ETA {Format(eta)}";
-        if (isTerminal) { output.Write("\r" + line.PadRight(100)); _lineOpen = true; }
-        else if (step % every == 0 || step == totalSteps) output.WriteLine(line);
+        if (entry.Step % every != 0 && entry.Step != totalSteps) return;
+        double eta = _clock.Elapsed.TotalSeconds / _steps * (totalSteps - entry.Step);
+        output.WriteLine($"step {entry.Step}/{totalSteps}  loss {entry.Loss:F4}  lr {entry.LearningRate:E2}  |g| {entry.GradNorm:F2}  " +
+                         $"{entry.TokensPerSecond:F0} tok/s  ETA {Format(eta)}");
         output.Flush();
     }
 
     public void Message(string text)
     {
-        if (_lineOpen) { output.WriteLine(); _lineOpen = false; }
         output.WriteLine(text);
         output.Flush();
     }

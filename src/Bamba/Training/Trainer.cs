@@ -1,3 +1,4 @@
+using System.Globalization;
 using Bamba.Training.Data;
 using Bamba.Weights;
 
@@ -36,19 +37,46 @@ public sealed class Trainer
     public string? OutputDirectory { get; init; }
     public int SaveEvery { get; init; }
     public int EvalTokens { get; init; } = 65536;
-    public ProgressReporter? Progress { get; init; }
+    public ITrainingProgress? Progress { get; init; }
 
-    public void Run()
+    /// <summary>Evaluate the held-out loss every N steps and at step 0 (0 = only at the end).</summary>
+    public int EvalEvery { get; init; }
+
+    /// <summary>When cancelled, the loop checkpoints after the step in flight and returns false.</summary>
+    public CancellationToken Stop { get; init; }
+
+    /// <summary>Trains to <c>TotalSteps</c> (true), or until <see cref="Stop"/> (false; the checkpoint is saved).</summary>
+    public bool Run()
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long tokensThisRun = 0;
+        if (EvalEvery > 0 && _state.Step == 0) RecordEval();
         while (_state.Step < _state.TotalSteps)
         {
+            if (Stop.IsCancellationRequested)
+            {
+                Save(evaluate: false);
+                return false;
+            }
             double loss = TrainStep(out int tokens, out double gradNorm, out float lr);
-            _state = _state with { Step = _state.Step + 1, Cursor = _stream.Cursor, LastLoss = loss, TokensSeen = _state.TokensSeen + tokens };
-            Progress?.Step(_state.Step, loss, lr, gradNorm, tokens);
+            tokensThisRun += tokens;
+            var entry = new LogEntry
+            {
+                Step = _state.Step + 1, Loss = loss, LearningRate = double.Parse(lr.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture), GradNorm = gradNorm,
+                TokensPerSecond = tokensThisRun / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
+            };
+            _state = _state with
+            {
+                Step = entry.Step, Cursor = _stream.Cursor, LastLoss = loss, TokensSeen = _state.TokensSeen + tokens,
+                LogHistory = [.. _state.LogHistory, entry],
+            };
+            Progress?.Step(entry, _state.TotalSteps);
             bool last = _state.Step == _state.TotalSteps;
+            if (!last && EvalEvery > 0 && _state.Step % EvalEvery == 0) RecordEval();
             // Intermediate checkpoints skip the held-out evaluation, which costs as much as many steps on a small CPU.
             if (last || (SaveEvery > 0 && _state.Step % SaveEvery == 0)) Save(evaluate: last);
         }
+        return true;
     }
 
     private double TrainStep(out int tokens, out double gradNorm, out float lr)
@@ -75,13 +103,16 @@ public sealed class Trainer
         return sums.Targets == 0 ? null : sums.CrossEntropy / sums.Targets;
     }
 
+    private void RecordEval()
+    {
+        if (Evaluate() is not double evalLoss) return;
+        _state = _state with { EvalLoss = evalLoss, LogHistory = [.. _state.LogHistory, new LogEntry { Step = _state.Step, EvalLoss = evalLoss }] };
+        Progress?.Message($"step {_state.Step}: eval loss {evalLoss:F4}, perplexity {Math.Exp(evalLoss):F2}");
+    }
+
     private void Save(bool evaluate)
     {
-        if (evaluate && Evaluate() is double evalLoss)
-        {
-            _state = _state with { EvalLoss = evalLoss };
-            Progress?.Message($"step {_state.Step}: eval loss {evalLoss:F4}, perplexity {Math.Exp(evalLoss):F2}");
-        }
+        if (evaluate) RecordEval();
         if (OutputDirectory is null || CheckpointContents is null) return;
         _engine.SyncToHost(); // checkpoints are written from the host copies of the master weights and moments
         Checkpoint.Save(OutputDirectory, CheckpointContents(_state));

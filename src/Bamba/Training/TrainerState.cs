@@ -23,21 +23,42 @@ public sealed record TrainerState
     public float WeightDecay { get; init; }
     public float MaxGradNorm { get; init; }
     public double EvalFraction { get; init; }
+    /// <summary>Checkpoint every this many steps (0 = only at the end); kept so that --resume goes on saving as often.</summary>
+    public int SaveEvery { get; init; }
+    /// <summary>Held-out tokens evaluated at the end; kept for --resume like <see cref="SaveEvery"/>.</summary>
+    public int EvalTokens { get; init; } = 65536;
     public double? LastLoss { get; init; }
     public double? EvalLoss { get; init; }
     public long TokensSeen { get; init; }
+    /// <summary>Every step's figures and every evaluation so far (Hugging Face Trainer's <c>log_history</c>).</summary>
+    public IReadOnlyList<LogEntry> LogHistory { get; init; } = [];
+
+    /// <summary>The longest packed row and the most rows per step: beyond them a step would run for days or exhaust memory.</summary>
+    public const int MaxBatchTokens = 1 << 20, MaxGradientAccumulation = 1 << 16;
+
+    /// <summary>Throws a <see cref="BambaException"/> naming the first setting no run can use.</summary>
+    public void Validate()
+    {
+        if (BatchTokens is < 2 or > MaxBatchTokens) throw new BambaException($"--batch-tokens must be in [2, {MaxBatchTokens}], got {BatchTokens}");
+        if (GradientAccumulation is < 1 or > MaxGradientAccumulation)
+            throw new BambaException($"--grad-accum must be in [1, {MaxGradientAccumulation}], got {GradientAccumulation}");
+    }
 
     public string ToJson() => JsonSerializer.Serialize(this, TrainerStateJson.Default.TrainerState);
 
     public static TrainerState Read(string path)
     {
         if (!File.Exists(path)) throw new BambaException($"{path}: not found (--resume needs a checkpoint written by 'bamba train')");
-        try { return JsonSerializer.Deserialize(File.ReadAllText(path), TrainerStateJson.Default.TrainerState) ?? throw new BambaException($"{path}: empty"); }
+        string text = File.ReadAllText(path);
+        Bamba.Text.JsonUnicode.Require(text, path);
+        try { return JsonSerializer.Deserialize(text, TrainerStateJson.Default.TrainerState) ?? throw new BambaException($"{path}: empty"); }
         catch (JsonException e) { throw new BambaException($"{path}: not valid trainer state ({e.Message})"); }
     }
 }
 
-/// <summary>Source-generated (trim-safe) JSON for <see cref="TrainerState"/>.</summary>
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+/// <summary>Source-generated (trim-safe) JSON for <see cref="TrainerState"/>; a diverged run's NaN loss is saved as "NaN",
+/// not lost with the checkpoint.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(TrainerState))]
 internal sealed partial class TrainerStateJson : JsonSerializerContext;

@@ -51,7 +51,9 @@ public sealed class WeightStore : IDisposable
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(indexPath));
+            string text = File.ReadAllText(indexPath);
+            Bamba.Text.JsonUnicode.Require(text, indexPath);
+            using var doc = JsonDocument.Parse(text);
             if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new BambaException($"{indexPath}: missing the 'weight_map' object");
             var shards = map.EnumerateObject().Select(p => p.Value.ValueKind == JsonValueKind.String

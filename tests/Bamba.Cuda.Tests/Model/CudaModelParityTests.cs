@@ -80,6 +80,23 @@ public class CudaModelParityTests(ITestOutputHelper output)
         foreach (var s in together.Concat(alone)) s.Dispose();
     }
 
+    /// <summary>Every position's logits of two runs from one pass (score, echo + logprobs) equal transformers'.</summary>
+    [Theory]
+    [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
+    public void Fp32StepAllLogitsMatchesTransformers(string modelName)
+    {
+        using var model = Load(modelName, CudaPrecision.Float32);
+        using var reference = new Reference(modelName);
+        var rows = reference.Rows("batch2.input_ids");
+        var expected = reference.Floats("batch2.logits");
+        var states = rows.Select(_ => model.CreateState()).ToArray();
+        var all = model.StepAllLogits(states, rows.Select(r => new SequenceInput(r)).ToArray());
+        int vocab = model.Config.VocabSize, width = rows[0].Length * vocab;
+        for (int i = 0; i < rows.Length; i++)
+            Close.Assert(expected.AsSpan(i * width, rows[i].Length * vocab), all[i], Fp32Tol, $"{modelName} batch2 row {i}, every position");
+        foreach (var s in states) s.Dispose();
+    }
+
     [Theory]
     [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
     public void Fp32SplitPrefillMatchesTransformers(string modelName)

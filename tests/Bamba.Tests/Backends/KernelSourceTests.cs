@@ -61,4 +61,16 @@ public class KernelSourceTests
         Assert.Equal(["waits"], kernels.WaitFirst);
         Assert.Equal(["streams"], kernels.WeightsFirst);
     }
+
+    /// <summary>The sizes kernels and launchers share have one source: KernelConstants passes them; no .cu defines them.</summary>
+    [Fact]
+    public void SharedSizesComeOnlyFromKernelConstants()
+    {
+        foreach (var (name, _) in KernelConstants.Named)
+        {
+            Assert.DoesNotMatch($@"#define\s+{name}\b", Source);
+            Assert.Matches($@"\b{name}\b", Source);
+        }
+        Assert.Equal(CudaKvPool.BlockTokens, KernelConstants.KvBlock);
+    }
 }

@@ -73,9 +73,15 @@ internal sealed class TestServer : IAsyncDisposable
         return JsonDocument.Parse(message.Response.Content.ToString()).RootElement.Clone();
     }
 
-    public async Task<(int Status, JsonElement Body, HttpResponseMessage Response)> PostAsync(string path, string json, string? key = Key)
+    public Task<(int Status, JsonElement Body, HttpResponseMessage Response)> PostAsync(string path, string json, string? key = Key) =>
+        PostAsync(path, System.Text.Encoding.UTF8.GetBytes(json), key);
+
+    /// <summary>Posts raw bytes as JSON: what a client that sends invalid UTF-8 sends.</summary>
+    public async Task<(int Status, JsonElement Body, HttpResponseMessage Response)> PostAsync(string path, byte[] body, string? key = Key)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
         request.Headers.Authorization = key is null ? null : new("Bearer", key);
         var response = await Anonymous.SendAsync(request);
         string text = await response.Content.ReadAsStringAsync();

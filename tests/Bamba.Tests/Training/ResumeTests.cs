@@ -52,14 +52,14 @@ public sealed class ResumeTests : IDisposable
     {
         string output = Path.Combine(_dir, "ckpt");
         // A kill between the two renames: the old checkpoint sits in DIR.previous, DIR is gone, DIR.partial half-written.
-        Directory.CreateDirectory(output + ".previous");
-        File.WriteAllText(Path.Combine(output + ".previous", "marker"), "old");
-        Directory.CreateDirectory(output + ".partial");
+        CheckpointDirectory.Begin(output + ".previous", ["model.safetensors"]);
+        File.WriteAllText(Path.Combine(output + ".previous", "model.safetensors"), "old");
+        CheckpointDirectory.Begin(output + ".partial", ["model.safetensors", "config.json"]);
         File.WriteAllText(Path.Combine(output + ".partial", "model.safetensors"), "trunc");
 
         Checkpoint.Recover(output);
 
-        Assert.Equal("old", File.ReadAllText(Path.Combine(output, "marker")));
+        Assert.Equal("old", File.ReadAllText(Path.Combine(output, "model.safetensors")));
         Assert.False(Directory.Exists(output + ".previous"));
         Assert.False(Directory.Exists(output + ".partial"));
     }

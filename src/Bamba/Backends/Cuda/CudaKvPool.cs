@@ -17,7 +17,7 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
 {
     /// <summary>Positions per block: KV_BLOCK in attention.cu, a multiple of the prefill kernels' key tiles (32 and 64),
     /// so a tile is consecutive rows of one block; 64 tokens waste at most 63 positions per sequence.</summary>
-    public const int BlockTokens = 64;
+    public const int BlockTokens = KernelConstants.KvBlock;
     private const int FirstBlocks = 64; // an unsized pool starts at 4096 positions
 
     private readonly int _layers = config.NumAttentionLayers;

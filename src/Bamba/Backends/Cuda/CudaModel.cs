@@ -15,7 +15,7 @@ namespace Bamba.Backends.Cuda;
 /// kernels, attention over the run); a step where every run is one token takes the recurrent paths for all sequences
 /// at once. Calls are serialised: the device has one stream.
 /// </summary>
-public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedKvCache
+public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedKvCache, IDeviceMemory
 {
     private readonly CudaOps _ops;
     private readonly CudaKvPool _kv;
@@ -151,6 +151,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         return (int)Math.Clamp(free / SequenceBytes(tokens), 0, int.MaxValue);
     }
 
+    public string DeviceName => _ops.Device.Name;
+
     /// <summary>The device memory free now and what each sequence and step takes of it: what a server sizes its scheduler from.</summary>
     public DeviceMemory Memory() => new(_ops.Device.MemoryInfo().Free, CudaSequenceState.FixedBytes(Config, _ops.ActBytes, _ops.StateBytes),
         CudaSequenceState.KvBytesPerToken(Config, _ops.ActBytes), StepWorkingBytes);
@@ -164,6 +166,20 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             var flat = _ops.Device.Download<float>(logits, (long)batch.Runs * Config.VocabSize);
             return Enumerable.Range(0, batch.Runs).Select(i => flat.AsSpan(i * Config.VocabSize, Config.VocabSize).ToArray()).ToArray();
         }
+    }
+
+    /// <summary>The logits after every appended token of each run, from one batched pass (scoring, echo + logprobs).</summary>
+    public float[][] StepAllLogits(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
+    {
+        var flat = Forward(states, inputs);
+        int vocab = Config.VocabSize, offset = 0;
+        var perRun = new float[inputs.Count][];
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            perRun[i] = flat.AsSpan(offset * vocab, inputs[i].Length * vocab).ToArray();
+            offset += inputs[i].Length;
+        }
+        return perRun;
     }
 
     /// <summary>Logits at every position of every run, in order ([rows, vocab]): for scoring and parity checks.</summary>
@@ -208,7 +224,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     private readonly record struct Draw(ulong Temperature, ulong TopK, ulong TopP, ulong Uniform, ulong Ids);
 
     private Draw UploadSampling(Batch batch, IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms, string prefix = "") => new(
-        Upload(prefix + "sample.t", sampling.Select(s => s.Temperature).ToArray()),
+        Upload(prefix + "sample.t", sampling.Select(s => s.IsGreedy ? 0f : s.Temperature).ToArray()), // the kernel's greedy is T ≤ 0
         Upload(prefix + "sample.k", sampling.Select(s => s.TopK).ToArray()),
         Upload(prefix + "sample.p", sampling.Select(s => s.TopP).ToArray()),
         Upload(prefix + "sample.u", uniforms.Take(batch.Runs).ToArray()),

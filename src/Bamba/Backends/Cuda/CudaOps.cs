@@ -1,3 +1,4 @@
+using static Bamba.Backends.Cuda.KernelConstants;
 using System.Numerics;
 using Bamba.Configuration;
 using Bamba.Weights;
@@ -12,20 +13,6 @@ namespace Bamba.Backends.Cuda;
 public sealed class CudaOps : IDisposable
 {
     private const int Block = 256;
-    private const int SsdOut = 64;             // SSD_OUT (and SSD_MMA_T) in ssd.cu: the chunk kernels' output tile
-    private const int SsdMmaHeadDim = 64;      // SSD_MMA_P in ssd.cu
-    private const int SsdStepWarps = 8;        // SSD_STEP_WARPS in ssd.cu
-    private const int SsdStepRows = 4;         // SSD_STEP_ROWS in ssd.cu
-    private const int MaxStateSize = 256;      // 32 · SSD_STEP_MAX_PER_LANE in ssd.cu
-    private const int AttentionWarps = 4;      // ATTN_WARPS in attention.cu
-    private const int AttentionTile = 32;      // ATTN_TILE in attention.cu
-    private const int AttentionTileMaxHeadDim = 128; // ATTN_TILE_MAX_HEAD_DIM in attention.cu
-    private const int AttentionMmaTile = 64;   // ATTN_MMA_QUERIES and ATTN_MMA_KEYS in attention.cu
-    private const int AttentionMmaHeadDim = 128; // ATTN_MMA_HEAD_DIM in attention.cu
-    private const int MaxHeadDim = 256;        // ATTN_MAX_HEAD_DIM in attention.cu; also the SSD kernels' limit on P
-    private const int SampleThreads = 1024;    // SAMPLE_THREADS in sampling.cu
-    private const int CombineThreads = 128;    // COMBINE_THREADS in attention.cu
-    private const int ConvSteps = 16;          // CONV_STEPS in conv.cu
     private const int MaxConvKernel = 4;       // CONV_MAX_K in conv.cu
     private const int SplitDecodeMinKeys = 64; // one-query attention over at least this many keys splits them over warps
     private const int DecodeMinKeysPerSplit = 32; // the batched decode's shortest key range (a few chunks of a warp)
@@ -42,7 +29,7 @@ public sealed class CudaOps : IDisposable
         StateBytes = bf16SsmState ? 2 : 4;
         string source = KernelCompiler.KernelSource();
         var cubin = KernelCompiler.CompileCached(source, "bamba_kernels.cu", device.Architecture,
-            [$"ACT_BF16={(precision == CudaPrecision.BFloat16 ? 1 : 0)}", $"STATE_BF16={(bf16SsmState ? 1 : 0)}"]);
+            [$"ACT_BF16={(precision == CudaPrecision.BFloat16 ? 1 : 0)}", $"STATE_BF16={(bf16SsmState ? 1 : 0)}", .. KernelConstants.Defines]);
         _module = KernelModule.Load(device, cubin, KernelCompiler.ProgrammaticKernels(source));
         Gemm = new CublasLtGemm(device);
         Scratch = new DeviceScratch(device);
@@ -336,8 +323,6 @@ public sealed class CudaOps : IDisposable
 
     // ---- linear and sampling -----------------------------------------------------------------------------------
 
-    private const int GemvWarps = 8;      // GEMV_WARPS in gemv.cu
-    public const int GemvMaxRows = 4;     // GEMV_MAX_ROWS in gemv.cu
 
     /// <summary>
     /// <c>y[n, m] = x[n, k] · W[m, k]ᵀ</c> on activation-typed operands: in bf16 mode a few rows (decode) take the

@@ -59,7 +59,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
         {
             ObjectDisposedException.ThrowIf(_stopping, this);
             // Queued requests that free slots will take at once are not waiting: only the rest count against MaxQueue.
-            if (_queue.Count >= Options.MaxQueue + (Options.MaxBatch - _occupiedSlots))
+            if (_queue.Count >= (long)Options.MaxQueue + (Options.MaxBatch - _occupiedSlots))
             {
                 Metrics.Rejected();
                 throw new SchedulerFullException(_queue.Count, RetryAfter());

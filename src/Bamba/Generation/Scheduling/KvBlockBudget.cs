@@ -20,7 +20,7 @@ internal sealed class KvBlockBudget(SchedulerOptions options)
     {
         reserved = BlocksFor(tokens);
         int kv = reserved - options.StateBlocks;
-        if (Used + reserved > Total || _kvUsed + kv > KvTotal) { reserved = 0; return false; }
+        if ((long)Used + reserved > Total || (long)_kvUsed + kv > KvTotal) { reserved = 0; return false; }
         Used += reserved;
         _kvUsed += kv;
         return true;

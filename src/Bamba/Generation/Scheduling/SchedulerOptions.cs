@@ -32,16 +32,25 @@ public sealed record SchedulerOptions
 
     public const long DefaultPrefixCacheBytes = 512L << 20;
 
+    /// <summary>The most sequences held at once, running and queued: a request of more could never be admitted.</summary>
+    public long MostSequences => (long)MaxBatch + MaxQueue;
+
     public int TotalKvBlocks => KvBlocks ?? (int)Math.Min(int.MaxValue, (long)MaxBatch * SequenceBlocks(MaxContext));
 
     /// <summary>Blocks a sequence of <paramref name="tokens"/> tokens reserves: its KV rows and its recurrent state.</summary>
-    public int SequenceBlocks(int tokens) => (tokens + KvBlockSize - 1) / KvBlockSize + StateBlocks;
+    public int SequenceBlocks(int tokens) => checked((int)(((long)tokens + KvBlockSize - 1) / KvBlockSize + StateBlocks));
+
+    /// <summary>The most slots a scheduler takes: each is a state held in memory, and each lengthens every step.</summary>
+    public const int MaxBatchLimit = 65536;
+    /// <summary>The longest context: token counts stay far from int overflow whatever a request adds to them.</summary>
+    public const int MaxContextLimit = 1 << 24;
 
     public void Validate()
     {
-        if (MaxBatch < 1) throw new BambaException($"max batch must be ≥ 1, got {MaxBatch}");
+        if (MaxBatch is < 1 or > MaxBatchLimit) throw new BambaException($"max batch must be in [1, {MaxBatchLimit}], got {MaxBatch}");
         if (MaxQueue < 0) throw new BambaException($"max queue must be ≥ 0, got {MaxQueue}");
         if (PrefillChunk < 1) throw new BambaException($"prefill chunk must be ≥ 1, got {PrefillChunk}");
+        if (MaxContext > MaxContextLimit) throw new BambaException($"max context must be ≤ {MaxContextLimit}, got {MaxContext}");
         if (MaxStepTokens < PrefillChunk) throw new BambaException($"max step tokens ({MaxStepTokens}) must be ≥ the prefill chunk ({PrefillChunk})");
         if (MaxContext < 2) throw new BambaException($"max context must be ≥ 2, got {MaxContext}");
         if (KvBlockSize < 1) throw new BambaException($"KV block size must be ≥ 1, got {KvBlockSize}");

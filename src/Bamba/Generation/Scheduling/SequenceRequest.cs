@@ -20,7 +20,8 @@ public sealed record SequenceRequest
 
     public const int MaxTopLogprobs = 20;
 
-    public int TotalTokens => Prompt.Length + MaxNewTokens;
+    /// <summary>Prompt plus max_tokens; checked, as <see cref="Validate"/> bounds it by the context before anyone reserves it.</summary>
+    public int TotalTokens => checked(Prompt.Length + MaxNewTokens);
 
     /// <summary>Throws a <see cref="BambaException"/> naming the first value a model of <paramref name="vocab"/> ids cannot take.</summary>
     public void Validate(int vocab, int maxContext)
@@ -30,7 +31,7 @@ public sealed record SequenceRequest
             if ((uint)id >= (uint)vocab) throw new BambaException($"token id {id} is outside the vocabulary (0..{vocab - 1})");
         if (MaxNewTokens < 0) throw new BambaException($"max_tokens must be ≥ 0, got {MaxNewTokens}");
         if (TopLogprobs is < 0 or > MaxTopLogprobs) throw new BambaException($"top_logprobs must be in [0, {MaxTopLogprobs}], got {TopLogprobs}");
-        if (TotalTokens > maxContext)
+        if ((long)Prompt.Length + MaxNewTokens > maxContext) // long: max_tokens near 2^31 must not wrap below the limit
             throw new BambaException($"the prompt ({Prompt.Length} tokens) plus max_tokens ({MaxNewTokens}) exceeds the context of {maxContext} tokens");
         Sampling.Validate();
     }

@@ -59,6 +59,7 @@ public static class CorpusReader
     {
         try
         {
+            Bamba.Text.JsonUnicode.Require(line, where);
             using var json = JsonDocument.Parse(line);
             var root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new BambaException($"{where}: expected a JSON object");

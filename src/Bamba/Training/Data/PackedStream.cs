@@ -18,6 +18,9 @@ public sealed class PackedStream
     public PackedStream(IReadOnlyList<int[]> documents, ulong seed, DataCursor cursor)
     {
         if (documents.Count == 0) throw new BambaException("no training documents (the data file is empty, or all of it went to --eval-fraction)");
+        // One-token documents give no next-token targets: training on them alone would report a loss of 0 and learn nothing.
+        if (documents.All(d => d.Length < 2))
+            throw new BambaException("no training document has two tokens or more, so there is nothing to predict: the data is too short to make a training row");
         _documents = documents;
         _seed = seed;
         Cursor = cursor;

@@ -1,7 +1,5 @@
 // Grouped-query attention over a sequence's KV cache with partial RoPE (rotate-half layout), scale head_dim^-0.5.
 
-#define ATTN_MAX_HEAD_DIM 256
-#define ATTN_WARPS 4
 
 // Rotates the first rotary_dim channels of each of `heads` heads of every row in place, at the row's position
 // (padding rows, position < 0, are left alone). Queries and keys sit side by side in the fused qkv rows, so one
@@ -28,7 +26,6 @@ extern "C" __global__ void rope(act_t* x, int stride, const int* positions, cons
 // bf16: what the decode kernel streams), and one padding byte per position [blocks][KV_BLOCK] shared by the layers.
 // A sequence's block table lists its blocks in order: position j lies in block table[j / KV_BLOCK], slot j % KV_BLOCK.
 
-#define KV_BLOCK 64 // CudaKvPool.BlockTokens: a multiple of every prefill key tile (32, 64), so a tile lies in one block
 
 // Index of position j's padding flag.
 __device__ __forceinline__ long long kv_row(const int* table, int j) {
@@ -349,7 +346,6 @@ extern "C" __global__ void __launch_bounds__(32 * ATTN_WARPS, 3) attention_decod
 // reductions, and the weights exp(m_s − M) go to shared memory COMBINE_THREADS splits at a time, so a dim's sum over the
 // splits is a run of independent loads, not a chain of dependent ones (a 4096-key cache has 64 splits).
 // Grid (heads, batch), block COMBINE_THREADS; head_dim ≤ ATTN_MAX_HEAD_DIM.
-#define COMBINE_THREADS 128
 extern "C" __global__ void attention_combine_batched(const float* partial, act_t* out, int out_stride, int heads, int head_dim, int splits) {
     pdl_enter();
     __shared__ float weight[COMBINE_THREADS];
@@ -387,9 +383,7 @@ extern "C" __global__ void attention_combine_batched(const float* partial, act_t
 
 // ---- prefill: a tile of queries per block -------------------------------------------------------------------------
 
-#define ATTN_TILE 32
 static_assert(KV_BLOCK % ATTN_TILE == 0, "a key tile must lie in one KV block");
-#define ATTN_TILE_MAX_HEAD_DIM 128
 
 // Flash-style attention for a run of `steps` queries (as `attention`), ATTN_TILE queries of one head per block, so
 // every key and value row loaded into shared memory serves 32 queries instead of one. Warp w owns queries 4w..4w+3;
@@ -477,10 +471,7 @@ extern "C" __global__ void attention_tiled(const act_t* q, int q_stride, const a
 // ---- prefill on the tensor cores (bf16 mode) ------------------------------------------------------------------------
 #if ACT_BF16
 
-#define ATTN_MMA_QUERIES 64 // 16 per warp, 4 warps
-#define ATTN_MMA_KEYS 64
 static_assert(KV_BLOCK % ATTN_MMA_KEYS == 0, "a key tile must lie in one KV block");
-#define ATTN_MMA_HEAD_DIM 128 // fixed, so every fragment array is indexed by constants and stays in registers
 
 // The prefill attention of `attention_tiled` with both products on the tensor cores (flash-attention 2's scheme):
 // warp w owns queries 16w..16w+15 of the block's 64; per tile of 64 keys, S = Q·Kᵀ and O += P·V are m16n8k16 products,

@@ -18,6 +18,11 @@ typedef bf16_t state_t;
 #else
 typedef float state_t;
 #endif
+// The sizes the launchers depend on too (SSD_OUT, ATTN_WARPS, GEMV_MAX_ROWS, KV_BLOCK, ...) are not defined in any .cu
+// file: Backends/Cuda/KernelConstants.cs is their one source and passes them as -D definitions.
+#ifndef KV_BLOCK
+#error "compile with Backends/Cuda/KernelConstants.cs's definitions"
+#endif
 #define FULL_MASK 0xffffffffu
 #define NEG_INF __int_as_float(0xff800000)
 #define POS_INF __int_as_float(0x7f800000)

@@ -5,7 +5,6 @@
 // is read once, not K times, and a prompt's pass runs at the memory's pace. Taps are aligned right on CONV_MAX_K: the
 // first CONV_MAX_K − K have weight 0 and read nothing. K ≤ CONV_MAX_K.
 // Grid (ceil(channels / (per · block)), ceil(steps / CONV_STEPS)).
-#define CONV_STEPS 16
 #define CONV_MAX_K 4
 
 __device__ __forceinline__ void conv_load(const act_t* p, int per, float* v) {

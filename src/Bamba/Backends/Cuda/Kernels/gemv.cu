@@ -5,8 +5,6 @@
 // measured fastest, CudaOps.GemvSplit). Needs k % 8 == 0 (16-byte rows); accumulation is float32.
 // Grid (ceil(m · split / GEMV_WARPS)), block 32 · GEMV_WARPS; split divides GEMV_WARPS.
 
-#define GEMV_WARPS 8
-#define GEMV_MAX_ROWS 4
 
 // One warp's share of weight row `row` (its piece `piece` of `split` along k) against the `rows` activation rows,
 // summed over the warp into partial[warp][r]. row < 0: a warp past the matrix's end, which only writes zeros.

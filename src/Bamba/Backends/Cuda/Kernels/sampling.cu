@@ -5,7 +5,6 @@
 // vocabulary order, whose running sum of exp(l − max) exceeds u · total. Thresholds are found by bisection on the
 // order-preserving integer key of the float, 32 passes over the row, never by sorting.
 
-#define SAMPLE_THREADS 1024
 
 __device__ __forceinline__ unsigned order_key(float v) {
     unsigned u = __float_as_uint(v);

@@ -64,7 +64,6 @@ extern "C" __global__ void ssd_chunk_cb(const act_t* xbc, int stride, float* cb,
 // The chunk kernels below are register-tiled matrix products on CUDA cores: a block of 16 × 16 threads owns a
 // 64 × 64 output tile, each thread 4 × 4 of it, and the operands go through shared memory in slices of SSD_K (padded
 // by one column against bank conflicts). Arithmetic is float32 in both precisions.
-#define SSD_OUT 64
 #define SSD_K 32
 
 // acc[i][j] += Σ_kk a[ty·4 + i][kk] · b[tx·4 + j][kk] over one slice: a and b are [SSD_OUT][SSD_K + 1] in shared memory.
@@ -197,9 +196,6 @@ extern "C" __global__ void ssd_chunk_scan(const act_t* xbc, int stride, const fl
 // otherwise move a later load above an earlier store): SSD_STEP_ROWS rows keep 2 KiB of float state per warp in flight.
 // When N is a multiple of 128 each lane owns runs of 4 adjacent columns (one 8-byte bf16 or 16-byte float load per
 // run), so a warp moves whole 256- or 512-byte lines per instruction.
-#define SSD_STEP_WARPS 8
-#define SSD_STEP_ROWS 4
-#define SSD_STEP_MAX_PER_LANE 8
 
 __device__ __forceinline__ void load4(const float* p, float* out) {
     float4 f = *(const float4*)p;
@@ -309,8 +305,6 @@ extern "C" __global__ void ssd_step(const act_t* __restrict__ xbc, int stride, c
 #if ACT_BF16
 // ---- the chunk scan on the tensor cores (bf16 mode) ---------------------------------------------------------------
 
-#define SSD_MMA_P 64 // head dim this kernel takes
-#define SSD_MMA_T 64 // rows t per block: 16 per warp, 4 warps
 
 // ssd_chunk_scan's two products as m16n8k16 bf16 tensor-core products with float32 accumulation, as mamba_ssm's
 // kernel runs them: C[t, :] · S[p, :] (the entering state rounded to bf16) and F[t, s] · x[s, p] with

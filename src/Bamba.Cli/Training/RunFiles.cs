@@ -1,0 +1,34 @@
+using System.Text.Json;
+using Bamba.Training;
+
+namespace Bamba.Cli.Training;
+
+/// <summary>
+/// The files a training run keeps beside its checkpoint: metrics.jsonl (one JSON object per step or evaluation,
+/// the entries of trainer_state.json's log_history) and loss.svg (<see cref="LossPlot"/>).
+/// </summary>
+internal static class RunFiles
+{
+    public const string Metrics = "metrics.jsonl";
+    public const string Plot = "loss.svg";
+    public static readonly string[] Names = [Metrics, Plot];
+
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static void Write(string directory, IReadOnlyList<LogEntry> history)
+    {
+        File.WriteAllLines(Path.Combine(directory, Metrics), history.Select(e => JsonSerializer.Serialize(e, Json)));
+        if (history.Count > 0) LossPlot.Save(history, Path.Combine(directory, Plot));
+    }
+
+    public static IReadOnlyList<LogEntry> ReadMetrics(string path)
+    {
+        var entries = new List<LogEntry>();
+        foreach (var (line, obj) in JsonLines.Read(path))
+        {
+            try { entries.Add(obj.Deserialize<LogEntry>(Json)!); }
+            catch (JsonException e) { throw new BambaException($"{path}:{line}: not a metrics entry ({e.Message})"); }
+        }
+        return entries;
+    }
+}

@@ -1,0 +1,26 @@
+using System.Text.Json.Serialization;
+
+namespace Bamba.Training;
+
+/// <summary>
+/// One entry of the run's log history (trainer_state.json's <c>log_history</c>, as Hugging Face's Trainer keeps it,
+/// and one line of metrics.jsonl): a training step's figures, or a held-out evaluation (<see cref="EvalLoss"/>).
+/// </summary>
+public sealed record LogEntry
+{
+    public int Step { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? Loss { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? EvalLoss { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? LearningRate { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? GradNorm { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? TokensPerSecond { get; init; }
+}
+
+/// <summary>What the training loop reports as it goes: each step, each evaluation and other messages.</summary>
+public interface ITrainingProgress
+{
+    /// <summary>Step <paramref name="entry"/>.Step of <paramref name="totalSteps"/> is done.</summary>
+    void Step(LogEntry entry, int totalSteps);
+
+    void Message(string text);
+}
