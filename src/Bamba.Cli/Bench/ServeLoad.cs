@@ -17,7 +17,8 @@ internal sealed record ServeLoadResult(
 /// </summary>
 internal sealed class ServeLoad(HttpClient http, string model, int promptTokens, int maxTokens, int vocab)
 {
-    private sealed record Sample(double Ttft, List<double> Gaps, double Latency, int PromptTokens, int OutputTokens);
+    /// <summary>One request as the client saw it; <see cref="Ids"/> are the generated ids where the server returns them.</summary>
+    internal sealed record Sample(double Ttft, List<double> Gaps, double Latency, int PromptTokens, int OutputTokens, List<int> Ids);
 
     public async Task<ServeLoadResult> RunAsync(int requests, int concurrency)
     {
@@ -50,7 +51,7 @@ internal sealed class ServeLoad(HttpClient http, string model, int promptTokens,
         return Enumerable.Range(0, promptTokens).Select(_ => random.Next(3, vocab)).ToArray();
     }
 
-    private async Task<Sample> OneAsync(int[] prompt)
+    internal async Task<Sample> OneAsync(int[] prompt)
     {
         var body = new
         {
@@ -64,6 +65,7 @@ internal sealed class ServeLoad(HttpClient http, string model, int promptTokens,
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
         double first = -1, last = 0;
         var gaps = new List<double>();
+        var ids = new List<int>();
         int promptCount = prompt.Length, outputCount = 0;
         while (await reader.ReadLineAsync() is { } line)
         {
@@ -76,10 +78,13 @@ internal sealed class ServeLoad(HttpClient http, string model, int promptTokens,
                 outputCount = usage.GetProperty("completion_tokens").GetInt32();
             }
             if (!CarriesToken(chunk.RootElement)) continue;
+            foreach (var choice in chunk.RootElement.GetProperty("choices").EnumerateArray())
+                if (choice.TryGetProperty("token_ids", out var tokenIds) && tokenIds.ValueKind == JsonValueKind.Array)
+                    ids.AddRange(tokenIds.EnumerateArray().Select(t => t.GetInt32()));
             if (first < 0) first = now; else gaps.Add(now - last);
             last = now;
         }
-        return new Sample(first, gaps, clock.Elapsed.TotalSeconds, promptCount, outputCount);
+        return new Sample(first, gaps, clock.Elapsed.TotalSeconds, promptCount, outputCount, ids);
     }
 
     /// <summary>A chunk that delivers a token (not the finish or usage chunk).</summary>
@@ -88,7 +93,7 @@ internal sealed class ServeLoad(HttpClient http, string model, int promptTokens,
             || (c.TryGetProperty("text", out var t) && t.GetString()!.Length > 0)
             || c.TryGetProperty("logprobs", out _));
 
-    private static double Percentile(IEnumerable<double> values, double p)
+    internal static double Percentile(IEnumerable<double> values, double p)
     {
         var sorted = values.Order().ToArray();
         if (sorted.Length == 0) return double.NaN;

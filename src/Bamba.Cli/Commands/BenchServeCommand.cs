@@ -26,10 +26,14 @@ internal sealed class BenchServeCommand : ICommand
         new("url", "load-test a running OpenAI-compatible server instead", "URL"),
         new("served-model", "with --url: the model id to send", "NAME"),
         new("vocab", "with --url: the vocabulary size random prompt ids are drawn from", "N", "512"),
+        new("workload", "random: independent random prompts at each concurrency level; multiturn: chat conversations replayed turn by turn (time to first token per turn, with and without the prefix cache)", "random|multiturn", "random"),
+        new("conversations", "multiturn: conversations replayed at once", "N", "4"),
+        new("turns", "multiturn: turns per conversation", "N", "4"),
+        new("user-tokens", "multiturn: tokens of each new user message, drawn between MIN and MAX", "MIN-MAX", "32-64"),
         new("requests", "requests per concurrency level", "N", "64"),
         new("concurrency", "the concurrency levels, comma-separated", "1,8,32", "1,8,32"),
-        new("prompt-tokens", "prompt tokens per request", "N", "64"),
-        new("max-tokens", "output tokens per request", "N", "32"),
+        new("prompt-tokens", "prompt tokens per request (multiturn: of the system prompt all conversations share)", "N", "64"),
+        new("max-tokens", "output tokens per request (multiturn: per reply)", "N", "32"),
         .. ServeCommand.SchedulingFlags,
         new("format", "a table, or one JSON object per level", "table|json", "table"),
         LiveOutput.NoProgress,
@@ -39,10 +43,12 @@ internal sealed class BenchServeCommand : ICommand
     [
         "bamba bench-serve --model models/default --requests 32 --concurrency 1,4",
         "bamba bench-serve --url http://127.0.0.1:8000 --served-model default --vocab 4096",
+        "bamba bench-serve --model models/default --workload multiturn --conversations 4 --turns 4 --prompt-tokens 256 --user-tokens 32-64 --max-tokens 16",
     ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {
+        if (args.Choice("workload", "random", "random", "multiturn") == "multiturn") return MultiTurn(args, stdout);
         int requests = args.Int("requests", 64, 1);
         var levels = CommandLine.ParseIds("concurrency", args.String("concurrency") ?? "1,8,32");
         int promptTokens = args.Int("prompt-tokens", 64, 1);
@@ -91,19 +97,99 @@ internal sealed class BenchServeCommand : ICommand
             var precision = ModelOptions.Precision(args);
             args.EnsureAllUsed();
             using var engine = ServingEngine.ForModel(ModelFactory.Load(dir, device, precision), dir, scheduling, preset);
-            var server = BambaServer.StartAsync(engine, new ServerOptions { Port = 0 }).GetAwaiter().GetResult();
-            try
+            return InServer(engine, address =>
             {
                 var results = LiveOutput.Status(load.Live, "bench-serve", progress =>
-                    Measure(server.Address, engine.ModelId, engine.Model.Config.VocabSize, load, progress));
+                    Measure(address, engine.ModelId, engine.Model.Config.VocabSize, load, progress));
                 return Report(results, format, stdout, $"{engine.ModelId} in process, --max-batch {scheduling.MaxBatch}, --prefill-chunk {scheduling.PrefillChunk}");
-            }
-            finally { server.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+            });
         }
         finally
         {
             if (temp is not null) Directory.Delete(temp, recursive: true);
         }
+    }
+
+    /// <summary>Serves <paramref name="engine"/> on a free loopback port while <paramref name="measure"/> runs.</summary>
+    private static T InServer<T>(ServingEngine engine, Func<Uri, T> measure)
+    {
+        var server = BambaServer.StartAsync(engine, new ServerOptions { Port = 0 }).GetAwaiter().GetResult();
+        try { return measure(server.Address); }
+        finally { server.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+    }
+
+    /// <summary>
+    /// --workload multiturn: the conversations replayed against a server at --url, or in process twice, with the prefix
+    /// cache (as the flags set it) and without, each on a fresh server. The model runs without its tokenizer, so
+    /// replies come back as ids that the next turn sends back.
+    /// </summary>
+    private static int MultiTurn(CommandLine args, TextWriter stdout)
+    {
+        var shape = new MultiTurnShape(args.Int("conversations", 4, 1), args.Int("turns", 4, 1), args.Int("prompt-tokens", 64, 1),
+            0, 0, args.Int("max-tokens", 32, 1));
+        var user = (args.String("user-tokens") ?? "32-64").Split('-');
+        if (user.Length != 2 || !int.TryParse(user[0], out int lo) || !int.TryParse(user[1], out int hi) || lo < 1 || hi < lo)
+            throw new BambaException($"--user-tokens expects MIN-MAX with 1 ≤ MIN ≤ MAX, got '{args.String("user-tokens")}'");
+        shape = shape with { UserMin = lo, UserMax = hi };
+        string format = args.Choice("format", "table", "table", "json");
+        LiveOutput.Enabled(args); // the replay prints no live progress; the flag is accepted as for the random workload
+        int longest = shape.SystemTokens + shape.Turns * (hi + shape.ReplyTokens);
+        List<MultiTurnResult> results;
+        string what;
+        if (args.String("url") is { } url)
+        {
+            string served = args.Required("served-model");
+            int vocab = args.Int("vocab", 512, 4);
+            args.EnsureAllUsed();
+            using var http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(30) };
+            results = [new MultiTurnLoad(http, served, vocab, shape).RunAsync("server", () => (0, 0)).GetAwaiter().GetResult()];
+            what = url;
+        }
+        else
+        {
+            string dir = args.Required("model");
+            var scheduling = ServeCommand.Scheduling(args);
+            scheduling = scheduling with { MaxContext = Math.Max(longest, scheduling.MaxContext) };
+            var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
+            var precision = ModelOptions.Precision(args);
+            args.EnsureAllUsed();
+            results = [];
+            foreach (var (label, options) in new[] { ("prefix cache", scheduling), ("no cache", scheduling with { PrefixCacheBytes = 0 }) })
+            {
+                using var engine = new ServingEngine(ModelFactory.Load(dir, device, precision), null, options, "bench");
+                var m = engine.Scheduler.Metrics;
+                results.Add(InServer(engine, address =>
+                {
+                    using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(30) };
+                    var load = new MultiTurnLoad(http, engine.ModelId, engine.Model.Config.VocabSize, shape);
+                    // Warm-up (JIT, first touch of the weights) with a prompt of several chunks, so prefill's code is warm too.
+                    var warmUp = Enumerable.Range(0, 3 * options.PrefillChunk).Select(i => 3 + i % (engine.Model.Config.VocabSize - 3)).ToArray();
+                    new ServeLoad(http, engine.ModelId, 0, 4, engine.Model.Config.VocabSize).OneAsync(warmUp).GetAwaiter().GetResult();
+                    Console.Error.WriteLine($"bench-serve: {shape.Conversations} conversations of {shape.Turns} turns, {label}");
+                    return load.RunAsync(label, () => (m.PrefixHitTokens, m.PrefixMissTokens)).GetAwaiter().GetResult();
+                }));
+            }
+            what = $"{dir} in process, --max-batch {scheduling.MaxBatch}, --prefill-chunk {scheduling.PrefillChunk}";
+        }
+        return ReportMultiTurn(results, shape, format, stdout, what);
+    }
+
+    private static int ReportMultiTurn(List<MultiTurnResult> results, MultiTurnShape shape, string format, TextWriter stdout, string what)
+    {
+        if (format == "json") foreach (var r in results) stdout.WriteLine(JsonLines.Write(r));
+        else
+        {
+            stdout.WriteLine($"server: {what}; {shape.Conversations} conversations x {shape.Turns} turns, system prompt {shape.SystemTokens} tokens, " +
+                             $"user messages {shape.UserMin}-{shape.UserMax}, replies {shape.ReplyTokens}");
+            stdout.WriteLine("turn  prompt tokens  " + string.Join("  ", results.Select(r => $"TTFT mean/p50 (ms) {r.Label,-12}")) + (results.Count == 2 ? "  cached/uncached" : ""));
+            for (int t = 0; t < shape.Turns; t++)
+                stdout.WriteLine($"{t + 1,4}  {results[0].PromptTokensMean[t],13}  " + string.Join("  ", results.Select(r => $"{Ms(r.TtftMean[t]),14}/{Ms(r.TtftP50[t]),-16}")) +
+                                 (results.Count == 2 ? $"  {results[0].TtftMean[t] / results[1].TtftMean[t],15:F3}" : ""));
+            foreach (var r in results)
+                stdout.WriteLine($"{r.Label}: {r.OutputTokensPerSecond:F2} output tok/s over {r.WallSeconds:F1} s; prompt tokens from the cache {r.CacheHitTokens} of " +
+                                 $"{r.CacheHitTokens + r.CacheMissTokens} ({100.0 * r.CacheHitTokens / Math.Max(1, r.CacheHitTokens + r.CacheMissTokens):F1} %); failed conversations {r.Failed}");
+        }
+        return results.Any(r => r.Failed > 0) ? 1 : 0;
     }
 
     /// <summary>IBM's Bamba-9B shape (docs: DESIGN.md): 32 layers, attention at 9/18/27, 9.78 B parameters.</summary>

@@ -1,5 +1,6 @@
 using Bamba.Configuration;
 using Bamba.Generation;
+using Bamba.Modeling;
 using Bamba.Tokenization;
 
 namespace Bamba.Cli.Commands;
@@ -7,7 +8,7 @@ namespace Bamba.Cli.Commands;
 /// <summary>
 /// <c>bamba generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3 | --input FILE.jsonl) [--max-new-tokens N]
 /// [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--format text|json]
-/// [--device cpu|cuda|auto] [--precision bf16|fp32]</c>.
+/// [--device cpu|cuda|auto] [--precision bf16|fp32] [--save-state FILE] [--load-state FILE]</c>.
 /// All prompts of a run form one batch. Sampling defaults come from the model's generation_config.json. With a
 /// tokenizer, text prompts are encoded with its special tokens (BOS) and one text prompt streams its output.
 /// </summary>
@@ -24,6 +25,8 @@ internal sealed class GenerateCommand : ICommand
         new("input", "a batch of prompts: one {\"prompt_ids\": [...]} or {\"prompt\": \"text\"} per line, run as one batch", "FILE.jsonl"),
         .. SamplingFlags(maxNewTokensFallback: 64),
         new("format", "text: the generated text (or ids without a tokenizer); json: {token_ids, text, finish_reason} per prompt", "text|json", "text"),
+        new("save-state", "write the sequence's state after the prompt and what was generated (CPU; --max-new-tokens 0 only ingests the prompt)", "FILE"),
+        new("load-state", "continue a sequence saved with --save-state; --prompt/--prompt-ids, if given, are appended first", "FILE"),
         .. ModelOptions.Device,
     ];
     public IReadOnlyList<string> Examples { get; } =
@@ -31,14 +34,17 @@ internal sealed class GenerateCommand : ICommand
         "bamba generate --model models/default --prompt \"The meaning of life is\" --max-new-tokens 40",
         "bamba generate --model models/default --prompt-ids 1,2,3 --temperature 0.8 --top-p 0.9 --seed 1 --format json",
         "bamba generate --model DIR --input prompts.jsonl --format json --device cuda",
+        "bamba generate --model DIR --prompt \"Once upon a time\" --max-new-tokens 0 --save-state story.state",
+        "bamba generate --model DIR --load-state story.state --max-new-tokens 40",
     ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {
         string dir = ModelOptions.Directory(args);
         var defaults = GenerationConfig.Load(dir);
-        var options = Options(args, defaults);
         string format = args.Choice("format", "text", "text", "json");
+        if (args.Has("save-state") || args.Has("load-state")) return RunSession(args, dir, defaults, format, stdout);
+        var options = Options(args, defaults);
         using var model = ModelOptions.LoadForGeneration(args);
         var tokenizer = ModelOptions.TryLoadTokenizer(dir);
         var prompts = Prompts(args, tokenizer, model.Config.VocabSize);
@@ -49,6 +55,32 @@ internal sealed class GenerateCommand : ICommand
             return Stream(generator, prompts[0], options, tokenizer, stdout);
         foreach (var result in generator.Generate(prompts, options))
             stdout.WriteLine(format == "json" ? Json(result, tokenizer) : Text(result, tokenizer));
+        return 0;
+    }
+
+    /// <summary>
+    /// --load-state and/or --save-state: one sequence through a <see cref="SequenceSession"/>, restored from and/or saved to
+    /// a state file (<see cref="SessionFile"/>); the prompt is optional when a state is loaded.
+    /// </summary>
+    private static int RunSession(CommandLine args, string dir, GenerationConfig defaults, string format, TextWriter stdout)
+    {
+        string? load = args.String("load-state"), save = args.String("save-state");
+        if (args.Has("input")) throw new BambaException("--save-state and --load-state take one sequence: give --prompt or --prompt-ids, not --input");
+        var options = Options(args, defaults, minNewTokens: save is null ? 1 : 0);
+        int maxNewTokens = args.Int("max-new-tokens", options.MaxNewTokens, 0);
+        using var loaded = ModelOptions.LoadForGeneration(args);
+        var model = loaded as BambaModel ?? throw new BambaException("--save-state and --load-state work with the CPU backend (--device cpu)");
+        var tokenizer = ModelOptions.TryLoadTokenizer(dir);
+        // Text appended to a loaded sequence is encoded without special tokens: no BOS in mid-sequence.
+        var prompt = load is null ? Prompts(args, tokenizer, model.Config.VocabSize)[0]
+            : args.Has("prompt") ? Encode(args.Required("prompt"), tokenizer, dir, "--prompt", specialTokens: false)
+            : args.Has("prompt-ids") ? Prompts(args, tokenizer, model.Config.VocabSize)[0] : [];
+        args.EnsureAllUsed();
+
+        using var session = load is null ? SequenceSession.Start(model) : SessionFile.Load(load, model);
+        var result = session.Run(new Generator(model), prompt, maxNewTokens, options with { MaxNewTokens = Math.Max(1, maxNewTokens) });
+        if (save is not null) SessionFile.Save(save, model, session);
+        if (maxNewTokens > 0 || format == "json") stdout.WriteLine(format == "json" ? Json(result, tokenizer) : Text(result, tokenizer));
         return 0;
     }
 
@@ -88,7 +120,7 @@ internal sealed class GenerateCommand : ICommand
         new("seed", "makes sampling reproducible (row i of a batch uses seed + i)", "S"),
     ];
 
-    internal static GenerationOptions Options(CommandLine args, GenerationConfig defaults)
+    internal static GenerationOptions Options(CommandLine args, GenerationConfig defaults, int minNewTokens = 1)
     {
         var d = defaults.Sampling;
         bool samplingFlag = args.Has("top-k") || args.Has("top-p") || args.Has("min-p");
@@ -105,7 +137,7 @@ internal sealed class GenerateCommand : ICommand
         };
         return new GenerationOptions
         {
-            MaxNewTokens = args.Int("max-new-tokens", defaults.MaxNewTokens ?? 64, 1),
+            MaxNewTokens = Math.Max(1, args.Int("max-new-tokens", defaults.MaxNewTokens ?? 64, minNewTokens)),
             Sampling = sampling,
             EosTokenIds = defaults.EosTokenIds,
         };
@@ -127,11 +159,11 @@ internal sealed class GenerateCommand : ICommand
         return prompts;
     }
 
-    private static int[] Encode(string text, HfTokenizer? tokenizer, string modelDir, string where)
+    private static int[] Encode(string text, HfTokenizer? tokenizer, string modelDir, string where, bool specialTokens = true)
     {
         if (tokenizer is null)
             throw new BambaException($"{where}: text prompts need a tokenizer, and {modelDir} has no tokenizer.json (give token ids instead)");
-        var ids = tokenizer.Encode(text, addSpecialTokens: true);
+        var ids = tokenizer.Encode(text, addSpecialTokens: specialTokens);
         return ids.Length > 0 ? ids : throw new BambaException($"{where}: the prompt encodes to no tokens");
     }
 

@@ -7,7 +7,8 @@ namespace Bamba.Cli.Commands;
 
 /// <summary>
 /// <c>bamba serve --model DIR [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--max-batch N] [--max-context T]
-/// [--max-queue N] [--prefill-chunk N] [--served-model-name NAME] [--device cpu|cuda|auto]</c>: the OpenAI-compatible server
+/// [--max-queue N] [--prefill-chunk N] [--prefix-cache-gb GB | --no-prefix-cache] [--served-model-name NAME]
+/// [--device cpu|cuda|auto]</c>: the OpenAI-compatible server
 /// until Ctrl+C.
 /// </summary>
 internal sealed class ServeCommand : ICommand
@@ -38,7 +39,9 @@ internal sealed class ServeCommand : ICommand
         new("max-batch", "sequences running at once (on a GPU: sized from free memory unless given)", "N", "16 on the CPU"),
         new("max-context", "the longest sequence (prompt + max_tokens) a request may ask for", "T", "4096"),
         new("max-queue", "requests waiting for a slot; one more gets 429", "N", "256"),
-        new("prefill-chunk", "prompt tokens one sequence feeds per step (chunked prefill)", "N", "256"),
+        new("prefill-chunk", "prompt tokens one sequence feeds per step (chunked prefill); also the prefix cache's grid", "N", "256"),
+        new("prefix-cache-gb", "memory for the prefix cache (state snapshots and KV of earlier prompts and replies; CPU)", "GB", "1/8 of memory, at most 8"),
+        Flag.Switch("no-prefix-cache", "turn the prefix cache off (every prompt is computed from its first token)"),
     ];
 
     public int Run(CommandLine args, TextWriter stdout)
@@ -94,9 +97,20 @@ internal sealed class ServeCommand : ICommand
             MaxQueue = args.Int("max-queue", 256, 0),
             PrefillChunk = chunk,
             MaxStepTokens = (int)Math.Min(int.MaxValue, Math.Max(chunk, (long)maxBatch + chunk)),
+            PrefixCacheBytes = PrefixCacheBytes(args),
         };
         options.Validate();
         return options;
+    }
+
+    /// <summary>--prefix-cache-gb, or by default an eighth of the memory the runtime may use (at most 8 GB); 0 when off.</summary>
+    private static long PrefixCacheBytes(CommandLine args)
+    {
+        bool off = args.Switch("no-prefix-cache");
+        if (off && args.Has("prefix-cache-gb")) throw new BambaException("--prefix-cache-gb and --no-prefix-cache contradict each other");
+        if (off) return 0;
+        if (!args.Has("prefix-cache-gb")) return Math.Min(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 8, 8L << 30);
+        return (long)(args.Float("prefix-cache-gb", 0, 0, 1 << 20) * (1L << 30));
     }
 
     private static async Task<int> RunAsync(ServingEngine engine, ServerOptions options, TextWriter stdout)

@@ -27,6 +27,13 @@ internal static class PrometheusMetrics
         Metric(text, "bamba_prompt_tokens_total", "counter", "Prompt tokens admitted.", labels, m.PromptTokensTotal);
         Metric(text, "bamba_generation_tokens_total", "counter", "Tokens generated.", labels, m.GeneratedTokensTotal);
         Metric(text, "bamba_steps_total", "counter", "Model steps run by the scheduler.", labels, m.StepsTotal);
+        Metric(text, "bamba_prefix_cache_hit_tokens_total", "counter", "Admitted prompt tokens taken from the prefix cache.", labels, m.PrefixHitTokens);
+        Metric(text, "bamba_prefix_cache_miss_tokens_total", "counter", "Admitted prompt tokens computed (not in the prefix cache).", labels, m.PrefixMissTokens);
+        Metric(text, "bamba_prefix_cache_bytes", "gauge", "Bytes of state snapshots and KV rows the prefix cache holds.", labels, m.PrefixCacheBytes);
+        Metric(text, "bamba_prefix_cache_budget_bytes", "gauge", "The prefix cache's budget (0: off).", labels, m.PrefixCacheBudget);
+        Metric(text, "bamba_prefix_cache_points", "gauge", "Points (state snapshots) in the prefix cache.", labels, m.PrefixCachePoints);
+        Metric(text, "bamba_prefix_cache_pinned_points", "gauge", "Prefix cache points running sequences are extending.", labels, m.PrefixCachePinned);
+        Metric(text, "bamba_prefix_cache_evictions_total", "counter", "Prefix cache points evicted whole or of their recurrent state.", labels, m.PrefixEvictions);
         Histogram(text, "bamba_time_to_first_token_seconds", "From submission to the first generated token.", labels, m.TimeToFirstToken);
         Histogram(text, "bamba_inter_token_latency_seconds", "Between consecutive tokens of a sequence.", labels, m.InterTokenLatency);
         Histogram(text, "bamba_step_duration_seconds", "One scheduler step (one batched model call).", labels, m.StepDuration);

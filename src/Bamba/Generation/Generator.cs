@@ -60,6 +60,25 @@ public sealed class Generator(ISequenceModel model)
         }
     }
 
+    /// <summary>
+    /// Generates after appending <paramref name="input"/> to an existing state (a <see cref="SequenceSession"/>'s), which
+    /// keeps every token but the last generated one; <paramref name="history"/> (all tokens so far, input included) is
+    /// what repetition penalties see.
+    /// </summary>
+    public GenerationResult Continue(SequenceState state, int[] input, int[] history, GenerationOptions options)
+    {
+        options.Validate();
+        var row = new Row(history, RowSampler(options.Sampling, 0), state);
+        var stop = StopIds(options);
+        SequenceInput next = input;
+        while (row.Finish is null)
+        {
+            row.Accept(NextTokens([row], [next], options.Sampling)[0], options, stop);
+            next = new[] { row.Last };
+        }
+        return new GenerationResult(row.Generated.ToArray(), row.Finish.Value);
+    }
+
     /// <summary>Appends each row's input and picks its next token, on the device where it can, else from host logits.</summary>
     private int[] NextTokens(IReadOnlyList<Row> rows, IReadOnlyList<SequenceInput> inputs, SamplingOptions sampling)
     {

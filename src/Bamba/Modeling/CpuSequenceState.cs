@@ -7,7 +7,7 @@ namespace Bamba.Modeling;
 /// The hybrid cache of one sequence on the CPU: for each Mamba layer the conv window (last K−1 pre-conv inputs)
 /// and the SSM state [heads, head_dim, state] in float32; for each attention layer the keys (RoPE applied) and values.
 /// </summary>
-public sealed class CpuSequenceState : SequenceState
+public sealed class CpuSequenceState : SequenceState, ISnapshotState
 {
     internal CpuSequenceState(BambaConfig c)
     {
@@ -38,6 +38,40 @@ public sealed class CpuSequenceState : SequenceState
             positions[t] = !padding.IsEmpty && padding[t] ? -1 : Position++;
         Length += count;
         return positions;
+    }
+
+    public StateSegment Capture(int from)
+    {
+        if (Position != Length) throw new InvalidOperationException("a state with padding cannot be captured");
+        if (from < 0 || from > Length) throw new ArgumentOutOfRangeException(nameof(from));
+        return new CpuStateSegment(from, Length,
+            Kv.Select(k => k?.Keys[(from * k.Width)..].ToArray()).ToArray(),
+            Kv.Select(k => k?.Values[(from * k.Width)..].ToArray()).ToArray(),
+            Conv.Select(c => (float[]?)c?.Clone()).ToArray(),
+            Ssm.Select(s => (float[]?)s?.Clone()).ToArray());
+    }
+
+    public void Restore(IReadOnlyList<StateSegment> path)
+    {
+        if (Length != 0) throw new InvalidOperationException("only a fresh state can be restored");
+        int position = 0;
+        foreach (var segment in path.Select(s => s as CpuStateSegment
+            ?? throw new ArgumentException("a state segment from another backend was passed to the CPU model")))
+        {
+            if (segment.Start != position) throw new ArgumentException($"the segments are not contiguous at position {position}");
+            for (int i = 0; i < Kv.Length; i++)
+                Kv[i]?.Append(segment.Keys[i], segment.Values[i], [], segment.Tokens);
+            position = segment.End;
+        }
+        if (path.Count == 0) return;
+        var last = (CpuStateSegment)path[^1];
+        if (!last.HasRecurrent) throw new ArgumentException("the last segment of a path no longer holds its recurrent state");
+        for (int i = 0; i < Conv.Length; i++)
+        {
+            last.Conv[i]?.CopyTo(Conv[i]!, 0);
+            last.Ssm[i]?.CopyTo(Ssm[i]!, 0);
+        }
+        Length = Position = position;
     }
 
     public override long Bytes =>

@@ -40,6 +40,8 @@ public class LoadTests
         Assert.Equal(0, idle["bamba_queue_length"]);
         Assert.Equal(0, idle["bamba_kv_blocks_used"]);
         Assert.Equal(0, idle["bamba_sequence_state_bytes"]);
+        Assert.Equal(0, idle["bamba_prefix_cache_pinned_points"]);
+        Assert.True(idle["bamba_prefix_cache_bytes"] <= idle["bamba_prefix_cache_budget_bytes"]);
         // A hung-up stream whose tokens were all generated before the server noticed ends normally instead.
         Assert.InRange(idle["bamba_requests_cancelled_total"], 1, jobs.Count(j => j.Cancel));
         Assert.Equal(0, idle["bamba_requests_rejected_total"]);

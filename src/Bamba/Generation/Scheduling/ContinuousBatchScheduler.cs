@@ -18,6 +18,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
     private readonly object _gate = new(); // a Monitor (not a Lock): the loop waits on it for work
     private readonly Thread _thread;
     private readonly HashSet<int> _defaultEos;
+    private readonly PrefixCache? _prefix;
     private bool _stopping;
     private int _occupiedSlots; // under _gate: lets Submit count free slots without touching the loop's list
 
@@ -31,7 +32,9 @@ public sealed class ContinuousBatchScheduler : IDisposable
         // The budget admits no more KV than this, so a paged cache sized to it never runs out (see Admit).
         (model as IPagedKvCache)?.ReserveKvCache(options.MaxBatch, options.MaxContext, (long)_kv.KvTotal * options.KvBlockSize);
         _defaultEos = [.. model.Config.EosTokenIds];
-        Metrics = new SchedulerMetrics { KvBlocksTotal = _kv.Total, StateBlocksPerSequence = options.StateBlocks, Slots = _slots.Capacity };
+        Metrics = new SchedulerMetrics { KvBlocksTotal = _kv.Total, StateBlocksPerSequence = options.StateBlocks, Slots = _slots.Capacity,
+            PrefixCacheBudget = options.PrefixCacheBytes };
+        if (options.PrefixCacheBytes > 0) _prefix = new PrefixCache(options.PrefixCacheBytes, Metrics);
         _thread = new Thread(Loop) { IsBackground = true, Name = "bamba-scheduler" };
         _thread.Start();
     }
@@ -140,11 +143,14 @@ public sealed class ContinuousBatchScheduler : IDisposable
             if (!_kv.TryReserve(handle.Request.TotalTokens, out int blocks)) break;
             _queue.RemoveFirst();
             int slot = -1;
-            SequenceState state = null!;
+            RunningSequence running;
             try
             {
-                slot = _slots.Acquire(out state);
+                slot = _slots.Acquire(out var state);
                 state.Reserve(handle.Request.TotalTokens);
+                var stopIds = (handle.Request.EosTokenIds ?? (IEnumerable<int>)_defaultEos).Concat(handle.Request.StopTokenIds);
+                running = new RunningSequence(handle, slot, state, blocks, stopIds);
+                _prefix?.Attach(running);
             }
             catch (Exception e)
             {
@@ -154,8 +160,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
                 handle.Fail(e);
                 continue;
             }
-            var stopIds = (handle.Request.EosTokenIds ?? (IEnumerable<int>)_defaultEos).Concat(handle.Request.StopTokenIds);
-            _running.Add(new RunningSequence(handle, slot, state, blocks, stopIds));
+            _running.Add(running);
             _occupiedSlots++;
             Metrics.PromptTokens(handle.Request.Prompt.Length);
         }
@@ -181,7 +186,10 @@ public sealed class ContinuousBatchScheduler : IDisposable
             for (int i = 0; i < batch.Sequences.Count; i++)
             {
                 var s = batch.Sequences[i];
-                if (s.Advance(outcomes[i], batch.Inputs[i].Length, vocab) is not { } token) continue;
+                bool chunkEnded = s.IsPrefilling; // chunks end on the grid or at the prompt's end: a cache point
+                var next = s.Advance(outcomes[i], batch.Inputs[i].Length, vocab);
+                if (chunkEnded) _prefix?.Record(s);
+                if (next is not { } token) continue;
                 generated++;
                 var (seconds, first) = s.SinceLastToken(now);
                 (first ? Metrics.TimeToFirstToken : Metrics.InterTokenLatency).Observe(seconds);
@@ -207,6 +215,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
             var s = _running[i];
             if (s.Finish is not { } finish) continue;
             _running.RemoveAt(i);
+            _prefix?.Detach(s, record: notify && finish != SequenceFinish.Cancelled);
             _slots.Release(s.Slot);
             lock (_gate)
             {
@@ -238,6 +247,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
         foreach (var s in _running)
         {
             s.Handle.Fail(error);
+            _prefix?.Detach(s, record: false);
             _slots.Release(s.Slot);
             _kv.Release(s.KvBlocks);
         }

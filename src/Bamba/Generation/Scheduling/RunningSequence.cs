@@ -46,9 +46,21 @@ internal sealed class RunningSequence
     public bool NeedsAllLogits => IsPrefilling && Request.PromptLogprobs;
     public SequenceFinish? Finish { get; set; }
 
-    /// <summary>The next prompt chunk: cut at multiples of <paramref name="chunk"/> from the prompt start, so the
-    /// arithmetic (and a greedy result) is the same whatever else runs in the batch.</summary>
-    public int NextChunkLength(int chunk) => Math.Min(chunk, Request.Prompt.Length - Prefilled);
+    /// <summary>The point of the prefix cache this sequence extends (null without a cache or once it ran out of room).</summary>
+    public PrefixNode? CachePoint { get; set; }
+
+    /// <summary>
+    /// The next prompt chunk: cut at multiples of <paramref name="chunk"/> from the sequence start, so the arithmetic (and
+    /// a greedy result) is the same whatever else runs in the batch, and the prefix cache's points of different requests
+    /// fall on the same grid. A sequence resumed off the grid first feeds up to the next grid point.
+    /// </summary>
+    public int NextChunkLength(int chunk) => Math.Min(chunk - Prefilled % chunk, Request.Prompt.Length - Prefilled);
+
+    /// <summary>The prompt's first <paramref name="position"/> tokens are in the state already (restored from the prefix cache).</summary>
+    public void ResumeAt(int position) => Prefilled = position;
+
+    /// <summary>The tokens the state holds from <paramref name="from"/> on.</summary>
+    public ReadOnlySpan<int> Fed(int from) => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history)[from..State.Length];
 
     public SequenceInput NextInput(int chunk) => IsPrefilling
         ? new SequenceInput(Request.Prompt.AsMemory(Prefilled, NextChunkLength(chunk)))

@@ -24,6 +24,14 @@ public sealed record SchedulerOptions
     /// </summary>
     public int StateBlocks { get; init; }
 
+    /// <summary>
+    /// Bytes the prefix cache may hold (state snapshots and KV rows of earlier requests' prefixes, see
+    /// <see cref="PrefixCache"/>); 0 turns it off. Used where the model's states can be snapshotted (the CPU backend).
+    /// </summary>
+    public long PrefixCacheBytes { get; init; } = DefaultPrefixCacheBytes;
+
+    public const long DefaultPrefixCacheBytes = 512L << 20;
+
     /// <summary>The most sequences held at once, running and queued: a request of more could never be admitted.</summary>
     public long MostSequences => (long)MaxBatch + MaxQueue;
 
@@ -46,6 +54,7 @@ public sealed record SchedulerOptions
         if (MaxStepTokens < PrefillChunk) throw new BambaException($"max step tokens ({MaxStepTokens}) must be ≥ the prefill chunk ({PrefillChunk})");
         if (MaxContext < 2) throw new BambaException($"max context must be ≥ 2, got {MaxContext}");
         if (KvBlockSize < 1) throw new BambaException($"KV block size must be ≥ 1, got {KvBlockSize}");
+        if (PrefixCacheBytes < 0) throw new BambaException($"the prefix cache budget must be ≥ 0 bytes, got {PrefixCacheBytes}");
         if (StateBlocks < 0) throw new BambaException($"state blocks must be ≥ 0, got {StateBlocks}");
         // Every slot's state and one sequence of the longest context: a paged cache holds the KV beside all the states.
         if (TotalKvBlocks - (long)MaxBatch * StateBlocks < SequenceBlocks(MaxContext) - StateBlocks)
