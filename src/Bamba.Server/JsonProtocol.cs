@@ -26,9 +26,9 @@ internal static class JsonProtocol
         using var body = new MemoryStream();
         await request.Body.CopyToAsync(body, cancel).ConfigureAwait(false);
         var bytes = body.GetBuffer().AsSpan(0, (int)body.Length);
-        if (Bamba.Text.JsonUnicode.FirstInvalidString(bytes) is { } field)
-            throw new ApiException(400, $"'{field}' is not valid Unicode text (an invalid UTF-8 byte or a lone surrogate escape)",
-                field.StartsWith('(') ? null : field, "invalid_value");
+        if (Bamba.Text.JsonUnicode.FirstInvalidString(bytes) is { } invalid)
+            throw new ApiException(400, $"'{invalid}' is not valid Unicode text (an invalid UTF-8 byte or a lone surrogate escape)",
+                invalid.StartsWith('(') ? null : invalid, "invalid_value");
         try
         {
             // Parsed whole first, so that malformed JSON is reported as such before any field is looked at.
