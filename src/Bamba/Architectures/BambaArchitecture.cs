@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Bamba.Configuration;
 
 namespace Bamba.Architectures;
@@ -9,7 +10,9 @@ namespace Bamba.Architectures;
 internal sealed class BambaArchitecture : IArchitecture
 {
     public string ModelType => "bamba";
-    public string ClassName => "BambaForCausalLM";
+
+    /// <summary>Written field by field, so a config made in code (synthetic models, training from scratch) has a file too.</summary>
+    public JsonObject WriteConfig(BambaConfig c) => BambaConfigWriter.FieldByField(c);
 
     public BambaConfig ReadConfig(ConfigFields f)
     {

@@ -12,7 +12,6 @@ namespace Bamba.Architectures;
 internal sealed class GraniteMoeHybridArchitecture : IArchitecture
 {
     public string ModelType => "granitemoehybrid";
-    public string ClassName => "GraniteMoeHybridForCausalLM";
 
     public BambaConfig ReadConfig(ConfigFields f)
     {

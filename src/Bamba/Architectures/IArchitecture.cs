@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Bamba.Configuration;
 
 namespace Bamba.Architectures;
@@ -13,9 +14,6 @@ public interface IArchitecture
     /// <summary>The <c>model_type</c> this family's config.json carries.</summary>
     string ModelType { get; }
 
-    /// <summary>The HF class name written into <c>architectures</c>.</summary>
-    string ClassName { get; }
-
     /// <summary>Maps the family's config fields (with transformers' defaults) onto the typed config.</summary>
     BambaConfig ReadConfig(ConfigFields fields);
 
@@ -24,6 +22,12 @@ public interface IArchitecture
     /// ids), so that an absurd value is named as such first.
     /// </summary>
     void Check(BambaConfig config, ConfigFields fields) { }
+
+    /// <summary>
+    /// config.json for a checkpoint of this family. By default the file the config was read from with its dtype
+    /// updated (training changes no other field), so the file stays the family's own.
+    /// </summary>
+    JsonObject WriteConfig(BambaConfig config) => BambaConfigWriter.FromSource(config);
 
     /// <summary>Every tensor of a model with this config, in the order transformers lists its parameters.</summary>
     IEnumerable<TensorSpec> Tensors(BambaConfig config);

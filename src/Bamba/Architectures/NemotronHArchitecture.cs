@@ -12,7 +12,6 @@ namespace Bamba.Architectures;
 internal sealed class NemotronHArchitecture : IArchitecture
 {
     public string ModelType => "nemotron_h";
-    public string ClassName => "NemotronHForCausalLM";
 
     public BambaConfig ReadConfig(ConfigFields f)
     {

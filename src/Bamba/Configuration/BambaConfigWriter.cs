@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Bamba.Architectures;
 
 namespace Bamba.Configuration;
 
@@ -9,20 +10,22 @@ public static class BambaConfigWriter
     public static void Save(BambaConfig c, string path) =>
         File.WriteAllText(path, ToJson(c).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
-    /// <summary>
-    /// A Bamba config written field by field; another family's config.json as it was read, with its dtype updated
-    /// (training changes no other field), so the file stays the family's own.
-    /// </summary>
-    public static JsonObject ToJson(BambaConfig c)
+    /// <summary>The config as its family writes it (<see cref="IArchitecture.WriteConfig"/>).</summary>
+    public static JsonObject ToJson(BambaConfig c) => ArchitectureRegistry.For(c).WriteConfig(c);
+
+    /// <summary>The config.json the config was read from, with its dtype updated.</summary>
+    public static JsonObject FromSource(BambaConfig c)
     {
-        if (c.ModelType == "bamba" || c.Source is null) return BambaJson(c);
+        if (c.Source is null)
+            throw new BambaException($"a '{c.ModelType}' config made in code cannot be written: only Bamba's is written field by field");
         var json = JsonNode.Parse(BambaConfigReader.QuoteNonFiniteLiterals(c.Source.Json))!.AsObject();
         json["dtype"] = c.Dtype ?? "float32";
         json.Remove("torch_dtype");
         return json;
     }
 
-    private static JsonObject BambaJson(BambaConfig c) => new()
+    /// <summary>A Bamba config in transformers' field names and layout.</summary>
+    public static JsonObject FieldByField(BambaConfig c) => new()
     {
         ["architectures"] = new JsonArray("BambaForCausalLM"),
         ["attention_bias"] = false,
