@@ -31,7 +31,7 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         try
         {
             if (call.Request.Stream == true) await StreamAsync(context, call, runs, record);
-            else await context.Response.WriteAsJsonAsync(await RespondAsync(call, runs, record, cancel), JsonProtocol.Options, cancel);
+            else await context.Response.WriteAsJsonAsync(await RespondAsync(call, runs, record, cancel), JsonProtocol.Info<ChatCompletionResponse>(), cancellationToken: cancel);
         }
         finally { ChoiceStarter.DisposeAll(runs); }
     }
