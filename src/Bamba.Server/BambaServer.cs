@@ -48,6 +48,7 @@ public sealed class BambaServer : IAsyncDisposable
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonProtocol.Options.PropertyNamingPolicy;
             o.SerializerOptions.DefaultIgnoreCondition = JsonProtocol.Options.DefaultIgnoreCondition;
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ProtocolJson.Default);
         });
         builder.Services.AddOpenApi();
         var app = builder.Build();
@@ -83,13 +84,14 @@ public sealed class BambaServer : IAsyncDisposable
             .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>().Produces<ErrorResponse>(400).WithName("tokenize");
         app.MapPost("/detokenize", (Func<HttpContext, Task>)tokenize.DetokenizeAsync)
             .Accepts<DetokenizeRequest>("application/json").Produces<DetokenizeResponse>().Produces<ErrorResponse>(400).WithName("detokenize");
-        app.MapGet("/v1/models", () => Results.Json(Models(engine), JsonProtocol.Options)).Produces<ModelList>().WithName("listModels");
-        app.MapGet("/health", () => Results.Json(new { status = "ok" })).WithName("health");
+        app.MapGet("/v1/models", () => Results.Json(Models(engine), JsonProtocol.Info<ModelList>())).Produces<ModelList>().WithName("listModels");
+        app.MapGet("/health", () => Results.Json(new HealthResponse("ok"), JsonProtocol.Info<HealthResponse>())).Produces<HealthResponse>().WithName("health");
         // The exporter's middleware as a GET endpoint, so the OpenAPI document lists it like the others.
         var scrape = ((IApplicationBuilder)app).New().UseOpenTelemetryPrometheusScrapingEndpoint(
             meterProvider: null, predicate: _ => true, path: null, configureBranchedPipeline: null, optionsName: null).Build();
         app.MapGet("/metrics", (Func<HttpContext, Task>)(c => scrape(c))).Produces<string>(200, "text/plain").WithName("metrics");
         app.MapOpenApi(); // /openapi/v1.json
+        app.MapChatPage();
     }
 
     /// <summary>
