@@ -51,10 +51,10 @@ internal sealed class TestServer : IAsyncDisposable
 
     public static SchedulerOptions DefaultOptions => new() { MaxBatch = 8, PrefillChunk = 16, MaxStepTokens = 32, MaxContext = 512 };
 
-    /// <summary>Serves <paramref name="engine"/> (taking ownership), with <paramref name="server"/>'s settings but a free port and the test key.</summary>
+    /// <summary>Serves <paramref name="engine"/> (taking ownership), with <paramref name="server"/>'s settings but a free port, the test key and no request log lines.</summary>
     public static async Task<TestServer> StartAsync(ServingEngine engine, ServerOptions? server = null)
     {
-        var options = (server ?? new ServerOptions()) with { Port = 0, ApiKey = Key, LogLevel = server?.LogLevel ?? Microsoft.Extensions.Logging.LogLevel.Warning };
+        var options = (server ?? new ServerOptions()) with { Port = 0, ApiKey = Key, LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning };
         try { return new TestServer(engine, await BambaServer.StartAsync(engine, options)); }
         catch { engine.Dispose(); throw; }
     }
