@@ -12,12 +12,19 @@ public static unsafe class Linear
     /// <summary>Up to this many input rows, each weight row streams once through <see cref="DecodeGemv"/>.</summary>
     private const int DecodeRowsLimit = 4;
 
+    /// <summary>Sees each weight's input rows before the product: set only while <c>bamba quantize --scheme static</c>
+    /// measures activation ranges (<see cref="Weights.CompressedTensors.Fp8Calibration"/>); null otherwise.</summary>
+    internal static InputObserver? Observer { get; set; }
+
+    internal delegate void InputObserver(in WeightTensor w, ReadOnlySpan<float> x);
+
     public static void Forward(ReadOnlySpan<float> x, int n, WeightTensor w, ReadOnlySpan<float> bias, Span<float> y)
     {
         int m = checked((int)w.Shape[0]), k = checked((int)w.Shape[1]);
         if (x.Length < n * k || y.Length < n * m || (!bias.IsEmpty && bias.Length != m))
             throw new ArgumentException("Linear: buffer sizes do not match the weight");
         if (n == 0) return;
+        Observer?.Invoke(w, x[..(n * k)]);
         if (w.DType.IsQuantized()) x = QuantizedActivations(x[..(n * k)], w.DType);
         fixed (float* xp = x, yp = y, bp = bias)
         {
