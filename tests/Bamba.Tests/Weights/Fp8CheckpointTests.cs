@@ -52,6 +52,30 @@ public sealed class Fp8CheckpointTests : IDisposable
         Assert.DoesNotContain(file.Tensors.Keys, k => k.EndsWith(".input_scale", StringComparison.Ordinal));
     }
 
+    /// <summary>The static scheme on the shipped model (it has a tokenizer): every F8 weight gets a positive input_scale [1]
+    /// from the calibration text, the config says static per-tensor inputs, and the checkpoint loads and runs.</summary>
+    [Fact]
+    public void StaticSchemeWritesCalibratedInputScales()
+    {
+        string calibration = Path.Combine(_dir, "calibration.txt");
+        File.WriteAllText(calibration, "The quick brown fox jumps over the lazy dog. Mamba layers carry a state from token to token.");
+        string fp8 = Path.Combine(_dir, "static");
+        var r = CliRunner.Run("quantize", "--model", Path.Combine(Fixtures.RepositoryRoot, "models", "default"), "--fp8", "--scheme", "static",
+            "--calibration", calibration, "--out", fp8, "--no-progress");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var inputs = JsonNode.Parse(File.ReadAllText(Path.Combine(fp8, "config.json")))!["quantization_config"]!["config_groups"]!["group_0"]!["input_activations"]!;
+        Assert.Equal("tensor", (string?)inputs["strategy"]);
+        Assert.False((bool)inputs["dynamic"]!);
+        using (var file = SafetensorsFile.Open(Path.Combine(fp8, "model.safetensors")))
+            foreach (var (name, info) in file.Tensors.Where(t => t.Value.DType == DType.F8_E4M3))
+            {
+                var scale = file.Get(file.Tensors[name[..^".weight".Length] + ".input_scale"]);
+                Assert.Equal([1L], scale.Shape);
+                Assert.True(scale.ToFloatArray()[0] > 1e-6f, $"{name}: input scale {scale.ToFloatArray()[0]}");
+            }
+        Assert.Equal(0, CliRunner.Run("score", "--model", fp8, "--ids", "1,2,3").ExitCode);
+    }
+
     /// <summary>Quantized values stay within e4m3's half-step of the originals: |deq − w| ≤ 2⁻⁴·|w| + scale·2⁻¹⁰.</summary>
     [Fact]
     public void DequantizedWeightsStayWithinHalfAStepOfTheOriginals()
