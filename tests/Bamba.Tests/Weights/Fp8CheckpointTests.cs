@@ -32,6 +32,28 @@ public sealed class Fp8CheckpointTests : IDisposable
             AssertClose(dequantized.Step([s2], [new[] { 5 + t }])[0], quantized.Step([s1], [new[] { 5 + t }])[0], $"decode {t}");
     }
 
+    /// <summary>llm-compressor's FP8 scheme scales per tensor: the checkpoint rewritten with one scale [1] per weight (and
+    /// strategy tensor) loads and equals its own dequantized float32 forward.</summary>
+    [Fact]
+    public void PerTensorScalesLoad()
+    {
+        string fp8 = Quantize("tiny-granite-hybrid-dense-rope", "channel"), perTensor = Path.Combine(_dir, "tensor");
+        Directory.CreateDirectory(perTensor);
+        using (var file = SafetensorsFile.Open(Path.Combine(fp8, "model.safetensors")))
+            SafetensorsWriter.Write(Path.Combine(perTensor, "model.safetensors"), file.Tensors.Select(kv => kv.Key.EndsWith(".weight_scale", StringComparison.Ordinal)
+                ? new SafetensorsWriter.Entry(kv.Key, kv.Value.DType, [1], file.Get(kv.Value).Bytes[..kv.Value.DType.Size()].ToArray())
+                : new SafetensorsWriter.Entry(kv.Key, kv.Value.DType, kv.Value.Shape, file.Get(kv.Value).Bytes.ToArray())).ToList());
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(fp8, "config.json")))!;
+        config["quantization_config"]!["config_groups"]!["group_0"]!["weights"]!["strategy"] = "tensor";
+        File.WriteAllText(Path.Combine(perTensor, "config.json"), config.ToJsonString());
+        using var quantized = BambaModel.Load(perTensor);
+        using var dequantized = BambaModel.Load(Dequantized(perTensor, Path.Combine(_dir, "reference")));
+        int[] prompt = [3, 40, 77, 5, 9, 120, 61];
+        using var s1 = quantized.CreateState();
+        using var s2 = dequantized.CreateState();
+        AssertClose(dequantized.StepAllLogits([s2], [prompt])[0], quantized.StepAllLogits([s1], [prompt])[0], "per-tensor prefill");
+    }
+
     [Fact]
     public void FilesFollowCompressedTensorsLayout()
     {

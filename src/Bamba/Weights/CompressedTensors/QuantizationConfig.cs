@@ -50,9 +50,12 @@ public sealed record QuantizationConfig(IReadOnlyList<ConfigGroup> Groups, IRead
 
     /// <summary>compressed-tensors' rule: "re:" + a regular expression matched at the start of the name, else the exact
     /// module name or class name.</summary>
-    private static bool Matches(string pattern, string module, bool isLinear) =>
-        pattern.StartsWith("re:", StringComparison.Ordinal) ? Regex.IsMatch(module, Anchored(pattern), RegexOptions.None, PatternTimeout)
-        : pattern == module || (pattern == "Linear" && isLinear);
+    private static bool Matches(string pattern, string module, bool isLinear)
+    {
+        if (!pattern.StartsWith("re:", StringComparison.Ordinal)) return pattern == module || (pattern == "Linear" && isLinear);
+        try { return Regex.IsMatch(module, Anchored(pattern), RegexOptions.None, PatternTimeout); }
+        catch (RegexMatchTimeoutException) { throw new BambaException($"quantization_config: pattern '{pattern}' took too long on '{module}'"); }
+    }
 
     private static readonly TimeSpan PatternTimeout = TimeSpan.FromSeconds(1);
 
