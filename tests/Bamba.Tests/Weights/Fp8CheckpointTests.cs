@@ -54,6 +54,20 @@ public sealed class Fp8CheckpointTests : IDisposable
         AssertClose(dequantized.StepAllLogits([s2], [prompt])[0], quantized.StepAllLogits([s1], [prompt])[0], "per-tensor prefill");
     }
 
+    /// <summary><c>bamba convert --to hf</c> of an FP8 checkpoint is its dequantized float32 copy, without the scale tensors.</summary>
+    [Fact]
+    public void ConvertToHfDequantizes()
+    {
+        string fp8 = Quantize("tiny-nemotron-h", "fp8"), hf = Path.Combine(_dir, "hf");
+        var r = CliRunner.Run("convert", "--model", fp8, "--to", "hf", "--out", hf);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var converted = SafetensorsFile.Open(Path.Combine(hf, "model.safetensors"));
+        using var reference = SafetensorsFile.Open(Path.Combine(Dequantized(fp8, Path.Combine(_dir, "reference")), "model.safetensors"));
+        Assert.Equal(reference.Tensors.Keys.Order(), converted.Tensors.Keys.Order());
+        foreach (var (name, info) in reference.Tensors)
+            Assert.True(reference.Get(info).Bytes.SequenceEqual(converted.Get(converted.Tensors[name]).Bytes), name);
+    }
+
     [Fact]
     public void FilesFollowCompressedTensorsLayout()
     {
