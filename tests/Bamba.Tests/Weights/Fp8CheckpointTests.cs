@@ -66,6 +66,7 @@ public sealed class Fp8CheckpointTests : IDisposable
         Assert.Equal(reference.Tensors.Keys.Order(), converted.Tensors.Keys.Order());
         foreach (var (name, info) in reference.Tensors)
             Assert.True(reference.Get(info).Bytes.SequenceEqual(converted.Get(converted.Tensors[name]).Bytes), name);
+        Assert.False(JsonNode.Parse(File.ReadAllText(Path.Combine(hf, "config.json")))!.AsObject().ContainsKey("quantization_config"));
     }
 
     [Fact]

@@ -101,7 +101,7 @@ public static class Fp8Quantizer
     /// <summary>The source config.json as written, with quantization_config added (every other field kept).</summary>
     private static void WriteConfig(string source, string output, JsonObject quantization)
     {
-        var root = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "config.json")))!.AsObject();
+        var root = JsonNode.Parse(BambaConfigReader.QuoteNonFiniteLiterals(File.ReadAllText(Path.Combine(source, "config.json"))))!.AsObject();
         root["quantization_config"] = quantization;
         File.WriteAllText(Path.Combine(output, "config.json"), root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
