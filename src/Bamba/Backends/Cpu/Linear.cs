@@ -6,6 +6,7 @@ namespace Bamba.Backends.Cpu;
 /// <c>y[n, m] = Σ_k x[n, k] · W[m, k] (+ bias[m])</c> with W in its stored dtype (the nn.Linear layout).
 /// Few input rows (decode): <see cref="DecodeGemv"/> streams each weight row from memory once. Many rows (prefill,
 /// training): <see cref="Gemm"/>, packed panels and register tiles, with the instruction set of <see cref="CpuKernels"/>.
+/// FP8 (F8_E4M3) weights are expanded value × row scale in both paths; their activations stay float32 (weight-only).
 /// </summary>
 public static unsafe class Linear
 {
