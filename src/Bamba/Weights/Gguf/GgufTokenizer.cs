@@ -102,6 +102,20 @@ public static class GgufTokenizer
         File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
+    /// <summary>The tokenizer a GGUF file carries, or null when it has none (model "none" or bamba's placeholder).</summary>
+    public static Tokenization.HfTokenizer? TryLoad(string path)
+    {
+        using var file = GgufFile.Open(path);
+        var m = new GgufMetadata(file.Metadata, path);
+        if (!HasText(m)) return null;
+        try
+        {
+            var (tokenizer, config) = ToHf(m);
+            return Tokenization.HfTokenizer.FromJson(tokenizer.ToJsonString(), config.ToJsonString(), $"{path} (tokenizer.ggml.*)");
+        }
+        catch (BambaException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal)) { throw new BambaException($"{path}: {e.Message}"); }
+    }
+
     /// <summary>Whether the file carries a real tokenizer (not "none", not our placeholder).</summary>
     public static bool HasText(GgufMetadata m) =>
         m.OptionalString("tokenizer.ggml.model") is { } model && model is not ("none" or "no_vocab") && m.OptionalBool(PlaceholderKey) != true;
