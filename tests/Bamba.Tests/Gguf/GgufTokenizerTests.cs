@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Bamba.Serving;
+using Bamba.Tests.Cli;
 using Bamba.Tests.Tokenization;
 using Bamba.Weights.Gguf;
 
@@ -29,6 +31,25 @@ public class GgufTokenizerTests
         Assert.True(failures.Count == 0, $"{failures.Count} mismatches: {string.Join(", ", failures.Take(8))}");
         var hf = TokenizerFixtures.Llama3;
         Assert.Equal((hf.VocabSize, hf.BosId, hf.EosId, hf.ChatTemplate), (tok.VocabSize, tok.BosId, tok.EosId, tok.ChatTemplate));
+        Assert.True(TextCodecs.Load(file)!.HasChatTemplate);
+    }
+
+    /// <summary>A model with a GPT-2-style tokenizer (pre-tokenizer "gpt-2") answers a text prompt from its GGUF file as from its directory.</summary>
+    [Fact]
+    public void GenerateTakesATextPromptFromAGgufFile()
+    {
+        using var dir = new TempDir();
+        string model = TextModel.Create(Directory.CreateDirectory(Path.Combine(dir.Path, "hf")).FullName);
+        string file = Path.Combine(dir.Path, "model.gguf");
+        Assert.Equal(0, CliRunner.Run("convert", "--model", model, "--type", "f32", "--out", file).ExitCode);
+
+        var fromDir = CliRunner.Run("generate", "--model", model, "--prompt", "the cat", "--max-new-tokens", "6", "--format", "json");
+        var fromFile = CliRunner.Run("generate", "--model", file, "--prompt", "the cat", "--max-new-tokens", "6", "--format", "json");
+
+        Assert.Equal(0, fromFile.ExitCode);
+        var (expected, actual) = (JsonDocument.Parse(fromDir.Stdout).RootElement, JsonDocument.Parse(fromFile.Stdout).RootElement);
+        Assert.Equal(expected.GetProperty("token_ids").GetRawText(), actual.GetProperty("token_ids").GetRawText());
+        Assert.Equal(expected.GetProperty("text").GetString(), actual.GetProperty("text").GetString());
         Assert.True(TextCodecs.Load(file)!.HasChatTemplate);
     }
 
