@@ -17,13 +17,16 @@ public static class GgufExport
 
     private static IReadOnlyList<GgufWriter.Tensor> PlanTensors(BambaConfig c, WeightStore store, GgufFileType type)
     {
-        int attentionLayers = c.NumAttentionLayers;
+        bool experts = c.HasMixtureOfExperts && c.NumExperts > 1;
+        int attentionLayers = c.NumAttentionLayers, ffnDowns = 0;
         var tensors = new List<GgufWriter.Tensor>();
         foreach (var link in GgufLayout.Links(c))
         {
             int layer = Layer(link.Gguf);
-            var position = new TensorPosition(layer, c.NumHiddenLayers,
-                Enumerable.Range(0, Math.Max(layer, 0)).Count(c.IsAttentionLayer), attentionLayers, c.TieWordEmbeddings);
+            bool ffnDown = link.Gguf.Contains("ffn_down", StringComparison.Ordinal);
+            var position = new TensorPosition(c.NumHiddenLayers, Enumerable.Range(0, Math.Max(layer, 0)).Count(c.IsAttentionLayer),
+                attentionLayers, experts ? layer : ffnDowns, c.TieWordEmbeddings);
+            if (ffnDown) ffnDowns++;
             var dtype = type.TypeOf(link.Gguf, link.Shape, position);
             var sources = link.Hf.Select(name => store.Get(name)).ToArray();
             tensors.Add(new GgufWriter.Tensor(link.Gguf, dtype, link.Shape, s => WriteRows(s, link, sources, dtype)));

@@ -41,7 +41,7 @@ public sealed record GgufFileType(string Name, uint LlamaFtype, DType Default)
         if (output) return Default is DType.Q8_0 ? DType.Q8_0 : DType.Q6_K;
         if (Name != "q4_k_m") return Default;
         if (name.EndsWith("attn_v.weight", StringComparison.Ordinal) && UseMoreBits(p.AttentionIndex, p.AttentionLayers)) return DType.Q6_K;
-        if (name.EndsWith("ffn_down.weight", StringComparison.Ordinal) && UseMoreBits(p.Layer, p.Layers)) return DType.Q6_K;
+        if (name.Contains("ffn_down", StringComparison.Ordinal) && UseMoreBits(p.FfnDownIndex, p.Layers)) return DType.Q6_K;
         return Default;
     }
 
@@ -55,4 +55,6 @@ public sealed record GgufFileType(string Name, uint LlamaFtype, DType Default)
 
 /// <summary>Where a tensor sits, for the layer-dependent choices of Q4_K_M.</summary>
 /// <param name="AttentionIndex">Which attention layer (0-based, counting attention layers only) holds it.</param>
-public readonly record struct TensorPosition(int Layer, int Layers, int AttentionIndex, int AttentionLayers, bool TiedEmbeddings);
+/// <param name="FfnDownIndex">What llama.cpp's quantizer takes as an ffn_down tensor's layer: in a file with experts the
+/// block number, else how many ffn_down tensors come before it.</param>
+public readonly record struct TensorPosition(int Layers, int AttentionIndex, int AttentionLayers, int FfnDownIndex, bool TiedEmbeddings);
