@@ -59,7 +59,7 @@ internal static unsafe class Gemm
             int r0 = chunk % panels * width, cols = Math.Min(width, s.M - r0);
             int i0 = chunk / panels * s.RowBlock, rows = Math.Min(s.RowBlock, s.N - i0);
             float* panel = ThreadBuffers.Get(ref _panel, k * width), tile = ThreadBuffers.Get(ref _tile, s.RowBlock * width);
-            WeightPanel.Pack(w.Data, w.DType, k, r0, cols, width, panel, set);
+            WeightPanel.Pack(w, k, r0, cols, width, panel, set);
             for (int a = 0; a < rows; a++)
                 for (int j = 0; j < width; j++) tile[a * width + j] = bias is null || j >= cols ? 0f : bias[r0 + j];
             for (int t0 = 0; t0 < k; t0 += Depth)

@@ -13,9 +13,11 @@ namespace Bamba.Backends.Cpu;
 internal static unsafe class WeightPanel
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Pack(byte* w, DType dtype, int k, int r0, int rows, int width, float* panel, CpuInstructionSet set)
+    public static void Pack(WeightTensor weight, int k, int r0, int rows, int width, float* panel, CpuInstructionSet set)
     {
-        if (dtype.IsQuantized()) { PackBlocks(w, dtype, k, r0, rows, width, panel); return; }
+        if (weight.DType.IsQuantized() || weight.DType == DType.F8_E4M3) { PackWidened(weight, k, r0, rows, width, panel); return; }
+        byte* w = weight.Data;
+        var dtype = weight.DType;
         int t = 0;
         if (rows == width && width % 8 == 0 && set != CpuInstructionSet.Scalar)
         {
@@ -29,11 +31,11 @@ internal static unsafe class WeightPanel
 
     [ThreadStatic] private static float[]? _rows;
 
-    /// <summary>Block-quantized rows (GGUF's Q8_0, Q4_K ...): dequantized whole into a per-thread buffer, then transposed.</summary>
-    private static void PackBlocks(byte* w, DType dtype, int k, int r0, int rows, int width, float* panel)
+    /// <summary>Block-quantized rows (GGUF's Q8_0, Q4_K ...) or scaled FP8 rows: dequantized whole into a per-thread buffer, then transposed.</summary>
+    private static void PackWidened(WeightTensor w, int k, int r0, int rows, int width, float* panel)
     {
         float* widened = ThreadBuffers.Get(ref _rows, rows * k);
-        QuantGemv.Widen(w, dtype, k, r0, r0 + rows, widened);
+        QuantGemv.Widen(w, k, r0, r0 + rows, widened);
         for (int t = 0; t < k; t++)
             for (int j = 0; j < width; j++) panel[(long)t * width + j] = j < rows ? widened[(long)j * k + t] : 0f;
     }

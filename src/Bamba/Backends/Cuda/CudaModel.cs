@@ -51,7 +51,12 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
         var store = WeightStore.Open(directory);
-        try { return Create(config, () => ModelWeights.Load(store, config), store, precision, ordinal, bf16SsmState); }
+        try
+        {
+            if (store.Tensors.FirstOrDefault(t => t.DType == DType.F8_E4M3) is { } f8)
+                throw new BambaException($"{directory}: tensor '{f8.Name}' is FP8 (F8_E4M3), which runs on the CPU for now: pass --device cpu");
+            return Create(config, () => ModelWeights.Load(store, config), store, precision, ordinal, bf16SsmState);
+        }
         catch
         {
             store.Dispose();
