@@ -14,7 +14,8 @@ mkdir -p "$stage/cli"
 [ "${CLI:-1}" = 0 ] || dotnet publish src/Bamba.Cli -c Release -r linux-x64 --self-contained -p:PublishTrimmed=false -o "$stage/cli" >/dev/null
 # A file both publish (the runtime, Bamba.Core) must be the same in both, or the two programs cannot share a folder.
 ( cd "$stage/cli" && shopt -s nullglob && for f in *; do
-    if [ -e "$stage/bin/$f" ]; then cmp -s "$f" "$stage/bin/$f" || { echo "device-pack: $f differs between the tests and the CLI" >&2; exit 1; }
+    if [ -d "$f" ]; then cp -rn "$f" "$stage/bin/" # satellite resources: the tests' copy wins (both are dropped below)
+    elif [ -e "$stage/bin/$f" ]; then cmp -s "$f" "$stage/bin/$f" || { echo "device-pack: $f differs between the tests and the CLI" >&2; exit 1; }
     else cp -r "$f" "$stage/bin/"; fi
   done )
 # Code coverage, other platforms' natives, satellite resources and debugger support are not needed to run.
