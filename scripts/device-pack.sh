@@ -20,7 +20,9 @@ mkdir -p "$stage/cli"
   done )
 # Code coverage, other platforms' natives, satellite resources and debugger support are not needed to run.
 ( cd "$stage/bin" && rm -rf CodeCoverage alpine arm64 macos ubuntu x64 x86 cs de es fr it ja ko pl pt-BR ru tr zh-Hans zh-Hant \
-    libmscordaccore.so libmscordbi.so createdump libclrgc.so libclrgcexp.so libcoreclrtraceptprovider.so *.pdb )
+    libmscordaccore.so libmscordbi.so createdump libclrgc.so libclrgcexp.so libcoreclrtraceptprovider.so *.pdb *.xml \
+    xunit.runner.visualstudio.testadapter.dll Microsoft.CodeCoverage.* Mono.Cecil*.dll Microsoft.VisualStudio.TraceDataCollector.dll \
+    Microsoft.DiaSymReader.dll ) # the last line: Visual Studio's test adapter and coverage, which deps.json does not list
 if [ "${PLOTS:-1}" = 0 ]; then
   # The host refuses to start a program whose deps.json lists a file that is absent, so the entries go too.
   python3 - "$stage/bin" <<'PY'

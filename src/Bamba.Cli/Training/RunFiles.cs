@@ -18,8 +18,19 @@ internal static class RunFiles
     public static void Write(string directory, IReadOnlyList<LogEntry> history)
     {
         File.WriteAllLines(Path.Combine(directory, Metrics), history.Select(e => JsonSerializer.Serialize(e, Json)));
-        if (history.Count > 0) LossPlot.Save(history, Path.Combine(directory, Plot));
+        if (history.Count == 0) return;
+        try { LossPlot.Save(history, Path.Combine(directory, Plot)); }
+        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException)
+        {
+            // A machine without the plotting library's native part (SkiaSharp) still trains and checkpoints.
+            if (!_warned) Console.Error.WriteLine($"bamba train: loss.svg is not drawn: the plotting library could not load ({Innermost(e).Message.Split('\n')[0]}); metrics.jsonl has every value");
+            _warned = true;
+        }
     }
+
+    private static bool _warned;
+
+    private static Exception Innermost(Exception e) => e.InnerException is { } inner ? Innermost(inner) : e;
 
     public static IReadOnlyList<LogEntry> ReadMetrics(string path)
     {

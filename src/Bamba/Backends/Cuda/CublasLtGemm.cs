@@ -16,9 +16,12 @@ public sealed unsafe class CublasLtGemm : IDisposable
     private readonly DeviceBuffer _workspace;
     private readonly Dictionary<GemmShape, Plan> _plans = [];
     private readonly Lock _lock = new();
+    private readonly GemmTuningCache _tuning;
+    private readonly ulong _version;
 
-    public CublasLtGemm(CudaDevice device)
+    public CublasLtGemm(CudaDevice device, GemmTuningCache? tuning = null)
     {
+        _tuning = tuning ?? GemmTuningCache.FromEnvironment();
         _device = device;
         NativeLibraries.EnsureResolver();
         if (!NativeLibraries.CanLoad(NativeLibraries.CublasLt))
@@ -27,6 +30,7 @@ public sealed unsafe class CublasLtGemm : IDisposable
         CudaCheck.Cublas(CublasLtApi.cublasLtCreate(out IntPtr handle), "cublasLtCreate");
         _handle = new CublasLtHandle(device.Context, handle);
         _workspace = device.Allocate(WorkspaceBytes);
+        _version = CublasLtApi.cublasLtGetVersion();
     }
 
     /// <summary>
@@ -62,15 +66,17 @@ public sealed unsafe class CublasLtGemm : IDisposable
     /// The heuristic's first choice is good for large products but can leave most SMs idle when few columns (rows of
     /// an nn.Linear input: a decode batch) stream a large matrix: there it was measured 4–8× off the bandwidth. For up to
     /// <see cref="TunedColumns"/> columns the candidates are timed once on the call's own operands and the fastest kept;
-    /// only for beta = 0 (a call that overwrites C), so timing repeats leave the result correct.
+    /// only for beta = 0 (a call that overwrites C), so timing repeats leave the result correct. The choice is kept in
+    /// <see cref="GemmTuningCache"/>, so later processes take the same algorithm without timing: the same bits.
     /// </summary>
     private const int TunedColumns = 512, Candidates = 8;
 
-    private AlgoBox Fastest(Plan plan, CublasLtApi.HeuristicResult* results, int count, GemmShape s, (ulong A, ulong B, ulong C) o)
+    /// <summary>The index of the candidate that ran fastest on the operands.</summary>
+    private int Fastest(Plan plan, CublasLtApi.HeuristicResult* results, int count, GemmShape s, (ulong A, ulong B, ulong C) o)
     {
         using var start = _device.CreateEvent();
         using var end = _device.CreateEvent();
-        AlgoBox? best = null;
+        int best = 0;
         float bestMs = float.MaxValue;
         for (int i = 0; i < count; i++)
         {
@@ -80,9 +86,9 @@ public sealed unsafe class CublasLtGemm : IDisposable
             for (int r = 0; r < 3; r++) Run(plan, candidate, s, o.A, o.B, o.C, 0f);
             end.Record();
             float ms = end.MillisecondsSince(start);
-            if (ms < bestMs) (best, bestMs) = (candidate, ms);
+            if (ms < bestMs) (best, bestMs) = (i, ms);
         }
-        return best!;
+        return best;
     }
 
     /// <param name="operands">The call's buffers, to time candidate algorithms on (null: take the heuristic's first).</param>
@@ -110,7 +116,12 @@ public sealed unsafe class CublasLtGemm : IDisposable
             c.DangerousGetHandle(), c.DangerousGetHandle(), pref, wanted, results, out int returned), "cublasLtMatmulAlgoGetHeuristic");
         if (returned == 0) throw new CudaException($"cublasLtMatmulAlgoGetHeuristic found no algorithm for {s}", 15);
         var plan = new Plan(descHandle, a, b, c, new AlgoBox(results[0]));
-        return returned == 1 ? plan : plan with { Algo = Fastest(plan, results, returned, s, operands!.Value) };
+        if (returned == 1) return plan;
+        string key = GemmTuningCache.Key(_device.Name, _version, s);
+        if (_tuning.Choice(key) is int known && known < returned) return plan with { Algo = new AlgoBox(results[known]) };
+        int fastest = Fastest(plan, results, returned, s, operands!.Value);
+        _tuning.Record(key, fastest);
+        return plan with { Algo = new AlgoBox(results[fastest]) };
     }
 
     private static MatrixLayoutHandle Layout(int type, long rows, long cols, long ld)
