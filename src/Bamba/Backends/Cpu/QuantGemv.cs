@@ -23,14 +23,6 @@ internal static unsafe class QuantGemv
         CpuWorkers.Run(new Work(x, n, w.Data, w.DType, m, k, rowBytes, bias, y, rowsPerChunk));
     }
 
-    /// <summary>Weight rows [r0, r1) expanded to float32 into <paramref name="tile"/> (the prefill path of <see cref="Linear"/>).</summary>
-    public static void Widen(byte* w, DType dtype, int k, int r0, int r1, float* tile)
-    {
-        long rowBytes = dtype.ByteCount(k);
-        var bytes = new ReadOnlySpan<byte>(w + r0 * rowBytes, checked((int)(rowBytes * (r1 - r0))));
-        BlockCodec.Dequantize(dtype, bytes, new Span<float>(tile, (r1 - r0) * k));
-    }
-
     private sealed class Work(float* x, int n, byte* w, DType dtype, int m, int k, long rowBytes, float* bias, float* y, int rowsPerChunk)
         : ChunkedWork((m + rowsPerChunk - 1) / rowsPerChunk)
     {
