@@ -25,6 +25,7 @@ internal static class CliHost
         new BenchTokenizeCommand(),
         new BenchGrammarCommand(),
         new ConvertCommand(),
+        new QuantizeCommand(),
         new CompletionsCommand(),
     ];
 

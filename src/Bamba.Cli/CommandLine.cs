@@ -40,6 +40,15 @@ internal sealed class CommandLine
         };
     }
 
+    /// <summary>Every value of a repeated flag, in the order given (empty when absent).</summary>
+    public string[] Strings(string name)
+    {
+        _read.Add(name);
+        if (!Given(name)) return [];
+        return _symbols[name] is Option<string[]> option ? _result.GetValue(option) ?? []
+            : throw new InvalidOperationException($"--{name} is not declared repeatable");
+    }
+
     public string Required(string name) =>
         String(name) ?? throw new BambaException($"--{name} is required");
 

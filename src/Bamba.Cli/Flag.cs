@@ -14,7 +14,12 @@ internal sealed record Flag(string Name, string Description, string? Value = "VA
     /// <summary>A positional argument (its name is the help's placeholder, e.g. RUN_DIR).</summary>
     public bool IsArgument { get; private init; }
 
+    /// <summary>An option that may be given several times (<c>--name A --name B</c>), one value each time.</summary>
+    public bool IsRepeated { get; private init; }
+
     public static Flag Switch(string name, string description) => new(name, description, Value: null);
+
+    public static Flag Repeated(string name, string description, string value) => new(name, description, value) { IsRepeated = true };
 
     public static Flag Argument(string name, string description) => new(name, description) { IsArgument = true };
 
@@ -28,5 +33,7 @@ internal sealed record Flag(string Name, string Description, string? Value = "VA
         ? new Argument<string>(Name) { Description = HelpDescription, Arity = ArgumentArity.ZeroOrOne }
         : IsSwitch
             ? new Option<bool>("--" + Name) { Description = HelpDescription, Arity = ArgumentArity.Zero }
-            : new Option<string>("--" + Name) { Description = HelpDescription, HelpName = Value };
+            : IsRepeated
+                ? new Option<string[]>("--" + Name) { Description = HelpDescription, HelpName = Value, Arity = ArgumentArity.OneOrMore }
+                : new Option<string>("--" + Name) { Description = HelpDescription, HelpName = Value };
 }

@@ -55,7 +55,6 @@ internal static class ModelOptions
     public static CudaPrecision Precision(CommandLine args) =>
         args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;
 
-    /// <summary>The model directory's tokenizer, or null when it has no tokenizer.json (token-id prompts only).</summary>
-    public static HfTokenizer? TryLoadTokenizer(string modelDirectory) =>
-        File.Exists(Path.Combine(modelDirectory, "tokenizer.json")) ? HfTokenizer.Load(modelDirectory) : null;
+    /// <summary>The model's tokenizer (tokenizer.json, or a GGUF file's tokenizer.ggml.* keys), or null when it has none (token-id prompts only).</summary>
+    public static HfTokenizer? TryLoadTokenizer(string model) => Bamba.Serving.TextCodecs.TryLoadTokenizer(model);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Bamba.Server.Protocol;
 using Microsoft.AspNetCore.Http;
 
@@ -8,13 +9,11 @@ namespace Bamba.Server;
 /// <summary>JSON as the OpenAI API writes it (snake_case), and request bodies read with errors a client can act on.</summary>
 internal static class JsonProtocol
 {
-    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
+    /// <summary>The generated context's options (<see cref="ProtocolJson"/>), writing non-ASCII text as is, as OpenAI does.</summary>
+    public static JsonSerializerOptions Options { get; } = new(ProtocolJson.Default.Options)
     {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DictionaryKeyPolicy = null,
-        NumberHandling = JsonNumberHandling.Strict,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        TypeInfoResolver = ProtocolJson.Default,
     };
 
     /// <summary>
@@ -33,7 +32,7 @@ internal static class JsonProtocol
         {
             // Parsed whole first, so that malformed JSON is reported as such before any field is looked at.
             using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
-            return document.Deserialize<T>(Options)
+            return document.Deserialize(Info<T>())
                 ?? throw new ApiException(400, "the request body must be a JSON object", code: "invalid_json");
         }
         catch (JsonException e) when (UnknownField(e.Message) is { } field)
@@ -76,7 +75,10 @@ internal static class JsonProtocol
 
     private static string FirstSentence(string s) => s.Split(". ", 2)[0].TrimEnd('.');
 
-    public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
+    public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Info<T>());
+
+    /// <summary>The generated metadata of <typeparamref name="T"/> under <see cref="Options"/> (no reflection).</summary>
+    public static JsonTypeInfo<T> Info<T>() => (JsonTypeInfo<T>)Options.GetTypeInfo(typeof(T));
 
     public static ErrorResponse Error(ApiException e) => new(new ErrorBody(e.Message, e.Type, e.Param, e.Code));
 }

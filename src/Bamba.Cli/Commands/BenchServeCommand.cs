@@ -110,10 +110,11 @@ internal sealed class BenchServeCommand : ICommand
         }
     }
 
-    /// <summary>Serves <paramref name="engine"/> on a free loopback port while <paramref name="measure"/> runs.</summary>
+    /// <summary>Serves <paramref name="engine"/> on a free loopback port while <paramref name="measure"/> runs (no per-request
+    /// log lines: stderr is the benchmark's progress).</summary>
     private static T InServer<T>(ServingEngine engine, Func<Uri, T> measure)
     {
-        var server = BambaServer.StartAsync(engine, new ServerOptions { Port = 0 }).GetAwaiter().GetResult();
+        var server = BambaServer.StartAsync(engine, new ServerOptions { Port = 0, LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning }).GetAwaiter().GetResult();
         try { return measure(server.Address); }
         finally { server.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
     }

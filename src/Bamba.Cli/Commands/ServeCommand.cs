@@ -6,7 +6,8 @@ using Bamba.Serving;
 namespace Bamba.Cli.Commands;
 
 /// <summary>
-/// <c>bamba serve --model DIR [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--max-batch N] [--max-context T]
+/// <c>bamba serve --model DIR [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--cors-origin ORIGIN]... [--log-level LEVEL]
+/// [--max-batch N] [--max-context T]
 /// [--max-queue N] [--prefill-chunk N] [--prefix-cache-gb GB | --no-prefix-cache] [--served-model-name NAME]
 /// [--device cpu|cuda|auto]</c>: the OpenAI-compatible server
 /// until Ctrl+C.
@@ -22,6 +23,8 @@ internal sealed class ServeCommand : ICommand
         new("host", "the address to bind (0.0.0.0 exposes the model to the network)", "ADDRESS", "127.0.0.1"),
         new("port", "the TCP port (0 picks a free one, printed at start)", "PORT", "8000"),
         new("api-key", "require 'Authorization: Bearer KEY' on /v1/* (also BAMBA_API_KEY)", "KEY"),
+        Flag.Repeated("cors-origin", "let web pages from ORIGIN (scheme://host[:port], or *) call the API; repeatable", "ORIGIN"),
+        new("log-level", "the least severe log lines written to stderr: debug, info (one line per request), warning, error or none", "LEVEL", "info"),
         .. SchedulingFlags,
         new("served-model-name", "the id clients send as model", "NAME", "the model directory's name"),
         ModelOptions.ChatTemplate,
@@ -32,6 +35,15 @@ internal sealed class ServeCommand : ICommand
         "bamba serve --model models/default",
         "bamba serve --model DIR --host 0.0.0.0 --port 8080 --api-key secret --device cuda",
     ];
+
+    private static readonly Dictionary<string, Microsoft.Extensions.Logging.LogLevel> LogLevels = new()
+    {
+        ["debug"] = Microsoft.Extensions.Logging.LogLevel.Debug,
+        ["info"] = Microsoft.Extensions.Logging.LogLevel.Information,
+        ["warning"] = Microsoft.Extensions.Logging.LogLevel.Warning,
+        ["error"] = Microsoft.Extensions.Logging.LogLevel.Error,
+        ["none"] = Microsoft.Extensions.Logging.LogLevel.None,
+    };
 
     /// <summary>The continuous-batching scheduler's flags, shared with bench-serve.</summary>
     internal static readonly Flag[] SchedulingFlags =
@@ -52,6 +64,8 @@ internal sealed class ServeCommand : ICommand
             Host = args.String("host") ?? "127.0.0.1",
             Port = args.Int("port", 8000, 0),
             ApiKey = args.String("api-key") ?? Environment.GetEnvironmentVariable("BAMBA_API_KEY"),
+            CorsOrigins = args.Strings("cors-origin"),
+            LogLevel = LogLevels[args.Choice("log-level", "info", [.. LogLevels.Keys])],
         };
         server.Validate(); // before the model loads
         var scheduling = Scheduling(args);

@@ -24,11 +24,14 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
     {
         var cancel = context.RequestAborted;
         var call = Plan(await JsonProtocol.ReadAsync<ChatCompletionRequest>(context.Request, cancel));
+        var record = RequestRecord.Of(context);
+        record.Id = ChoiceStarter.NewId("chatcmpl-");
+        record.PromptTokens = call.PromptTokens;
         var runs = ChoiceStarter.StartAll(engine, call.Sequences, call.Stops, cancel);
         try
         {
-            if (call.Request.Stream == true) await StreamAsync(context, call, runs);
-            else await context.Response.WriteAsJsonAsync(await RespondAsync(call, runs, cancel), JsonProtocol.Options, cancel);
+            if (call.Request.Stream == true) await StreamAsync(context, call, runs, record);
+            else await context.Response.WriteAsJsonAsync(await RespondAsync(call, runs, record, cancel), JsonProtocol.Info<ChatCompletionResponse>(), cancellationToken: cancel);
         }
         finally { ChoiceStarter.DisposeAll(runs); }
     }
@@ -66,9 +69,9 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         return new Call(r, prompt.Length, r.Logprobs == true, RequestMapping.Stops(r), sequences, tools);
     }
 
-    private async Task<ChatCompletionResponse> RespondAsync(Call call, List<ChoiceRun> runs, CancellationToken cancel)
+    private async Task<ChatCompletionResponse> RespondAsync(Call call, List<ChoiceRun> runs, RequestRecord record, CancellationToken cancel)
     {
-        var outcomes = await ChoiceEvents.CollectAll(runs, cancel);
+        var outcomes = await ChoiceEvents.CollectAll(runs, record, cancel);
         var choices = outcomes.Select((o, k) =>
         {
             var (content, calls) = call.Tools?.Parse(runs[k].Text, call.Parallel) ?? (runs[k].Text, []);
@@ -76,26 +79,26 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
             return new ChatChoice(k, message, call.Logprobs ? Logprobs(o.Deltas) : null, calls.Count == 0 ? o.End.FinishReason : "tool_calls");
         }).ToList();
         var usage = Usage.Of(call.PromptTokens, outcomes.Sum(o => o.End.CompletionTokens));
-        return new ChatCompletionResponse(ChoiceStarter.NewId("chatcmpl-"), "chat.completion", ChoiceStarter.Now(), engine.ModelId, choices, usage);
+        return new ChatCompletionResponse(record.Id!, "chat.completion", ChoiceStarter.Now(), engine.ModelId, choices, usage);
     }
 
-    private async Task StreamAsync(HttpContext context, Call call, List<ChoiceRun> runs)
+    private async Task StreamAsync(HttpContext context, Call call, List<ChoiceRun> runs, RequestRecord record)
     {
-        string id = ChoiceStarter.NewId("chatcmpl-");
+        string id = record.Id!;
         long created = ChoiceStarter.Now();
         var sse = new ServerSentEvents(context.Response);
         await sse.StartAsync();
-        await sse.RunAsync(() => StreamBodyAsync(context, call, runs, sse, id, created), Logger(context));
+        await sse.RunAsync(() => StreamBodyAsync(context, call, runs, record, sse, id, created), Logger(context));
     }
 
-    private async Task StreamBodyAsync(HttpContext context, Call call, List<ChoiceRun> runs, ServerSentEvents sse, string id, long created)
+    private async Task StreamBodyAsync(HttpContext context, Call call, List<ChoiceRun> runs, RequestRecord record, ServerSentEvents sse, string id, long created)
     {
         ChatCompletionChunk Chunk(ChatChunkChoice choice) => new(id, "chat.completion.chunk", created, engine.ModelId, [choice], null);
         for (int k = 0; k < runs.Count; k++)
             await sse.SendAsync(Chunk(new ChatChunkChoice(k, new ChatMessageOut("assistant", ""), null, null)));
         int completionTokens = 0;
         var gates = runs.Select(_ => call.Tools is { MayCall: true } ? new ToolCallStream(call.Tools, call.Parallel) : null).ToArray();
-        await foreach (var e in ChoiceEvents.Merge(runs, context.RequestAborted))
+        await foreach (var e in ChoiceEvents.Merge(runs, record, context.RequestAborted))
         {
             if (e.Delta is { } d)
             {

@@ -21,11 +21,14 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
     {
         var cancel = context.RequestAborted;
         var call = Plan(await JsonProtocol.ReadAsync<CompletionRequest>(context.Request, cancel));
+        var record = RequestRecord.Of(context);
+        record.Id = ChoiceStarter.NewId("cmpl-");
+        record.PromptTokens = call.Prompts.Sum(p => p.Ids.Length);
         var runs = ChoiceStarter.StartAll(engine, call.Sequences, call.Stops, cancel);
         try
         {
-            if (call.Request.Stream == true) await StreamAsync(context, call, runs);
-            else await context.Response.WriteAsJsonAsync(await RespondAsync(call, runs, cancel), JsonProtocol.Options, cancel);
+            if (call.Request.Stream == true) await StreamAsync(context, call, runs, record);
+            else await context.Response.WriteAsJsonAsync(await RespondAsync(call, runs, record, cancel), JsonProtocol.Info<CompletionResponse>(), cancellationToken: cancel);
         }
         finally { ChoiceStarter.DisposeAll(runs); }
     }
@@ -57,9 +60,9 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
         return new Call(r, prompts, n, r.Logprobs is null ? null : top, echo, stops, sequences);
     }
 
-    private async Task<CompletionResponse> RespondAsync(Call call, List<ChoiceRun> runs, CancellationToken cancel)
+    private async Task<CompletionResponse> RespondAsync(Call call, List<ChoiceRun> runs, RequestRecord record, CancellationToken cancel)
     {
-        var outcomes = await ChoiceEvents.CollectAll(runs, cancel);
+        var outcomes = await ChoiceEvents.CollectAll(runs, record, cancel);
         var choices = new List<CompletionChoice>();
         int completionTokens = 0;
         for (int k = 0; k < runs.Count; k++)
@@ -78,20 +81,20 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
             string text = (call.Echo ? prompt.Text : "") + runs[k].Text;
             choices.Add(new CompletionChoice(k, text, logprobs, end.FinishReason) { TokenIds = TokenIds(deltas) });
         }
-        var usage = Usage.Of(call.Prompts.Sum(p => p.Ids.Length), completionTokens);
-        return new CompletionResponse(ChoiceStarter.NewId("cmpl-"), "text_completion", ChoiceStarter.Now(), engine.ModelId, choices, usage);
+        var usage = Usage.Of(record.PromptTokens, completionTokens);
+        return new CompletionResponse(record.Id!, "text_completion", ChoiceStarter.Now(), engine.ModelId, choices, usage);
     }
 
-    private async Task StreamAsync(HttpContext context, Call call, List<ChoiceRun> runs)
+    private async Task StreamAsync(HttpContext context, Call call, List<ChoiceRun> runs, RequestRecord record)
     {
-        string id = ChoiceStarter.NewId("cmpl-");
+        string id = record.Id!;
         long created = ChoiceStarter.Now();
         var sse = new ServerSentEvents(context.Response);
         await sse.StartAsync();
-        await sse.RunAsync(() => StreamBodyAsync(context, call, runs, sse, id, created), Logger(context));
+        await sse.RunAsync(() => StreamBodyAsync(context, call, runs, record, sse, id, created), Logger(context));
     }
 
-    private async Task StreamBodyAsync(HttpContext context, Call call, List<ChoiceRun> runs, ServerSentEvents sse, string id, long created)
+    private async Task StreamBodyAsync(HttpContext context, Call call, List<ChoiceRun> runs, RequestRecord record, ServerSentEvents sse, string id, long created)
     {
         var cancel = context.RequestAborted;
         var builders = runs.Select(_ => new CompletionLogprobsBuilder(engine.Text, 0)).ToArray();
@@ -103,7 +106,7 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
                 await sse.SendAsync(Chunk(id, created, new CompletionChoice(k, prompt.Text, LogprobsChunk(call, builders[k]), null)));
             }
         int completionTokens = 0;
-        await foreach (var e in ChoiceEvents.Merge(runs, cancel))
+        await foreach (var e in ChoiceEvents.Merge(runs, record, cancel))
         {
             if (e.Delta is { } d)
             {
@@ -119,7 +122,7 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
         }
         if (call.Request.StreamOptions?.IncludeUsage == true)
             await sse.SendAsync(new CompletionResponse(id, "text_completion", created, engine.ModelId, [],
-                Usage.Of(call.Prompts.Sum(p => p.Ids.Length), completionTokens)));
+                Usage.Of(record.PromptTokens, completionTokens)));
         await sse.DoneAsync();
     }
 

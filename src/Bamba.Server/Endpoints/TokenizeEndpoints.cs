@@ -28,7 +28,7 @@ internal sealed class TokenizeEndpoints(ServingEngine engine)
             if (r.Prompt is null) throw ApiException.BadValue("prompt", "prompt (a string) or messages is required");
             ids = text.Encode(r.Prompt, r.AddSpecialTokens ?? true);
         }
-        await context.Response.WriteAsJsonAsync(new TokenizeResponse(ids.Length, engine.MaxContext, ids), JsonProtocol.Options, context.RequestAborted);
+        await context.Response.WriteAsJsonAsync(new TokenizeResponse(ids.Length, engine.MaxContext, ids), JsonProtocol.Info<TokenizeResponse>(), cancellationToken: context.RequestAborted);
     }
 
     public async Task DetokenizeAsync(HttpContext context)
@@ -40,6 +40,6 @@ internal sealed class TokenizeEndpoints(ServingEngine engine)
         foreach (int id in ids)
             if ((uint)id >= (uint)engine.Model.Config.VocabSize)
                 throw ApiException.BadValue("tokens", $"token id {id} is outside the vocabulary (0..{engine.Model.Config.VocabSize - 1})");
-        await context.Response.WriteAsJsonAsync(new DetokenizeResponse(text.Decode(ids)), JsonProtocol.Options, context.RequestAborted);
+        await context.Response.WriteAsJsonAsync(new DetokenizeResponse(text.Decode(ids)), JsonProtocol.Info<DetokenizeResponse>(), cancellationToken: context.RequestAborted);
     }
 }

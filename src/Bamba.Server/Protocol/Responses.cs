@@ -47,3 +47,5 @@ public sealed record ErrorResponse(ErrorBody Error);
 public sealed record TokenizeResponse(int Count, int MaxModelLen, int[] Tokens);
 
 public sealed record DetokenizeResponse(string Prompt);
+
+public sealed record HealthResponse(string Status);

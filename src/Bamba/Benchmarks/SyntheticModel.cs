@@ -33,16 +33,37 @@ public static class SyntheticModel
     /// <summary>Bamba-9B's dimensions with attention in every layer: a Llama-3.1-8B-sized transformer in the same engine.</summary>
     public static BambaConfig Transformer8B => Bamba9B with { AttnLayerIndices = [.. Enumerable.Range(0, 32)] };
 
+    /// <summary>
+    /// Granite 4.0 H Tiny's shapes (7 B parameters, 1 B active): 40 layers with attention (NoPE) at 5/15/25/35, 64
+    /// experts of width 512 (6 per token) beside a shared 1024-wide MLP in every layer, Mamba 48 heads × 64, vocab
+    /// 100352, tied embeddings. Read through the Granite architecture, as its config.json would be. The multipliers
+    /// (Granite 4.0's usual values) change no shape and no speed.
+    /// </summary>
+    public static BambaConfig GraniteTiny => BambaConfigReader.Parse("""
+        {
+          "model_type": "granitemoehybrid", "hidden_size": 1536, "num_hidden_layers": 40, "vocab_size": 100352,
+          "num_attention_heads": 12, "num_key_value_heads": 4, "position_embedding_type": null,
+          "intermediate_size": 512, "shared_intermediate_size": 1024, "num_local_experts": 64, "num_experts_per_tok": 6,
+          "mamba_n_heads": 48, "mamba_d_head": 64, "mamba_d_state": 128, "mamba_n_groups": 1, "mamba_d_conv": 4,
+          "mamba_expand": 2, "mamba_chunk_size": 256, "mamba_conv_bias": true, "mamba_proj_bias": false,
+          "embedding_multiplier": 12.0, "residual_multiplier": 0.22, "attention_multiplier": 0.0078125, "logits_scaling": 6.0,
+          "tie_word_embeddings": true, "max_position_embeddings": 131072, "rms_norm_eps": 1e-05, "dtype": "bfloat16",
+          "layer_types": [LAYERS]
+        }
+        """.Replace("LAYERS", string.Join(", ", Enumerable.Range(0, 40).Select(i => i % 10 == 5 ? "\"attention\"" : "\"mamba\""))),
+        "the granite-4.0-h-tiny preset");
+
     /// <summary>The named shape presets of <c>bamba bench --preset</c>.</summary>
     public static BambaConfig Preset(string name) => name switch
     {
         "cpu-0.5b" => Cpu05B,
         "bamba-9b" => Bamba9B,
         "transformer-8b" => Transformer8B,
-        _ => throw new BambaException($"unknown preset '{name}' (cpu-0.5b, bamba-9b, transformer-8b)"),
+        "granite-4.0-h-tiny" => GraniteTiny,
+        _ => throw new BambaException($"unknown preset '{name}' ({string.Join(", ", PresetNames)})"),
     };
 
-    public static readonly string[] PresetNames = ["cpu-0.5b", "bamba-9b", "transformer-8b"];
+    public static readonly string[] PresetNames = ["cpu-0.5b", "bamba-9b", "transformer-8b", "granite-4.0-h-tiny"];
 
     /// <summary>
     /// The model's weights without a file, for a device that fills them itself: every vector as <see cref="Write"/>

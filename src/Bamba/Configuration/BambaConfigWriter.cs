@@ -21,6 +21,8 @@ public static class BambaConfigWriter
         var json = JsonNode.Parse(BambaConfigReader.QuoteNonFiniteLiterals(c.Source.Json))!.AsObject();
         json["dtype"] = c.Dtype ?? "float32";
         json.Remove("torch_dtype");
+        // Every writer stores float tensors: an FP8 source's quantization_config would describe tensors no longer there.
+        json.Remove("quantization_config");
         return json;
     }
 

@@ -4,19 +4,23 @@ using Bamba.Tokenization.ChatTemplates;
 
 namespace Bamba.Serving;
 
-/// <summary>Finds the text codec of a model directory (its tokenizer.json and chat template), if it has one.</summary>
+/// <summary>Finds the text codec of a model directory or GGUF file (its tokenizer and chat template), if it has one.</summary>
 public static class TextCodecs
 {
     /// <summary>
-    /// Null when the directory has no tokenizer.json: such a model is served with token-id prompts only.
+    /// Null when the model has no tokenizer: such a model is served with token-id prompts only.
     /// <paramref name="chatTemplate"/> (Jinja source), when given, replaces the tokenizer's own chat template.
     /// </summary>
-    public static ITextCodec? Load(string directory, string? chatTemplate = null)
-    {
-        if (!File.Exists(Path.Combine(directory, "tokenizer.json"))) return null;
-        var tokenizer = HfTokenizer.Load(directory);
-        return new HfTextCodec(tokenizer, ChatRenderer(tokenizer, chatTemplate));
-    }
+    public static ITextCodec? Load(string directory, string? chatTemplate = null) =>
+        TryLoadTokenizer(directory) is { } tokenizer ? new HfTextCodec(tokenizer, ChatRenderer(tokenizer, chatTemplate)) : null;
+
+    /// <summary>
+    /// A model's tokenizer: DIR/tokenizer.json, or the <c>tokenizer.ggml.*</c> keys (and <c>tokenizer.chat_template</c>)
+    /// of a GGUF file; null when it has none (token-id prompts only).
+    /// </summary>
+    public static HfTokenizer? TryLoadTokenizer(string model) =>
+        Weights.Gguf.GgufModel.IsGgufPath(model) ? Weights.Gguf.GgufTokenizer.TryLoad(model)
+        : File.Exists(Path.Combine(model, "tokenizer.json")) ? HfTokenizer.Load(model) : null;
 
     /// <summary>
     /// The tokenizer's Jinja chat template as a renderer (null without one), given bos_token and eos_token as

@@ -105,6 +105,15 @@ public sealed class HfTokenizer
         }
     }
 
+    /// <summary>A tokenizer.json and tokenizer_config.json given as text (a GGUF file's tokenizer, rebuilt from its
+    /// metadata); <paramref name="source"/> names them in errors.</summary>
+    public static HfTokenizer FromJson(string tokenizerJson, string configJson, string source)
+    {
+        using var tokenizer = JsonDocument.Parse(tokenizerJson, new JsonDocumentOptions { MaxDepth = 256 });
+        using var config = JsonDocument.Parse(configJson);
+        return new HfTokenizer(new TokenizerSpec(tokenizer.RootElement, source, "$"), TokenizerConfig.Parse(config.RootElement, source));
+    }
+
     private static BpeModel ParseModel(TokenizerSpec model)
     {
         // Very old files omit "type"; the fields tell the model apart.

@@ -43,7 +43,7 @@ internal sealed class TokenizerConfig
         catch (JsonException e) { throw new BambaException($"{path}: not valid JSON ({e.Message})"); }
     }
 
-    private static TokenizerConfig Parse(JsonElement root, string path)
+    internal static TokenizerConfig Parse(JsonElement root, string path)
     {
         var spec = new TokenizerSpec(root, path, "$");
         var config = new TokenizerConfig

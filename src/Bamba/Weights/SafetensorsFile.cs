@@ -108,7 +108,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         if (!t.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String) throw Bad("missing dtype");
         string dtypeName = dt.GetString()!;
         var dtype = DTypes.FromSafetensorsName(dtypeName)
-            ?? throw Bad($"unsupported dtype {dtypeName} (expected F32, BF16, F16 or I64)");
+            ?? throw Bad($"unsupported dtype {dtypeName} (expected F32, BF16, F16, F8_E4M3 or I64)");
         if (!t.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array) throw Bad("missing shape");
         var shape = sh.EnumerateArray().Select(d => d.ValueKind == JsonValueKind.Number && d.TryGetInt64(out long v) && v >= 0
             ? v : throw Bad("shape must be a list of non-negative integers")).ToArray();

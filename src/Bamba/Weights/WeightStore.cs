@@ -5,7 +5,8 @@ namespace Bamba.Weights;
 /// <summary>
 /// The weights of a model directory: <c>model.safetensors</c>, or the shards named by
 /// <c>model.safetensors.index.json</c>, or tensors a GGUF file maps to HF names (<see cref="Gguf.GgufModel"/>).
-/// Tensors stay memory-mapped in their stored dtype.
+/// Tensors stay memory-mapped in their stored dtype; F8_E4M3 weights get their scales from the checkpoint's
+/// compressed-tensors quantization_config (<see cref="CompressedTensors.Fp8Scales"/>).
 /// </summary>
 public sealed class WeightStore : IDisposable
 {
@@ -35,10 +36,16 @@ public sealed class WeightStore : IDisposable
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         string index = Path.Combine(directory, "model.safetensors.index.json");
         string single = Path.Combine(directory, "model.safetensors");
-        if (File.Exists(index)) return OpenAll(ShardsFromIndex(index).Select(s => Path.Combine(directory, s)));
-        if (File.Exists(single)) return OpenAll([single]);
-        throw new BambaException($"{directory}: no model.safetensors or model.safetensors.index.json");
+        var store = File.Exists(index) ? OpenAll(ShardsFromIndex(index).Select(s => Path.Combine(directory, s)))
+            : File.Exists(single) ? OpenAll([single])
+            : throw new BambaException($"{directory}: no model.safetensors or model.safetensors.index.json");
+        try { CompressedTensors.Fp8Scales.Bind(store, directory); }
+        catch { store.Dispose(); throw; }
+        return store;
     }
+
+    /// <summary>Gives the F8_E4M3 tensor <paramref name="name"/> its per-row scales.</summary>
+    internal void SetRowScales(string name, float[] scales) => _tensors[name] = _tensors[name].WithRowScales(scales);
 
     private static WeightStore OpenAll(IEnumerable<string> paths)
     {

@@ -4,11 +4,25 @@ namespace Bamba.Weights;
 
 /// <summary>
 /// A read-only view of one stored tensor in its stored dtype (memory-mapped; valid while its
-/// <see cref="WeightStore"/> lives). Row-major, as safetensors stores it.
+/// <see cref="WeightStore"/> lives). Row-major, as safetensors stores it. An F8_E4M3 tensor carries the scale of each
+/// row (a row = the last axis), so that every reader dequantizes value × scale.
 /// </summary>
 public readonly unsafe struct WeightTensor
 {
     public WeightTensor(TensorInfo info, byte* data) { Info = info; Data = data; }
+
+    private WeightTensor(TensorInfo info, byte* data, ReadOnlyMemory<float> rowScales) : this(info, data) => RowScales = rowScales;
+
+    /// <summary>This F8_E4M3 tensor with one scale per row (a per-tensor scale repeated).</summary>
+    public WeightTensor WithRowScales(ReadOnlyMemory<float> scales)
+    {
+        if (DType != DType.F8_E4M3 || scales.Length != ElementCount / Shape[^1])
+            throw new ArgumentException($"{Info.Name}: {scales.Length} row scales for a {DType} tensor of shape {Info.ShapeText}");
+        return new WeightTensor(Info, Data, scales);
+    }
+
+    /// <summary>One scale per row of an F8_E4M3 tensor (empty for other dtypes).</summary>
+    public ReadOnlyMemory<float> RowScales { get; }
 
     /// <summary>
     /// A tensor with a shape and no data: a synthetic benchmark model's matrix, filled with random values by the
@@ -41,9 +55,11 @@ public readonly unsafe struct WeightTensor
         if (Shape.Length < 2 || firstRow < 0 || firstRow + (shape.Length == Shape.Length ? shape[0] : 1) > Shape[0])
             throw new ArgumentOutOfRangeException(nameof(firstRow), $"{Info.Name}: rows from {firstRow} outside {Info.ShapeText}");
         if (IsPlaceholder) return Placeholder(name, shape);
-        long rowBytes = Info.ByteLength / Shape[0], bytes = rowBytes * (shape.Length == Shape.Length ? shape[0] : 1);
+        long count = shape.Length == Shape.Length ? shape[0] : 1;
+        long rowBytes = Info.ByteLength / Shape[0], bytes = rowBytes * count;
         long begin = Info.Begin + firstRow * rowBytes;
-        return new WeightTensor(new TensorInfo(name, Info.File, DType, shape, begin, begin + bytes), Data + firstRow * rowBytes);
+        var scales = RowScales.IsEmpty ? RowScales : RowScales.Slice(checked((int)(firstRow * (RowScales.Length / Shape[0]))), checked((int)(count * (RowScales.Length / Shape[0]))));
+        return new WeightTensor(new TensorInfo(name, Info.File, DType, shape, begin, begin + bytes), Data + firstRow * rowBytes, scales);
     }
 
     public ReadOnlySpan<byte> Bytes => new(Data, checked((int)Info.ByteLength));
@@ -54,6 +70,11 @@ public readonly unsafe struct WeightTensor
         if (DType.IsQuantized())
         {
             ReadBlocks(start, destination);
+            return;
+        }
+        if (DType == DType.F8_E4M3)
+        {
+            ReadScaled(start, destination);
             return;
         }
         byte* p = Data + start * DType.Size();
@@ -81,6 +102,21 @@ public readonly unsafe struct WeightTensor
             throw new InvalidOperationException($"tensor '{Info.Name}': {DType} values are read in whole blocks of {block}");
         var bytes = new ReadOnlySpan<byte>(Data + DType.ByteCount(start), checked((int)DType.ByteCount(destination.Length)));
         Quants.BlockCodec.Dequantize(DType, bytes, destination);
+    }
+
+    /// <summary>F8_E4M3 values times their row's scale, row piece by row piece.</summary>
+    private void ReadScaled(long start, Span<float> destination)
+    {
+        if (RowScales.IsEmpty) throw new InvalidOperationException($"tensor '{Info.Name}': F8_E4M3 values without their scales");
+        long cols = Shape[^1];
+        var scales = RowScales.Span;
+        for (int done = 0; done < destination.Length;)
+        {
+            long index = start + done, row = index / cols;
+            int piece = (int)Math.Min(destination.Length - done, cols - index % cols);
+            Quants.Fp8E4M3.Dequantize(new ReadOnlySpan<byte>(Data + index, piece), scales[(int)row], destination.Slice(done, piece));
+            done += piece;
+        }
     }
 
     /// <summary>The whole tensor as int64 values (token ids in data files).</summary>

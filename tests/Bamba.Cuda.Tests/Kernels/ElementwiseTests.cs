@@ -9,9 +9,10 @@ namespace Bamba.Cuda.Tests.Kernels;
 public unsafe class ElementwiseTests
 {
     [Theory]
-    [InlineData(CudaPrecision.Float32)]
-    [InlineData(CudaPrecision.BFloat16)]
-    public void EmbeddingReadsTheTokensRows(CudaPrecision precision)
+    [InlineData(CudaPrecision.Float32, 1f)]
+    [InlineData(CudaPrecision.BFloat16, 1f)]
+    [InlineData(CudaPrecision.BFloat16, 12f)] // Granite's embedding_multiplier
+    public void EmbeddingReadsTheTokensRows(CudaPrecision precision, float scale)
     {
         var ops = Gpu.Ops(precision);
         int vocab = 50, hidden = 300;
@@ -26,8 +27,56 @@ public unsafe class ElementwiseTests
         using var td = Gpu.Act(ops, table);
         using var ids = Gpu.I32(tokens);
         using var outd = ops.Device.Allocate(expected.Length * 4);
-        ops.Embedding(ids.Pointer, td.Pointer, outd.Pointer, tokens.Length, hidden);
-        Assert.Equal(expected, Gpu.ReadF32(outd.Pointer, expected.Length));
+        ops.Embedding(ids.Pointer, td.Pointer, outd.Pointer, tokens.Length, hidden, scale);
+        Assert.Equal(expected.Select(v => v * scale).ToArray(), Gpu.ReadF32(outd.Pointer, expected.Length));
+    }
+
+    /// <summary>
+    /// The routed experts' ops against a host loop: squared ReLU; rows gathered for one expert; each expert's outputs
+    /// added back weighted to their tokens in float32 (two experts in turn, one token routed to both); the shared
+    /// expert's output added on the way back to the activation type.
+    /// </summary>
+    [Theory]
+    [InlineData(CudaPrecision.Float32)]
+    [InlineData(CudaPrecision.BFloat16)]
+    public void ExpertOpsMatchAHostLoop(CudaPrecision precision)
+    {
+        var ops = Gpu.Ops(precision);
+        int rows = 5, width = 300;
+        var x = Gpu.Rounded(ops, Gpu.Random(21, rows * width, 3f));
+        using var xd = Gpu.Act(ops, x);
+        ops.SquaredRelu(xd.Pointer, x.Length);
+        var relu2 = x.Select(v => MathF.Max(v, 0) * MathF.Max(v, 0)).ToArray();
+        Close.Assert(relu2, Gpu.ReadAct(ops, xd.Pointer, x.Length), Close.For(ops, 1e-6), "squared relu");
+
+        int[][] picks = [[4, 1, 2], [2, 0]];
+        float[][] weights = [[0.5f, 0.25f, 0.125f], [0.75f, 1f]];
+        var acc = new float[rows * width];
+        using var accd = ops.Device.AllocateZeroed(acc.Length * 4L);
+        for (int e = 0; e < picks.Length; e++)
+        {
+            var y = Gpu.Rounded(ops, Gpu.Random(30 + e, picks[e].Length * width));
+            using var rowsd = Gpu.I32(picks[e]);
+            using var wd = Gpu.F32(weights[e]);
+            using var gathered = ops.Device.Allocate(picks[e].Length * width * (long)ops.ActBytes);
+            ops.GatherActRows(xd.Pointer, width, rowsd.Pointer, gathered.Pointer, picks[e].Length);
+            var got = Gpu.ReadAct(ops, gathered.Pointer, picks[e].Length * width);
+            for (int j = 0; j < picks[e].Length; j++)
+                Assert.Equal(Gpu.ReadAct(ops, xd.Pointer, x.Length).AsSpan(picks[e][j] * width, width), got.AsSpan(j * width, width));
+            using var yd = Gpu.Act(ops, y);
+            ops.ScatterAddWeighted(accd.Pointer, yd.Pointer, width, rowsd.Pointer, wd.Pointer, picks[e].Length);
+            for (int j = 0; j < picks[e].Length; j++)
+                for (int c = 0; c < width; c++) acc[picks[e][j] * width + c] += weights[e][j] * y[j * width + c];
+        }
+        Close.Assert(acc, Gpu.ReadF32(accd.Pointer, acc.Length), 1e-6, "weighted scatter-add");
+
+        var shared = Gpu.Rounded(ops, Gpu.Random(40, rows * width));
+        using var sd = Gpu.Act(ops, shared);
+        using var outd = ops.Device.Allocate(acc.Length * (long)ops.ActBytes);
+        ops.ExpertsFinish(accd.Pointer, sd.Pointer, outd.Pointer, acc.Length);
+        Close.Assert(acc.Select((v, i) => v + shared[i]).ToArray(), Gpu.ReadAct(ops, outd.Pointer, acc.Length), Close.For(ops, 1e-6), "experts + shared");
+        ops.ExpertsFinish(accd.Pointer, 0, outd.Pointer, acc.Length);
+        Close.Assert(acc, Gpu.ReadAct(ops, outd.Pointer, acc.Length), Close.For(ops, 1e-6), "experts alone");
     }
 
     [Theory]
@@ -56,6 +105,8 @@ public unsafe class ElementwiseTests
         using var rd = Gpu.F32(residual);
         ops.AddResidual(rd.Pointer, act.Pointer, rows * inter);
         Close.Assert(residual.Select((v, i) => v + biased[i]).ToArray(), Gpu.ReadF32(rd.Pointer, rows * inter), 1e-6, "residual add");
+        ops.AddResidual(rd.Pointer, act.Pointer, rows * inter, 0.25f);
+        Close.Assert(residual.Select((v, i) => v + biased[i] * 1.25f).ToArray(), Gpu.ReadF32(rd.Pointer, rows * inter), 1e-6, "scaled residual add");
     }
 
     [Fact]

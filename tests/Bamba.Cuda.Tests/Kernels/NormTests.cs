@@ -31,13 +31,15 @@ public class NormTests
     [InlineData(CudaPrecision.Float32, 3, 4096)]
     [InlineData(CudaPrecision.Float32, 2, 100)]
     [InlineData(CudaPrecision.BFloat16, 5, 4096)]
-    public void AddRmsNormMatchesCpu(CudaPrecision precision, int rows, int width)
+    [InlineData(CudaPrecision.Float32, 3, 4096, 0.22f)] // Granite's residual_multiplier
+    [InlineData(CudaPrecision.BFloat16, 2, 1536, 0.22f)]
+    public void AddRmsNormMatchesCpu(CudaPrecision precision, int rows, int width, float scale = 1f)
     {
         var ops = Gpu.Ops(precision);
         var x = Gpu.Random(8, rows * width, 3f);
         var delta = Gpu.Rounded(ops, Gpu.Random(9, rows * width, 2f));
         var w = Gpu.Random(10, width);
-        var sum = x.Zip(delta, (a, b) => a + b).ToArray();
+        var sum = x.Zip(delta, (a, b) => a + b * scale).ToArray();
         var expected = new float[x.Length];
         Norms.RmsNorm(sum, w, 1e-5f, expected);
 
@@ -45,7 +47,7 @@ public class NormTests
         using var dd = Gpu.Act(ops, delta);
         using var wd = Gpu.F32(w);
         using var yd = ops.Device.Allocate((long)x.Length * ops.ActBytes);
-        ops.AddRmsNorm(xd.Pointer, dd.Pointer, wd.Pointer, yd.Pointer, rows, width, 1e-5f);
+        ops.AddRmsNorm(xd.Pointer, dd.Pointer, wd.Pointer, yd.Pointer, rows, width, 1e-5f, scale);
 
         Assert.Equal(sum, Gpu.ReadF32(xd.Pointer, x.Length));
         Close.Assert(expected, Gpu.ReadAct(ops, yd.Pointer, x.Length), Close.For(ops), "add + rmsnorm");

@@ -16,6 +16,9 @@ public class ServeCliTests
         CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--max-batch", "0"), "--max-batch");
         CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--device", "tpu"), "--device must be one of");
         CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--colour", "red"), "unknown flag --colour");
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--log-level", "loud"), "--log-level must be one of");
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--cors-origin", "http://a.test", "--cors-origin", "http://b.test/app"),
+            "--cors-origin: 'http://b.test/app' is not an origin");
     }
 
     [Fact]

@@ -64,10 +64,10 @@ public class ArchitectureTests
     [InlineData("tiny-granite-moe-hybrid", "mixture-of-experts layers")]
     [InlineData("tiny-granite-hybrid-dense-rope", "multipliers")]
     [InlineData("tiny-nemotron-h", "mixture-of-experts layers")]
-    public void TheCudaBackendRefusesWhatItCannotRunByName(string model, string feature)
+    public void GpuTrainingRefusesWhatItCannotRunByName(string model, string feature)
     {
         var c = BambaConfigReader.Load(Fixtures.Model(model));
-        var e = Assert.Throws<BambaException>(() => CudaModel.EnsureSupported(c));
+        var e = Assert.Throws<BambaException>(() => Bamba.Backends.Cuda.Training.CudaTrainableModel.EnsureSupported(c));
         Assert.Contains(feature, e.Message);
         Assert.Contains("--device cpu", e.Message);
     }

@@ -9,7 +9,7 @@ namespace Bamba.Tests.Gguf;
 public class GgufRoundTripTests
 {
     [Theory]
-    [MemberData(nameof(Fixtures.Models), MemberType = typeof(Fixtures))]
+    [MemberData(nameof(Fixtures.AllModels), MemberType = typeof(Fixtures))]
     public void F32FileGivesTheSafetensorsLogits(string modelName)
     {
         using var dir = new TempDir();
@@ -17,11 +17,45 @@ public class GgufRoundTripTests
         ModelConversion.ToGguf(Fixtures.Model(modelName), file, GgufFileType.Parse("f32"));
         using var expected = BambaModel.Load(Fixtures.Model(modelName));
         using var actual = BambaModel.Load(file);
-        Assert.Equal(expected.Config, actual.Config with { AttnLayerIndices = expected.Config.AttnLayerIndices, EosTokenIds = expected.Config.EosTokenIds });
-        Assert.Equal(expected.Config.AttnLayerIndices, actual.Config.AttnLayerIndices);
+        // Lists compare by reference inside the record: the same instances on both sides, the contents compared apart.
+        var (e, layers) = (expected.Config, expected.Config.Layers);
+        Assert.Equal(e with { Layers = layers }, actual.Config with { AttnLayerIndices = e.AttnLayerIndices, EosTokenIds = e.EosTokenIds, Layers = layers });
+        Assert.Equal(e.AttnLayerIndices, actual.Config.AttnLayerIndices);
+        Assert.Equal(e.Layers, actual.Config.Layers);
         using var reference = new Reference(modelName);
         var ids = reference.Rows("single.input_ids")[0];
         Tolerance.AssertClose(Logits(expected, ids), Logits(actual, ids), 1e-5, $"{modelName} F32 GGUF logits");
+    }
+
+    /// <summary>
+    /// Without <c>bamba.config</c> (a file from llama.cpp's converter has none) the config comes from llama.cpp's keys
+    /// alone: the same layer plan, sizes, multipliers and experts, so the same logits.
+    /// </summary>
+    [Theory]
+    [InlineData("tiny-bamba")]
+    [InlineData("tiny-granite-moe-hybrid")]
+    [InlineData("tiny-granite-hybrid-dense-rope")]
+    [InlineData("tiny-nemotron-h")]
+    public void FileWithoutBambaConfigIsReadFromLlamaCppsKeys(string modelName)
+    {
+        using var dir = new TempDir();
+        string file = Path.Combine(dir.Path, "model.gguf"), bare = Path.Combine(dir.Path, "bare.gguf");
+        ModelConversion.ToGguf(Fixtures.Model(modelName), file, GgufFileType.Parse("f32"));
+        WithoutKey(file, bare, GgufArchitecture.ConfigKey);
+        using var expected = BambaModel.Load(Fixtures.Model(modelName));
+        using var actual = BambaModel.Load(bare);
+        Assert.Equal(expected.Config.Layers, actual.Config.Layers);
+        using var reference = new Reference(modelName);
+        var ids = reference.Rows("single.input_ids")[0];
+        Tolerance.AssertClose(Logits(expected, ids), Logits(actual, ids), 1e-5, $"{modelName} GGUF without {GgufArchitecture.ConfigKey}");
+    }
+
+    /// <summary>A copy of a GGUF file without one metadata key, its tensors unchanged.</summary>
+    private static void WithoutKey(string source, string output, string key)
+    {
+        using var file = GgufFile.Open(source);
+        var tensors = file.TensorList.Select(t => new GgufWriter.Tensor(t.Name, t.DType, t.Shape, s => s.Write(file.Get(t).Bytes))).ToList();
+        GgufWriter.Write(output, file.Metadata.Where(kv => kv.Key != key), tensors);
     }
 
     [Theory]

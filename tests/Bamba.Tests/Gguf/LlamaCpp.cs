@@ -25,6 +25,15 @@ public static class LlamaCpp
             r.GetProperty("prefill_ms").GetDouble(), r.GetProperty("decode_ms").GetDouble(), r.GetProperty("llama_cpp").GetString()!);
     }
 
+    /// <summary>What llama.cpp printed when it could not run the file (the test fails if it could).</summary>
+    public static string Refusal(string gguf, int[] prompt)
+    {
+        if (Installed.Value is { } problem) Assert.Fail(problem);
+        var (code, _, stderr) = Exec("node", Folder, "greedy.mjs", "--model", gguf, "--prompt", string.Join(",", prompt), "--new", "1", "--threads", "2");
+        Assert.True(code != 0, "llama.cpp ran the file");
+        return stderr;
+    }
+
     /// <summary>null when the package is there (or was just installed), else why not.</summary>
     private static string? Install()
     {

@@ -40,8 +40,22 @@ public class InfoEndpointTests
         Assert.Equal(3, m["bamba_prompt_tokens_total"]);
         Assert.Equal(1, m["bamba_time_to_first_token_seconds_count"]);
         Assert.Equal(4, m["bamba_inter_token_latency_seconds_count"]);
-        Assert.Equal(m["bamba_inter_token_latency_seconds_count"], m["bamba_inter_token_latency_seconds_bucket{model=\"tiny-bamba\",le=\"+Inf\"}"]);
+        Assert.Equal(m["bamba_inter_token_latency_seconds_count"],
+            m["bamba_inter_token_latency_seconds_bucket{otel_scope_name=\"Bamba.Server\",model=\"tiny-bamba\",le=\"+Inf\"}"]);
         Assert.Equal(0, m["bamba_running_sequences"]);
+    }
+
+    [Fact]
+    public async Task EachServerInOneProcessExportsOnlyItsOwnMetrics()
+    {
+        // OpenTelemetry listens to meters by name: without scoping, the idle server's zeros would overwrite the busy one's.
+        await using var busy = await TestServer.StartAsync();
+        await using var idle = await TestServer.StartAsync();
+        Assert.Equal(200, (await busy.PostAsync("/v1/completions", """{"prompt": [1, 2], "max_tokens": 3, "ignore_eos": true}""")).Status);
+        Assert.Equal(3, (await busy.MetricsAsync())["bamba_generation_tokens_total"]);
+        var quiet = await idle.MetricsAsync();
+        Assert.Equal(0, quiet["bamba_generation_tokens_total"]);
+        Assert.False(quiet.ContainsKey("bamba_time_to_first_token_seconds_count"));
     }
 
     [Fact]

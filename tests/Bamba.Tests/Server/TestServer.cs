@@ -43,18 +43,19 @@ internal sealed class TestServer : IAsyncDisposable
     public CharCodec Codec => (CharCodec)Engine.Text!;
     public string Model => Engine.ModelId;
 
-    public static async Task<TestServer> StartAsync(SchedulerOptions? options = null, bool withText = true)
+    public static async Task<TestServer> StartAsync(SchedulerOptions? options = null, bool withText = true, ServerOptions? server = null)
     {
         var model = BambaModel.Load(Fixtures.Model("tiny-bamba"));
-        return await StartAsync(new ServingEngine(model, withText ? new CharCodec() : null, options ?? DefaultOptions, ModelId));
+        return await StartAsync(new ServingEngine(model, withText ? new CharCodec() : null, options ?? DefaultOptions, ModelId), server);
     }
 
     public static SchedulerOptions DefaultOptions => new() { MaxBatch = 8, PrefillChunk = 16, MaxStepTokens = 32, MaxContext = 512 };
 
-    /// <summary>Serves <paramref name="engine"/> (taking ownership).</summary>
-    public static async Task<TestServer> StartAsync(ServingEngine engine)
+    /// <summary>Serves <paramref name="engine"/> (taking ownership), with <paramref name="server"/>'s settings but a free port, the test key and no request log lines.</summary>
+    public static async Task<TestServer> StartAsync(ServingEngine engine, ServerOptions? server = null)
     {
-        try { return new TestServer(engine, await BambaServer.StartAsync(engine, new ServerOptions { Port = 0, ApiKey = Key })); }
+        var options = (server ?? new ServerOptions()) with { Port = 0, ApiKey = Key, LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning };
+        try { return new TestServer(engine, await BambaServer.StartAsync(engine, options)); }
         catch { engine.Dispose(); throw; }
     }
 

@@ -22,7 +22,7 @@ internal static unsafe class DecodeGemv
 
     public static void Forward(float* x, int n, WeightTensor w, float* bias, float* y)
     {
-        if (w.DType.IsQuantized())
+        if (w.DType.IsQuantized() || w.DType == DType.F8_E4M3)
         {
             QuantGemv.Forward(x, n, w, bias, y);
             return;

@@ -86,7 +86,7 @@ internal static unsafe class Gemm
             for (int t0 = 0; t0 < k; t0 += depth)
             {
                 int steps = Math.Min(depth, k - t0);
-                WeightRows.Widen(w.Data, w.DType, k, r0, rows, t0, steps, weights);
+                WeightRows.Widen(w, k, r0, rows, t0, steps, weights);
                 if (t0 + depth < k) WeightRows.Prefetch(w.Data, w.DType, k, r0, rows, t0 + depth, Math.Min(depth, k - t0 - depth));
                 for (int j = 0; j < cols; j += PanelWidth)
                     MicroKernel.Product<TL, TV>(weights, steps, rows, steps, inputs + (long)(c0 + j) * k + (long)t0 * PanelWidth, PanelWidth,

@@ -6,11 +6,18 @@ namespace Bamba.Backends.Cpu;
 /// <c>y[n, m] = Σ_k x[n, k] · W[m, k] (+ bias[m])</c> with W in its stored dtype (the nn.Linear layout).
 /// Few input rows (decode): <see cref="DecodeGemv"/> streams each weight row from memory once. Many rows (prefill,
 /// training): <see cref="Gemm"/>, packed panels and register tiles, with the instruction set of <see cref="CpuKernels"/>.
+/// FP8 (F8_E4M3) weights are expanded value × row scale in both paths; their activations stay float32 (weight-only).
 /// </summary>
 public static unsafe class Linear
 {
     /// <summary>Up to this many input rows, each weight row streams once through <see cref="DecodeGemv"/>.</summary>
     private const int DecodeRowsLimit = 4;
+
+    /// <summary>Sees each weight's input rows before the product: set only while <c>bamba quantize --scheme static</c>
+    /// measures activation ranges (<see cref="Weights.CompressedTensors.Fp8Calibration"/>); null otherwise.</summary>
+    internal static InputObserver? Observer { get; set; }
+
+    internal delegate void InputObserver(in WeightTensor w, ReadOnlySpan<float> x);
 
     public static void Forward(ReadOnlySpan<float> x, int n, WeightTensor w, ReadOnlySpan<float> bias, Span<float> y)
     {
@@ -18,6 +25,7 @@ public static unsafe class Linear
         if (x.Length < n * k || y.Length < n * m || (!bias.IsEmpty && bias.Length != m))
             throw new ArgumentException("Linear: buffer sizes do not match the weight");
         if (n == 0) return;
+        Observer?.Invoke(w, x[..(n * k)]);
         if (w.DType.IsQuantized()) x = QuantizedActivations(x[..(n * k)], w.DType);
         fixed (float* xp = x, yp = y, bp = bias)
         {

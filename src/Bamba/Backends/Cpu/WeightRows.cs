@@ -12,13 +12,19 @@ internal static unsafe class WeightRows
     /// <c>dst[r, t] = W[r0 + r, t0 + t]</c> for r below <paramref name="rows"/>, t below <paramref name="steps"/>. For
     /// the block formats <paramref name="t0"/> and <paramref name="steps"/> fall on block boundaries.
     /// </summary>
-    public static void Widen(byte* w, DType dtype, int k, int r0, int rows, int t0, int steps, float* dst)
+    public static void Widen(WeightTensor w, int k, int r0, int rows, int t0, int steps, float* dst)
     {
-        for (int r = 0; r < rows; r++) Widen(w, dtype, (long)(r0 + r) * k + t0, new Span<float>(dst + (long)r * steps, steps));
+        for (int r = 0; r < rows; r++)
+        {
+            var row = new Span<float>(dst + (long)r * steps, steps);
+            if (w.DType == DType.F8_E4M3) // one byte a value, times the row's scale
+                Weights.Quants.Fp8E4M3.Dequantize(new ReadOnlySpan<byte>(w.Data + (long)(r0 + r) * k + t0, steps), w.RowScales.Span[r0 + r], row);
+            else Widen(w.Data, w.DType, (long)(r0 + r) * k + t0, row);
+        }
     }
 
     /// <summary>
-    /// Asks for the cache lines of a later slice (<see cref="Widen(byte*, DType, int, int, int, int, int, float*)"/>'s
+    /// Asks for the cache lines of a later slice (<see cref="Widen(WeightTensor, int, int, int, int, int, float*)"/>'s
     /// arguments), so that they arrive from memory while the kernel computes on the current one instead of the widening
     /// waiting for them: a prefill reads each weight from memory once, and that read showed as a sixth of its time.
     /// </summary>

@@ -26,8 +26,17 @@ public sealed partial class CudaModel
     private GraphKey? _warmed;
     private (GraphKey Key, CudaGraph Graph, Batch Batch, Draw Draw)? _graph;
 
-    /// <summary>Whether one-sequence, one-token steps of <see cref="StepAndSample"/> replay a CUDA graph (on by default).</summary>
-    public bool UseGraphs { get; set; } = true;
+    /// <summary>
+    /// Whether one-sequence, one-token steps of <see cref="StepAndSample"/> replay a CUDA graph (on by default; never
+    /// with routed experts, whose routing is read back to the host inside the step).
+    /// </summary>
+    public bool UseGraphs
+    {
+        get => _useGraphs && !Config.HasMixtureOfExperts;
+        set => _useGraphs = value;
+    }
+
+    private bool _useGraphs = true;
 
     private int GraphedStep(SequenceState sequence, SequenceInput input, SamplingOptions sampling, float uniform)
     {

@@ -51,7 +51,12 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
         var store = WeightStore.Open(directory);
-        try { return Create(config, () => ModelWeights.Load(store, config), store, precision, ordinal, bf16SsmState); }
+        try
+        {
+            if (store.Tensors.FirstOrDefault(t => t.DType == DType.F8_E4M3) is { } f8)
+                throw new BambaException($"{directory}: tensor '{f8.Name}' is FP8 (F8_E4M3), which runs on the CPU for now: pass --device cpu");
+            return Create(config, () => ModelWeights.Load(store, config), store, precision, ordinal, bf16SsmState);
+        }
         catch
         {
             store.Dispose();
@@ -69,7 +74,6 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     private static CudaModel Create(BambaConfig config, Func<ModelWeights> weights, WeightStore? store, CudaPrecision precision, int ordinal,
         bool bf16SsmState)
     {
-        EnsureSupported(config);
         CudaDevice? device = null;
         CudaOps? ops = null;
         try
@@ -84,25 +88,6 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             device?.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// The CUDA kernels run Bamba's layer shape: a Mamba-2 or RoPE attention mixer and a SwiGLU MLP in every layer, no
-    /// multipliers. Other families' features (experts, squared-ReLU MLPs, single-sublayer layers, per-group norms,
-    /// multipliers, NoPE attention) run on the CPU for now; refuse them by name rather than compute something else.
-    /// </summary>
-    internal static void EnsureSupported(BambaConfig c)
-    {
-        string? missing =
-            c.HasMixtureOfExperts ? "mixture-of-experts layers"
-            : !c.MlpGated ? "squared-ReLU MLPs"
-            : c.Layers.Any(l => l.Mixer == MixerKind.None || l.FeedForward == FeedForwardKind.None) ? "layers without a mixer or an MLP"
-            : c.MambaNormGroups != 1 ? "a per-group Mamba norm"
-            : c.EmbeddingMultiplier != 1 || c.ResidualMultiplier != 1 || c.LogitsScaling != 1 || c.AttentionScale is not null ? "embedding, residual, attention or logits multipliers"
-            : c.NumAttentionLayers > 0 && !c.UseRope ? "attention without RoPE"
-            : null;
-        if (missing is not null)
-            throw new BambaException($"the CUDA backend does not run {missing} yet (model_type '{c.ModelType}'); use --device cpu");
     }
 
     public CudaSequenceState CreateState()
@@ -129,14 +114,16 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
 
     /// <summary>
     /// A generous bound on the scratch a step of <paramref name="rows"/> token rows takes (residual, norms, the widest
-    /// projections, SwiGLU, conv and mixer outputs; twice, as scratch buffers grow by half again), plus 256 MiB for
-    /// GEMM workspace, logits and the SSD chunk buffers.
+    /// projections, SwiGLU, conv and mixer outputs, the experts' float32 sum and their gathered rows; twice, as scratch
+    /// buffers grow by half again), plus 256 MiB for GEMM workspace, logits and the SSD chunk buffers.
     /// </summary>
     public long StepWorkingBytes(int rows)
     {
         var c = Config;
         long widest = Math.Max(c.InProjDim, (c.NumAttentionHeads + 2L * c.NumKeyValueHeads) * c.HeadDim);
-        long perRow = 8L * c.HiddenSize + (long)_ops.ActBytes * (2L * c.HiddenSize + widest + 3L * c.IntermediateSize + c.ConvDim + c.MambaIntermediate);
+        long mlp = new[] { c.IntermediateSize, c.DenseMlpSize, c.ExpertIntermediateSize, c.SharedExpertIntermediateSize }.Max();
+        long experts = c.HasMixtureOfExperts ? 4L * c.HiddenSize + (long)_ops.ActBytes * (3L * c.HiddenSize + 4L * c.NumExperts) : 0;
+        long perRow = 8L * c.HiddenSize + experts + (long)_ops.ActBytes * (2L * c.HiddenSize + widest + 3L * mlp + c.ConvDim + c.MambaIntermediate);
         return 2 * perRow * rows + (256L << 20);
     }
 
@@ -273,26 +260,41 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         return batch;
     }
 
-    /// <summary>Every layer's launches (no upload, no synchronisation: a CUDA graph can capture them).</summary>
+    /// <summary>
+    /// Every layer's launches, from the config's layer plan: each present sublayer is <c>x += r·sublayer(norm(x))</c>,
+    /// and each residual add is fused with the norm that follows it (the last one stands alone). No upload and no
+    /// synchronisation, so a CUDA graph can capture them, except where routed experts read their routing back.
+    /// </summary>
     private void Layers(Batch batch)
     {
         int rows = batch.Rows, h = Config.HiddenSize;
         ulong x = _ops.Scratch.Get("x", 4L * rows * h); // the residual stream, float32 in both precisions
-        _ops.Embedding(batch.Tokens, _weights.Embedding, x, rows, h);
-        ulong normed = Act("normed", (long)rows * h), mixed = Act("mixed", (long)rows * h);
-        float eps = (float)Config.RmsNormEps;
-        // Each residual add is fused with the norm that follows it; the last layer's add stands alone.
-        _ops.RmsNorm(x, _weights.Layers[0].InputNorm, normed, rows, h, eps);
+        _ops.Embedding(batch.Tokens, _weights.Embedding, x, rows, h, (float)Config.EmbeddingMultiplier);
+        ulong normed = Act("normed", (long)rows * h), delta = Act("mixed", (long)rows * h);
+        float eps = (float)Config.RmsNormEps, r = (float)Config.ResidualMultiplier;
+        bool pending = false; // whether delta holds a sublayer's output not yet added to x
+        void Norm(ulong weight)
+        {
+            if (pending) _ops.AddRmsNorm(x, delta, weight, normed, rows, h, eps, r);
+            else _ops.RmsNorm(x, weight, normed, rows, h, eps);
+            pending = true;
+        }
         for (int layer = 0; layer < Config.NumHiddenLayers; layer++)
         {
-            var w = _weights.Layers[layer];
-            if (w.Mamba is { } mamba) Mamba(batch, layer, mamba, normed, mixed);
-            else Attention(batch, layer, w.Attention!, normed, mixed);
-            _ops.AddRmsNorm(x, mixed, w.PostNorm, normed, rows, h, eps);
-            Mlp(w, normed, mixed, rows);
-            if (layer + 1 < Config.NumHiddenLayers) _ops.AddRmsNorm(x, mixed, _weights.Layers[layer + 1].InputNorm, normed, rows, h, eps);
-            else _ops.AddResidual(x, mixed, (long)rows * h);
+            var (spec, w) = (Config.Layers[layer], _weights.Layers[layer]);
+            if (spec.Mixer != MixerKind.None)
+            {
+                Norm(w.MixerNorm);
+                if (w.Mamba is { } mamba) Mamba(batch, layer, mamba, normed, delta);
+                else Attention(batch, layer, w.Attention!, normed, delta);
+            }
+            if (spec.FeedForward != FeedForwardKind.None)
+            {
+                Norm(w.FeedForwardNorm);
+                FeedForward(w, normed, delta, rows);
+            }
         }
+        if (pending) _ops.AddResidual(x, delta, (long)rows * h, r);
     }
 
     private static void Commit(Batch batch)
@@ -370,7 +372,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         for (int l = 0; l < layers; l++)
             for (int i = 0; i < n; i++)
             {
-                if (Config.IsAttentionLayer(l)) continue;
+                if (!Config.IsMambaLayer(l)) continue;
                 windows[l * n + i] = singles[i].ConvWindow(l);
                 ssm[l * n + i] = singles[i].SsmState(l);
             }
@@ -413,7 +415,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             _ops.SsdChunked(shape, xbc + (ulong)(r0 * convDim * act), dt + (ulong)(r0 * heads * 4), w.A, w.D, state.SsmState(layer),
                 y + (ulong)(r0 * inner * act), len);
         }
-        _ops.GatedRmsNorm(y, proj, projDim, w.Norm, rows, inner, inner, (float)c.RmsNormEps);
+        _ops.GatedRmsNorm(y, proj, projDim, w.Norm, rows, inner, c.MambaNormGroupSize, (float)c.RmsNormEps);
         _ops.Linear(y, w.OutProj, output, rows, c.HiddenSize, inner);
         if (w.OutProjBias != 0) _ops.AddBias(output, w.OutProjBias, rows, c.HiddenSize);
     }
@@ -425,8 +427,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         int qWidth = c.NumAttentionHeads * c.HeadDim, kvWidth = c.NumKeyValueHeads * c.HeadDim, qkvWidth = qWidth + 2 * kvWidth;
         ulong qkv = Act("qkv", (long)rows * qkvWidth), attended = Act("attended", (long)rows * qWidth);
         _ops.Linear(normed, w.Qkv, qkv, rows, qkvWidth, c.HiddenSize);
-        // Queries and keys are adjacent in each qkv row: one launch rotates both.
-        _ops.Rope(qkv, qkvWidth, batch.PositionsOnDevice, _invFreq.Pointer, rows, c.NumAttentionHeads + c.NumKeyValueHeads, c.HeadDim, c.RotaryDim);
+        // Queries and keys are adjacent in each qkv row: one launch rotates both (none without RoPE: Granite's NoPE).
+        if (c.UseRope) _ops.Rope(qkv, qkvWidth, batch.PositionsOnDevice, _invFreq.Pointer, rows, c.NumAttentionHeads + c.NumKeyValueHeads, c.HeadDim, c.RotaryDim);
         int n = batch.Singles;
         var kv = _kv.Layer(AttentionIndex(layer));
         if (n > 0)
@@ -435,7 +437,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             _ops.KvAppendBatched(qkv, qkvWidth, qWidth, qWidth + kvWidth, kv, batch.BlockTables, batch.TableStride,
                 batch.PositionsOnDevice, batch.CachedBefore, n, c.NumKeyValueHeads, c.HeadDim);
             _ops.AttentionDecodeBatched(qkv, qkvWidth, kv, batch.BlockTables, batch.TableStride, batch.CachedAfter, batch.MaxCachedAfter,
-                attended, qWidth, n, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
+                attended, qWidth, n, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, Scale);
         }
         for (int i = n; i < batch.Runs; i++)
         {
@@ -445,17 +447,72 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             _ops.KvAppend(runQkv, qkvWidth, qWidth, qWidth + kvWidth, kv, table, batch.PositionsOnDevice + (ulong)(r0 * 4), cached, len,
                 c.NumKeyValueHeads, c.HeadDim);
             _ops.Attention(runQkv, qkvWidth, kv, table, attended + (ulong)(r0 * qWidth * act), qWidth,
-                len, cached + len, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim);
+                len, cached + len, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, Scale);
         }
         _ops.Linear(attended, w.O, output, rows, c.HiddenSize, qWidth);
     }
 
-    private void Mlp(CudaWeights.Layer w, ulong normed, ulong output, int rows)
+    private void FeedForward(CudaWeights.Layer w, ulong normed, ulong output, int rows)
     {
-        int inter = Config.IntermediateSize;
-        ulong hidden = Act("mlp", (long)rows * inter);
-        _ops.LinearSwiGlu(normed, w.GateUp, hidden, rows, inter, Config.HiddenSize);
-        _ops.Linear(hidden, w.Down, output, rows, Config.HiddenSize, inter);
+        if (w.Experts is { } experts) Experts(experts, w.Mlp, normed, output, rows);
+        else Mlp(w.Mlp!, normed, output, rows, "mlp");
+    }
+
+    private void Mlp(CudaWeights.Mlp w, ulong normed, ulong output, int rows, string scratch)
+    {
+        int inter = w.Width, h = Config.HiddenSize;
+        ulong hidden = Act(scratch, (long)rows * inter);
+        if (w.Gated) _ops.LinearSwiGlu(normed, w.Up, hidden, rows, inter, h);
+        else
+        {
+            _ops.Linear(normed, w.Up, hidden, rows, inter, h);
+            _ops.SquaredRelu(hidden, (long)rows * inter);
+        }
+        _ops.Linear(hidden, w.Down, output, rows, h, inter);
+    }
+
+    /// <summary>
+    /// Sees every MoE layer's routing, in layer order: lets the tests tell a bf16 result that differs because a
+    /// near-tie between experts went the other way from one that differs for any other reason.
+    /// </summary>
+    internal Action<ExpertRouter.Routing>? RoutingObserver { get; set; }
+
+    /// <summary>
+    /// Routed experts: the router's product on the device, its top-k on the host (<see cref="ExpertRouter"/>, the CPU
+    /// model's own routing, so both backends pick the same experts), then each expert with work runs its MLP over the
+    /// rows routed to it and adds them back weighted, in a float32 sum; the shared expert, if any, adds to that.
+    /// Reading the routing back synchronises the stream, so these layers are not captured in CUDA graphs.
+    /// </summary>
+    private void Experts(CudaWeights.Experts w, CudaWeights.Mlp? shared, ulong normed, ulong output, int rows)
+    {
+        var c = Config;
+        int h = c.HiddenSize, e = c.NumExperts;
+        // The router in float32 (its weights are kept so): widen the normalised rows first in bf16 mode.
+        ulong input = normed;
+        if (_ops.Precision != CudaPrecision.Float32)
+        {
+            input = _ops.Scratch.Get("router.in", 4L * rows * h);
+            _ops.ActToF32(normed, input, (long)rows * h);
+        }
+        ulong logits32 = _ops.Scratch.Get("router", 4L * rows * e);
+        _ops.Gemm.Linear(input, w.Router, logits32, rows, e, h, CudaPrecision.Float32);
+        var routing = ExpertRouter.Route(c, _ops.Device.Download<float>(logits32, (long)rows * e), w.RouterBias, rows);
+        RoutingObserver?.Invoke(routing);
+        ulong acc = _ops.Scratch.Get("experts.acc", 4L * rows * h);
+        _ops.Device.Clear(acc, 4L * rows * h);
+        foreach (var (expert, picks) in Modeling.FeedForward.ByExpert(routing, e))
+        {
+            // One stream: each upload lands after the previous expert's launches have read the buffers it reuses.
+            ulong tokens = Upload("experts.rows", picks.Select(p => p / routing.K).ToArray());
+            ulong weights = Upload("experts.weights", picks.Select(p => routing.Weights[p]).ToArray());
+            ulong gathered = Act("experts.in", (long)picks.Length * h), result = Act("experts.out", (long)picks.Length * h);
+            _ops.GatherActRows(normed, h, tokens, gathered, picks.Length);
+            Mlp(w.Each[expert], gathered, result, picks.Length, "experts.hidden");
+            _ops.ScatterAddWeighted(acc, result, h, tokens, weights, picks.Length);
+        }
+        ulong sharedOut = 0;
+        if (shared is not null) Mlp(shared, normed, sharedOut = Act("experts.shared", (long)rows * h), rows, "mlp");
+        _ops.ExpertsFinish(acc, sharedOut, output, (long)rows * h);
     }
 
     /// <summary>Final norm and LM head over the last row of each run (or every row): float32 logits on the device.</summary>
@@ -477,6 +534,9 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         _ops.ActToF32(logits, logits32, (long)n * vocab);
         return logits32;
     }
+
+    /// <summary>The attention scale when the config sets one (Granite's attention_multiplier), else head_dim^−0.5.</summary>
+    private float? Scale => Config.AttentionScale is double s ? (float)s : null;
 
     private int AttentionIndex(int layer) => Enumerable.Range(0, layer).Count(Config.IsAttentionLayer);
 

@@ -69,12 +69,26 @@ public sealed class CudaOps : IDisposable
 
     // ---- element-wise ------------------------------------------------------------------------------------------
 
-    /// <summary>Rows of the activation-typed table into the float32 residual stream.</summary>
-    public void Embedding(ulong tokens, ulong table, ulong output, int rows, int hidden) =>
-        Launch("embedding", Dim3.Of(Blocks(hidden), rows), Block, 0, tokens, table, output, hidden);
+    /// <summary>Rows of the activation-typed table, times <paramref name="scale"/>, into the float32 residual stream.</summary>
+    public void Embedding(ulong tokens, ulong table, ulong output, int rows, int hidden, float scale = 1f) =>
+        Launch("embedding", Dim3.Of(Blocks(hidden), rows), Block, 0, tokens, table, output, hidden, scale);
 
-    /// <summary>Float32 residual x += activation-typed y.</summary>
-    public void AddResidual(ulong x, ulong y, long n) => Launch("add_residual", Blocks(n), Block, 0, x, y, n);
+    /// <summary>Float32 residual x += scale · activation-typed y.</summary>
+    public void AddResidual(ulong x, ulong y, long n, float scale = 1f) => Launch("add_residual", Blocks(n), Block, 0, x, y, n, scale);
+
+    /// <summary>x = relu(x)² in place (activation type).</summary>
+    public void SquaredRelu(ulong x, long n) => Launch("squared_relu", Blocks(n), Block, 0, x, n);
+
+    /// <summary>Activation-typed rows <c>x[rows[i]]</c> into <paramref name="output"/> [count, width].</summary>
+    public void GatherActRows(ulong x, int width, ulong rowIndices, ulong output, int count) =>
+        Launch("gather_act_rows", Dim3.Of(Blocks(width), count), Block, 0, x, width, rowIndices, output);
+
+    /// <summary>Float32 <c>acc[rows[i]] += weights[i] · y[i]</c> (one expert's outputs back to their tokens).</summary>
+    public void ScatterAddWeighted(ulong acc, ulong y, int width, ulong rowIndices, ulong weights, int count) =>
+        Launch("scatter_add_weighted", Dim3.Of(Blocks(width), count), Block, 0, acc, y, width, rowIndices, weights);
+
+    /// <summary>Activation-typed <c>out = acc + shared</c> (shared 0: none).</summary>
+    public void ExpertsFinish(ulong acc, ulong shared, ulong output, long n) => Launch("experts_finish", Blocks(n), Block, 0, acc, shared, output, n);
 
     public void AddBias(ulong y, ulong bias, int rows, int width) => Launch("add_bias", Dim3.Of(Blocks(width), rows), Block, 0, y, bias, width);
 
@@ -100,9 +114,9 @@ public sealed class CudaOps : IDisposable
     public void RmsNorm(ulong x, ulong weight, ulong y, int rows, int width, float eps) =>
         Launch("rmsnorm", rows, NormBlock(width), 0, x, weight, y, width, eps);
 
-    /// <summary>The residual add then the next norm: x += delta (activation type); y = rmsnorm(x) · weight.</summary>
-    public void AddRmsNorm(ulong x, ulong delta, ulong weight, ulong y, int rows, int width, float eps) =>
-        Launch("add_rmsnorm", rows, NormBlock(width), 0, x, delta, weight, y, width, eps);
+    /// <summary>The residual add then the next norm: x += scale · delta (activation type); y = rmsnorm(x) · weight.</summary>
+    public void AddRmsNorm(ulong x, ulong delta, ulong weight, ulong y, int rows, int width, float eps, float scale = 1f) =>
+        Launch("add_rmsnorm", rows, NormBlock(width), 0, x, delta, weight, y, width, eps, scale);
 
     /// <summary>In place on y [rows, width]; z is read with row stride <paramref name="zStride"/>.</summary>
     public void GatedRmsNorm(ulong y, ulong z, int zStride, ulong weight, int rows, int width, int group, float eps)
@@ -235,14 +249,15 @@ public sealed class CudaOps : IDisposable
 
     /// <summary>
     /// Queries [steps, heads·headDim] (row stride qStride) over the first <paramref name="cached"/> positions of the
-    /// sequence whose block table is <paramref name="table"/>, the run's own last.
+    /// sequence whose block table is <paramref name="table"/>, the run's own last. Scores are scaled by
+    /// <paramref name="scale"/> (head_dim^−0.5 when null).
     /// </summary>
     public void Attention(ulong q, int qStride, KvPages kv, ulong table, ulong output, int outStride,
-        int steps, int cached, int heads, int kvHeads, int headDim)
+        int steps, int cached, int heads, int kvHeads, int headDim, float? scale = null)
     {
         if (headDim > MaxHeadDim || heads % kvHeads != 0)
             throw new BambaException($"the CUDA attention kernel needs head_dim ≤ {MaxHeadDim} and heads divisible by KV heads");
-        float scale = 1f / MathF.Sqrt(headDim);
+        float s = scale ?? DefaultScale(headDim);
         if (steps == 1 && cached >= SplitDecodeMinKeys)
         {
             // Flash-decoding: enough (head, key range) warps to cover every SM, then one combine per head.
@@ -252,7 +267,7 @@ public sealed class CudaOps : IDisposable
             splits = (cached + perSplit - 1) / perSplit;
             ulong partial = Scratch.Get("attention.partial", 4L * heads * splits * (2 + headDim));
             Launch("attention_split", Blocks((long)heads * splits, AttentionWarps), 32 * AttentionWarps, 0,
-                q, kv.Keys, kv.Values, kv.Padding, table, partial, cached, heads, kvHeads, headDim, scale, splits, perSplit);
+                q, kv.Keys, kv.Values, kv.Padding, table, partial, cached, heads, kvHeads, headDim, s, splits, perSplit);
             Launch("attention_combine_batched", Dim3.Of(heads, 1), CombineThreads, 0, partial, output, 0, heads, headDim, splits);
             return;
         }
@@ -261,7 +276,7 @@ public sealed class CudaOps : IDisposable
             // A prompt in bf16: both products of flash attention on the tensor cores.
             int shared = 2 * 3 * AttentionMmaTile * (headDim + 8);
             Launch("attention_mma", Dim3.Of((steps + AttentionMmaTile - 1) / AttentionMmaTile, heads), 128, shared,
-                q, qStride, kv.Keys, kv.Values, kv.Padding, table, output, outStride, steps, cached, heads, kvHeads, scale);
+                q, qStride, kv.Keys, kv.Values, kv.Padding, table, output, outStride, steps, cached, heads, kvHeads, s);
             return;
         }
         if (steps >= AttentionTile / 2 && headDim % 32 == 0 && headDim <= AttentionTileMaxHeadDim)
@@ -269,12 +284,14 @@ public sealed class CudaOps : IDisposable
             // A prompt: tiles of queries share each key and value row they load.
             int shared = 4 * 2 * AttentionTile * (headDim + 4);
             Launch("attention_tiled", Dim3.Of((steps + AttentionTile - 1) / AttentionTile, heads), 256, shared,
-                q, qStride, kv.Keys, kv.Values, kv.Padding, table, output, outStride, steps, cached, heads, kvHeads, headDim, scale);
+                q, qStride, kv.Keys, kv.Values, kv.Padding, table, output, outStride, steps, cached, heads, kvHeads, headDim, s);
             return;
         }
         Launch("attention", Blocks((long)steps * heads, AttentionWarps), 32 * AttentionWarps, 0,
-            q, qStride, kv.Keys, kv.Values, kv.Padding, table, output, outStride, steps, cached, heads, kvHeads, headDim, scale);
+            q, qStride, kv.Keys, kv.Values, kv.Padding, table, output, outStride, steps, cached, heads, kvHeads, headDim, s);
     }
+
+    private static float DefaultScale(int headDim) => 1f / MathF.Sqrt(headDim);
 
     public const int MaxGroup = 8; // the widest attention_decode_batched_gN in attention.cu
 
@@ -293,7 +310,7 @@ public sealed class CudaOps : IDisposable
     /// splits warps cover the GPU; output row b at <c>output + b · outStride</c>.
     /// </summary>
     public void AttentionDecodeBatched(ulong q, int qStride, KvPages kv, ulong tables, int tableStride, ulong lengths, int maxLength,
-        ulong output, int outStride, int batch, int heads, int kvHeads, int headDim)
+        ulong output, int outStride, int batch, int heads, int kvHeads, int headDim, float? scale = null)
     {
         if (headDim > MaxHeadDim || headDim % 8 != 0 || heads % kvHeads != 0 || heads / kvHeads > MaxGroup)
             throw new BambaException($"the CUDA decode attention kernel needs head_dim ≤ {MaxHeadDim} and a multiple of 8, and ≤ {MaxGroup} query heads per KV head");
@@ -302,7 +319,7 @@ public sealed class CudaOps : IDisposable
         int group = (int)BitOperations.RoundUpToPowerOf2((uint)(heads / kvHeads));
         int lanesPerRow = (int)BitOperations.RoundUpToPowerOf2((uint)(headDim / 8));
         Launch($"attention_decode_batched_g{group}", Dim3.Of(Blocks((long)kvHeads * splits, AttentionWarps), batch), 32 * AttentionWarps, 0,
-            q, qStride, kv.Keys, kv.Values, kv.Padding, tables, tableStride, lengths, partial, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim),
+            q, qStride, kv.Keys, kv.Values, kv.Padding, tables, tableStride, lengths, partial, heads, kvHeads, headDim, scale ?? DefaultScale(headDim),
             splits, perSplit, lanesPerRow);
         Launch("attention_combine_batched", Dim3.Of(heads, batch), CombineThreads, 0, partial, output, outStride, heads, headDim, splits);
     }

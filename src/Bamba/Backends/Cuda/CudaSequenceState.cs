@@ -57,7 +57,7 @@ public sealed class CudaSequenceState : SequenceState
         long bytes = 0;
         for (int i = 0; i < c.NumHiddenLayers; i++)
         {
-            if (c.IsAttentionLayer(i)) continue;
+            if (!c.IsMambaLayer(i)) continue;
             convOffset[i] = bytes;
             bytes += 4L * (c.MambaDConv - 1) * c.ConvDim;
             ssmOffset[i] = bytes;

@@ -7,7 +7,7 @@ namespace Bamba.Backends.Cuda;
 /// <summary>
 /// The model's weights on the GPU. Matrices go up in their stored dtype, straight from the memory-mapped file, and
 /// are converted on the device to the activation type (no float32 copy on the host); q|k|v and gate|up are stacked
-/// into one matrix each so one GEMM computes them. Small vectors (norms, biases, conv taps, A, D) are float32.
+/// into one matrix each so one GEMM computes them; each expert's matrices are their own. Small vectors (norms, biases, conv taps, A, D) are float32.
 /// </summary>
 internal sealed class CudaWeights : IDisposable
 {
@@ -17,13 +17,19 @@ internal sealed class CudaWeights : IDisposable
     {
         Embedding = Matrix(ops, w.Embedding);
         LmHead = c.TieWordEmbeddings ? Embedding : Matrix(ops, w.LmHead);
-        FinalNorm = Vector(ops, w.FinalNorm);
+        // Granite divides the logits by logits_scaling; the LM head is linear, so the final norm's weight carries it.
+        FinalNorm = Vector(ops, c.LogitsScaling == 1 ? w.FinalNorm : w.FinalNorm.Select(v => (float)(v / c.LogitsScaling)).ToArray());
         Layers = w.Layers.Select(l => new Layer
         {
-            InputNorm = Vector(ops, l.MixerNorm!),
-            PostNorm = Vector(ops, l.FeedForwardNorm!),
-            GateUp = Matrix(ops, l.Mlp!.Gate!.Value, l.Mlp.Up),
-            Down = Matrix(ops, l.Mlp.Down),
+            MixerNorm = Vector(ops, l.MixerNorm ?? []),
+            FeedForwardNorm = Vector(ops, l.FeedForwardNorm ?? []),
+            Mlp = l.Mlp is { } mlp ? Dense(ops, mlp) : null,
+            Experts = l.Experts is { } e ? new Experts
+            {
+                Router = MatrixF32(ops, e.Router),
+                RouterBias = e.RouterBias,
+                Each = e.Experts.Select(x => Dense(ops, x)).ToArray(),
+            } : null,
             Mamba = l.Mamba is { } m ? new Mamba
             {
                 InProj = Matrix(ops, m.InProj),
@@ -50,11 +56,36 @@ internal sealed class CudaWeights : IDisposable
     public Layer[] Layers { get; }
     public long Bytes => _owned.Sum(b => b.Bytes);
 
+    /// <summary>A layer's parts; a norm is 0 where its sublayer is absent.</summary>
     public sealed class Layer
     {
-        public ulong InputNorm, PostNorm, GateUp, Down;
+        public ulong MixerNorm, FeedForwardNorm;
         public Mamba? Mamba;
         public Attention? Attention;
+        /// <summary>The dense MLP, or the shared expert beside <see cref="Experts"/>.</summary>
+        public Mlp? Mlp;
+        public Experts? Experts;
+    }
+
+    /// <summary>A SwiGLU MLP (gate|up stacked in <see cref="Up"/>, <see cref="Gated"/>) or a squared-ReLU one (up only).</summary>
+    public sealed class Mlp
+    {
+        public ulong Up, Down;
+        public bool Gated;
+        /// <summary>The hidden width: the dense MLP's, an expert's or the shared expert's (they differ in Granite and Nemotron-H).</summary>
+        public int Width;
+    }
+
+    /// <summary>
+    /// Routed experts: the router's matrix on the device in float32 (as transformers' and vLLM's Nemotron-H routers
+    /// compute, so that bf16 rounding does not change which experts a token gets), its correction bias on the host
+    /// (the top-k runs there).
+    /// </summary>
+    public sealed class Experts
+    {
+        public ulong Router;
+        public required float[] RouterBias;
+        public required Mlp[] Each;
     }
 
     public sealed class Mamba
@@ -73,35 +104,61 @@ internal sealed class CudaWeights : IDisposable
     private const float PlaceholderScale = 0.0346410162f;
 
     /// <summary>The parts stacked by rows into one activation-typed matrix.</summary>
-    private unsafe ulong Matrix(CudaOps ops, params WeightTensor[] parts)
+    private ulong Matrix(CudaOps ops, params WeightTensor[] parts) =>
+        Matrix(ops, ops.Precision == CudaPrecision.BFloat16 ? DType.BF16 : DType.F32, parts);
+
+    /// <summary>A float32 matrix whatever the precision.</summary>
+    private ulong MatrixF32(CudaOps ops, WeightTensor part) => Matrix(ops, DType.F32, part);
+
+    private unsafe ulong Matrix(CudaOps ops, DType actType, params WeightTensor[] parts)
     {
+        int bytes = actType.Size();
         long cols = parts[0].Shape[^1], rows = parts.Sum(p => p.ElementCount / cols);
-        var target = ops.Device.Allocate(rows * cols * ops.ActBytes);
+        var target = ops.Device.Allocate(rows * cols * bytes);
         _owned.Add(target);
         long offset = 0;
-        var actType = ops.Precision == CudaPrecision.BFloat16 ? DType.BF16 : DType.F32;
         foreach (var part in parts)
         {
-            ulong dst = target.Pointer + (ulong)(offset * ops.ActBytes);
-            if (part.IsPlaceholder)
-                ops.FillUniform(dst, part.ElementCount, (ulong)_owned.Count * 7919 + (ulong)offset, PlaceholderScale);
+            ulong dst = target.Pointer + (ulong)(offset * bytes);
+            ulong seed = (ulong)_owned.Count * 7919 + (ulong)offset;
+            if (part.IsPlaceholder && actType == DType.F32 && ops.Precision != CudaPrecision.Float32)
+            {
+                // A synthetic float32 matrix in a bf16 model (the router): made in bf16, then widened.
+                ulong staging = Staging(ops, part.ElementCount * 2);
+                ops.FillUniform(staging, part.ElementCount, seed, PlaceholderScale);
+                ops.ConvertToF32(staging, DType.BF16, dst, part.ElementCount);
+            }
+            else if (part.IsPlaceholder)
+                ops.FillUniform(dst, part.ElementCount, seed, PlaceholderScale);
             else if (part.DType == actType)
                 ops.Device.CopyFromHost(dst, part.Data, part.Info.ByteLength);
             else
             {
-                if (_staging is null || _staging.Bytes < part.Info.ByteLength)
-                {
-                    ops.Device.Synchronize(); // the old staging buffer may still feed a queued conversion
-                    _staging?.Dispose();
-                    _staging = ops.Device.Allocate(part.Info.ByteLength);
-                }
-                ops.Device.CopyFromHost(_staging.Pointer, part.Data, part.Info.ByteLength);
-                ops.ConvertToAct(_staging.Pointer, part.DType, dst, part.ElementCount);
+                ulong staging = Staging(ops, part.Info.ByteLength);
+                ops.Device.CopyFromHost(staging, part.Data, part.Info.ByteLength);
+                if (actType == DType.F32) ops.ConvertToF32(staging, part.DType, dst, part.ElementCount);
+                else ops.ConvertToAct(staging, part.DType, dst, part.ElementCount);
             }
             offset += part.ElementCount;
         }
         return target.Pointer;
     }
+
+    /// <summary>A device buffer of at least <paramref name="bytes"/> for a stored tensor on its way to its converted copy.</summary>
+    private ulong Staging(CudaOps ops, long bytes)
+    {
+        if (_staging is null || _staging.Bytes < bytes)
+        {
+            ops.Device.Synchronize(); // the old staging buffer may still feed a queued conversion
+            _staging?.Dispose();
+            _staging = ops.Device.Allocate(bytes);
+        }
+        return _staging.Pointer;
+    }
+
+    private Mlp Dense(CudaOps ops, MlpWeights m) => m.Gate is { } gate
+        ? new Mlp { Up = Matrix(ops, gate, m.Up), Down = Matrix(ops, m.Down), Gated = true, Width = checked((int)m.Up.Shape[0]) }
+        : new Mlp { Up = Matrix(ops, m.Up), Down = Matrix(ops, m.Down), Width = checked((int)m.Up.Shape[0]) };
 
     /// <summary>A float32 vector; an empty one (an absent bias) is the null pointer, which the kernels skip.</summary>
     private ulong Vector(CudaOps ops, float[] values)

@@ -12,6 +12,9 @@ public sealed class LatencyHistogram(params double[] upperBounds)
 
     public IReadOnlyList<double> UpperBounds { get; } = upperBounds;
 
+    /// <summary>Each observation as it is made (e.g. to record it into a <c>System.Diagnostics.Metrics</c> histogram).</summary>
+    public event Action<double>? Observed;
+
     public void Observe(double seconds)
     {
         lock (_lock)
@@ -21,6 +24,7 @@ public sealed class LatencyHistogram(params double[] upperBounds)
             _count++;
             _sum += seconds;
         }
+        Observed?.Invoke(seconds);
     }
 
     /// <summary>Cumulative counts per bucket (≤ bound), the total count (the +Inf bucket) and the sum.</summary>

@@ -18,10 +18,12 @@ public sealed record GgufFileType(string Name, uint LlamaFtype, DType Default)
     public bool IsQuantized => Default.IsQuantized();
 
     /// <summary>
-    /// The type of one tensor. Only 2-D tensors whose name ends in "weight" take the target
-    /// type, never a norm or ssm_conv1d; the rest stay F32 (ssm_a, ssm_d, biases, norms, conv taps). Q4_K_M gives Q6_K to the output, to attn_v and ffn_down of the layers
-    /// <c>use_more_bits</c> picks, Q4_K to the rest. A K-quant whose rows are not whole 256-blocks falls back to
-    /// Q8_0 (llama.cpp: Q6_K → Q8_0, Q4_K → Q5_0, a type bamba does not have).
+    /// The type of one tensor. Only tensors of 2 or more dimensions whose name ends in "weight" take the target type,
+    /// never a norm, ssm_conv1d or the router (ffn_gate_inp, kept as its F32 source); the rest stay F32 (ssm_a,
+    /// ssm_d, biases, norms, conv taps). Q4_K_M gives Q6_K to the output, to attn_v and ffn_down of the layers
+    /// <c>use_more_bits</c> picks, Q4_K to the rest. Rows that are not whole blocks fall back as llama.cpp's
+    /// <c>tensor_type_fallback</c> does: a K-quant to a 32-block type (Q8_0 here: llama.cpp's Q5_0 for Q4_K is a type
+    /// bamba does not have), a 32-block type to F16.
     /// </summary>
     public DType TypeOf(string name, long[] shape, TensorPosition position)
     {
@@ -29,6 +31,7 @@ public sealed record GgufFileType(string Name, uint LlamaFtype, DType Default)
             || name.EndsWith("_norm.weight", StringComparison.Ordinal) || name.Contains("ssm_conv1d");
         if (plainFloat) return DType.F32;
         if (!IsQuantized) return Default;
+        if (name.EndsWith("ffn_gate_inp.weight", StringComparison.Ordinal)) return DType.F32;
         return Fallback(Mix(name, position), shape[^1]);
     }
 
@@ -38,7 +41,7 @@ public sealed record GgufFileType(string Name, uint LlamaFtype, DType Default)
         if (output) return Default is DType.Q8_0 ? DType.Q8_0 : DType.Q6_K;
         if (Name != "q4_k_m") return Default;
         if (name.EndsWith("attn_v.weight", StringComparison.Ordinal) && UseMoreBits(p.AttentionIndex, p.AttentionLayers)) return DType.Q6_K;
-        if (name.EndsWith("ffn_down.weight", StringComparison.Ordinal) && UseMoreBits(p.Layer, p.Layers)) return DType.Q6_K;
+        if (name.Contains("ffn_down", StringComparison.Ordinal) && UseMoreBits(p.FfnDownIndex, p.Layers)) return DType.Q6_K;
         return Default;
     }
 
@@ -46,10 +49,12 @@ public sealed record GgufFileType(string Name, uint LlamaFtype, DType Default)
 
     private static DType Fallback(DType t, long rowLength) =>
         rowLength % t.BlockElements() == 0 ? t
-        : rowLength % DType.Q8_0.BlockElements() == 0 ? DType.Q8_0
-        : throw new BambaException($"rows of {rowLength} values cannot be stored as {t} or Q8_0 (need a multiple of 32)");
+        : t.BlockElements() > 32 && rowLength % DType.Q8_0.BlockElements() == 0 ? DType.Q8_0
+        : DType.F16;
 }
 
 /// <summary>Where a tensor sits, for the layer-dependent choices of Q4_K_M.</summary>
 /// <param name="AttentionIndex">Which attention layer (0-based, counting attention layers only) holds it.</param>
-public readonly record struct TensorPosition(int Layer, int Layers, int AttentionIndex, int AttentionLayers, bool TiedEmbeddings);
+/// <param name="FfnDownIndex">What llama.cpp's quantizer takes as an ffn_down tensor's layer: in a file with experts the
+/// block number, else how many ffn_down tensors come before it.</param>
+public readonly record struct TensorPosition(int Layers, int AttentionIndex, int AttentionLayers, int FfnDownIndex, bool TiedEmbeddings);

@@ -36,7 +36,7 @@ public static class GgufTokenizer
         var kv = new List<KeyValuePair<string, GgufValue>>
         {
             new("tokenizer.ggml.model", GgufValue.String("gpt2")),
-            new("tokenizer.ggml.pre", GgufValue.String(root["pre_tokenizer"]?.ToJsonString().Contains(JsonValue.Create(Llama3Pattern).ToJsonString()[1..^1]) == true ? "llama-bpe" : "default")),
+            new("tokenizer.ggml.pre", GgufValue.String(PreTokenizerName(root["pre_tokenizer"]))),
             new("tokenizer.ggml.tokens", GgufValue.StringArray(tokens!)),
             new("tokenizer.ggml.token_type", GgufValue.Int32Array(types)),
             new("tokenizer.ggml.merges", GgufValue.StringArray(merges)),
@@ -44,6 +44,12 @@ public static class GgufTokenizer
         AddConfig(directory, tokens!, kv);
         return kv;
     }
+
+    /// <summary>llama.cpp's name for the split: "llama-bpe" (the Llama-3 pattern), "gpt-2" (ByteLevel's own regex), else "default".</summary>
+    private static string PreTokenizerName(JsonNode? pre) =>
+        pre?.ToJsonString().Contains(JsonValue.Create(Llama3Pattern).ToJsonString()[1..^1]) == true ? "llama-bpe"
+        : pre is JsonObject { } o && (string?)o["type"] == "ByteLevel" && o["use_regex"]?.GetValueKind() != JsonValueKind.False ? "gpt-2"
+        : "default";
 
     /// <summary>
     /// A model without tokenizer.json (token-id prompts only) still needs a vocabulary for llama.cpp to load it (its
@@ -91,7 +97,8 @@ public static class GgufTokenizer
 
     /// <summary>
     /// Writes tokenizer.json and tokenizer_config.json for GGUF tokenizer keys (nothing for model "none"). Pre-tokenizer
-    /// "llama-bpe" becomes the Llama-3 split; other names are refused rather than guessed.
+    /// "llama-bpe" becomes the Llama-3 split (merges ignored for whole-word tokens, as Llama 3's), "gpt-2" ByteLevel's
+    /// own regex; other names are refused rather than guessed.
     /// </summary>
     public static void WriteHf(IReadOnlyList<KeyValuePair<string, GgufValue>> keys, string directory)
     {
@@ -102,6 +109,20 @@ public static class GgufTokenizer
         File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
+    /// <summary>The tokenizer a GGUF file carries, or null when it has none (model "none" or bamba's placeholder).</summary>
+    public static Tokenization.HfTokenizer? TryLoad(string path)
+    {
+        using var file = GgufFile.Open(path);
+        var m = new GgufMetadata(file.Metadata, path);
+        if (!HasText(m)) return null;
+        try
+        {
+            var (tokenizer, config) = ToHf(m);
+            return Tokenization.HfTokenizer.FromJson(tokenizer.ToJsonString(), config.ToJsonString(), $"{path} (tokenizer.ggml.*)");
+        }
+        catch (BambaException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal)) { throw new BambaException($"{path}: {e.Message}"); }
+    }
+
     /// <summary>Whether the file carries a real tokenizer (not "none", not our placeholder).</summary>
     public static bool HasText(GgufMetadata m) =>
         m.OptionalString("tokenizer.ggml.model") is { } model && model is not ("none" or "no_vocab") && m.OptionalBool(PlaceholderKey) != true;
@@ -110,7 +131,7 @@ public static class GgufTokenizer
     {
         string model = m.String("tokenizer.ggml.model"), pre = m.OptionalString("tokenizer.ggml.pre") ?? "default";
         if (model != "gpt2") throw new BambaException($"tokenizer.ggml.model '{model}' is not supported (bamba reads byte-level BPE, 'gpt2')");
-        if (pre != "llama-bpe") throw new BambaException($"tokenizer.ggml.pre '{pre}' is not supported (bamba knows 'llama-bpe')");
+        if (pre is not ("llama-bpe" or "gpt-2")) throw new BambaException($"tokenizer.ggml.pre '{pre}' is not supported (bamba knows 'llama-bpe' and 'gpt-2')");
         var tokens = m.OptionalStrings("tokenizer.ggml.tokens") ?? throw new BambaException("missing metadata key 'tokenizer.ggml.tokens'");
         var types = m.OptionalIntegers("tokenizer.ggml.token_type") ?? Enumerable.Repeat((long)Normal, tokens.Length).ToArray();
         var merges = m.OptionalStrings("tokenizer.ggml.merges") ?? throw new BambaException("missing metadata key 'tokenizer.ggml.merges'");
@@ -127,17 +148,19 @@ public static class GgufTokenizer
         {
             ["version"] = "1.0",
             ["added_tokens"] = added,
-            ["pre_tokenizer"] = new JsonObject
-            {
-                ["type"] = "Sequence",
-                ["pretokenizers"] = new JsonArray(
-                    new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = Llama3Pattern }, ["behavior"] = "Isolated", ["invert"] = false },
-                    new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = false }),
-            },
+            ["pre_tokenizer"] = pre == "gpt-2"
+                ? new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true }
+                : new JsonObject
+                {
+                    ["type"] = "Sequence",
+                    ["pretokenizers"] = new JsonArray(
+                        new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = Llama3Pattern }, ["behavior"] = "Isolated", ["invert"] = false },
+                        new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = false }),
+                },
             ["decoder"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = true, ["use_regex"] = true },
             ["model"] = new JsonObject
             {
-                ["type"] = "BPE", ["fuse_unk"] = false, ["byte_fallback"] = false, ["ignore_merges"] = true,
+                ["type"] = "BPE", ["fuse_unk"] = false, ["byte_fallback"] = false, ["ignore_merges"] = pre == "llama-bpe",
                 ["vocab"] = vocab, ["merges"] = new JsonArray(merges.Select(s => (JsonNode)s).ToArray()),
             },
         };

@@ -25,7 +25,8 @@ public static class ModelConversion
         if (dtype is not (DType.F32 or DType.BF16 or DType.F16)) throw new BambaException("--to hf writes f32, bf16 or f16 tensors");
         using var s = Open(source);
         Directory.CreateDirectory(outputDirectory);
-        var names = s.Store.Tensors.Select(t => t.Name).Where(n => !(n == "lm_head.weight" && s.Config.TieWordEmbeddings)).Order(StringComparer.Ordinal).ToList();
+        var names = s.Store.Tensors.Select(t => t.Name).Where(n => !(n == "lm_head.weight" && s.Config.TieWordEmbeddings) && !IsFp8Scale(s.Store, n))
+            .Order(StringComparer.Ordinal).ToList();
         var entries = new List<SafetensorsWriter.Entry>();
         foreach (var name in names)
         {
@@ -37,6 +38,15 @@ public static class ModelConversion
         var config = s.Config with { Dtype = dtype switch { DType.BF16 => "bfloat16", DType.F16 => "float16", _ => "float32" } };
         BambaConfigWriter.Save(config, Path.Combine(outputDirectory, "config.json"));
         GgufTokenizer.WriteHf(s.Tokenizer, outputDirectory);
+    }
+
+    /// <summary>An FP8 weight's scale tensor: applied when the weight is read, so a dequantized copy leaves it out.</summary>
+    private static bool IsFp8Scale(WeightStore store, string name)
+    {
+        string? module = name.EndsWith(CompressedTensors.Fp8Scales.WeightScaleSuffix, StringComparison.Ordinal) ? name[..^CompressedTensors.Fp8Scales.WeightScaleSuffix.Length]
+            : name.EndsWith(CompressedTensors.Fp8Scales.InputScaleSuffix, StringComparison.Ordinal) ? name[..^CompressedTensors.Fp8Scales.InputScaleSuffix.Length] : null;
+        string weight = module + CompressedTensors.Fp8Scales.WeightSuffix;
+        return module is not null && store.Contains(weight) && store.Get(weight).DType == DType.F8_E4M3;
     }
 
     private static byte[] Encode(float[] values, DType dtype)

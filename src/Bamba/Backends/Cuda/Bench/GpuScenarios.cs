@@ -1,3 +1,4 @@
+using Bamba.Architectures;
 using System.Diagnostics;
 using Bamba.Configuration;
 using Bamba.Generation;
@@ -162,32 +163,37 @@ public static class GpuScenarios
         return Enumerable.Range(0, count).Select(_ => random.Next(3, c.VocabSize)).ToArray();
     }
 
-    /// <summary>A decode step reads every weight once, except the embedding table (one row), unless it is also the head.</summary>
+    /// <summary>
+    /// A decode step reads every weight once, except the embedding table (one row) unless it is also the head, and
+    /// except the routed experts a token does not use: of E experts, k are read.
+    /// </summary>
     public static long DecodeBytesPerToken(CudaModel model)
     {
         var c = model.Config;
-        long embedding = (long)c.VocabSize * c.HiddenSize * model.Ops.ActBytes;
-        return model.WeightBytes - (c.TieWordEmbeddings ? 0 : embedding);
+        long unread = (c.TieWordEmbeddings ? 0 : (long)c.VocabSize * c.HiddenSize) + ExpertParameters(c) - ActiveExpertParameters(c);
+        return model.WeightBytes - unread * model.Ops.ActBytes;
     }
 
     /// <summary>
-    /// Parameters of the matrices every prompt token is multiplied by: the layers' projections. The embedding is a
-    /// lookup and the LM head runs on the last token only, so neither counts.
+    /// Parameters of the matrices every prompt token is multiplied by: the layers' projections, with only k of E routed
+    /// experts. The embedding is a lookup and the LM head runs on the last token only, so neither counts.
     /// </summary>
-    public static long MatrixParametersPerToken(BambaConfig c)
-    {
-        long h = c.HiddenSize, mlp = 3L * h * c.IntermediateSize;
-        long attention = h * (c.NumAttentionHeads + 2L * c.NumKeyValueHeads) * c.HeadDim + (long)c.NumAttentionHeads * c.HeadDim * h;
-        long mamba = h * c.InProjDim + (long)c.MambaIntermediate * h;
-        return Enumerable.Range(0, c.NumHiddenLayers).Sum(l => mlp + (c.IsAttentionLayer(l) ? attention : mamba));
-    }
+    public static long MatrixParametersPerToken(BambaConfig c) =>
+        Specs(c).Where(s => s.Layer >= 0 && s.Shape.Length > 1 && s.Role != TensorRole.MambaConv).Sum(Count)
+        - ExpertParameters(c) + ActiveExpertParameters(c);
 
-    /// <summary>Every parameter, as a model card counts them.</summary>
-    public static long Parameters(BambaConfig c)
-    {
-        long h = c.HiddenSize, embedding = (long)c.VocabSize * h;
-        long vectors = Enumerable.Range(0, c.NumHiddenLayers).Sum(l => 2 * h + (c.IsAttentionLayer(l) ? 0
-            : (long)c.ConvDim * c.MambaDConv + (c.MambaConvBias ? c.ConvDim : 0) + 3L * c.MambaNHeads + c.MambaIntermediate)) + h;
-        return MatrixParametersPerToken(c) + embedding * (c.TieWordEmbeddings ? 1 : 2) + vectors;
-    }
+    /// <summary>Every parameter, as a model card counts them (a tied head once).</summary>
+    public static long Parameters(BambaConfig c) => Specs(c).Sum(Count);
+
+    private static IEnumerable<TensorSpec> Specs(BambaConfig c) => ArchitectureRegistry.For(c).Tensors(c);
+
+    private static long Count(TensorSpec s) => s.Shape.Aggregate(1L, (a, b) => a * b);
+
+    private static bool IsExpert(TensorSpec s) =>
+        s.Role is TensorRole.ExpertsGateUp or TensorRole.ExpertsDown or TensorRole.ExpertUp or TensorRole.ExpertDown;
+
+    private static long ExpertParameters(BambaConfig c) => Specs(c).Where(IsExpert).Sum(Count);
+
+    private static long ActiveExpertParameters(BambaConfig c) =>
+        c.NumExperts == 0 ? 0 : ExpertParameters(c) / c.NumExperts * c.NumExpertsPerToken;
 }

@@ -1,16 +1,17 @@
 // The residual stream is float32 in both precisions (bf16 rounding at every residual add costs accuracy for nothing:
-// the stream is one row per token). out[r, :] = table[tokens[r], :]. Grid (ceil(hidden / block), rows).
-extern "C" __global__ void embedding(const int* tokens, const act_t* table, float* out, int hidden) {
+// the stream is one row per token). out[r, :] = scale · table[tokens[r], :] (scale: Granite's embedding_multiplier,
+// else 1). Grid (ceil(hidden / block), rows).
+extern "C" __global__ void embedding(const int* tokens, const act_t* table, float* out, int hidden, float scale) {
     pdl_enter();
     int r = blockIdx.y, i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < hidden) out[(long long)r * hidden + i] = ld(table + (long long)tokens[r] * hidden + i);
+    if (i < hidden) out[(long long)r * hidden + i] = ld(table + (long long)tokens[r] * hidden + i) * scale;
 }
 
-// The residual add: x += y (a mixer's or the MLP's output).
-extern "C" __global__ void add_residual(float* x, const act_t* y, long long n) {
+// The residual add: x += scale · y (a sublayer's output; scale is Granite's residual_multiplier, else 1).
+extern "C" __global__ void add_residual(float* x, const act_t* y, long long n, float scale) {
     pdl_enter();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        x[i] += ld(y + i);
+        x[i] += ld(y + i) * scale;
 }
 
 // y[r, c] += bias[c] (optional projection biases). Grid (ceil(width / block), rows).
@@ -60,4 +61,37 @@ extern "C" __global__ void gather_rows(const float* x, int width, const int* row
     pdl_enter();
     int i = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c < width) out[(long long)i * width + c] = x[(long long)rows[i] * width + c];
+}
+
+// Nemotron-H's MLP activation, in place: x = relu(x)². Grid-stride over n elements.
+extern "C" __global__ void squared_relu(act_t* x, long long n) {
+    pdl_enter();
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        float v = fmaxf(ld(x + i), 0.f);
+        st(x + i, v * v);
+    }
+}
+
+// out[i, :] = x[rows[i], :] on activation-typed rows: the rows routed to one expert, gathered for its GEMMs.
+// Grid (ceil(width / block), count).
+extern "C" __global__ void gather_act_rows(const act_t* x, int width, const int* rows, act_t* out) {
+    pdl_enter();
+    int i = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < width) out[(long long)i * width + c] = x[(long long)rows[i] * width + c];
+}
+
+// acc[rows[i], :] += weights[i] · y[i, :]: one expert's outputs added back to their tokens, weighted by the router.
+// The experts run one after another on the stream and a token meets each expert at most once, so no two threads of
+// a launch write one element: no atomics, and the sum's order (expert by expert) is fixed. Grid (ceil(width / block), count).
+extern "C" __global__ void scatter_add_weighted(float* acc, const act_t* y, int width, const int* rows, const float* weights) {
+    pdl_enter();
+    int i = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < width) acc[(long long)rows[i] * width + c] += weights[i] * ld(y + (long long)i * width + c);
+}
+
+// out = acc (+ shared, the shared expert's output, when given): the routed experts' float32 sum into the activation type.
+extern "C" __global__ void experts_finish(const float* acc, const act_t* shared, act_t* out, long long n) {
+    pdl_enter();
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        st(out + i, acc[i] + (shared ? ld(shared + i) : 0.f));
 }

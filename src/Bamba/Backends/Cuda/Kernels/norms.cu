@@ -13,9 +13,10 @@ __device__ __forceinline__ void norm_load(const float* row, int width, float* v)
     }
 }
 
-// One row: with `dr` set, x += delta first (written back: the residual add fused with the norm that follows it); then
-// y = rmsnorm(x) · w. Each thread normalises only the elements it loaded, so no other thread's write is read.
-__device__ __forceinline__ void rmsnorm_row(float* xr, const act_t* dr, const float* w, act_t* yr, int width, float eps) {
+// One row: with `dr` set, x += r · delta first (written back: the residual add fused with the norm that follows it;
+// r is Granite's residual_multiplier, else 1); then y = rmsnorm(x) · w. Each thread normalises only the elements it
+// loaded, so no other thread's write is read.
+__device__ __forceinline__ void rmsnorm_row(float* xr, const act_t* dr, float r, const float* w, act_t* yr, int width, float eps) {
     if (width <= NORM_PER_THREAD * (int)blockDim.x) {
         float v[NORM_PER_THREAD], d[NORM_PER_THREAD], wv[NORM_PER_THREAD], ss = 0.f;
         norm_load(xr, width, v);
@@ -23,7 +24,7 @@ __device__ __forceinline__ void rmsnorm_row(float* xr, const act_t* dr, const fl
 #pragma unroll
         for (int k = 0; k < NORM_PER_THREAD; k++) {
             int i = threadIdx.x + k * blockDim.x;
-            d[k] = dr && i < width ? ld(dr + i) : 0.f;
+            d[k] = dr && i < width ? ld(dr + i) * r : 0.f;
         }
 #pragma unroll
         for (int k = 0; k < NORM_PER_THREAD; k++) {
@@ -43,7 +44,7 @@ __device__ __forceinline__ void rmsnorm_row(float* xr, const act_t* dr, const fl
     float ss = 0.f;
     for (int i = threadIdx.x; i < width; i += blockDim.x) {
         float v = xr[i];
-        if (dr) { v += ld(dr + i); xr[i] = v; }
+        if (dr) { v += ld(dr + i) * r; xr[i] = v; }
         ss += v * v;
     }
     float scale = 1.f / sqrtf(block_sum(ss) / width + eps);
@@ -53,14 +54,14 @@ __device__ __forceinline__ void rmsnorm_row(float* xr, const act_t* dr, const fl
 extern "C" __global__ void rmsnorm(const float* x, const float* w, act_t* y, int width, float eps) {
     pdl_enter();
     // x is only read when there is no delta.
-    rmsnorm_row((float*)x + (long long)blockIdx.x * width, nullptr, w, y + (long long)blockIdx.x * width, width, eps);
+    rmsnorm_row((float*)x + (long long)blockIdx.x * width, nullptr, 1.f, w, y + (long long)blockIdx.x * width, width, eps);
 }
 
-// x += delta (the residual add), then y = rmsnorm(x) · w: one pass where two kernels would read x twice.
-extern "C" __global__ void add_rmsnorm(float* x, const act_t* delta, const float* w, act_t* y, int width, float eps) {
+// x += r · delta (the residual add), then y = rmsnorm(x) · w: one pass where two kernels would read x twice.
+extern "C" __global__ void add_rmsnorm(float* x, const act_t* delta, const float* w, act_t* y, int width, float eps, float r) {
     pdl_enter();
     long long row = (long long)blockIdx.x * width;
-    rmsnorm_row(x + row, delta + row, w, y + row, width, eps);
+    rmsnorm_row(x + row, delta + row, r, w, y + row, width, eps);
 }
 
 // Mamba-2's gated norm, in place: y = rmsnorm(y · silu(z)) · w over groups of `group` channels.

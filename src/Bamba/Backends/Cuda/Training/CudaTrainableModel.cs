@@ -18,7 +18,7 @@ public sealed class CudaTrainableModel : IDisposable
 
     public CudaTrainableModel(CudaTrainOps ops, CudaParameters parameters)
     {
-        CudaModel.EnsureSupported(parameters.Host.Config);
+        EnsureSupported(parameters.Host.Config);
         _ops = ops;
         Parameters = parameters;
         _scratch = new DeviceScratch(ops.Device);
@@ -30,6 +30,25 @@ public sealed class CudaTrainableModel : IDisposable
         _invFreq = ops.Device.Upload<float>(freqs);
         _negInvFreq = ops.Device.Upload<float>(freqs.Select(f => -f).ToArray());
         _layers = Enumerable.Range(0, c.NumHiddenLayers).Select(i => new CudaLayerTrainer(_t, i, _invFreq.Pointer, _negInvFreq.Pointer)).ToArray();
+    }
+
+    /// <summary>
+    /// GPU training runs Bamba's layer shape: a Mamba-2 or RoPE attention mixer and a SwiGLU MLP in every layer, no
+    /// multipliers. The other families train on the CPU for now (they run on the GPU for inference); refuse their
+    /// features by name rather than compute something else.
+    /// </summary>
+    internal static void EnsureSupported(Configuration.BambaConfig c)
+    {
+        string? missing =
+            c.HasMixtureOfExperts ? "mixture-of-experts layers"
+            : !c.MlpGated ? "squared-ReLU MLPs"
+            : c.Layers.Any(l => l.Mixer == Configuration.MixerKind.None || l.FeedForward == Configuration.FeedForwardKind.None) ? "layers without a mixer or an MLP"
+            : c.MambaNormGroups != 1 ? "a per-group Mamba norm"
+            : c.EmbeddingMultiplier != 1 || c.ResidualMultiplier != 1 || c.LogitsScaling != 1 || c.AttentionScale is not null ? "embedding, residual, attention or logits multipliers"
+            : c.NumAttentionLayers > 0 && !c.UseRope ? "attention without RoPE"
+            : null;
+        if (missing is not null)
+            throw new BambaException($"training on the GPU does not support {missing} yet (model_type '{c.ModelType}'); train with --device cpu");
     }
 
     public CudaParameters Parameters { get; }
