@@ -10,6 +10,7 @@ Usage: scripts/fp8-transformers-parity.py FP8_DIR [BAMBA_COMMAND...]"""
 import json, os, struct, subprocess, sys, tempfile
 
 import torch
+from safetensors.torch import save_file
 from transformers import AutoConfig, AutoModelForCausalLM
 
 DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16, "I64": torch.int64,
@@ -57,20 +58,22 @@ def main():
     raw = json.load(open(os.path.join(fp8, "config.json")))
     assert raw["quantization_config"]["quant_method"] == "compressed-tensors", "not a compressed-tensors checkpoint"
     weights, quantized = dequantized(fp8)
-    # transformers would hand a quantization_config to compressed-tensors: build the float model from a copy without it.
-    # A bf16 checkpoint's model goes through bf16 and back, so the RoPE buffer is rounded as the fixtures were made
-    # (and as our engine rounds it for a bfloat16 config); the weights loaded next are the exact float32 products.
+    # transformers would hand a quantization_config to compressed-tensors: the float model is loaded from a copy without
+    # it, holding the exact float32 products, through from_pretrained so that transformers maps the checkpoint's names
+    # onto its modules (Granite's stacked experts, Nemotron-H's backbone. prefix). A bf16 checkpoint's buffers (RoPE)
+    # are then taken from the model made in bf16 and widened, as the fixtures were made (and as our engine rounds them
+    # for a bfloat16 config).
     stored = raw.get("dtype", raw.get("torch_dtype", "float32"))
     with tempfile.TemporaryDirectory() as plain:
         del raw["quantization_config"]
         json.dump(raw, open(os.path.join(plain, "config.json"), "w"))
+        save_file({k: v.contiguous() for k, v in weights.items()}, os.path.join(plain, "model.safetensors"))
         config = AutoConfig.from_pretrained(plain)
-    model = AutoModelForCausalLM.from_config(config, attn_implementation="eager").to(getattr(torch, stored)).float().eval()
-    missing, unexpected = model.load_state_dict(weights, strict=False)
-    tied = {"lm_head.weight"} if config.tie_word_embeddings else set()
-    assert not unexpected and set(missing) <= tied, f"missing {missing}, unexpected {unexpected}"
-    if tied:
-        model.tie_weights()
+        model = AutoModelForCausalLM.from_pretrained(plain, dtype=torch.float32, attn_implementation="eager").eval()
+    if stored != "float32":
+        rounded = dict(AutoModelForCausalLM.from_config(config, attn_implementation="eager").to(getattr(torch, stored)).float().named_buffers())
+        for name, buffer in model.named_buffers():
+            buffer.copy_(rounded[name])
 
     ids = [(17 * t + 5) % config.vocab_size for t in range(48)]
     with torch.no_grad():
