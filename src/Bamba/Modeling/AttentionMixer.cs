@@ -10,9 +10,9 @@ internal static class AttentionMixer
     {
         int rows = batch.Rows;
         var shape = Shape(c);
-        var q = new float[rows * shape.QueryWidth];
-        var k = new float[rows * shape.KvWidth];
-        var v = new float[rows * shape.KvWidth];
+        var q = ScratchArrays.Get("attention.q", rows * shape.QueryWidth);
+        var k = ScratchArrays.Get("attention.k", rows * shape.KvWidth);
+        var v = ScratchArrays.Get("attention.v", rows * shape.KvWidth);
         Linear.Forward(input, rows, w.Q, [], q);
         Linear.Forward(input, rows, w.K, [], k);
         Linear.Forward(input, rows, w.V, [], v);
@@ -25,7 +25,7 @@ internal static class AttentionMixer
             ApplyRope(rope, batch, k, c.NumKeyValueHeads, c.HeadDim);
         }
 
-        var attended = new float[rows * shape.QueryWidth];
+        var attended = ScratchArrays.Get("attention.attended", rows * shape.QueryWidth);
         // Runs one after another: each spreads its (query, head) pairs over the cores itself.
         for (int run = 0; run < batch.Runs; run++)
         {

@@ -104,8 +104,8 @@ public sealed class BambaModel : ISequenceModel
         var spec = Config.Layers[layer];
         var w = Weights.Layers[layer];
         int rows = batch.Rows, h = Config.HiddenSize;
-        var normed = new float[rows * h];
-        var delta = new float[rows * h];
+        var normed = ScratchArrays.Get("layer.normed", rows * h);
+        var delta = ScratchArrays.Get("layer.delta", rows * h);
         float eps = (float)Config.RmsNormEps;
         if (spec.Mixer != MixerKind.None)
         {

@@ -29,10 +29,10 @@ internal static class FeedForward
     public static void Mlp(MlpWeights w, ReadOnlySpan<float> input, int rows, Span<float> output)
     {
         int inter = checked((int)w.Up.Shape[0]);
-        var up = new float[rows * inter];
+        var up = ScratchArrays.Get("mlp.up", rows * inter);
         if (w.Gate is { } g)
         {
-            var gate = new float[rows * inter];
+            var gate = ScratchArrays.Get("mlp.gate", rows * inter);
             Linear.Forward(input, rows, g, [], gate);
             w.GateDelta?.Add(input, rows, gate);
             Linear.Forward(input, rows, w.Up, [], up);

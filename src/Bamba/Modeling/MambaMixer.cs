@@ -12,15 +12,16 @@ internal static class MambaMixer
     public static void Forward(BambaConfig c, MambaWeights w, int layer, TokenBatch batch, float[] input, float[] output)
     {
         int rows = batch.Rows, inner = c.MambaIntermediate, convDim = c.ConvDim, heads = c.MambaNHeads;
-        var x = (float[])input.Clone();
+        var x = ScratchArrays.Get("mamba.x", input.Length);
+        input.CopyTo(x, 0);
         batch.ZeroPadding(x, c.HiddenSize, c.HiddenSize);
-        var proj = new float[rows * c.InProjDim];
+        var proj = ScratchArrays.Get("mamba.proj", rows * c.InProjDim);
         Linear.Forward(x, rows, w.InProj, w.InProjBias, proj);
         w.InProjDelta?.Add(x, rows, proj);
 
-        var xbc = new float[rows * convDim];
-        var dt = new float[rows * heads];
-        var y = new float[rows * inner];
+        var xbc = ScratchArrays.Get("mamba.xbc", rows * convDim);
+        var dt = ScratchArrays.Get("mamba.dt", rows * heads);
+        var y = ScratchArrays.Get("mamba.y", rows * inner);
         var shape = new SsdScan.Shape(heads, c.MambaDHead, c.MambaNGroups, c.MambaDState, c.MambaChunkSize);
         for (int run = 0; run < batch.Runs; run++)
         {
@@ -56,7 +57,7 @@ internal static class MambaMixer
     private static void GateAndProject(BambaConfig c, MambaWeights w, float[] proj, float[] y, int rows, float[] output)
     {
         int inner = c.MambaIntermediate;
-        var z = new float[rows * inner];
+        var z = ScratchArrays.Get("mamba.z", rows * inner);
         for (int r = 0; r < rows; r++) proj.AsSpan(r * c.InProjDim, inner).CopyTo(z.AsSpan(r * inner));
         Norms.GatedRmsNorm(y, z, w.Norm, (float)c.RmsNormEps, c.MambaNormGroupSize);
         Linear.Forward(y, rows, w.OutProj, w.OutProjBias, output);

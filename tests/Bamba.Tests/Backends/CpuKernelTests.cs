@@ -111,6 +111,7 @@ public unsafe class CpuKernelTests
     [InlineData(1)]
     [InlineData(513)]
     [InlineData(4096)]
+    [InlineData(70001)] // split over the CPU workers, a short last chunk
     public void VectorisedSiluMatchesTheScalarDefinition(int n)
     {
         var r = new Random(n);
@@ -159,6 +160,36 @@ public unsafe class CpuKernelTests
         Tolerance.AssertClose(whole, pieces, 1e-6, "conv in pieces");
         for (int c = 0; c < channels; c++) // first output: only the newest tap sees data
             Assert.Equal(bias[c] + weight[c * kernel + kernel - 1] * input[c], whole[c], 5);
+    }
+
+    /// <summary>The vectorised conv against its definition: odd channel counts (vector tails), a row stride wider than the channels, a window carried in.</summary>
+    [Theory]
+    [InlineData(37, 4, 9, 0)]
+    [InlineData(5, 3, 1, 2)]
+    [InlineData(64, 4, 2, 7)]
+    public void ConvMatchesItsDefinition(int channels, int kernel, int steps, int extraStride)
+    {
+        var r = new Random(channels * 31 + steps);
+        int stride = channels + extraStride, history = kernel - 1;
+        var input = RandomFloats(r, steps * stride);
+        var weight = RandomFloats(r, channels * kernel);
+        var bias = RandomFloats(r, channels);
+        var window = RandomFloats(r, history * channels);
+        var expected = new float[steps * channels];
+        for (int t = 0; t < steps; t++)
+            for (int c = 0; c < channels; c++)
+            {
+                double acc = bias[c];
+                for (int j = 0; j < kernel; j++)
+                {
+                    int source = t - history + j;
+                    acc += (double)weight[c * kernel + j] * (source >= 0 ? input[source * stride + c] : window[(history + source) * channels + c]);
+                }
+                expected[t * channels + c] = (float)acc;
+            }
+        var output = new float[steps * channels];
+        CausalConv.Forward(input, stride, steps, window, weight, bias, kernel, output);
+        Tolerance.AssertClose(expected, output, 1e-6, "conv");
     }
 
     public static TheoryData<int, int, int, int> ScanShapes() => new()

@@ -31,8 +31,13 @@ public static class Activations
         }
     }
 
-    public static void SiluInPlace(Span<float> x)
+    public static unsafe void SiluInPlace(Span<float> x)
     {
+        if (x.Length >= 2 * ParallelGrain)
+        {
+            fixed (float* p = x) CpuWorkers.Run(new ElementWise(&SiluRange, p, null, x.Length));
+            return;
+        }
         Span<float> sigmoid = stackalloc float[Block];
         for (int i = 0; i < x.Length; i += Block)
         {
@@ -42,8 +47,14 @@ public static class Activations
     }
 
     /// <summary>SwiGLU: <c>gate ← silu(gate) · up</c>.</summary>
-    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
+    public static unsafe void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
     {
+        if (gate.Length >= 2 * ParallelGrain)
+        {
+            if (up.Length < gate.Length) throw new ArgumentException("SwiGlu: up is shorter than gate");
+            fixed (float* g = gate, u = up) CpuWorkers.Run(new ElementWise(&SwiGluRange, g, u, gate.Length));
+            return;
+        }
         Span<float> sigmoid = stackalloc float[Block];
         for (int i = 0; i < gate.Length; i += Block)
         {
@@ -56,6 +67,26 @@ public static class Activations
     public static void SquaredReluInPlace(Span<float> x)
     {
         for (int i = 0; i < x.Length; i++) x[i] = x[i] > 0f ? x[i] * x[i] : 0f;
+    }
+
+    /// <summary>
+    /// Values per chunk when an activation is spread over <see cref="CpuWorkers"/>: a prefill's SwiGLU (128 × 4096) or
+    /// SiLU over the conv output ran on one core while the other waited. Element-wise, so the split changes no value.
+    /// </summary>
+    private const int ParallelGrain = 16 * 1024;
+
+    private static unsafe void SiluRange(float* x, float* unused, int n) => SiluInPlace(new Span<float>(x, n));
+    private static unsafe void SwiGluRange(float* gate, float* up, int n) => SwiGlu(new Span<float>(gate, n), new ReadOnlySpan<float>(up, n));
+
+    /// <summary>An element-wise operation over one or two arrays, in chunks of <see cref="ParallelGrain"/> values.</summary>
+    private sealed unsafe class ElementWise(delegate*<float*, float*, int, void> op, float* a, float* b, int length)
+        : ChunkedWork((length + ParallelGrain - 1) / ParallelGrain)
+    {
+        protected override void RunChunk(int chunk)
+        {
+            int start = chunk * ParallelGrain;
+            op(a + start, b is null ? null : b + start, Math.Min(ParallelGrain, length - start));
+        }
     }
 
     /// <summary>Elements per vectorised pass: a stack buffer that stays in L1.</summary>

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Bamba.Backends.Cpu;
 
 /// <summary>
@@ -14,22 +16,34 @@ public static class CausalConv
         ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int kernel, Span<float> output)
     {
         int channels = weight.Length / kernel, history = kernel - 1;
+        var taps = TapsByPosition(weight, channels, kernel);
         for (int t = 0; t < steps; t++)
         {
             var outRow = output.Slice(t * channels, channels);
-            for (int c = 0; c < channels; c++)
+            if (bias.IsEmpty) outRow.Clear();
+            else bias[..channels].CopyTo(outRow);
+            for (int j = 0; j < kernel; j++)
             {
-                float acc = bias.IsEmpty ? 0f : bias[c];
-                for (int j = 0; j < kernel; j++)
-                {
-                    int source = t - history + j; // index into the run; negative = from the window
-                    float v = source >= 0 ? input[source * stride + c] : window[(history + source) * channels + c];
-                    acc += weight[c * kernel + j] * v;
-                }
-                outRow[c] = acc;
+                int source = t - history + j; // index into the run; negative = from the window
+                var v = source >= 0 ? input.Slice(source * stride, channels) : window.Slice((history + source) * channels, channels);
+                TensorPrimitives.MultiplyAdd(v, taps.Slice(j * channels, channels), outRow, outRow);
             }
         }
         ShiftWindow(input, stride, steps, window, channels, history);
+    }
+
+    [ThreadStatic] private static float[]? _taps;
+
+    /// <summary>
+    /// The weights as [K, C] (tap j of every channel contiguous), so each step is K vector multiply-adds across the
+    /// channels; a scalar loop per channel and step was 3 % of a prefill, on one core.
+    /// </summary>
+    private static ReadOnlySpan<float> TapsByPosition(ReadOnlySpan<float> weight, int channels, int kernel)
+    {
+        if (_taps is null || _taps.Length < weight.Length) _taps = new float[weight.Length];
+        for (int c = 0; c < channels; c++)
+            for (int j = 0; j < kernel; j++) _taps[j * channels + c] = weight[c * kernel + j];
+        return _taps.AsSpan(0, channels * kernel);
     }
 
     /// <summary>Keeps the last K−1 inputs of window ++ run, in place (a decode step shifts it by one row).</summary>

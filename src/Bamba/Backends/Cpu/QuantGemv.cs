@@ -24,13 +24,6 @@ internal static unsafe class QuantGemv
         CpuWorkers.Run(new Work(x, n, w, m, k, rowBytes, bias, y, rowsPerChunk));
     }
 
-    /// <summary>Weight rows [r0, r1) expanded to float32 into <paramref name="tile"/> (the prefill path of <see cref="Linear"/>).</summary>
-    public static void Widen(WeightTensor w, int k, int r0, int r1, float* tile)
-    {
-        long rowBytes = w.DType.ByteCount(k);
-        for (int r = r0; r < r1; r++) Expand(w, r, rowBytes, new Span<float>(tile + (long)(r - r0) * k, k));
-    }
-
     /// <summary>Row <paramref name="r"/> as float32: its blocks decoded, or its FP8 values times the row's scale.</summary>
     private static void Expand(WeightTensor w, int r, long rowBytes, Span<float> row)
     {
