@@ -17,6 +17,9 @@ public static unsafe class Linear
     /// measures activation ranges (<see cref="Weights.CompressedTensors.Fp8Calibration"/>); null otherwise.</summary>
     internal static InputObserver? Observer { get; set; }
 
+    /// <summary>The rounded activations of the current call on this thread, kept so decode allocates nothing per token.</summary>
+    [ThreadStatic] private static float[]? _quantized;
+
     internal delegate void InputObserver(in WeightTensor w, ReadOnlySpan<float> x);
 
     public static void Forward(ReadOnlySpan<float> x, int n, WeightTensor w, ReadOnlySpan<float> bias, Span<float> y)
@@ -26,7 +29,9 @@ public static unsafe class Linear
             throw new ArgumentException("Linear: buffer sizes do not match the weight");
         if (n == 0) return;
         Observer?.Invoke(w, x[..(n * k)]);
-        if (w.DType.IsQuantized()) x = QuantizedActivations(x[..(n * k)], w.DType);
+        // Decode's K-quant products quantize their activations themselves, to Q8_K blocks they multiply in integers.
+        bool keepFloat = n <= DecodeRowsLimit && KQuantDot.Supports(w.DType);
+        if (w.DType.IsQuantized() && !keepFloat) x = QuantizedActivations(x[..(n * k)], w.DType);
         fixed (float* xp = x, yp = y, bp = bias)
         {
             float* biasOrNull = bias.IsEmpty ? null : bp;
@@ -36,9 +41,10 @@ public static unsafe class Linear
     }
 
     /// <summary>The activations as llama.cpp's CPU backend quantizes them for this weight type (<see cref="Weights.Quants.ActivationQuant"/>).</summary>
-    private static float[] QuantizedActivations(ReadOnlySpan<float> x, DType weight)
+    private static Span<float> QuantizedActivations(ReadOnlySpan<float> x, DType weight)
     {
-        var q = new float[x.Length];
+        if (_quantized is null || _quantized.Length < x.Length) _quantized = new float[x.Length];
+        var q = _quantized.AsSpan(0, x.Length);
         Weights.Quants.ActivationQuant.RoundTrip(weight, x, q);
         return q;
     }

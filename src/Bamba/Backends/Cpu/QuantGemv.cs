@@ -7,8 +7,9 @@ namespace Bamba.Backends.Cpu;
 /// <summary>
 /// <c>y[i, r] = Σ_t x[i, t] · W[r, t] (+ bias[r])</c> for a few input rows over a block-quantized W (Q8_0, Q4_0,
 /// Q4_K, Q5_K, Q6_K) or F8_E4M3 W with row scales, the weights staying quantized in memory: each row is read once,
-/// expanded into a per-thread float row (value × scale for FP8) and dotted with every input row (<see cref="QuantDot"/>
-/// fuses the two for one input row of Q8_0).
+/// dotted in place with every input row: the K-quants in integers against Q8_K activations (<see cref="KQuantDot"/>),
+/// Q8_0 and Q4_0 expanded in registers (<see cref="QuantDot"/>); FP8 rows are expanded into a per-thread float row
+/// (value × scale) first.
 /// </summary>
 internal static unsafe class QuantGemv
 {
@@ -16,12 +17,21 @@ internal static unsafe class QuantGemv
 
     [ThreadStatic] private static float[]? _row;
 
+    /// <param name="x">The input rows: as the caller has them for K-quant weights (quantized here to Q8_K), already
+    /// rounded as llama.cpp quantizes them (<see cref="ActivationQuant"/>) for the other formats.</param>
     public static void Forward(float* x, int n, WeightTensor w, float* bias, float* y)
     {
         int m = checked((int)w.Shape[0]), k = checked((int)w.Shape[1]);
         long rowBytes = w.DType.ByteCount(k);
         int rowsPerChunk = (int)Math.Max(1, ChunkBytes / rowBytes);
-        CpuWorkers.Run(new Work(x, n, w, m, k, rowBytes, bias, y, rowsPerChunk));
+        Q8KRow* q8 = stackalloc Q8KRow[n];
+        if (KQuantDot.Supports(w.DType))
+        {
+            Q8KBuffers.Rent(n, k, q8);
+            for (int i = 0; i < n; i++) Q8KRow.Quantize(x + (long)i * k, k, q8[i]);
+        }
+        // q8 lives on this frame until Run returns, which is after every chunk is done.
+        CpuWorkers.Run(new Work(x, q8, n, w, m, k, rowBytes, bias, y, rowsPerChunk, CpuKernels.Current));
     }
 
     /// <summary>Row <paramref name="r"/> as float32: its blocks decoded, or its FP8 values times the row's scale.</summary>
@@ -32,15 +42,22 @@ internal static unsafe class QuantGemv
         else BlockCodec.Dequantize(w.DType, bytes, row);
     }
 
-    private sealed class Work(float* x, int n, WeightTensor w, int m, int k, long rowBytes, float* bias, float* y, int rowsPerChunk)
-        : ChunkedWork((m + rowsPerChunk - 1) / rowsPerChunk)
+    private sealed class Work(float* x, Q8KRow* q8, int n, WeightTensor w, int m, int k, long rowBytes, float* bias, float* y,
+        int rowsPerChunk, CpuInstructionSet set) : ChunkedWork((m + rowsPerChunk - 1) / rowsPerChunk)
     {
         protected override void RunChunk(int chunk)
         {
             int r0 = chunk * rowsPerChunk, r1 = Math.Min(m, r0 + rowsPerChunk);
-            if (n == 1 && QuantDot.Supports(w.DType))
+            if (KQuantDot.Supports(w.DType))
             {
-                for (int r = r0; r < r1; r++) Store(0, r, QuantDot.Dot(w.DType, w.Data + r * rowBytes, x, k));
+                for (int r = r0; r < r1; r++)
+                    for (int i = 0; i < n; i++) Store(i, r, KQuantDot.Dot(w.DType, w.Data + r * rowBytes, q8[i], k, set));
+                return;
+            }
+            if (QuantDot.Supports(w.DType))
+            {
+                for (int r = r0; r < r1; r++)
+                    for (int i = 0; i < n; i++) Store(i, r, QuantDot.Dot(w.DType, w.Data + r * rowBytes, x + (long)i * k, k, set));
                 return;
             }
             if (_row is null || _row.Length < k) _row = new float[k];

@@ -1,0 +1,73 @@
+using Bamba.Weights.Quants;
+
+namespace Bamba.Backends.Cpu;
+
+/// <summary>
+/// Input rows quantized to llama.cpp's Q8_K blocks of 256 (quantize_row_q8_K_ref: d = max/−127 as float32,
+/// q = min(127, nearest(x/d)), and the sum of every 16 q's), the form the K-quant dot products of
+/// <see cref="KQuantDot"/> multiply in integers. The values q·d equal <see cref="ActivationQuant.RoundTrip"/>'s.
+/// </summary>
+internal readonly unsafe struct Q8KRow(sbyte* q, float* d, short* sums)
+{
+    public const int Block = 256, SumsPerBlock = 16;
+
+    /// <summary>The quantized values, 256 per block.</summary>
+    public readonly sbyte* Q = q;
+    /// <summary>One scale per block.</summary>
+    public readonly float* D = d;
+    /// <summary>Σ q over each 16 values, 16 per block (the K-quants' minimums and Q6_K's offset multiply these).</summary>
+    public readonly short* Sums = sums;
+
+    public static void Quantize(float* x, int k, Q8KRow y)
+    {
+        for (int b = 0; b < k / Block; b++, x += Block)
+        {
+            float max = 0, amax = 0;
+            for (int j = 0; j < Block; j++)
+                if (MathF.Abs(x[j]) > amax) { amax = MathF.Abs(x[j]); max = x[j]; }
+            sbyte* q = y.Q + b * Block;
+            short* sums = y.Sums + b * SumsPerBlock;
+            if (amax == 0)
+            {
+                new Span<sbyte>(q, Block).Clear();
+                new Span<short>(sums, SumsPerBlock).Clear();
+                y.D[b] = 0;
+                continue;
+            }
+            float iscale = -127f / max;
+            for (int j = 0; j < Block; j++) q[j] = (sbyte)Math.Min(127, QuantMath.NearestInt(iscale * x[j]));
+            for (int s = 0; s < SumsPerBlock; s++)
+            {
+                int sum = 0;
+                for (int j = 0; j < 16; j++) sum += q[16 * s + j];
+                sums[s] = (short)sum;
+            }
+            y.D[b] = 1 / iscale;
+        }
+    }
+}
+
+/// <summary>
+/// A per-thread home for <see cref="Q8KRow"/>s: grown to the largest request and kept (pinned), so decode quantizes
+/// its activations without allocating per token.
+/// </summary>
+internal static unsafe class Q8KBuffers
+{
+    [ThreadStatic] private static sbyte[]? _q;
+    [ThreadStatic] private static float[]? _d;
+    [ThreadStatic] private static short[]? _sums;
+
+    /// <summary>Room for <paramref name="n"/> rows of <paramref name="k"/> values; valid until this thread's next call.</summary>
+    public static void Rent(int n, int k, Q8KRow* rows)
+    {
+        int blocks = k / Q8KRow.Block;
+        if (_q is null || _q.Length < n * k) _q = GC.AllocateArray<sbyte>(n * k, pinned: true);
+        if (_d is null || _d.Length < n * blocks) _d = GC.AllocateArray<float>(n * blocks, pinned: true);
+        if (_sums is null || _sums.Length < n * blocks * Q8KRow.SumsPerBlock)
+            _sums = GC.AllocateArray<short>(n * blocks * Q8KRow.SumsPerBlock, pinned: true);
+        // Pinned arrays never move, so their addresses outlive this frame.
+        fixed (sbyte* q = _q) fixed (float* d = _d) fixed (short* s = _sums)
+            for (int i = 0; i < n; i++)
+                rows[i] = new Q8KRow(q + (long)i * k, d + i * blocks, s + i * blocks * Q8KRow.SumsPerBlock);
+    }
+}
