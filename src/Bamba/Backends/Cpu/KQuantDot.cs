@@ -64,7 +64,7 @@ internal static unsafe class KQuantDot
     }
 
     /// <summary>Σ_j m_j · Σ q8 over sub-block j: what the block's minimums take off, in units of dmin·d8.</summary>
-    internal static int MinimumSum(byte* scales, short* sums)
+    private static int MinimumSum(byte* scales, short* sums)
     {
         var packed = new ReadOnlySpan<byte>(scales, 12);
         int sum = 0;
@@ -72,8 +72,26 @@ internal static unsafe class KQuantDot
         return sum;
     }
 
+    /// <summary>
+    /// The 8 sub-blocks' 6-bit scales and minimums (<see cref="QuantMath.ScaleMinK4"/> for all of them at once, without
+    /// spans: the SIMD kernels unpack once per 256 values), and Σ_j m_j · Σ q8 over sub-block j.
+    /// </summary>
+    internal static int UnpackScales(byte* q, short* scales, short* sums)
+    {
+        int minimums = 0;
+        for (int j = 0; j < 8; j++)
+        {
+            int sc, m;
+            if (j < 4) { sc = q[j] & 63; m = q[j + 4] & 63; }
+            else { sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4); m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4); }
+            scales[j] = (short)sc;
+            minimums += m * (sums[2 * j] + sums[2 * j + 1]);
+        }
+        return minimums;
+    }
+
     /// <summary>Σ_j sc_j · Σ q8 over the 16 values of scale j: Q6_K's offset of 32, in units of 32·d·d8.</summary>
-    internal static int OffsetSum(sbyte* scales, short* sums)
+    private static int OffsetSum(sbyte* scales, short* sums)
     {
         int sum = 0;
         for (int j = 0; j < 16; j++) sum += scales[j] * sums[j];

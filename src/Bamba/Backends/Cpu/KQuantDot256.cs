@@ -21,11 +21,12 @@ internal static unsafe class KQuantDot256
         var low4 = Vector256.Create((byte)0xF);
         var acc = Vector256<float>.Zero;
         float minimums = 0;
+        short* sc = stackalloc short[8];
         for (int b = 0; b < k / Q8KRow.Block; b++, row += blockBytes)
         {
             byte* qs = highBits ? row + 48 : row + 16;
             sbyte* q8 = a.Q + b * Q8KRow.Block;
-            var scales = new ReadOnlySpan<byte>(row + 4, 12);
+            int minimumSum = KQuantDot.UnpackScales(row + 4, sc, a.Sums + b * Q8KRow.SumsPerBlock);
             var fifth = highBits ? Vector256.Load(row + 16) : Vector256<byte>.Zero;
             var sumi = Vector256<int>.Zero;
             for (int g = 0; g < 4; g++)
@@ -40,12 +41,12 @@ internal static unsafe class KQuantDot256
                 }
                 var p0 = Avx2.MultiplyAddAdjacent(lo, Vector256.Load(q8 + 64 * g));
                 var p1 = Avx2.MultiplyAddAdjacent(hi, Vector256.Load(q8 + 64 * g + 32));
-                sumi += Avx2.MultiplyAddAdjacent(p0, Vector256.Create((short)Weights.Quants.QuantMath.ScaleMinK4(2 * g, scales).Scale))
-                    + Avx2.MultiplyAddAdjacent(p1, Vector256.Create((short)Weights.Quants.QuantMath.ScaleMinK4(2 * g + 1, scales).Scale));
+                sumi += Avx2.MultiplyAddAdjacent(p0, Vector256.Create(sc[2 * g]))
+                    + Avx2.MultiplyAddAdjacent(p1, Vector256.Create(sc[2 * g + 1]));
             }
             float dd = a.D[b] * (float)*(Half*)row;
             acc = Fma.MultiplyAdd(Vector256.ConvertToSingle(sumi), Vector256.Create(dd), acc);
-            minimums += a.D[b] * (float)*(Half*)(row + 2) * KQuantDot.MinimumSum(row + 4, a.Sums + b * Q8KRow.SumsPerBlock);
+            minimums += a.D[b] * (float)*(Half*)(row + 2) * minimumSum;
         }
         return Vector256.Sum(acc) - minimums;
     }
@@ -81,12 +82,16 @@ internal static unsafe class KQuantDot256
                     | Vector256.ShiftRightLogical((qh & Vector256.Create((byte)0xC0)).AsUInt16(), 2).AsByte();
                 sumi += Scaled(q1, y, s) + Scaled(q2, y + 32, s + 2) + Scaled(q3, y + 64, s + 4) + Scaled(q4, y + 96, s + 6);
             }
-            int offset = 32 * KQuantDot.OffsetSum(sc, a.Sums + b * Q8KRow.SumsPerBlock);
+            int offset = 32 * OffsetSum(sc, a.Sums + b * Q8KRow.SumsPerBlock);
             float dd = a.D[b] * (float)*(Half*)(row + 208);
             acc = Fma.MultiplyAdd(Vector256.ConvertToSingle(sumi - Vector256.CreateScalar(offset)), Vector256.Create(dd), acc);
         }
         return Vector256.Sum(acc);
     }
+
+    /// <summary>Σ_j sc_j · Σ q8 over the 16 values of scale j (Q6_K's offset of 32, in units of 32·d·d8) in one vpmaddwd.</summary>
+    internal static int OffsetSum(sbyte* scales, short* sums) =>
+        Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(scales)), Vector256.Load(sums)));
 
     /// <summary>32 unsigned 6-bit values times 32 Q8_K bytes, the first 16 products weighted by s[0], the rest by s[1].</summary>
     private static Vector256<int> Scaled(Vector256<byte> q, sbyte* y, sbyte* s)

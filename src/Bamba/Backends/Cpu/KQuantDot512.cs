@@ -1,6 +1,5 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using Bamba.Weights.Quants;
 
 namespace Bamba.Backends.Cpu;
 
@@ -22,11 +21,12 @@ internal static unsafe class KQuantDot512
         var low4 = Vector512.Create((byte)0xF);
         var acc = Vector512<float>.Zero;
         float minimums = 0;
+        short* sc = stackalloc short[8];
         for (int b = 0; b < k / Q8KRow.Block; b++, row += blockBytes)
         {
             byte* qs = highBits ? row + 48 : row + 16;
             sbyte* q8 = a.Q + b * Q8KRow.Block;
-            var scales = new ReadOnlySpan<byte>(row + 4, 12);
+            int minimumSum = KQuantDot.UnpackScales(row + 4, sc, a.Sums + b * Q8KRow.SumsPerBlock);
             var bits = highBits ? Vector256.Load(row + 16) : Vector256<byte>.Zero;
             var fifth = Vector512.Create(bits, bits);
             var sumi = Vector512<int>.Zero;
@@ -42,19 +42,18 @@ internal static unsafe class KQuantDot512
                 }
                 var y0 = Vector512.Create(Vector256.Load(q8 + 64 * g), Vector256.Load(q8 + 64 * g + 64));
                 var y1 = Vector512.Create(Vector256.Load(q8 + 64 * g + 32), Vector256.Load(q8 + 64 * g + 96));
-                sumi += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo, y0), Scales(scales, 2 * g, 2 * g + 2))
-                    + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(hi, y1), Scales(scales, 2 * g + 1, 2 * g + 3));
+                sumi += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo, y0), Scales(sc, 2 * g, 2 * g + 2))
+                    + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(hi, y1), Scales(sc, 2 * g + 1, 2 * g + 3));
             }
             float dd = a.D[b] * (float)*(Half*)row;
             acc = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(sumi), Vector512.Create(dd), acc);
-            minimums += a.D[b] * (float)*(Half*)(row + 2) * KQuantDot.MinimumSum(row + 4, a.Sums + b * Q8KRow.SumsPerBlock);
+            minimums += a.D[b] * (float)*(Half*)(row + 2) * minimumSum;
         }
         return Vector512.Sum(acc) - minimums;
     }
 
     /// <summary>Sub-block i's scale in the low 16 int16 lanes, sub-block j's in the high 16.</summary>
-    private static Vector512<short> Scales(ReadOnlySpan<byte> packed, int i, int j) => Vector512.Create(
-        Vector256.Create((short)QuantMath.ScaleMinK4(i, packed).Scale), Vector256.Create((short)QuantMath.ScaleMinK4(j, packed).Scale));
+    private static Vector512<short> Scales(short* sc, int i, int j) => Vector512.Create(Vector256.Create(sc[i]), Vector256.Create(sc[j]));
 
     /// <summary>16 where Q5_K's fifth bit is set: bit i in the low 32 bytes, bit j in the high 32.</summary>
     private static Vector512<byte> FifthBit(Vector512<byte> bits, int i, int j)
@@ -67,13 +66,19 @@ internal static unsafe class KQuantDot512
     {
         var low4 = Vector512.Create((byte)0xF);
         var acc = Vector512<float>.Zero;
+        // Lane indices that spread scales 8h..8h+3 (values 0..63 of half h) and 8h+4..8h+7 (64..127) over 8 lanes each.
+        Vector512<short> spreadA0 = Spread(0), spreadB0 = Spread(4), spreadA1 = Spread(8), spreadB1 = Spread(12);
         for (int b = 0; b < k / Q8KRow.Block; b++, row += Q6Bytes)
         {
             sbyte* sc = (sbyte*)(row + 192);
+            var wide = Avx2.ConvertToVector256Int16(Vector128.Load(sc));
+            var scales = Vector512.Create(wide, wide);
             var sumi = Vector512<int>.Zero;
             for (int h = 0; h < 2; h++)
             {
-                sbyte* y = a.Q + b * Q8KRow.Block + 128 * h, s = sc + 8 * h;
+                sbyte* y = a.Q + b * Q8KRow.Block + 128 * h;
+                var scalesA = Avx512BW.PermuteVar32x16(scales, h == 0 ? spreadA0 : spreadA1);
+                var scalesB = Avx512BW.PermuteVar32x16(scales, h == 0 ? spreadB0 : spreadB1);
                 var ql = Vector512.Load(row + 64 * h);
                 var qh = Vector256.Load(row + 128 + 32 * h);
                 // Values 0..63 of the half: 4 low bits of ql's low nibbles, 2 high bits from qh moved to bits 4..5;
@@ -86,18 +91,18 @@ internal static unsafe class KQuantDot512
                     Vector256.ShiftRightLogical((qh & Vector256.Create((byte)0xC0)).AsUInt16(), 2).AsByte());
                 var qa = (ql & low4) | highA;
                 var qb = (Vector512.ShiftRightLogical(ql.AsUInt16(), 4).AsByte() & low4) | highB;
-                sumi += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(qa, Vector512.Load(y)), Scales16(s))
-                    + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(qb, Vector512.Load(y + 64)), Scales16(s + 4));
+                sumi += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(qa, Vector512.Load(y)), scalesA)
+                    + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(qb, Vector512.Load(y + 64)), scalesB);
             }
-            int offset = 32 * KQuantDot.OffsetSum(sc, a.Sums + b * Q8KRow.SumsPerBlock);
+            int offset = 32 * KQuantDot256.OffsetSum(sc, a.Sums + b * Q8KRow.SumsPerBlock);
             float dd = a.D[b] * (float)*(Half*)(row + 208);
             acc = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(sumi - Vector512.CreateScalar(offset)), Vector512.Create(dd), acc);
         }
         return Vector512.Sum(acc);
     }
 
-    /// <summary>Scales s[0..3], each over 8 int16 lanes (the 16 values it covers, summed in pairs).</summary>
-    private static Vector512<short> Scales16(sbyte* s) => Vector512.Create(
-        Vector256.Create(Vector128.Create((short)s[0]), Vector128.Create((short)s[1])),
-        Vector256.Create(Vector128.Create((short)s[2]), Vector128.Create((short)s[3])));
+    /// <summary>Lane i of 32 holds first + i / 8: four scales, each over the 8 int16 lanes of its 16 values.</summary>
+    private static Vector512<short> Spread(int first) => Vector512.Create(
+        Vector256.Create(Vector128.Create((short)first), Vector128.Create((short)(first + 1))),
+        Vector256.Create(Vector128.Create((short)(first + 2)), Vector128.Create((short)(first + 3))));
 }
