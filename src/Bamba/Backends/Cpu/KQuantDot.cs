@@ -79,13 +79,15 @@ internal static unsafe class KQuantDot
     internal static int UnpackScales(byte* q, short* scales, short* sums)
     {
         int minimums = 0;
-        for (int j = 0; j < 8; j++)
+        for (int j = 0; j < 4; j++)
         {
-            int sc, m;
-            if (j < 4) { sc = q[j] & 63; m = q[j + 4] & 63; }
-            else { sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4); m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4); }
-            scales[j] = (short)sc;
-            minimums += m * (sums[2 * j] + sums[2 * j + 1]);
+            scales[j] = (short)(q[j] & 63);
+            minimums += (q[j + 4] & 63) * (sums[2 * j] + sums[2 * j + 1]);
+        }
+        for (int j = 4; j < 8; j++)
+        {
+            scales[j] = (short)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+            minimums += ((q[j + 4] >> 4) | ((q[j] >> 6) << 4)) * (sums[2 * j] + sums[2 * j + 1]);
         }
         return minimums;
     }
