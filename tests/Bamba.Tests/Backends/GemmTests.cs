@@ -32,6 +32,8 @@ public unsafe class GemmTests(ITestOutputHelper output)
         (DType.F32, 8, 64, 272, 0), // two full panels, a second slice of 16 steps
         (DType.Q8_0, 10, 40, 544, 0), // block rows dequantized per slice: a full and a partial slice
         (DType.Q4_K, 7, 33, 512, 2), // two 256-value superblocks per row, one per slice
+        (DType.Q6_K, 6, 9, 512, 1), // the other K-quants, widened by vectors as Q4_K is
+        (DType.Q5_K, 5, 7, 256, 0),
     ];
 
     public static TheoryData<CpuInstructionSet, DType, int, int, int, int> Cases()
