@@ -7,6 +7,8 @@ namespace Bamba.Backends.Cpu;
 /// Widens Q4_K, Q5_K and Q6_K blocks to float32 with vectors for the prefill GEMM, which widens every weight once a
 /// prefill: through the scalar dequantizer that widening cost Q4_K_M a third of llama.cpp's prefill speed. Each value
 /// is the scalar dequantizer's, bit for bit: the same float products and differences in the same order, never fused.
+/// (An fp16 d times a 6- or 8-bit scale times a level of at most 6 bits needs at most 24 significant bits, so the
+/// products are exact and only Q4_K/Q5_K's subtraction of the minimum rounds; keeping the order keeps that true.)
 /// </summary>
 internal static unsafe class KQuantWiden
 {
