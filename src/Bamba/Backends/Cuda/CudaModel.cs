@@ -42,6 +42,21 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     public CudaPrecision Precision => _ops.Precision;
     public CudaDevice Device => _ops.Device;
     public long WeightBytes => _weights.Bytes;
+
+    /// <summary>
+    /// The weight bytes one decode step reads: every matrix once, except the embedding table (one row) unless it is
+    /// also the head, and except the routed experts a token does not use (of E, k are read).
+    /// </summary>
+    public long DecodeWeightBytes
+    {
+        get
+        {
+            var c = Config;
+            long unread = (c.TieWordEmbeddings ? 0 : _weights.Embedding.Bytes)
+                + (c.NumExperts == 0 ? 0 : _weights.ExpertBytes / c.NumExperts * (c.NumExperts - c.NumExpertsPerToken));
+            return _weights.Bytes - unread;
+        }
+    }
     internal CudaOps Ops => _ops;
 
     /// <summary>
@@ -76,8 +91,10 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     /// A model of <paramref name="config"/>'s shape with random weights made on the GPU (no file): for benchmarks of
     /// shapes such as Bamba-9B (<see cref="Benchmarks.SyntheticModel.Placeholders"/>).
     /// </summary>
-    public static CudaModel Synthetic(BambaConfig config, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false) =>
-        Create(config, () => Benchmarks.SyntheticModel.Placeholders(config), null, precision, ordinal, bf16SsmState);
+    /// <param name="weights">How the matrices are stored: BF16, or a quantized format (FP8, Q8_0, Q4_K, Q6_K, ...).</param>
+    public static CudaModel Synthetic(BambaConfig config, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false,
+        DType weights = DType.BF16) =>
+        Create(config, () => Benchmarks.SyntheticModel.Placeholders(config, weights), null, precision, ordinal, bf16SsmState);
 
     private static CudaModel Create(BambaConfig config, Func<ModelWeights> weights, WeightStore? store, CudaPrecision precision, int ordinal,
         bool bf16SsmState)

@@ -58,6 +58,9 @@ internal sealed class CudaWeights : IDisposable
     public ulong FinalNorm { get; }
     public Layer[] Layers { get; }
     public long Bytes => _owned.Sum(b => b.Bytes);
+    /// <summary>The bytes of every routed expert's matrices (a token reads k of E of them).</summary>
+    public long ExpertBytes => Layers.Sum(l => l.Experts?.Each.Sum(m => m.Up.Bytes + m.Down.Bytes) ?? 0);
+
     /// <summary>The activation-typed bytes of the largest quantized matrix: the scratch a prefill product dequantizes it into.</summary>
     public long LargestDequantizedBytes { get; private set; }
 

@@ -15,6 +15,9 @@ public readonly record struct DeviceMatrix(ulong Data, int Rows, int Cols, DType
     /// <summary>The device bytes of one row.</summary>
     public long RowBytes => BytesPerRow(Format, Cols);
 
+    /// <summary>The bytes a product reads: every row, and the row scales.</summary>
+    public long Bytes => Rows * RowBytes + (RowScales != 0 ? 4L * Rows : 0);
+
     /// <summary>The formats the CUDA backend keeps quantized on the device.</summary>
     public static bool IsQuantizedFormat(DType format) => format.IsQuantized() || format == DType.F8_E4M3;
 
