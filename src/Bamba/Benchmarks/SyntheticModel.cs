@@ -74,7 +74,7 @@ public static class SyntheticModel
     /// <summary>
     /// The same, with every matrix but the embedding and the router stored as <paramref name="weights"/> (a quantized
     /// benchmark model); for FP8 the LM head stays bf16 too, as compressed-tensors checkpoints ignore it. An FP8 row's
-    /// scale gives its random E4M3 values (|v| &lt; 2, standard deviation about 0.7) the bf16 placeholders' spread of 0.02.
+    /// scale gives its random E4M3 values the bf16 placeholders' spread of 0.02 (<see cref="Fp8RowScale"/>).
     /// </summary>
     public static ModelWeights Placeholders(BambaConfig c, DType weights)
     {
@@ -96,8 +96,11 @@ public static class SyntheticModel
         var tensor = WeightTensor.Placeholder(spec.Name, spec.Shape, weights);
         if (weights != DType.F8_E4M3) return tensor;
         long rows = tensor.ElementCount / spec.Shape[^1];
-        return tensor.WithRowScales(Enumerable.Repeat(0.02f / 0.7f, checked((int)rows)).ToArray());
+        return tensor.WithRowScales(Enumerable.Repeat(Fp8RowScale, checked((int)rows)).ToArray());
     }
+
+    /// <summary>A synthetic FP8 row's scale: its random E4M3 values (|v| &lt; 2, standard deviation 0.6) times it have a spread of 0.02.</summary>
+    public const float Fp8RowScale = 0.02f / 0.6f;
 
     /// <summary>A small vector's bytes as a tensor: pinned for the life of the process, as synthetic models are.</summary>
     private static unsafe WeightTensor FromBytes(TensorInfo info, byte[] bytes)

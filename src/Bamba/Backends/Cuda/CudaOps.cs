@@ -368,7 +368,7 @@ public sealed class CudaOps : IDisposable
             Linear(x, w.Data, y, n, w.Rows, w.Cols);
             return;
         }
-        if (Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && w.Cols % 8 == 0 && (x | y) % 16 == 0)
+        if (Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && (x | y) % 16 == 0)
         {
             int split = GemvSplit(w.Cols, GemvWarps);
             Launch($"gemv_{DeviceMatrix.KernelName(w.Format)}", Blocks((long)w.Rows * split, GemvWarps), 32 * GemvWarps, 0,
@@ -386,15 +386,19 @@ public sealed class CudaOps : IDisposable
 
     /// <summary>A quantized matrix's values into <paramref name="dst"/> [Rows, Cols] in the activation type (at run time).</summary>
     public void Dequantize(DeviceMatrix w, ulong dst) =>
-        Launch($"dequant_act_{DeviceMatrix.KernelName(w.Format)}", Blocks((long)w.Rows * (w.Cols / 8)), Block, 0, w.Data, w.RowScales, dst, w.Rows, w.Cols);
+        Launch($"dequant_act_{DeviceMatrix.KernelName(w.Format)}", Blocks((long)w.Rows * (w.Cols / 32)), Block, 0, w.Data, w.RowScales, dst, w.Rows, w.Cols);
 
     /// <summary>A quantized matrix's values into <paramref name="dst"/> in float32: weights at load time (an ordinary launch).</summary>
     public void DequantizeToF32(DeviceMatrix w, ulong dst) =>
-        Launch($"dequant_f32_{DeviceMatrix.KernelName(w.Format)}", Blocks((long)w.Rows * (w.Cols / 8)), Block, 0, w.Data, w.RowScales, dst, w.Rows, w.Cols);
+        Launch($"dequant_f32_{DeviceMatrix.KernelName(w.Format)}", Blocks((long)w.Rows * (w.Cols / 32)), Block, 0, w.Data, w.RowScales, dst, w.Rows, w.Cols);
 
-    /// <summary>A synthetic quantized matrix's bytes (benchmarks): random values, every block scale <paramref name="scale"/>.</summary>
-    public void FillQuantPlaceholder(ulong dst, DType format, long bytes, ulong seed, Half scale) =>
-        Launch("fill_quant_placeholder", Blocks(bytes), Block, 0, dst, (int)format, bytes, seed, (int)BitConverter.HalfToUInt16Bits(scale));
+    /// <summary>
+    /// A synthetic quantized matrix's bytes (benchmarks): random values, every block scale <paramref name="scale"/> and
+    /// every K-quant minimum scale <paramref name="minScale"/>.
+    /// </summary>
+    public void FillQuantPlaceholder(ulong dst, DType format, long bytes, ulong seed, Half scale, Half minScale) =>
+        Launch("fill_quant_placeholder", Blocks(bytes), Block, 0, dst, (int)format, bytes, seed,
+            (int)BitConverter.HalfToUInt16Bits(scale), (int)BitConverter.HalfToUInt16Bits(minScale));
 
     private bool GemvApplies(ulong x, ulong w, ulong y, int n, int k) =>
         Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && k % 8 == 0 && (x | w | y) % 16 == 0;

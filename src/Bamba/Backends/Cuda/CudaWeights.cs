@@ -114,12 +114,12 @@ internal sealed class CudaWeights : IDisposable
 
     /// <summary>
     /// The parts stacked by rows into one matrix: kept quantized when they all share a format the kernels decode (and
-    /// the rows are whole 8-value groups), otherwise in the activation type.
+    /// the rows are whole 32-value units), otherwise in the activation type.
     /// </summary>
     private DeviceMatrix Matrix(CudaOps ops, params WeightTensor[] parts)
     {
         var format = parts[0].DType;
-        bool keep = DeviceMatrix.IsQuantizedFormat(format) && parts.All(p => p.DType == format) && parts[0].Shape[^1] % 8 == 0;
+        bool keep = DeviceMatrix.IsQuantizedFormat(format) && parts.All(p => p.DType == format) && parts[0].Shape[^1] % DeviceMatrix.Unit == 0;
         return keep ? Quantized(ops, format, parts) : Plain(ops, ops.ActType, parts);
     }
 
@@ -141,7 +141,11 @@ internal sealed class CudaWeights : IDisposable
         {
             long partRows = part.ElementCount / cols;
             ulong dst = target.Pointer + (ulong)(row * rowBytes);
-            if (part.IsPlaceholder) ops.FillQuantPlaceholder(dst, format, partRows * rowBytes, (ulong)_owned.Count * 7919 + (ulong)row, PlaceholderBlockScale(format));
+            if (part.IsPlaceholder)
+            {
+                var (scale, min) = PlaceholderBlockScales(format);
+                ops.FillQuantPlaceholder(dst, format, partRows * rowBytes, (ulong)_owned.Count * 7919 + (ulong)row, scale, min);
+            }
             else ops.Device.CopyFromHost(dst, part.Data, part.Info.ByteLength);
             row += partRows;
         }
@@ -151,15 +155,19 @@ internal sealed class CudaWeights : IDisposable
     }
 
     /// <summary>
-    /// A synthetic block's scale: the one that gives its values about the standard deviation of the bf16 placeholders
-    /// (0.02), so the benchmark's activations stay in range. FP8 placeholders carry their scale per row instead.
+    /// A synthetic block's scale and minimum scale: random levels and sub-scales then give values of about the bf16
+    /// placeholders' standard deviation (0.02) around zero (a K-quant's minimum offsets its levels' mean), so the
+    /// benchmark's activations stay in range. FP8 placeholders carry their scale per row instead.
     /// </summary>
-    private static Half PlaceholderBlockScale(DType format) => (Half)(format switch
+    internal static (Half Scale, Half Min) PlaceholderBlockScales(DType format) => format switch
     {
-        DType.Q8_0 => 0.02f / 73,    // random int8: standard deviation ≈ 73.9
-        DType.Q6_K => 0.02f / 18 / 64, // 6-bit levels (sd ≈ 18) times int8 sub-scales (sd ≈ 74)
-        _ => 0.02f / 4.6f / 32,      // 4/5-bit levels (sd ≈ 4.6) times 6-bit sub-scales (mean ≈ 32)
-    });
+        DType.Q8_0 => ((Half)(0.02f / 73.9f), Half.Zero),         // int8 levels: sd 73.9
+        DType.Q4_0 => ((Half)(0.02f / 4.6f), Half.Zero),          // q − 8: sd 4.6
+        DType.Q4_K => ((Half)(0.02f / 255), (Half)(7.5f * 0.02f / 255)),   // d·sc·q − dmin·m: sd ≈ 255·d
+        DType.Q5_K => ((Half)(0.02f / 520), (Half)(15.5f * 0.02f / 520)),  // sd ≈ 520·d
+        DType.Q6_K => ((Half)(0.02f / 1367), Half.Zero),          // int8 sub-scale × (q − 32): sd ≈ 73.9 · 18.5
+        _ => (Half.One, Half.Zero),
+    };
 
     /// <summary>The parts stacked by rows into one matrix of <paramref name="type"/> (the activation type, or F32 for the router).</summary>
     private unsafe DeviceMatrix Plain(CudaOps ops, DType type, params WeightTensor[] parts)
@@ -200,14 +208,29 @@ internal sealed class CudaWeights : IDisposable
 
     /// <summary>
     /// A quantized part that must be plain (the embedding; a stack of parts in different formats, as Q4_K_M's q|k|v):
-    /// its bytes go up, are decoded to float32 on the device, then converted to <paramref name="type"/>.
+    /// its bytes go up, are decoded to float32 on the device, then converted to <paramref name="type"/>. An FP8 matrix
+    /// whose rows are not whole 32-value units (a tiny model's) is decoded on the host instead.
     /// </summary>
     private unsafe void Dequantized(CudaOps ops, WeightTensor part, DType type, ulong dst)
     {
         var (rows, cols) = ShapeOf([part]);
-        if (cols % 8 != 0) throw new BambaException($"tensor '{part.Info.Name}': {part.DType} rows of {cols} values; the CUDA kernels decode rows of a multiple of 8");
+        long floatBytes = 4L * rows * cols;
+        if (cols % DeviceMatrix.Unit != 0)
+        {
+            var values = new float[(long)rows * cols];
+            part.ReadFloats(0, values);
+            if (type == DType.F32)
+            {
+                ops.Device.Copy<float>(dst, values);
+                return;
+            }
+            ulong widened = Staging(ops, floatBytes);
+            ops.Device.Copy<float>(widened, values);
+            ops.ConvertToAct(widened, DType.F32, dst, (long)rows * cols);
+            return;
+        }
         long quantBytes = part.Info.ByteLength, aligned = (quantBytes + 255) / 256 * 256;
-        ulong staging = Staging(ops, aligned + (type == DType.F32 ? 0 : 4L * rows * cols));
+        ulong staging = Staging(ops, aligned + (type == DType.F32 ? 0 : floatBytes));
         ops.Device.CopyFromHost(staging, part.Data, quantBytes);
         ulong scales = part.DType == DType.F8_E4M3 ? Vector(ops, part.RowScales.ToArray()) : 0;
         ulong floats = type == DType.F32 ? dst : staging + (ulong)aligned;

@@ -21,6 +21,9 @@ public readonly record struct DeviceMatrix(ulong Data, int Rows, int Cols, DType
     /// <summary>The formats the CUDA backend keeps quantized on the device.</summary>
     public static bool IsQuantizedFormat(DType format) => format.IsQuantized() || format == DType.F8_E4M3;
 
+    /// <summary>Values a thread of the quantized kernels decodes at once: rows are whole units (a block format's rows always are).</summary>
+    public const int Unit = 32;
+
     public static long BytesPerRow(DType format, long cols) => format.IsQuantized() ? format.ByteCount(cols) : cols * format.Size();
 
     /// <summary>The kernels' name for a quantized format (gemv_NAME, dequant_act_NAME, dequant_f32_NAME in quant.cu).</summary>

@@ -12,7 +12,12 @@
 #define QF_Q6_K 8
 #define QF_F8 9
 
-__device__ __forceinline__ float ld_half(const u8* p) { return half_to_f((unsigned short)(p[0] | (p[1] << 8))); }
+// An fp16's value: the hardware conversion (exact, subnormals included).
+__device__ __forceinline__ float half_bits(unsigned short h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
 
 // float8_e4m3fn's value (never NaN in a weight): exponent and mantissa moved into a float32's bit positions and
 // rebiased by 2^120 for normals; the subnormals are m·2^-9.
@@ -38,87 +43,125 @@ template <int F> __device__ __forceinline__ long long q_row_bytes(int cols) {
     return (long long)(cols / 256) * 210;
 }
 
-// Values k0 .. k0+7 of a row (k0 a multiple of 8: eight values never straddle a block or a scale group). `scale` is
-// the row's FP8 scale (unused by the block formats).
-template <int F> __device__ __forceinline__ void q_decode8(const u8* __restrict__ row, int k0, float scale, float* out) {
+// Eight bytes from a 2-byte-aligned address (Q8_0, Q4_0 and Q6_K blocks are 34, 18 and 210 bytes long).
+__device__ __forceinline__ uint2 ld8_a2(const u8* p) {
+    const unsigned short* h = (const unsigned short*)p;
+    uint2 v;
+    v.x = (unsigned)__ldg(h) | ((unsigned)__ldg(h + 1) << 16);
+    v.y = (unsigned)__ldg(h + 2) | ((unsigned)__ldg(h + 3) << 16);
+    return v;
+}
+
+__device__ __forceinline__ unsigned byte_of(uint2 v, int i) { return ((i < 4 ? v.x : v.y) >> (8 * (i & 3))) & 0xffu; }
+
+// Unit u of a row: 32 values a lane decodes at once, in four runs of eight adjacent ones starting at k = koff[0..3],
+// so that a block's scales are read once for all of its values a lane takes. F8, Q8_0 and Q4_0: 32 adjacent values
+// (a Q8_0/Q4_0 block). Q4_K/Q5_K: 16 bytes of a 64-value chunk, whose low nibbles are 16 values and high nibbles the
+// 16 values 32 further on. Q6_K: the values l0..l0+7 of each of a half block's four 32-value groups.
+template <int F>
+__device__ __forceinline__ void q_unit(const u8* __restrict__ row, int u, float scale, float* w, int* koff) {
     if (F == QF_F8) {
-        uint2 v = __ldg((const uint2*)(row + k0));
-        for (int i = 0; i < 4; i++) {
-            out[i] = __fmul_rn(f8_to_f((v.x >> (8 * i)) & 0xffu), scale);
-            out[4 + i] = __fmul_rn(f8_to_f((v.y >> (8 * i)) & 0xffu), scale);
-        }
+        uint4 a = __ldg((const uint4*)(row + u * 32)), b = __ldg((const uint4*)(row + u * 32 + 16));
+        unsigned words[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+        for (int i = 0; i < 32; i++) w[i] = __fmul_rn(f8_to_f((words[i >> 2] >> (8 * (i & 3))) & 0xffu), scale);
+        for (int r = 0; r < 4; r++) koff[r] = u * 32 + 8 * r;
     } else if (F == QF_Q8_0) {
-        const u8* b = row + (k0 >> 5) * 34;
-        float d = ld_half(b);
-        const signed char* q = (const signed char*)(b + 2 + (k0 & 31));
-        for (int i = 0; i < 8; i++) out[i] = __fmul_rn((float)q[i], d);
+        const u8* b = row + u * 34;
+        float d = half_bits(__ldg((const unsigned short*)b));
+        for (int r = 0; r < 4; r++) {
+            uint2 q = ld8_a2(b + 2 + 8 * r);
+            for (int i = 0; i < 8; i++) w[8 * r + i] = __fmul_rn((float)(signed char)byte_of(q, i), d);
+            koff[r] = u * 32 + 8 * r;
+        }
     } else if (F == QF_Q4_0) {
-        const u8* b = row + (k0 >> 5) * 18;
-        float d = ld_half(b);
-        int j = k0 & 31;
-        const u8* q = b + 2 + (j & 15);
-        for (int i = 0; i < 8; i++) out[i] = __fmul_rn((float)((j < 16 ? q[i] & 0xF : q[i] >> 4) - 8), d);
+        const u8* b = row + u * 18;
+        float d = half_bits(__ldg((const unsigned short*)b));
+        for (int h = 0; h < 2; h++) {
+            uint2 q = ld8_a2(b + 2 + 8 * h);
+            for (int i = 0; i < 8; i++) {
+                w[8 * h + i] = __fmul_rn((float)((int)(byte_of(q, i) & 0xFu) - 8), d);
+                w[16 + 8 * h + i] = __fmul_rn((float)((int)(byte_of(q, i) >> 4) - 8), d);
+            }
+        }
+        for (int r = 0; r < 4; r++) koff[r] = u * 32 + 8 * r;
     } else if (F == QF_Q4_K || F == QF_Q5_K) {
         const int bytes = F == QF_Q4_K ? 144 : 176, qs = F == QF_Q4_K ? 16 : 48;
-        const u8* b = row + (long long)(k0 >> 8) * bytes;
-        int j = k0 & 255, sub = j >> 5, sc, m;
-        scale_min_k4(sub, b + 4, sc, m);
-        float d1 = __fmul_rn(ld_half(b), (float)sc), m1 = __fmul_rn(ld_half(b + 2), (float)m);
-        uint2 v = __ldg((const uint2*)(b + qs + (j >> 6) * 32 + (j & 31)));
-        unsigned shift = (j & 32) ? 4u : 0u;
-        for (int i = 0; i < 8; i++) {
-            int q = (int)(((i < 4 ? v.x >> (8 * i) : v.y >> (8 * (i - 4))) >> shift) & 0xFu);
-            if (F == QF_Q5_K) q += ((b[16 + (j & 31) + i] >> sub) & 1) ? 16 : 0;
-            out[i] = __fsub_rn(__fmul_rn(d1, (float)q), m1);
+        const u8* b = row + (long long)(u >> 3) * bytes;
+        int chunk = (u & 7) >> 1, l0 = (u & 1) * 16, sc, m;
+        unsigned dm = __ldg((const unsigned*)b);
+        float d = half_bits((unsigned short)(dm & 0xffffu)), dmin = half_bits((unsigned short)(dm >> 16));
+        scale_min_k4(2 * chunk, b + 4, sc, m);
+        float d1 = __fmul_rn(d, (float)sc), m1 = __fmul_rn(dmin, (float)m);
+        scale_min_k4(2 * chunk + 1, b + 4, sc, m);
+        float d2 = __fmul_rn(d, (float)sc), m2 = __fmul_rn(dmin, (float)m);
+        uint4 q = __ldg((const uint4*)(b + qs + chunk * 32 + l0));
+        unsigned qw[4] = {q.x, q.y, q.z, q.w};
+        unsigned hw[4] = {0u, 0u, 0u, 0u};
+        if (F == QF_Q5_K) { uint4 h = __ldg((const uint4*)(b + 16 + l0)); hw[0] = h.x; hw[1] = h.y; hw[2] = h.z; hw[3] = h.w; }
+        for (int i = 0; i < 16; i++) {
+            unsigned byte = (qw[i >> 2] >> (8 * (i & 3))) & 0xffu, hb = (hw[i >> 2] >> (8 * (i & 3))) & 0xffu;
+            int lo = (int)(byte & 0xFu), hi = (int)(byte >> 4);
+            if (F == QF_Q5_K) { lo += ((hb >> (2 * chunk)) & 1u) ? 16 : 0; hi += ((hb >> (2 * chunk + 1)) & 1u) ? 16 : 0; }
+            w[i] = __fsub_rn(__fmul_rn(d1, (float)lo), m1);
+            w[16 + i] = __fsub_rn(__fmul_rn(d2, (float)hi), m2);
         }
+        int base = (u >> 3) * 256 + chunk * 64 + l0;
+        koff[0] = base; koff[1] = base + 8; koff[2] = base + 32; koff[3] = base + 40;
     } else { // Q6_K
-        const u8* b = row + (long long)(k0 >> 8) * 210;
-        int j = k0 & 255, n = j >> 7, r = j & 127, g = r >> 5, l = r & 31;
-        const u8* ql = b + n * 64 + l + (g & 1) * 32;
-        const u8* qh = b + 128 + n * 32 + l;
-        float ds = __fmul_rn(ld_half(b + 208), (float)(signed char)b[192 + n * 8 + (l >> 4) + 2 * g]);
-        for (int i = 0; i < 8; i++) {
-            int low = g < 2 ? ql[i] & 0xF : ql[i] >> 4;
-            int q = (low | (((qh[i] >> (2 * g)) & 3) << 4)) - 32;
-            out[i] = __fmul_rn(ds, (float)q);
+        const u8* b = row + (long long)(u >> 3) * 210;
+        int n = (u & 7) >> 2, l0 = (u & 3) * 8;
+        float d = half_bits(__ldg((const unsigned short*)(b + 208)));
+        uint2 ql0 = ld8_a2(b + n * 64 + l0), ql1 = ld8_a2(b + n * 64 + 32 + l0), qh = ld8_a2(b + 128 + n * 32 + l0);
+        for (int g = 0; g < 4; g++) {
+            float ds = __fmul_rn(d, (float)(signed char)__ldg(b + 192 + n * 8 + (l0 >> 4) + 2 * g));
+            uint2 ql = (g & 1) ? ql1 : ql0;
+            for (int i = 0; i < 8; i++) {
+                int low = g < 2 ? (int)(byte_of(ql, i) & 0xFu) : (int)(byte_of(ql, i) >> 4);
+                int q = (low | (int)(((byte_of(qh, i) >> (2 * g)) & 3u) << 4)) - 32;
+                w[8 * g + i] = __fmul_rn(ds, (float)q);
+            }
+            koff[g] = (u >> 3) * 256 + n * 128 + g * 32 + l0;
         }
     }
 }
 
-// The whole matrix [rows, cols] into `dst` (activation type, or float32), eight values per thread.
+// The whole matrix [rows, cols] into `dst` (activation type, or float32), one 32-value unit per thread.
 template <int F, typename T>
 __device__ __forceinline__ void q_dequant(const u8* w, const float* scales, T* dst, int rows, int cols) {
-    long long per_row = cols / 8, n = (long long)rows * per_row;
+    long long per_row = cols / 32, n = (long long)rows * per_row;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        int r = (int)(i / per_row), k0 = (int)(i % per_row) * 8;
-        float v[8];
-        q_decode8<F>(w + r * q_row_bytes<F>(cols), k0, F == QF_F8 ? scales[r] : 0.f, v);
-        for (int j = 0; j < 8; j++) st(dst + (long long)r * cols + k0 + j, v[j]);
+        int r = (int)(i / per_row), u = (int)(i % per_row), koff[4];
+        float v[32];
+        q_unit<F>(w + r * q_row_bytes<F>(cols), u, F == QF_F8 ? scales[r] : 0.f, v, koff);
+        for (int run = 0; run < 4; run++)
+            for (int j = 0; j < 8; j++) st(dst + (long long)r * cols + koff[run] + j, v[8 * run + j]);
     }
 }
 
-// One warp's share of weight row `row` (piece `piece` of `split` along k) against the activation rows, as gemv_warp
-// in gemv.cu, with the weights decoded from their blocks.
+// One warp's share of weight row `row` (piece `piece` of `split` along the row's units) against the activation rows,
+// as gemv_warp in gemv.cu, each lane decoding 32 values a step.
 template <int F>
 __device__ __forceinline__ void q_gemv_warp(const act_t* x, const u8* w, const float* scales, int row, int k, int rows,
                                             int piece, int split, float (*partial)[GEMV_MAX_ROWS]) {
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    int share = (k / 8 + split - 1) / split * 8, k_begin = piece * share, k_end = min(k, k_begin + share);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, units = k / 32;
+    int share = (units + split - 1) / split, u_begin = piece * share, u_end = min(units, u_begin + share);
     float acc[GEMV_MAX_ROWS];
     for (int r = 0; r < GEMV_MAX_ROWS; r++) acc[r] = 0.f;
     if (row >= 0) {
         const u8* wr = w + row * q_row_bytes<F>(k);
         float scale = F == QF_F8 ? scales[row] : 0.f;
-#pragma unroll 4
-        for (int k0 = k_begin + lane * 8; k0 < k_end; k0 += 32 * 8) {
-            float wf[8];
-            q_decode8<F>(wr, k0, scale, wf);
+        for (int u = u_begin + lane; u < u_end; u += 32) {
+            float wf[32];
+            int koff[4];
+            q_unit<F>(wr, u, scale, wf, koff);
             for (int r = 0; r < GEMV_MAX_ROWS; r++) {
                 if (r >= rows) break;
-                float xv[8];
-                load8(x + (long long)r * k + k0, xv);
                 float s = 0.f;
-                for (int i = 0; i < 8; i++) s += wf[i] * xv[i];
+                for (int run = 0; run < 4; run++) {
+                    float xv[8];
+                    load8(x + (long long)r * k + koff[run], xv);
+                    for (int i = 0; i < 8; i++) s += wf[8 * run + i] * xv[i];
+                }
                 acc[r] += s;
             }
         }
@@ -129,7 +172,7 @@ __device__ __forceinline__ void q_gemv_warp(const act_t* x, const u8* w, const f
     }
 }
 
-// y[r, m] = Σ_k x[r, k] · W[m, k] for a few rows r; the launch shape of gemv_bf16.
+// y[r, m] = Σ_k x[r, k] · W[m, k] for a few rows r; the launch shape of gemv_bf16 (split counts warps per row).
 template <int F>
 __device__ __forceinline__ void q_gemv(const act_t* x, const u8* w, const float* scales, act_t* y, int rows, int m, int k, int split) {
     __shared__ float partial[GEMV_WARPS][GEMV_MAX_ROWS];
@@ -217,10 +260,10 @@ extern "C" __global__ void dequant_f32_f8(const u8* w, const float* scales, floa
     q_dequant<QF_F8>(w, scales, dst, rows, cols);
 }
 
-// A synthetic model's quantized matrix (benchmarks): random bytes, then every block's fp16 scales set to `d` and
-// every FP8 byte kept finite (exponent ≤ 7, |v| < 2), so that products stay finite and the timing is that of real
-// weights.
-extern "C" __global__ void fill_quant_placeholder(u8* w, int format, long long bytes, unsigned long long seed, unsigned d) {
+// A synthetic model's quantized matrix (benchmarks): random bytes, then every block's fp16 scale set to `d` (and a
+// K-quant's minimum scale to `dmin`), and every FP8 byte kept finite (exponent ≤ 7, |v| < 2), so that products stay
+// finite and the timing is that of real weights.
+extern "C" __global__ void fill_quant_placeholder(u8* w, int format, long long bytes, unsigned long long seed, unsigned d, unsigned dmin) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < bytes; i += (long long)gridDim.x * blockDim.x) {
         unsigned long long z = seed * 0x9E3779B97F4A7C15ull + (unsigned long long)i;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -235,7 +278,8 @@ extern "C" __global__ void fill_quant_placeholder(u8* w, int format, long long b
         else if (format == QF_Q5_K) { o = i % 176; scale_byte = o < 4; }
         else if (format == QF_Q6_K) { o = i % 210; scale_byte = o >= 208; }
         else { o = 0; v &= 0xBFu; }
-        if (scale_byte) v = (o & 1) ? (d >> 8) : (d & 0xffu);
+        unsigned h = (format == QF_Q4_K || format == QF_Q5_K) && o >= 2 ? dmin : d;
+        if (scale_byte) v = (o & 1) ? (h >> 8) : (h & 0xffu);
         w[i] = (u8)v;
     }
 }
