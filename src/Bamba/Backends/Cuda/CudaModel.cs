@@ -46,7 +46,9 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
 
     /// <summary>Loads a model directory onto GPU <paramref name="ordinal"/> ("CUDA is not available: …" without one).</summary>
     /// <param name="bf16SsmState">Keep the SSM state in bf16 (see <see cref="CudaOps"/>); float32 by default.</param>
-    public static CudaModel Load(string directory, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false)
+    /// <param name="lora">A LoRA adapter's deltas by base weight name (<c>LoraFiles.ReadDeltas</c>), applied unmerged; null for none.</param>
+    public static CudaModel Load(string directory, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false,
+        IReadOnlyDictionary<string, LowRankDelta>? lora = null)
     {
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
@@ -55,7 +57,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         {
             if (store.Tensors.FirstOrDefault(t => t.DType == DType.F8_E4M3) is { } f8)
                 throw new BambaException($"{directory}: tensor '{f8.Name}' is FP8 (F8_E4M3), which runs on the CPU for now: pass --device cpu");
-            return Create(config, () => ModelWeights.Load(store, config), store, precision, ordinal, bf16SsmState);
+            return Create(config, () => ModelWeights.Load(store, config, lora), store, precision, ordinal, bf16SsmState);
         }
         catch
         {
@@ -390,6 +392,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         if (batch.AnyPadding) _ops.ZeroPaddingRows(normed, c.HiddenSize, c.HiddenSize, batch.PositionsOnDevice, rows);
         ulong proj = Act("proj", (long)rows * projDim);
         _ops.Linear(normed, w.InProj, proj, rows, projDim, c.HiddenSize);
+        if (w.InProjLora is { } inLora) _ops.AddLowRank(inLora, normed, proj, rows);
         if (w.InProjBias != 0) _ops.AddBias(proj, w.InProjBias, rows, projDim);
         var dtSource = new CudaOps.DtSource(proj, projDim, inner + convDim, w.DtBias, (float)c.TimeStepLimitMin, (float)c.TimeStepLimitMax);
         ulong dt = _ops.Scratch.Get("dt", 4L * rows * heads);
@@ -417,6 +420,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         }
         _ops.GatedRmsNorm(y, proj, projDim, w.Norm, rows, inner, c.MambaNormGroupSize, (float)c.RmsNormEps);
         _ops.Linear(y, w.OutProj, output, rows, c.HiddenSize, inner);
+        if (w.OutProjLora is { } outLora) _ops.AddLowRank(outLora, y, output, rows);
         if (w.OutProjBias != 0) _ops.AddBias(output, w.OutProjBias, rows, c.HiddenSize);
     }
 
@@ -427,6 +431,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         int qWidth = c.NumAttentionHeads * c.HeadDim, kvWidth = c.NumKeyValueHeads * c.HeadDim, qkvWidth = qWidth + 2 * kvWidth;
         ulong qkv = Act("qkv", (long)rows * qkvWidth), attended = Act("attended", (long)rows * qWidth);
         _ops.Linear(normed, w.Qkv, qkv, rows, qkvWidth, c.HiddenSize);
+        if (w.QkvLora is { } qkvLora) _ops.AddLowRank(qkvLora, normed, qkv, rows);
         // Queries and keys are adjacent in each qkv row: one launch rotates both (none without RoPE: Granite's NoPE).
         if (c.UseRope) _ops.Rope(qkv, qkvWidth, batch.PositionsOnDevice, _invFreq.Pointer, rows, c.NumAttentionHeads + c.NumKeyValueHeads, c.HeadDim, c.RotaryDim);
         int n = batch.Singles;
@@ -450,6 +455,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
                 len, cached + len, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, Scale);
         }
         _ops.Linear(attended, w.O, output, rows, c.HiddenSize, qWidth);
+        if (w.OLora is { } oLora) _ops.AddLowRank(oLora, attended, output, rows);
     }
 
     private void FeedForward(CudaWeights.Layer w, ulong normed, ulong output, int rows)
@@ -462,13 +468,23 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     {
         int inter = w.Width, h = Config.HiddenSize;
         ulong hidden = Act(scratch, (long)rows * inter);
-        if (w.Gated) _ops.LinearSwiGlu(normed, w.Up, hidden, rows, inter, h);
+        if (w.Gated && w.UpLora is { } gateUpLora)
+        {
+            // The adapter adds to gate|up before the SwiGLU, so the product goes through scratch (no fused GEMV).
+            ulong gateUp = Act("gate_up", (long)rows * 2 * inter);
+            _ops.Linear(normed, w.Up, gateUp, rows, 2 * inter, h);
+            _ops.AddLowRank(gateUpLora, normed, gateUp, rows);
+            _ops.SwiGlu(gateUp, hidden, rows, inter);
+        }
+        else if (w.Gated) _ops.LinearSwiGlu(normed, w.Up, hidden, rows, inter, h);
         else
         {
             _ops.Linear(normed, w.Up, hidden, rows, inter, h);
+            if (w.UpLora is { } upLora) _ops.AddLowRank(upLora, normed, hidden, rows);
             _ops.SquaredRelu(hidden, (long)rows * inter);
         }
         _ops.Linear(hidden, w.Down, output, rows, h, inter);
+        if (w.DownLora is { } downLora) _ops.AddLowRank(downLora, hidden, output, rows);
     }
 
     /// <summary>

@@ -355,6 +355,19 @@ public sealed class CudaOps : IDisposable
         }
     }
 
+    /// <summary>
+    /// <c>y[n, out] += (x[n, in]·Aᵀ)·Bᵀ</c>: LoRA adapters beside the product just written into y (B carries alpha/r).
+    /// The thin first product takes <see cref="Linear"/>'s path; the second accumulates into y (beta = 1).
+    /// </summary>
+    internal void AddLowRank(CudaLowRank lora, ulong x, ulong y, int n)
+    {
+        ulong low = Scratch.Get("lora.low", (long)n * lora.Rank * ActBytes);
+        Linear(x, lora.A, low, n, lora.Rank, lora.Inputs);
+        Gemm.Matmul(new GemmShape(true, false, lora.Outputs, n, lora.Rank, lora.Rank, lora.Rank, lora.Outputs, Precision,
+            F32Output: Precision == CudaPrecision.Float32), lora.B, low, y, 1f);
+        Profile?.Mark($"lora {lora.Outputs}x{lora.Rank}");
+    }
+
     private bool GemvApplies(ulong x, ulong w, ulong y, int n, int k) =>
         Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && k % 8 == 0 && (x | w | y) % 16 == 0;
 
