@@ -44,21 +44,29 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     public long WeightBytes => _weights.Bytes;
     internal CudaOps Ops => _ops;
 
-    /// <summary>Loads a model directory onto GPU <paramref name="ordinal"/> ("CUDA is not available: …" without one).</summary>
+    /// <summary>
+    /// Loads a model directory (safetensors, FP8 compressed-tensors included) or a GGUF file onto GPU
+    /// <paramref name="ordinal"/> ("CUDA is not available: …" without one). Quantized weights stay quantized on the device.
+    /// </summary>
     /// <param name="bf16SsmState">Keep the SSM state in bf16 (see <see cref="CudaOps"/>); float32 by default.</param>
     /// <param name="lora">A LoRA adapter's deltas by base weight name (<c>LoraFiles.ReadDeltas</c>), applied unmerged; null for none.</param>
-    public static CudaModel Load(string directory, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false,
+    public static CudaModel Load(string path, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false,
         IReadOnlyDictionary<string, LowRankDelta>? lora = null)
     {
-        if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
-        var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
-        var store = WeightStore.Open(directory);
-        try
+        BambaConfig config;
+        WeightStore store;
+        if (Weights.Gguf.GgufModel.IsGgufPath(path))
         {
-            if (store.Tensors.FirstOrDefault(t => t.DType == DType.F8_E4M3) is { } f8)
-                throw new BambaException($"{directory}: tensor '{f8.Name}' is FP8 (F8_E4M3), which runs on the CPU for now: pass --device cpu");
-            return Create(config, () => ModelWeights.Load(store, config, lora), store, precision, ordinal, bf16SsmState);
+            var gguf = Weights.Gguf.GgufModel.Open(path);
+            (config, store) = (gguf.Config, gguf.Store);
         }
+        else
+        {
+            if (!Directory.Exists(path)) throw new BambaException($"{path}: model directory not found");
+            config = BambaConfigReader.Load(Path.Combine(path, "config.json"));
+            store = WeightStore.Open(path);
+        }
+        try { return Create(config, () => ModelWeights.Load(store, config, lora), store, precision, ordinal, bf16SsmState); }
         catch
         {
             store.Dispose();
@@ -117,7 +125,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     /// <summary>
     /// A generous bound on the scratch a step of <paramref name="rows"/> token rows takes (residual, norms, the widest
     /// projections, SwiGLU, conv and mixer outputs, the experts' float32 sum and their gathered rows; twice, as scratch
-    /// buffers grow by half again), plus 256 MiB for GEMM workspace, logits and the SSD chunk buffers.
+    /// buffers grow by half again), plus 256 MiB for GEMM workspace, logits and the SSD chunk buffers, plus the largest
+    /// quantized matrix dequantized for a prefill product.
     /// </summary>
     public long StepWorkingBytes(int rows)
     {
@@ -126,7 +135,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         long mlp = new[] { c.IntermediateSize, c.DenseMlpSize, c.ExpertIntermediateSize, c.SharedExpertIntermediateSize }.Max();
         long experts = c.HasMixtureOfExperts ? 4L * c.HiddenSize + (long)_ops.ActBytes * (3L * c.HiddenSize + 4L * c.NumExperts) : 0;
         long perRow = 8L * c.HiddenSize + experts + (long)_ops.ActBytes * (2L * c.HiddenSize + widest + 3L * mlp + c.ConvDim + c.MambaIntermediate);
-        return 2 * perRow * rows + (256L << 20);
+        return 2 * perRow * rows + (256L << 20) + _weights.LargestDequantizedBytes;
     }
 
     /// <summary>
@@ -271,7 +280,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     {
         int rows = batch.Rows, h = Config.HiddenSize;
         ulong x = _ops.Scratch.Get("x", 4L * rows * h); // the residual stream, float32 in both precisions
-        _ops.Embedding(batch.Tokens, _weights.Embedding, x, rows, h, (float)Config.EmbeddingMultiplier);
+        _ops.Embedding(batch.Tokens, _weights.Embedding.Data, x, rows, h, (float)Config.EmbeddingMultiplier);
         ulong normed = Act("normed", (long)rows * h), delta = Act("mixed", (long)rows * h);
         float eps = (float)Config.RmsNormEps, r = (float)Config.ResidualMultiplier;
         bool pending = false; // whether delta holds a sublayer's output not yet added to x
@@ -391,7 +400,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         // transformers zeroes padding rows before in_proj and again after the conv (the conv kernels do the latter).
         if (batch.AnyPadding) _ops.ZeroPaddingRows(normed, c.HiddenSize, c.HiddenSize, batch.PositionsOnDevice, rows);
         ulong proj = Act("proj", (long)rows * projDim);
-        _ops.Linear(normed, w.InProj, proj, rows, projDim, c.HiddenSize);
+        _ops.Linear(normed, w.InProj, proj, rows);
         if (w.InProjLora is { } inLora) _ops.AddLowRank(inLora, normed, proj, rows);
         if (w.InProjBias != 0) _ops.AddBias(proj, w.InProjBias, rows, projDim);
         var dtSource = new CudaOps.DtSource(proj, projDim, inner + convDim, w.DtBias, (float)c.TimeStepLimitMin, (float)c.TimeStepLimitMax);
@@ -419,7 +428,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
                 y + (ulong)(r0 * inner * act), len);
         }
         _ops.GatedRmsNorm(y, proj, projDim, w.Norm, rows, inner, c.MambaNormGroupSize, (float)c.RmsNormEps);
-        _ops.Linear(y, w.OutProj, output, rows, c.HiddenSize, inner);
+        _ops.Linear(y, w.OutProj, output, rows);
         if (w.OutProjLora is { } outLora) _ops.AddLowRank(outLora, y, output, rows);
         if (w.OutProjBias != 0) _ops.AddBias(output, w.OutProjBias, rows, c.HiddenSize);
     }
@@ -430,7 +439,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         int rows = batch.Rows, act = _ops.ActBytes;
         int qWidth = c.NumAttentionHeads * c.HeadDim, kvWidth = c.NumKeyValueHeads * c.HeadDim, qkvWidth = qWidth + 2 * kvWidth;
         ulong qkv = Act("qkv", (long)rows * qkvWidth), attended = Act("attended", (long)rows * qWidth);
-        _ops.Linear(normed, w.Qkv, qkv, rows, qkvWidth, c.HiddenSize);
+        _ops.Linear(normed, w.Qkv, qkv, rows);
         if (w.QkvLora is { } qkvLora) _ops.AddLowRank(qkvLora, normed, qkv, rows);
         // Queries and keys are adjacent in each qkv row: one launch rotates both (none without RoPE: Granite's NoPE).
         if (c.UseRope) _ops.Rope(qkv, qkvWidth, batch.PositionsOnDevice, _invFreq.Pointer, rows, c.NumAttentionHeads + c.NumKeyValueHeads, c.HeadDim, c.RotaryDim);
@@ -454,7 +463,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             _ops.Attention(runQkv, qkvWidth, kv, table, attended + (ulong)(r0 * qWidth * act), qWidth,
                 len, cached + len, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, Scale);
         }
-        _ops.Linear(attended, w.O, output, rows, c.HiddenSize, qWidth);
+        _ops.Linear(attended, w.O, output, rows);
         if (w.OLora is { } oLora) _ops.AddLowRank(oLora, attended, output, rows);
     }
 
@@ -472,18 +481,18 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         {
             // The adapter adds to gate|up before the SwiGLU, so the product goes through scratch (no fused GEMV).
             ulong gateUp = Act("gate_up", (long)rows * 2 * inter);
-            _ops.Linear(normed, w.Up, gateUp, rows, 2 * inter, h);
+            _ops.Linear(normed, w.Up, gateUp, rows);
             _ops.AddLowRank(gateUpLora, normed, gateUp, rows);
             _ops.SwiGlu(gateUp, hidden, rows, inter);
         }
-        else if (w.Gated) _ops.LinearSwiGlu(normed, w.Up, hidden, rows, inter, h);
+        else if (w.Gated) _ops.LinearSwiGlu(normed, w.Up, hidden, rows, inter);
         else
         {
-            _ops.Linear(normed, w.Up, hidden, rows, inter, h);
+            _ops.Linear(normed, w.Up, hidden, rows);
             if (w.UpLora is { } upLora) _ops.AddLowRank(upLora, normed, hidden, rows);
             _ops.SquaredRelu(hidden, (long)rows * inter);
         }
-        _ops.Linear(hidden, w.Down, output, rows, h, inter);
+        _ops.Linear(hidden, w.Down, output, rows);
         if (w.DownLora is { } downLora) _ops.AddLowRank(downLora, hidden, output, rows);
     }
 
@@ -511,7 +520,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             _ops.ActToF32(normed, input, (long)rows * h);
         }
         ulong logits32 = _ops.Scratch.Get("router", 4L * rows * e);
-        _ops.Gemm.Linear(input, w.Router, logits32, rows, e, h, CudaPrecision.Float32);
+        _ops.Gemm.Linear(input, w.Router.Data, logits32, rows, e, h, CudaPrecision.Float32);
         var routing = ExpertRouter.Route(c, _ops.Device.Download<float>(logits32, (long)rows * e), w.RouterBias, rows);
         RoutingObserver?.Invoke(routing);
         ulong acc = _ops.Scratch.Get("experts.acc", 4L * rows * h);
@@ -544,7 +553,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         ulong normed = Act("final_norm", (long)n * h);
         _ops.RmsNorm(rowsIn, _weights.FinalNorm, normed, n, h, (float)Config.RmsNormEps);
         ulong logits = Act("logits", (long)n * vocab);
-        _ops.Linear(normed, _weights.LmHead, logits, n, vocab, h);
+        _ops.Linear(normed, _weights.LmHead, logits, n);
         if (_ops.Precision == CudaPrecision.Float32) return logits;
         ulong logits32 = _ops.Scratch.Get("logits32", 4L * n * vocab);
         _ops.ActToF32(logits, logits32, (long)n * vocab);
