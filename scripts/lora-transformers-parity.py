@@ -3,20 +3,28 @@
 base with plain torch (W + (lora_alpha/r)·B·A for every adapted module, float32), runs the merged model, and compares
 its per-token log-probabilities with `bamba score --model BASE --lora ADAPTER` (unmerged) within 1e-4.
 Needs torch, transformers and safetensors (the GPU machine has them; CI never runs this).
-Usage: scripts/lora-transformers-parity.py BASE_DIR ADAPTER_DIR [BAMBA_COMMAND...]"""
-import json, subprocess, sys
+Usage: scripts/lora-transformers-parity.py BASE_DIR ADAPTER_DIR [--device cpu|cuda] [--bamba CMD]
+(--device cuda scores with the adapter on the GPU in the fp32 parity mode; --bamba names the bamba executable.)"""
+import argparse, json, shlex, subprocess, sys
 
 import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-base, adapter = sys.argv[1], sys.argv[2]
-bamba = sys.argv[3:] or ["bamba"]
+parser = argparse.ArgumentParser(description="bamba --lora against transformers with the adapter merged by hand")
+parser.add_argument("base")
+parser.add_argument("adapter")
+parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+parser.add_argument("--bamba", default="bamba", help="the bamba command (e.g. 'dotnet run --project src/Bamba.Cli --')")
+args = parser.parse_args()
+base, adapter = args.base, args.adapter
+bamba = shlex.split(args.bamba)
+device = ["--device", "cuda", "--precision", "fp32"] if args.device == "cuda" else []
 config = json.load(open(f"{adapter}/adapter_config.json"))
 scale = config["lora_alpha"] / config["r"]
 tensors = load_file(f"{adapter}/adapter_model.safetensors")
 
-model = AutoModelForCausalLM.from_pretrained(base, torch_dtype=torch.float32).eval()
+model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
 weights = dict(model.named_parameters())
 prefix, merged = "base_model.model.", 0
 for name, a in tensors.items():
@@ -24,6 +32,8 @@ for name, a in tensors.items():
         continue
     module = name[len(prefix):-len(".lora_A.weight")]
     b = tensors[f"{prefix}{module}.lora_B.weight"]
+    if module + ".weight" not in weights:
+        sys.exit(f"transformers' model has no parameter {module}.weight (the adapter's module names are the checkpoint's)")
     with torch.no_grad():
         weights[module + ".weight"] += scale * (b.float() @ a.float())
     merged += 1
@@ -33,9 +43,9 @@ with torch.no_grad():
     logits = model(torch.tensor([ids])).logits[0].float()
 expected = torch.log_softmax(logits, -1)[:-1].gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
 
-out = subprocess.run([*bamba, "score", "--model", base, "--lora", adapter, "--ids", ",".join(map(str, ids)), "--format", "json"],
+out = subprocess.run([*bamba, "score", "--model", base, "--lora", adapter, "--ids", ",".join(map(str, ids)), "--format", "json", *device],
                      check=True, capture_output=True, text=True).stdout
 ours = torch.tensor(json.loads(out)["token_logprobs"][1:], dtype=torch.float32)
 diff = (ours - expected).abs().max().item()
-print(f"{merged} adapted modules; max |bamba --lora − transformers merged| over {len(ids) - 1} log-probs = {diff:.3e}")
+print(f"{merged} adapted modules ({args.device}); max |bamba --lora − transformers merged| over {len(ids) - 1} log-probs = {diff:.3e}")
 sys.exit(0 if diff <= 1e-4 * max(1.0, expected.abs().max().item()) else 1)

@@ -18,8 +18,8 @@ internal static class ModelOptions
         ? File.Exists(path) ? File.ReadAllText(path) : throw new BambaException($"--chat-template {path}: file not found")
         : null;
 
-    /// <summary><c>--lora DIR</c>: a PEFT LoRA adapter applied unmerged (CPU).</summary>
-    public static readonly Flag Lora = new("lora", "apply this LoRA adapter (PEFT's adapter_config.json + adapter_model.safetensors) unmerged, on the CPU", "DIR");
+    /// <summary><c>--lora DIR</c>: a PEFT LoRA adapter applied unmerged (CPU or CUDA).</summary>
+    public static readonly Flag Lora = new("lora", "apply this LoRA adapter (PEFT's adapter_config.json + adapter_model.safetensors) unmerged", "DIR");
 
     /// <summary><c>--device</c> and <c>--precision</c>, for the commands that run a model.</summary>
     public static readonly Flag[] Device =

@@ -14,7 +14,8 @@ internal static class GpuBench
     {
         string? modelDir = args.String("model");
         string preset = args.Choice("preset", "bamba-9b", SyntheticModel.PresetNames);
-        string scenario = args.Choice("scenario", "all", "all", "decode", "prefill", "throughput");
+        string scenario = args.Choice("scenario", "all", "all", "decode", "prefill", "throughput", "lora-train");
+        if (scenario == "lora-train") return LoraTrain(args, modelDir, preset, format, stdout);
         string compare = args.Choice("compare", modelDir is null && preset == "bamba-9b" ? "transformer-8b" : "none",
             [.. SyntheticModel.PresetNames, "none"]);
         var options = new GpuBenchOptions
@@ -37,6 +38,21 @@ internal static class GpuBench
         var report = Output.LiveOutput.Status(live, "bench", progress => GpuBenchmark.Run(options, progress));
         stdout.WriteLine(format == "json" ? JsonLines.Write(report) : report.ToTable());
         if (jsonFile is not null) File.WriteAllText(jsonFile, JsonLines.Write(report) + "\n");
+        return 0;
+    }
+
+    /// <summary>LoRA fine-tuning throughput and peak memory on a preset's shape (<see cref="LoraTrainScenario"/>).</summary>
+    private static int LoraTrain(CommandLine args, string? modelDir, string preset, string format, TextWriter stdout)
+    {
+        if (modelDir is not null) throw new BambaException("--scenario lora-train runs on a --preset's shape (random weights), not --model");
+        int rank = args.Int("lora-rank", 16, 1), tokens = args.Int("train-tokens", 4096, 1), steps = args.Int("train-steps", 3, 1);
+        string? jsonFile = args.String("json");
+        bool live = Output.LiveOutput.Enabled(args);
+        args.EnsureAllUsed();
+        var result = Output.LiveOutput.Status(live, "bench", progress =>
+            LoraTrainScenario.Run(preset, SyntheticModel.Preset(preset), rank, tokens, steps, progress));
+        stdout.WriteLine(format == "json" ? JsonLines.Write(result) : result.ToTable());
+        if (jsonFile is not null) File.WriteAllText(jsonFile, JsonLines.Write(result) + "\n");
         return 0;
     }
 }

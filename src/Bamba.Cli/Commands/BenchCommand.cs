@@ -22,7 +22,7 @@ internal sealed class BenchCommand : ICommand
         new("prompt-tokens", "prompt length for the decode measurement", "N", "128 (CPU), 512 (CUDA)"),
         new("new-tokens", "tokens decoded", "N", "32 (CPU), 256 (CUDA)"),
         new("format", "a table, or one JSON object", "table|json", "table"),
-        new("scenario", "CUDA: which measurements", "all|decode|prefill|throughput", "all"),
+        new("scenario", "CUDA: which measurements (lora-train: LoRA fine-tuning of the preset, alone)", "all|decode|prefill|throughput|lora-train", "all"),
         new("compare", "CUDA: the preset whose throughput is measured beside", "PRESET|none", "transformer-8b for bamba-9b, else none"),
         new("prefill-tokens", "CUDA: the prefill measurement's prompt length", "N", "4096"),
         new("requests", "CUDA: requests in the throughput scenario", "N", "64"),
@@ -33,6 +33,9 @@ internal sealed class BenchCommand : ICommand
         new("ssm-state", "CUDA: the SSM state's precision", "fp32|bf16", "fp32"),
         new("weights", "CUDA: how the preset's matrices are stored (quantized ones stay quantized on the GPU)", "bf16|fp8|q8_0|q4_k|q6_k", "bf16"),
         Flag.Switch("profile", "CUDA: add GPU time per kernel"),
+        new("lora-rank", "CUDA lora-train: the adapters' rank (on every linear layer)", "R", "16"),
+        new("train-tokens", "CUDA lora-train: tokens per packed row (one row a step)", "N", "4096"),
+        new("train-steps", "CUDA lora-train: timed steps, after one warm-up step", "N", "3"),
         LiveOutput.NoProgress,
         new("json", "CUDA: also write the JSON report to this file", "FILE"),
     ];
@@ -41,6 +44,7 @@ internal sealed class BenchCommand : ICommand
         "bamba bench",
         "bamba bench --model models/default --prompt-tokens 256 --format json",
         "bamba bench --device cuda --scenario decode --json result.json",
+        "bamba bench --device cuda --scenario lora-train --preset bamba-9b",
     ];
 
     public int Run(CommandLine args, TextWriter stdout)

@@ -46,7 +46,7 @@ internal sealed class TrainCommand : ICommand
         .. ModelOptions.Device,
         Flag.Switch("resume", "continue the checkpoint in --out with its saved settings"),
         LiveOutput.NoProgress,
-        new("lora-rank", "train LoRA adapters of rank R on the frozen --model (CPU), saved in PEFT's format", "R"),
+        new("lora-rank", "train LoRA adapters of rank R on the frozen --model, saved in PEFT's format", "R"),
         new("lora-alpha", "LoRA scale numerator: updates are scaled by alpha/R", "A", "2·R"),
         new("lora-dropout", "dropout on the adapters' input", "P", "0"),
         new("lora-targets", "comma-separated: in_proj,out_proj,q_proj,k_proj,v_proj,o_proj,gate_up,down", "LIST", "all of them"),
@@ -127,9 +127,15 @@ internal sealed class TrainCommand : ICommand
     private static ITrainingEngine CreateEngine(CudaDevice? gpu, CudaPrecision precision, Setup setup, ITrainingProgress progress)
     {
         if (gpu is null) return new CpuTrainingEngine(new TrainableModel(setup.Parameters, setup.Lora), setup.Optimizer);
-        if (setup.Lora is not null) throw new BambaException("train: LoRA training runs on the CPU for now: pass --device cpu");
-        progress.Message($"train: on {gpu.Name}, {(precision == CudaPrecision.BFloat16 ? "bf16 GEMMs with fp32 master weights" : "fp32")}");
-        return new CudaTrainingEngine(gpu, setup.Parameters, setup.Optimizer, precision);
+        string mode = (precision, setup.Lora) switch
+        {
+            (CudaPrecision.BFloat16, null) => "bf16 GEMMs with fp32 master weights",
+            (CudaPrecision.BFloat16, _) => "LoRA: frozen bf16 base, fp32 adapters and moments, bf16 GEMMs",
+            (_, null) => "fp32",
+            _ => "LoRA: frozen fp32 base, fp32 adapters",
+        };
+        progress.Message($"train: on {gpu.Name}, {mode}");
+        return new CudaTrainingEngine(gpu, setup.Parameters, setup.Optimizer, precision, setup.Lora);
     }
 
     private static Setup Start(CommandLine args, string output, string data, AdamWOptions options)

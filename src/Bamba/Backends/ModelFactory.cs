@@ -29,13 +29,13 @@ public static class ModelFactory
     public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision = CudaPrecision.BFloat16) =>
         Resolve(device) == ComputeDevice.Cuda ? CudaModel.Load(directory, precision) : BambaModel.Load(directory);
 
-    /// <summary>The model with a PEFT LoRA adapter applied unmerged (CPU only for now; CUDA refuses in one line).</summary>
+    /// <summary>The model with a PEFT LoRA adapter applied unmerged, on the CPU or the GPU.</summary>
     public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision, string? lora)
     {
         if (lora is null) return Load(directory, device, precision);
-        if (Resolve(device) == ComputeDevice.Cuda) throw new BambaException("--lora runs on the CPU for now: pass --device cpu, or merge it first (bamba merge-lora)");
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = Configuration.BambaConfigReader.Load(Path.Combine(directory, "config.json"));
-        return BambaModel.Load(directory, Training.Lora.LoraFiles.ReadDeltas(lora, config));
+        var deltas = Training.Lora.LoraFiles.ReadDeltas(lora, config);
+        return Resolve(device) == ComputeDevice.Cuda ? CudaModel.Load(directory, precision, lora: deltas) : BambaModel.Load(directory, deltas);
     }
 }

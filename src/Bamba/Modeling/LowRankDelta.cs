@@ -11,6 +11,12 @@ namespace Bamba.Modeling;
 public sealed class LowRankDelta(float[] a, float[] b, int rank, int inputs, int outputs, float scale)
 {
     public int Rank => rank;
+    public int Inputs => inputs;
+    public int Outputs => outputs;
+    public float Scale => scale;
+    /// <summary>A [rank, inputs] and B [outputs, rank], row-major (what the GPU copies up).</summary>
+    internal ReadOnlySpan<float> A => a;
+    internal ReadOnlySpan<float> B => b;
 
     public void Add(ReadOnlySpan<float> x, int rows, Span<float> y)
     {

@@ -110,14 +110,14 @@ public class CudaTrainingTests(ITestOutputHelper output)
         AttnLayerIndices = [3], MambaNHeads = 6, MambaDHead = 64, MambaDState = 32, MambaChunkSize = 64, MaxPositionEmbeddings = 4096,
     };
 
-    private static TrainingBatch Batch(int vocab, int seed)
+    internal static TrainingBatch Batch(int vocab, int seed)
     {
         var rng = new Random(seed);
         return new TrainingBatch(new[] { 30, 12, 50 }.Select(l => Enumerable.Range(0, l).Select(_ => rng.Next(vocab)).ToArray()).ToList());
     }
 
     /// <summary>Steps as the Trainer takes them (one row per step, clipping at 1), returning each step's loss.</summary>
-    private static double[] Steps(ITrainingEngine engine, TrainingBatch batch, int steps, float lr)
+    internal static double[] Steps(ITrainingEngine engine, TrainingBatch batch, int steps, float lr)
     {
         var losses = new double[steps];
         for (int i = 0; i < steps; i++)

@@ -40,8 +40,8 @@ public sealed unsafe class CublasLtGemm : IDisposable
     public void Linear(ulong x, ulong w, ulong y, int n, int m, int k, CudaPrecision precision) =>
         Matmul(new GemmShape(true, false, m, n, k, k, k, m, precision, F32Output: precision == CudaPrecision.Float32), w, x, y, 0f);
 
-    /// <summary><c>C (M×N) = op(A)·op(B) + beta·C</c>, column-major; beta = 1 accumulates into C in place.</summary>
-    public void Matmul(GemmShape s, ulong a, ulong b, ulong c, float beta)
+    /// <summary><c>C (M×N) = alpha·op(A)·op(B) + beta·C</c>, column-major; beta = 1 accumulates into C in place.</summary>
+    public void Matmul(GemmShape s, ulong a, ulong b, ulong c, float beta, float alpha = 1f)
     {
         if (s.M == 0 || s.N == 0) return;
         Plan plan;
@@ -49,13 +49,12 @@ public sealed unsafe class CublasLtGemm : IDisposable
         {
             if (!_plans.TryGetValue(s, out plan!)) _plans[s] = plan = CreatePlan(s, beta == 0 ? (a, b, c) : null);
         }
-        Run(plan, plan.Algo, s, a, b, c, beta);
+        Run(plan, plan.Algo, s, a, b, c, beta, alpha);
     }
 
-    private void Run(Plan plan, AlgoBox algo, GemmShape s, ulong a, ulong b, ulong c, float beta)
+    private void Run(Plan plan, AlgoBox algo, GemmShape s, ulong a, ulong b, ulong c, float beta, float alpha = 1f)
     {
         _device.MakeCurrent();
-        float alpha = 1f;
         CudaCheck.Cublas(CublasLtApi.cublasLtMatmul(_handle.DangerousGetHandle(), plan.Desc.DangerousGetHandle(), &alpha,
             a, plan.A.DangerousGetHandle(), b, plan.B.DangerousGetHandle(), &beta, c, plan.C.DangerousGetHandle(), c, plan.C.DangerousGetHandle(),
             algo.Algo, _workspace.Pointer, (nuint)Math.Min((long)algo.WorkspaceSize, WorkspaceBytes), _device.Stream),

@@ -64,7 +64,9 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     /// <paramref name="ordinal"/> ("CUDA is not available: …" without one). Quantized weights stay quantized on the device.
     /// </summary>
     /// <param name="bf16SsmState">Keep the SSM state in bf16 (see <see cref="CudaOps"/>); float32 by default.</param>
-    public static CudaModel Load(string path, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false)
+    /// <param name="lora">A LoRA adapter's deltas by base weight name (<c>LoraFiles.ReadDeltas</c>), applied unmerged; null for none.</param>
+    public static CudaModel Load(string path, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false,
+        IReadOnlyDictionary<string, LowRankDelta>? lora = null)
     {
         BambaConfig config;
         WeightStore store;
@@ -79,7 +81,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             config = BambaConfigReader.Load(Path.Combine(path, "config.json"));
             store = WeightStore.Open(path);
         }
-        try { return Create(config, () => ModelWeights.Load(store, config), store, precision, ordinal, bf16SsmState); }
+        try { return Create(config, () => ModelWeights.Load(store, config, lora), store, precision, ordinal, bf16SsmState); }
         catch
         {
             store.Dispose();
@@ -416,6 +418,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         if (batch.AnyPadding) _ops.ZeroPaddingRows(normed, c.HiddenSize, c.HiddenSize, batch.PositionsOnDevice, rows);
         ulong proj = Act("proj", (long)rows * projDim);
         _ops.Linear(normed, w.InProj, proj, rows);
+        if (w.InProjLora is { } inLora) _ops.AddLowRank(inLora, normed, proj, rows);
         if (w.InProjBias != 0) _ops.AddBias(proj, w.InProjBias, rows, projDim);
         var dtSource = new CudaOps.DtSource(proj, projDim, inner + convDim, w.DtBias, (float)c.TimeStepLimitMin, (float)c.TimeStepLimitMax);
         ulong dt = _ops.Scratch.Get("dt", 4L * rows * heads);
@@ -443,6 +446,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         }
         _ops.GatedRmsNorm(y, proj, projDim, w.Norm, rows, inner, c.MambaNormGroupSize, (float)c.RmsNormEps);
         _ops.Linear(y, w.OutProj, output, rows);
+        if (w.OutProjLora is { } outLora) _ops.AddLowRank(outLora, y, output, rows);
         if (w.OutProjBias != 0) _ops.AddBias(output, w.OutProjBias, rows, c.HiddenSize);
     }
 
@@ -453,6 +457,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         int qWidth = c.NumAttentionHeads * c.HeadDim, kvWidth = c.NumKeyValueHeads * c.HeadDim, qkvWidth = qWidth + 2 * kvWidth;
         ulong qkv = Act("qkv", (long)rows * qkvWidth), attended = Act("attended", (long)rows * qWidth);
         _ops.Linear(normed, w.Qkv, qkv, rows);
+        if (w.QkvLora is { } qkvLora) _ops.AddLowRank(qkvLora, normed, qkv, rows);
         // Queries and keys are adjacent in each qkv row: one launch rotates both (none without RoPE: Granite's NoPE).
         if (c.UseRope) _ops.Rope(qkv, qkvWidth, batch.PositionsOnDevice, _invFreq.Pointer, rows, c.NumAttentionHeads + c.NumKeyValueHeads, c.HeadDim, c.RotaryDim);
         int n = batch.Singles;
@@ -476,6 +481,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
                 len, cached + len, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, Scale);
         }
         _ops.Linear(attended, w.O, output, rows);
+        if (w.OLora is { } oLora) _ops.AddLowRank(oLora, attended, output, rows);
     }
 
     private void FeedForward(CudaWeights.Layer w, ulong normed, ulong output, int rows)
@@ -488,13 +494,23 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     {
         int inter = w.Width, h = Config.HiddenSize;
         ulong hidden = Act(scratch, (long)rows * inter);
-        if (w.Gated) _ops.LinearSwiGlu(normed, w.Up, hidden, rows, inter);
+        if (w.Gated && w.UpLora is { } gateUpLora)
+        {
+            // The adapter adds to gate|up before the SwiGLU, so the product goes through scratch (no fused GEMV).
+            ulong gateUp = Act("gate_up", (long)rows * 2 * inter);
+            _ops.Linear(normed, w.Up, gateUp, rows);
+            _ops.AddLowRank(gateUpLora, normed, gateUp, rows);
+            _ops.SwiGlu(gateUp, hidden, rows, inter);
+        }
+        else if (w.Gated) _ops.LinearSwiGlu(normed, w.Up, hidden, rows, inter);
         else
         {
             _ops.Linear(normed, w.Up, hidden, rows);
+            if (w.UpLora is { } upLora) _ops.AddLowRank(upLora, normed, hidden, rows);
             _ops.SquaredRelu(hidden, (long)rows * inter);
         }
         _ops.Linear(hidden, w.Down, output, rows);
+        if (w.DownLora is { } downLora) _ops.AddLowRank(downLora, hidden, output, rows);
     }
 
     /// <summary>

@@ -356,6 +356,19 @@ public sealed class CudaOps : IDisposable
     }
 
     /// <summary>
+    /// <c>y[n, out] += (x[n, in]·Aᵀ)·Bᵀ</c>: LoRA adapters beside the product just written into y (B carries alpha/r).
+    /// The thin first product takes the plain-matrix Linear's path; the second accumulates into y (beta = 1).
+    /// </summary>
+    internal void AddLowRank(CudaLowRank lora, ulong x, ulong y, int n)
+    {
+        ulong low = Scratch.Get("lora.low", (long)n * lora.Rank * ActBytes);
+        Linear(x, lora.A, low, n, lora.Rank, lora.Inputs);
+        Gemm.Matmul(new GemmShape(true, false, lora.Outputs, n, lora.Rank, lora.Rank, lora.Rank, lora.Outputs, Precision,
+            F32Output: Precision == CudaPrecision.Float32), lora.B, low, y, 1f);
+        Profile?.Mark($"lora {lora.Outputs}x{lora.Rank}");
+    }
+
+    /// <summary>
     /// <c>y[n, m] = x[n, k] · Wᵀ</c> for a matrix in any format: a plain one as above; a quantized one through its own
     /// GEMV for decode rows in bf16 mode (the weights stream in their stored bytes), otherwise dequantized into scratch
     /// in the activation type and multiplied by cuBLASLt (prefill, and every product in the fp32 parity mode).

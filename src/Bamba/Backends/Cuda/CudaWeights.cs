@@ -45,8 +45,14 @@ internal sealed class CudaWeights : IDisposable
                 Norm = Vector(ops, m.Norm),
                 OutProj = Matrix(ops, m.OutProj),
                 OutProjBias = Vector(ops, m.OutProjBias),
+                InProjLora = LowRank(ops, (m.InProjDelta, m.InProj)),
+                OutProjLora = LowRank(ops, (m.OutProjDelta, m.OutProj)),
             } : null,
-            Attention = l.Attention is { } a ? new Attention { Qkv = Matrix(ops, a.Q, a.K, a.V), O = Matrix(ops, a.O) } : null,
+            Attention = l.Attention is { } a ? new Attention
+            {
+                Qkv = Matrix(ops, a.Q, a.K, a.V), O = Matrix(ops, a.O),
+                QkvLora = LowRank(ops, (a.QDelta, a.Q), (a.KDelta, a.K), (a.VDelta, a.V)), OLora = LowRank(ops, (a.ODelta, a.O)),
+            } : null,
         }).ToArray();
         ops.Device.Synchronize();
         _staging?.Dispose();
@@ -79,6 +85,8 @@ internal sealed class CudaWeights : IDisposable
     public sealed class Mlp
     {
         public DeviceMatrix Up, Down;
+        /// <summary>LoRA adapters beside <see cref="Up"/> (gate|up stacked as it is) and <see cref="Down"/>, or null.</summary>
+        public CudaLowRank? UpLora, DownLora;
         public bool Gated;
         /// <summary>The hidden width: the dense MLP's, an expert's or the shared expert's (they differ in Granite and Nemotron-H).</summary>
         public int Width;
@@ -100,11 +108,14 @@ internal sealed class CudaWeights : IDisposable
     {
         public DeviceMatrix InProj, OutProj;
         public ulong InProjBias, ConvWeight, ConvBias, DtBias, A, D, Norm, OutProjBias;
+        public CudaLowRank? InProjLora, OutProjLora;
     }
 
     public sealed class Attention
     {
         public DeviceMatrix Qkv, O;
+        /// <summary>LoRA adapters beside q|k|v (any of the three) and o, or null.</summary>
+        public CudaLowRank? QkvLora, OLora;
     }
 
     private DeviceBuffer? _staging;
@@ -251,8 +262,20 @@ internal sealed class CudaWeights : IDisposable
     }
 
     private Mlp Dense(CudaOps ops, MlpWeights m) => m.Gate is { } gate
-        ? new Mlp { Up = Matrix(ops, gate, m.Up), Down = Matrix(ops, m.Down), Gated = true, Width = checked((int)m.Up.Shape[0]) }
-        : new Mlp { Up = Matrix(ops, m.Up), Down = Matrix(ops, m.Down), Width = checked((int)m.Up.Shape[0]) };
+        ? new Mlp
+        {
+            Up = Matrix(ops, gate, m.Up), Down = Matrix(ops, m.Down), Gated = true, Width = checked((int)m.Up.Shape[0]),
+            UpLora = LowRank(ops, (m.GateDelta, gate), (m.UpDelta, m.Up)), DownLora = LowRank(ops, (m.DownDelta, m.Down)),
+        }
+        : new Mlp
+        {
+            Up = Matrix(ops, m.Up), Down = Matrix(ops, m.Down), Width = checked((int)m.Up.Shape[0]),
+            UpLora = LowRank(ops, (m.UpDelta, m.Up)), DownLora = LowRank(ops, (m.DownDelta, m.Down)),
+        };
+
+    /// <summary>The LoRA adapters beside a matrix stacked from <paramref name="parts"/>, or null when none has one.</summary>
+    private CudaLowRank? LowRank(CudaOps ops, params (LowRankDelta? Delta, WeightTensor Part)[] parts) =>
+        CudaLowRank.Stack(ops, _owned, parts.Select(p => (p.Delta, checked((int)(p.Part.ElementCount / p.Part.Shape[^1])))).ToArray());
 
     /// <summary>A float32 vector; an empty one (an absent bias) is the null pointer, which the kernels skip.</summary>
     private ulong Vector(CudaOps ops, float[] values)

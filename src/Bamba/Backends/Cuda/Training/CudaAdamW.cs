@@ -21,7 +21,7 @@ public sealed class CudaAdamW : IDisposable
         _first = ops.Device.AllocateZeroed(4 * parameters.Elements);
         _second = ops.Device.AllocateZeroed(4 * parameters.Elements);
         _partials = ops.Device.Allocate(CudaTrainOps.PartialBytes);
-        foreach (var p in parameters.Host.All)
+        foreach (var p in parameters.All)
         {
             ops.Device.Copy<float>(First(p), host.First[p.Name]);
             ops.Device.Copy<float>(Second(p), host.Second[p.Name]);
@@ -48,7 +48,7 @@ public sealed class CudaAdamW : IDisposable
         Host.Step++;
         float b1 = Options.Beta1, b2 = Options.Beta2;
         float correction1 = 1f - MathF.Pow(b1, Host.Step), correction2 = 1f - MathF.Pow(b2, Host.Step);
-        foreach (var p in _parameters.Host.All)
+        foreach (var p in _parameters.All)
         {
             float decay = p.Decay && Options.WeightDecay > 0 ? 1f - lr * Options.WeightDecay : 1f;
             _ops.AdamW(_parameters.Value(p), _parameters.Grad(p), First(p), Second(p), p.Length, lr, decay, Options, correction1, correction2);
@@ -59,7 +59,7 @@ public sealed class CudaAdamW : IDisposable
     /// <summary>Device moments → the host optimizer (the master weights go through <see cref="CudaParameters.Download"/>).</summary>
     public void Download()
     {
-        foreach (var p in _parameters.Host.All)
+        foreach (var p in _parameters.All)
         {
             _ops.Device.Copy<float>(Host.First[p.Name], First(p));
             _ops.Device.Copy<float>(Host.Second[p.Name], Second(p));

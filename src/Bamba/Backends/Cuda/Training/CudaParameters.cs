@@ -1,67 +1,103 @@
+using Bamba.Numerics;
 using Bamba.Training;
 
 namespace Bamba.Backends.Cuda.Training;
 
 /// <summary>
-/// Every parameter of a <see cref="ParameterSet"/> on the GPU in three flat buffers: float32 master values, float32
-/// gradients and, in bf16 mode, the bf16 copies the GEMMs read (refreshed after each optimizer step). Each
-/// parameter starts on a 512-byte boundary, because cuBLASLt's heuristic assumes aligned operands.
+/// Parameters on the GPU in flat buffers: float32 master values, float32 gradients and, in bf16 mode, the bf16 copies
+/// the GEMMs read (refreshed after each optimizer step). Each parameter starts on a 512-byte boundary, because
+/// cuBLASLt's heuristic assumes aligned operands.
+/// A frozen set (the base of a LoRA run) is kept as LoRA users expect: in bf16 mode its matrices only as bf16 (the
+/// embedding also in float32, which its lookup reads), its vectors in float32; it has no gradients, so
+/// <see cref="Grad(string)"/> gives a shared sink that the kernels computing a vector's gradient beside another
+/// result (the SSD backward's dA and dD) write into and nothing reads.
 /// </summary>
 public sealed class CudaParameters : IDisposable
 {
     private const int AlignElements = 128;
     private readonly CudaTrainOps _ops;
-    private readonly Dictionary<string, long> _offsets = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _offsets = new(StringComparer.Ordinal), _bf16Offsets = new(StringComparer.Ordinal);
     private readonly DeviceBuffer _master, _grad;
     private readonly DeviceBuffer? _bf16;
 
-    public CudaParameters(CudaTrainOps ops, ParameterSet host, CudaPrecision precision)
+    /// <summary>Every parameter of a model (trained, or frozen under LoRA).</summary>
+    public CudaParameters(CudaTrainOps ops, ParameterSet host, CudaPrecision precision, bool frozen = false)
+        : this(ops, host.All, precision, frozen) => Host = host;
+
+    /// <summary>Some parameters only: a LoRA run's adapters.</summary>
+    public CudaParameters(CudaTrainOps ops, IReadOnlyList<Parameter> all, CudaPrecision precision, bool frozen = false)
     {
         _ops = ops;
-        Host = host;
+        All = all;
         Precision = precision;
-        long total = 0;
-        foreach (var p in host.All)
+        Frozen = frozen;
+        long total = 0, total16 = 0;
+        foreach (var p in all)
         {
-            _offsets[p.Name] = total;
-            total += (p.Length + AlignElements - 1) / AlignElements * AlignElements;
+            long aligned = (p.Length + AlignElements - 1) / AlignElements * AlignElements;
+            bool matrix = p.Shape.Length == 2, bf16 = precision == CudaPrecision.BFloat16;
+            if (!(frozen && bf16 && matrix) || p.Name == EmbeddingName) (_offsets[p.Name], total) = (total, total + aligned);
+            if (bf16 && (!frozen || matrix)) (_bf16Offsets[p.Name], total16) = (total16, total16 + aligned);
         }
         Elements = total;
-        _master = ops.Device.AllocateZeroed(4 * total);
-        _grad = ops.Device.AllocateZeroed(4 * total);
-        if (precision == CudaPrecision.BFloat16) _bf16 = ops.Device.AllocateZeroed(2 * total);
+        _master = ops.Device.AllocateZeroed(4 * Math.Max(1, total));
+        // A frozen set's sink: as long as its longest vector.
+        long gradElements = frozen ? all.Where(p => p.Shape.Length != 2).Select(p => (long)p.Length).DefaultIfEmpty(1).Max() : total;
+        _grad = ops.Device.AllocateZeroed(4 * gradElements);
+        if (precision == CudaPrecision.BFloat16) _bf16 = ops.Device.AllocateZeroed(2 * Math.Max(1, total16));
         Upload();
     }
 
-    public ParameterSet Host { get; }
-    public CudaPrecision Precision { get; }
-    /// <summary>Elements of each flat buffer, alignment padding included (padding stays zero).</summary>
-    public long Elements { get; }
-    public ulong GradBuffer => _grad.Pointer;
+    private const string EmbeddingName = "model.embed_tokens.weight";
 
-    public ulong Value(string name) => _master.Pointer + 4UL * (ulong)_offsets[name];
-    public ulong Grad(string name) => _grad.Pointer + 4UL * (ulong)_offsets[name];
+    /// <summary>The model's parameter set (null for a set of adapters).</summary>
+    public ParameterSet? Host { get; }
+    public IReadOnlyList<Parameter> All { get; }
+    public Configuration.BambaConfig Config => Host?.Config ?? throw new InvalidOperationException("a set of adapters has no model config");
+    public CudaPrecision Precision { get; }
+    /// <summary>No gradients and no updates: the base of a LoRA run.</summary>
+    public bool Frozen { get; }
+    /// <summary>Elements of the float32 buffers, alignment padding included (padding stays zero).</summary>
+    public long Elements { get; }
+    public ulong GradBuffer => Frozen ? throw new InvalidOperationException("a frozen parameter set has no gradients") : _grad.Pointer;
+
+    public ulong Value(string name) => _master.Pointer + 4UL * (ulong)Offset(name);
+    public ulong Grad(string name) => Frozen ? _grad.Pointer : _grad.Pointer + 4UL * (ulong)Offset(name);
 
     /// <summary>What a GEMM reads for this weight: the bf16 copy in bf16 mode, the master values in fp32 mode.</summary>
-    public ulong GemmOperand(string name) => _bf16 is null ? Value(name) : _bf16.Pointer + 2UL * (ulong)_offsets[name];
+    public ulong GemmOperand(string name) => _bf16 is null ? Value(name) : _bf16.Pointer + 2UL * (ulong)_bf16Offsets[name];
 
     /// <summary>Where the parameter starts in any flat float32 buffer laid out like these (the optimizer's moments).</summary>
-    public ulong ByteOffset(Parameter p) => 4UL * (ulong)_offsets[p.Name];
+    public ulong ByteOffset(Parameter p) => 4UL * (ulong)Offset(p.Name);
 
     public ulong Value(Parameter p) => Value(p.Name);
     public ulong Grad(Parameter p) => Grad(p.Name);
 
+    private long Offset(string name) => _offsets.TryGetValue(name, out long offset) ? offset
+        : throw new InvalidOperationException($"{name} is kept only as the bf16 operand of its GEMMs (a frozen matrix)");
+
     /// <summary>Host master values → device (and the bf16 copies).</summary>
     public void Upload()
     {
-        foreach (var p in Host.All) _ops.Device.Copy<float>(Value(p), p.Value);
-        RefreshCopies();
+        foreach (var p in All)
+        {
+            if (_offsets.ContainsKey(p.Name)) _ops.Device.Copy<float>(Value(p), p.Value);
+            else _ops.Device.Copy<ushort>(GemmOperand(p.Name), p.Value.Select(BFloat16.FromSingle).ToArray());
+        }
+        if (Frozen)
+        {
+            // Only the matrices that also have float32 values (the embedding) need their bf16 copies made here.
+            foreach (var p in All.Where(p => _offsets.ContainsKey(p.Name) && _bf16Offsets.ContainsKey(p.Name)))
+                _ops.ToBFloat16(Value(p), GemmOperand(p.Name), p.Length);
+        }
+        else RefreshCopies();
     }
 
-    /// <summary>Device master values and gradients → the host parameters (for checkpoints and tests).</summary>
+    /// <summary>Device master values and gradients → the host parameters (for checkpoints and tests); a frozen set never changes.</summary>
     public void Download()
     {
-        foreach (var p in Host.All)
+        if (Frozen) return;
+        foreach (var p in All)
         {
             _ops.Device.Copy<float>(p.Value, Value(p));
             _ops.Device.Copy<float>(p.Grad, Grad(p));
@@ -70,10 +106,14 @@ public sealed class CudaParameters : IDisposable
 
     public void RefreshCopies()
     {
+        if (Frozen) throw new InvalidOperationException("a frozen parameter set is never updated");
         if (_bf16 is not null) _ops.ToBFloat16(_master.Pointer, _bf16.Pointer, Elements);
     }
 
-    public void ZeroGrad() => _ops.Device.Clear(_grad.Pointer, 4 * Elements);
+    public void ZeroGrad()
+    {
+        if (!Frozen) _ops.Device.Clear(_grad.Pointer, 4 * Elements);
+    }
 
     public void Dispose()
     {

@@ -16,14 +16,15 @@ public sealed class CudaTrainableModel : IDisposable
     private readonly CudaLayerTrainer[] _layers;
     private readonly DeviceBuffer _invFreq, _negInvFreq;
 
-    public CudaTrainableModel(CudaTrainOps ops, CudaParameters parameters)
+    /// <param name="lora">A LoRA run's adapters beside the frozen <paramref name="parameters"/>, or null to train the model itself.</param>
+    public CudaTrainableModel(CudaTrainOps ops, CudaParameters parameters, CudaLora? lora = null)
     {
-        EnsureSupported(parameters.Host.Config);
+        EnsureSupported(parameters.Config);
         _ops = ops;
         Parameters = parameters;
         _scratch = new DeviceScratch(ops.Device);
-        _t = new TrainContext(ops, parameters, new TrainGemm(ops, parameters, _scratch), _scratch);
-        var c = parameters.Host.Config;
+        _t = new TrainContext(ops, parameters, new TrainGemm(ops, parameters, _scratch, lora), _scratch);
+        var c = parameters.Config;
         // Same RoPE frequencies as the CPU trainer (bf16-rounded for a bf16 checkpoint, as transformers has them).
         var freqs = new Rope(c.RopeTheta, c.RotaryDim, c.Dtype == "bfloat16").InverseFrequencies.ToArray();
         if (freqs.Length == 0) freqs = [0f];
@@ -52,7 +53,7 @@ public sealed class CudaTrainableModel : IDisposable
     }
 
     public CudaParameters Parameters { get; }
-    private Configuration.BambaConfig Config => Parameters.Host.Config;
+    private Configuration.BambaConfig Config => Parameters.Config;
     private string HeadName => Config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
     private const string Embedding = "model.embed_tokens.weight", FinalNorm = "model.final_layernorm.weight";
 
@@ -106,7 +107,7 @@ public sealed class CudaTrainableModel : IDisposable
         _ops.Device.Clear(dx, 4L * rows * h);
         _t.RmsNormBackward(x, FinalNorm, dNormed, dx, rows, h);
         for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(b, tapes[i], dx);
-        _ops.EmbeddingBackward(b.Tokens, dx, rows, h, Parameters.Grad(Embedding));
+        if (!Parameters.Frozen) _ops.EmbeddingBackward(b.Tokens, dx, rows, h, Parameters.Grad(Embedding));
     }
 
     public void Dispose()

@@ -1,5 +1,6 @@
 using Bamba.Configuration;
 using Bamba.Training;
+using Bamba.Training.Lora;
 
 namespace Bamba.Backends.Cuda.Training;
 
@@ -7,47 +8,65 @@ namespace Bamba.Backends.Cuda.Training;
 /// Training on one GPU: float32 master weights, gradients and AdamW moments on the device; GEMM operands in bf16
 /// (<see cref="CudaPrecision.BFloat16"/>, mixed precision) or float32 (<see cref="CudaPrecision.Float32"/>, the
 /// exact-parity mode). Starts from the host <see cref="ParameterSet"/> and <see cref="AdamW"/> (fresh, loaded or
-/// resumed) and writes them back on <see cref="SyncToHost"/>.
+/// resumed) and writes them back on <see cref="SyncToHost"/>. A LoRA run keeps the model frozen and trains only the
+/// adapters (<see cref="CudaLora"/>).
 /// </summary>
 public sealed class CudaTrainingEngine : ITrainingEngine
 {
     private readonly CudaOps _ops;
     private readonly CudaParameters _parameters;
+    private readonly CudaLora? _lora;
     private readonly CudaTrainableModel _model;
     private readonly CudaAdamW _optimizer;
 
-    public CudaTrainingEngine(CudaDevice device, ParameterSet parameters, AdamW optimizer, CudaPrecision precision)
+    /// <param name="lora">
+    /// A LoRA run: <paramref name="parameters"/> stay frozen in their stored precision (bf16 matrices in bf16 mode) and
+    /// <paramref name="optimizer"/> (over the adapters) trains the adapters, whose values and moments are float32.
+    /// </param>
+    public CudaTrainingEngine(CudaDevice device, ParameterSet parameters, AdamW optimizer, CudaPrecision precision, LoraSet? lora = null)
     {
         _ops = new CudaOps(device, CudaPrecision.Float32);
-        var train = new CudaTrainOps(_ops);
-        _parameters = new CudaParameters(train, parameters, precision);
-        _model = new CudaTrainableModel(train, _parameters);
-        _optimizer = new CudaAdamW(train, _parameters, optimizer);
+        try
+        {
+            var train = new CudaTrainOps(_ops);
+            _parameters = new CudaParameters(train, parameters, precision, frozen: lora is not null);
+            _lora = lora is null ? null : new CudaLora(train, lora, precision);
+            _model = new CudaTrainableModel(train, _parameters, _lora);
+            _optimizer = new CudaAdamW(train, _lora?.Adapters ?? _parameters, optimizer);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
         Precision = precision;
     }
 
     public CudaPrecision Precision { get; }
-    public BambaConfig Config => _parameters.Host.Config;
-    public ParameterSet Parameters => _parameters.Host;
+    public BambaConfig Config => _parameters.Config;
+    public ParameterSet Parameters => _parameters.Host!;
     public AdamW Optimizer => _optimizer.Host;
+    private CudaParameters Trained => _lora?.Adapters ?? _parameters;
 
-    public void ZeroGrad() => _parameters.ZeroGrad();
+    public void ZeroGrad() => Trained.ZeroGrad();
     public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale) => _model.ForwardBackward(batch, ceScale, zScale);
     public LossSums Evaluate(TrainingBatch batch) => _model.Evaluate(batch);
     public double ClipGradients(double maxNorm) => _optimizer.ClipGlobalNorm(maxNorm);
     public void Update(float lr) => _optimizer.Update(lr);
 
+    /// <summary>The trained values (the model, or a LoRA run's adapters), their gradients and the optimizer's moments → the host.</summary>
     public void SyncToHost()
     {
-        _parameters.Download();
+        Trained.Download();
         _optimizer.Download();
     }
 
     public void Dispose()
     {
-        _optimizer.Dispose();
-        _model.Dispose();
-        _parameters.Dispose();
+        _optimizer?.Dispose();
+        _model?.Dispose();
+        _lora?.Dispose();
+        _parameters?.Dispose();
         _ops.Dispose();
     }
 }

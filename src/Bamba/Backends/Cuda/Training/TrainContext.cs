@@ -9,7 +9,7 @@ internal sealed class TrainContext(CudaTrainOps ops, CudaParameters parameters, 
     public CudaOps Kernels => ops.Ops;
     public CudaParameters Parameters => parameters;
     public TrainGemm Gemm => gemm;
-    public BambaConfig Config => parameters.Host.Config;
+    public BambaConfig Config => parameters.Config;
     public float Eps => (float)Config.RmsNormEps;
 
     /// <summary>A float32 work buffer of <paramref name="floats"/> elements under a fixed name (reused across batches).</summary>
