@@ -30,12 +30,25 @@ public static class ModelFactory
         Resolve(device) == ComputeDevice.Cuda ? CudaModel.Load(directory, precision) : BambaModel.Load(directory);
 
     /// <summary>The model with a PEFT LoRA adapter applied unmerged (CPU only for now; CUDA refuses in one line).</summary>
-    public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision, string? lora)
+    public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision, string? lora) =>
+        Load(directory, device, precision, lora, []);
+
+    /// <summary>
+    /// The model with PEFT LoRA adapters applied unmerged: <paramref name="lora"/> to every sequence, each of
+    /// <paramref name="picked"/> to the sequences that pick it by name (<see cref="SequenceState.Adapter"/>).
+    /// CPU only for now; CUDA refuses in one line.
+    /// </summary>
+    public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision, string? lora, IReadOnlyList<AdapterPath> picked)
     {
-        if (lora is null) return Load(directory, device, precision);
+        if (lora is null && picked.Count == 0) return Load(directory, device, precision);
         if (Resolve(device) == ComputeDevice.Cuda) throw new BambaException("--lora runs on the CPU for now: pass --device cpu, or merge it first (bamba merge-lora)");
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = Configuration.BambaConfigReader.Load(Path.Combine(directory, "config.json"));
-        return BambaModel.Load(directory, Training.Lora.LoraFiles.ReadDeltas(lora, config));
+        var shared = lora is null ? null : Training.Lora.LoraFiles.ReadDeltas(lora, config);
+        var named = picked.Select(p => new NamedAdapter(p.Name, Training.Lora.LoraFiles.ReadDeltas(p.Directory, config))).ToArray();
+        return BambaModel.Load(directory, new ModelAdapters(shared, named));
     }
 }
+
+/// <summary>A LoRA adapter's directory and the name requests pick it by (<c>--lora NAME=DIR</c>).</summary>
+public sealed record AdapterPath(string Name, string Directory);
