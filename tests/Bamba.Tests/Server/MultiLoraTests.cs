@@ -237,4 +237,19 @@ public sealed class MultiLoraTests : IDisposable
         Assert.Contains(message, r.Stderr);
         Assert.Single(r.Stderr.Trim().Split('\n'));
     }
+
+    [Fact]
+    public void ServeLoadsNamedAndSharedAdaptersBeforeListening()
+    {
+        var (a, b) = TwoAdapters("tiny-bamba");
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        string port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port.ToString();
+        string[] serve = ["serve", "--model", Fixtures.Model("tiny-bamba"), "--port", port];
+        // The model loads with every adapter and the engine accepts their names: the run gets as far as the port.
+        Bamba.Tests.Cli.CliRunner.AssertUserError(Bamba.Tests.Cli.CliRunner.Run([.. serve, "--lora", $"a={a}", "--lora", $"b={b}", "--lora", a]),
+            $"cannot listen on 127.0.0.1:{port}");
+        Bamba.Tests.Cli.CliRunner.AssertUserError(Bamba.Tests.Cli.CliRunner.Run([.. serve, "--lora", $"tiny-bamba={a}"]), "the served model's own name");
+        Bamba.Tests.Cli.CliRunner.AssertUserError(Bamba.Tests.Cli.CliRunner.Run([.. serve, "--lora", $"a={a}", "--device", "cuda"]), "--lora runs on the CPU for now");
+    }
 }
