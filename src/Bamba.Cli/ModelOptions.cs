@@ -21,6 +21,10 @@ internal static class ModelOptions
     /// <summary><c>--lora DIR</c>: a PEFT LoRA adapter applied unmerged (CPU or CUDA).</summary>
     public static readonly Flag Lora = new("lora", "apply this LoRA adapter (PEFT's adapter_config.json + adapter_model.safetensors) unmerged", "DIR");
 
+    /// <summary>serve's <c>--lora [NAME=]DIR</c>: adapters every request gets (DIR) or picks by name (NAME=DIR); see <see cref="ParseAdapters"/>.</summary>
+    public static readonly Flag ServeLora = Flag.Repeated("lora",
+        "a PEFT LoRA adapter applied unmerged, on the CPU: DIR applies to every request (at most one); NAME=DIR to the requests whose model is NAME or MODEL:NAME, on top of DIR's; repeatable", "[NAME=]DIR");
+
     /// <summary><c>--device</c> and <c>--precision</c>, for the commands that run a model.</summary>
     public static readonly Flag[] Device =
     [
@@ -43,14 +47,51 @@ internal static class ModelOptions
     /// Reads the flags of <see cref="LoadForGeneration"/> now (so that a later <c>EnsureAllUsed</c> knows them) and
     /// loads the model when called: a command can reject its other flags before the slow load.
     /// </summary>
-    public static Func<ISequenceModel> GenerationModel(CommandLine args)
+    public static Func<ISequenceModel> GenerationModel(CommandLine args) => Loader(args, args.String("lora"), []);
+
+    /// <summary>Like <see cref="GenerationModel"/>, with serve's repeatable <c>--lora [NAME=]DIR</c>.</summary>
+    public static Func<ISequenceModel> ServingModel(CommandLine args)
+    {
+        var (shared, picked) = ParseAdapters(args.Strings("lora"));
+        return Loader(args, shared, picked);
+    }
+
+    private static Func<ISequenceModel> Loader(CommandLine args, string? lora, IReadOnlyList<AdapterPath> picked)
     {
         string dir = Directory(args);
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
         var precision = Precision(args);
-        string? lora = args.String("lora");
-        return () => ModelFactory.Load(dir, device, precision, lora);
+        return () => ModelFactory.Load(dir, device, precision, lora, picked);
     }
+
+    /// <summary>
+    /// serve's <c>--lora</c> values: <c>NAME=DIR</c> names an adapter requests pick (NAME: letters, digits, '.', '_',
+    /// '-'); a value without '=' (or an existing directory whose name has one) is the adapter every request gets.
+    /// </summary>
+    internal static (string? Shared, List<AdapterPath> Picked) ParseAdapters(IReadOnlyList<string> values)
+    {
+        string? shared = null;
+        var picked = new List<AdapterPath>();
+        foreach (var value in values)
+        {
+            int eq = value.IndexOf('=');
+            if (eq < 0 || System.IO.Directory.Exists(value))
+            {
+                if (shared is not null) throw new BambaException($"--lora: '{shared}' and '{value}' both apply to every request; name the others (--lora NAME=DIR) so requests pick them");
+                shared = value;
+                continue;
+            }
+            string name = value[..eq], dir = value[(eq + 1)..];
+            if (!IsAdapterName(name)) throw new BambaException($"--lora {value}: the adapter name '{name}' must be letters, digits, '.', '_' or '-', starting with a letter or digit");
+            if (dir.Length == 0) throw new BambaException($"--lora {value}: no adapter directory after '='");
+            if (picked.Any(p => p.Name == name)) throw new BambaException($"--lora: two adapters are named '{name}'");
+            picked.Add(new AdapterPath(name, dir));
+        }
+        return (shared, picked);
+    }
+
+    private static bool IsAdapterName(string name) =>
+        name.Length > 0 && char.IsAsciiLetterOrDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     public static CudaPrecision Precision(CommandLine args) =>
         args.Choice("precision", "bf16", "bf16", "fp32") == "fp32" ? CudaPrecision.Float32 : CudaPrecision.BFloat16;

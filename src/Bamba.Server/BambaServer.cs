@@ -113,8 +113,16 @@ public sealed class BambaServer : IAsyncDisposable
         Microsoft.AspNetCore.Cors.Infrastructure.CorsPolicyBuilder policy, IReadOnlyList<string> origins) =>
         origins.Contains("*") ? policy.AllowAnyOrigin() : policy.WithOrigins([.. origins]);
 
-    private static ModelList Models(ServingEngine engine) =>
-        new("list", [new ModelCard(engine.ModelId, "model", ChoiceStarter.Now(), "bamba", engine.MaxContext)]);
+    /// <summary>The served model, then each LoRA adapter as <c>MODEL:NAME</c> with the model as its parent.</summary>
+    private static ModelList Models(ServingEngine engine)
+    {
+        long now = ChoiceStarter.Now();
+        var cards = engine.ModelIds.Select((id, i) => new ModelCard(id, "model", now, "bamba", engine.MaxContext)
+        {
+            Parent = i == 0 ? null : engine.ModelId,
+        });
+        return new("list", [.. cards]);
+    }
 
     private static IPAddress Bind(string host) =>
         host == "localhost" ? IPAddress.Loopback

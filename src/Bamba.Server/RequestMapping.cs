@@ -12,13 +12,15 @@ internal static class RequestMapping
     public const int MaxN = 16;
     public const int MaxStops = 4;
 
-    public static void CheckModel(SamplingFields r, ServingEngine engine) => CheckModel(r.Model, engine);
+    public static int Adapter(SamplingFields r, ServingEngine engine) => Adapter(r.Model, engine);
 
-    public static void CheckModel(string? model, ServingEngine engine)
-    {
-        if (model is not null && model != engine.ModelId)
-            throw new ApiException(400, $"the model '{model}' does not exist; this server serves '{engine.ModelId}'", "model", "model_not_found");
-    }
+    /// <summary>
+    /// The LoRA adapter the request's <c>model</c> picks (0 = the served model itself); an unknown name is a 404, as
+    /// OpenAI and vLLM answer it.
+    /// </summary>
+    public static int Adapter(string? model, ServingEngine engine) => engine.AdapterFor(model)
+        ?? throw new ApiException(404, $"the model '{model}' does not exist; this server serves {string.Join(", ", engine.ModelIds.Select(m => $"'{m}'"))}",
+            "model", "model_not_found");
 
     public static int N(SamplingFields r)
     {

@@ -45,14 +45,5 @@ internal sealed class ScoreCommand : ICommand
         return 0;
     }
 
-    internal static double?[] Score(ISequenceModel model, int[] ids)
-    {
-        int vocab = model.Config.VocabSize;
-        using var state = model.CreateState();
-        var logits = model.StepAllLogits([state], [ids])[0];
-        var result = new double?[ids.Length];
-        for (int t = 1; t < ids.Length; t++)
-            result[t] = Sampler.LogSoftmax(logits.AsSpan((t - 1) * vocab, vocab))[ids[t]];
-        return result;
-    }
+    internal static double?[] Score(ISequenceModel model, int[] ids) => new Eval.ModelScorer(model).Score([ids])[0];
 }

@@ -19,7 +19,7 @@ internal sealed class ServeCommand : ICommand
     public IReadOnlyList<Flag> Flags { get; } =
     [
         ModelOptions.Model,
-        ModelOptions.Lora,
+        ModelOptions.ServeLora,
         new("host", "the address to bind (0.0.0.0 exposes the model to the network)", "ADDRESS", "127.0.0.1"),
         new("port", "the TCP port (0 picks a free one, printed at start)", "PORT", "8000"),
         new("api-key", "require 'Authorization: Bearer KEY' on /v1/* (also BAMBA_API_KEY)", "KEY"),
@@ -34,6 +34,7 @@ internal sealed class ServeCommand : ICommand
     [
         "bamba serve --model models/default",
         "bamba serve --model DIR --host 0.0.0.0 --port 8080 --api-key secret --device cuda",
+        "bamba serve --model DIR --lora sql=adapters/sql --lora chat=adapters/chat",
     ];
 
     private static readonly Dictionary<string, Microsoft.Extensions.Logging.LogLevel> LogLevels = new()
@@ -72,7 +73,7 @@ internal sealed class ServeCommand : ICommand
         bool maxBatchGiven = args.Has("max-batch");
         string? name = args.String("served-model-name");
         string? chatTemplate = ModelOptions.ChatTemplateSource(args);
-        var load = ModelOptions.GenerationModel(args);
+        var load = ModelOptions.ServingModel(args);
         args.EnsureAllUsed();
 
         var model = load();

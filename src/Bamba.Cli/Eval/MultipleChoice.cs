@@ -1,7 +1,5 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using Bamba.Cli.Commands;
-using Bamba.Generation;
 using Bamba.Tokenization;
 
 namespace Bamba.Cli.Eval;
@@ -37,22 +35,44 @@ internal static class MultipleChoice
         return tasks;
     }
 
-    public static TasksReport Run(ISequenceModel model, HfTokenizer tokenizer, string file, IReadOnlyList<ChoiceTask> tasks)
+    /// <summary>
+    /// Scores every choice of every item, <paramref name="batch"/> context+choice sequences per scorer call (in file
+    /// order, across items), so a forward pass (or a server request) covers several choices at once.
+    /// </summary>
+    public static TasksReport Run(ITokenScorer scorer, HfTokenizer tokenizer, string file, IReadOnlyList<ChoiceTask> tasks, int batch)
     {
-        int right = 0, rightNormalized = 0;
-        var all = new List<double[]>();
-        foreach (var task in tasks)
+        var sequences = new List<(int Item, int Context, int[] Ids)>();
+        for (int item = 0; item < tasks.Count; item++)
         {
+            var task = tasks[item];
             // An empty context still needs a token to predict the first choice token from: eos, as the harness uses.
             int[] context = task.Context.Length > 0 ? tokenizer.Encode(task.Context, addSpecialTokens: true)
                 : [tokenizer.EosId ?? throw new BambaException($"{file}: an empty context needs the tokenizer's eos token")];
-            var scores = task.Choices.Select(choice =>
+            foreach (var choice in task.Choices)
             {
                 var continuation = tokenizer.Encode(choice);
                 if (continuation.Length == 0) throw new BambaException($"{file}: a choice encodes to no tokens");
-                var logprobs = ScoreCommand.Score(model, [.. context, .. continuation]);
-                return logprobs.Skip(context.Length).Sum(v => v!.Value);
-            }).ToArray();
+                sequences.Add((item, context.Length, [.. context, .. continuation]));
+            }
+        }
+        var sums = new List<double>(sequences.Count);
+        foreach (var chunk in sequences.Chunk(batch))
+        {
+            var logprobs = scorer.Score(chunk.Select(c => c.Ids).ToArray());
+            for (int i = 0; i < chunk.Length; i++) sums.Add(logprobs[i].Skip(chunk[i].Context).Sum(v => v!.Value));
+        }
+        return Report(file, tasks, sums);
+    }
+
+    /// <summary>acc and acc_norm from each choice's log-likelihood, in file order.</summary>
+    private static TasksReport Report(string file, IReadOnlyList<ChoiceTask> tasks, List<double> sums)
+    {
+        int right = 0, rightNormalized = 0, next = 0;
+        var all = new List<double[]>();
+        foreach (var task in tasks)
+        {
+            var scores = sums.GetRange(next, task.Choices.Length).ToArray();
+            next += scores.Length;
             all.Add(scores);
             if (ArgMax(scores) == task.Label) right++;
             var normalized = scores.Select((s, i) => s / Math.Max(1, Encoding.UTF8.GetByteCount(task.Choices[i]))).ToArray();

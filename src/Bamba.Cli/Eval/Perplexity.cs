@@ -1,6 +1,3 @@
-using Bamba.Cli.Commands;
-using Bamba.Generation;
-
 namespace Bamba.Cli.Eval;
 
 /// <summary>Perplexity of a text, per token and per UTF-8 byte.</summary>
@@ -18,7 +15,7 @@ internal sealed record PerplexityReport(string File, int Tokens, long Bytes, dou
 /// </summary>
 internal static class Perplexity
 {
-    public static PerplexityReport Run(ISequenceModel model, string file, int[] ids, long bytes, int context, int stride)
+    public static PerplexityReport Run(ITokenScorer scorer, string file, int[] ids, long bytes, int context, int stride)
     {
         if (ids.Length < 2) throw new BambaException($"{file}: at least two tokens are needed to measure perplexity");
         double nll = 0;
@@ -26,7 +23,7 @@ internal static class Perplexity
         for (int begin = 0; ; begin += stride)
         {
             int end = Math.Min(begin + context, ids.Length);
-            var logprobs = ScoreCommand.Score(model, ids[begin..end]);
+            var logprobs = scorer.Score([ids[begin..end]])[0];
             for (int g = Math.Max(previousEnd, begin + 1); g < end; g++)
             {
                 nll -= logprobs[g - begin]!.Value;

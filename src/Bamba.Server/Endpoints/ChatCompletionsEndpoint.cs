@@ -15,7 +15,7 @@ namespace Bamba.Server.Endpoints;
 /// </summary>
 internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
 {
-    private sealed record Call(ChatCompletionRequest Request, int PromptTokens, bool Logprobs, string[] Stops, List<SequenceRequest> Sequences, ToolRequest? Tools)
+    private sealed record Call(ChatCompletionRequest Request, int PromptTokens, bool Logprobs, string[] Stops, List<SequenceRequest> Sequences, ToolRequest? Tools, string Model)
     {
         public bool Parallel => Request.ParallelToolCalls != false;
     }
@@ -38,7 +38,7 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
 
     private Call Plan(ChatCompletionRequest r)
     {
-        RequestMapping.CheckModel(r, engine);
+        int adapter = RequestMapping.Adapter(r, engine);
         var turns = ChatMessages.Parse(r.Messages);
         var text = RequestMapping.Text(engine, "messages");
         if (!text.HasChatTemplate) throw ApiException.BadValue("messages", $"the model '{engine.ModelId}' has no chat template: use /v1/completions");
@@ -64,9 +64,9 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
         {
             Prompt = prompt, MaxNewTokens = maxTokens, Sampling = RequestMapping.ForChoice(sampling, i),
             StopTokenIds = stopIds, EosTokenIds = RequestMapping.EosIds(r), Logprobs = r.Logprobs == true, TopLogprobs = top,
-            Grammar = grammar,
+            Grammar = grammar, Adapter = adapter,
         }).ToList();
-        return new Call(r, prompt.Length, r.Logprobs == true, RequestMapping.Stops(r), sequences, tools);
+        return new Call(r, prompt.Length, r.Logprobs == true, RequestMapping.Stops(r), sequences, tools, engine.IdOf(adapter));
     }
 
     private async Task<ChatCompletionResponse> RespondAsync(Call call, List<ChoiceRun> runs, RequestRecord record, CancellationToken cancel)
@@ -79,7 +79,7 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
             return new ChatChoice(k, message, call.Logprobs ? Logprobs(o.Deltas) : null, calls.Count == 0 ? o.End.FinishReason : "tool_calls");
         }).ToList();
         var usage = Usage.Of(call.PromptTokens, outcomes.Sum(o => o.End.CompletionTokens));
-        return new ChatCompletionResponse(record.Id!, "chat.completion", ChoiceStarter.Now(), engine.ModelId, choices, usage);
+        return new ChatCompletionResponse(record.Id!, "chat.completion", ChoiceStarter.Now(), call.Model, choices, usage);
     }
 
     private async Task StreamAsync(HttpContext context, Call call, List<ChoiceRun> runs, RequestRecord record)
@@ -93,7 +93,7 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
 
     private async Task StreamBodyAsync(HttpContext context, Call call, List<ChoiceRun> runs, RequestRecord record, ServerSentEvents sse, string id, long created)
     {
-        ChatCompletionChunk Chunk(ChatChunkChoice choice) => new(id, "chat.completion.chunk", created, engine.ModelId, [choice], null);
+        ChatCompletionChunk Chunk(ChatChunkChoice choice) => new(id, "chat.completion.chunk", created, call.Model, [choice], null);
         for (int k = 0; k < runs.Count; k++)
             await sse.SendAsync(Chunk(new ChatChunkChoice(k, new ChatMessageOut("assistant", ""), null, null)));
         int completionTokens = 0;
@@ -122,7 +122,7 @@ internal sealed class ChatCompletionsEndpoint(ServingEngine engine)
             }
         }
         if (call.Request.StreamOptions?.IncludeUsage == true)
-            await sse.SendAsync(new ChatCompletionChunk(id, "chat.completion.chunk", created, engine.ModelId, [], Usage.Of(call.PromptTokens, completionTokens)));
+            await sse.SendAsync(new ChatCompletionChunk(id, "chat.completion.chunk", created, call.Model, [], Usage.Of(call.PromptTokens, completionTokens)));
         await sse.DoneAsync();
     }
 

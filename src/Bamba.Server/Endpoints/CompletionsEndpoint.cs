@@ -15,7 +15,7 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
 {
     private const int DefaultMaxTokens = 16; // OpenAI's default for this endpoint
 
-    private sealed record Call(CompletionRequest Request, PromptInput[] Prompts, int N, int? Logprobs, bool Echo, string[] Stops, List<SequenceRequest> Sequences);
+    private sealed record Call(CompletionRequest Request, PromptInput[] Prompts, int N, int? Logprobs, bool Echo, string[] Stops, List<SequenceRequest> Sequences, string Model);
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -35,7 +35,7 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
 
     private Call Plan(CompletionRequest r)
     {
-        RequestMapping.CheckModel(r, engine);
+        int adapter = RequestMapping.Adapter(r, engine);
         if (r.Suffix is not null) throw ApiException.BadValue("suffix", "suffix is not supported");
         int n = RequestMapping.N(r);
         if (r.BestOf is int bestOf && bestOf != n) throw ApiException.BadValue("best_of", "best_of is not supported (leave it out or equal to n)");
@@ -54,10 +54,10 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
                 {
                     Prompt = prompt.Ids, MaxNewTokens = maxTokens, Sampling = RequestMapping.ForChoice(sampling, i),
                     StopTokenIds = stopIds, EosTokenIds = RequestMapping.EosIds(r), Logprobs = r.Logprobs is not null, TopLogprobs = top,
-                    PromptLogprobs = echo && r.Logprobs is not null,
+                    PromptLogprobs = echo && r.Logprobs is not null, Adapter = adapter,
                 });
         }
-        return new Call(r, prompts, n, r.Logprobs is null ? null : top, echo, stops, sequences);
+        return new Call(r, prompts, n, r.Logprobs is null ? null : top, echo, stops, sequences, engine.IdOf(adapter));
     }
 
     private async Task<CompletionResponse> RespondAsync(Call call, List<ChoiceRun> runs, RequestRecord record, CancellationToken cancel)
@@ -82,7 +82,7 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
             choices.Add(new CompletionChoice(k, text, logprobs, end.FinishReason) { TokenIds = TokenIds(deltas) });
         }
         var usage = Usage.Of(record.PromptTokens, completionTokens);
-        return new CompletionResponse(record.Id!, "text_completion", ChoiceStarter.Now(), engine.ModelId, choices, usage);
+        return new CompletionResponse(record.Id!, "text_completion", ChoiceStarter.Now(), call.Model, choices, usage);
     }
 
     private async Task StreamAsync(HttpContext context, Call call, List<ChoiceRun> runs, RequestRecord record)
@@ -103,7 +103,7 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
             {
                 var prompt = call.Prompts[k / call.N];
                 builders[k].AddPrompt(prompt.Ids, await runs[k].Handle.PromptDone.WaitAsync(cancel));
-                await sse.SendAsync(Chunk(id, created, new CompletionChoice(k, prompt.Text, LogprobsChunk(call, builders[k]), null)));
+                await sse.SendAsync(Chunk(call, id, created, new CompletionChoice(k, prompt.Text, LogprobsChunk(call, builders[k]), null)));
             }
         int completionTokens = 0;
         await foreach (var e in ChoiceEvents.Merge(runs, record, cancel))
@@ -112,16 +112,16 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
             {
                 if (d.Token is { } t) builders[e.Index].Add(t);
                 var tokenIds = engine.Text is null && d.Token is { } tok ? new[] { tok.Id } : null;
-                await sse.SendAsync(Chunk(id, created, new CompletionChoice(e.Index, d.Text, LogprobsChunk(call, builders[e.Index]), null) { TokenIds = tokenIds }));
+                await sse.SendAsync(Chunk(call, id, created, new CompletionChoice(e.Index, d.Text, LogprobsChunk(call, builders[e.Index]), null) { TokenIds = tokenIds }));
             }
             else if (e.End is { } end)
             {
                 completionTokens += end.CompletionTokens;
-                await sse.SendAsync(Chunk(id, created, new CompletionChoice(e.Index, "", null, end.FinishReason)));
+                await sse.SendAsync(Chunk(call, id, created, new CompletionChoice(e.Index, "", null, end.FinishReason)));
             }
         }
         if (call.Request.StreamOptions?.IncludeUsage == true)
-            await sse.SendAsync(new CompletionResponse(id, "text_completion", created, engine.ModelId, [],
+            await sse.SendAsync(new CompletionResponse(id, "text_completion", created, call.Model, [],
                 Usage.Of(record.PromptTokens, completionTokens)));
         await sse.DoneAsync();
     }
@@ -129,8 +129,8 @@ internal sealed class CompletionsEndpoint(ServingEngine engine)
     private static CompletionLogprobs? LogprobsChunk(Call call, CompletionLogprobsBuilder builder) =>
         call.Logprobs is null ? null : builder.TakeChunk();
 
-    private CompletionResponse Chunk(string id, long created, CompletionChoice choice) =>
-        new(id, "text_completion", created, engine.ModelId, [choice], null);
+    private static CompletionResponse Chunk(Call call, string id, long created, CompletionChoice choice) =>
+        new(id, "text_completion", created, call.Model, [choice], null);
 
     /// <summary>Generated ids, returned when the model has no tokenizer (its text is then empty).</summary>
     private int[]? TokenIds(List<Serving.ChoiceDelta> deltas) =>

@@ -13,7 +13,7 @@ internal sealed class TokenizeEndpoints(ServingEngine engine)
     public async Task TokenizeAsync(HttpContext context)
     {
         var r = await JsonProtocol.ReadAsync<TokenizeRequest>(context.Request, context.RequestAborted);
-        RequestMapping.CheckModel(r.Model, engine);
+        RequestMapping.Adapter(r.Model, engine); // the tokenizer is the same for every adapter
         var text = RequestMapping.Text(engine, r.Messages is null ? "prompt" : "messages");
         int[] ids;
         if (r.Messages is not null)
@@ -34,7 +34,7 @@ internal sealed class TokenizeEndpoints(ServingEngine engine)
     public async Task DetokenizeAsync(HttpContext context)
     {
         var r = await JsonProtocol.ReadAsync<DetokenizeRequest>(context.Request, context.RequestAborted);
-        RequestMapping.CheckModel(r.Model, engine);
+        RequestMapping.Adapter(r.Model, engine); // the tokenizer is the same for every adapter
         var text = RequestMapping.Text(engine, "tokens");
         var ids = r.Tokens ?? throw ApiException.BadValue("tokens", "tokens (a list of ids) is required");
         foreach (int id in ids)

@@ -36,7 +36,11 @@ public sealed record ChatChunkChoice(int Index, ChatMessageOut Delta, ChatLogpro
 
 public sealed record ChatCompletionChunk(string Id, string Object, long Created, string Model, List<ChatChunkChoice> Choices, Usage? Usage);
 
-public sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, int MaxModelLen);
+/// <summary>One servable id; a LoRA adapter's card names its base model in <see cref="Parent"/>, as vLLM's does.</summary>
+public sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, int MaxModelLen)
+{
+    public string? Parent { get; init; }
+}
 
 public sealed record ModelList(string Object, List<ModelCard> Data);
 

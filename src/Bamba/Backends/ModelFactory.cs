@@ -30,12 +30,27 @@ public static class ModelFactory
         Resolve(device) == ComputeDevice.Cuda ? CudaModel.Load(directory, precision) : BambaModel.Load(directory);
 
     /// <summary>The model with a PEFT LoRA adapter applied unmerged, on the CPU or the GPU.</summary>
-    public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision, string? lora)
+    public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision, string? lora) =>
+        Load(directory, device, precision, lora, []);
+
+    /// <summary>
+    /// The model with PEFT LoRA adapters applied unmerged: <paramref name="lora"/> to every sequence (CPU or GPU), each
+    /// of <paramref name="picked"/> to the sequences that pick it by name (<see cref="SequenceState.Adapter"/>; CPU only
+    /// for now, CUDA refuses in one line).
+    /// </summary>
+    public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision, string? lora, IReadOnlyList<AdapterPath> picked)
     {
-        if (lora is null) return Load(directory, device, precision);
+        if (lora is null && picked.Count == 0) return Load(directory, device, precision);
+        bool cuda = Resolve(device) == ComputeDevice.Cuda;
+        if (cuda && picked.Count > 0) throw new BambaException("adapters picked per request (--lora NAME=DIR) run on the CPU for now: pass --device cpu, or one --lora DIR for every request");
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = Configuration.BambaConfigReader.Load(Path.Combine(directory, "config.json"));
-        var deltas = Training.Lora.LoraFiles.ReadDeltas(lora, config);
-        return Resolve(device) == ComputeDevice.Cuda ? CudaModel.Load(directory, precision, lora: deltas) : BambaModel.Load(directory, deltas);
+        var shared = lora is null ? null : Training.Lora.LoraFiles.ReadDeltas(lora, config);
+        if (cuda) return CudaModel.Load(directory, precision, lora: shared);
+        var named = picked.Select(p => new NamedAdapter(p.Name, Training.Lora.LoraFiles.ReadDeltas(p.Directory, config))).ToArray();
+        return BambaModel.Load(directory, new ModelAdapters(shared, named));
     }
 }
+
+/// <summary>A LoRA adapter's directory and the name requests pick it by (<c>--lora NAME=DIR</c>).</summary>
+public sealed record AdapterPath(string Name, string Directory);

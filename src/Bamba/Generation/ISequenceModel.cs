@@ -13,6 +13,12 @@ public interface ISequenceModel : IDisposable
 {
     BambaConfig Config { get; }
 
+    /// <summary>
+    /// The LoRA adapters a sequence may pick (<see cref="SequenceState.Adapter"/> i runs with <c>Adapters[i − 1]</c>), by
+    /// name; empty for a backend that serves none. A backend that lists adapters applies each row's own in a mixed batch.
+    /// </summary>
+    IReadOnlyList<string> Adapters => [];
+
     /// <summary>A fresh, empty state for one sequence.</summary>
     SequenceState CreateState();
 

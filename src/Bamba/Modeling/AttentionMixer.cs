@@ -16,9 +16,9 @@ internal static class AttentionMixer
         Linear.Forward(input, rows, w.Q, [], q);
         Linear.Forward(input, rows, w.K, [], k);
         Linear.Forward(input, rows, w.V, [], v);
-        w.QDelta?.Add(input, rows, q);
-        w.KDelta?.Add(input, rows, k);
-        w.VDelta?.Add(input, rows, v);
+        w.QDelta?.Add(input, rows, q, batch.Adapters);
+        w.KDelta?.Add(input, rows, k, batch.Adapters);
+        w.VDelta?.Add(input, rows, v, batch.Adapters);
         if (c.UseRope)
         {
             ApplyRope(rope, batch, q, c.NumAttentionHeads, c.HeadDim);
@@ -36,7 +36,7 @@ internal static class AttentionMixer
                 cache.Keys, cache.Values, cache.Padding, attended.AsSpan(r0 * shape.QueryWidth, len * shape.QueryWidth));
         }
         Linear.Forward(attended, rows, w.O, [], output);
-        w.ODelta?.Add(attended, rows, output);
+        w.ODelta?.Add(attended, rows, output, batch.Adapters);
     }
 
     /// <summary>The kernel's shape, with the family's softmax scale.</summary>

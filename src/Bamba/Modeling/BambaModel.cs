@@ -16,35 +16,41 @@ public sealed class BambaModel : ISequenceModel
     private readonly WeightStore _store;
     private readonly Rope _rope;
 
-    private BambaModel(BambaConfig config, WeightStore store, IReadOnlyDictionary<string, LowRankDelta>? adapter)
+    private BambaModel(BambaConfig config, WeightStore store, ModelAdapters? adapters)
     {
         Config = config;
         _store = store;
-        Weights = ModelWeights.Load(store, config, adapter);
+        Weights = ModelWeights.Load(store, config, adapters);
+        Adapters = adapters?.Picked.Select(a => a.Name).ToArray() ?? [];
         _rope = new Rope(config.RopeTheta, config.RotaryDim, config.Dtype == "bfloat16");
     }
 
     public BambaConfig Config { get; }
     public ModelWeights Weights { get; }
+    /// <summary>The adapters a sequence may pick (<see cref="SequenceState.Adapter"/>), by name.</summary>
+    public IReadOnlyList<string> Adapters { get; }
     internal Weights.WeightStore Store => _store;
 
     /// <summary>Loads <c>config.json</c> and the safetensors weights of a model directory, or a GGUF file (memory-mapped).</summary>
-    public static BambaModel Load(string directory) => Load(directory, null);
+    public static BambaModel Load(string directory) => Load(directory, ModelAdapters.None);
 
-    /// <summary>The model with a LoRA adapter's deltas (by base weight name, see <c>LoraFiles.ReadDeltas</c>) applied unmerged.</summary>
-    public static BambaModel Load(string directory, IReadOnlyDictionary<string, LowRankDelta>? adapter)
+    /// <summary>The model with a LoRA adapter's deltas (by base weight name, see <c>LoraFiles.ReadDeltas</c>) applied unmerged to every sequence.</summary>
+    public static BambaModel Load(string directory, IReadOnlyDictionary<string, LowRankDelta>? adapter) => Load(directory, ModelAdapters.Only(adapter));
+
+    /// <summary>The model with LoRA adapters applied unmerged: the shared one to every sequence, a picked one to the sequences that pick it.</summary>
+    public static BambaModel Load(string directory, ModelAdapters adapters)
     {
-        if (global::Bamba.Weights.Gguf.GgufModel.IsGgufPath(directory)) return FromGguf(global::Bamba.Weights.Gguf.GgufModel.Open(directory), adapter);
+        if (global::Bamba.Weights.Gguf.GgufModel.IsGgufPath(directory)) return FromGguf(global::Bamba.Weights.Gguf.GgufModel.Open(directory), adapters);
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
         var store = WeightStore.Open(directory);
-        try { return new BambaModel(config, store, adapter); }
+        try { return new BambaModel(config, store, adapters); }
         catch { store.Dispose(); throw; }
     }
 
-    private static BambaModel FromGguf(global::Bamba.Weights.Gguf.GgufModel gguf, IReadOnlyDictionary<string, LowRankDelta>? adapter)
+    private static BambaModel FromGguf(global::Bamba.Weights.Gguf.GgufModel gguf, ModelAdapters? adapters)
     {
-        try { return new BambaModel(gguf.Config, gguf.Store, adapter); }
+        try { return new BambaModel(gguf.Config, gguf.Store, adapters); }
         catch { gguf.Store.Dispose(); throw; }
     }
 
@@ -78,7 +84,7 @@ public sealed class BambaModel : ISequenceModel
     {
         var cpuStates = states.Select(s => s as CpuSequenceState
             ?? throw new ArgumentException("a sequence state from another backend was passed to the CPU model")).ToArray();
-        var batch = new TokenBatch(cpuStates, inputs);
+        var batch = new TokenBatch(cpuStates, inputs, Adapters.Count);
         var hidden = new List<float[]>();
         var x = Embed(batch.Tokens);
         if (Config.EmbeddingMultiplier != 1.0) TensorPrimitives.Multiply(x, (float)Config.EmbeddingMultiplier, x);
@@ -117,7 +123,7 @@ public sealed class BambaModel : ISequenceModel
         if (spec.FeedForward != FeedForwardKind.None)
         {
             Norms.RmsNorm(x, w.FeedForwardNorm, eps, normed);
-            FeedForward.Forward(Config, w, normed, rows, delta);
+            FeedForward.Forward(Config, w, normed, rows, delta, batch.Adapters);
             AddResidual(x, delta);
         }
     }

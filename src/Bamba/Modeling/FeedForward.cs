@@ -10,23 +10,24 @@ namespace Bamba.Modeling;
 /// </summary>
 internal static class FeedForward
 {
-    public static void Forward(BambaConfig c, LayerWeights w, float[] input, int rows, float[] output)
+    public static void Forward(BambaConfig c, LayerWeights w, float[] input, int rows, float[] output, IReadOnlyList<AdapterSpan> adapters)
     {
         if (w.Experts is not { } experts)
         {
-            Mlp(w.Mlp!, input, rows, output);
+            Mlp(w.Mlp!, input, rows, output, adapters);
             return;
         }
         Experts(c, experts, input, rows, output);
         if (w.Mlp is { } shared)
         {
             var sharedOut = new float[output.Length];
-            Mlp(shared, input, rows, sharedOut);
+            Mlp(shared, input, rows, sharedOut, adapters);
             TensorPrimitives.Add(output, sharedOut, output);
         }
     }
 
-    public static void Mlp(MlpWeights w, ReadOnlySpan<float> input, int rows, Span<float> output)
+    /// <summary>The MLP over <paramref name="rows"/> rows; <paramref name="adapters"/> says which rows run with which picked LoRA adapter.</summary>
+    public static void Mlp(MlpWeights w, ReadOnlySpan<float> input, int rows, Span<float> output, IReadOnlyList<AdapterSpan> adapters)
     {
         int inter = checked((int)w.Up.Shape[0]);
         var up = ScratchArrays.Get("mlp.up", rows * inter);
@@ -34,19 +35,19 @@ internal static class FeedForward
         {
             var gate = ScratchArrays.Get("mlp.gate", rows * inter);
             Linear.Forward(input, rows, g, [], gate);
-            w.GateDelta?.Add(input, rows, gate);
+            w.GateDelta?.Add(input, rows, gate, adapters);
             Linear.Forward(input, rows, w.Up, [], up);
-            w.UpDelta?.Add(input, rows, up);
+            w.UpDelta?.Add(input, rows, up, adapters);
             Activations.SwiGlu(gate, up);
             Linear.Forward(gate, rows, w.Down, [], output);
-            w.DownDelta?.Add(gate, rows, output);
+            w.DownDelta?.Add(gate, rows, output, adapters);
             return;
         }
         Linear.Forward(input, rows, w.Up, [], up);
-        w.UpDelta?.Add(input, rows, up);
+        w.UpDelta?.Add(input, rows, up, adapters);
         Activations.SquaredReluInPlace(up);
         Linear.Forward(up, rows, w.Down, [], output);
-        w.DownDelta?.Add(up, rows, output);
+        w.DownDelta?.Add(up, rows, output, adapters);
     }
 
     /// <summary>Routes each row, then runs every expert once over the rows it was given and adds them back weighted.</summary>
@@ -62,7 +63,7 @@ internal static class FeedForward
             var gathered = new float[picks.Length * h];
             for (int j = 0; j < picks.Length; j++) input.AsSpan(picks[j] / routing.K * h, h).CopyTo(gathered.AsSpan(j * h));
             var result = new float[picks.Length * h];
-            Mlp(w.Experts[expert], gathered, picks.Length, result);
+            Mlp(w.Experts[expert], gathered, picks.Length, result, []); // experts are never adapted (their rows are gathered)
             for (int j = 0; j < picks.Length; j++)
             {
                 var row = output.AsSpan(picks[j] / routing.K * h, h);

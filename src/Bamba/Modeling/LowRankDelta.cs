@@ -6,7 +6,8 @@ namespace Bamba.Modeling;
 /// <summary>
 /// A LoRA adapter applied unmerged beside one stored matrix, or beside a block of its rows (the gate or up half of a
 /// fused gate|up matrix): <c>y += s·(x·Aᵀ)·Bᵀ</c> with A [r, in] and B [out, r] in float32, s = alpha/r. The base
-/// matrix stays as stored; the extra cost is two thin products.
+/// matrix stays as stored; the extra cost is two thin products. A, B and s are public so that a device backend can
+/// upload them.
 /// </summary>
 public sealed class LowRankDelta(float[] a, float[] b, int rank, int inputs, int outputs, float scale)
 {
@@ -14,9 +15,10 @@ public sealed class LowRankDelta(float[] a, float[] b, int rank, int inputs, int
     public int Inputs => inputs;
     public int Outputs => outputs;
     public float Scale => scale;
-    /// <summary>A [rank, inputs] and B [outputs, rank], row-major (what the GPU copies up).</summary>
-    internal ReadOnlySpan<float> A => a;
-    internal ReadOnlySpan<float> B => b;
+    /// <summary>A [Rank, Inputs], row-major.</summary>
+    public ReadOnlyMemory<float> A => a;
+    /// <summary>B [Outputs, Rank], row-major.</summary>
+    public ReadOnlyMemory<float> B => b;
 
     public void Add(ReadOnlySpan<float> x, int rows, Span<float> y)
     {

@@ -17,7 +17,7 @@ internal static class MambaMixer
         batch.ZeroPadding(x, c.HiddenSize, c.HiddenSize);
         var proj = ScratchArrays.Get("mamba.proj", rows * c.InProjDim);
         Linear.Forward(x, rows, w.InProj, w.InProjBias, proj);
-        w.InProjDelta?.Add(x, rows, proj);
+        w.InProjDelta?.Add(x, rows, proj, batch.Adapters);
 
         var xbc = ScratchArrays.Get("mamba.xbc", rows * convDim);
         var dt = ScratchArrays.Get("mamba.dt", rows * heads);
@@ -38,7 +38,7 @@ internal static class MambaMixer
             int r0 = batch.Offset(run), len = batch.Length(run);
             SsdScan.Run(shape, xbc, r0 * convDim, convDim, len, dt, r0 * heads, w.A, w.D, batch.States[run].Ssm[layer], y, r0 * inner);
         }
-        GateAndProject(c, w, proj, y, rows, output);
+        GateAndProject(c, w, proj, y, batch, output);
     }
 
     /// <summary><c>dt = clamp(softplus(dt_raw + dt_bias), time_step_limit)</c>.</summary>
@@ -54,13 +54,14 @@ internal static class MambaMixer
             }
     }
 
-    private static void GateAndProject(BambaConfig c, MambaWeights w, float[] proj, float[] y, int rows, float[] output)
+    private static void GateAndProject(BambaConfig c, MambaWeights w, float[] proj, float[] y, TokenBatch batch, float[] output)
     {
+        int rows = batch.Rows;
         int inner = c.MambaIntermediate;
         var z = ScratchArrays.Get("mamba.z", rows * inner);
         for (int r = 0; r < rows; r++) proj.AsSpan(r * c.InProjDim, inner).CopyTo(z.AsSpan(r * inner));
         Norms.GatedRmsNorm(y, z, w.Norm, (float)c.RmsNormEps, c.MambaNormGroupSize);
         Linear.Forward(y, rows, w.OutProj, w.OutProjBias, output);
-        w.OutProjDelta?.Add(y, rows, output);
+        w.OutProjDelta?.Add(y, rows, output, batch.Adapters);
     }
 }

@@ -16,12 +16,12 @@ public sealed class ModelWeights
     public required float[] FinalNorm { get; init; }
     public required LayerWeights[] Layers { get; init; }
 
-    /// <summary>The weights of <paramref name="store"/>, with a LoRA adapter's deltas (by base weight name) applied unmerged.</summary>
-    public static ModelWeights Load(WeightStore store, BambaConfig c, IReadOnlyDictionary<string, LowRankDelta>? deltas = null) =>
-        Load(c, s => store.Get(s.Name, s.Shape), deltas);
+    /// <summary>The weights of <paramref name="store"/>, with LoRA adapters' deltas applied unmerged.</summary>
+    public static ModelWeights Load(WeightStore store, BambaConfig c, ModelAdapters? adapters = null) =>
+        Load(c, s => store.Get(s.Name, s.Shape), adapters);
 
     /// <summary>Resolves every tensor the config's layer plan needs through <paramref name="tensor"/>.</summary>
-    public static ModelWeights Load(BambaConfig c, Func<TensorSpec, WeightTensor> tensor, IReadOnlyDictionary<string, LowRankDelta>? deltas = null)
+    public static ModelWeights Load(BambaConfig c, Func<TensorSpec, WeightTensor> tensor, ModelAdapters? adapters = null)
     {
         var map = ArchitectureRegistry.TensorsOf(c);
         var embedding = tensor(map[TensorRole.Embedding]);
@@ -31,15 +31,15 @@ public sealed class ModelWeights
             // A tied head reuses the embedding; some tied checkpoints still carry a copy of lm_head, which is ignored.
             LmHead = c.TieWordEmbeddings ? embedding : tensor(map[TensorRole.LmHead]),
             FinalNorm = tensor(map[TensorRole.FinalNorm]).ToFloatArray(),
-            Layers = Enumerable.Range(0, c.NumHiddenLayers).Select(i => LayerWeights.Load(c, new LayerTensors(map, tensor, i, deltas))).ToArray(),
+            Layers = Enumerable.Range(0, c.NumHiddenLayers).Select(i => LayerWeights.Load(c, new LayerTensors(map, tensor, i, adapters))).ToArray(),
         };
     }
 }
 
 /// <summary>One layer's tensors by role.</summary>
-internal readonly struct LayerTensors(TensorMap map, Func<TensorSpec, WeightTensor> tensor, int layer, IReadOnlyDictionary<string, LowRankDelta>? deltas)
+internal readonly struct LayerTensors(TensorMap map, Func<TensorSpec, WeightTensor> tensor, int layer, ModelAdapters? adapters)
 {
-    public LowRankDelta? Delta(TensorRole role) => deltas is not null && map.Find(role, layer) is { } s ? deltas.GetValueOrDefault(s.Name) : null;
+    public AdapterDeltas? Delta(TensorRole role) => adapters is not null && map.Find(role, layer) is { } s ? adapters.For(s.Name) : null;
     public int Layer => layer;
     public WeightTensor Get(TensorRole role, int expert = -1) => tensor(map[role, layer, expert]);
     public WeightTensor? Find(TensorRole role) => map.Find(role, layer) is { } s ? tensor(s) : null;
@@ -109,7 +109,7 @@ public sealed class LayerWeights
         };
     }
 
-    private static MlpWeights Halves(WeightTensor gateUp, WeightTensor down, LowRankDelta? gateUpDelta = null, LowRankDelta? downDelta = null)
+    private static MlpWeights Halves(WeightTensor gateUp, WeightTensor down, AdapterDeltas? gateUpDelta = null, AdapterDeltas? downDelta = null)
     {
         long inter = gateUp.Shape[0] / 2;
         return new MlpWeights
@@ -136,10 +136,10 @@ public sealed class MlpWeights
     public WeightTensor? Gate { get; init; }
     public required WeightTensor Up { get; init; }
     public required WeightTensor Down { get; init; }
-    /// <summary>A LoRA adapter's unmerged deltas, when one is loaded (<see cref="LowRankDelta"/>).</summary>
-    public LowRankDelta? GateDelta { get; init; }
-    public LowRankDelta? UpDelta { get; init; }
-    public LowRankDelta? DownDelta { get; init; }
+    /// <summary>LoRA adapters' unmerged deltas, when any touch the matrix (<see cref="AdapterDeltas"/>).</summary>
+    public AdapterDeltas? GateDelta { get; init; }
+    public AdapterDeltas? UpDelta { get; init; }
+    public AdapterDeltas? DownDelta { get; init; }
 }
 
 /// <summary>Routed experts: the router, Nemotron-H's choice bias (empty elsewhere), and each expert's MLP.</summary>
@@ -156,10 +156,10 @@ public sealed class AttentionWeights
     public required WeightTensor K { get; init; }
     public required WeightTensor V { get; init; }
     public required WeightTensor O { get; init; }
-    public LowRankDelta? QDelta { get; init; }
-    public LowRankDelta? KDelta { get; init; }
-    public LowRankDelta? VDelta { get; init; }
-    public LowRankDelta? ODelta { get; init; }
+    public AdapterDeltas? QDelta { get; init; }
+    public AdapterDeltas? KDelta { get; init; }
+    public AdapterDeltas? VDelta { get; init; }
+    public AdapterDeltas? ODelta { get; init; }
 }
 
 public sealed class MambaWeights
@@ -176,6 +176,6 @@ public sealed class MambaWeights
     public required float[] Norm { get; init; }
     public required WeightTensor OutProj { get; init; }
     public required float[] OutProjBias { get; init; }
-    public LowRankDelta? InProjDelta { get; init; }
-    public LowRankDelta? OutProjDelta { get; init; }
+    public AdapterDeltas? InProjDelta { get; init; }
+    public AdapterDeltas? OutProjDelta { get; init; }
 }

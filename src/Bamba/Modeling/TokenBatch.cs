@@ -8,7 +8,7 @@ namespace Bamba.Modeling;
 /// </summary>
 internal sealed class TokenBatch
 {
-    public TokenBatch(IReadOnlyList<CpuSequenceState> states, IReadOnlyList<SequenceInput> inputs)
+    public TokenBatch(IReadOnlyList<CpuSequenceState> states, IReadOnlyList<SequenceInput> inputs, int adapters = 0)
     {
         if (states.Count != inputs.Count) throw new ArgumentException("one token run per sequence state is needed");
         States = states;
@@ -30,6 +30,23 @@ internal sealed class TokenBatch
             states[i].Advance(Padding.AsSpan(Offsets[i], inputs[i].Length), inputs[i].Length).CopyTo(Positions, Offsets[i]);
         }
         HasPadding = Array.IndexOf(Padding, true) >= 0;
+        Adapters = SpansOf(states, adapters);
+    }
+
+    /// <summary>The rows of the runs whose sequences picked an adapter, neighbours with the same one merged.</summary>
+    private List<AdapterSpan> SpansOf(IReadOnlyList<CpuSequenceState> states, int adapters)
+    {
+        var spans = new List<AdapterSpan>();
+        for (int i = 0; i < states.Count; i++)
+        {
+            int adapter = states[i].Adapter;
+            if (adapter < 0 || adapter > adapters) throw new ArgumentException($"sequence {i} picks adapter {adapter}; the model has {adapters}");
+            if (adapter == 0) continue;
+            if (spans.Count > 0 && spans[^1] is var last && last.Adapter == adapter && last.Start + last.Count == Offsets[i])
+                spans[^1] = last with { Count = last.Count + Length(i) };
+            else spans.Add(new AdapterSpan(Offsets[i], Length(i), adapter));
+        }
+        return spans;
     }
 
     public IReadOnlyList<CpuSequenceState> States { get; }
@@ -39,6 +56,8 @@ internal sealed class TokenBatch
     /// <summary>RoPE position of each row (−1 for padding).</summary>
     public int[] Positions { get; }
     public bool HasPadding { get; }
+    /// <summary>Which rows run with which picked LoRA adapter (rows outside every span run with none).</summary>
+    public IReadOnlyList<AdapterSpan> Adapters { get; }
     public int Runs => States.Count;
     public int Rows => Offsets[^1];
     public int Offset(int run) => Offsets[run];

@@ -21,6 +21,7 @@ public sealed class ServingEngine : IDisposable
         ModelId = modelId;
         Defaults = defaults ?? GenerationConfig.Default;
         _ownsModel = ownsModel;
+        CheckAdapterNames(model.Adapters, modelId);
         Scheduler = new ContinuousBatchScheduler(model, options);
         Grammars = new GrammarCache(text, model.Config.VocabSize);
     }
@@ -51,6 +52,38 @@ public sealed class ServingEngine : IDisposable
     /// <summary>Compiled grammars for constrained decoding (response formats, tool calls).</summary>
     public GrammarCache Grammars { get; }
     public int MaxContext => Scheduler.Options.MaxContext;
+
+    /// <summary>
+    /// The ids a request may name in <c>model</c>: the served model's, then <c>MODEL:NAME</c> for each LoRA adapter the
+    /// model serves (vLLM's multi-LoRA names an adapter by NAME alone, which is accepted too).
+    /// </summary>
+    public IReadOnlyList<string> ModelIds => [ModelId, .. Model.Adapters.Select(a => $"{ModelId}:{a}")];
+
+    /// <summary>The id of adapter <paramref name="adapter"/> (0 = none, the served model's own id).</summary>
+    public string IdOf(int adapter) => ModelIds[adapter];
+
+    /// <summary>
+    /// The adapter a request's <c>model</c> picks (0 for the served model itself, or when the field is absent); null when
+    /// it names neither the model nor one of its adapters.
+    /// </summary>
+    public int? AdapterFor(string? model)
+    {
+        if (model is null || model == ModelId) return 0;
+        string name = model.StartsWith(ModelId + ":", StringComparison.Ordinal) ? model[(ModelId.Length + 1)..] : model;
+        for (int i = 0; i < Model.Adapters.Count; i++)
+            if (Model.Adapters[i] == name) return i + 1;
+        return null;
+    }
+
+    /// <summary>Adapter names must be unique and differ from the model's id, so that every <c>model</c> value picks one thing.</summary>
+    private static void CheckAdapterNames(IReadOnlyList<string> adapters, string modelId)
+    {
+        foreach (var name in adapters)
+        {
+            if (name == modelId) throw new BambaException($"the LoRA adapter name '{name}' is the served model's own name: pick another");
+            if (adapters.Count(a => a == name) > 1) throw new BambaException($"two LoRA adapters are named '{name}'");
+        }
+    }
 
     /// <summary>End-of-sequence ids: generation_config.json's (else config.json's) and the tokenizer's EOS token
     /// (a chat model's end-of-turn token is often only there).</summary>

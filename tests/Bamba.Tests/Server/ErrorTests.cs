@@ -46,11 +46,11 @@ public class ErrorTests
     }
 
     [Fact]
-    public async Task AnUnknownModelIs400()
+    public async Task AnUnknownModelIs404AsOpenAiAndVllmAnswerIt()
     {
         await using var s = await TestServer.StartAsync();
-        AssertError(400, "model", "model_not_found", await s.PostAsync("/v1/completions", """{"model": "gpt-4", "prompt": [1]}"""));
-        AssertError(400, "model", "model_not_found", await s.PostAsync("/v1/chat/completions", """{"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]}"""));
+        AssertError(404, "model", "model_not_found", await s.PostAsync("/v1/completions", """{"model": "gpt-4", "prompt": [1]}"""));
+        AssertError(404, "model", "model_not_found", await s.PostAsync("/v1/chat/completions", """{"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]}"""));
         await AssertStillServes(s);
     }
 

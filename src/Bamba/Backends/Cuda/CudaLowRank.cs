@@ -31,10 +31,10 @@ internal sealed class CudaLowRank
             {
                 if (delta.Inputs != inputs || delta.Outputs != rows)
                     throw new BambaException($"LoRA adapter of shape [{delta.Outputs}, {delta.Inputs}] does not fit a matrix part of [{rows}, {inputs}]");
-                delta.A.CopyTo(a.AsSpan(column * inputs));
+                delta.A.Span.CopyTo(a.AsSpan(column * inputs));
                 for (int r = 0; r < rows; r++)
                     for (int j = 0; j < delta.Rank; j++)
-                        b[(long)(row + r) * rank + column + j] = delta.Scale * delta.B[r * delta.Rank + j];
+                        b[(long)(row + r) * rank + column + j] = delta.Scale * delta.B.Span[r * delta.Rank + j];
                 column += delta.Rank;
             }
             row += rows;

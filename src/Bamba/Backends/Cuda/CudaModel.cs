@@ -81,7 +81,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             config = BambaConfigReader.Load(Path.Combine(path, "config.json"));
             store = WeightStore.Open(path);
         }
-        try { return Create(config, () => ModelWeights.Load(store, config, lora), store, precision, ordinal, bf16SsmState); }
+        try { return Create(config, () => ModelWeights.Load(store, config, ModelAdapters.Only(lora)), store, precision, ordinal, bf16SsmState); }
         catch
         {
             store.Dispose();

@@ -49,7 +49,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
     /// </summary>
     public SequenceHandle Submit(SequenceRequest request, CancellationToken cancel = default)
     {
-        request.Validate(_model.Config.VocabSize, Options.MaxContext);
+        request.Validate(_model.Config.VocabSize, Options.MaxContext, _model.Adapters.Count);
         if (_kv.BlocksFor(request.TotalTokens) > _kv.Total)
             throw new BambaException(Options.StateBlocks == 0
                 ? $"the request needs {request.TotalTokens} tokens of KV cache; the server holds {_kv.Total * Options.KvBlockSize}"
@@ -147,6 +147,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
             try
             {
                 slot = _slots.Acquire(out var state);
+                state.Adapter = handle.Request.Adapter;
                 state.Reserve(handle.Request.TotalTokens);
                 var stopIds = (handle.Request.EosTokenIds ?? (IEnumerable<int>)_defaultEos).Concat(handle.Request.StopTokenIds);
                 running = new RunningSequence(handle, slot, state, blocks, stopIds);

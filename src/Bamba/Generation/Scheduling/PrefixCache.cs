@@ -7,11 +7,12 @@ namespace Bamba.Generation.Scheduling;
 /// reply. The points form a token trie; a new request resumes from the deepest point its prompt passes through.
 /// Segments live in one byte budget, evicted least recently used: a leaf goes whole, an inner point drops its recurrent
 /// state and keeps the KV rows its descendants need. A point a running sequence is extending is never evicted.
+/// Each LoRA adapter has its own trie: the same tokens leave a different state under another adapter.
 /// Only the scheduler thread calls it.
 /// </summary>
 internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
 {
-    private readonly PrefixNode _root = PrefixNode.Root();
+    private readonly Dictionary<int, PrefixNode> _roots = []; // by adapter (0 = none)
     private readonly LinkedList<PrefixNode> _recency = new(); // most recently used first; the root is not in it
     private int _pins; // points held by running sequences, counted once per sequence
 
@@ -22,9 +23,9 @@ internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
     /// The deepest resumable point on <paramref name="prompt"/>'s path that leaves at least one prompt token to feed
     /// (the next token's logits come from the last one); the root when nothing is cached. Marks the path as used.
     /// </summary>
-    internal PrefixNode Lookup(ReadOnlySpan<int> prompt)
+    internal PrefixNode Lookup(int adapter, ReadOnlySpan<int> prompt)
     {
-        var best = Deepest(_root, prompt, prompt.Length - 1);
+        var best = Deepest(Root(adapter), prompt, prompt.Length - 1);
         for (var n = best; !n.IsRoot; n = n.Parent!) Touch(n);
         return best;
     }
@@ -69,7 +70,7 @@ internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
     public void Attach(RunningSequence s)
     {
         if (s.State is not ISnapshotState snapshots) return;
-        var point = s.Request.PromptLogprobs ? _root : Lookup(s.Request.Prompt);
+        var point = s.Request.PromptLogprobs ? Root(s.Request.Adapter) : Lookup(s.Request.Adapter, s.Request.Prompt);
         if (!point.IsRoot)
         {
             snapshots.Restore(point.Path());
@@ -101,6 +102,12 @@ internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
         s.CachePoint = point;
         if (point is not null) { point.Pins++; _pins++; }
         Publish();
+    }
+
+    private PrefixNode Root(int adapter)
+    {
+        if (!_roots.TryGetValue(adapter, out var root)) _roots.Add(adapter, root = PrefixNode.Root());
+        return root;
     }
 
     private static PrefixNode Deepest(PrefixNode node, ReadOnlySpan<int> prompt, int limit)

@@ -20,6 +20,8 @@ public sealed record SequenceRequest
     /// <summary>Constrained decoding: every generated token must continue a sentence of this grammar (a JSON schema's),
     /// and the sequence ends when the sentence is complete.</summary>
     public Constraints.TokenGrammar? Grammar { get; init; }
+    /// <summary>The LoRA adapter to run with: 0 for none, i for the model's <see cref="ISequenceModel.Adapters"/>[i − 1].</summary>
+    public int Adapter { get; init; }
 
     public const int MaxTopLogprobs = 20;
 
@@ -27,9 +29,10 @@ public sealed record SequenceRequest
     public int TotalTokens => checked(Prompt.Length + MaxNewTokens);
 
     /// <summary>Throws a <see cref="BambaException"/> naming the first value a model of <paramref name="vocab"/> ids cannot take.</summary>
-    public void Validate(int vocab, int maxContext)
+    public void Validate(int vocab, int maxContext, int adapters = 0)
     {
         if (Prompt.Length == 0) throw new BambaException("the prompt is empty");
+        if (Adapter < 0 || Adapter > adapters) throw new BambaException($"adapter {Adapter} does not exist (the model has {adapters})");
         foreach (int id in Prompt)
             if ((uint)id >= (uint)vocab) throw new BambaException($"token id {id} is outside the vocabulary (0..{vocab - 1})");
         if (MaxNewTokens < 0) throw new BambaException($"max_tokens must be ≥ 0, got {MaxNewTokens}");
