@@ -11,7 +11,10 @@ namespace Bamba.Backends.Cuda;
 /// through its block table (its block ids in order). Sized once by a caller that knows the load
 /// (<see cref="CudaModel.ReserveKvCache"/>: the scheduler's KV budget, the bench's free memory), after which running
 /// out is an error rather than a reallocation mid-generation; a pool nobody sized (the plain generator, tests) grows
-/// by doubling instead, copying the blocks in use, so its few sequences never fail.
+/// by doubling instead, copying the blocks in use, so its few sequences never fail. A block is held by reference count:
+/// the prefix cache shares a full block between the sequence that wrote it, the cache and sequences restored from it
+/// (none writes it again: a sequence only appends past its cached positions), and the block goes back to the free list
+/// when its last holder lets go.
 /// </summary>
 internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig config, int actBytes) : IDisposable
 {
@@ -23,6 +26,7 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
     private readonly int _layers = config.NumAttentionLayers;
     private readonly long _rowBytes = (long)config.NumKeyValueHeads * config.HeadDim * actBytes; // keys (or values) of one position, one layer
     private readonly Stack<int> _free = new();
+    private int[] _refs = []; // holders of each block: 0 while free
     private DeviceBuffer? _buffer;
 
     /// <summary>Bytes per activation element of the cached keys and values.</summary>
@@ -33,6 +37,8 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
     /// <summary>Counts reallocations: a captured CUDA graph holds the pool addresses of the generation it was captured in.</summary>
     public int Generation { get; private set; }
     public long Bytes => _buffer?.Bytes ?? 0;
+    /// <summary>Blocks no sequence or cache holds.</summary>
+    public int FreeBlocks { get { lock (gate) return _free.Count; } }
     /// <summary>The pool's bytes when no sequence holds a block (a resize then frees it before allocating), else 0.</summary>
     public long IdleBytes { get { lock (gate) return _free.Count == Blocks ? Bytes : 0; } }
 
@@ -74,17 +80,57 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
                         $"{_free.Count} of the pool's {Blocks} are free (the pool was sized for {(long)Blocks * BlockTokens} tokens)");
                 Resize(Math.Max(2 * Blocks, Math.Max(Blocks + count, FirstBlocks)));
             }
-            for (int i = 0; i < count; i++) table.Add(_free.Pop());
+            for (int i = 0; i < count; i++)
+            {
+                int block = _free.Pop();
+                _refs[block] = 1;
+                table.Add(block);
+            }
         }
     }
 
-    /// <summary>Returns a sequence's blocks to the free list and empties its table.</summary>
+    /// <summary>One more holder of a block in use (a cached prefix, or a sequence restored from one).</summary>
+    public void Share(int block)
+    {
+        lock (gate)
+        {
+            if ((uint)block >= (uint)Blocks || _refs[block] == 0) throw new InvalidOperationException($"KV block {block} is not in use: it cannot be shared");
+            _refs[block]++;
+        }
+    }
+
+    /// <summary>Lets go of each block of a table (a block nobody else holds goes back to the free list) and empties it.</summary>
     public void Release(List<int> table)
     {
         lock (gate)
         {
-            foreach (int block in table) _free.Push(block);
+            foreach (int block in table) Drop(block);
             table.Clear();
+        }
+    }
+
+    /// <summary>Lets go of one block.</summary>
+    public void Drop(int block)
+    {
+        lock (gate)
+        {
+            if ((uint)block >= (uint)Blocks || _refs[block] == 0) throw new InvalidOperationException($"KV block {block} is released twice");
+            if (--_refs[block] == 0) _free.Push(block);
+        }
+    }
+
+    /// <summary>Queues a copy of block <paramref name="source"/>'s keys, values and padding flags (every layer) into block
+    /// <paramref name="destination"/>: the copy-on-write of a partly filled block.</summary>
+    public void CopyBlock(int source, int destination)
+    {
+        lock (gate)
+        {
+            ulong start = _buffer?.Pointer ?? throw new InvalidOperationException("the KV pool holds no blocks yet");
+            long layerBytes = (long)Blocks * BlockTokens * _rowBytes, blockBytes = BlockTokens * _rowBytes;
+            for (int i = 0; i < 2 * _layers; i++)
+                device.CopyDevice(start + (ulong)(i * layerBytes + destination * blockBytes), start + (ulong)(i * layerBytes + source * blockBytes), blockBytes);
+            ulong flags = start + (ulong)(2 * _layers * layerBytes);
+            device.CopyDevice(flags + (ulong)((long)destination * BlockTokens), flags + (ulong)((long)source * BlockTokens), BlockTokens);
         }
     }
 
@@ -100,6 +146,7 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
         var fresh = device.Allocate(blocks * BytesPerBlock(config, actBytes));
         if (_buffer is not null) CopyInto(fresh, blocks);
         for (int b = blocks - 1; b >= Blocks; b--) _free.Push(b);
+        Array.Resize(ref _refs, blocks);
         _buffer = fresh;
         Blocks = blocks;
         Generation++;
