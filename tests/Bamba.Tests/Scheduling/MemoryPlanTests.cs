@@ -91,7 +91,20 @@ public class MemoryPlanTests
         var o = MemoryPlan.Size(Device(2 * Gib, kv: 0), Serve).Options;
         Assert.Null(o.KvBlocks);
         Assert.Equal(0, o.StateBlocks);
-        Assert.Equal((2 * Gib - (200_000L * (256 + 256) + 256 * Mib)) / State9B, o.MaxBatch);
+        Assert.Equal((2 * Gib - (200_000L * (256 + 256) + 256 * Mib) - Serve.PrefixCacheBytes) / State9B, o.MaxBatch);
+    }
+
+    /// <summary>The prefix cache's budget comes out of device memory before the slots and blocks are sized.</summary>
+    [Fact]
+    public void ThePrefixCacheBudgetIsTakenOutFirst()
+    {
+        var without = MemoryPlan.Size(Device(58 * Gib), Serve with { PrefixCacheBytes = 0 });
+        var with = MemoryPlan.Size(Device(58 * Gib), Serve with { PrefixCacheBytes = 10 * Gib });
+
+        Assert.Equal(without.BudgetBytes - 10 * Gib, with.BudgetBytes);
+        Assert.True((long)with.Options.TotalKvBlocks * with.BlockBytes <= with.BudgetBytes);
+        Assert.Equal(58 * Gib / 4, MemoryPlan.DefaultPrefixCacheBytes(Device(58 * Gib)));
+        Assert.Contains("10.00 GiB for the prefix cache", with.Summary());
     }
 
     [Fact]
