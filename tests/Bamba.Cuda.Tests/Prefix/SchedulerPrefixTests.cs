@@ -11,6 +11,8 @@ namespace Bamba.Cuda.Tests.Prefix;
 public class SchedulerPrefixTests
 {
     private const int Chunk = 16;
+    /// <summary>Room for about a hundred points (a snapshot counts as whole 2 MiB pages, however small): no evictions.</summary>
+    private const long Roomy = 256 << 20;
 
     private static SchedulerOptions Options(long cacheBytes, int maxBatch = 8) => new()
     { MaxBatch = maxBatch, MaxQueue = 512, PrefillChunk = Chunk, MaxStepTokens = 4 * Chunk, MaxContext = 512, PrefixCacheBytes = cacheBytes };
@@ -41,7 +43,7 @@ public class SchedulerPrefixTests
         using var model = SnapshotStateTests.Load(name);
         var system = Prompt(model, 100, 1);
         var requests = Enumerable.Range(0, 12).Select(i => Request(Concat(system, Prompt(model, 5 + i * 3, 100 + i)))).ToArray();
-        using (var scheduler = new ContinuousBatchScheduler(model, Options(64 << 20)))
+        using (var scheduler = new ContinuousBatchScheduler(model, Options(Roomy)))
         {
             var first = await Run(scheduler, requests[0]);
             var rest = await Task.WhenAll(requests.Skip(1).Select(r => Run(scheduler, r)));
@@ -59,7 +61,7 @@ public class SchedulerPrefixTests
     public async Task MultiTurnReplaysResumeAtTheEndOfTheLastReply(string name)
     {
         using var model = SnapshotStateTests.Load(name);
-        using var scheduler = new ContinuousBatchScheduler(model, Options(64 << 20));
+        using var scheduler = new ContinuousBatchScheduler(model, Options(Roomy));
         var history = Prompt(model, 37, 2);
         for (int turn = 0; turn < 5; turn++)
         {
@@ -91,7 +93,7 @@ public class SchedulerPrefixTests
     public async Task PrefixesEndingInsideAChunkOrOnABoundary(string name, int length)
     {
         using var model = SnapshotStateTests.Load(name);
-        using var scheduler = new ContinuousBatchScheduler(model, Options(64 << 20));
+        using var scheduler = new ContinuousBatchScheduler(model, Options(Roomy));
         var first = Prompt(model, length, 3);
         var second = Request(Concat(first, Prompt(model, 30, 4)));
 
@@ -108,7 +110,7 @@ public class SchedulerPrefixTests
     public async Task CancellationMidPrefillKeepsTheCacheExact(string name)
     {
         using var model = SnapshotStateTests.Load(name);
-        using (var scheduler = new ContinuousBatchScheduler(model, Options(64 << 20) with { MaxStepTokens = Chunk }))
+        using (var scheduler = new ContinuousBatchScheduler(model, Options(Roomy) with { MaxStepTokens = Chunk }))
         {
             var prompt = Prompt(model, 300, 6);
             var handle = scheduler.Submit(Request(prompt));
