@@ -113,8 +113,8 @@ public class SchedulerPrefixTests
         using (var scheduler = new ContinuousBatchScheduler(model, Options(Roomy) with { MaxStepTokens = Chunk }))
         {
             var prompt = Prompt(model, 300, 6);
-            var handle = scheduler.Submit(Request(prompt));
-            while (scheduler.Metrics.PrefixCachePoints < 3) await Task.Delay(1);
+            var handle = scheduler.Submit(Request(prompt), TestContext.Current.CancellationToken);
+            while (scheduler.Metrics.PrefixCachePoints < 3) await Task.Delay(1, TestContext.Current.CancellationToken);
             handle.Cancel();
             Assert.Equal(SequenceFinish.Cancelled, (await handle.Completion).Finish);
 
