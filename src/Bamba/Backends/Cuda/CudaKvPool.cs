@@ -25,8 +25,7 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
 
     private readonly int _layers = config.NumAttentionLayers;
     private readonly long _rowBytes = (long)config.NumKeyValueHeads * config.HeadDim * actBytes; // keys (or values) of one position, one layer
-    private readonly Stack<int> _free = new();
-    private int[] _refs = []; // holders of each block: 0 while free
+    private readonly BlockHolders _holders = new();
     private DeviceBuffer? _buffer;
 
     /// <summary>Bytes per activation element of the cached keys and values.</summary>
@@ -38,9 +37,9 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
     public int Generation { get; private set; }
     public long Bytes => _buffer?.Bytes ?? 0;
     /// <summary>Blocks no sequence or cache holds.</summary>
-    public int FreeBlocks { get { lock (gate) return _free.Count; } }
+    public int FreeBlocks { get { lock (gate) return _holders.Free; } }
     /// <summary>The pool's bytes when no sequence holds a block (a resize then frees it before allocating), else 0.</summary>
-    public long IdleBytes { get { lock (gate) return _free.Count == Blocks ? Bytes : 0; } }
+    public long IdleBytes { get { lock (gate) return _holders.Free == Blocks ? Bytes : 0; } }
 
     /// <summary>Device bytes of one block: keys and values of every attention layer plus the padding flags.</summary>
     public static long BytesPerBlock(BambaConfig c, int actBytes) =>
@@ -73,30 +72,21 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
     {
         lock (gate)
         {
-            if (count > _free.Count)
+            if (count > _holders.Free)
             {
                 if (Sized)
                     throw new BambaException($"the KV cache is full: a sequence needs {count} more blocks of {BlockTokens} tokens and " +
-                        $"{_free.Count} of the pool's {Blocks} are free (the pool was sized for {(long)Blocks * BlockTokens} tokens)");
+                        $"{_holders.Free} of the pool's {Blocks} are free (the pool was sized for {(long)Blocks * BlockTokens} tokens)");
                 Resize(Math.Max(2 * Blocks, Math.Max(Blocks + count, FirstBlocks)));
             }
-            for (int i = 0; i < count; i++)
-            {
-                int block = _free.Pop();
-                _refs[block] = 1;
-                table.Add(block);
-            }
+            for (int i = 0; i < count; i++) table.Add(_holders.Take());
         }
     }
 
     /// <summary>One more holder of a block in use (a cached prefix, or a sequence restored from one).</summary>
     public void Share(int block)
     {
-        lock (gate)
-        {
-            if ((uint)block >= (uint)Blocks || _refs[block] == 0) throw new InvalidOperationException($"KV block {block} is not in use: it cannot be shared");
-            _refs[block]++;
-        }
+        lock (gate) _holders.Share(block);
     }
 
     /// <summary>Lets go of each block of a table (a block nobody else holds goes back to the free list) and empties it.</summary>
@@ -104,7 +94,7 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
     {
         lock (gate)
         {
-            foreach (int block in table) Drop(block);
+            foreach (int block in table) _holders.Drop(block);
             table.Clear();
         }
     }
@@ -112,11 +102,7 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
     /// <summary>Lets go of one block.</summary>
     public void Drop(int block)
     {
-        lock (gate)
-        {
-            if ((uint)block >= (uint)Blocks || _refs[block] == 0) throw new InvalidOperationException($"KV block {block} is released twice");
-            if (--_refs[block] == 0) _free.Push(block);
-        }
+        lock (gate) _holders.Drop(block);
     }
 
     /// <summary>Queues a copy of block <paramref name="source"/>'s keys, values and padding flags (every layer) into block
@@ -136,7 +122,7 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
 
     private void Resize(int blocks)
     {
-        if (_buffer is not null && _free.Count == Blocks)
+        if (_buffer is not null && _holders.Free == Blocks)
         {
             // Nothing to keep: free the old pool first, so the new one may take its memory too.
             device.Synchronize(); // kernels of sequences already released may still be queued on it
@@ -145,8 +131,7 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
         }
         var fresh = device.Allocate(blocks * BytesPerBlock(config, actBytes));
         if (_buffer is not null) CopyInto(fresh, blocks);
-        for (int b = blocks - 1; b >= Blocks; b--) _free.Push(b);
-        Array.Resize(ref _refs, blocks);
+        _holders.Grow(blocks);
         _buffer = fresh;
         Blocks = blocks;
         Generation++;

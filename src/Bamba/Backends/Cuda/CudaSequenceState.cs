@@ -195,9 +195,7 @@ public sealed class CudaSequenceState : SequenceState, ISnapshotState
     private void RestoreBlocks(CudaStateSegment[] segments, int end)
     {
         Reserve(end);
-        var source = new int[CudaKvPool.BlocksFor(end)];
-        foreach (var segment in segments)
-            for (int j = 0; j < segment.BlockIds.Count; j++) source[segment.FirstBlock + j] = segment.BlockIds[j];
+        var source = PathBlocks(segments.Select(s => (s.FirstBlock, s.BlockIds)), end);
         int full = end / CudaKvPool.BlockTokens;
         for (int k = 0; k < full; k++)
         {
@@ -206,6 +204,22 @@ public sealed class CudaSequenceState : SequenceState, ISnapshotState
             _blocks[k] = source[k];
         }
         if (full < source.Length) _pool.CopyBlock(source[full], _blocks[full]);
+    }
+
+    /// <summary>
+    /// The pool block for each block-table index of a path's positions [0, <paramref name="end"/>): the one held by the
+    /// deepest segment holding that index (a segment starting inside a block holds it, full, where the segment before
+    /// holds only a partial copy).
+    /// </summary>
+    internal static int[] PathBlocks(IEnumerable<(int FirstBlock, IReadOnlyList<int> Blocks)> segments, int end)
+    {
+        var source = new int[CudaKvPool.BlocksFor(end)];
+        Array.Fill(source, -1);
+        foreach (var (first, blocks) in segments)
+            for (int j = 0; j < blocks.Count; j++) source[first + j] = blocks[j];
+        int missing = Array.IndexOf(source, -1);
+        if (missing >= 0) throw new ArgumentException($"no segment of the path holds KV block {missing}");
+        return source;
     }
 
     public override void Dispose()
