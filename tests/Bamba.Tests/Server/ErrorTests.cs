@@ -126,7 +126,9 @@ public class ErrorTests
             held.Add(await s.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token));
         }
         Assert.All(held, r => Assert.Equal(200, (int)r.StatusCode));
+        // The scheduler admits the first stream on its own thread: wait for it to take the slot.
         var m = await s.MetricsAsync();
+        for (int i = 0; i < 100 && m["bamba_running_sequences"] < 1; i++) { await Task.Delay(50); m = await s.MetricsAsync(); }
         Assert.Equal((1.0, 1.0, 0.0, 0.0), (m["bamba_running_sequences"], m["bamba_queue_length"], m["bamba_requests_cancelled_total"], m["bamba_requests_rejected_total"]));
         var refused = await s.PostAsync("/v1/completions", """{"prompt": [1], "max_tokens": 2}""");
         AssertError(429, null, "rate_limit_exceeded", refused);
