@@ -52,7 +52,7 @@ internal sealed class ServeCommand : ICommand
         new("max-context", "the longest sequence (prompt + max_tokens) a request may ask for", "T", "4096"),
         new("max-queue", "requests waiting for a slot; one more gets 429", "N", "256"),
         new("prefill-chunk", "prompt tokens one sequence feeds per step (chunked prefill); also the prefix cache's grid", "N", "256"),
-        new("prefix-cache-gb", "memory for the prefix cache (state snapshots and KV of earlier prompts and replies; CPU)", "GB", "1/8 of memory, at most 8"),
+        new("prefix-cache-gb", "memory for the prefix cache (state snapshots and KV of earlier prompts and replies)", "GB", "CPU: 1/8 of memory, at most 8; GPU: 1/4 of free device memory"),
         Flag.Switch("no-prefix-cache", "turn the prefix cache off (every prompt is computed from its first token)"),
     ];
 
