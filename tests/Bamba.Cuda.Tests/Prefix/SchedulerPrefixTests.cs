@@ -171,4 +171,49 @@ public class SchedulerPrefixTests
         }
         AssertPoolWhole(model);
     }
+
+    /// <summary>Random shared-prefix requests, some cancelled, under a budget of about a dozen points: each matches a
+    /// no-cache oracle (a cancelled one up to where it stopped).</summary>
+    [Theory]
+    [InlineData("tiny-bamba", 1)]
+    [InlineData("tiny-granite-hybrid-dense-rope", 2)]
+    public async Task RandomInterleavingsMatchANoCacheOracle(string name, int seed)
+    {
+        using var model = SnapshotStateTests.Load(name);
+        var random = new Random(seed);
+        var prefixes = Enumerable.Range(0, 4).Select(i => Prompt(model, random.Next(1, 140), seed * 100 + i)).ToArray();
+        var requests = Enumerable.Range(0, 40).Select(i =>
+        {
+            var prefix = prefixes[random.Next(prefixes.Length)];
+            var prompt = Concat(prefix[..random.Next(1, prefix.Length + 1)], Prompt(model, random.Next(0, 30), seed * 1000 + i));
+            return (Request: Request(prompt, random.Next(1, 8)), CancelAfterMs: random.Next(4) == 0 ? random.Next(0, 20) : -1);
+        }).ToArray();
+        long budget;
+        using (var probe = model.CreateState())
+        {
+            model.Step([probe], [Prompt(model, Chunk, 0)]);
+            budget = 12 * probe.CaptureSize(0).Bytes;
+        }
+        using (var scheduler = new ContinuousBatchScheduler(model, Options(budget, maxBatch: 4)))
+        {
+            var runs = await Task.WhenAll(requests.Select(async r =>
+            {
+                await Task.Delay(random.Next(0, 10), TestContext.Current.CancellationToken);
+                using var cancel = new CancellationTokenSource();
+                if (r.CancelAfterMs >= 0) cancel.CancelAfter(r.CancelAfterMs);
+                var (tokens, result) = await scheduler.RunAsync(r.Request, cancel.Token);
+                return (Tokens: tokens.Select(t => t.Id).ToArray(), result.Finish);
+            }));
+
+            for (int i = 0; i < requests.Length; i++)
+            {
+                var expected = await Oracle(model, requests[i].Request);
+                if (runs[i].Finish == SequenceFinish.Cancelled) Assert.Equal(expected[..runs[i].Tokens.Length], runs[i].Tokens);
+                else Assert.Equal(expected, runs[i].Tokens);
+            }
+            Assert.Equal(0, scheduler.Metrics.PrefixCachePinned);
+            Assert.True(scheduler.Metrics.PrefixCachePeakBytes <= budget);
+        }
+        AssertPoolWhole(model);
+    }
 }
