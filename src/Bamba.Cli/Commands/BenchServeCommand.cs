@@ -75,22 +75,9 @@ internal sealed class BenchServeCommand : ICommand
 
     private static int RunLocal(CommandLine args, Load load, string format, TextWriter stdout)
     {
-        string? temp = null;
+        var (dir, preset, temp) = ModelDirectory(args, load.Live);
         try
         {
-            string? preset = null;
-            if (!args.Has("model"))
-            {
-                preset = args.Choice("preset", "cpu-0.5b", "cpu-0.5b", "bamba-9b");
-                temp = Directory.CreateTempSubdirectory("bamba-bench-serve-").FullName;
-                LiveOutput.Status(load.Live, "bench-serve", progress =>
-                {
-                    progress.Report($"writing the {preset} synthetic model (random bf16 weights) to {temp}");
-                    SyntheticModel.Write(preset == "bamba-9b" ? Bamba9BShape : SyntheticModel.Cpu05B, temp, DType.BF16);
-                    return 0;
-                });
-            }
-            string dir = temp ?? args.Required("model");
             var scheduling = ServeCommand.Scheduling(args);
             scheduling = scheduling with { MaxContext = Math.Max(load.PromptTokens + load.MaxTokens, scheduling.MaxContext) };
             var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
@@ -108,6 +95,24 @@ internal sealed class BenchServeCommand : ICommand
         {
             if (temp is not null) Directory.Delete(temp, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// --model's directory, or without it the --preset synthetic model written to a temporary folder (random bf16
+    /// weights) that the caller deletes.
+    /// </summary>
+    private static (string Dir, string? Preset, string? Temp) ModelDirectory(CommandLine args, bool live)
+    {
+        if (args.Has("model")) return (args.Required("model"), null, null);
+        string preset = args.Choice("preset", "cpu-0.5b", "cpu-0.5b", "bamba-9b");
+        string temp = Directory.CreateTempSubdirectory("bamba-bench-serve-").FullName;
+        LiveOutput.Status(live, "bench-serve", progress =>
+        {
+            progress.Report($"writing the {preset} synthetic model (random bf16 weights) to {temp}");
+            SyntheticModel.Write(preset == "bamba-9b" ? Bamba9BShape : SyntheticModel.Cpu05B, temp, DType.BF16);
+            return 0;
+        });
+        return (temp, preset, temp);
     }
 
     /// <summary>Serves <paramref name="engine"/> on a free loopback port while <paramref name="measure"/> runs (no per-request
@@ -133,7 +138,7 @@ internal sealed class BenchServeCommand : ICommand
             throw new BambaException($"--user-tokens expects MIN-MAX with 1 ≤ MIN ≤ MAX, got '{args.String("user-tokens")}'");
         shape = shape with { UserMin = lo, UserMax = hi };
         string format = args.Choice("format", "table", "table", "json");
-        LiveOutput.Enabled(args); // the replay prints no live progress; the flag is accepted as for the random workload
+        bool live = LiveOutput.Enabled(args); // the replay itself prints no live progress; writing a preset does
         int longest = shape.SystemTokens + shape.Turns * (hi + shape.ReplyTokens);
         List<MultiTurnResult> results;
         string what;
@@ -148,31 +153,42 @@ internal sealed class BenchServeCommand : ICommand
         }
         else
         {
-            string dir = args.Required("model");
-            var scheduling = ServeCommand.Scheduling(args);
-            scheduling = scheduling with { MaxContext = Math.Max(longest, scheduling.MaxContext) };
-            var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
-            var precision = ModelOptions.Precision(args);
-            args.EnsureAllUsed();
-            results = [];
-            foreach (var (label, options) in new[] { ("prefix cache", scheduling), ("no cache", scheduling with { PrefixCacheBytes = 0 }) })
+            var (dir, preset, temp) = ModelDirectory(args, live);
+            try
             {
-                using var engine = new ServingEngine(ModelFactory.Load(dir, device, precision), null, options, "bench");
-                var m = engine.Scheduler.Metrics;
-                results.Add(InServer(engine, address =>
-                {
-                    using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(30) };
-                    var load = new MultiTurnLoad(http, engine.ModelId, engine.Model.Config.VocabSize, shape);
-                    // Warm-up (JIT, first touch of the weights) with a prompt of several chunks, so prefill's code is warm too.
-                    var warmUp = Enumerable.Range(0, 3 * options.PrefillChunk).Select(i => 3 + i % (engine.Model.Config.VocabSize - 3)).ToArray();
-                    new ServeLoad(http, engine.ModelId, 0, 4, engine.Model.Config.VocabSize).OneAsync(warmUp).GetAwaiter().GetResult();
-                    Console.Error.WriteLine($"bench-serve: {shape.Conversations} conversations of {shape.Turns} turns, {label}");
-                    return load.RunAsync(label, () => (m.PrefixHitTokens, m.PrefixMissTokens)).GetAwaiter().GetResult();
-                }));
+                var scheduling = ServeCommand.Scheduling(args);
+                scheduling = scheduling with { MaxContext = Math.Max(longest, scheduling.MaxContext) };
+                var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
+                var precision = ModelOptions.Precision(args);
+                args.EnsureAllUsed();
+                results = [.. new[] { ("prefix cache", scheduling), ("no cache", scheduling with { PrefixCacheBytes = 0 }) }
+                    .Select(run => ReplayInProcess(dir, device, precision, run.Item1, run.Item2, shape))];
+                what = $"{preset ?? dir} in process, --max-batch {scheduling.MaxBatch}, --prefill-chunk {scheduling.PrefillChunk}";
             }
-            what = $"{dir} in process, --max-batch {scheduling.MaxBatch}, --prefill-chunk {scheduling.PrefillChunk}";
+            finally
+            {
+                if (temp is not null) Directory.Delete(temp, recursive: true);
+            }
         }
         return ReportMultiTurn(results, shape, format, stdout, what);
+    }
+
+    /// <summary>The conversations replayed once against a fresh in-process server with <paramref name="options"/>.</summary>
+    private static MultiTurnResult ReplayInProcess(string dir, ComputeDevice device, Backends.Cuda.CudaPrecision precision, string label,
+        Generation.Scheduling.SchedulerOptions options, MultiTurnShape shape)
+    {
+        using var engine = new ServingEngine(ModelFactory.Load(dir, device, precision), null, options, "bench");
+        var m = engine.Scheduler.Metrics;
+        return InServer(engine, address =>
+        {
+            using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(30) };
+            var load = new MultiTurnLoad(http, engine.ModelId, engine.Model.Config.VocabSize, shape);
+            // Warm-up (JIT, first touch of the weights) with a prompt of several chunks, so prefill's code is warm too.
+            var warmUp = Enumerable.Range(0, 3 * options.PrefillChunk).Select(i => 3 + i % (engine.Model.Config.VocabSize - 3)).ToArray();
+            new ServeLoad(http, engine.ModelId, 0, 4, engine.Model.Config.VocabSize).OneAsync(warmUp).GetAwaiter().GetResult();
+            Console.Error.WriteLine($"bench-serve: {shape.Conversations} conversations of {shape.Turns} turns, {label}");
+            return load.RunAsync(label, () => (m.PrefixHitTokens, m.PrefixMissTokens)).GetAwaiter().GetResult();
+        });
     }
 
     private static int ReportMultiTurn(List<MultiTurnResult> results, MultiTurnShape shape, string format, TextWriter stdout, string what)

@@ -53,7 +53,7 @@ internal sealed class ServeCommand : ICommand
         new("max-context", "the longest sequence (prompt + max_tokens) a request may ask for", "T", "4096"),
         new("max-queue", "requests waiting for a slot; one more gets 429", "N", "256"),
         new("prefill-chunk", "prompt tokens one sequence feeds per step (chunked prefill); also the prefix cache's grid", "N", "256"),
-        new("prefix-cache-gb", "memory for the prefix cache (state snapshots and KV of earlier prompts and replies; CPU)", "GB", "1/8 of memory, at most 8"),
+        new("prefix-cache-gb", "memory for the prefix cache (state snapshots and KV of earlier prompts and replies)", "GB", "CPU: 1/8 of memory, at most 8; GPU: 1/4 of free device memory"),
         Flag.Switch("no-prefix-cache", "turn the prefix cache off (every prompt is computed from its first token)"),
     ];
 
@@ -70,27 +70,30 @@ internal sealed class ServeCommand : ICommand
         };
         server.Validate(); // before the model loads
         var scheduling = Scheduling(args);
-        bool maxBatchGiven = args.Has("max-batch");
+        bool maxBatchGiven = args.Has("max-batch"), prefixGiven = args.Has("prefix-cache-gb");
         string? name = args.String("served-model-name");
         string? chatTemplate = ModelOptions.ChatTemplateSource(args);
         var load = ModelOptions.ServingModel(args);
         args.EnsureAllUsed();
 
         var model = load();
-        using var engine = ServingEngine.ForModel(model, dir, SizedFor(model, scheduling, maxBatchGiven, stdout), name, chatTemplate);
+        using var engine = ServingEngine.ForModel(model, dir, SizedFor(model, scheduling, maxBatchGiven, prefixGiven, stdout), name, chatTemplate);
         return RunAsync(engine, server, stdout).GetAwaiter().GetResult();
     }
 
     /// <summary>
-    /// On a GPU, the slots (unless --max-batch fixes them) and the KV budget from the device memory left after the
-    /// weights (<see cref="MemoryPlan"/>), printed; on the CPU, the options as given.
+    /// On a GPU, the slots (unless --max-batch fixes them), the KV budget and (unless --prefix-cache-gb sets it) the prefix
+    /// cache's budget from the device memory left after the weights (<see cref="MemoryPlan"/>), printed; on the CPU, the
+    /// options as given.
     /// </summary>
-    private static SchedulerOptions SizedFor(ISequenceModel model, SchedulerOptions options, bool maxBatchGiven, TextWriter stdout)
+    private static SchedulerOptions SizedFor(ISequenceModel model, SchedulerOptions options, bool maxBatchGiven, bool prefixGiven, TextWriter stdout)
     {
         if (model is not IDeviceMemory device) return options;
         try
         {
-            var plan = MemoryPlan.Size(device.Memory(), options, maxBatchGiven ? options.MaxBatch : null);
+            var memory = device.Memory();
+            if (!prefixGiven && options.PrefixCacheBytes > 0) options = options with { PrefixCacheBytes = MemoryPlan.DefaultPrefixCacheBytes(memory) };
+            var plan = MemoryPlan.Size(memory, options, maxBatchGiven ? options.MaxBatch : null);
             stdout.WriteLine($"bamba serve: {device.DeviceName}: {plan.Summary()}");
             return plan.Options;
         }
@@ -118,7 +121,8 @@ internal sealed class ServeCommand : ICommand
         return options;
     }
 
-    /// <summary>--prefix-cache-gb, or by default an eighth of the memory the runtime may use (at most 8 GB); 0 when off.</summary>
+    /// <summary>--prefix-cache-gb, or by default an eighth of the memory the runtime may use (at most 8 GB; on a GPU,
+    /// <see cref="SizedFor"/> replaces it with a share of the device memory); 0 when off.</summary>
     private static long PrefixCacheBytes(CommandLine args)
     {
         bool off = args.Switch("no-prefix-cache");

@@ -17,13 +17,25 @@ public abstract class StateSegment
     /// <summary>Bytes held now (KV rows, plus the recurrent state while held).</summary>
     public abstract long Bytes { get; }
 
+    /// <summary>Blocks of a paged KV pool held (counted in <see cref="Bytes"/> too); 0 where KV rows are plain copies.</summary>
+    public virtual int Blocks => 0;
+
     /// <summary>Frees the recurrent state, keeping the KV rows that later segments of a path still need.</summary>
     public abstract void DropRecurrent();
+
+    /// <summary>
+    /// Gives back what the segment holds once no cache keeps it (device memory, shared KV blocks); a sequence restored
+    /// from it earlier keeps its own references. The CPU's copies are left to the collector.
+    /// </summary>
+    public virtual void Release() { }
 }
 
-/// <summary>A sequence state that can be copied out in segments and rebuilt from them (the CPU backend's).</summary>
+/// <summary>A sequence state that can be copied out in segments and rebuilt from them.</summary>
 public interface ISnapshotState
 {
+    /// <summary>What <see cref="Capture"/> from <paramref name="from"/> would hold, so that room is made before it allocates.</summary>
+    (long Bytes, int Blocks) CaptureSize(int from);
+
     /// <summary>The KV rows of positions [<paramref name="from"/>, Length) and the recurrent state now.</summary>
     StateSegment Capture(int from);
 

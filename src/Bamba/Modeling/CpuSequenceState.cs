@@ -40,6 +40,9 @@ public sealed class CpuSequenceState : SequenceState, ISnapshotState
         return positions;
     }
 
+    public (long Bytes, int Blocks) CaptureSize(int from) =>
+        (4L * (Kv.Sum(k => k is null ? 0 : 2L * (Length - from) * k.Width) + Conv.Sum(c => (long)(c?.Length ?? 0)) + Ssm.Sum(s => (long)(s?.Length ?? 0))), 0);
+
     public StateSegment Capture(int from)
     {
         if (Position != Length) throw new InvalidOperationException("a state with padding cannot be captured");

@@ -24,7 +24,7 @@ public class MemoryPlanTests
         Assert.Equal(MemoryPlan.MaxSlots + 256, o.MaxStepTokens);
         Assert.Equal(plan.BudgetBytes / (16 * Kv9B), o.TotalKvBlocks);
         Assert.Equal((State9B + 16 * Kv9B - 1) / (16 * Kv9B), o.StateBlocks);
-        Assert.Equal(58 * Gib - plan.WorkingBytes, plan.BudgetBytes);
+        Assert.Equal(58 * Gib - plan.WorkingBytes - Serve.PrefixCacheBytes, plan.BudgetBytes);
         // Every slot busy with its state still leaves KV for many long sequences; bytes never exceed the budget.
         Assert.True((long)o.TotalKvBlocks * plan.BlockBytes <= plan.BudgetBytes);
         Assert.True(o.TotalKvBlocks - o.MaxBatch * o.StateBlocks > 100 * 256);
@@ -91,7 +91,20 @@ public class MemoryPlanTests
         var o = MemoryPlan.Size(Device(2 * Gib, kv: 0), Serve).Options;
         Assert.Null(o.KvBlocks);
         Assert.Equal(0, o.StateBlocks);
-        Assert.Equal((2 * Gib - (200_000L * (256 + 256) + 256 * Mib)) / State9B, o.MaxBatch);
+        Assert.Equal((2 * Gib - (200_000L * (256 + 256) + 256 * Mib) - Serve.PrefixCacheBytes) / State9B, o.MaxBatch);
+    }
+
+    /// <summary>The prefix cache's budget comes out of device memory before the slots and blocks are sized.</summary>
+    [Fact]
+    public void ThePrefixCacheBudgetIsTakenOutFirst()
+    {
+        var without = MemoryPlan.Size(Device(58 * Gib), Serve with { PrefixCacheBytes = 0 });
+        var with = MemoryPlan.Size(Device(58 * Gib), Serve with { PrefixCacheBytes = 10 * Gib });
+
+        Assert.Equal(without.BudgetBytes - 10 * Gib, with.BudgetBytes);
+        Assert.True((long)with.Options.TotalKvBlocks * with.BlockBytes <= with.BudgetBytes);
+        Assert.Equal(58 * Gib / 4, MemoryPlan.DefaultPrefixCacheBytes(Device(58 * Gib)));
+        Assert.Contains("10.00 GiB for the prefix cache", with.Summary());
     }
 
     [Fact]

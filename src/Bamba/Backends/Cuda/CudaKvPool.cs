@@ -11,7 +11,10 @@ namespace Bamba.Backends.Cuda;
 /// through its block table (its block ids in order). Sized once by a caller that knows the load
 /// (<see cref="CudaModel.ReserveKvCache"/>: the scheduler's KV budget, the bench's free memory), after which running
 /// out is an error rather than a reallocation mid-generation; a pool nobody sized (the plain generator, tests) grows
-/// by doubling instead, copying the blocks in use, so its few sequences never fail.
+/// by doubling instead, copying the blocks in use, so its few sequences never fail. A block is held by reference count:
+/// the prefix cache shares a full block between the sequence that wrote it, the cache and sequences restored from it
+/// (none writes it again: a sequence only appends past its cached positions), and the block goes back to the free list
+/// when its last holder lets go.
 /// </summary>
 internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig config, int actBytes) : IDisposable
 {
@@ -22,7 +25,7 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
 
     private readonly int _layers = config.NumAttentionLayers;
     private readonly long _rowBytes = (long)config.NumKeyValueHeads * config.HeadDim * actBytes; // keys (or values) of one position, one layer
-    private readonly Stack<int> _free = new();
+    private readonly BlockHolders _holders = new();
     private DeviceBuffer? _buffer;
 
     /// <summary>Bytes per activation element of the cached keys and values.</summary>
@@ -33,8 +36,10 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
     /// <summary>Counts reallocations: a captured CUDA graph holds the pool addresses of the generation it was captured in.</summary>
     public int Generation { get; private set; }
     public long Bytes => _buffer?.Bytes ?? 0;
+    /// <summary>Blocks no sequence or cache holds.</summary>
+    public int FreeBlocks { get { lock (gate) return _holders.Free; } }
     /// <summary>The pool's bytes when no sequence holds a block (a resize then frees it before allocating), else 0.</summary>
-    public long IdleBytes { get { lock (gate) return _free.Count == Blocks ? Bytes : 0; } }
+    public long IdleBytes { get { lock (gate) return _holders.Free == Blocks ? Bytes : 0; } }
 
     /// <summary>Device bytes of one block: keys and values of every attention layer plus the padding flags.</summary>
     public static long BytesPerBlock(BambaConfig c, int actBytes) =>
@@ -67,30 +72,57 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
     {
         lock (gate)
         {
-            if (count > _free.Count)
+            if (count > _holders.Free)
             {
                 if (Sized)
                     throw new BambaException($"the KV cache is full: a sequence needs {count} more blocks of {BlockTokens} tokens and " +
-                        $"{_free.Count} of the pool's {Blocks} are free (the pool was sized for {(long)Blocks * BlockTokens} tokens)");
+                        $"{_holders.Free} of the pool's {Blocks} are free (the pool was sized for {(long)Blocks * BlockTokens} tokens)");
                 Resize(Math.Max(2 * Blocks, Math.Max(Blocks + count, FirstBlocks)));
             }
-            for (int i = 0; i < count; i++) table.Add(_free.Pop());
+            for (int i = 0; i < count; i++) table.Add(_holders.Take());
         }
     }
 
-    /// <summary>Returns a sequence's blocks to the free list and empties its table.</summary>
+    /// <summary>One more holder of a block in use (a cached prefix, or a sequence restored from one).</summary>
+    public void Share(int block)
+    {
+        lock (gate) _holders.Share(block);
+    }
+
+    /// <summary>Lets go of each block of a table (a block nobody else holds goes back to the free list) and empties it.</summary>
     public void Release(List<int> table)
     {
         lock (gate)
         {
-            foreach (int block in table) _free.Push(block);
+            foreach (int block in table) _holders.Drop(block);
             table.Clear();
+        }
+    }
+
+    /// <summary>Lets go of one block.</summary>
+    public void Drop(int block)
+    {
+        lock (gate) _holders.Drop(block);
+    }
+
+    /// <summary>Queues a copy of block <paramref name="source"/>'s keys, values and padding flags (every layer) into block
+    /// <paramref name="destination"/>: the copy-on-write of a partly filled block.</summary>
+    public void CopyBlock(int source, int destination)
+    {
+        lock (gate)
+        {
+            ulong start = _buffer?.Pointer ?? throw new InvalidOperationException("the KV pool holds no blocks yet");
+            long layerBytes = (long)Blocks * BlockTokens * _rowBytes, blockBytes = BlockTokens * _rowBytes;
+            for (int i = 0; i < 2 * _layers; i++)
+                device.CopyDevice(start + (ulong)(i * layerBytes + destination * blockBytes), start + (ulong)(i * layerBytes + source * blockBytes), blockBytes);
+            ulong flags = start + (ulong)(2 * _layers * layerBytes);
+            device.CopyDevice(flags + (ulong)((long)destination * BlockTokens), flags + (ulong)((long)source * BlockTokens), BlockTokens);
         }
     }
 
     private void Resize(int blocks)
     {
-        if (_buffer is not null && _free.Count == Blocks)
+        if (_buffer is not null && _holders.Free == Blocks)
         {
             // Nothing to keep: free the old pool first, so the new one may take its memory too.
             device.Synchronize(); // kernels of sequences already released may still be queued on it
@@ -99,7 +131,7 @@ internal sealed class CudaKvPool(CudaDevice device, Lock gate, BambaConfig confi
         }
         var fresh = device.Allocate(blocks * BytesPerBlock(config, actBytes));
         if (_buffer is not null) CopyInto(fresh, blocks);
-        for (int b = blocks - 1; b >= Blocks; b--) _free.Push(b);
+        _holders.Grow(blocks);
         _buffer = fresh;
         Blocks = blocks;
         Generation++;

@@ -119,20 +119,29 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
 
     public CudaSequenceState CreateState()
     {
-        lock (_gate) return new CudaSequenceState(_ops.Device, Config, _kv, _ops.StateBytes);
+        lock (_gate) return new CudaSequenceState(_ops.Device, _gate, Config, _kv, _ops.StateBytes);
     }
 
     /// <summary>
     /// Sizes the KV pool, in one allocation, for <paramref name="sequences"/> sequences of at most
     /// <paramref name="longest"/> tokens each holding <paramref name="tokens"/> tokens together (each may leave part of
     /// its last block empty); past it a sequence's growth fails with "the KV cache is full" instead of reallocating.
+    /// <paramref name="cacheBlocks"/> more are set aside for a prefix cache's shared KV.
     /// Without it the pool grows by doubling as sequences need.
     /// </summary>
-    public void ReserveKvCache(int sequences, int longest, long tokens)
+    public void ReserveKvCache(int sequences, int longest, long tokens, int cacheBlocks = 0)
     {
-        long blocks = Math.Min((long)sequences * CudaKvPool.BlocksFor(longest), CudaKvPool.BlocksFor(tokens) + (long)sequences);
+        long blocks = Math.Min((long)sequences * CudaKvPool.BlocksFor(longest), CudaKvPool.BlocksFor(tokens) + (long)sequences) + cacheBlocks;
         if (Config.NumAttentionLayers > 0) _kv.Reserve(checked((int)blocks));
     }
+
+    public PrefixBudget SplitPrefixBudget(long bytes, int chunk) => PrefixBudget.Split(bytes,
+        Config.NumAttentionLayers == 0 ? 0 : CudaKvPool.BytesPerBlock(Config, _ops.ActBytes), CudaKvPool.BlockTokens,
+        CudaSequenceState.SnapshotBytes(Config, _ops.StateBytes), chunk);
+
+    /// <summary>KV pool blocks no sequence or prefix cache holds (the tests' check that every block comes back).</summary>
+    internal int FreeKvBlocks => _kv.FreeBlocks;
+    internal int KvBlocks => _kv.Blocks;
 
     SequenceState ISequenceModel.CreateState() => CreateState();
 

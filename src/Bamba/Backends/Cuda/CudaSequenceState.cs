@@ -7,18 +7,23 @@ namespace Bamba.Backends.Cuda;
 /// One sequence's hybrid cache on the GPU: per Mamba layer the conv window [K−1, ConvDim] (float32) and the SSM state
 /// [heads, head_dim, state] (float32, or bf16 where the model was loaded so), one allocation for all layers; for the
 /// attention layers its block table, the blocks of the model's <see cref="CudaKvPool"/> that hold its keys, values and
-/// padding flags in order, taken as it grows and given back when it is disposed.
+/// padding flags in order, taken as it grows and given back when it is disposed. Its segments for the prefix cache
+/// (<see cref="CudaStateSegment"/>) are device-to-device copies queued on the stream, never a trip through the host.
 /// </summary>
-public sealed class CudaSequenceState : SequenceState
+public sealed class CudaSequenceState : SequenceState, ISnapshotState
 {
+    private readonly CudaDevice _device;
+    private readonly Lock _gate;
     private readonly CudaKvPool _pool;
     private readonly bool _hasAttention;
     private readonly DeviceBuffer _recurrent;
     private readonly long[] _convOffset, _ssmOffset;
     private readonly List<int> _blocks = [];
 
-    internal CudaSequenceState(CudaDevice device, BambaConfig c, CudaKvPool pool, int stateBytes)
+    internal CudaSequenceState(CudaDevice device, Lock gate, BambaConfig c, CudaKvPool pool, int stateBytes)
     {
+        _device = device;
+        _gate = gate;
         _pool = pool;
         _hasAttention = c.NumAttentionLayers > 0;
         long bytes = RecurrentLayout(c, stateBytes, out _convOffset, out _ssmOffset);
@@ -44,6 +49,9 @@ public sealed class CudaSequenceState : SequenceState
     /// </summary>
     internal static long FixedBytes(BambaConfig c, int actBytes, int stateBytes) =>
         Paged(RecurrentLayout(c, stateBytes, out _, out _)) + (c.NumAttentionLayers == 0 ? 0 : CudaKvPool.BytesPerBlock(c, actBytes));
+
+    /// <summary>Device bytes of one recurrent snapshot (a prefix cache point's copy of the conv windows and SSM states), in whole pages.</summary>
+    internal static long SnapshotBytes(BambaConfig c, int stateBytes) => Paged(RecurrentLayout(c, stateBytes, out _, out _));
 
     /// <summary>Keys and values of every attention layer and the padding flag, per cached token (none without attention).</summary>
     internal static long KvBytesPerToken(BambaConfig c, int actBytes) =>
@@ -107,6 +115,111 @@ public sealed class CudaSequenceState : SequenceState
     {
         int more = CudaKvPool.BlocksFor(tokens) - _blocks.Count;
         if (_hasAttention && more > 0) _pool.Take(_blocks, more);
+    }
+
+    /// <summary>The blocks holding positions [<paramref name="from"/>, Length), the first at index from / BlockTokens.</summary>
+    private int SegmentBlocks(int from) => _hasAttention && Length > from ? CudaKvPool.BlocksFor(Length) - from / CudaKvPool.BlockTokens : 0;
+
+    public (long Bytes, int Blocks) CaptureSize(int from)
+    {
+        int blocks = SegmentBlocks(from);
+        return (Paged(_recurrent.Bytes) + blocks * BlockBytes, blocks);
+    }
+
+    /// <summary>
+    /// Shares the full blocks of [<paramref name="from"/>, Length) and copies a partly filled last one (this sequence goes
+    /// on writing it), and copies the recurrent state; all queued on the stream after the step that produced them.
+    /// </summary>
+    public StateSegment Capture(int from)
+    {
+        if (Position != Length || Cached != Length) throw new InvalidOperationException("a state with padding cannot be captured");
+        if (from < 0 || from > Length) throw new ArgumentOutOfRangeException(nameof(from));
+        lock (_gate)
+        {
+            var blocks = new List<int>();
+            DeviceBuffer? recurrent = null;
+            try
+            {
+                int first = from / CudaKvPool.BlockTokens, count = SegmentBlocks(from);
+                for (int k = first; k < first + count; k++)
+                {
+                    if ((k + 1) * CudaKvPool.BlockTokens <= Length)
+                    {
+                        _pool.Share(_blocks[k]);
+                        blocks.Add(_blocks[k]);
+                        continue;
+                    }
+                    _pool.Take(blocks, 1);
+                    _pool.CopyBlock(_blocks[k], blocks[^1]);
+                }
+                recurrent = _device.Allocate(_recurrent.Bytes);
+                _device.CopyDevice(recurrent.Pointer, _recurrent.Pointer, _recurrent.Bytes);
+                return new CudaStateSegment(_device, _pool, from, Length, blocks, BlockBytes, recurrent, Paged(_recurrent.Bytes));
+            }
+            catch
+            {
+                _pool.Release(blocks);
+                recurrent?.Dispose();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes each block of the path from the deepest segment holding it (a later segment's full block replaces an
+    /// earlier one's partial copy), by reference for full blocks and by copy into this sequence's own block for a partly
+    /// filled last one, then copies the last segment's recurrent state in.
+    /// </summary>
+    public void Restore(IReadOnlyList<StateSegment> path)
+    {
+        if (Length != 0) throw new InvalidOperationException("only a fresh state can be restored");
+        if (path.Count == 0) return;
+        var segments = path.Select(s => s as CudaStateSegment
+            ?? throw new ArgumentException("a state segment from another backend was passed to the CUDA model")).ToArray();
+        int position = 0;
+        foreach (var segment in segments)
+        {
+            if (segment.Start != position) throw new ArgumentException($"the segments are not contiguous at position {position}");
+            position = segment.End;
+        }
+        var last = segments[^1];
+        if (!last.HasRecurrent) throw new ArgumentException("the last segment of a path no longer holds its recurrent state");
+        lock (_gate)
+        {
+            if (_hasAttention) RestoreBlocks(segments, position);
+            _device.CopyDevice(_recurrent.Pointer, last.Recurrent.Pointer, _recurrent.Bytes);
+        }
+        Cached = Position = Length = position;
+    }
+
+    private void RestoreBlocks(CudaStateSegment[] segments, int end)
+    {
+        Reserve(end);
+        var source = PathBlocks(segments.Select(s => (s.FirstBlock, s.BlockIds)), end);
+        int full = end / CudaKvPool.BlockTokens;
+        for (int k = 0; k < full; k++)
+        {
+            _pool.Share(source[k]);
+            _pool.Drop(_blocks[k]);
+            _blocks[k] = source[k];
+        }
+        if (full < source.Length) _pool.CopyBlock(source[full], _blocks[full]);
+    }
+
+    /// <summary>
+    /// The pool block for each block-table index of a path's positions [0, <paramref name="end"/>): the one held by the
+    /// deepest segment holding that index (a segment starting inside a block holds it, full, where the segment before
+    /// holds only a partial copy).
+    /// </summary>
+    internal static int[] PathBlocks(IEnumerable<(int FirstBlock, IReadOnlyList<int> Blocks)> segments, int end)
+    {
+        var source = new int[CudaKvPool.BlocksFor(end)];
+        Array.Fill(source, -1);
+        foreach (var (first, blocks) in segments)
+            for (int j = 0; j < blocks.Count; j++) source[first + j] = blocks[j];
+        int missing = Array.IndexOf(source, -1);
+        if (missing >= 0) throw new ArgumentException($"no segment of the path holds KV block {missing}");
+        return source;
     }
 
     public override void Dispose()

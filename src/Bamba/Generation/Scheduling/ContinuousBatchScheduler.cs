@@ -29,12 +29,14 @@ public sealed class ContinuousBatchScheduler : IDisposable
         Options = options;
         _slots = new StateSlots(model, options.MaxBatch);
         _kv = new KvBlockBudget(options);
-        // The budget admits no more KV than this, so a paged cache sized to it never runs out (see Admit).
-        (model as IPagedKvCache)?.ReserveKvCache(options.MaxBatch, options.MaxContext, (long)_kv.KvTotal * options.KvBlockSize);
+        var prefix = model is IPagedKvCache paged ? paged.SplitPrefixBudget(options.PrefixCacheBytes, options.PrefillChunk) : PrefixBudget.Host(options.PrefixCacheBytes);
+        // The budget admits no more KV than this, so a paged cache sized to it never runs out (see Admit); the prefix
+        // cache's shared blocks are set aside beside it.
+        (model as IPagedKvCache)?.ReserveKvCache(options.MaxBatch, options.MaxContext, (long)_kv.KvTotal * options.KvBlockSize, prefix.Blocks);
         _defaultEos = [.. model.Config.EosTokenIds];
         Metrics = new SchedulerMetrics { KvBlocksTotal = _kv.Total, StateBlocksPerSequence = options.StateBlocks, Slots = _slots.Capacity,
             PrefixCacheBudget = options.PrefixCacheBytes };
-        if (options.PrefixCacheBytes > 0) _prefix = new PrefixCache(options.PrefixCacheBytes, Metrics);
+        if (options.PrefixCacheBytes > 0) _prefix = new PrefixCache(prefix, Metrics);
         _thread = new Thread(Loop) { IsBackground = true, Name = "bamba-scheduler" };
         _thread.Start();
     }
@@ -253,6 +255,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
             _kv.Release(s.KvBlocks);
         }
         _running.Clear();
+        _prefix?.Clear();
         lock (_gate) PublishLoad();
     }
 }

@@ -13,7 +13,8 @@ public sealed record DeviceMemory(long FreeBytes, long StateBytes, long KvBytesP
 /// A scheduler sized from device memory. One budget of blocks counts every byte a running sequence holds: its KV (a
 /// block per <see cref="SchedulerOptions.KvBlockSize"/> tokens) and its recurrent state
 /// (<see cref="SchedulerOptions.StateBlocks"/> blocks), in the memory left after the weights and the largest step's
-/// working memory. Slots: as many sequences as fit with their recurrent state while one sequence of the longest
+/// working memory and the prefix cache's budget (<see cref="SchedulerOptions.PrefixCacheBytes"/>, its snapshots and
+/// shared KV blocks taken out first). Slots: as many sequences as fit with their recurrent state while one sequence of the longest
 /// context and the working memory of a step over all of them still fit beside them (at most <see cref="MaxSlots"/>);
 /// blocks: all that memory. So short requests run many at a time, and long ones as many as their KV allows.
 /// </summary>
@@ -28,8 +29,15 @@ public sealed record MemoryPlan
     public required long StateBytes { get; init; }
     public required long KvBytesPerToken { get; init; }
 
-    /// <summary>Bytes the budget covers: free memory less the step's working memory.</summary>
-    public long BudgetBytes => FreeBytes - WorkingBytes;
+    /// <summary>Bytes the budget covers: free memory less the step's working memory and the prefix cache's budget.</summary>
+    public long BudgetBytes => FreeBytes - WorkingBytes - Options.PrefixCacheBytes;
+
+    /// <summary>
+    /// The prefix cache's budget when none is given: a quarter of the device memory free with the weights loaded, so the
+    /// sequences running keep the rest (a multi-turn server's snapshots of Bamba-9B are 117 MiB each: a quarter of an
+    /// H200 holds a few hundred).
+    /// </summary>
+    public static long DefaultPrefixCacheBytes(DeviceMemory memory) => Math.Max(0, memory.FreeBytes / 4);
     public long BlockBytes => KvBytesPerToken * Options.KvBlockSize;
 
     /// <summary>
@@ -107,7 +115,8 @@ public sealed record MemoryPlan
     private string Describe(long slots) =>
         $"{slots} × {Mib(StateBytes)} of recurrent state + {Mib(ContextBlocks * BlockBytes)} of KV for {Options.MaxContext} tokens = {Gib(slots * StateBytes + ContextBlocks * BlockBytes)}";
 
-    private string Left() => $"{Gib(Math.Max(0, BudgetBytes))} left of {Gib(FreeBytes)} free after {Gib(WorkingBytes)} of step working memory";
+    private string Left() => $"{Gib(Math.Max(0, BudgetBytes))} left of {Gib(FreeBytes)} free after {Gib(WorkingBytes)} of step working memory"
+        + (Options.PrefixCacheBytes > 0 ? $" and {Gib(Options.PrefixCacheBytes)} for the prefix cache (--prefix-cache-gb)" : "");
 
     /// <summary>The startup line: slots, the block budget and what it holds.</summary>
     public string Summary()
@@ -119,7 +128,7 @@ public sealed record MemoryPlan
               + $"{((long)o.TotalKvBlocks - (long)o.MaxBatch * o.StateBlocks) * o.KvBlockSize} KV tokens with every slot in use, "
               + $"{Math.Min(o.MaxBatch, o.TotalKvBlocks / o.SequenceBlocks(o.MaxContext))} sequences of {o.MaxContext} tokens at once";
         return $"{o.MaxBatch} sequence slots ({Mib(StateBytes)} of recurrent state each); {kv}; {Gib(BudgetBytes)} budgeted of {Gib(FreeBytes)} free, "
-            + $"{Gib(WorkingBytes)} kept for a step of {o.MaxStepTokens} tokens";
+            + $"{Gib(WorkingBytes)} kept for a step of {o.MaxStepTokens} tokens, {Gib(o.PrefixCacheBytes)} for the prefix cache";
     }
 
     private static string Gib(long bytes) => (bytes / (double)(1L << 30)).ToString("0.00 GiB", CultureInfo.InvariantCulture);

@@ -6,18 +6,22 @@ namespace Bamba.Generation.Scheduling;
 /// fixed grid of positions, so the points of different requests coincide), the end of every prompt and the end of every
 /// reply. The points form a token trie; a new request resumes from the deepest point its prompt passes through.
 /// Segments live in one byte budget, evicted least recently used: a leaf goes whole, an inner point drops its recurrent
-/// state and keeps the KV rows its descendants need. A point a running sequence is extending is never evicted.
-/// Each LoRA adapter has its own trie: the same tokens leave a different state under another adapter.
-/// Only the scheduler thread calls it.
+/// state and keeps the KV rows its descendants need. A point a running sequence is extending is never evicted, and
+/// a running sequence keeps its own references to the KV blocks it was restored from. Each LoRA adapter has its own
+/// trie: the same tokens leave a different state under another adapter. The backend's state stores the segments
+/// (<see cref="ISnapshotState"/>); these tries and their LRU are the same for all of them. Only the scheduler thread
+/// calls it.
 /// </summary>
-internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
+internal sealed class PrefixCache(PrefixBudget budget, SchedulerMetrics metrics)
 {
     private readonly Dictionary<int, PrefixNode> _roots = []; // by adapter (0 = none)
     private readonly LinkedList<PrefixNode> _recency = new(); // most recently used first; the root is not in it
     private int _pins; // points held by running sequences, counted once per sequence
 
-    public long Budget => budgetBytes;
+    public PrefixBudget Budget => budget;
     public long Bytes { get; private set; }
+    /// <summary>KV pool blocks the segments hold (within <see cref="Bytes"/>).</summary>
+    public int Blocks { get; private set; }
 
     /// <summary>
     /// The deepest resumable point on <paramref name="prompt"/>'s path that leaves at least one prompt token to feed
@@ -32,9 +36,10 @@ internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
 
     /// <summary>
     /// The point after <paramref name="tokens"/> below <paramref name="parent"/>: the existing one, or a new one holding
-    /// what <paramref name="capture"/> returns, made room for by eviction. Null when it does not fit the budget.
+    /// what <paramref name="capture"/> returns, which holds <paramref name="size"/>; room is made for it by eviction
+    /// before it is captured. Null when it does not fit the budget.
     /// </summary>
-    internal PrefixNode? Extend(PrefixNode parent, ReadOnlySpan<int> tokens, Func<StateSegment> capture)
+    internal PrefixNode? Extend(PrefixNode parent, ReadOnlySpan<int> tokens, (long Bytes, int Blocks) size, Func<StateSegment> capture)
     {
         if (tokens.IsEmpty) return parent;
         var node = parent.Child(tokens);
@@ -43,21 +48,22 @@ internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
             Touch(node);
             return node;
         }
-        var segment = capture();
         // The parent (and a point being refilled) must outlive the eviction that makes room.
         parent.Pins++;
         if (node is not null) node.Pins++;
-        bool fits = MakeRoom(segment.Bytes - (node?.Segment!.Bytes ?? 0));
+        bool fits = MakeRoom(size.Bytes - (node?.Segment!.Bytes ?? 0), size.Blocks - (node?.Segment!.Blocks ?? 0));
         parent.Pins--;
         if (node is not null) node.Pins--;
         if (!fits) return null;
+        var segment = capture();
         if (node is null) node = parent.AddChild(tokens.ToArray(), segment);
         else
         {
-            Bytes -= node.Segment!.Bytes; // a point whose recurrent state was dropped gets it back
+            Remove(node.Segment!); // a point whose recurrent state was dropped gets it back, with its KV captured anew
             node.Segment = segment;
         }
         Bytes += segment.Bytes;
+        Blocks += segment.Blocks;
         Touch(node);
         Publish();
         return node;
@@ -85,7 +91,7 @@ internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
     {
         if (s.CachePoint is not { } point) return;
         var snapshots = (ISnapshotState)s.State;
-        Hold(s, Extend(point, s.Fed(point.End), () => snapshots.Capture(point.End)));
+        Hold(s, Extend(point, s.Fed(point.End), snapshots.CaptureSize(point.End), () => snapshots.Capture(point.End)));
     }
 
     /// <summary>A sequence leaves: its end becomes a point when it finished normally (where a next chat turn resumes).</summary>
@@ -129,15 +135,15 @@ internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
         node.Recency = _recency.AddFirst(node);
     }
 
-    /// <summary>Evicts least recently used points until <paramref name="bytes"/> more fit; false when they cannot.</summary>
-    private bool MakeRoom(long bytes)
+    /// <summary>Evicts least recently used points until <paramref name="bytes"/> and <paramref name="blocks"/> more fit; false when they cannot.</summary>
+    private bool MakeRoom(long bytes, int blocks)
     {
-        if (bytes > budgetBytes) return false;
+        if (!Fits(0, 0, bytes, blocks)) return false;
         bool progress = true;
-        while (Bytes + bytes > budgetBytes && progress)
+        while (!Fits(Bytes, Blocks, bytes, blocks) && progress)
         {
             progress = false;
-            for (var entry = _recency.Last; entry is not null && Bytes + bytes > budgetBytes;)
+            for (var entry = _recency.Last; entry is not null && !Fits(Bytes, Blocks, bytes, blocks);)
             {
                 var previous = entry.Previous;
                 progress |= Evict(entry.Value);
@@ -145,8 +151,14 @@ internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
             }
         }
         Publish();
-        return Bytes + bytes <= budgetBytes;
+        return Fits(Bytes, Blocks, bytes, blocks);
     }
+
+    /// <summary>Whether <paramref name="bytes"/> more, <paramref name="blocks"/> of them pool blocks, fit beside what is held:
+    /// the pool blocks within the blocks set aside, the rest within the bytes left for snapshots (so all within the budget).</summary>
+    private bool Fits(long heldBytes, int heldBlocks, long bytes, int blocks) =>
+        (long)heldBlocks + blocks <= budget.Blocks
+        && heldBytes - heldBlocks * budget.BlockBytes + bytes - blocks * budget.BlockBytes <= budget.SnapshotBytes;
 
     /// <summary>A leaf goes whole; an inner point keeps the KV rows its descendants need and drops its recurrent state.</summary>
     private bool Evict(PrefixNode node)
@@ -158,7 +170,7 @@ internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
             node.Parent!.Children.Remove(node);
             _recency.Remove(node.Recency!);
             node.Recency = null;
-            Bytes -= segment.Bytes;
+            Remove(segment);
         }
         else if (segment.HasRecurrent)
         {
@@ -169,6 +181,28 @@ internal sealed class PrefixCache(long budgetBytes, SchedulerMetrics metrics)
         else return false;
         metrics.PrefixEvicted();
         return true;
+    }
+
+    /// <summary>A segment leaves the cache: its bytes and blocks no longer count, and what it holds goes back.</summary>
+    private void Remove(StateSegment segment)
+    {
+        Bytes -= segment.Bytes;
+        Blocks -= segment.Blocks;
+        segment.Release();
+    }
+
+    /// <summary>Gives back every segment (the scheduler stops; the model and its pool outlive it).</summary>
+    public void Clear()
+    {
+        var pending = new Stack<PrefixNode>(_roots.Values.SelectMany(r => r.Children));
+        while (pending.TryPop(out var node))
+        {
+            foreach (var child in node.Children) pending.Push(child);
+            Remove(node.Segment!);
+        }
+        _roots.Clear();
+        _recency.Clear();
+        Publish();
     }
 
     private void Publish() => metrics.SetPrefixCache(Bytes, _recency.Count, _pins);

@@ -26,7 +26,8 @@ public sealed record SchedulerOptions
 
     /// <summary>
     /// Bytes the prefix cache may hold (state snapshots and KV rows of earlier requests' prefixes, see
-    /// <see cref="PrefixCache"/>); 0 turns it off. Used where the model's states can be snapshotted (the CPU backend).
+    /// <see cref="PrefixCache"/>); 0 turns it off. On a GPU it is device memory, taken out of what <see cref="MemoryPlan"/>
+    /// gives the running sequences, and split between shared KV pool blocks and recurrent snapshots (<see cref="PrefixBudget"/>).
     /// </summary>
     public long PrefixCacheBytes { get; init; } = DefaultPrefixCacheBytes;
 
