@@ -52,7 +52,7 @@ public class PrefixBudgetTests
     {
         var metrics = new SchedulerMetrics();
         var cache = new PrefixCache(new PrefixBudget(1000, 4, 100), metrics);
-        var root = cache.Lookup([1]);
+        var root = cache.Lookup(0, [1]);
         var segments = new List<Counted>();
         for (int i = 0; i < 12; i++)
         {
@@ -77,7 +77,7 @@ public class PrefixBudgetTests
     public void TheBlocksSetAsideBindOnTheirOwn()
     {
         var cache = new PrefixCache(new PrefixBudget(1_000_000, 3, 10), new SchedulerMetrics());
-        var root = cache.Lookup([1]);
+        var root = cache.Lookup(0, [1]);
         var first = new Counted(0, 1, 1, 2, 10);
         cache.Extend(root, [5], (first.Bytes, 2), () => first);
         var second = new Counted(0, 1, 1, 2, 10);
@@ -93,7 +93,7 @@ public class PrefixBudgetTests
     public void RoomIsMadeBeforeCaptureAndNeverFromAPinnedPoint()
     {
         var cache = new PrefixCache(new PrefixBudget(1000, 4, 100), new SchedulerMetrics());
-        var root = cache.Lookup([1]);
+        var root = cache.Lookup(0, [1]);
         Assert.Null(cache.Extend(root, [5], (1100, 1), () => throw new InvalidOperationException("captured without room")));
         Assert.Null(cache.Extend(root, [5], (200, 5), () => throw new InvalidOperationException("captured without room")));
 

@@ -91,7 +91,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
 
     /// <summary>
     /// A model of <paramref name="config"/>'s shape with random weights made on the GPU (no file): for benchmarks of
-    /// shapes such as Bamba-9B (<see cref="Benchmarks.SyntheticModel.Placeholders"/>).
+    /// shapes such as Bamba-9B (<see cref="Benchmarks.SyntheticModel.Placeholders(BambaConfig, DType)"/>).
     /// </summary>
     /// <param name="weights">How the matrices are stored: BF16, or a quantized format (FP8, Q8_0, Q4_K, Q6_K, ...).</param>
     public static CudaModel Synthetic(BambaConfig config, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false,
