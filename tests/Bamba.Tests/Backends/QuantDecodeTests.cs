@@ -82,7 +82,7 @@ public unsafe class QuantDecodeTests(ITestOutputHelper output)
     /// Random bytes for every block (all bit patterns of the packed scales, nibbles and high bits) with small finite fp16
     /// scales in place of the random ones, <paramref name="offset"/> bytes into the buffer.
     /// </summary>
-    private static byte[] RandomBlocks(Random r, DType t, int count, int offset)
+    internal static byte[] RandomBlocks(Random r, DType t, int count, int offset)
     {
         var bytes = new byte[offset + t.ByteCount(count)];
         r.NextBytes(bytes);
@@ -100,7 +100,7 @@ public unsafe class QuantDecodeTests(ITestOutputHelper output)
     }
 
     /// <summary>x as Q8_K blocks whose three arrays start <paramref name="offset"/> elements into their buffers.</summary>
-    private static Q8KRow Q8KOffCenter(float* x, int k, int offset, out object pins)
+    internal static Q8KRow Q8KOffCenter(float* x, int k, int offset, out object pins)
     {
         var q = GC.AllocateArray<sbyte>(offset + k, pinned: true);
         var d = GC.AllocateArray<float>(offset + k / 256, pinned: true);

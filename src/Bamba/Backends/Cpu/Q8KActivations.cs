@@ -18,6 +18,10 @@ internal readonly unsafe struct Q8KRow(sbyte* q, float* d, short* sums)
     /// <summary>Σ q over each 16 values, 16 per block (the K-quants' minimums and Q6_K's offset multiply these).</summary>
     public readonly short* Sums = sums;
 
+    /// <summary>Row <paramref name="i"/> of rows of <paramref name="k"/> values laid out one after another from this one (<see cref="Q8KBuffers.Rent(int, int)"/>).</summary>
+    public Q8KRow Offset(int i, int k) =>
+        new(Q + (long)i * k, D + (long)i * (k / Block), Sums + (long)i * (k / Block) * SumsPerBlock);
+
     public static void Quantize(float* x, int k, Q8KRow y)
     {
         for (int b = 0; b < k / Block; b++, x += Block)
@@ -60,14 +64,21 @@ internal static unsafe class Q8KBuffers
     /// <summary>Room for <paramref name="n"/> rows of <paramref name="k"/> values; valid until this thread's next call.</summary>
     public static void Rent(int n, int k, Q8KRow* rows)
     {
+        var first = Rent(n, k);
+        for (int i = 0; i < n; i++) rows[i] = first.Offset(i, k);
+    }
+
+    /// <summary>Room for <paramref name="n"/> rows of <paramref name="k"/> values, the first returned, the others at
+    /// <see cref="Q8KRow.Offset"/>; valid until this thread's next call.</summary>
+    public static Q8KRow Rent(int n, int k)
+    {
         int blocks = k / Q8KRow.Block;
-        if (_q is null || _q.Length < n * k) _q = GC.AllocateArray<sbyte>(n * k, pinned: true);
+        if (_q is null || _q.Length < (long)n * k) _q = GC.AllocateArray<sbyte>(checked(n * k), pinned: true);
         if (_d is null || _d.Length < n * blocks) _d = GC.AllocateArray<float>(n * blocks, pinned: true);
         if (_sums is null || _sums.Length < n * blocks * Q8KRow.SumsPerBlock)
             _sums = GC.AllocateArray<short>(n * blocks * Q8KRow.SumsPerBlock, pinned: true);
         // Pinned arrays never move, so their addresses outlive this frame.
         fixed (sbyte* q = _q) fixed (float* d = _d) fixed (short* s = _sums)
-            for (int i = 0; i < n; i++)
-                rows[i] = new Q8KRow(q + (long)i * k, d + i * blocks, s + i * blocks * Q8KRow.SumsPerBlock);
+            return new Q8KRow(q, d, s);
     }
 }
