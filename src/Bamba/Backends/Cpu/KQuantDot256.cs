@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -52,6 +53,7 @@ internal static unsafe class KQuantDot256
     }
 
     /// <summary>16 in the bytes whose bit <paramref name="j"/> is set: Q5_K's fifth bit of sub-block j.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<byte> FifthBit(Vector256<byte> bits, int j)
     {
         var mask = Vector256.Create((byte)(1 << j));
@@ -84,6 +86,7 @@ internal static unsafe class KQuantDot256
     /// <paramref name="qh"/>) in value order, 32 per vector: 4 low bits from ql, 2 high bits from qh moved to bits 4..5
     /// (masked before shifting, so no bit crosses into the next byte of the 16-bit lanes).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static (Vector256<byte>, Vector256<byte>, Vector256<byte>, Vector256<byte>) Q6Levels(byte* ql, byte* qh)
     {
         var low4 = Vector256.Create((byte)0xF);

@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 using Bamba.Weights;
 
@@ -53,6 +53,7 @@ internal static unsafe class KQuantGemm
     /// <summary>Input row i to Q8_K, and its sums of 16 times the block scales.</summary>
     private sealed class Quantize(float* x, int k, Q8KRow inputs, float* scaledSums, int n) : ChunkedWork(n)
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         protected override void RunChunk(int i)
         {
             var row = inputs.Offset(i, k);
@@ -70,6 +71,7 @@ internal static unsafe class KQuantGemm
 
         private static int RowBlocks(int m) => (m + RowBlock - 1) / RowBlock;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // prefill may be the process's only call
         protected override void RunChunk(int chunk)
         {
             int r0 = chunk % RowBlocks(s.M) * RowBlock, rows = Math.Min(RowBlock, s.M - r0);
@@ -91,19 +93,20 @@ internal static unsafe class KQuantGemm
                 for (int c = 0; c < cols; c += s.Tile)
                 {
                     // Past the last row or column, the tile's extra operands alias the last one.
-                    Q8KRow Input(int j) => inputs.Offset(c0 + Math.Min(c + j, cols - 1), s.K);
-                    if (set == CpuInstructionSet.Avx512) KQuantTiles.Tile512(w0, w1, Input(0), Input(1), Input(2), Input(3), s.K, result);
-                    else KQuantTiles.Tile256(w0, w1, Input(0), Input(1), s.K, result);
+                    int Input(int j) => c0 + Math.Min(c + j, cols - 1);
+                    if (set == CpuInstructionSet.Avx512)
+                        KQuantTiles.Tile512(w0, w1, Row(Input(0)), Row(Input(1)), Row(Input(2)), Row(Input(3)),
+                            Sums(Input(0)), Sums(Input(1)), Sums(Input(2)), Sums(Input(3)), s.K, result);
+                    else KQuantTiles.Tile256(w0, w1, Row(Input(0)), Row(Input(1)), Sums(Input(0)), Sums(Input(1)), s.K, result);
                     for (int i = 0; i < Math.Min(2, rows - r); i++)
-                        for (int j = 0; j < Math.Min(s.Tile, cols - c); j++)
-                            Store(r0 + r + i, c0 + c + j, result[i * s.Tile + j] - Minimums(i == 0 ? w0 : w1, c0 + c + j));
+                        for (int j = 0; j < Math.Min(s.Tile, cols - c); j++) Store(r0 + r + i, c0 + c + j, result[i * s.Tile + j]);
                 }
             }
         }
 
-        /// <summary>Σ_g Minimums_g · d8 · Σ q8 over group g: what the weight row's minimums take off input row c.</summary>
-        private float Minimums(KQuantLevels row, int c) =>
-            TensorPrimitives.Dot(new ReadOnlySpan<float>(row.Minimums, s.K / 16), new ReadOnlySpan<float>(scaledSums + (long)c * (s.K / 16), s.K / 16));
+        private Q8KRow Row(int c) => inputs.Offset(c, s.K);
+
+        private float* Sums(int c) => scaledSums + (long)c * (s.K / 16);
 
         private void Store(int r, int c, float dot) => y[(long)c * s.M + r] = dot + (bias is null ? 0f : bias[r]);
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Bamba.Weights;
 
@@ -29,6 +30,7 @@ internal readonly unsafe struct KQuantLevels(byte* levels, short* scales, float*
         new((byte*)scratch, (short*)(scratch + k / 4), scratch + k / 2, scratch + k / 2 + k / 256);
 
     /// <summary>Unpacks the <paramref name="k"/> values of a stored row (AVX2 and wider: 256-bit vectors).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // prefill may be the process's only call
     public void Unpack(DType t, byte* row, int k)
     {
         int size = t.BlockBytes();
@@ -44,6 +46,7 @@ internal readonly unsafe struct KQuantLevels(byte* levels, short* scales, float*
 
     /// <summary>block_q4_K / block_q5_K: fp16 d and dmin, 12 bytes of 6-bit scales and minimums, (Q5_K: 32 bytes of
     /// fifth bits,) 128 bytes of nibbles: low nibbles of bytes 32g.. are sub-block 2g, high nibbles sub-block 2g + 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q45_K(byte* block, bool highBits, byte* levels, short* scales, float* minimums)
     {
         var low4 = Vector256.Create((byte)0xF);
@@ -77,6 +80,7 @@ internal readonly unsafe struct KQuantLevels(byte* levels, short* scales, float*
 
     /// <summary>block_q6_K: 128 bytes of low nibbles, 64 of high bit pairs, 16 signed 8-bit scales (one per 16
     /// values), fp16 d; x = d·sc·(level − 32).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q6_K(byte* block, byte* levels, short* scales, float* minimums)
     {
         for (int h = 0; h < 2; h++)
