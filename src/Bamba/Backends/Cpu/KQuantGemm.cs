@@ -33,7 +33,7 @@ internal static unsafe class KQuantGemm
         var inputs = Q8KBuffers.Rent(n, k);
         float* scaledSums = ThreadBuffers.Get(ref _scaledSums, checked(n * (k / 16)));
         // Both buffers are the caller's thread's: the workers use them only inside Run.
-        CpuWorkers.Run(new Quantize(x, k, inputs, scaledSums, n));
+        CpuWorkers.Run(new Quantize(x, k, inputs, scaledSums, n, set));
         int tile = set switch { CpuInstructionSet.Avx512 => KQuantTiles.Columns512, CpuInstructionSet.Avx2 => KQuantTiles.Columns256, _ => 1 };
         var shape = new Shape(n, m, k, ColumnBlock(n, k, tile), tile);
         CpuWorkers.Run(new Work(w, inputs, scaledSums, bias, y, shape, set));
@@ -51,13 +51,13 @@ internal static unsafe class KQuantGemm
     private readonly record struct Shape(int N, int M, int K, int ColumnBlock, int Tile);
 
     /// <summary>Input row i to Q8_K, and its sums of 16 times the block scales.</summary>
-    private sealed class Quantize(float* x, int k, Q8KRow inputs, float* scaledSums, int n) : ChunkedWork(n)
+    private sealed class Quantize(float* x, int k, Q8KRow inputs, float* scaledSums, int n, CpuInstructionSet set) : ChunkedWork(n)
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         protected override void RunChunk(int i)
         {
             var row = inputs.Offset(i, k);
-            Q8KRow.Quantize(x + (long)i * k, k, row);
+            Q8KRow.Quantize(x + (long)i * k, k, row, set);
             float* sums = scaledSums + (long)i * (k / 16);
             for (int g = 0; g < k / 16; g++) sums[g] = row.D[g / 16] * row.Sums[g];
         }
