@@ -86,28 +86,20 @@ internal static unsafe class KQuantGemm
             int floats = KQuantLevels.Floats(s.K);
             float* scratch = ThreadBuffers.Get(ref _levels, RowBlock * floats);
             for (int r = 0; r < rows; r++) KQuantLevels.In(scratch + r * floats, s.K).Unpack(w.DType, w.Data + (r0 + r) * _rowBytes, s.K);
-            float* result = stackalloc float[2 * KQuantTiles.Columns512];
             for (int r = 0; r < rows; r += 2)
             {
-                KQuantLevels w0 = KQuantLevels.In(scratch + r * floats, s.K), w1 = KQuantLevels.In(scratch + Math.Min(r + 1, rows - 1) * floats, s.K);
-                for (int c = 0; c < cols; c += s.Tile)
-                {
-                    // Past the last row or column, the tile's extra operands alias the last one.
-                    int Input(int j) => c0 + Math.Min(c + j, cols - 1);
-                    if (set == CpuInstructionSet.Avx512)
-                        KQuantTiles.Tile512(w0, w1, Row(Input(0)), Row(Input(1)), Row(Input(2)), Row(Input(3)),
-                            Sums(Input(0)), Sums(Input(1)), Sums(Input(2)), Sums(Input(3)), s.K, result);
-                    else KQuantTiles.Tile256(w0, w1, Row(Input(0)), Row(Input(1)), Sums(Input(0)), Sums(Input(1)), s.K, result);
-                    for (int i = 0; i < Math.Min(2, rows - r); i++)
-                        for (int j = 0; j < Math.Min(s.Tile, cols - c); j++) Store(r0 + r + i, c0 + c + j, result[i * s.Tile + j]);
-                }
+                // An odd last row: the second weight row aliases the first and stores to the same place.
+                int step = Math.Min(1, rows - 1 - r);
+                KQuantLevels w0 = KQuantLevels.In(scratch + r * floats, s.K), w1 = KQuantLevels.In(scratch + (r + step) * floats, s.K);
+                float bias0 = Bias(r0 + r), bias1 = Bias(r0 + r + step);
+                float* sums = scaledSums + (long)c0 * (s.K / 16), at = y + (long)c0 * s.M + r0 + r;
+                if (set == CpuInstructionSet.Avx512) KQuantTiles.Run512(w0, w1, step, bias0, bias1, inputs.Offset(c0, s.K), sums, cols, s.K, at, s.M);
+                else KQuantTiles.Run256(w0, w1, step, bias0, bias1, inputs.Offset(c0, s.K), sums, cols, s.K, at, s.M);
             }
         }
 
-        private Q8KRow Row(int c) => inputs.Offset(c, s.K);
+        private float Bias(int r) => bias is null ? 0f : bias[r];
 
-        private float* Sums(int c) => scaledSums + (long)c * (s.K / 16);
-
-        private void Store(int r, int c, float dot) => y[(long)c * s.M + r] = dot + (bias is null ? 0f : bias[r]);
+        private void Store(int r, int c, float dot) => y[(long)c * s.M + r] = dot + Bias(r);
     }
 }
