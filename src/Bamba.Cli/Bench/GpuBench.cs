@@ -27,7 +27,10 @@ internal static class GpuBench
             PrefillChunk = args.Int("prefill-chunk", 2048, 1), MaxStepTokens = args.Int("max-step-tokens", 8192, 1),
             Profile = args.Switch("profile"),
             Bf16SsmState = args.Choice("ssm-state", "fp32", "fp32", "bf16") == "bf16",
+            Weights = GpuBenchmark.WeightFormats[args.Choice("weights", "bf16", [.. GpuBenchmark.WeightFormats.Keys])],
         };
+        if (modelDir is not null && args.String("weights") is not null)
+            throw new BambaException("--weights sets a preset's format; a --model file runs in its own");
         string? jsonFile = args.String("json");
         bool live = Output.LiveOutput.Enabled(args);
         args.EnsureAllUsed();

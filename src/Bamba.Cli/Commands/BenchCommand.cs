@@ -31,6 +31,7 @@ internal sealed class BenchCommand : ICommand
         new("prefill-chunk", "CUDA: the scheduler's prefill chunk", "N", "2048"),
         new("max-step-tokens", "CUDA: the scheduler's tokens per step", "N", "8192"),
         new("ssm-state", "CUDA: the SSM state's precision", "fp32|bf16", "fp32"),
+        new("weights", "CUDA: how the preset's matrices are stored (quantized ones stay quantized on the GPU)", "bf16|fp8|q8_0|q4_k|q6_k", "bf16"),
         Flag.Switch("profile", "CUDA: add GPU time per kernel"),
         LiveOutput.NoProgress,
         new("json", "CUDA: also write the JSON report to this file", "FILE"),

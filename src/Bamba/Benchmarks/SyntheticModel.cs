@@ -69,16 +69,34 @@ public static class SyntheticModel
     /// The model's weights without a file, for a device that fills them itself: every vector as <see cref="Write"/>
     /// makes it, every matrix a data-less placeholder (<see cref="WeightTensor.IsPlaceholder"/>) of the stated shape.
     /// </summary>
-    public static ModelWeights Placeholders(BambaConfig c)
+    public static ModelWeights Placeholders(BambaConfig c) => Placeholders(c, DType.BF16);
+
+    /// <summary>
+    /// The same, with every matrix but the embedding and the router stored as <paramref name="weights"/> (a quantized
+    /// benchmark model); for FP8 the LM head stays bf16 too, as compressed-tensors checkpoints ignore it. An FP8 row's
+    /// scale gives its random E4M3 values (|v| &lt; 2, standard deviation about 0.7) the bf16 placeholders' spread of 0.02.
+    /// </summary>
+    public static ModelWeights Placeholders(BambaConfig c, DType weights)
     {
         var random = new Random(1234);
         return ModelWeights.Load(c, spec =>
         {
-            if (Kind(spec) == "matrix") return WeightTensor.Placeholder(spec.Name, spec.Shape);
+            if (Kind(spec) == "matrix") return Matrix(spec, weights);
             var bytes = Values(spec, DType.F32, random, c);
             var info = new TensorInfo(spec.Name, "(synthetic)", DType.F32, spec.Shape, 0, bytes.Length);
             return FromBytes(info, bytes);
         });
+    }
+
+    private static WeightTensor Matrix(TensorSpec spec, DType weights)
+    {
+        bool plain = weights == DType.BF16 || spec.Role is TensorRole.Embedding or TensorRole.Router
+            || (weights == DType.F8_E4M3 && spec.Role == TensorRole.LmHead);
+        if (plain) return WeightTensor.Placeholder(spec.Name, spec.Shape);
+        var tensor = WeightTensor.Placeholder(spec.Name, spec.Shape, weights);
+        if (weights != DType.F8_E4M3) return tensor;
+        long rows = tensor.ElementCount / spec.Shape[^1];
+        return tensor.WithRowScales(Enumerable.Repeat(0.02f / 0.7f, checked((int)rows)).ToArray());
     }
 
     /// <summary>A small vector's bytes as a tensor: pinned for the life of the process, as synthetic models are.</summary>

@@ -28,8 +28,15 @@ public readonly unsafe struct WeightTensor
     /// A tensor with a shape and no data: a synthetic benchmark model's matrix, filled with random values by the
     /// device it is uploaded to (the CUDA backend), so a 9 B-parameter shape needs no file.
     /// </summary>
-    public static WeightTensor Placeholder(string name, long[] shape) =>
-        new(new TensorInfo(name, "(random on the device)", DType.BF16, shape, 0, shape.Aggregate(2L, (a, b) => a * b)), null);
+    public static WeightTensor Placeholder(string name, long[] shape) => Placeholder(name, shape, DType.BF16);
+
+    /// <summary>A placeholder stored as <paramref name="dtype"/> (a quantized benchmark model: random blocks on the device).</summary>
+    public static WeightTensor Placeholder(string name, long[] shape, DType dtype)
+    {
+        long elements = shape.Aggregate(1L, (a, b) => a * b);
+        long bytes = dtype.IsQuantized() ? dtype.ByteCount(elements) : elements * dtype.Size();
+        return new(new TensorInfo(name, "(random on the device)", dtype, shape, 0, bytes), null);
+    }
 
     public bool IsPlaceholder => Data == null;
 
@@ -54,11 +61,11 @@ public readonly unsafe struct WeightTensor
     {
         if (Shape.Length < 2 || firstRow < 0 || firstRow + (shape.Length == Shape.Length ? shape[0] : 1) > Shape[0])
             throw new ArgumentOutOfRangeException(nameof(firstRow), $"{Info.Name}: rows from {firstRow} outside {Info.ShapeText}");
-        if (IsPlaceholder) return Placeholder(name, shape);
         long count = shape.Length == Shape.Length ? shape[0] : 1;
+        var scales = RowScales.IsEmpty ? RowScales : RowScales.Slice(checked((int)(firstRow * (RowScales.Length / Shape[0]))), checked((int)(count * (RowScales.Length / Shape[0]))));
+        if (IsPlaceholder) return new WeightTensor(Placeholder(name, shape, DType).Info, null, scales);
         long rowBytes = Info.ByteLength / Shape[0], bytes = rowBytes * count;
         long begin = Info.Begin + firstRow * rowBytes;
-        var scales = RowScales.IsEmpty ? RowScales : RowScales.Slice(checked((int)(firstRow * (RowScales.Length / Shape[0]))), checked((int)(count * (RowScales.Length / Shape[0]))));
         return new WeightTensor(new TensorInfo(name, Info.File, DType, shape, begin, begin + bytes), Data + firstRow * rowBytes, scales);
     }
 

@@ -80,7 +80,7 @@ public unsafe class LinearTests
     }
 
     /// <summary>The CPU twin: <see cref="Linear.Forward"/> over float32 weights.</summary>
-    private static float[] CpuLinear(float[] x, float[] w, int n, int m, int k)
+    internal static float[] CpuLinear(float[] x, float[] w, int n, int m, int k)
     {
         var y = new float[n * m];
         fixed (float* wp = w)

@@ -22,7 +22,7 @@ public class GpuBenchmarkTests
         long matrices = GpuScenarios.MatrixParametersPerToken(c);
         long embedding = (long)c.VocabSize * c.HiddenSize;
         Assert.Equal((matrices + 2 * embedding) * 2, model.WeightBytes - VectorBytes(c)); // bf16 matrices + fp32 vectors
-        Assert.Equal(model.WeightBytes - embedding * 2, GpuScenarios.DecodeBytesPerToken(model));
+        Assert.Equal(model.WeightBytes - embedding * 2, model.DecodeWeightBytes);
 
         var decode = GpuScenarios.Decode(model, copyGBps: 1000, promptTokens: 8, newTokens: 5);
         Assert.True(decode.MsPerToken > 0 && decode.PeakBytes > model.WeightBytes);
@@ -40,6 +40,31 @@ public class GpuBenchmarkTests
         using var model = CudaModel.Synthetic(Small);
         using var state = model.CreateState();
         var logits = model.Step([state], [new Generation.SequenceInput(new[] { 5, 6, 7 })])[0];
+        Assert.All(logits, v => Assert.True(float.IsFinite(v)));
+        Assert.True(logits.Distinct().Count() > logits.Length / 2, "random weights should give varied logits");
+    }
+
+    /// <summary>
+    /// A quantized synthetic model (bench --weights): its matrices hold the format's bytes, the embedding stays bf16,
+    /// a decode step counts the quantized bytes it streams, and its random blocks give finite, varied logits.
+    /// </summary>
+    [Theory]
+    [InlineData(Weights.DType.Q4_K)]
+    [InlineData(Weights.DType.Q8_0)]
+    [InlineData(Weights.DType.F8_E4M3)]
+    public void QuantizedSyntheticModelsStreamTheirFormatsBytes(Weights.DType format)
+    {
+        Gpu.Require();
+        using var model = CudaModel.Synthetic(Small, weights: format);
+        var c = model.Config;
+        long embedding = (long)c.VocabSize * c.HiddenSize * 2;
+        long head = format == Weights.DType.F8_E4M3 ? embedding : DeviceMatrix.BytesPerRow(format, c.HiddenSize) * c.VocabSize;
+        Assert.Equal(model.WeightBytes - embedding, model.DecodeWeightBytes);
+        Assert.True(model.DecodeWeightBytes - head < (GpuScenarios.MatrixParametersPerToken(c) * 2 + VectorBytes(c)) * 2 / 3,
+            "the layers' quantized matrices should take well under the bf16 bytes");
+        using var state = model.CreateState();
+        var logits = model.Step([state], [new Generation.SequenceInput(new[] { 5, 6, 7 })])[0];
+        logits = model.Step([state], [new Generation.SequenceInput(new[] { 8 })])[0];
         Assert.All(logits, v => Assert.True(float.IsFinite(v)));
         Assert.True(logits.Distinct().Count() > logits.Length / 2, "random weights should give varied logits");
     }

@@ -126,11 +126,6 @@ public sealed class Fp8ErrorTests : IDisposable
     public void BadQuantizeFlags(string[] flags, string message) =>
         CliRunner.AssertUserError(CliRunner.Run(["quantize", "--model", Fixtures.Model("tiny-bamba"), .. flags]), message);
 
-    /// <summary>Checked before a device opens, so it holds with or without a GPU.</summary>
-    [Fact]
-    public void CudaRefusesFp8ForNow() =>
-        CliRunner.AssertUserError(CliRunner.Run("score", "--model", Quantized(), "--device", "cuda", "--ids", "1,2"), "is FP8 (F8_E4M3), which runs on the CPU for now");
-
     [Fact]
     public void AlreadyQuantized() =>
         CliRunner.AssertUserError(CliRunner.Run("quantize", "--model", Quantized(), "--fp8", "--out", Path.Combine(_dir, "again")), "already quantized");

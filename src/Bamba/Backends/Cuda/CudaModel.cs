@@ -42,21 +42,44 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     public CudaPrecision Precision => _ops.Precision;
     public CudaDevice Device => _ops.Device;
     public long WeightBytes => _weights.Bytes;
+
+    /// <summary>
+    /// The weight bytes one decode step reads: every matrix once, except the embedding table (one row) unless it is
+    /// also the head, and except the routed experts a token does not use (of E, k are read).
+    /// </summary>
+    public long DecodeWeightBytes
+    {
+        get
+        {
+            var c = Config;
+            long unread = (c.TieWordEmbeddings ? 0 : _weights.Embedding.Bytes)
+                + (c.NumExperts == 0 ? 0 : _weights.ExpertBytes / c.NumExperts * (c.NumExperts - c.NumExpertsPerToken));
+            return _weights.Bytes - unread;
+        }
+    }
     internal CudaOps Ops => _ops;
 
-    /// <summary>Loads a model directory onto GPU <paramref name="ordinal"/> ("CUDA is not available: …" without one).</summary>
+    /// <summary>
+    /// Loads a model directory (safetensors, FP8 compressed-tensors included) or a GGUF file onto GPU
+    /// <paramref name="ordinal"/> ("CUDA is not available: …" without one). Quantized weights stay quantized on the device.
+    /// </summary>
     /// <param name="bf16SsmState">Keep the SSM state in bf16 (see <see cref="CudaOps"/>); float32 by default.</param>
-    public static CudaModel Load(string directory, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false)
+    public static CudaModel Load(string path, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false)
     {
-        if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
-        var config = BambaConfigReader.Load(Path.Combine(directory, "config.json"));
-        var store = WeightStore.Open(directory);
-        try
+        BambaConfig config;
+        WeightStore store;
+        if (Weights.Gguf.GgufModel.IsGgufPath(path))
         {
-            if (store.Tensors.FirstOrDefault(t => t.DType == DType.F8_E4M3) is { } f8)
-                throw new BambaException($"{directory}: tensor '{f8.Name}' is FP8 (F8_E4M3), which runs on the CPU for now: pass --device cpu");
-            return Create(config, () => ModelWeights.Load(store, config), store, precision, ordinal, bf16SsmState);
+            var gguf = Weights.Gguf.GgufModel.Open(path);
+            (config, store) = (gguf.Config, gguf.Store);
         }
+        else
+        {
+            if (!Directory.Exists(path)) throw new BambaException($"{path}: model directory not found");
+            config = BambaConfigReader.Load(Path.Combine(path, "config.json"));
+            store = WeightStore.Open(path);
+        }
+        try { return Create(config, () => ModelWeights.Load(store, config), store, precision, ordinal, bf16SsmState); }
         catch
         {
             store.Dispose();
@@ -68,8 +91,10 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     /// A model of <paramref name="config"/>'s shape with random weights made on the GPU (no file): for benchmarks of
     /// shapes such as Bamba-9B (<see cref="Benchmarks.SyntheticModel.Placeholders"/>).
     /// </summary>
-    public static CudaModel Synthetic(BambaConfig config, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false) =>
-        Create(config, () => Benchmarks.SyntheticModel.Placeholders(config), null, precision, ordinal, bf16SsmState);
+    /// <param name="weights">How the matrices are stored: BF16, or a quantized format (FP8, Q8_0, Q4_K, Q6_K, ...).</param>
+    public static CudaModel Synthetic(BambaConfig config, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false,
+        DType weights = DType.BF16) =>
+        Create(config, () => Benchmarks.SyntheticModel.Placeholders(config, weights), null, precision, ordinal, bf16SsmState);
 
     private static CudaModel Create(BambaConfig config, Func<ModelWeights> weights, WeightStore? store, CudaPrecision precision, int ordinal,
         bool bf16SsmState)
@@ -115,7 +140,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     /// <summary>
     /// A generous bound on the scratch a step of <paramref name="rows"/> token rows takes (residual, norms, the widest
     /// projections, SwiGLU, conv and mixer outputs, the experts' float32 sum and their gathered rows; twice, as scratch
-    /// buffers grow by half again), plus 256 MiB for GEMM workspace, logits and the SSD chunk buffers.
+    /// buffers grow by half again), plus 256 MiB for GEMM workspace, logits and the SSD chunk buffers, plus the largest
+    /// quantized matrix dequantized for a prefill product.
     /// </summary>
     public long StepWorkingBytes(int rows)
     {
@@ -124,7 +150,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         long mlp = new[] { c.IntermediateSize, c.DenseMlpSize, c.ExpertIntermediateSize, c.SharedExpertIntermediateSize }.Max();
         long experts = c.HasMixtureOfExperts ? 4L * c.HiddenSize + (long)_ops.ActBytes * (3L * c.HiddenSize + 4L * c.NumExperts) : 0;
         long perRow = 8L * c.HiddenSize + experts + (long)_ops.ActBytes * (2L * c.HiddenSize + widest + 3L * mlp + c.ConvDim + c.MambaIntermediate);
-        return 2 * perRow * rows + (256L << 20);
+        return 2 * perRow * rows + (256L << 20) + _weights.LargestDequantizedBytes;
     }
 
     /// <summary>
@@ -269,7 +295,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     {
         int rows = batch.Rows, h = Config.HiddenSize;
         ulong x = _ops.Scratch.Get("x", 4L * rows * h); // the residual stream, float32 in both precisions
-        _ops.Embedding(batch.Tokens, _weights.Embedding, x, rows, h, (float)Config.EmbeddingMultiplier);
+        _ops.Embedding(batch.Tokens, _weights.Embedding.Data, x, rows, h, (float)Config.EmbeddingMultiplier);
         ulong normed = Act("normed", (long)rows * h), delta = Act("mixed", (long)rows * h);
         float eps = (float)Config.RmsNormEps, r = (float)Config.ResidualMultiplier;
         bool pending = false; // whether delta holds a sublayer's output not yet added to x
@@ -389,7 +415,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         // transformers zeroes padding rows before in_proj and again after the conv (the conv kernels do the latter).
         if (batch.AnyPadding) _ops.ZeroPaddingRows(normed, c.HiddenSize, c.HiddenSize, batch.PositionsOnDevice, rows);
         ulong proj = Act("proj", (long)rows * projDim);
-        _ops.Linear(normed, w.InProj, proj, rows, projDim, c.HiddenSize);
+        _ops.Linear(normed, w.InProj, proj, rows);
         if (w.InProjBias != 0) _ops.AddBias(proj, w.InProjBias, rows, projDim);
         var dtSource = new CudaOps.DtSource(proj, projDim, inner + convDim, w.DtBias, (float)c.TimeStepLimitMin, (float)c.TimeStepLimitMax);
         ulong dt = _ops.Scratch.Get("dt", 4L * rows * heads);
@@ -416,7 +442,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
                 y + (ulong)(r0 * inner * act), len);
         }
         _ops.GatedRmsNorm(y, proj, projDim, w.Norm, rows, inner, c.MambaNormGroupSize, (float)c.RmsNormEps);
-        _ops.Linear(y, w.OutProj, output, rows, c.HiddenSize, inner);
+        _ops.Linear(y, w.OutProj, output, rows);
         if (w.OutProjBias != 0) _ops.AddBias(output, w.OutProjBias, rows, c.HiddenSize);
     }
 
@@ -426,7 +452,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         int rows = batch.Rows, act = _ops.ActBytes;
         int qWidth = c.NumAttentionHeads * c.HeadDim, kvWidth = c.NumKeyValueHeads * c.HeadDim, qkvWidth = qWidth + 2 * kvWidth;
         ulong qkv = Act("qkv", (long)rows * qkvWidth), attended = Act("attended", (long)rows * qWidth);
-        _ops.Linear(normed, w.Qkv, qkv, rows, qkvWidth, c.HiddenSize);
+        _ops.Linear(normed, w.Qkv, qkv, rows);
         // Queries and keys are adjacent in each qkv row: one launch rotates both (none without RoPE: Granite's NoPE).
         if (c.UseRope) _ops.Rope(qkv, qkvWidth, batch.PositionsOnDevice, _invFreq.Pointer, rows, c.NumAttentionHeads + c.NumKeyValueHeads, c.HeadDim, c.RotaryDim);
         int n = batch.Singles;
@@ -449,7 +475,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             _ops.Attention(runQkv, qkvWidth, kv, table, attended + (ulong)(r0 * qWidth * act), qWidth,
                 len, cached + len, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, Scale);
         }
-        _ops.Linear(attended, w.O, output, rows, c.HiddenSize, qWidth);
+        _ops.Linear(attended, w.O, output, rows);
     }
 
     private void FeedForward(CudaWeights.Layer w, ulong normed, ulong output, int rows)
@@ -462,13 +488,13 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     {
         int inter = w.Width, h = Config.HiddenSize;
         ulong hidden = Act(scratch, (long)rows * inter);
-        if (w.Gated) _ops.LinearSwiGlu(normed, w.Up, hidden, rows, inter, h);
+        if (w.Gated) _ops.LinearSwiGlu(normed, w.Up, hidden, rows, inter);
         else
         {
-            _ops.Linear(normed, w.Up, hidden, rows, inter, h);
+            _ops.Linear(normed, w.Up, hidden, rows);
             _ops.SquaredRelu(hidden, (long)rows * inter);
         }
-        _ops.Linear(hidden, w.Down, output, rows, h, inter);
+        _ops.Linear(hidden, w.Down, output, rows);
     }
 
     /// <summary>
@@ -495,7 +521,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             _ops.ActToF32(normed, input, (long)rows * h);
         }
         ulong logits32 = _ops.Scratch.Get("router", 4L * rows * e);
-        _ops.Gemm.Linear(input, w.Router, logits32, rows, e, h, CudaPrecision.Float32);
+        _ops.Gemm.Linear(input, w.Router.Data, logits32, rows, e, h, CudaPrecision.Float32);
         var routing = ExpertRouter.Route(c, _ops.Device.Download<float>(logits32, (long)rows * e), w.RouterBias, rows);
         RoutingObserver?.Invoke(routing);
         ulong acc = _ops.Scratch.Get("experts.acc", 4L * rows * h);
@@ -528,7 +554,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         ulong normed = Act("final_norm", (long)n * h);
         _ops.RmsNorm(rowsIn, _weights.FinalNorm, normed, n, h, (float)Config.RmsNormEps);
         ulong logits = Act("logits", (long)n * vocab);
-        _ops.Linear(normed, _weights.LmHead, logits, n, vocab, h);
+        _ops.Linear(normed, _weights.LmHead, logits, n);
         if (_ops.Precision == CudaPrecision.Float32) return logits;
         ulong logits32 = _ops.Scratch.Get("logits32", 4L * n * vocab);
         _ops.ActToF32(logits, logits32, (long)n * vocab);

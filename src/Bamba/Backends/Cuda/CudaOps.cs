@@ -355,6 +355,47 @@ public sealed class CudaOps : IDisposable
         }
     }
 
+    /// <summary>
+    /// <c>y[n, m] = x[n, k] · Wᵀ</c> for a matrix in any format: a plain one as above; a quantized one through its own
+    /// GEMV for decode rows in bf16 mode (the weights stream in their stored bytes), otherwise dequantized into scratch
+    /// in the activation type and multiplied by cuBLASLt (prefill, and every product in the fp32 parity mode).
+    /// </summary>
+    public void Linear(ulong x, DeviceMatrix w, ulong y, int n)
+    {
+        if (!w.IsQuantized)
+        {
+            if (w.Format != ActType) throw new ArgumentException($"a {w.Format} matrix in {Precision} mode: plain matrices are held in the activation type");
+            Linear(x, w.Data, y, n, w.Rows, w.Cols);
+            return;
+        }
+        if (Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && w.Cols % 8 == 0 && (x | y) % 16 == 0)
+        {
+            int split = GemvSplit(w.Cols, GemvWarps);
+            Launch($"gemv_{DeviceMatrix.KernelName(w.Format)}", Blocks((long)w.Rows * split, GemvWarps), 32 * GemvWarps, 0,
+                x, w.Data, w.RowScales, y, n, w.Rows, w.Cols, split);
+            return;
+        }
+        ulong plain = Scratch.Get("dequantized", (long)w.Rows * w.Cols * ActBytes);
+        Dequantize(w, plain);
+        Gemm.Linear(x, plain, y, n, w.Rows, w.Cols, Precision);
+        Profile?.Mark($"cublasLt {w.Rows}x{w.Cols}");
+    }
+
+    /// <summary>The activation type's stored dtype (BF16 or F32).</summary>
+    public DType ActType => Precision == CudaPrecision.BFloat16 ? DType.BF16 : DType.F32;
+
+    /// <summary>A quantized matrix's values into <paramref name="dst"/> [Rows, Cols] in the activation type (at run time).</summary>
+    public void Dequantize(DeviceMatrix w, ulong dst) =>
+        Launch($"dequant_act_{DeviceMatrix.KernelName(w.Format)}", Blocks((long)w.Rows * (w.Cols / 8)), Block, 0, w.Data, w.RowScales, dst, w.Rows, w.Cols);
+
+    /// <summary>A quantized matrix's values into <paramref name="dst"/> in float32: weights at load time (an ordinary launch).</summary>
+    public void DequantizeToF32(DeviceMatrix w, ulong dst) =>
+        Launch($"dequant_f32_{DeviceMatrix.KernelName(w.Format)}", Blocks((long)w.Rows * (w.Cols / 8)), Block, 0, w.Data, w.RowScales, dst, w.Rows, w.Cols);
+
+    /// <summary>A synthetic quantized matrix's bytes (benchmarks): random values, every block scale <paramref name="scale"/>.</summary>
+    public void FillQuantPlaceholder(ulong dst, DType format, long bytes, ulong seed, Half scale) =>
+        Launch("fill_quant_placeholder", Blocks(bytes), Block, 0, dst, (int)format, bytes, seed, (int)BitConverter.HalfToUInt16Bits(scale));
+
     private bool GemvApplies(ulong x, ulong w, ulong y, int n, int k) =>
         Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && k % 8 == 0 && (x | w | y) % 16 == 0;
 
@@ -373,6 +414,18 @@ public sealed class CudaOps : IDisposable
     /// the GEMV with the SwiGLU fused into its output (the gate|up product never reaches memory; the same rounding);
     /// other shapes the product into scratch, then the element-wise SwiGLU.
     /// </summary>
+    public void LinearSwiGlu(ulong x, DeviceMatrix w, ulong y, int n, int inter)
+    {
+        if (w.IsQuantized)
+        {
+            ulong product = Scratch.Get("gate_up", (long)n * 2 * inter * ActBytes);
+            Linear(x, w, product, n);
+            SwiGlu(product, y, n, inter);
+            return;
+        }
+        LinearSwiGlu(x, w.Data, y, n, inter, w.Cols);
+    }
+
     public void LinearSwiGlu(ulong x, ulong w, ulong y, int n, int inter, int k)
     {
         if (GemvApplies(x, w, y, n, k))

@@ -5,9 +5,11 @@ using Bamba.Weights;
 namespace Bamba.Backends.Cuda;
 
 /// <summary>
-/// The model's weights on the GPU. Matrices go up in their stored dtype, straight from the memory-mapped file, and
-/// are converted on the device to the activation type (no float32 copy on the host); q|k|v and gate|up are stacked
-/// into one matrix each so one GEMM computes them; each expert's matrices are their own. Small vectors (norms, biases, conv taps, A, D) are float32.
+/// The model's weights on the GPU. Matrices go up in their stored dtype, straight from the memory-mapped file: a
+/// quantized matrix (GGUF blocks, FP8 with its row scales) stays in its bytes and is decoded by the kernels that read
+/// it; any other is converted on the device to the activation type (no float32 copy on the host). q|k|v and gate|up
+/// are stacked into one matrix each so one product computes them (quantized only when their parts share a format);
+/// each expert's matrices are their own. Small vectors (norms, biases, conv taps, A, D) are float32.
 /// </summary>
 internal sealed class CudaWeights : IDisposable
 {
@@ -15,7 +17,8 @@ internal sealed class CudaWeights : IDisposable
 
     public CudaWeights(CudaOps ops, ModelWeights w, BambaConfig c)
     {
-        Embedding = Matrix(ops, w.Embedding);
+        // The embedding is read by rows, not multiplied: always the activation type.
+        Embedding = Plain(ops, ops.ActType, w.Embedding);
         LmHead = c.TieWordEmbeddings ? Embedding : Matrix(ops, w.LmHead);
         // Granite divides the logits by logits_scaling; the LM head is linear, so the final norm's weight carries it.
         FinalNorm = Vector(ops, c.LogitsScaling == 1 ? w.FinalNorm : w.FinalNorm.Select(v => (float)(v / c.LogitsScaling)).ToArray());
@@ -26,7 +29,7 @@ internal sealed class CudaWeights : IDisposable
             Mlp = l.Mlp is { } mlp ? Dense(ops, mlp) : null,
             Experts = l.Experts is { } e ? new Experts
             {
-                Router = MatrixF32(ops, e.Router),
+                Router = Plain(ops, DType.F32, e.Router),
                 RouterBias = e.RouterBias,
                 Each = e.Experts.Select(x => Dense(ops, x)).ToArray(),
             } : null,
@@ -50,11 +53,16 @@ internal sealed class CudaWeights : IDisposable
         _staging = null;
     }
 
-    public ulong Embedding { get; }
-    public ulong LmHead { get; }
+    public DeviceMatrix Embedding { get; }
+    public DeviceMatrix LmHead { get; }
     public ulong FinalNorm { get; }
     public Layer[] Layers { get; }
     public long Bytes => _owned.Sum(b => b.Bytes);
+    /// <summary>The bytes of every routed expert's matrices (a token reads k of E of them).</summary>
+    public long ExpertBytes => Layers.Sum(l => l.Experts?.Each.Sum(m => m.Up.Bytes + m.Down.Bytes) ?? 0);
+
+    /// <summary>The activation-typed bytes of the largest quantized matrix: the scratch a prefill product dequantizes it into.</summary>
+    public long LargestDequantizedBytes { get; private set; }
 
     /// <summary>A layer's parts; a norm is 0 where its sublayer is absent.</summary>
     public sealed class Layer
@@ -70,7 +78,7 @@ internal sealed class CudaWeights : IDisposable
     /// <summary>A SwiGLU MLP (gate|up stacked in <see cref="Up"/>, <see cref="Gated"/>) or a squared-ReLU one (up only).</summary>
     public sealed class Mlp
     {
-        public ulong Up, Down;
+        public DeviceMatrix Up, Down;
         public bool Gated;
         /// <summary>The hidden width: the dense MLP's, an expert's or the shared expert's (they differ in Granite and Nemotron-H).</summary>
         public int Width;
@@ -83,19 +91,20 @@ internal sealed class CudaWeights : IDisposable
     /// </summary>
     public sealed class Experts
     {
-        public ulong Router;
+        public DeviceMatrix Router;
         public required float[] RouterBias;
         public required Mlp[] Each;
     }
 
     public sealed class Mamba
     {
-        public ulong InProj, InProjBias, ConvWeight, ConvBias, DtBias, A, D, Norm, OutProj, OutProjBias;
+        public DeviceMatrix InProj, OutProj;
+        public ulong InProjBias, ConvWeight, ConvBias, DtBias, A, D, Norm, OutProjBias;
     }
 
     public sealed class Attention
     {
-        public ulong Qkv, O;
+        public DeviceMatrix Qkv, O;
     }
 
     private DeviceBuffer? _staging;
@@ -103,25 +112,68 @@ internal sealed class CudaWeights : IDisposable
     /// <summary>Uniform in ±0.02·√3: standard deviation 0.02, the config's initializer_range default.</summary>
     private const float PlaceholderScale = 0.0346410162f;
 
-    /// <summary>The parts stacked by rows into one activation-typed matrix.</summary>
-    private ulong Matrix(CudaOps ops, params WeightTensor[] parts) =>
-        Matrix(ops, ops.Precision == CudaPrecision.BFloat16 ? DType.BF16 : DType.F32, parts);
-
-    /// <summary>A float32 matrix whatever the precision.</summary>
-    private ulong MatrixF32(CudaOps ops, WeightTensor part) => Matrix(ops, DType.F32, part);
-
-    private unsafe ulong Matrix(CudaOps ops, DType actType, params WeightTensor[] parts)
+    /// <summary>
+    /// The parts stacked by rows into one matrix: kept quantized when they all share a format the kernels decode (and
+    /// the rows are whole 8-value groups), otherwise in the activation type.
+    /// </summary>
+    private DeviceMatrix Matrix(CudaOps ops, params WeightTensor[] parts)
     {
-        int bytes = actType.Size();
+        var format = parts[0].DType;
+        bool keep = DeviceMatrix.IsQuantizedFormat(format) && parts.All(p => p.DType == format) && parts[0].Shape[^1] % 8 == 0;
+        return keep ? Quantized(ops, format, parts) : Plain(ops, ops.ActType, parts);
+    }
+
+    private static (int Rows, int Cols) ShapeOf(WeightTensor[] parts)
+    {
         long cols = parts[0].Shape[^1], rows = parts.Sum(p => p.ElementCount / cols);
-        var target = ops.Device.Allocate(rows * cols * bytes);
+        return (checked((int)rows), checked((int)cols));
+    }
+
+    /// <summary>The parts' stored bytes (and FP8 row scales) as they are: placeholders become random blocks on the device.</summary>
+    private unsafe DeviceMatrix Quantized(CudaOps ops, DType format, WeightTensor[] parts)
+    {
+        var (rows, cols) = ShapeOf(parts);
+        long rowBytes = DeviceMatrix.BytesPerRow(format, cols);
+        var target = ops.Device.Allocate(rows * rowBytes);
+        _owned.Add(target);
+        long row = 0;
+        foreach (var part in parts)
+        {
+            long partRows = part.ElementCount / cols;
+            ulong dst = target.Pointer + (ulong)(row * rowBytes);
+            if (part.IsPlaceholder) ops.FillQuantPlaceholder(dst, format, partRows * rowBytes, (ulong)_owned.Count * 7919 + (ulong)row, PlaceholderBlockScale(format));
+            else ops.Device.CopyFromHost(dst, part.Data, part.Info.ByteLength);
+            row += partRows;
+        }
+        ulong scales = format == DType.F8_E4M3 ? Vector(ops, parts.SelectMany(p => p.RowScales.ToArray()).ToArray()) : 0;
+        LargestDequantizedBytes = Math.Max(LargestDequantizedBytes, (long)rows * cols * ops.ActBytes);
+        return new DeviceMatrix(target.Pointer, rows, cols, format, scales);
+    }
+
+    /// <summary>
+    /// A synthetic block's scale: the one that gives its values about the standard deviation of the bf16 placeholders
+    /// (0.02), so the benchmark's activations stay in range. FP8 placeholders carry their scale per row instead.
+    /// </summary>
+    private static Half PlaceholderBlockScale(DType format) => (Half)(format switch
+    {
+        DType.Q8_0 => 0.02f / 73,    // random int8: standard deviation ≈ 73.9
+        DType.Q6_K => 0.02f / 18 / 64, // 6-bit levels (sd ≈ 18) times int8 sub-scales (sd ≈ 74)
+        _ => 0.02f / 4.6f / 32,      // 4/5-bit levels (sd ≈ 4.6) times 6-bit sub-scales (mean ≈ 32)
+    });
+
+    /// <summary>The parts stacked by rows into one matrix of <paramref name="type"/> (the activation type, or F32 for the router).</summary>
+    private unsafe DeviceMatrix Plain(CudaOps ops, DType type, params WeightTensor[] parts)
+    {
+        var (rows, cols) = ShapeOf(parts);
+        int bytes = type.Size();
+        var target = ops.Device.Allocate((long)rows * cols * bytes);
         _owned.Add(target);
         long offset = 0;
         foreach (var part in parts)
         {
             ulong dst = target.Pointer + (ulong)(offset * bytes);
             ulong seed = (ulong)_owned.Count * 7919 + (ulong)offset;
-            if (part.IsPlaceholder && actType == DType.F32 && ops.Precision != CudaPrecision.Float32)
+            if (part.IsPlaceholder && type == DType.F32 && ops.Precision != CudaPrecision.Float32)
             {
                 // A synthetic float32 matrix in a bf16 model (the router): made in bf16, then widened.
                 ulong staging = Staging(ops, part.ElementCount * 2);
@@ -130,18 +182,37 @@ internal sealed class CudaWeights : IDisposable
             }
             else if (part.IsPlaceholder)
                 ops.FillUniform(dst, part.ElementCount, seed, PlaceholderScale);
-            else if (part.DType == actType)
+            else if (part.DType == type)
                 ops.Device.CopyFromHost(dst, part.Data, part.Info.ByteLength);
+            else if (DeviceMatrix.IsQuantizedFormat(part.DType))
+                Dequantized(ops, part, type, dst);
             else
             {
                 ulong staging = Staging(ops, part.Info.ByteLength);
                 ops.Device.CopyFromHost(staging, part.Data, part.Info.ByteLength);
-                if (actType == DType.F32) ops.ConvertToF32(staging, part.DType, dst, part.ElementCount);
+                if (type == DType.F32) ops.ConvertToF32(staging, part.DType, dst, part.ElementCount);
                 else ops.ConvertToAct(staging, part.DType, dst, part.ElementCount);
             }
             offset += part.ElementCount;
         }
-        return target.Pointer;
+        return new DeviceMatrix(target.Pointer, rows, cols, type);
+    }
+
+    /// <summary>
+    /// A quantized part that must be plain (the embedding; a stack of parts in different formats, as Q4_K_M's q|k|v):
+    /// its bytes go up, are decoded to float32 on the device, then converted to <paramref name="type"/>.
+    /// </summary>
+    private unsafe void Dequantized(CudaOps ops, WeightTensor part, DType type, ulong dst)
+    {
+        var (rows, cols) = ShapeOf([part]);
+        if (cols % 8 != 0) throw new BambaException($"tensor '{part.Info.Name}': {part.DType} rows of {cols} values; the CUDA kernels decode rows of a multiple of 8");
+        long quantBytes = part.Info.ByteLength, aligned = (quantBytes + 255) / 256 * 256;
+        ulong staging = Staging(ops, aligned + (type == DType.F32 ? 0 : 4L * rows * cols));
+        ops.Device.CopyFromHost(staging, part.Data, quantBytes);
+        ulong scales = part.DType == DType.F8_E4M3 ? Vector(ops, part.RowScales.ToArray()) : 0;
+        ulong floats = type == DType.F32 ? dst : staging + (ulong)aligned;
+        ops.DequantizeToF32(new DeviceMatrix(staging, rows, cols, part.DType, scales), floats);
+        if (type != DType.F32) ops.ConvertToAct(floats, DType.F32, dst, (long)rows * cols);
     }
 
     /// <summary>A device buffer of at least <paramref name="bytes"/> for a stored tensor on its way to its converted copy.</summary>

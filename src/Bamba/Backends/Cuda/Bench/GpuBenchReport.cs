@@ -13,6 +13,8 @@ public sealed record GpuBenchReport
     public required double GemmTflops { get; init; }
     /// <summary>The SSM state's type: "float32" (the default) or "bf16".</summary>
     public required string SsmState { get; init; }
+    /// <summary>How the matrices are stored: a preset's --weights (bf16, fp8, q8_0, q4_k, q6_k), or "as stored" for a model file.</summary>
+    public string Weights { get; init; } = "bf16";
     public DecodeResult? Decode { get; init; }
     /// <summary>The same decode with every kernel launched from the host instead of replayed from a CUDA graph.</summary>
     public DecodeResult? DecodeWithoutGraphs { get; init; }
@@ -31,7 +33,7 @@ public sealed record GpuBenchReport
     {
         var t = new StringBuilder();
         Line(t, "device", Device);
-        Line(t, "model", $"{Model}: {Parameters / 1e9:F2} B parameters, {WeightBytes / 1e9:F2} GB of weights on the GPU, {SsmState} SSM state");
+        Line(t, "model", $"{Model}: {Parameters / 1e9:F2} B parameters, {WeightBytes / 1e9:F2} GB of {Weights} weights on the GPU, {SsmState} SSM state");
         Line(t, "device copy", $"{CopyGBps:F0} GB/s (bytes read + written, measured now)");
         Line(t, "bf16 GEMM", $"{GemmTflops:F0} TFLOP/s (cuBLASLt 8192³, measured now)");
         if (Decode is { } d)

@@ -21,6 +21,8 @@ public sealed record GpuBenchOptions
     public int RequestOutput { get; init; } = 512;
     public int PrefillChunk { get; init; } = 2048;
     public int MaxStepTokens { get; init; } = 8192;
+    /// <summary>How a preset's matrices are stored: BF16, or a quantized format kept on the device (FP8, Q8_0, Q4_K, Q6_K).</summary>
+    public Weights.DType Weights { get; init; } = Bamba.Weights.DType.BF16;
     /// <summary>Keep the SSM state in bf16 (half its traffic in a large decode batch) instead of float32.</summary>
     public bool Bf16SsmState { get; init; }
     /// <summary>Also report where the GPU time of decode and prefill goes, kernel by kernel.</summary>
@@ -34,7 +36,7 @@ public static class GpuBenchmark
     {
         string name = o.ModelDirectory ?? o.Preset;
         GpuBenchReport report;
-        using (var model = Open(o.ModelDirectory, o.Preset, o.Bf16SsmState, progress))
+        using (var model = Open(o.ModelDirectory, o.Preset, o.Bf16SsmState, progress, o.Weights))
         {
             progress?.Report($"{name} on {model.Device.Name}: measuring copy bandwidth and GEMM rate");
             report = new GpuBenchReport
@@ -42,6 +44,7 @@ public static class GpuBenchmark
                 Device = model.Device.Name, Model = name, Parameters = GpuScenarios.Parameters(model.Config), WeightBytes = model.WeightBytes,
                 CopyGBps = GpuLimits.CopyGBps(model.Device), GemmTflops = GpuLimits.GemmTflops(model.Ops),
                 SsmState = o.Bf16SsmState ? "bf16" : "float32",
+                Weights = o.ModelDirectory is null ? WeightsName(o.Weights) : "as stored",
             };
             if (o.Decode)
             {
@@ -85,10 +88,20 @@ public static class GpuBenchmark
     private static ThroughputResult Throughput(CudaModel model, string name, GpuBenchOptions o) =>
         GpuScenarios.Throughput(model, name, o.Requests, o.RequestPrompt, o.RequestOutput, o.PrefillChunk, o.MaxStepTokens);
 
-    private static CudaModel Open(string? modelDir, string preset, bool bf16SsmState, IProgress<string>? progress)
+    private static CudaModel Open(string? modelDir, string preset, bool bf16SsmState, IProgress<string>? progress,
+        Weights.DType weights = Bamba.Weights.DType.BF16)
     {
         if (modelDir is not null) return CudaModel.Load(modelDir, bf16SsmState: bf16SsmState);
-        progress?.Report($"making {preset} with random bf16 weights on the GPU ({(bf16SsmState ? "bf16" : "float32")} SSM state)");
-        return CudaModel.Synthetic(SyntheticModel.Preset(preset), bf16SsmState: bf16SsmState);
+        progress?.Report($"making {preset} with random {WeightsName(weights)} weights on the GPU ({(bf16SsmState ? "bf16" : "float32")} SSM state)");
+        return CudaModel.Synthetic(SyntheticModel.Preset(preset), bf16SsmState: bf16SsmState, weights: weights);
     }
+
+    /// <summary>The <c>--weights</c> names and the formats they stand for.</summary>
+    public static readonly IReadOnlyDictionary<string, Weights.DType> WeightFormats = new Dictionary<string, Weights.DType>
+    {
+        ["bf16"] = Bamba.Weights.DType.BF16, ["fp8"] = Bamba.Weights.DType.F8_E4M3, ["q8_0"] = Bamba.Weights.DType.Q8_0,
+        ["q4_k"] = Bamba.Weights.DType.Q4_K, ["q6_k"] = Bamba.Weights.DType.Q6_K,
+    };
+
+    private static string WeightsName(Weights.DType format) => WeightFormats.First(f => f.Value == format).Key;
 }

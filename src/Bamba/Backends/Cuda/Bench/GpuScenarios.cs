@@ -43,7 +43,7 @@ public static class GpuScenarios
         var clock = Stopwatch.StartNew();
         GreedyRun(model, state, null, newTokens);
         double ms = clock.Elapsed.TotalMilliseconds / newTokens;
-        long bytes = DecodeBytesPerToken(model);
+        long bytes = model.DecodeWeightBytes;
         return new DecodeResult(promptTokens, newTokens, ms, bytes, bytes / (copyGBps * 1e9) * 1000, peak.PeakBytes);
     }
 
@@ -161,17 +161,6 @@ public static class GpuScenarios
     {
         var random = new Random(seed);
         return Enumerable.Range(0, count).Select(_ => random.Next(3, c.VocabSize)).ToArray();
-    }
-
-    /// <summary>
-    /// A decode step reads every weight once, except the embedding table (one row) unless it is also the head, and
-    /// except the routed experts a token does not use: of E experts, k are read.
-    /// </summary>
-    public static long DecodeBytesPerToken(CudaModel model)
-    {
-        var c = model.Config;
-        long unread = (c.TieWordEmbeddings ? 0 : (long)c.VocabSize * c.HiddenSize) + ExpertParameters(c) - ActiveExpertParameters(c);
-        return model.WeightBytes - unread * model.Ops.ActBytes;
     }
 
     /// <summary>
