@@ -82,7 +82,7 @@ public unsafe class QuantDecodeTests(ITestOutputHelper output)
     /// Random bytes for every block (all bit patterns of the packed scales, nibbles and high bits) with small finite fp16
     /// scales in place of the random ones, <paramref name="offset"/> bytes into the buffer.
     /// </summary>
-    private static byte[] RandomBlocks(Random r, DType t, int count, int offset)
+    internal static byte[] RandomBlocks(Random r, DType t, int count, int offset)
     {
         var bytes = new byte[offset + t.ByteCount(count)];
         r.NextBytes(bytes);
@@ -100,7 +100,7 @@ public unsafe class QuantDecodeTests(ITestOutputHelper output)
     }
 
     /// <summary>x as Q8_K blocks whose three arrays start <paramref name="offset"/> elements into their buffers.</summary>
-    private static Q8KRow Q8KOffCenter(float* x, int k, int offset, out object pins)
+    internal static Q8KRow Q8KOffCenter(float* x, int k, int offset, out object pins)
     {
         var q = GC.AllocateArray<sbyte>(offset + k, pinned: true);
         var d = GC.AllocateArray<float>(offset + k / 256, pinned: true);
@@ -133,6 +133,37 @@ public unsafe class QuantDecodeTests(ITestOutputHelper output)
             }
             GC.KeepAlive(pins);
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(InstructionSets.All), MemberType = typeof(InstructionSets))]
+    public void Q8KQuantizationEqualsTheScalarReferenceBitForBit(CpuInstructionSet set)
+    {
+        const int k = 256 * 7;
+        var x = CpuKernelTests.RandomFloats(new Random(11), k, 3f);
+        x.AsSpan(256, 256).Clear(); // all zero: d = 0
+        x[512 + 40] = -5f; x[512 + 200] = 5f; // the same magnitude twice: the first, negative, sets the sign of d
+        x[768 + 3] = float.NaN; // the scalar loop's comparisons skip it; the vector path hands such blocks to that loop
+        x[1024 + 9] = float.PositiveInfinity;
+        for (int j = 0; j < 256; j++) x[1280 + j] = (j - 128) * 0.5f; // levels at exact midpoints: rounded to even
+        x[1536 + 255] = 1e-30f; // one tiny value, the rest of that block zero
+        x.AsSpan(1536, 255).Clear();
+        var (scalarQ, scalarD, scalarSums) = Quantized(x, CpuInstructionSet.Scalar);
+        var (q, d, sums) = Quantized(x, set);
+        Assert.Equal(scalarQ, q);
+        Assert.Equal(scalarD.Select(BitConverter.SingleToInt32Bits), d.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(scalarSums, sums);
+    }
+
+    private static (sbyte[] Q, float[] D, short[] Sums) Quantized(float[] x, CpuInstructionSet set)
+    {
+        int k = x.Length;
+        var q = new sbyte[k];
+        var d = new float[k / 256];
+        var sums = new short[k / 16];
+        fixed (float* px = x) fixed (sbyte* pq = q) fixed (float* pd = d) fixed (short* ps = sums)
+            Q8KRow.Quantize(px, k, new Q8KRow(pq, pd, ps), set);
+        return (q, d, sums);
     }
 
     private static readonly (int N, int M, int K, int Offset)[] Shapes =

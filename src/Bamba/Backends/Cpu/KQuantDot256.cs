@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -52,7 +53,8 @@ internal static unsafe class KQuantDot256
     }
 
     /// <summary>16 in the bytes whose bit <paramref name="j"/> is set: Q5_K's fifth bit of sub-block j.</summary>
-    private static Vector256<byte> FifthBit(Vector256<byte> bits, int j)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> FifthBit(Vector256<byte> bits, int j)
     {
         var mask = Vector256.Create((byte)(1 << j));
         return Vector256.Equals(bits & mask, mask) & Vector256.Create((byte)16);
@@ -60,7 +62,6 @@ internal static unsafe class KQuantDot256
 
     public static float Q6_K(byte* row, Q8KRow a, int k)
     {
-        var low4 = Vector256.Create((byte)0xF);
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < k / Q8KRow.Block; b++, row += Q6Bytes)
         {
@@ -70,16 +71,7 @@ internal static unsafe class KQuantDot256
             {
                 byte* ql = row + 64 * h;
                 sbyte* y = a.Q + b * Q8KRow.Block + 128 * h, s = sc + 8 * h;
-                var l0 = Vector256.Load(ql);
-                var l1 = Vector256.Load(ql + 32);
-                var qh = Vector256.Load(row + 128 + 32 * h);
-                // Each value: 4 low bits from ql, 2 high bits from qh moved to bits 4..5 (masked before shifting, so
-                // no bit crosses into the next byte of the 16-bit lanes).
-                var q1 = (l0 & low4) | Vector256.ShiftLeft((qh & Vector256.Create((byte)0x03)).AsUInt16(), 4).AsByte();
-                var q2 = (l1 & low4) | Vector256.ShiftLeft((qh & Vector256.Create((byte)0x0C)).AsUInt16(), 2).AsByte();
-                var q3 = (Vector256.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & low4) | (qh & Vector256.Create((byte)0x30));
-                var q4 = (Vector256.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & low4)
-                    | Vector256.ShiftRightLogical((qh & Vector256.Create((byte)0xC0)).AsUInt16(), 2).AsByte();
+                var (q1, q2, q3, q4) = Q6Levels(ql, row + 128 + 32 * h);
                 sumi += Scaled(q1, y, s) + Scaled(q2, y + 32, s + 2) + Scaled(q3, y + 64, s + 4) + Scaled(q4, y + 96, s + 6);
             }
             int offset = 32 * OffsetSum(sc, a.Sums + b * Q8KRow.SumsPerBlock);
@@ -87,6 +79,26 @@ internal static unsafe class KQuantDot256
             acc = Fma.MultiplyAdd(Vector256.ConvertToSingle(sumi - Vector256.CreateScalar(offset)), Vector256.Create(dd), acc);
         }
         return Vector256.Sum(acc);
+    }
+
+    /// <summary>
+    /// The 128 unsigned 6-bit levels of half a Q6_K block (its 64 bytes <paramref name="ql"/>, 32 bytes
+    /// <paramref name="qh"/>) in value order, 32 per vector: 4 low bits from ql, 2 high bits from qh moved to bits 4..5
+    /// (masked before shifting, so no bit crosses into the next byte of the 16-bit lanes).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector256<byte>, Vector256<byte>, Vector256<byte>, Vector256<byte>) Q6Levels(byte* ql, byte* qh)
+    {
+        var low4 = Vector256.Create((byte)0xF);
+        var l0 = Vector256.Load(ql);
+        var l1 = Vector256.Load(ql + 32);
+        var h = Vector256.Load(qh);
+        var q1 = (l0 & low4) | Vector256.ShiftLeft((h & Vector256.Create((byte)0x03)).AsUInt16(), 4).AsByte();
+        var q2 = (l1 & low4) | Vector256.ShiftLeft((h & Vector256.Create((byte)0x0C)).AsUInt16(), 2).AsByte();
+        var q3 = (Vector256.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & low4) | (h & Vector256.Create((byte)0x30));
+        var q4 = (Vector256.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & low4)
+            | Vector256.ShiftRightLogical((h & Vector256.Create((byte)0xC0)).AsUInt16(), 2).AsByte();
+        return (q1, q2, q3, q4);
     }
 
     /// <summary>Σ_j sc_j · Σ q8 over the 16 values of scale j (Q6_K's offset of 32, in units of 32·d·d8) in one vpmaddwd.</summary>

@@ -28,7 +28,7 @@ internal static unsafe class QuantGemv
         if (KQuantDot.Supports(w.DType))
         {
             Q8KBuffers.Rent(n, k, q8);
-            for (int i = 0; i < n; i++) Q8KRow.Quantize(x + (long)i * k, k, q8[i]);
+            for (int i = 0; i < n; i++) Q8KRow.Quantize(x + (long)i * k, k, q8[i], CpuKernels.Current);
         }
         // q8 lives on this frame until Run returns, which is after every chunk is done.
         CpuWorkers.Run(new Work(x, q8, n, w, m, k, rowBytes, bias, y, rowsPerChunk, CpuKernels.Current));

@@ -60,8 +60,6 @@ internal static unsafe class WeightRows
             case DType.F32: new ReadOnlySpan<float>((float*)w + start, destination.Length).CopyTo(destination); break;
             case DType.F16: System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)w + start, destination.Length), destination); break;
             default:
-                fixed (float* dst = destination)
-                    if (KQuantWiden.TryWiden(dtype, w + dtype.ByteCount(start), destination.Length, dst)) break;
                 var bytes = new ReadOnlySpan<byte>(w + dtype.ByteCount(start), checked((int)dtype.ByteCount(destination.Length)));
                 Weights.Quants.BlockCodec.Dequantize(dtype, bytes, destination);
                 break;
