@@ -7,19 +7,11 @@ namespace Bamba.Cuda.Tests.Model;
 /// <summary><c>--device</c> on the CLI: cuda without a GPU is one line and exit 2; with one it generates what the CPU does.</summary>
 public class DeviceFlagTests
 {
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliHost.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     [Fact]
     public void CudaWithoutAGpuIsOneLineAndExitTwo()
     {
         if (CudaDevice.UnavailableReason() is null) Assert.Skip("a GPU is present here");
-        var (code, _, err) = Cli("generate", "--model", Fixtures.Model("tiny-bamba"), "--prompt-ids", "1,2,3", "--device", "cuda");
+        var (code, _, err) = CliCall.Run("generate", "--model", Fixtures.Model("tiny-bamba"), "--prompt-ids", "1,2,3", "--device", "cuda");
         Assert.Equal(2, code);
         Assert.Contains("CUDA is not available: ", err);
         Assert.Single(err.TrimEnd('\n').Split('\n'));
@@ -29,7 +21,7 @@ public class DeviceFlagTests
     [Fact]
     public void UnknownDeviceIsAUserError()
     {
-        var (code, _, err) = Cli("generate", "--model", Fixtures.Model("tiny-bamba"), "--prompt-ids", "1,2,3", "--device", "tpu");
+        var (code, _, err) = CliCall.Run("generate", "--model", Fixtures.Model("tiny-bamba"), "--prompt-ids", "1,2,3", "--device", "tpu");
         Assert.Equal(2, code);
         Assert.Contains("--device", err);
     }
@@ -40,8 +32,8 @@ public class DeviceFlagTests
     {
         Gpu.Require();
         string[] common = ["generate", "--model", Fixtures.Model("small-bamba"), "--prompt-ids", "5,17,300,42,7,99", "--max-new-tokens", "8", "--temperature", "0", "--format", "json"];
-        var cpu = Cli([.. common, "--device", "cpu"]);
-        var gpu = Cli([.. common, "--device", "cuda"]);
+        var cpu = CliCall.Run([.. common, "--device", "cpu"]);
+        var gpu = CliCall.Run([.. common, "--device", "cuda"]);
         Assert.Equal(0, cpu.Code);
         Assert.Equal(0, gpu.Code);
         Assert.Equal(cpu.Out, gpu.Out);
@@ -54,8 +46,8 @@ public class DeviceFlagTests
     {
         Gpu.Require();
         string[] common = ["score", "--model", Fixtures.Model("small-bamba"), "--ids", "5,17,300,42,7,99,1000,3,3,64", "--format", "json"];
-        var cpu = Cli([.. common, "--device", "cpu"]);
-        var gpu = Cli([.. common, "--device", "cuda", "--precision", "fp32"]);
+        var cpu = CliCall.Run([.. common, "--device", "cpu"]);
+        var gpu = CliCall.Run([.. common, "--device", "cuda", "--precision", "fp32"]);
         Assert.Equal(0, cpu.Code);
         Assert.Equal(0, gpu.Code);
         double?[] Read(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("token_logprobs")

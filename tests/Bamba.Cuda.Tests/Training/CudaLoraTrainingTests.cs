@@ -69,22 +69,7 @@ public sealed class CudaLoraTrainingTests(ITestOutputHelper output) : IDisposabl
         Assert.True(losses[^1] < losses[0] - 0.1, $"loss went from {losses[0]} to {losses[^1]}");
     }
 
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliHost.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
-    private string Data()
-    {
-        var rng = new Random(2);
-        string path = Path.Combine(_dir, "ids.jsonl");
-        File.WriteAllLines(path, Enumerable.Range(0, 8).Select(_ =>
-            "{\"ids\": [" + string.Join(", ", Enumerable.Range(0, rng.Next(5, 40)).Select(_ => rng.Next(3, 60))) + "]}"));
-        return path;
-    }
+    private string Data() => CliCall.IdsData(_dir);
 
     private static string[] Train(string data, string output, params string[] extra) =>
         ["train", "--model", Fixtures.Model("tiny-bamba"), "--data", data, "--out", output, "--lora-rank", "4",
@@ -96,10 +81,10 @@ public sealed class CudaLoraTrainingTests(ITestOutputHelper output) : IDisposabl
     {
         Gpu.Require();
         string data = Data(), straight = Path.Combine(_dir, "straight"), resumed = Path.Combine(_dir, "resumed");
-        var r = Cli(Train(data, straight, "--steps", "4"));
+        var r = CliCall.Run(Train(data, straight, "--steps", "4"));
         Assert.True(r.Code == 0, r.Err);
-        Assert.True(Cli(Train(data, resumed, "--steps", "2")).Code == 0);
-        var r2 = Cli("train", "--data", data, "--out", resumed, "--steps", "4", "--resume", "--device", "cuda", "--precision", "fp32");
+        Assert.True(CliCall.Run(Train(data, resumed, "--steps", "2")).Code == 0);
+        var r2 = CliCall.Run("train", "--data", data, "--out", resumed, "--steps", "4", "--resume", "--device", "cuda", "--precision", "fp32");
         Assert.True(r2.Code == 0, r2.Err);
         Assert.True(File.Exists(Path.Combine(straight, LoraFiles.ConfigFile)));
         var model = CudaGradientTests.LoadParameters("tiny-bamba");
@@ -108,7 +93,7 @@ public sealed class CudaLoraTrainingTests(ITestOutputHelper output) : IDisposabl
         for (int i = 0; i < a.Parameters.Count; i++)
             Tolerance.AssertClose(a.Parameters[i].Value, b.Parameters[i].Value, 1e-5, a.Parameters[i].Name);
         Assert.Contains(a.Adapters, x => x.B.Value.Any(v => v != 0));
-        var score = Cli("score", "--model", Fixtures.Model("tiny-bamba"), "--ids", "5,9,13,2,7", "--lora", straight, "--device", "cuda", "--precision", "fp32");
+        var score = CliCall.Run("score", "--model", Fixtures.Model("tiny-bamba"), "--ids", "5,9,13,2,7", "--lora", straight, "--device", "cuda", "--precision", "fp32");
         Assert.True(score.Code == 0, score.Err);
         output.WriteLine(score.Out);
     }

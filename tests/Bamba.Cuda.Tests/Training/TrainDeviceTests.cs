@@ -11,22 +11,7 @@ public sealed class TrainDeviceTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliHost.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
-    private string Data()
-    {
-        var rng = new Random(2);
-        string path = Path.Combine(_dir, "ids.jsonl");
-        File.WriteAllLines(path, Enumerable.Range(0, 8).Select(_ =>
-            "{\"ids\": [" + string.Join(", ", Enumerable.Range(0, rng.Next(5, 40)).Select(_ => rng.Next(3, 60))) + "]}"));
-        return path;
-    }
+    private string Data() => CliCall.IdsData(_dir);
 
     private string[] Train(string data, string output, params string[] extra) =>
         ["train", "--config", Path.Combine(Fixtures.Model("tiny-bamba"), "config.json"), "--data", data, "--out", output,
@@ -36,7 +21,7 @@ public sealed class TrainDeviceTests : IDisposable
     public void CudaWithoutAGpuIsOneLineAndExitTwo()
     {
         if (CudaDevice.UnavailableReason() is null) Assert.Skip("a GPU is present here");
-        var (code, _, err) = Cli(Train(Data(), Path.Combine(_dir, "out"), "--steps", "2"));
+        var (code, _, err) = CliCall.Run(Train(Data(), Path.Combine(_dir, "out"), "--steps", "2"));
         Assert.Equal(2, code);
         Assert.Contains("CUDA is not available: ", err);
         Assert.Single(err.TrimEnd('\n').Split('\n'));
@@ -48,10 +33,10 @@ public sealed class TrainDeviceTests : IDisposable
     {
         Gpu.Require();
         string data = Data(), straight = Path.Combine(_dir, "straight"), resumed = Path.Combine(_dir, "resumed");
-        var r = Cli(Train(data, straight, "--steps", "4", "--precision", "fp32"));
+        var r = CliCall.Run(Train(data, straight, "--steps", "4", "--precision", "fp32"));
         Assert.True(r.Code == 0, r.Err);
-        Assert.True(Cli(Train(data, resumed, "--steps", "2", "--precision", "fp32")).Code == 0);
-        var r2 = Cli("train", "--data", data, "--out", resumed, "--steps", "4", "--resume", "--device", "cuda", "--precision", "fp32");
+        Assert.True(CliCall.Run(Train(data, resumed, "--steps", "2", "--precision", "fp32")).Code == 0);
+        var r2 = CliCall.Run("train", "--data", data, "--out", resumed, "--steps", "4", "--resume", "--device", "cuda", "--precision", "fp32");
         Assert.True(r2.Code == 0, r2.Err);
         using var a = WeightStore.Open(straight);
         using var b = WeightStore.Open(resumed);
@@ -67,7 +52,7 @@ public sealed class TrainDeviceTests : IDisposable
     {
         Gpu.Require();
         string output = Path.Combine(_dir, "bf16");
-        var r = Cli(Train(Data(), output, "--steps", "20"));
+        var r = CliCall.Run(Train(Data(), output, "--steps", "20"));
         Assert.True(r.Code == 0, r.Err);
         var state = Bamba.Training.TrainerState.Read(Path.Combine(output, "trainer_state.json"));
         Assert.True(state.LastLoss < Math.Log(512) - 1, $"loss {state.LastLoss} did not fall below ln(vocab) − 1");
