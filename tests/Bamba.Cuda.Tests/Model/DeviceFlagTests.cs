@@ -1,6 +1,5 @@
 using Bamba.Backends;
 using Bamba.Backends.Cuda;
-using Bamba.Cli;
 
 namespace Bamba.Cuda.Tests.Model;
 

@@ -1,6 +1,5 @@
 using Bamba.Backends.Cuda;
 using Bamba.Backends.Cuda.Training;
-using Bamba.Cli;
 using Bamba.Training;
 using Bamba.Training.Lora;
 

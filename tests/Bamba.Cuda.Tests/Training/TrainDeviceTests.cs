@@ -1,5 +1,4 @@
 using Bamba.Backends.Cuda;
-using Bamba.Cli;
 using Bamba.Weights;
 
 namespace Bamba.Cuda.Tests.Training;
