@@ -370,8 +370,9 @@ public sealed class CudaOps : IDisposable
 
     /// <summary>
     /// <c>y[n, m] = x[n, k] · Wᵀ</c> for a matrix in any format: a plain one as above; a quantized one through its own
-    /// GEMV for decode rows in bf16 mode (the weights stream in their stored bytes), otherwise dequantized into scratch
-    /// in the activation type and multiplied by cuBLASLt (prefill, and every product in the fp32 parity mode).
+    /// GEMV for decode rows in bf16 mode (the weights stream in their stored bytes; a block format's activations are
+    /// first rounded to int8 blocks of 32 with a scale each), otherwise dequantized into scratch in the activation type
+    /// and multiplied by cuBLASLt (prefill, and every product in the fp32 parity mode).
     /// </summary>
     public void Linear(ulong x, DeviceMatrix w, ulong y, int n)
     {
@@ -383,9 +384,17 @@ public sealed class CudaOps : IDisposable
         }
         if (Precision == CudaPrecision.BFloat16 && n <= GemvMaxRows && (x | y) % 16 == 0)
         {
+            // The block formats meet int8 activations in dp4a steps (llama.cpp's CUDA GEMV does the same); FP8 reads them as they are.
+            ulong xq = 0, xd = 0;
+            if (w.Format != DType.F8_E4M3)
+            {
+                xq = Scratch.Get("gemv.xq", (long)n * w.Cols);
+                xd = Scratch.Get("gemv.xd", 4L * n * (w.Cols / DeviceMatrix.Unit));
+                Launch("quantize_rows_q8", Blocks((long)n * (w.Cols / DeviceMatrix.Unit), Block / 32), Block, 0, x, xq, xd, n, w.Cols);
+            }
             int split = GemvSplit(w.Cols, GemvWarps);
             Launch($"gemv_{DeviceMatrix.KernelName(w.Format)}", Blocks((long)w.Rows * split, GemvWarps), 32 * GemvWarps, 0,
-                x, w.Data, w.RowScales, y, n, w.Rows, w.Cols, split);
+                x, xq, xd, w.Data, w.RowScales, y, n, w.Rows, w.Cols, split);
             return;
         }
         ulong plain = Scratch.Get("dequantized", (long)w.Rows * w.Cols * ActBytes);

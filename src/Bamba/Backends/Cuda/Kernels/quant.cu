@@ -138,29 +138,110 @@ __device__ __forceinline__ void q_dequant(const u8* w, const float* scales, T* d
     }
 }
 
-// One warp's share of weight row `row` (piece `piece` of `split` along the row's units) against the activation rows,
-// as gemv_warp in gemv.cu, each lane decoding 32 values a step.
+// Decode's activations for the block formats' GEMVs, as llama.cpp's CUDA GEMV takes them: each row's 32-value blocks
+// as int8 with one float scale a block (max |x| / 127, round to nearest), so the weights' integer levels meet them in
+// dp4a instructions (four products a step) instead of being widened one by one. One warp a block.
+extern "C" __global__ void quantize_rows_q8(const act_t* x, signed char* xq, float* xd, int rows, int k) {
+    pdl_enter();
+    int lane = threadIdx.x & 31, blocks = k / 32;
+    long long b = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5;
+    if (b >= (long long)rows * blocks) return;
+    float v = ld(x + b * 32 + lane), d = warp_max(fabsf(v)) / 127.f;
+    xq[b * 32 + lane] = (signed char)(d > 0.f ? (int)rintf(v / d) : 0);
+    if (lane == 0) xd[b] = d;
+}
+
+// Four int8 products summed into c (dp4a, as PTX: no header needed).
+__device__ __forceinline__ int dp4a(int a, int b, int c) {
+    int d;
+    asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
+// Unit u of a block-format row as integer levels: 32 values in the runs of q_unit, each value ws[run]·q − wm[run]
+// with q one signed byte of qw (two words a run). The same values as q_unit's, factored so that a run's dot product
+// is ws·Σq·x − wm·Σx.
 template <int F>
-__device__ __forceinline__ void q_gemv_warp(const act_t* x, const u8* w, const float* scales, int row, int k, int rows,
-                                            int piece, int split, float (*partial)[GEMV_MAX_ROWS]) {
+__device__ __forceinline__ void q_unit_int(const u8* __restrict__ row, int u, int* qw, float* ws, float* wm, int* koff) {
+    const unsigned lo4 = 0x0F0F0F0Fu;
+    if (F == QF_Q8_0) {
+        const u8* b = row + u * 34;
+        float d = half_bits(__ldg((const unsigned short*)b));
+        for (int r = 0; r < 4; r++) {
+            uint2 q = ld8_a2(b + 2 + 8 * r);
+            qw[2 * r] = (int)q.x; qw[2 * r + 1] = (int)q.y;
+            ws[r] = d; wm[r] = 0.f; koff[r] = u * 32 + 8 * r;
+        }
+    } else if (F == QF_Q4_0) {
+        const u8* b = row + u * 18;
+        float d = half_bits(__ldg((const unsigned short*)b));
+        uint2 a = ld8_a2(b + 2), c = ld8_a2(b + 10);
+        qw[0] = (int)(a.x & lo4); qw[1] = (int)(a.y & lo4); qw[2] = (int)(c.x & lo4); qw[3] = (int)(c.y & lo4);
+        qw[4] = (int)((a.x >> 4) & lo4); qw[5] = (int)((a.y >> 4) & lo4); qw[6] = (int)((c.x >> 4) & lo4); qw[7] = (int)((c.y >> 4) & lo4);
+        for (int r = 0; r < 4; r++) { ws[r] = d; wm[r] = __fmul_rn(8.f, d); koff[r] = u * 32 + 8 * r; }
+    } else if (F == QF_Q4_K || F == QF_Q5_K) {
+        const int bytes = F == QF_Q4_K ? 144 : 176, qs = F == QF_Q4_K ? 16 : 48;
+        const u8* b = row + (long long)(u >> 3) * bytes;
+        int chunk = (u & 7) >> 1, l0 = (u & 1) * 16, sc, m;
+        unsigned dm = __ldg((const unsigned*)b);
+        float d = half_bits((unsigned short)(dm & 0xffffu)), dmin = half_bits((unsigned short)(dm >> 16));
+        scale_min_k4(2 * chunk, b + 4, sc, m);
+        ws[0] = ws[1] = __fmul_rn(d, (float)sc); wm[0] = wm[1] = __fmul_rn(dmin, (float)m);
+        scale_min_k4(2 * chunk + 1, b + 4, sc, m);
+        ws[2] = ws[3] = __fmul_rn(d, (float)sc); wm[2] = wm[3] = __fmul_rn(dmin, (float)m);
+        uint4 q = __ldg((const uint4*)(b + qs + chunk * 32 + l0));
+        unsigned w[4] = {q.x, q.y, q.z, q.w};
+        for (int i = 0; i < 4; i++) { qw[i] = (int)(w[i] & lo4); qw[4 + i] = (int)((w[i] >> 4) & lo4); }
+        if (F == QF_Q5_K) {
+            uint4 h = __ldg((const uint4*)(b + 16 + l0));
+            unsigned hw[4] = {h.x, h.y, h.z, h.w};
+            for (int i = 0; i < 4; i++) {
+                qw[i] |= (int)(((hw[i] >> (2 * chunk)) & 0x01010101u) << 4);
+                qw[4 + i] |= (int)(((hw[i] >> (2 * chunk + 1)) & 0x01010101u) << 4);
+            }
+        }
+        int base = (u >> 3) * 256 + chunk * 64 + l0;
+        koff[0] = base; koff[1] = base + 8; koff[2] = base + 32; koff[3] = base + 40;
+    } else { // Q6_K
+        const u8* b = row + (long long)(u >> 3) * 210;
+        int n = (u & 7) >> 2, l0 = (u & 3) * 8;
+        float d = half_bits(__ldg((const unsigned short*)(b + 208)));
+        uint2 ql0 = ld8_a2(b + n * 64 + l0), ql1 = ld8_a2(b + n * 64 + 32 + l0), qh = ld8_a2(b + 128 + n * 32 + l0);
+        for (int g = 0; g < 4; g++) {
+            uint2 ql = (g & 1) ? ql1 : ql0;
+            unsigned shift = g < 2 ? 0u : 4u;
+            qw[2 * g] = (int)(((ql.x >> shift) & lo4) | (((qh.x >> (2 * g)) & 0x03030303u) << 4));
+            qw[2 * g + 1] = (int)(((ql.y >> shift) & lo4) | (((qh.y >> (2 * g)) & 0x03030303u) << 4));
+            ws[g] = __fmul_rn(d, (float)(signed char)__ldg(b + 192 + n * 8 + (l0 >> 4) + 2 * g));
+            wm[g] = __fmul_rn(32.f, ws[g]);
+            koff[g] = (u >> 3) * 256 + n * 128 + g * 32 + l0;
+        }
+    }
+}
+
+// One warp's share of a block-format weight row against the int8 activation rows (quantize_rows_q8): per unit, each
+// run's Σq·x and Σx in dp4a steps, then ws·Σq·x − wm·Σx scaled by the activations' block scale, in float32.
+template <int F>
+__device__ __forceinline__ void q_gemv_warp_int(const signed char* xq, const float* xd, const u8* w, int row, int k, int rows,
+                                                int piece, int split, float (*partial)[GEMV_MAX_ROWS]) {
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, units = k / 32;
     int share = (units + split - 1) / split, u_begin = piece * share, u_end = min(units, u_begin + share);
     float acc[GEMV_MAX_ROWS];
     for (int r = 0; r < GEMV_MAX_ROWS; r++) acc[r] = 0.f;
     if (row >= 0) {
         const u8* wr = w + row * q_row_bytes<F>(k);
-        float scale = F == QF_F8 ? scales[row] : 0.f;
         for (int u = u_begin + lane; u < u_end; u += 32) {
-            float wf[32];
-            int koff[4];
-            q_unit<F>(wr, u, scale, wf, koff);
+            int qw[8], koff[4];
+            float ws[4], wm[4];
+            q_unit_int<F>(wr, u, qw, ws, wm, koff);
             for (int r = 0; r < GEMV_MAX_ROWS; r++) {
                 if (r >= rows) break;
                 float s = 0.f;
                 for (int run = 0; run < 4; run++) {
-                    float xv[8];
-                    load8(x + (long long)r * k + koff[run], xv);
-                    for (int i = 0; i < 8; i++) s += wf[8 * run + i] * xv[i];
+                    int2 xv = *(const int2*)(xq + (long long)r * k + koff[run]);
+                    int dot = dp4a(qw[2 * run], xv.x, dp4a(qw[2 * run + 1], xv.y, 0));
+                    int sum = dp4a(0x01010101, xv.x, dp4a(0x01010101, xv.y, 0));
+                    s += xd[(long long)r * (k / 32) + (koff[run] >> 5)] * (ws[run] * (float)dot - wm[run] * (float)sum);
                 }
                 acc[r] += s;
             }
@@ -172,13 +253,60 @@ __device__ __forceinline__ void q_gemv_warp(const act_t* x, const u8* w, const f
     }
 }
 
-// y[r, m] = Σ_k x[r, k] · W[m, k] for a few rows r; the launch shape of gemv_bf16 (split counts warps per row).
+// An FP8 E4M3 byte's magnitude-and-sign value without an int-to-float conversion (the GEMV's inner loop): the
+// exponent and mantissa moved into a float32 and rebiased by 2^120; a subnormal m·2^-9 is twice (1 + m/8)·2^-7 less
+// 2^-6. The row scale is applied to the whole sum, not to each value.
+__device__ __forceinline__ float f8_fast(unsigned b) {
+    unsigned mag = b & 0x7fu;
+    float f = __uint_as_float((mag << 20) + (120u << 23));
+    f = mag >= 8u ? f : fmaf(2.f, f, -0.015625f);
+    return __uint_as_float(__float_as_uint(f) | ((b & 0x80u) << 24));
+}
+
+// One warp's share of an FP8 weight row against the activation rows (float32 products, the row scale at the end).
+__device__ __forceinline__ void f8_gemv_warp(const act_t* x, const u8* w, const float* scales, int row, int k, int rows,
+                                             int piece, int split, float (*partial)[GEMV_MAX_ROWS]) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, units = k / 32;
+    int share = (units + split - 1) / split, u_begin = piece * share, u_end = min(units, u_begin + share);
+    float acc[GEMV_MAX_ROWS];
+    for (int r = 0; r < GEMV_MAX_ROWS; r++) acc[r] = 0.f;
+    if (row >= 0) {
+        const u8* wr = w + (long long)row * k;
+        for (int u = u_begin + lane; u < u_end; u += 32) {
+            uint4 a = __ldg((const uint4*)(wr + u * 32)), c = __ldg((const uint4*)(wr + u * 32 + 16));
+            unsigned words[8] = {a.x, a.y, a.z, a.w, c.x, c.y, c.z, c.w};
+            float wf[32];
+            for (int i = 0; i < 32; i++) wf[i] = f8_fast((words[i >> 2] >> (8 * (i & 3))) & 0xffu);
+            for (int r = 0; r < GEMV_MAX_ROWS; r++) {
+                if (r >= rows) break;
+                float s = 0.f;
+                for (int run = 0; run < 4; run++) {
+                    float xv[8];
+                    load8(x + (long long)r * k + u * 32 + 8 * run, xv);
+                    for (int i = 0; i < 8; i++) s += wf[8 * run + i] * xv[i];
+                }
+                acc[r] += s;
+            }
+        }
+        float scale = scales[row];
+        for (int r = 0; r < GEMV_MAX_ROWS; r++) acc[r] *= scale;
+    }
+    for (int r = 0; r < GEMV_MAX_ROWS; r++) {
+        float s = warp_sum(acc[r]);
+        if (lane == 0) partial[warp][r] = s;
+    }
+}
+
+// y[r, m] = Σ_k x[r, k] · W[m, k] for a few rows r; the launch shape of gemv_bf16 (split counts warps per row). The
+// block formats read the activations as int8 blocks (xq, xd from quantize_rows_q8), FP8 reads them as they are (x).
 template <int F>
-__device__ __forceinline__ void q_gemv(const act_t* x, const u8* w, const float* scales, act_t* y, int rows, int m, int k, int split) {
+__device__ __forceinline__ void q_gemv(const act_t* x, const signed char* xq, const float* xd, const u8* w, const float* scales,
+                                       act_t* y, int rows, int m, int k, int split) {
     __shared__ float partial[GEMV_WARPS][GEMV_MAX_ROWS];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int row = blockIdx.x * (GEMV_WARPS / split) + warp / split, piece = warp % split;
-    q_gemv_warp<F>(x, w, scales, row < m ? row : -1, k, rows, piece, split, partial);
+    if (F == QF_F8) f8_gemv_warp(x, w, scales, row < m ? row : -1, k, rows, piece, split, partial);
+    else q_gemv_warp_int<F>(xq, xd, w, row < m ? row : -1, k, rows, piece, split, partial);
     __syncthreads();
     if (row >= m || piece != 0 || lane >= rows) return;
     float s = 0.f;
@@ -188,9 +316,10 @@ __device__ __forceinline__ void q_gemv(const act_t* x, const u8* w, const float*
 
 // The entry points, one set per format: the GEMV and the run-time dequantization wait for the previous kernel first
 // (programmatic launches); dequant_f32_* writes weights at load time and is launched the ordinary way.
-extern "C" __global__ void gemv_q8_0(const act_t* x, const u8* w, const float* scales, act_t* y, int rows, int m, int k, int split) {
+extern "C" __global__ void gemv_q8_0(const act_t* x, const signed char* xq, const float* xd, const u8* w, const float* scales, act_t* y,
+                                   int rows, int m, int k, int split) {
     pdl_enter();
-    q_gemv<QF_Q8_0>(x, w, scales, y, rows, m, k, split);
+    q_gemv<QF_Q8_0>(x, xq, xd, w, scales, y, rows, m, k, split);
 }
 extern "C" __global__ void dequant_act_q8_0(const u8* w, const float* scales, act_t* dst, int rows, int cols) {
     pdl_enter();
@@ -200,9 +329,10 @@ extern "C" __global__ void dequant_f32_q8_0(const u8* w, const float* scales, fl
     q_dequant<QF_Q8_0>(w, scales, dst, rows, cols);
 }
 
-extern "C" __global__ void gemv_q4_0(const act_t* x, const u8* w, const float* scales, act_t* y, int rows, int m, int k, int split) {
+extern "C" __global__ void gemv_q4_0(const act_t* x, const signed char* xq, const float* xd, const u8* w, const float* scales, act_t* y,
+                                   int rows, int m, int k, int split) {
     pdl_enter();
-    q_gemv<QF_Q4_0>(x, w, scales, y, rows, m, k, split);
+    q_gemv<QF_Q4_0>(x, xq, xd, w, scales, y, rows, m, k, split);
 }
 extern "C" __global__ void dequant_act_q4_0(const u8* w, const float* scales, act_t* dst, int rows, int cols) {
     pdl_enter();
@@ -212,9 +342,10 @@ extern "C" __global__ void dequant_f32_q4_0(const u8* w, const float* scales, fl
     q_dequant<QF_Q4_0>(w, scales, dst, rows, cols);
 }
 
-extern "C" __global__ void gemv_q4_k(const act_t* x, const u8* w, const float* scales, act_t* y, int rows, int m, int k, int split) {
+extern "C" __global__ void gemv_q4_k(const act_t* x, const signed char* xq, const float* xd, const u8* w, const float* scales, act_t* y,
+                                   int rows, int m, int k, int split) {
     pdl_enter();
-    q_gemv<QF_Q4_K>(x, w, scales, y, rows, m, k, split);
+    q_gemv<QF_Q4_K>(x, xq, xd, w, scales, y, rows, m, k, split);
 }
 extern "C" __global__ void dequant_act_q4_k(const u8* w, const float* scales, act_t* dst, int rows, int cols) {
     pdl_enter();
@@ -224,9 +355,10 @@ extern "C" __global__ void dequant_f32_q4_k(const u8* w, const float* scales, fl
     q_dequant<QF_Q4_K>(w, scales, dst, rows, cols);
 }
 
-extern "C" __global__ void gemv_q5_k(const act_t* x, const u8* w, const float* scales, act_t* y, int rows, int m, int k, int split) {
+extern "C" __global__ void gemv_q5_k(const act_t* x, const signed char* xq, const float* xd, const u8* w, const float* scales, act_t* y,
+                                   int rows, int m, int k, int split) {
     pdl_enter();
-    q_gemv<QF_Q5_K>(x, w, scales, y, rows, m, k, split);
+    q_gemv<QF_Q5_K>(x, xq, xd, w, scales, y, rows, m, k, split);
 }
 extern "C" __global__ void dequant_act_q5_k(const u8* w, const float* scales, act_t* dst, int rows, int cols) {
     pdl_enter();
@@ -236,9 +368,10 @@ extern "C" __global__ void dequant_f32_q5_k(const u8* w, const float* scales, fl
     q_dequant<QF_Q5_K>(w, scales, dst, rows, cols);
 }
 
-extern "C" __global__ void gemv_q6_k(const act_t* x, const u8* w, const float* scales, act_t* y, int rows, int m, int k, int split) {
+extern "C" __global__ void gemv_q6_k(const act_t* x, const signed char* xq, const float* xd, const u8* w, const float* scales, act_t* y,
+                                   int rows, int m, int k, int split) {
     pdl_enter();
-    q_gemv<QF_Q6_K>(x, w, scales, y, rows, m, k, split);
+    q_gemv<QF_Q6_K>(x, xq, xd, w, scales, y, rows, m, k, split);
 }
 extern "C" __global__ void dequant_act_q6_k(const u8* w, const float* scales, act_t* dst, int rows, int cols) {
     pdl_enter();
@@ -248,9 +381,10 @@ extern "C" __global__ void dequant_f32_q6_k(const u8* w, const float* scales, fl
     q_dequant<QF_Q6_K>(w, scales, dst, rows, cols);
 }
 
-extern "C" __global__ void gemv_f8(const act_t* x, const u8* w, const float* scales, act_t* y, int rows, int m, int k, int split) {
+extern "C" __global__ void gemv_f8(const act_t* x, const signed char* xq, const float* xd, const u8* w, const float* scales, act_t* y,
+                                   int rows, int m, int k, int split) {
     pdl_enter();
-    q_gemv<QF_F8>(x, w, scales, y, rows, m, k, split);
+    q_gemv<QF_F8>(x, xq, xd, w, scales, y, rows, m, k, split);
 }
 extern "C" __global__ void dequant_act_f8(const u8* w, const float* scales, act_t* dst, int rows, int cols) {
     pdl_enter();
