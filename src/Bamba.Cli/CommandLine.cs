@@ -28,6 +28,9 @@ internal sealed class CommandLine
 
     public bool Switch(string name) => Has(name);
 
+    /// <summary>Whether the command takes <c>--name</c> at all (shared code serving several commands asks first).</summary>
+    public bool Declares(string name) => _symbols.ContainsKey(name);
+
     public string? String(string name)
     {
         _read.Add(name);

@@ -61,7 +61,30 @@ internal static class ModelOptions
         string dir = Directory(args);
         var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
         var precision = Precision(args);
-        return () => ModelFactory.Load(dir, device, precision, lora, picked);
+        // A live display only where the command takes --no-progress to turn it off; plain lines otherwise.
+        bool live = args.Declares("no-progress") && Output.LiveOutput.Enabled(args);
+        return () => Output.LiveOutput.Status(live, "loading", report => ModelFactory.Load(dir, device, precision, lora, picked, new UploadReport(report)));
+    }
+
+    /// <summary>
+    /// The weights' upload to the GPU as progress lines: stored gigabytes so far, of the total, and the rate; one every
+    /// two seconds at most, and the last.
+    /// </summary>
+    internal sealed class UploadReport(IProgress<string> lines) : IProgress<ModelLoadProgress>
+    {
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+        private TimeSpan? _last;
+
+        public void Report(ModelLoadProgress p)
+        {
+            bool done = p.Bytes >= p.TotalBytes;
+            if (!done && _last is { } last && _clock.Elapsed - last < TimeSpan.FromSeconds(2)) return;
+            _last = _clock.Elapsed;
+            lines.Report(Line(p, _clock.Elapsed.TotalSeconds));
+        }
+
+        internal static string Line(ModelLoadProgress p, double seconds) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"weights to the GPU: {p.Bytes / 1e9:F2} of {p.TotalBytes / 1e9:F2} GB, {p.Bytes / 1e9 / Math.Max(seconds, 1e-3):F2} GB/s");
     }
 
     /// <summary>

@@ -25,14 +25,15 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     private readonly Lock _gate = new();
     private readonly bool _ownsDevice;
 
-    private CudaModel(BambaConfig config, ModelWeights weights, WeightStore? store, CudaOps ops, bool ownsDevice)
+    private CudaModel(BambaConfig config, ModelWeights weights, WeightStore? store, CudaOps ops, bool ownsDevice,
+        IProgress<ModelLoadProgress>? progress)
     {
         Config = config;
         _store = store;
         _ops = ops;
         _ownsDevice = ownsDevice;
         CudaOps.CheckShapes(config);
-        _weights = new CudaWeights(ops, weights, config);
+        _weights = new CudaWeights(ops, weights, config, progress, store?.Tensors.Sum(t => t.ByteLength) ?? 0);
         _kv = new CudaKvPool(ops.Device, _gate, config, ops.ActBytes);
         var rope = new Rope(config.RopeTheta, config.RotaryDim, config.Dtype == "bfloat16");
         _invFreq = ops.Device.Upload<float>(rope.InverseFrequencies.Length > 0 ? rope.InverseFrequencies : [0f]);
@@ -65,8 +66,9 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     /// </summary>
     /// <param name="bf16SsmState">Keep the SSM state in bf16 (see <see cref="CudaOps"/>); float32 by default.</param>
     /// <param name="lora">A LoRA adapter's deltas by base weight name (<c>LoraFiles.ReadDeltas</c>), applied unmerged; null for none.</param>
+    /// <param name="progress">Told the stored bytes uploaded so far while the weights go up (a 9B checkpoint takes a while).</param>
     public static CudaModel Load(string path, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false,
-        IReadOnlyDictionary<string, LowRankDelta>? lora = null)
+        IReadOnlyDictionary<string, LowRankDelta>? lora = null, IProgress<ModelLoadProgress>? progress = null)
     {
         BambaConfig config;
         WeightStore store;
@@ -81,7 +83,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             config = BambaConfigReader.Load(Path.Combine(path, "config.json"));
             store = WeightStore.Open(path);
         }
-        try { return Create(config, () => ModelWeights.Load(store, config, ModelAdapters.Only(lora)), store, precision, ordinal, bf16SsmState); }
+        try { return Create(config, () => ModelWeights.Load(store, config, ModelAdapters.Only(lora)), store, precision, ordinal, bf16SsmState, progress); }
         catch
         {
             store.Dispose();
@@ -99,7 +101,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         Create(config, () => Benchmarks.SyntheticModel.Placeholders(config, weights), null, precision, ordinal, bf16SsmState);
 
     private static CudaModel Create(BambaConfig config, Func<ModelWeights> weights, WeightStore? store, CudaPrecision precision, int ordinal,
-        bool bf16SsmState)
+        bool bf16SsmState, IProgress<ModelLoadProgress>? progress = null)
     {
         CudaDevice? device = null;
         CudaOps? ops = null;
@@ -107,7 +109,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         {
             device = CudaDevice.Open(ordinal);
             ops = new CudaOps(device, precision, bf16SsmState);
-            return new CudaModel(config, weights(), store, ops, ownsDevice: true);
+            return new CudaModel(config, weights(), store, ops, ownsDevice: true, progress);
         }
         catch
         {

@@ -1,3 +1,4 @@
+using Bamba.Backends;
 using Bamba.Configuration;
 using Bamba.Modeling;
 using Bamba.Weights;
@@ -15,8 +16,11 @@ internal sealed class CudaWeights : IDisposable
 {
     private readonly List<DeviceBuffer> _owned = [];
 
-    public CudaWeights(CudaOps ops, ModelWeights w, BambaConfig c)
+    /// <param name="progress">Told the stored bytes uploaded so far after each matrix, of <paramref name="totalBytes"/>.</param>
+    public CudaWeights(CudaOps ops, ModelWeights w, BambaConfig c, IProgress<ModelLoadProgress>? progress = null, long totalBytes = 0)
     {
+        _progress = progress;
+        _totalBytes = totalBytes;
         // The embedding is read by rows, not multiplied: always the activation type.
         Embedding = Plain(ops, ops.ActType, w.Embedding);
         LmHead = c.TieWordEmbeddings ? Embedding : Matrix(ops, w.LmHead);
@@ -57,6 +61,18 @@ internal sealed class CudaWeights : IDisposable
         ops.Device.Synchronize();
         _staging?.Dispose();
         _staging = null;
+        progress?.Report(new(totalBytes, totalBytes));
+    }
+
+    private readonly IProgress<ModelLoadProgress>? _progress;
+    private readonly long _totalBytes;
+    private long _uploadedBytes;
+
+    /// <summary>Counts a stored tensor as uploaded (its conversion may still be queued on the stream).</summary>
+    private void Uploaded(WeightTensor part)
+    {
+        _uploadedBytes += part.Info.ByteLength;
+        _progress?.Report(new(Math.Min(_uploadedBytes, _totalBytes), _totalBytes));
     }
 
     public DeviceMatrix Embedding { get; }
@@ -158,6 +174,7 @@ internal sealed class CudaWeights : IDisposable
                 ops.FillQuantPlaceholder(dst, format, partRows * rowBytes, (ulong)_owned.Count * 7919 + (ulong)row, scale, min);
             }
             else ops.Device.CopyFromHost(dst, part.Data, part.Info.ByteLength);
+            Uploaded(part);
             row += partRows;
         }
         ulong scales = format == DType.F8_E4M3 ? Vector(ops, parts.SelectMany(p => p.RowScales.ToArray()).ToArray()) : 0;
@@ -212,6 +229,7 @@ internal sealed class CudaWeights : IDisposable
                 if (type == DType.F32) ops.ConvertToF32(staging, part.DType, dst, part.ElementCount);
                 else ops.ConvertToAct(staging, part.DType, dst, part.ElementCount);
             }
+            Uploaded(part);
             offset += part.ElementCount;
         }
         return new DeviceMatrix(target.Pointer, rows, cols, type);
