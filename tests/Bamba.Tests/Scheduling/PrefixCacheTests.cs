@@ -48,6 +48,25 @@ public class PrefixCacheTests
         Assert.Equal(0, scheduler.Metrics.PrefixCachePinned);
     }
 
+    /// <summary>
+    /// Requests that arrive together with one system prompt: the first prefills it, the others wait for its cache point
+    /// instead of prefilling the same tokens beside it (the multi-turn replay's first turn), and every output is exact.
+    /// </summary>
+    [Fact]
+    public async Task RequestsArrivingTogetherWaitForTheSharedPromptsCachePoint()
+    {
+        using var model = Tiny();
+        var system = SchedulerTests.Prompt(100, 1);
+        var requests = Enumerable.Range(0, 6).Select(i => Request(Concat(system, SchedulerTests.Prompt(5 + i * 3, 200 + i)))).ToArray();
+        using var scheduler = new ContinuousBatchScheduler(model, Options(64 << 20));
+
+        var outputs = await Task.WhenAll(requests.Select(r => Run(scheduler, r)));
+
+        for (int i = 0; i < requests.Length; i++) Assert.Equal(await Oracle(model, requests[i]), outputs[i]);
+        Assert.True(scheduler.Metrics.PrefixHitTokens >= 5 * 96, $"hit tokens {scheduler.Metrics.PrefixHitTokens}");
+        Assert.Equal(0, scheduler.Metrics.PrefixCachePinned);
+    }
+
     [Fact]
     public async Task MultiTurnReplaysResumeAtTheEndOfTheLastReply()
     {

@@ -136,14 +136,24 @@ public sealed class ContinuousBatchScheduler : IDisposable
         Shutdown();
     }
 
-    /// <summary>Moves queued sequences into free slots while their KV reservation fits (first come, first served).</summary>
+    /// <summary>
+    /// Moves queued sequences into free slots while their KV reservation fits (first come, first served), except that
+    /// a request which a running prefill is about to give a deeper cache point waits for it (<see cref="WaitsForASharedPrefix"/>).
+    /// </summary>
     private void Admit()
     {
-        while (_queue.First is { } node && _slots.HasFree)
+        for (var node = _queue.First; node is not null && _slots.HasFree;)
         {
+            var next = node.Next;
             var handle = node.Value;
+            if (WaitsForASharedPrefix(handle.Request))
+            {
+                node = next;
+                continue;
+            }
             if (!_kv.TryReserve(handle.Request.TotalTokens, out int blocks)) break;
-            _queue.RemoveFirst();
+            _queue.Remove(node);
+            node = next;
             int slot = -1;
             RunningSequence running;
             try
@@ -168,6 +178,28 @@ public sealed class ContinuousBatchScheduler : IDisposable
             Metrics.PromptTokens(handle.Request.Prompt.Length);
         }
         PublishLoad();
+    }
+
+    /// <summary>
+    /// Whether a queued request should wait for a running sequence still prefilling a prompt that shares more of its
+    /// start than the cache holds now: that sequence leaves a cache point at the last grid point of the shared tokens
+    /// (or at its prompt's end), and the request then resumes there instead of computing the same tokens beside it
+    /// (32 conversations arriving together with one system prompt prefill it once). The wait ends when that sequence
+    /// passes the point, ends or is cancelled, whether or not the point fitted the cache's budget.
+    /// </summary>
+    private bool WaitsForASharedPrefix(SequenceRequest request)
+    {
+        if (_prefix is null || request.PromptLogprobs) return false;
+        int cached = _prefix.CachedLength(request.Adapter, request.Prompt);
+        foreach (var s in _running)
+        {
+            if (!s.IsPrefilling || s.Request.Adapter != request.Adapter || s.Request.PromptLogprobs) continue;
+            int shared = request.Prompt.AsSpan().CommonPrefixLength(s.Request.Prompt);
+            int point = shared == s.Request.Prompt.Length ? shared : shared / Options.PrefillChunk * Options.PrefillChunk;
+            point = Math.Min(point, request.Prompt.Length - 1); // a resumed request still feeds its last prompt token
+            if (point > cached && point > s.Prefilled) return true;
+        }
+        return false;
     }
 
     private void RetireCancelled()

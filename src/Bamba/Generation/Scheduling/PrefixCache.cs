@@ -110,6 +110,10 @@ internal sealed class PrefixCache(PrefixBudget budget, SchedulerMetrics metrics)
         Publish();
     }
 
+    /// <summary>How many of <paramref name="prompt"/>'s tokens a request would resume after now (no use is recorded).</summary>
+    internal int CachedLength(int adapter, ReadOnlySpan<int> prompt) =>
+        _roots.TryGetValue(adapter, out var root) ? Deepest(root, prompt, prompt.Length - 1).End : 0;
+
     private PrefixNode Root(int adapter)
     {
         if (!_roots.TryGetValue(adapter, out var root)) _roots.Add(adapter, root = PrefixNode.Root());
