@@ -112,7 +112,7 @@ public sealed class CudaLoraInferenceTests : IDisposable
         {
             var expected = cpu.Step([cpuState], [new SequenceInput(prompt)])[0];
             var actual = cuda.Step([gpuState], [new SequenceInput(prompt)])[0];
-            Assert.True(Cosine(expected, actual) >= 0.999, $"{name}: bf16 logits' cosine {Cosine(expected, actual)}");
+            Assert.True(Close.Cosine(expected, actual) >= 0.999, $"{name}: bf16 logits' cosine {Close.Cosine(expected, actual)}");
         }
         int[] Greedy(bool graphs)
         {
@@ -125,12 +125,5 @@ public sealed class CudaLoraInferenceTests : IDisposable
             return [.. tokens];
         }
         Assert.Equal(Greedy(graphs: false), Greedy(graphs: true));
-    }
-
-    private static double Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++) { dot += (double)a[i] * b[i]; na += (double)a[i] * a[i]; nb += (double)b[i] * b[i]; }
-        return dot / Math.Sqrt(na * nb);
     }
 }

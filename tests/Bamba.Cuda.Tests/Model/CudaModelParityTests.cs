@@ -193,10 +193,10 @@ public class CudaModelParityTests(ITestOutputHelper output)
             HashSet<int> rerouted = exact is null ? [] : RowsRoutedDifferently(model, exact, inputs);
             var logits = Run(model, inputs);
             var refLogits = reference.Floats($"{label}.logits");
-            var perRow = keep.Select(r => Cosine(refLogits.AsSpan(r * vocab, vocab), logits.AsSpan(r * vocab, vocab))).ToArray();
+            var perRow = keep.Select(r => Close.Cosine(refLogits.AsSpan(r * vocab, vocab), logits.AsSpan(r * vocab, vocab))).ToArray();
             int worst = Array.IndexOf(perRow, perRow.Min());
             var same = keep.Where(r => !rerouted.Contains(r)).ToArray();
-            double whole = Cosine(Rows(refLogits, vocab, same), Rows(logits, vocab, same));
+            double whole = Close.Cosine(Rows(refLogits, vocab, same), Rows(logits, vocab, same));
             output.WriteLine($"bf16 {label}: cosine {whole:F6} over {same.Length} compared positions" +
                 (exact is null ? "" : $" with the same experts as float32 ({keep.Length - same.Length} rerouted)") +
                 $"; per position median {perRow.Order().ElementAt(perRow.Length / 2):F6}, worst {perRow[worst]:F6} at row {keep[worst]}");
@@ -249,12 +249,5 @@ public class CudaModelParityTests(ITestOutputHelper output)
         Assert.Equal(Sampler.ArgMax(logits), ids[0]);
         var sampled = model.StepAndSample([b], [new[] { ids[0] }], [new SamplingOptions { Temperature = 0.8f, TopK = 20, TopP = 0.9f }], [0.3f]);
         Assert.InRange(sampled[0], 0, model.Config.VocabSize - 1);
-    }
-
-    private static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++) { dot += (double)a[i] * b[i]; na += (double)a[i] * a[i]; nb += (double)b[i] * b[i]; }
-        return dot / Math.Sqrt(na * nb);
     }
 }

@@ -90,7 +90,7 @@ public sealed class QuantizedModelTests : IDisposable
         var (g, c) = (gpu.Step([gs], [new SequenceInput(prompt)])[0], cpu.Step([cs], [new SequenceInput(prompt)])[0]);
         for (int step = 0; step < 6; step++)
         {
-            Assert.True(Cosine(c, g) >= 0.999, $"{model} {type} step {step}: cosine {Cosine(c, g):F5}");
+            Assert.True(Close.Cosine(c, g) >= 0.999, $"{model} {type} step {step}: cosine {Close.Cosine(c, g):F5}");
             int next = Array.IndexOf(c, c.Max());
             (g, c) = (gpu.Step([gs], [new SequenceInput(new[] { next })])[0], cpu.Step([cs], [new SequenceInput(new[] { next })])[0]);
         }
@@ -117,12 +117,5 @@ public sealed class QuantizedModelTests : IDisposable
         var expected = cpu.Forward([cpu.CreateState()], [new SequenceInput(ids)], new ForwardOptions { AllLogits = true }).Logits;
         var actual = gpu.Forward([gpu.CreateState()], [new SequenceInput(ids)]);
         Close.Assert(expected, actual, Fp32Tol, what + " logits");
-    }
-
-    private static double Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++) { dot += (double)a[i] * b[i]; na += (double)a[i] * a[i]; nb += (double)b[i] * b[i]; }
-        return dot / Math.Sqrt(na * nb);
     }
 }
