@@ -27,7 +27,7 @@ public static class ModelFactory
     /// parity). Without a usable GPU, <c>cuda</c> throws "CUDA is not available: …".
     /// </summary>
     public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision = CudaPrecision.BFloat16) =>
-        Resolve(device) == ComputeDevice.Cuda ? CudaModel.Load(directory, precision) : BambaModel.Load(directory);
+        Load(directory, device, precision, null, []);
 
     /// <summary>The model with a PEFT LoRA adapter applied unmerged, on the CPU or the GPU.</summary>
     public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision, string? lora) =>
