@@ -190,14 +190,16 @@ public sealed class ContinuousBatchScheduler : IDisposable
     private bool WaitsForASharedPrefix(SequenceRequest request)
     {
         if (_prefix is null || request.PromptLogprobs) return false;
-        int cached = _prefix.CachedLength(request.Adapter, request.Prompt);
+        int? cached = null; // the trie walk only once a running prefill shares enough to matter
         foreach (var s in _running)
         {
             if (!s.IsPrefilling || s.Request.Adapter != request.Adapter || s.Request.PromptLogprobs) continue;
             int shared = request.Prompt.AsSpan().CommonPrefixLength(s.Request.Prompt);
             int point = shared == s.Request.Prompt.Length ? shared : shared / Options.PrefillChunk * Options.PrefillChunk;
             point = Math.Min(point, request.Prompt.Length - 1); // a resumed request still feeds its last prompt token
-            if (point > cached && point > s.Prefilled) return true;
+            if (point <= s.Prefilled) continue;
+            cached ??= _prefix.CachedLength(request.Adapter, request.Prompt);
+            if (point > cached) return true;
         }
         return false;
     }
