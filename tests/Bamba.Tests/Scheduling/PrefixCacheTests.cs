@@ -1,3 +1,4 @@
+using Bamba.Generation;
 using Bamba.Generation.Scheduling;
 using Bamba.Modeling;
 
@@ -128,11 +129,16 @@ public class PrefixCacheTests
     public async Task CancellationMidPrefillKeepsTheCacheExact()
     {
         using var model = Tiny();
-        using var scheduler = new ContinuousBatchScheduler(model, Options(64 << 20) with { MaxStepTokens = Chunk });
+        // The scheduler stops inside its fourth step (three 16-token chunks cached) until the request is cancelled, so
+        // the cancel lands mid-prefill however fast the machine is (polling the metrics raced the prefill's end).
+        using var paused = new PausingModel(model, pauseAfter: 4);
+        using var scheduler = new ContinuousBatchScheduler(paused, Options(64 << 20) with { MaxStepTokens = Chunk });
         var prompt = SchedulerTests.Prompt(300, 6);
         var handle = scheduler.Submit(Request(prompt));
-        while (scheduler.Metrics.PrefixCachePoints < 3) await Task.Delay(1);
+        await paused.Paused.WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.True(scheduler.Metrics.PrefixCachePoints >= 3, $"{scheduler.Metrics.PrefixCachePoints} cache points when paused");
         handle.Cancel();
+        paused.Resume();
         var result = await handle.Completion;
         Assert.Equal(SequenceFinish.Cancelled, result.Finish);
 
@@ -231,5 +237,30 @@ public class PrefixCacheTests
         }
         Assert.Equal(0, scheduler.Metrics.PrefixCachePinned);
         Assert.True(scheduler.Metrics.PrefixCachePeakBytes <= 1 << 20);
+    }
+
+    /// <summary>Steps through its inner model, but holds the scheduler inside step <c>pauseAfter</c> until <see cref="Resume"/>.</summary>
+    private sealed class PausingModel(ISequenceModel inner, int pauseAfter) : ISequenceModel
+    {
+        private readonly TaskCompletionSource _paused = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly ManualResetEventSlim _resume = new();
+        private int _steps;
+
+        public Task Paused => _paused.Task;
+        public void Resume() => _resume.Set();
+        public Bamba.Configuration.BambaConfig Config => inner.Config;
+        public SequenceState CreateState() => inner.CreateState();
+
+        public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
+        {
+            if (++_steps == pauseAfter)
+            {
+                _paused.SetResult();
+                _resume.Wait();
+            }
+            return inner.Step(states, inputs);
+        }
+
+        public void Dispose() => _resume.Dispose(); // the inner model belongs to the test
     }
 }
