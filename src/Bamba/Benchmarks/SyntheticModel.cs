@@ -96,7 +96,7 @@ public static class SyntheticModel
         var tensor = WeightTensor.Placeholder(spec.Name, spec.Shape, weights);
         if (weights != DType.F8_E4M3) return tensor;
         long rows = tensor.ElementCount / spec.Shape[^1];
-        return tensor.WithRowScales(Enumerable.Repeat(Fp8RowScale, checked((int)rows)).ToArray(), quantizedInputs: true); // as FP8_DYNAMIC
+        return tensor.WithRowScales(Enumerable.Repeat(Fp8RowScale, checked((int)rows)).ToArray());
     }
 
     /// <summary>A synthetic FP8 row's scale: its random E4M3 values (|v| &lt; 2, standard deviation 0.6) times it have a spread of 0.02.</summary>

@@ -44,8 +44,8 @@ public sealed class WeightStore : IDisposable
         return store;
     }
 
-    /// <summary>Gives the F8_E4M3 tensor <paramref name="name"/> its per-row scales, and whether its inputs are FP8 too.</summary>
-    internal void SetRowScales(string name, float[] scales, bool quantizedInputs) => _tensors[name] = _tensors[name].WithRowScales(scales, quantizedInputs);
+    /// <summary>Gives the F8_E4M3 tensor <paramref name="name"/> its per-row scales.</summary>
+    internal void SetRowScales(string name, float[] scales) => _tensors[name] = _tensors[name].WithRowScales(scales);
 
     private static WeightStore OpenAll(IEnumerable<string> paths)
     {

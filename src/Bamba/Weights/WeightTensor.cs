@@ -11,31 +11,18 @@ public readonly unsafe struct WeightTensor
 {
     public WeightTensor(TensorInfo info, byte* data) { Info = info; Data = data; }
 
-    private WeightTensor(TensorInfo info, byte* data, ReadOnlyMemory<float> rowScales, bool quantizedInputs) : this(info, data)
-    {
-        RowScales = rowScales;
-        QuantizedInputs = quantizedInputs;
-    }
+    private WeightTensor(TensorInfo info, byte* data, ReadOnlyMemory<float> rowScales) : this(info, data) => RowScales = rowScales;
 
-    /// <summary>
-    /// This F8_E4M3 tensor with one scale per row (a per-tensor scale repeated) and whether its checkpoint quantizes the
-    /// activations it multiplies too (compressed-tensors' input_activations: W8A8).
-    /// </summary>
-    public WeightTensor WithRowScales(ReadOnlyMemory<float> scales, bool quantizedInputs = false)
+    /// <summary>This F8_E4M3 tensor with one scale per row (a per-tensor scale repeated).</summary>
+    public WeightTensor WithRowScales(ReadOnlyMemory<float> scales)
     {
         if (DType != DType.F8_E4M3 || scales.Length != ElementCount / Shape[^1])
             throw new ArgumentException($"{Info.Name}: {scales.Length} row scales for a {DType} tensor of shape {Info.ShapeText}");
-        return new WeightTensor(Info, Data, scales, quantizedInputs);
+        return new WeightTensor(Info, Data, scales);
     }
 
     /// <summary>One scale per row of an F8_E4M3 tensor (empty for other dtypes).</summary>
     public ReadOnlyMemory<float> RowScales { get; }
-
-    /// <summary>
-    /// An F8_E4M3 weight whose inputs are FP8 too (W8A8): the CUDA backend's prefill quantizes activations per token for
-    /// it; the CPU computes weight-only whatever this says.
-    /// </summary>
-    public bool QuantizedInputs { get; }
 
     /// <summary>
     /// A tensor with a shape and no data: a synthetic benchmark model's matrix, filled with random values by the
@@ -76,10 +63,10 @@ public readonly unsafe struct WeightTensor
             throw new ArgumentOutOfRangeException(nameof(firstRow), $"{Info.Name}: rows from {firstRow} outside {Info.ShapeText}");
         long count = shape.Length == Shape.Length ? shape[0] : 1;
         var scales = RowScales.IsEmpty ? RowScales : RowScales.Slice(checked((int)(firstRow * (RowScales.Length / Shape[0]))), checked((int)(count * (RowScales.Length / Shape[0]))));
-        if (IsPlaceholder) return new WeightTensor(Placeholder(name, shape, DType).Info, null, scales, QuantizedInputs);
+        if (IsPlaceholder) return new WeightTensor(Placeholder(name, shape, DType).Info, null, scales);
         long rowBytes = Info.ByteLength / Shape[0], bytes = rowBytes * count;
         long begin = Info.Begin + firstRow * rowBytes;
-        return new WeightTensor(new TensorInfo(name, Info.File, DType, shape, begin, begin + bytes), Data + firstRow * rowBytes, scales, QuantizedInputs);
+        return new WeightTensor(new TensorInfo(name, Info.File, DType, shape, begin, begin + bytes), Data + firstRow * rowBytes, scales);
     }
 
     public ReadOnlySpan<byte> Bytes => new(Data, checked((int)Info.ByteLength));

@@ -15,7 +15,6 @@ public sealed unsafe class CublasLtGemm : IDisposable
     private readonly CublasLtHandle _handle;
     private readonly DeviceBuffer _workspace;
     private readonly Dictionary<GemmShape, Plan> _plans = [];
-    private readonly HashSet<GemmShape> _noFp8 = [];
     private readonly Lock _lock = new();
     private readonly GemmTuningCache _tuning;
     private readonly ulong _version;
@@ -40,78 +39,6 @@ public sealed unsafe class CublasLtGemm : IDisposable
     /// </summary>
     public void Linear(ulong x, ulong w, ulong y, int n, int m, int k, CudaPrecision precision) =>
         Matmul(new GemmShape(true, false, m, n, k, k, k, m, precision, F32Output: precision == CudaPrecision.Float32), w, x, y, 0f);
-
-    /// <summary>
-    /// Whether <see cref="LinearFp8"/> runs for this shape: this cuBLASLt has outer-vector scales (12.9+) and an
-    /// algorithm for them (Hopper and later). Asked once per shape.
-    /// </summary>
-    public bool Fp8Ready(int n, int m, int k)
-    {
-        var s = Fp8Shape(n, m, k);
-        lock (_lock)
-        {
-            if (_plans.ContainsKey(s)) return true;
-            if (_noFp8.Contains(s)) return false;
-            if (CreateFp8Plan(s) is not { } plan) { _noFp8.Add(s); return false; }
-            _plans[s] = plan;
-            return true;
-        }
-    }
-
-    /// <summary>
-    /// W8A8: <c>y[n, m] = (xs[n]·xq[n, k]) · (ws[m]·W[m, k])ᵀ</c> in bf16, with xq and W in FP8 E4M3, one float32 scale
-    /// per activation row and per weight row (cuBLASLt's outer-vector scaling), fp32 accumulation. Only where
-    /// <see cref="Fp8Ready"/> said so. Takes the heuristic's first algorithm: prefill shapes are large, and timing
-    /// candidates would need the scales in place.
-    /// </summary>
-    public void LinearFp8(ulong xq, ulong xScales, ulong w, ulong wScales, ulong y, int n, int m, int k)
-    {
-        var s = Fp8Shape(n, m, k);
-        lock (_lock)
-        {
-            var plan = _plans[s];
-            // The scale pointers belong to the call: set on the shared descriptor under the lock, before the launch.
-            IntPtr desc = plan.Desc.DangerousGetHandle();
-            CudaCheck.Cublas(CublasLtApi.cublasLtMatmulDescSetAttribute(desc, CublasLtApi.DescAScalePointer, &wScales, sizeof(ulong)), "A_SCALE_POINTER");
-            CudaCheck.Cublas(CublasLtApi.cublasLtMatmulDescSetAttribute(desc, CublasLtApi.DescBScalePointer, &xScales, sizeof(ulong)), "B_SCALE_POINTER");
-            Run(plan, plan.Algo, s, w, xq, y, 0f);
-        }
-    }
-
-    private static GemmShape Fp8Shape(int n, int m, int k) => new(true, false, m, n, k, k, k, m, CudaPrecision.BFloat16, F32Output: false, Fp8: true);
-
-    /// <summary>The W8A8 plan, or null where the heuristic finds no algorithm (or refuses the scale modes).</summary>
-    private Plan? CreateFp8Plan(GemmShape s)
-    {
-        CudaCheck.Cublas(CublasLtApi.cublasLtMatmulDescCreate(out IntPtr desc, CublasLtApi.ComputeF32, CublasLtApi.DataF32), "cublasLtMatmulDescCreate");
-        var descHandle = new MatmulDescHandle(desc);
-        int opA = CublasLtApi.OpT, opB = CublasLtApi.OpN, mode = CublasLtApi.ScaleOuterVec32F;
-        CudaCheck.Cublas(CublasLtApi.cublasLtMatmulDescSetAttribute(desc, CublasLtApi.DescTransA, &opA, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSA)");
-        CudaCheck.Cublas(CublasLtApi.cublasLtMatmulDescSetAttribute(desc, CublasLtApi.DescTransB, &opB, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSB)");
-        if (CublasLtApi.cublasLtMatmulDescSetAttribute(desc, CublasLtApi.DescAScaleMode, &mode, sizeof(int)) != 0
-            || CublasLtApi.cublasLtMatmulDescSetAttribute(desc, CublasLtApi.DescBScaleMode, &mode, sizeof(int)) != 0)
-        {
-            descHandle.Dispose();
-            return null; // a cuBLASLt older than 12.9
-        }
-        var a = Layout(CublasLtApi.DataF8E4M3, s.K, s.M, s.Lda);
-        var b = Layout(CublasLtApi.DataF8E4M3, s.K, s.N, s.Ldb);
-        var c = Layout(CublasLtApi.DataBF16, s.M, s.N, s.Ldc);
-        CudaCheck.Cublas(CublasLtApi.cublasLtMatmulPreferenceCreate(out IntPtr pref), "cublasLtMatmulPreferenceCreate");
-        using var prefHandle = new MatmulPreferenceHandle(pref);
-        ulong workspace = WorkspaceBytes;
-        CudaCheck.Cublas(CublasLtApi.cublasLtMatmulPreferenceSetAttribute(pref, CublasLtApi.PrefMaxWorkspaceBytes, &workspace, sizeof(ulong)),
-            "cublasLtMatmulPreferenceSetAttribute");
-        CublasLtApi.HeuristicResult result;
-        int status = CublasLtApi.cublasLtMatmulAlgoGetHeuristic(_handle.DangerousGetHandle(), desc, a.DangerousGetHandle(), b.DangerousGetHandle(),
-            c.DangerousGetHandle(), c.DangerousGetHandle(), pref, 1, &result, out int returned);
-        if (status != 0 || returned == 0)
-        {
-            descHandle.Dispose(); a.Dispose(); b.Dispose(); c.Dispose();
-            return null;
-        }
-        return new Plan(descHandle, a, b, c, new AlgoBox(result));
-    }
 
     /// <summary><c>C (M×N) = alpha·op(A)·op(B) + beta·C</c>, column-major; beta = 1 accumulates into C in place.</summary>
     public void Matmul(GemmShape s, ulong a, ulong b, ulong c, float beta, float alpha = 1f)
@@ -232,11 +159,9 @@ public sealed unsafe class CublasLtGemm : IDisposable
 
 /// <summary>
 /// One column-major GEMM <c>C (M×N) = op(A) (M×K) · op(B) (K×N)</c>: leading dimensions of A, B, C as stored, the
-/// operands' precision, and whether C is fp32 whatever the operands are; Fp8: A and B are E4M3 with outer-vector
-/// scales and C is bf16 (<see cref="CublasLtGemm.TryLinearFp8"/>).
+/// operands' precision, and whether C is fp32 whatever the operands are.
 /// </summary>
-public readonly record struct GemmShape(bool TransA, bool TransB, int M, int N, int K, int Lda, int Ldb, int Ldc, CudaPrecision Input, bool F32Output,
-    bool Fp8 = false);
+public readonly record struct GemmShape(bool TransA, bool TransB, int M, int N, int K, int Lda, int Ldb, int Ldc, CudaPrecision Input, bool F32Output);
 
 /// <summary>Activation precision of the CUDA backend: Float32 is the parity mode; BFloat16 the fast one.</summary>
 public enum CudaPrecision { Float32, BFloat16 }

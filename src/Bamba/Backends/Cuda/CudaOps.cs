@@ -398,28 +398,10 @@ public sealed class CudaOps : IDisposable
                 x, xq, xd, w.Data, w.RowScales, y, n, w.Rows, w.Cols, split);
             return;
         }
-        if (LinearW8A8(x, w, y, n)) return;
         ulong plain = Scratch.Get("dequantized", (long)w.Rows * w.Cols * ActBytes);
         Dequantize(w, plain);
         Gemm.Linear(x, plain, y, n, w.Rows, w.Cols, Precision);
         Profile?.Mark($"cublasLt {w.Rows}x{w.Cols}");
-    }
-
-    /// <summary>
-    /// W8A8 prefill for an FP8 matrix whose checkpoint quantizes its inputs (<see cref="DeviceMatrix.Fp8Inputs"/>): the
-    /// rows as E4M3 with a scale per token (quantize_rows_f8), then cuBLASLt's FP8 GEMM with both scale vectors, at
-    /// twice bf16's tensor-core rate. False where it does not apply: the fp32 parity mode, a GPU before sm_89, rows
-    /// cuBLASLt's FP8 kernels cannot lay out (16-byte multiples), or a cuBLASLt without outer-vector scales.
-    /// </summary>
-    private bool LinearW8A8(ulong x, DeviceMatrix w, ulong y, int n)
-    {
-        if (!w.Fp8Inputs || Precision != CudaPrecision.BFloat16 || Device.ComputeMajor * 10 + Device.ComputeMinor < 89
-            || w.Cols % 16 != 0 || w.Rows % 8 != 0 || (x | y) % 16 != 0 || !Gemm.Fp8Ready(n, w.Rows, w.Cols)) return false;
-        ulong xq = Scratch.Get("w8a8.x", (long)n * w.Cols), xs = Scratch.Get("w8a8.scales", 4L * n);
-        Launch("quantize_rows_f8", n, Block, 0, x, xq, xs, n, w.Cols);
-        Gemm.LinearFp8(xq, xs, w.Data, w.RowScales, y, n, w.Rows, w.Cols);
-        Profile?.Mark($"w8a8 {w.Rows}x{w.Cols}");
-        return true;
     }
 
     /// <summary>The activation type's stored dtype (BF16 or F32).</summary>

@@ -179,7 +179,7 @@ internal sealed class CudaWeights : IDisposable
         }
         ulong scales = format == DType.F8_E4M3 ? Vector(ops, parts.SelectMany(p => p.RowScales.ToArray()).ToArray()) : 0;
         LargestDequantizedBytes = Math.Max(LargestDequantizedBytes, (long)rows * cols * ops.ActBytes);
-        return new DeviceMatrix(target.Pointer, rows, cols, format, scales, Fp8Inputs: format == DType.F8_E4M3 && parts.All(p => p.QuantizedInputs));
+        return new DeviceMatrix(target.Pointer, rows, cols, format, scales);
     }
 
     /// <summary>

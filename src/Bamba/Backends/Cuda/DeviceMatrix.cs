@@ -5,10 +5,9 @@ namespace Bamba.Backends.Cuda;
 /// <summary>
 /// A weight matrix on the device, <c>[Rows, Cols]</c> row-major, in its <see cref="Format"/>: the activation type
 /// (BF16 or F32) for a plain matrix, or kept in its stored quantized bytes: llama.cpp's block formats (Q8_0, Q4_0,
-/// Q4_K, Q5_K, Q6_K) or FP8 E4M3 with one float32 scale per row at <see cref="RowScales"/>; <see cref="Fp8Inputs"/>:
-/// an FP8 matrix whose checkpoint quantizes its inputs too (W8A8 prefill).
+/// Q4_K, Q5_K, Q6_K) or FP8 E4M3 with one float32 scale per row at <see cref="RowScales"/>.
 /// </summary>
-public readonly record struct DeviceMatrix(ulong Data, int Rows, int Cols, DType Format, ulong RowScales = 0, bool Fp8Inputs = false)
+public readonly record struct DeviceMatrix(ulong Data, int Rows, int Cols, DType Format, ulong RowScales = 0)
 {
     /// <summary>Whether the values are decoded by the kernels that read them (not a plain BF16/F32 matrix).</summary>
     public bool IsQuantized => IsQuantizedFormat(Format);

@@ -6,8 +6,7 @@ namespace Bamba.Weights.CompressedTensors;
 /// Gives every F8_E4M3 weight of a store its scales, after checking them against config.json's quantization_config:
 /// <c>M.weight</c> F8_E4M3 needs <c>M.weight_scale</c> ([1] per tensor, [rows, 1] per channel) and, for a group with
 /// static input activations, <c>M.input_scale</c> ([1]); its module M must be targeted by a group and not ignored.
-/// The CPU computes weight-only (the activations stay float32), so input scales are checked, not used; the CUDA
-/// backend's prefill quantizes a group's inputs per token when it has input_activations (static ones included).
+/// The CPU computes weight-only (the activations stay float32), so input scales are checked, not used.
 /// </summary>
 public static class Fp8Scales
 {
@@ -21,11 +20,7 @@ public static class Fp8Scales
         string configPath = Path.Combine(directory, "config.json");
         var config = ReadConfig(configPath) ?? throw new BambaException(
             $"{f8[0].File}: tensor '{f8[0].Name}' is F8_E4M3 but {configPath} has no quantization_config");
-        foreach (var t in f8)
-        {
-            var (scales, group) = RowScales(store, config, t);
-            store.SetRowScales(t.Name, scales, group.Inputs != ActivationScheme.None);
-        }
+        foreach (var t in f8) store.SetRowScales(t.Name, RowScales(store, config, t));
     }
 
     private static QuantizationConfig? ReadConfig(string path)
@@ -42,8 +37,8 @@ public static class Fp8Scales
         catch (JsonException e) { throw new BambaException($"{path}: not valid JSON ({e.Message})"); }
     }
 
-    /// <summary>One scale per row of <paramref name="weight"/>, checked against its group, and that group.</summary>
-    private static (float[] Scales, ConfigGroup Group) RowScales(WeightStore store, QuantizationConfig config, TensorInfo weight)
+    /// <summary>One scale per row of <paramref name="weight"/>, checked against its group.</summary>
+    private static float[] RowScales(WeightStore store, QuantizationConfig config, TensorInfo weight)
     {
         BambaException Bad(string what) => new($"{weight.File}: {what}");
         if (!weight.Name.EndsWith(WeightSuffix, StringComparison.Ordinal) || weight.Shape.Length < 2)
@@ -65,7 +60,7 @@ public static class Fp8Scales
         }
         var values = scale.ToFloatArray();
         CheckValues(values, scale.Info.Name, Bad);
-        return (values.Length == rows ? values : Enumerable.Repeat(values[0], checked((int)rows)).ToArray(), group);
+        return values.Length == rows ? values : Enumerable.Repeat(values[0], checked((int)rows)).ToArray();
     }
 
     private static WeightTensor Scale(WeightStore store, string name, string weight, Func<string, BambaException> bad)

@@ -158,31 +158,6 @@ extern "C" __global__ void quantize_rows_q8(const act_t* x, signed char* xq, flo
     if (lane == 0) xd[b] = d;
 }
 
-// Prefill's activations for FP8 weights (W8A8, as compressed-tensors' FP8_DYNAMIC and vLLM run them): each row as
-// E4M3 with one float32 scale, max |x| / 448 (E4M3's largest finite value; the CPU's Fp8E4M3.ScaleFor and Encode),
-// rounded to nearest (ties to even) and saturated by the hardware's pair conversion (sm_89 and later: the C# side
-// takes this path only there). Rows are even-length. One block a row.
-extern "C" __global__ void quantize_rows_f8(const act_t* x, u8* xq, float* xs, int rows, int k) {
-    pdl_enter();
-    const act_t* xr = x + (long long)blockIdx.x * k;
-    float m = 0.f;
-    for (int i = threadIdx.x; i < k; i += blockDim.x) m = fmaxf(m, fabsf(ld(xr + i)));
-    m = block_max(m);
-    float scale = fmaxf(m / 448.f, 1.1920928955078125e-7f); // Fp8E4M3.ScaleFor: at least 2^-23
-    unsigned short* out = (unsigned short*)(xq + (long long)blockIdx.x * k);
-    for (int i = threadIdx.x; 2 * i < k; i += blockDim.x) {
-        float lo = ld(xr + 2 * i) / scale, hi = ld(xr + 2 * i + 1) / scale;
-        unsigned short pair = 0;
-#if __CUDA_ARCH__ >= 890
-        asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(hi), "f"(lo)); // the first source goes high
-#else
-        asm volatile("trap;");
-#endif
-        out[i] = pair;
-    }
-    if (threadIdx.x == 0) xs[blockIdx.x] = scale;
-}
-
 // Four int8 products summed into c (dp4a, as PTX: no header needed).
 __device__ __forceinline__ int dp4a(int a, int b, int c) {
     int d;

@@ -10,14 +10,8 @@ internal static unsafe partial class CublasLtApi
     public const int ComputeF32 = 68;           // CUBLAS_COMPUTE_32F: fp32 accumulation, no TF32 down-conversion
     public const int DataF32 = 0;               // CUDA_R_32F
     public const int DataBF16 = 14;             // CUDA_R_16BF
-    public const int DataF8E4M3 = 28;           // CUDA_R_8F_E4M3
     public const int DescTransA = 3;            // CUBLASLT_MATMUL_DESC_TRANSA
     public const int DescTransB = 4;            // CUBLASLT_MATMUL_DESC_TRANSB
-    public const int DescAScalePointer = 17;    // CUBLASLT_MATMUL_DESC_A_SCALE_POINTER
-    public const int DescBScalePointer = 18;    // CUBLASLT_MATMUL_DESC_B_SCALE_POINTER
-    public const int DescAScaleMode = 31;       // CUBLASLT_MATMUL_DESC_A_SCALE_MODE (cuBLASLt 12.9+)
-    public const int DescBScaleMode = 32;       // CUBLASLT_MATMUL_DESC_B_SCALE_MODE
-    public const int ScaleOuterVec32F = 3;      // CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F: one float32 per row of op(A) / column of op(B)
     public const int PrefMaxWorkspaceBytes = 1; // CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES
     public const int OpN = 0, OpT = 1;
 
