@@ -94,6 +94,11 @@ public sealed partial class CudaOps
         Launch("moe_combine", Dim3.Of(rows, Blocks(hidden)), Block, 0, y, g.Positions, weights, k, shared, output, hidden);
     }
 
+    /// <summary>The grouped GEMM's shared memory: per stage, 128 rows of each operand (MOE_TILE_M of the slots' rows,
+    /// 128 of the weights'), each row 32 bf16 of k padded to 40.</summary>
+    private const int GroupedGemmShared = MoeGemmStages * (MoeTileM + 128) * 40 * 2;
+
     private void GroupedGemm(ulong a, ulong sortedSlots, int topK, ulong table, ExpertGroups g, int numExperts, ulong c, int n, int kdim, int tiles) =>
-        Launch("moe_grouped_gemm", Dim3.Of((n + 63) / 64, tiles), 128, 0, a, sortedSlots, topK, table, g.Offsets, g.TileStart, numExperts, c, n, kdim);
+        Launch("moe_grouped_gemm", Dim3.Of((n + 127) / 128, tiles), 256, GroupedGemmShared,
+            a, sortedSlots, topK, table, g.Offsets, g.TileStart, numExperts, c, n, kdim);
 }

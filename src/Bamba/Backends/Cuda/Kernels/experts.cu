@@ -228,21 +228,39 @@ extern "C" __global__ void moe_combine(const act_t* y, const int* position, cons
 }
 
 #if ACT_BF16
-#if MOE_TILE_M != 64
-#error "moe_grouped_gemm's warps cover 64 rows"
+#if MOE_TILE_M != 128
+#error "moe_grouped_gemm's warps cover 128 rows"
 #endif
+// Asynchronous global → shared copies (sm_80+): 16 bytes, or zeros when bytes is 0 (a row or k past the operand's end).
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+    unsigned a;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+    return a;
+}
+__device__ __forceinline__ void copy_async16(unsigned dst, const void* src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(dst), "l"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Four 8 × 8 bf16 matrices from shared memory, lane l giving the address of row l % 8 of matrix l / 8.
+__device__ __forceinline__ void ldmatrix_x4(unsigned* r, unsigned address) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
+}
+
+#define MOE_GEMM_LD 40 // 32 of k + 8: rows 80 bytes apart, so ldmatrix's eight rows hit distinct banks
+#define MOE_GEMM_STAGE_ELEMS ((MOE_TILE_M + 128) * MOE_GEMM_LD) // the slots' rows, then the weights'
+
 // c[p, :] = a[row(p), :] · W_eᵀ for each sorted position p of expert e, on the tensor cores: W_e = b_table[e] is
 // [n, kdim] row-major, row(p) = sorted_slots[p] / topk (the slot's token) when sorted_slots is given, else p. A block
-// takes one MOE_TILE_M × 64 tile of one expert: blockIdx.y counts the experts' row tiles (tile_start, from
+// takes one MOE_TILE_M × 128 tile of one expert: blockIdx.y counts the experts' row tiles (tile_start, from
 // moe_scatter), blocks past the last tile return, so the grid is sized by the slots alone. kdim % 8 == 0.
-// Four warps, each 32 × 32 of the tile (2 × 4 m16n8k16 products per 16 of k); the next 32 of k are loaded into
-// registers while the current ones are multiplied. Grid (ceil(n / 64), ceil(slots / MOE_TILE_M) + experts), block 128.
-extern "C" __global__ void __launch_bounds__(128) moe_grouped_gemm(const bf16_t* a, const int* sorted_slots, int topk,
+// Eight warps, each 64 × 32 of the tile (4 × 4 m16n8k16 products per 16 of k, fragments by ldmatrix); the operands
+// stream through MOE_GEMM_STAGES shared buffers of 32 of k by cp.async, so two loads are in flight while one is used.
+// Grid (ceil(n / 128), ceil(slots / MOE_TILE_M) + experts), block 256, dynamic shared MOE_GEMM_STAGE_ELEMS bf16 a stage.
+extern "C" __global__ void __launch_bounds__(256) moe_grouped_gemm(const bf16_t* a, const int* sorted_slots, int topk,
         const unsigned long long* b_table, const int* offsets, const int* tile_start, int n_experts, bf16_t* c, int n, int kdim) {
     pdl_enter();
-    const int LD = 40; // 32 of k + 8: rows 80 bytes apart, so the fragment reads hit distinct banks
-    __shared__ __align__(16) bf16_t as[MOE_TILE_M * LD];
-    __shared__ __align__(16) bf16_t bs[64 * LD];
+    extern __shared__ __align__(16) bf16_t gemm_shared[];
     int tile = blockIdx.y;
     if (tile >= tile_start[n_experts]) return;
     int lo = 0, hi = n_experts - 1; // the last expert whose tiles start at or before this one (an empty one never is)
@@ -250,69 +268,80 @@ extern "C" __global__ void __launch_bounds__(128) moe_grouped_gemm(const bf16_t*
         int mid = (lo + hi + 1) >> 1;
         if (tile_start[mid] <= tile) lo = mid; else hi = mid - 1;
     }
-    int e = lo, m0 = offsets[e] + (tile - tile_start[e]) * MOE_TILE_M, m_end = offsets[e + 1], n0 = blockIdx.x * 64;
+    int e = lo, m0 = offsets[e] + (tile - tile_start[e]) * MOE_TILE_M, m_end = offsets[e + 1], n0 = blockIdx.x * 128;
     const bf16_t* w = (const bf16_t*)b_table[e];
-    // Each thread copies two 16-byte pieces of each operand per 32 of k: piece id = thread + 128·i, row id / 4, column (id % 4)·8.
-    long long a_row[2];
-    int b_row[2], col[2], r_of[2];
+    // Each thread copies two 16-byte pieces of each operand per 32 of k: piece id = thread + 256·i, row id / 4,
+    // column (id % 4)·8; a piece past the rows reads zeros (from the operand's start, a valid address).
+    const bf16_t* a_src[2];
+    const bf16_t* b_src[2];
+    bool a_ok[2], b_ok[2];
+    int piece[2];
+#pragma unroll
     for (int i = 0; i < 2; i++) {
-        int id = threadIdx.x + 128 * i, r = id >> 2, p = m0 + r;
-        r_of[i] = r;
-        col[i] = (id & 3) * 8;
-        a_row[i] = p < m_end ? (long long)(sorted_slots ? sorted_slots[p] / topk : p) : -1;
-        b_row[i] = n0 + r < n ? n0 + r : -1;
+        int id = threadIdx.x + 256 * i, r = id >> 2, col = (id & 3) * 8, p = m0 + r;
+        piece[i] = r * MOE_GEMM_LD + col;
+        a_ok[i] = p < m_end;
+        b_ok[i] = n0 + r < n;
+        a_src[i] = a + (a_ok[i] ? (long long)(sorted_slots ? sorted_slots[p] / topk : p) * kdim : 0) + col;
+        b_src[i] = w + (b_ok[i] ? (long long)(n0 + r) * kdim : 0) + col;
     }
-    uint4 ra[2], rb[2];
-    auto fetch = [&](int k0) {
+    unsigned base = shared_address(gemm_shared);
+    int k_tiles = (kdim + 31) / 32;
+    auto load = [&](int stage, int k0) {
+        unsigned s = base + 2u * stage * MOE_GEMM_STAGE_ELEMS;
+#pragma unroll
         for (int i = 0; i < 2; i++) {
-            int kk = k0 + col[i];
-            ra[i].x = ra[i].y = ra[i].z = ra[i].w = 0u;
-            rb[i].x = rb[i].y = rb[i].z = rb[i].w = 0u;
-            if (a_row[i] >= 0 && kk < kdim) ra[i] = *(const uint4*)(a + a_row[i] * kdim + kk);
-            if (b_row[i] >= 0 && kk < kdim) rb[i] = *(const uint4*)(w + (long long)b_row[i] * kdim + kk);
+            bool in_k = k0 + (piece[i] % MOE_GEMM_LD) < kdim;
+            copy_async16(s + 2u * piece[i], a_src[i] + (a_ok[i] && in_k ? k0 : 0), a_ok[i] && in_k ? 16 : 0);
+            copy_async16(s + 2u * (MOE_TILE_M * MOE_GEMM_LD + piece[i]), b_src[i] + (b_ok[i] && in_k ? k0 : 0), b_ok[i] && in_k ? 16 : 0);
         }
     };
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, group = lane >> 2, quad = lane & 3;
-    int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
-    float acc[2][4][4];
-    for (int mi = 0; mi < 2; mi++)
+    int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;
+    float acc[4][4][4]; // fully unrolled loops only: a runtime index would put it in local memory
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++)
+#pragma unroll
         for (int ni = 0; ni < 4; ni++) acc[mi][ni][0] = acc[mi][ni][1] = acc[mi][ni][2] = acc[mi][ni][3] = 0.f;
-    fetch(0);
-    for (int k0 = 0; k0 < kdim; k0 += 32) {
-        __syncthreads(); // the previous step's fragments are read
-        for (int i = 0; i < 2; i++) {
-            *(uint4*)(as + r_of[i] * LD + col[i]) = ra[i];
-            *(uint4*)(bs + r_of[i] * LD + col[i]) = rb[i];
-        }
-        __syncthreads();
-        if (k0 + 32 < kdim) fetch(k0 + 32);
+    for (int s = 0; s < MOE_GEMM_STAGES - 1; s++) {
+        if (s < k_tiles) load(s, s * 32);
+        copy_async_commit();
+    }
+    // ldmatrix rows: A's lane l reads row l % 16, k half l / 16; B's reads row (l / 16)·8 + l % 8, k half (l / 8) % 2.
+    int a_lane = (lane & 15) * MOE_GEMM_LD + (lane >> 4) * 8;
+    int b_lane = ((lane >> 4) * 8 + (lane & 7)) * MOE_GEMM_LD + ((lane >> 3) & 1) * 8;
+    for (int kt = 0; kt < k_tiles; kt++) {
+        asm volatile("cp.async.wait_group %0;\n" :: "n"(MOE_GEMM_STAGES - 2) : "memory");
+        __syncthreads(); // stage kt has landed for every thread, and every warp is done with the stage loaded next
+        int next = kt + MOE_GEMM_STAGES - 1;
+        if (next < k_tiles) load(next % MOE_GEMM_STAGES, next * 32);
+        copy_async_commit();
+        unsigned as = base + 2u * (kt % MOE_GEMM_STAGES) * MOE_GEMM_STAGE_ELEMS, bs = as + 2u * MOE_TILE_M * MOE_GEMM_LD;
 #pragma unroll
         for (int ks = 0; ks < 32; ks += 16) {
-            unsigned af[2][4];
-            for (int mi = 0; mi < 2; mi++) {
-                const bf16_t* ar = as + (wm + mi * 16) * LD + ks + 2 * quad;
-                af[mi][0] = *(const unsigned*)(ar + group * LD);
-                af[mi][1] = *(const unsigned*)(ar + (group + 8) * LD);
-                af[mi][2] = *(const unsigned*)(ar + group * LD + 8);
-                af[mi][3] = *(const unsigned*)(ar + (group + 8) * LD + 8);
-            }
+            unsigned af[4][4], bf[2][4];
 #pragma unroll
-            for (int ni = 0; ni < 4; ni++) {
-                const bf16_t* br = bs + (wn + ni * 8 + group) * LD + ks + 2 * quad;
-                unsigned b0 = *(const unsigned*)br, b1 = *(const unsigned*)(br + 8);
-                mma_bf16(acc[0][ni], af[0], b0, b1);
-                mma_bf16(acc[1][ni], af[1], b0, b1);
-            }
+            for (int mi = 0; mi < 4; mi++) ldmatrix_x4(af[mi], as + 2u * ((wm + mi * 16) * MOE_GEMM_LD + ks + a_lane));
+#pragma unroll
+            for (int nj = 0; nj < 2; nj++) ldmatrix_x4(bf[nj], bs + 2u * ((wn + nj * 16) * MOE_GEMM_LD + ks + b_lane));
+#pragma unroll
+            for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+                for (int ni = 0; ni < 4; ni++) mma_bf16(acc[mi][ni], af[mi], bf[ni >> 1][(ni & 1) * 2], bf[ni >> 1][(ni & 1) * 2 + 1]);
         }
     }
-    for (int mi = 0; mi < 2; mi++)
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++)
+#pragma unroll
         for (int ni = 0; ni < 4; ni++)
+#pragma unroll
             for (int h = 0; h < 2; h++) {
                 int p = m0 + wm + mi * 16 + group + 8 * h, cc = n0 + wn + ni * 8 + 2 * quad;
-                if (p >= m_end) continue;
+                if (p >= m_end || cc >= n) continue;
                 bf16_t* o = c + (long long)p * n + cc;
-                if (cc < n) st(o, acc[mi][ni][2 * h]);
-                if (cc + 1 < n) st(o + 1, acc[mi][ni][2 * h + 1]);
+                if (cc + 1 < n) *(unsigned*)o = pack_bf16(acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]);
+                else st(o, acc[mi][ni][2 * h]);
             }
 }
 #endif
