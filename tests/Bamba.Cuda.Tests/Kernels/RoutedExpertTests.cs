@@ -64,6 +64,32 @@ public class RoutedExpertTests
         }
     }
 
+    /// <summary>The router's float32 product: decode rows in its GEMV, more rows through cuBLASLt; activations rounded as stored.</summary>
+    [Theory]
+    [InlineData(CudaPrecision.Float32, 3)]
+    [InlineData(CudaPrecision.Float32, 10)]
+    [InlineData(CudaPrecision.BFloat16, 1)]
+    [InlineData(CudaPrecision.BFloat16, 10)]
+    public void RouterLogitsAreTheFloat32Product(CudaPrecision precision, int rows)
+    {
+        var ops = Gpu.Ops(precision);
+        int experts = 72;
+        var x = Gpu.Rounded(ops, Gpu.Random(60, rows * Hidden));
+        var w = Gpu.Random(61, experts * Hidden, 0.2f);
+        var expected = new float[rows * experts];
+        for (int r = 0; r < rows; r++)
+            for (int e = 0; e < experts; e++)
+            {
+                double sum = 0;
+                for (int i = 0; i < Hidden; i++) sum += (double)x[r * Hidden + i] * w[e * Hidden + i];
+                expected[r * experts + e] = (float)sum;
+            }
+        using var xd = Gpu.Act(ops, x);
+        using var wd = Gpu.F32(w);
+        ulong logits = ops.RouterLogits(xd.Pointer, new DeviceMatrix(wd.Pointer, experts, Hidden, Weights.DType.F32), rows);
+        Close.Assert(expected, Gpu.ReadF32(logits, rows * experts), 1e-5, "router logits");
+    }
+
     /// <summary>Each row's experts one after another, rounded where the device stores a value in its activation type.</summary>
     private static float[] HostLoop(CudaOps ops, bool gated, float[][] up, float[][] down, float[] x, float[]? shared, int[] ids, float[] weights, int rows)
     {

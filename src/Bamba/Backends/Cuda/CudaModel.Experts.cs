@@ -25,7 +25,7 @@ public sealed partial class CudaModel
     {
         var c = Config;
         int h = c.HiddenSize, k = c.NumExpertsPerToken;
-        ulong logits = RouterLogits(w, normed, rows);
+        ulong logits = _ops.RouterLogits(normed, w.Router, rows);
         if (w.Tables is not { } tables)
         {
             HostRoutedExperts(w, shared, normed, output, rows, logits);
@@ -40,21 +40,6 @@ public sealed partial class CudaModel
         if (_ops.Precision == CudaPrecision.BFloat16 && rows > KernelConstants.GemvMaxRows)
             _ops.ExpertsGrouped(tables, c.NumExperts, normed, experts, weights, sharedOut, output, rows, k, h);
         else _ops.ExpertsGemv(tables, normed, experts, weights, sharedOut, output, rows, k, h);
-    }
-
-    /// <summary>The router's float32 logits [rows, E] (its weights are kept in float32: widen bf16 rows first).</summary>
-    private ulong RouterLogits(CudaWeights.Experts w, ulong normed, int rows)
-    {
-        int h = Config.HiddenSize, e = Config.NumExperts;
-        ulong input = normed;
-        if (_ops.Precision != CudaPrecision.Float32)
-        {
-            input = _ops.Scratch.Get("router.in", 4L * rows * h);
-            _ops.ActToF32(normed, input, (long)rows * h);
-        }
-        ulong logits = _ops.Scratch.Get("router", 4L * rows * e);
-        _ops.Gemm.Linear(input, w.Router.Data, logits, rows, e, h, CudaPrecision.Float32);
-        return logits;
     }
 
     /// <summary>

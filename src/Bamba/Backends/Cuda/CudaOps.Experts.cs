@@ -28,6 +28,30 @@ public sealed partial class CudaOps
         && c.RouterGroups <= MoeMaxGroups && c.HiddenSize % 8 == 0 && c.ExpertIntermediateSize % 8 == 0;
 
     /// <summary>
+    /// The router's float32 logits [rows, E] of activation rows <paramref name="x"/> against its float32 matrix
+    /// [E, hidden]: decode rows in one GEMV launch, more rows widened to float32 then one cuBLASLt product.
+    /// </summary>
+    public ulong RouterLogits(ulong x, DeviceMatrix router, int rows)
+    {
+        int e = router.Rows, hidden = router.Cols;
+        ulong logits = Scratch.Get("router", 4L * rows * e);
+        if (rows <= GemvMaxRows && hidden % 8 == 0)
+        {
+            Launch("moe_router_gemv", Dim3.Of(rows, (e + GemvWarps - 1) / GemvWarps), 32 * GemvWarps, 0, x, router.Data, logits, hidden, e);
+            return logits;
+        }
+        ulong input = x;
+        if (Precision != CudaPrecision.Float32)
+        {
+            input = Scratch.Get("router.in", 4L * rows * hidden);
+            ActToF32(x, input, (long)rows * hidden);
+        }
+        Gemm.Linear(input, router.Data, logits, rows, e, hidden, CudaPrecision.Float32);
+        Profile?.Mark($"cublasLt {e}x{hidden}");
+        return logits;
+    }
+
+    /// <summary>
     /// <see cref="Modeling.ExpertRouter.Route"/> on the device: float32 logits [rows, E] (and the choice bias, 0 for
     /// none) → int experts and float32 weights, [rows, k] each, the CPU router's choices and weights.
     /// </summary>

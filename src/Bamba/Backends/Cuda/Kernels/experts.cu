@@ -3,6 +3,29 @@
 // sizes, so a decode step can be captured in a CUDA graph. A "slot" is one (row, choice) pair: slot = row · k + j.
 // Sums run in a fixed order everywhere (no float atomics): results are deterministic.
 
+// ---- the router's product for decode rows ---------------------------------------------------------------------------
+
+// logits[r, e] = x[r, :] · w[e, :] in float32 (w is the router's float32 matrix [n_experts, hidden], x activation
+// rows widened as they are read; hidden % 8 == 0): one launch where widening the rows and a cuBLASLt product of one
+// row would be two. Grid (rows, ceil(n_experts / GEMV_WARPS)), block 32 · GEMV_WARPS: a warp per logit.
+extern "C" __global__ void moe_router_gemv(const act_t* x, const float* w, float* logits, int hidden, int n_experts) {
+    pdl_enter();
+    int r = blockIdx.x, e = blockIdx.y * GEMV_WARPS + (threadIdx.x >> 5);
+    if (e >= n_experts) return;
+    const act_t* xr = x + (long long)r * hidden;
+    const float* wr = w + (long long)e * hidden;
+    float acc = 0.f;
+#pragma unroll 4
+    for (int i = (threadIdx.x & 31) * 8; i < hidden; i += 32 * 8) {
+        float a[8];
+        load8(xr + i, a);
+        float4 b0 = *(const float4*)(wr + i), b1 = *(const float4*)(wr + i + 4);
+        acc += a[0] * b0.x + a[1] * b0.y + a[2] * b0.z + a[3] * b0.w + a[4] * b1.x + a[5] * b1.y + a[6] * b1.z + a[7] * b1.w;
+    }
+    acc = warp_sum(acc);
+    if ((threadIdx.x & 31) == 0) logits[(long long)r * n_experts + e] = acc;
+}
+
 // ---- routing: ExpertRouter.Route on the device --------------------------------------------------------------------
 
 // exp as the host's MathF.Exp gives it (the correctly rounded float, which double precision rounds to almost always),
