@@ -202,9 +202,19 @@ extern "C" __global__ void moe_up_gemv(const act_t* x, int hidden, const int* ex
     const act_t* xr = x + (long long)(s / k) * hidden;
     float v;
     if (gated) {
-        float g = moe_warp_dot(xr, w + (long long)i * hidden, hidden);
-        float u = moe_warp_dot(xr, w + (long long)(inter + i) * hidden, hidden);
-        v = silu(act_round(g)) * act_round(u);
+        // The gate and up rows in one loop, so both rows' loads are in flight together.
+        const act_t* wg = w + (long long)i * hidden;
+        const act_t* wu = w + (long long)(inter + i) * hidden;
+        float g = 0.f, u = 0.f;
+#pragma unroll 2
+        for (int j = (threadIdx.x & 31) * 8; j < hidden; j += 32 * 8) {
+            float a[8], bg[8], bu[8];
+            load8(wg + j, bg);
+            load8(wu + j, bu);
+            load8(xr + j, a);
+            for (int t = 0; t < 8; t++) { g += a[t] * bg[t]; u += a[t] * bu[t]; }
+        }
+        v = silu(act_round(warp_sum(g))) * act_round(warp_sum(u));
     } else {
         float r = fmaxf(act_round(moe_warp_dot(xr, w + (long long)i * hidden, hidden)), 0.f);
         v = r * r;
