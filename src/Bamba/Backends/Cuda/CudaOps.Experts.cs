@@ -86,7 +86,8 @@ public sealed partial class CudaOps
         ulong h = Scratch.Get("moe.hidden", (long)slots * t.Inter * ActBytes);
         Launch("moe_up_gemv", Dim3.Of(slots, (t.Inter + GemvWarps - 1) / GemvWarps), 32 * GemvWarps, 0,
             x, hidden, experts, k, t.Up, h, t.Inter, t.Gated ? 1 : 0);
-        Launch("moe_down_gemv", Dim3.Of(rows, hidden), 32 * GemvWarps, 0, h, t.Inter, experts, weights, k, t.Down, shared, output, hidden);
+        Launch("moe_down_gemv", Dim3.Of(rows, (hidden + MoeDownWarps - 1) / MoeDownWarps), 32 * MoeDownWarps, 0,
+            h, t.Inter, experts, weights, k, t.Down, shared, output, hidden);
     }
 
     /// <summary>

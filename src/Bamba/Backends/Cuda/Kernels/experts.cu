@@ -223,23 +223,37 @@ extern "C" __global__ void moe_up_gemv(const act_t* x, int hidden, const int* ex
 }
 
 // out[row, c] = Σ_j weights[row, j] · (down_e · hidden[row·k + j])_c over j in order, e = experts[row·k + j], each
-// product rounded to the activation type as a stored expert output is; plus shared[row, c] when given. Grid (rows,
-// hidden), block 32 · GEMV_WARPS: warp w takes choices w, w + GEMV_WARPS, ...
+// product rounded to the activation type as a stored expert output is; plus shared[row, c] when given. A warp per
+// (row, c) walks its k choices two at a time, so two weight rows' loads are in flight together. Grid (rows,
+// ceil(hidden / MOE_DOWN_WARPS)), block 32 · MOE_DOWN_WARPS.
 extern "C" __global__ void moe_down_gemv(const act_t* h, int inter, const int* experts, const float* weights, int k,
                                          const unsigned long long* down_table, const act_t* shared, act_t* out, int hidden) {
     pdl_enter();
-    __shared__ float partial[MOE_MAX_TOPK];
-    int row = blockIdx.x, c = blockIdx.y, warp = threadIdx.x >> 5;
-    for (int j = warp; j < k; j += GEMV_WARPS) {
-        int s = row * k + j;
-        const act_t* w = (const act_t*)down_table[experts[s]] + (long long)c * inter;
-        float d = moe_warp_dot(h + (long long)s * inter, w, inter);
-        if ((threadIdx.x & 31) == 0) partial[j] = act_round(d);
-    }
-    __syncthreads();
-    if (threadIdx.x != 0) return;
+    int row = blockIdx.x, c = blockIdx.y * MOE_DOWN_WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (c >= hidden) return;
+    const int* chosen = experts + (long long)row * k;
+    const float* weight = weights + (long long)row * k;
+    const act_t* hr = h + (long long)row * k * inter;
     float acc = 0.f;
-    for (int j = 0; j < k; j++) acc += weights[(long long)row * k + j] * partial[j];
+    for (int j = 0; j < k; j += 2) {
+        int j1 = j + 1 < k ? j + 1 : j; // an odd k's last pair is one choice read twice, its second sum unused
+        const act_t* w0 = (const act_t*)down_table[chosen[j]] + (long long)c * inter;
+        const act_t* w1 = (const act_t*)down_table[chosen[j1]] + (long long)c * inter;
+        const act_t* h0 = hr + (long long)j * inter;
+        const act_t* h1 = hr + (long long)j1 * inter;
+        float d0 = 0.f, d1 = 0.f;
+        for (int i = lane * 8; i < inter; i += 32 * 8) {
+            float a0[8], b0[8], a1[8], b1[8];
+            load8(w0 + i, b0);
+            load8(w1 + i, b1);
+            load8(h0 + i, a0);
+            load8(h1 + i, a1);
+            for (int t = 0; t < 8; t++) { d0 += a0[t] * b0[t]; d1 += a1[t] * b1[t]; }
+        }
+        acc += weight[j] * act_round(warp_sum(d0));
+        if (j1 != j) acc += weight[j1] * act_round(warp_sum(d1));
+    }
+    if (lane != 0) return;
     long long o = (long long)row * hidden + c;
     st(out + o, acc + (shared ? ld(shared + o) : 0.f));
 }
