@@ -18,7 +18,7 @@ internal sealed class BenchCommand : ICommand
     [
         new("device", "cpu, or cuda for the GPU scenarios", "cpu|cuda", "cpu"),
         new("model", "measure this model directory instead of a synthetic preset", "DIR"),
-        new("preset", "the synthetic model: cpu-0.5b (CPU); bamba-9b or transformer-8b (CUDA)", "NAME", "cpu-0.5b on the CPU, bamba-9b on CUDA"),
+        new("preset", "the synthetic model: cpu-0.5b (CPU); bamba-9b, transformer-8b, granite-4.0-h-tiny, granite-4.0-h-small or nemotron-h-9b (CUDA)", "NAME", "cpu-0.5b on the CPU, bamba-9b on CUDA"),
         new("prompt-tokens", "prompt length for the decode measurement", "N", "128 (CPU), 512 (CUDA)"),
         new("new-tokens", "tokens decoded", "N", "32 (CPU), 256 (CUDA)"),
         new("format", "a table, or one JSON object", "table|json", "table"),

@@ -53,6 +53,41 @@ public static class SyntheticModel
         """.Replace("LAYERS", string.Join(", ", Enumerable.Range(0, 40).Select(i => i % 10 == 5 ? "\"attention\"" : "\"mamba\""))),
         "the granite-4.0-h-tiny preset");
 
+    /// <summary>
+    /// Granite 4.0 H Small's shapes (32 B parameters, 9 B active): 40 layers with attention (NoPE) at 5/15/25/35, 72
+    /// experts of width 768 (10 per token) beside a shared 1536-wide MLP in every layer, Mamba 128 heads × 64, vocab
+    /// 100352, tied embeddings, from its public config.json.
+    /// </summary>
+    public static BambaConfig GraniteSmall => BambaConfigReader.Parse("""
+        {
+          "model_type": "granitemoehybrid", "hidden_size": 4096, "num_hidden_layers": 40, "vocab_size": 100352,
+          "num_attention_heads": 32, "num_key_value_heads": 8, "position_embedding_type": null,
+          "intermediate_size": 768, "shared_intermediate_size": 1536, "num_local_experts": 72, "num_experts_per_tok": 10,
+          "mamba_n_heads": 128, "mamba_d_head": 64, "mamba_d_state": 128, "mamba_n_groups": 1, "mamba_d_conv": 4,
+          "mamba_expand": 2, "mamba_chunk_size": 256, "mamba_conv_bias": true, "mamba_proj_bias": false,
+          "embedding_multiplier": 12.0, "residual_multiplier": 0.22, "attention_multiplier": 0.0078125, "logits_scaling": 16.0,
+          "tie_word_embeddings": true, "max_position_embeddings": 131072, "rms_norm_eps": 1e-05, "dtype": "bfloat16",
+          "layer_types": [LAYERS]
+        }
+        """.Replace("LAYERS", string.Join(", ", Enumerable.Range(0, 40).Select(i => i % 10 == 5 ? "\"attention\"" : "\"mamba\""))),
+        "the granite-4.0-h-small preset");
+
+    /// <summary>
+    /// NVIDIA-Nemotron-Nano-9B-v2's shapes (8.9 B parameters, no experts): 56 layers of one mixer or MLP each, 27
+    /// Mamba-2 (128 heads × 80, 8 groups, state 128), 4 attention (40 heads, 8 KV heads of 128) and 25 squared-ReLU
+    /// MLPs of width 15680; hidden 4480, vocab 131072, a separate LM head; from its public config.json.
+    /// </summary>
+    public static BambaConfig NemotronH9B => BambaConfigReader.Parse("""
+        {
+          "model_type": "nemotron_h", "hidden_size": 4480, "num_hidden_layers": 56, "vocab_size": 131072,
+          "intermediate_size": 15680, "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
+          "hybrid_override_pattern": "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-",
+          "mamba_num_heads": 128, "mamba_head_dim": 80, "n_groups": 8, "ssm_state_size": 128, "conv_kernel": 4,
+          "chunk_size": 128, "expand": 2, "use_conv_bias": true, "use_bias": false, "mlp_hidden_act": "relu2",
+          "tie_word_embeddings": false, "max_position_embeddings": 131072, "layer_norm_epsilon": 1e-05, "dtype": "bfloat16"
+        }
+        """, "the nemotron-h-9b preset");
+
     /// <summary>The named shape presets of <c>bamba bench --preset</c>.</summary>
     public static BambaConfig Preset(string name) => name switch
     {
@@ -60,10 +95,12 @@ public static class SyntheticModel
         "bamba-9b" => Bamba9B,
         "transformer-8b" => Transformer8B,
         "granite-4.0-h-tiny" => GraniteTiny,
+        "granite-4.0-h-small" => GraniteSmall,
+        "nemotron-h-9b" => NemotronH9B,
         _ => throw new BambaException($"unknown preset '{name}' ({string.Join(", ", PresetNames)})"),
     };
 
-    public static readonly string[] PresetNames = ["cpu-0.5b", "bamba-9b", "transformer-8b", "granite-4.0-h-tiny"];
+    public static readonly string[] PresetNames = ["cpu-0.5b", "bamba-9b", "transformer-8b", "granite-4.0-h-tiny", "granite-4.0-h-small", "nemotron-h-9b"];
 
     /// <summary>
     /// The model's weights without a file, for a device that fills them itself: every vector as <see cref="Write"/>

@@ -10,6 +10,10 @@ public class DecodeGraphTests
     [InlineData("tiny-bamba", CudaPrecision.Float32)]
     [InlineData("tiny-bamba", CudaPrecision.BFloat16)]
     [InlineData("tiny-bamba-bf16-sharded", CudaPrecision.BFloat16)]
+    [InlineData("tiny-granite-moe-hybrid", CudaPrecision.Float32)] // routed experts: the device's routing is captured too
+    [InlineData("tiny-granite-moe-hybrid", CudaPrecision.BFloat16)]
+    [InlineData("tiny-nemotron-h", CudaPrecision.Float32)]
+    [InlineData("tiny-nemotron-h", CudaPrecision.BFloat16)]
     public void GraphedDecodeEqualsPlainDecode(string modelName, CudaPrecision precision)
     {
         Gpu.Require();
@@ -25,6 +29,7 @@ public class DecodeGraphTests
         int[] Decode(bool graphs)
         {
             model.UseGraphs = graphs;
+            Assert.Equal(graphs, model.UseGraphs);
             using var state = model.CreateState();
             var draws = new Random(5);
             var ids = new List<int> { model.StepAndSample([state], [prompt], [sampling], [draws.NextSingle()])[0] };

@@ -29,9 +29,38 @@ public class PresetTests
     }
 
     [Fact]
+    public void GraniteSmallIsThirtyTwoBillionWithNineBillionActive()
+    {
+        var c = SyntheticModel.Preset("granite-4.0-h-small");
+        Assert.Equal("granitemoehybrid", c.ModelType);
+        Assert.Equal([5, 15, 25, 35], Enumerable.Range(0, c.NumHiddenLayers).Where(c.IsAttentionLayer));
+        Assert.False(c.UseRope);
+        Assert.Equal((72, 10), (c.NumExperts, c.NumExpertsPerToken));
+        // The model card: 32 B parameters, 9 B active (the tied embedding counted once in each).
+        Assert.InRange(GpuScenarios.Parameters(c), 31.5e9, 32.5e9);
+        long embedding = (long)c.VocabSize * c.HiddenSize;
+        Assert.InRange(GpuScenarios.MatrixParametersPerToken(c) + embedding, 8.5e9, 9.5e9);
+    }
+
+    [Fact]
+    public void NemotronNano9BHasItsPublishedParameterCount()
+    {
+        var c = SyntheticModel.Preset("nemotron-h-9b");
+        Assert.Equal("nemotron_h", c.ModelType);
+        Assert.Equal(56, c.NumHiddenLayers);
+        Assert.Equal(4, c.NumAttentionLayers);
+        Assert.Equal(27, Enumerable.Range(0, c.NumHiddenLayers).Count(c.IsMambaLayer));
+        Assert.False(c.HasMixtureOfExperts);
+        // The model card: 8.89 B parameters (embedding and LM head separate).
+        Assert.InRange(GpuScenarios.Parameters(c), 8.85e9, 8.93e9);
+    }
+
+    [Fact]
     public void AnUnknownPresetNamesTheKnownOnes()
     {
         var e = Assert.Throws<BambaException>(() => SyntheticModel.Preset("granite-9000"));
         Assert.Contains("granite-4.0-h-tiny", e.Message);
+        Assert.Contains("granite-4.0-h-small", e.Message);
+        Assert.Contains("nemotron-h-9b", e.Message);
     }
 }

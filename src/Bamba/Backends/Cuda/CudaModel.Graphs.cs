@@ -28,11 +28,11 @@ public sealed partial class CudaModel
 
     /// <summary>
     /// Whether one-sequence, one-token steps of <see cref="StepAndSample"/> replay a CUDA graph (on by default; never
-    /// with routed experts, whose routing is read back to the host inside the step).
+    /// with quantized routed experts, whose routing is read back to the host inside the step).
     /// </summary>
     public bool UseGraphs
     {
-        get => _useGraphs && !Config.HasMixtureOfExperts;
+        get => _useGraphs && ExpertsOnDevice;
         set => _useGraphs = value;
     }
 

@@ -152,7 +152,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
 
     /// <summary>
     /// A generous bound on the scratch a step of <paramref name="rows"/> token rows takes (residual, norms, the widest
-    /// projections, SwiGLU, conv and mixer outputs, the experts' float32 sum and their gathered rows; twice, as scratch
+    /// projections, SwiGLU, conv and mixer outputs, the router's rows and each routed slot's expert rows; twice, as scratch
     /// buffers grow by half again), plus 256 MiB for GEMM workspace, logits and the SSD chunk buffers, plus the largest
     /// quantized matrix dequantized for a prefill product.
     /// </summary>
@@ -161,7 +161,11 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         var c = Config;
         long widest = Math.Max(c.InProjDim, (c.NumAttentionHeads + 2L * c.NumKeyValueHeads) * c.HeadDim);
         long mlp = new[] { c.IntermediateSize, c.DenseMlpSize, c.ExpertIntermediateSize, c.SharedExpertIntermediateSize }.Max();
-        long experts = c.HasMixtureOfExperts ? 4L * c.HiddenSize + (long)_ops.ActBytes * (3L * c.HiddenSize + 4L * c.NumExperts) : 0;
+        // Router input and logits, the routing, and per slot the experts' gate|up, hidden and output rows.
+        long experts = c.HasMixtureOfExperts
+            ? 4L * (c.HiddenSize + c.NumExperts) + 16L * c.NumExpertsPerToken
+                + (long)_ops.ActBytes * (3L * c.HiddenSize + c.NumExpertsPerToken * (3L * c.ExpertIntermediateSize + c.HiddenSize))
+            : 0;
         long perRow = 8L * c.HiddenSize + experts + (long)_ops.ActBytes * (2L * c.HiddenSize + widest + 3L * mlp + c.ConvDim + c.MambaIntermediate);
         return 2 * perRow * rows + (256L << 20) + _weights.LargestDequantizedBytes;
     }
@@ -302,7 +306,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     /// <summary>
     /// Every layer's launches, from the config's layer plan: each present sublayer is <c>x += r·sublayer(norm(x))</c>,
     /// and each residual add is fused with the norm that follows it (the last one stands alone). No upload and no
-    /// synchronisation, so a CUDA graph can capture them, except where routed experts read their routing back.
+    /// synchronisation, so a CUDA graph can capture them, except where quantized routed experts read their routing back.
     /// </summary>
     private void Layers(Batch batch)
     {
@@ -522,50 +526,6 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         }
         _ops.Linear(hidden, w.Down, output, rows);
         if (w.DownLora is { } downLora) _ops.AddLowRank(downLora, hidden, output, rows);
-    }
-
-    /// <summary>
-    /// Sees every MoE layer's routing, in layer order: lets the tests tell a bf16 result that differs because a
-    /// near-tie between experts went the other way from one that differs for any other reason.
-    /// </summary>
-    internal Action<ExpertRouter.Routing>? RoutingObserver { get; set; }
-
-    /// <summary>
-    /// Routed experts: the router's product on the device, its top-k on the host (<see cref="ExpertRouter"/>, the CPU
-    /// model's own routing, so both backends pick the same experts), then each expert with work runs its MLP over the
-    /// rows routed to it and adds them back weighted, in a float32 sum; the shared expert, if any, adds to that.
-    /// Reading the routing back synchronises the stream, so these layers are not captured in CUDA graphs.
-    /// </summary>
-    private void Experts(CudaWeights.Experts w, CudaWeights.Mlp? shared, ulong normed, ulong output, int rows)
-    {
-        var c = Config;
-        int h = c.HiddenSize, e = c.NumExperts;
-        // The router in float32 (its weights are kept so): widen the normalised rows first in bf16 mode.
-        ulong input = normed;
-        if (_ops.Precision != CudaPrecision.Float32)
-        {
-            input = _ops.Scratch.Get("router.in", 4L * rows * h);
-            _ops.ActToF32(normed, input, (long)rows * h);
-        }
-        ulong logits32 = _ops.Scratch.Get("router", 4L * rows * e);
-        _ops.Gemm.Linear(input, w.Router.Data, logits32, rows, e, h, CudaPrecision.Float32);
-        var routing = ExpertRouter.Route(c, _ops.Device.Download<float>(logits32, (long)rows * e), w.RouterBias, rows);
-        RoutingObserver?.Invoke(routing);
-        ulong acc = _ops.Scratch.Get("experts.acc", 4L * rows * h);
-        _ops.Device.Clear(acc, 4L * rows * h);
-        foreach (var (expert, picks) in Modeling.FeedForward.ByExpert(routing, e))
-        {
-            // One stream: each upload lands after the previous expert's launches have read the buffers it reuses.
-            ulong tokens = Upload("experts.rows", picks.Select(p => p / routing.K).ToArray());
-            ulong weights = Upload("experts.weights", picks.Select(p => routing.Weights[p]).ToArray());
-            ulong gathered = Act("experts.in", (long)picks.Length * h), result = Act("experts.out", (long)picks.Length * h);
-            _ops.GatherActRows(normed, h, tokens, gathered, picks.Length);
-            Mlp(w.Each[expert], gathered, result, picks.Length, "experts.hidden");
-            _ops.ScatterAddWeighted(acc, result, h, tokens, weights, picks.Length);
-        }
-        ulong sharedOut = 0;
-        if (shared is not null) Mlp(shared, normed, sharedOut = Act("experts.shared", (long)rows * h), rows, "mlp");
-        _ops.ExpertsFinish(acc, sharedOut, output, (long)rows * h);
     }
 
     /// <summary>Final norm and LM head over the last row of each run (or every row): float32 logits on the device.</summary>

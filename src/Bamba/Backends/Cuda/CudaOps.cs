@@ -10,7 +10,7 @@ namespace Bamba.Backends.Cuda;
 /// stream. Pointers are device addresses; "act" buffers hold the precision's activation type (float or bf16),
 /// everything else is float32 unless named otherwise. Shapes follow the CPU twins in Bamba.Backends.Cpu.
 /// </summary>
-public sealed class CudaOps : IDisposable
+public sealed partial class CudaOps : IDisposable
 {
     private const int Block = 256;
     private const int MaxConvKernel = 4;       // CONV_MAX_K in conv.cu

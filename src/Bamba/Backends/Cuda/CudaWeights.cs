@@ -31,12 +31,7 @@ internal sealed class CudaWeights : IDisposable
             MixerNorm = Vector(ops, l.MixerNorm ?? []),
             FeedForwardNorm = Vector(ops, l.FeedForwardNorm ?? []),
             Mlp = l.Mlp is { } mlp ? Dense(ops, mlp) : null,
-            Experts = l.Experts is { } e ? new Experts
-            {
-                Router = Plain(ops, DType.F32, e.Router),
-                RouterBias = e.RouterBias,
-                Each = e.Experts.Select(x => Dense(ops, x)).ToArray(),
-            } : null,
+            Experts = l.Experts is { } e ? RoutedExperts(ops, c, e) : null,
             Mamba = l.Mamba is { } m ? new Mamba
             {
                 InProj = Matrix(ops, m.InProj),
@@ -110,14 +105,41 @@ internal sealed class CudaWeights : IDisposable
 
     /// <summary>
     /// Routed experts: the router's matrix on the device in float32 (as transformers' and vLLM's Nemotron-H routers
-    /// compute, so that bf16 rounding does not change which experts a token gets), its correction bias on the host
-    /// (the top-k runs there).
+    /// compute, so that bf16 rounding does not change which experts a token gets), its correction bias on the host and
+    /// on the device (0 for none). <see cref="Tables"/> is set when the experts route and run on the device; quantized
+    /// experts (whose GEMVs read their own formats) leave it null and take the host's routing.
     /// </summary>
     public sealed class Experts
     {
         public DeviceMatrix Router;
         public required float[] RouterBias;
+        public ulong RouterBiasOnDevice;
         public required Mlp[] Each;
+        public CudaOps.ExpertTables? Tables;
+    }
+
+    private Experts RoutedExperts(CudaOps ops, BambaConfig c, ExpertWeights e)
+    {
+        var experts = new Experts
+        {
+            Router = Plain(ops, DType.F32, e.Router),
+            RouterBias = e.RouterBias,
+            RouterBiasOnDevice = Vector(ops, e.RouterBias),
+            Each = e.Experts.Select(x => Dense(ops, x)).ToArray(),
+        };
+        var each = experts.Each;
+        if (!CudaOps.RoutesOnDevice(c) || each.Any(m => m.Up.IsQuantized || m.Down.IsQuantized || m.UpLora is not null || m.DownLora is not null))
+            return experts;
+        experts.Tables = new CudaOps.ExpertTables(Pointers(ops, each.Select(m => m.Up.Data)), Pointers(ops, each.Select(m => m.Down.Data)),
+            each[0].Width, each[0].Gated);
+        return experts;
+    }
+
+    private ulong Pointers(CudaOps ops, IEnumerable<ulong> pointers)
+    {
+        var buffer = ops.Device.Upload<ulong>(pointers.ToArray());
+        _owned.Add(buffer);
+        return buffer.Pointer;
     }
 
     public sealed class Mamba

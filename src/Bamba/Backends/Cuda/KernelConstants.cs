@@ -23,6 +23,12 @@ internal static class KernelConstants
     public const int GemvWarps = 8;               // GEMV_WARPS
     public const int GemvMaxRows = 4;             // GEMV_MAX_ROWS
     public const int KvBlock = 64;                // KV_BLOCK: tokens per paged-KV block, a multiple of every prefill key tile
+    public const int MoeMaxExperts = 512;         // MOE_MAX_EXPERTS: the device router's shared row of scores
+    public const int MoeMaxTopK = 32;             // MOE_MAX_TOPK: experts per token the device router picks at most
+    public const int MoeMaxGroups = 32;           // MOE_MAX_GROUPS: router groups (a lane each)
+    public const int MoeTileM = 128;              // MOE_TILE_M: rows of the grouped GEMM's tile; experts' row tiles
+    public const int MoeDownWarps = 4;            // MOE_DOWN_WARPS: warps (output columns) per block of the routed down GEMV
+    public const int MoeGemmStages = 3;           // MOE_GEMM_STAGES: the grouped GEMM's shared buffers of 32 of k
 
     /// <summary>The names the kernels use, with their values.</summary>
     public static IReadOnlyList<(string Name, int Value)> Named { get; } =
@@ -32,7 +38,8 @@ internal static class KernelConstants
         ("ATTN_TILE", AttentionTile), ("ATTN_TILE_MAX_HEAD_DIM", AttentionTileMaxHeadDim), ("ATTN_MMA_QUERIES", AttentionMmaTile),
         ("ATTN_MMA_KEYS", AttentionMmaTile), ("ATTN_MMA_HEAD_DIM", AttentionMmaHeadDim), ("ATTN_MAX_HEAD_DIM", MaxHeadDim),
         ("SAMPLE_THREADS", SampleThreads), ("COMBINE_THREADS", CombineThreads), ("CONV_STEPS", ConvSteps),
-        ("GEMV_WARPS", GemvWarps), ("GEMV_MAX_ROWS", GemvMaxRows), ("KV_BLOCK", KvBlock),
+        ("GEMV_WARPS", GemvWarps), ("GEMV_MAX_ROWS", GemvMaxRows), ("KV_BLOCK", KvBlock), ("MOE_MAX_EXPERTS", MoeMaxExperts),
+        ("MOE_MAX_TOPK", MoeMaxTopK), ("MOE_MAX_GROUPS", MoeMaxGroups), ("MOE_TILE_M", MoeTileM), ("MOE_GEMM_STAGES", MoeGemmStages), ("MOE_DOWN_WARPS", MoeDownWarps),
     ];
 
     public static IEnumerable<string> Defines => Named.Select(c => $"{c.Name}={c.Value}");
