@@ -103,7 +103,7 @@ extern "C" __global__ void sample_tokens(const float* logits, int vocab, const f
     if (tid == 0) {
         prefix[0] = 0.f;
         for (int i = 1; i <= (int)blockDim.x; i++) prefix[i] += prefix[i - 1];
-        out[row] = last_kept; // only if rounding puts u · total past every segment
+        out[row] = last_kept >= 0 ? last_kept : 0; // only if rounding puts u · total past every segment, or all is masked (0, as greedy)
     }
     __syncthreads();
     float target = uniform[row] * prefix[blockDim.x];
