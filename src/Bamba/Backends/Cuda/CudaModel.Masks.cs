@@ -16,6 +16,10 @@ public sealed partial class CudaModel
     /// <summary>64-bit words of one token mask: the host's layout, read by the kernel as twice as many 32-bit words.</summary>
     private int MaskWords => (Config.VocabSize + 63) / 64;
 
+    /// <summary>The step's masks packed for the copy, kept between steps (64 masks of a 128k vocabulary are 1 MB: a fresh
+    /// array each step would be a large-object allocation every few milliseconds). Used under the model's lock.</summary>
+    private ulong[] _packedMasks = [];
+
     private void CheckMasks(IReadOnlyList<ulong[]?>? allowed, int runs)
     {
         if (allowed is null) return;
@@ -29,15 +33,15 @@ public sealed partial class CudaModel
     private DeviceMasks UploadMasks(IReadOnlyList<ulong[]?>? allowed, string prefix = "")
     {
         if (allowed is null || allowed.All(m => m is null)) return default;
-        int words = MaskWords, count = 0;
-        var packed = new ulong[allowed.Count(m => m is not null) * words];
+        int words = MaskWords, count = 0, needed = allowed.Count(m => m is not null) * words;
+        if (_packedMasks.Length < needed) _packedMasks = new ulong[needed];
         var maskOfRow = new int[allowed.Count];
         for (int row = 0; row < allowed.Count; row++)
         {
             if (allowed[row] is not { } mask) { maskOfRow[row] = -1; continue; }
-            mask.CopyTo(packed, count * words);
+            mask.CopyTo(_packedMasks, count * words);
             maskOfRow[row] = count++;
         }
-        return new DeviceMasks(Upload(prefix + "sample.masks", packed), Upload(prefix + "sample.mask_of", maskOfRow));
+        return new DeviceMasks(Upload(prefix + "sample.masks", _packedMasks.AsSpan(0, needed)), Upload(prefix + "sample.mask_of", maskOfRow));
     }
 }

@@ -602,7 +602,9 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
 
     private ulong Act(string name, long elements) => _ops.Scratch.Get(name, elements * _ops.ActBytes);
 
-    private ulong Upload<T>(string name, T[] values) where T : unmanaged
+    private ulong Upload<T>(string name, T[] values) where T : unmanaged => Upload(name, (ReadOnlySpan<T>)values);
+
+    private ulong Upload<T>(string name, ReadOnlySpan<T> values) where T : unmanaged
     {
         ulong p = _ops.Scratch.Get(name, Math.Max(1, values.Length) * (long)System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
         _ops.Device.Copy<T>(p, values);
