@@ -6,12 +6,12 @@ using Bamba.Generation.Scheduling;
 namespace Bamba.Cli.Bench;
 
 /// <summary>
-/// One pass of the schema workload: how fast the batch decodes. <see cref="DecodeTokensPerSecond"/> counts only the
-/// window in which every request is decoding (from the last first token to the first request's end), so prefill is
-/// left out and the batch is whole throughout.
+/// One pass of the schema workload. The decode figures count only the scheduler's decode steps, timed by the scheduler
+/// itself (the model, the masks, sampling and the grammar's advance): steps after every request has its first token in
+/// which each of them got one more, so prefill is left out and the batch is whole throughout.
 /// </summary>
-internal sealed record SchemaLoadResult(string Label, int Requests, long OutputTokens, double WallSeconds,
-    double OutputTokensPerSecond, double DecodeWindowSeconds, long DecodeTokens, double DecodeTokensPerSecond, int CompletedDocuments);
+internal sealed record SchemaLoadResult(string Label, int Requests, long OutputTokens, double WallSeconds, double OutputTokensPerSecond,
+    int DecodeSteps, double DecodeSeconds, long DecodeTokens, double DecodeTokensPerSecond, double DecodeMsPerStep, int CompletedDocuments);
 
 /// <summary>
 /// The cost of constrained decoding in the scheduler as a server runs it: <c>requests</c> sequences submitted at once
@@ -23,14 +23,13 @@ internal sealed class SchemaLoad(ContinuousBatchScheduler scheduler, int promptT
     /// <param name="pass">Picks the prompts' seeds: each pass sends prompts of its own, so the prefix cache serves none.</param>
     public async Task<SchemaLoadResult> RunAsync(string label, int pass, int requests, TokenGrammar? grammar)
     {
+        using var steps = new DecodeSteps(scheduler.Metrics, requests);
         var clock = Stopwatch.StartNew();
-        var runs = await Task.WhenAll(Enumerable.Range(0, requests).Select(i => OneAsync(Request(pass, i, grammar), clock)));
+        var runs = await Task.WhenAll(Enumerable.Range(0, requests).Select(i => scheduler.RunAsync(Request(pass, i, grammar))));
         double wall = clock.Elapsed.TotalSeconds;
-        double from = runs.Max(r => r.Times[0]), to = runs.Min(r => r.Times[^1]);
-        long decode = runs.Sum(r => (long)r.Times.Count(t => t > from && t <= to));
-        long output = runs.Sum(r => (long)r.Times.Count);
-        return new SchemaLoadResult(label, requests, output, wall, output / wall, to - from, decode,
-            to > from ? decode / (to - from) : double.NaN, runs.Count(r => r.Finish == SequenceFinish.Stop));
+        long output = runs.Sum(r => (long)r.Tokens.Length);
+        return new SchemaLoadResult(label, requests, output, wall, output / wall, steps.Steps, steps.Seconds, steps.Tokens,
+            steps.Tokens / steps.Seconds, steps.Seconds * 1000 / steps.Steps, runs.Count(r => r.Result.Finish == SequenceFinish.Stop));
     }
 
     private SequenceRequest Request(int pass, int i, TokenGrammar? grammar)
@@ -45,12 +44,51 @@ internal sealed class SchemaLoad(ContinuousBatchScheduler scheduler, int promptT
         };
     }
 
-    /// <summary>The time of each token as it arrives, and how the sequence ended (a failed step throws: a benchmark stops there).</summary>
-    private async Task<(List<double> Times, SequenceFinish Finish)> OneAsync(SequenceRequest request, Stopwatch clock)
+    /// <summary>
+    /// Listens to the scheduler's metrics while a pass runs (the events come on the scheduler thread, in order: a step's
+    /// first-token observations, then its duration): a step counts when every request had its first token before it
+    /// began and each got a token in it.
+    /// </summary>
+    private sealed class DecodeSteps : IDisposable
     {
-        using var handle = scheduler.Submit(request);
-        var times = new List<double>();
-        await foreach (var _ in handle.Tokens.ReadAllAsync().ConfigureAwait(false)) times.Add(clock.Elapsed.TotalSeconds);
-        return (times, (await handle.Completion.ConfigureAwait(false)).Finish);
+        private readonly SchedulerMetrics _metrics;
+        private readonly int _requests;
+        private long _generatedBefore;
+        private int _firstTokens;
+        private bool _allStarted;
+
+        public DecodeSteps(SchedulerMetrics metrics, int requests)
+        {
+            _metrics = metrics;
+            _requests = requests;
+            _generatedBefore = metrics.GeneratedTokensTotal;
+            metrics.TimeToFirstToken.Observed += OnFirstToken;
+            metrics.StepDuration.Observed += OnStep;
+        }
+
+        public int Steps { get; private set; }
+        public double Seconds { get; private set; }
+        public long Tokens { get; private set; }
+
+        private void OnFirstToken(double _) => _firstTokens++;
+
+        private void OnStep(double seconds)
+        {
+            long total = _metrics.GeneratedTokensTotal, generated = total - _generatedBefore;
+            _generatedBefore = total;
+            if (_allStarted && generated == _requests)
+            {
+                Steps++;
+                Seconds += seconds;
+                Tokens += generated;
+            }
+            _allStarted = _firstTokens >= _requests;
+        }
+
+        public void Dispose()
+        {
+            _metrics.TimeToFirstToken.Observed -= OnFirstToken;
+            _metrics.StepDuration.Observed -= OnStep;
+        }
     }
 }
