@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Packs what the GPU machine (no .NET SDK) needs into one archive: the self-contained GPU test executable and the
 # `bamba` command in one folder (they share the runtime files, so the archive holds them once) and the fixture models.
-# Usage: [MODELS="tiny-bamba ..."] [CLI=0] [PLOTS=0] scripts/device-pack.sh OUT.tar.xz  (run from the repository root)
+# Usage: [MODELS="tiny-bamba ..."] [TOKENIZERS="llama3"] [CLI=0] [PLOTS=0] scripts/device-pack.sh OUT.tar.xz  (run from
+# the repository root). TOKENIZERS names fixture tokenizers to add (none by default; llama3's is 9 MB, about 2 MB packed:
+# `bench-serve --workload schema` on the bamba-9b preset needs it).
 # What travels to the device is capped (64 MiB with the repository), so MODELS can name fewer fixture models (all by
 # default), CLI=0 leaves the `bamba` command out and PLOTS=0 the plotting natives (SkiaSharp, HarfBuzzSharp: about
 # 4.5 MB packed; only `bamba train`'s loss.svg and `bamba plot` load them, and they fail without them).
@@ -40,6 +42,7 @@ PY
 fi
 mkdir -p "$stage/fixtures/models"
 for m in ${MODELS:-$(ls ../shared/fixtures/models)}; do cp -r "../shared/fixtures/models/$m" "$stage/fixtures/models/"; done
+for t in ${TOKENIZERS:-}; do mkdir -p "$stage/fixtures/tokenizers" && cp -r "../shared/fixtures/tokenizers/$t" "$stage/fixtures/tokenizers/"; done
 cp ../shared/fixtures/README.md "$stage/fixtures/" 2>/dev/null || true
 mkdir -p "$(dirname "$out")"
 tar -C "$stage" -cf - bin fixtures | xz -T2 -9 > "$out"

@@ -13,6 +13,8 @@ internal static class JsonLines
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         // A model with NaN or Inf weights scores NaN: written as "NaN" (as Python's json writes NaN), not a crash.
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        // Generated code only (CliJson): what a trimmed publish, with reflection-based JSON off, can run.
+        TypeInfoResolver = CliJson.Default,
     };
 
     /// <summary>The JSON objects of a file's lines (blank lines skipped); the path <c>-</c> reads stdin.</summary>
@@ -45,5 +47,6 @@ internal static class JsonLines
             ? id : throw new BambaException($"{where}: token ids must be non-negative integers")).ToArray();
     }
 
-    public static string Write(object value) => JsonSerializer.Serialize(value, Output);
+    /// <summary>One JSON line of <paramref name="value"/>, whose type <see cref="CliJson"/> must list.</summary>
+    public static string Write<T>(T value) => JsonSerializer.Serialize(value, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)Output.GetTypeInfo(typeof(T)));
 }

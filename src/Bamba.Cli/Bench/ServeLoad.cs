@@ -53,13 +53,9 @@ internal sealed class ServeLoad(HttpClient http, string model, int promptTokens,
 
     internal async Task<Sample> OneAsync(int[] prompt)
     {
-        var body = new
-        {
-            model, prompt, max_tokens = maxTokens, temperature = 0, ignore_eos = true, stream = true,
-            stream_options = new { include_usage = true },
-        };
+        var body = new CompletionRequestBody(model, prompt, maxTokens);
         var clock = Stopwatch.StartNew();
-        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions") { Content = JsonContent.Create(body) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions") { Content = JsonContent.Create(body, CliJson.Default.CompletionRequestBody) };
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         if (!response.IsSuccessStatusCode) throw new HttpRequestException($"HTTP {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());

@@ -88,12 +88,16 @@ internal sealed class ChatSession(Generator generator, ITextCodec codec, Generat
         if (_system is not null) _turns.Add(new ChatTurn("system", _system));
     }
 
+    private static readonly System.Text.Json.Serialization.Metadata.JsonTypeInfo<SavedChat> SavedChatJson =
+        (System.Text.Json.Serialization.Metadata.JsonTypeInfo<SavedChat>)new JsonSerializerOptions { WriteIndented = true, TypeInfoResolver = CliJson.Default }
+            .GetTypeInfo(typeof(SavedChat));
+
     private void Save(string path)
     {
-        var messages = _turns.Select(t => new { role = t.Role, content = t.Content });
+        var chat = new SavedChat([.. _turns.Select(t => new SavedMessage(t.Role, t.Content))]);
         try
         {
-            File.WriteAllText(path, JsonSerializer.Serialize(new { messages }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            File.WriteAllText(path, JsonSerializer.Serialize(chat, SavedChatJson) + "\n");
             output.WriteLine($"(saved {_turns.Count} messages to {path})");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { output.WriteLine($"cannot write {path}: {e.Message}"); }

@@ -3,6 +3,7 @@ using Bamba.Benchmarks;
 using Bamba.Cli.Bench;
 using Bamba.Cli.Output;
 using Bamba.Configuration;
+using Bamba.Generation.Constraints;
 using Bamba.Server;
 using Bamba.Serving;
 using Bamba.Weights;
@@ -26,7 +27,8 @@ internal sealed class BenchServeCommand : ICommand
         new("url", "load-test a running OpenAI-compatible server instead", "URL"),
         new("served-model", "with --url: the model id to send", "NAME"),
         new("vocab", "with --url: the vocabulary size random prompt ids are drawn from", "N", "512"),
-        new("workload", "random: independent random prompts at each concurrency level; multiturn: chat conversations replayed turn by turn (time to first token per turn, with and without the prefix cache)", "random|multiturn", "random"),
+        new("workload", "random: independent random prompts at each concurrency level; multiturn: chat conversations replayed turn by turn (time to first token per turn, with and without the prefix cache); schema: --requests at once with and without a 30-property JSON schema (decode tok/s of each, in process)", "random|multiturn|schema", "random"),
+        new("tokenizer", "schema: the tokenizer whose vocabulary the grammar's masks cover (a preset has none)", "DIR", "the model's"),
         new("conversations", "multiturn: conversations replayed at once", "N", "4"),
         new("turns", "multiturn: turns per conversation", "N", "4"),
         new("user-tokens", "multiturn: tokens of each new user message, drawn between MIN and MAX", "MIN-MAX", "32-64"),
@@ -44,11 +46,16 @@ internal sealed class BenchServeCommand : ICommand
         "bamba bench-serve --model models/default --requests 32 --concurrency 1,4",
         "bamba bench-serve --url http://127.0.0.1:8000 --served-model default --vocab 4096",
         "bamba bench-serve --model models/default --workload multiturn --conversations 4 --turns 4 --prompt-tokens 256 --user-tokens 32-64 --max-tokens 16",
+        "bamba bench-serve --preset bamba-9b --device cuda --tokenizer DIR --workload schema --requests 64 --max-batch 64 --max-tokens 128",
     ];
 
     public int Run(CommandLine args, TextWriter stdout)
     {
-        if (args.Choice("workload", "random", "random", "multiturn") == "multiturn") return MultiTurn(args, stdout);
+        switch (args.Choice("workload", "random", "random", "multiturn", "schema"))
+        {
+            case "multiturn": return MultiTurn(args, stdout);
+            case "schema": return Schema(args, stdout);
+        }
         int requests = args.Int("requests", 64, 1);
         var levels = CommandLine.ParseIds("concurrency", args.String("concurrency") ?? "1,8,32");
         int promptTokens = args.Int("prompt-tokens", 64, 1);
@@ -212,6 +219,69 @@ internal sealed class BenchServeCommand : ICommand
             }
         }
         return results.Any(r => r.Failed > 0) ? 1 : 0;
+    }
+
+    /// <summary>
+    /// --workload schema, in process only: a short warm-up, then --requests at once plain, then twice under the
+    /// 30-property schema of <see cref="ConstrainedDecodingBenchmark"/> (the first pass computes the grammar states' masks
+    /// as they appear, the second finds them cached, as a server does after its first requests with a schema). The ratio
+    /// of decode tok/s, schema over plain, is the target (≥ 0.95 at batch 64).
+    /// </summary>
+    private static int Schema(CommandLine args, TextWriter stdout)
+    {
+        if (args.Has("url")) throw new BambaException("--workload schema runs in process (it times the server's own scheduler); leave out --url");
+        int requests = args.Int("requests", 64, 1), promptTokens = args.Int("prompt-tokens", 64, 1), maxTokens = args.Int("max-tokens", 32, 1);
+        string format = args.Choice("format", "table", "table", "json");
+        bool live = LiveOutput.Enabled(args);
+        var scheduling = ServeCommand.Scheduling(args);
+        if (scheduling.MaxBatch < requests)
+            throw new BambaException($"--workload schema sends its {requests} requests at once: --max-batch must be at least {requests} (it is {scheduling.MaxBatch})");
+        scheduling = scheduling with { MaxContext = Math.Max(promptTokens + maxTokens, scheduling.MaxContext) };
+        var device = ModelFactory.ParseDevice(args.Choice("device", "cpu", "cpu", "cuda", "auto"));
+        var precision = ModelOptions.Precision(args);
+        string? tokenizer = args.String("tokenizer");
+        var (dir, preset, temp) = ModelDirectory(args, live);
+        try
+        {
+            args.EnsureAllUsed();
+            var text = TextCodecs.Load(tokenizer ?? dir) ?? throw new BambaException(
+                $"--workload schema needs a tokenizer for the grammar's masks: {tokenizer ?? dir} has no tokenizer.json (give --tokenizer DIR)");
+            using var engine = new ServingEngine(ModelFactory.Load(dir, device, precision), text, scheduling, preset ?? "bench");
+            var grammar = engine.Grammars.Schema(ConstrainedDecodingBenchmark.Schema());
+            var load = new SchemaLoad(engine.Scheduler, promptTokens, maxTokens);
+            var results = LiveOutput.Status(live, "bench-serve", progress =>
+            {
+                progress.Report("warming up");
+                load.RunAsync("warm-up", 0, Math.Min(4, requests), null).GetAwaiter().GetResult();
+                return new[] { ("plain", (TokenGrammar?)null), ("schema, first", grammar), ("schema", grammar) }.Select((run, pass) =>
+                {
+                    progress.Report($"{requests} requests at once: {run.Item1}");
+                    return load.RunAsync(run.Item1, pass + 1, requests, run.Item2).GetAwaiter().GetResult();
+                }).ToList();
+            });
+            return ReportSchema(results, format, stdout, $"{preset ?? dir} in process, --max-batch {scheduling.MaxBatch}; tokenizer {tokenizer ?? dir}");
+        }
+        finally
+        {
+            if (temp is not null) Directory.Delete(temp, recursive: true);
+        }
+    }
+
+    private static int ReportSchema(List<SchemaLoadResult> results, string format, TextWriter stdout, string what)
+    {
+        if (format == "json")
+        {
+            foreach (var r in results) stdout.WriteLine(JsonLines.Write(r));
+            return 0;
+        }
+        var (plain, warm) = (results[0], results[^1]);
+        stdout.WriteLine($"server: {what}; {plain.Requests} requests at once, {plain.OutputTokens / plain.Requests} output tokens each, temperature 1; " +
+                         $"schema of {ConstrainedDecodingBenchmark.Properties} properties");
+        ResultTable.Write(stdout, ["run", "out tok/s", "decode tok/s", "decode ms/step", "decode steps", "documents completed"],
+            results.Select(r => new[] { r.Label, $"{r.OutputTokensPerSecond:F1}", $"{r.DecodeTokensPerSecond:F1}", $"{r.DecodeMsPerStep:F2}", $"{r.DecodeSteps}", $"{r.CompletedDocuments}" }));
+        double ratio = warm.DecodeTokensPerSecond / plain.DecodeTokensPerSecond;
+        stdout.WriteLine($"schema / plain decode tok/s: {ratio:F3} ({(1 - ratio) * 100:F1} % slower; the target is at most 5 %)");
+        return 0;
     }
 
     /// <summary>IBM's Bamba-9B shape (docs: DESIGN.md): 32 layers, attention at 9/18/27, 9.78 B parameters.</summary>

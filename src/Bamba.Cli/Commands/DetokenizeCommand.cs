@@ -35,7 +35,7 @@ internal sealed class DetokenizeCommand : ICommand
             foreach (int id in ids)
                 if (tokenizer.IdToToken(id) is null)
                     throw new BambaException($"{where}: token id {id} is not in the tokenizer's vocabulary (0..{tokenizer.VocabSize - 1})");
-            stdout.WriteLine(JsonLines.Write(new { text = tokenizer.Decode(ids, skipSpecial) }));
+            stdout.WriteLine(JsonLines.Write(new TextLine(tokenizer.Decode(ids, skipSpecial))));
         }
         return 0;
     }

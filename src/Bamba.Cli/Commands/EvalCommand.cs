@@ -60,19 +60,14 @@ internal sealed class EvalCommand : ICommand
             string text = File.ReadAllText(perplexity, Encoding.UTF8);
             var report = Perplexity.Run(scorer, perplexity, tokenizer.Encode(text), Encoding.UTF8.GetByteCount(text), context, stride);
             stdout.WriteLine(format == "json"
-                ? JsonLines.Write(new
-                {
-                    file = report.File, tokens = report.Tokens, bytes = report.Bytes, nll = report.NegativeLogLikelihood,
-                    token_perplexity = report.TokenPerplexity, byte_perplexity = report.BytePerplexity, bits_per_byte = report.BitsPerByte,
-                    context = report.Context, stride = report.Stride,
-                })
+                ? JsonLines.Write(PerplexityLine.Of(report))
                 : $"| file | tokens | bytes | token ppl | byte ppl | bits/byte |\n| --- | ---: | ---: | ---: | ---: | ---: |\n" +
                   $"| {report.File} | {report.Tokens} | {report.Bytes} | {report.TokenPerplexity:F4} | {report.BytePerplexity:F4} | {report.BitsPerByte:F4} |");
             return 0;
         }
         var result = MultipleChoice.Run(scorer, tokenizer, tasks!, items!, batch);
         stdout.WriteLine(format == "json"
-            ? JsonLines.Write(new { file = result.File, items = result.Items, acc = result.Accuracy, acc_norm = result.AccuracyNormalized, loglikelihoods = result.LogLikelihoods })
+            ? JsonLines.Write(TasksLine.Of(result))
             : $"| tasks | items | acc | acc_norm |\n| --- | ---: | ---: | ---: |\n| {result.File} | {result.Items} | {result.Accuracy:F4} | {result.AccuracyNormalized:F4} |");
         return 0;
     }

@@ -100,9 +100,7 @@ internal sealed class GenerateCommand : ICommand
     private static string Json(GenerationResult result, HfTokenizer? tokenizer)
     {
         string finish = result.FinishReason == FinishReason.Stop ? "stop" : "length";
-        return tokenizer is null
-            ? JsonLines.Write(new { token_ids = result.TokenIds, finish_reason = finish })
-            : JsonLines.Write(new { token_ids = result.TokenIds, text = tokenizer.Decode(result.TokenIds, skipSpecialTokens: true), finish_reason = finish });
+        return JsonLines.Write(new GenerationLine(result.TokenIds, tokenizer?.Decode(result.TokenIds, skipSpecialTokens: true), finish));
     }
 
     private static string Text(GenerationResult result, HfTokenizer? tokenizer) =>

@@ -35,7 +35,7 @@ internal sealed class ScoreCommand : ICommand
         double total = logprobs.Skip(1).Sum(v => v!.Value);
         double perplexity = Math.Exp(-total / (ids.Length - 1));
         if (format == "json")
-            stdout.WriteLine(JsonLines.Write(new { token_logprobs = logprobs, total_logprob = total, perplexity }));
+            stdout.WriteLine(JsonLines.Write(new ScoreLine(logprobs, total, perplexity)));
         else
         {
             for (int t = 0; t < ids.Length; t++)

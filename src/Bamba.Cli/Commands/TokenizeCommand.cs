@@ -33,7 +33,7 @@ internal sealed class TokenizeCommand : ICommand
         // Read everything first so a bad line fails before any output is written.
         var texts = input is null ? [args.String("text")!] : ReadTexts(input).ToList();
         args.EnsureAllUsed();
-        foreach (var text in texts) stdout.WriteLine(JsonLines.Write(new { ids = tokenizer.Encode(text, addSpecial) }));
+        foreach (var text in texts) stdout.WriteLine(JsonLines.Write(new IdsLine(tokenizer.Encode(text, addSpecial))));
         return 0;
     }
 

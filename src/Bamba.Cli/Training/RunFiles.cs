@@ -13,11 +13,9 @@ internal static class RunFiles
     public const string Plot = "loss.svg";
     public static readonly string[] Names = [Metrics, Plot];
 
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
     public static void Write(string directory, IReadOnlyList<LogEntry> history)
     {
-        File.WriteAllLines(Path.Combine(directory, Metrics), history.Select(e => JsonSerializer.Serialize(e, Json)));
+        File.WriteAllLines(Path.Combine(directory, Metrics), history.Select(e => JsonSerializer.Serialize(e, TrainingLogJson.Default.LogEntry)));
         if (history.Count == 0) return;
         try { LossPlot.Save(history, Path.Combine(directory, Plot)); }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException)
@@ -37,7 +35,7 @@ internal static class RunFiles
         var entries = new List<LogEntry>();
         foreach (var (line, obj) in JsonLines.Read(path))
         {
-            try { entries.Add(obj.Deserialize<LogEntry>(Json)!); }
+            try { entries.Add(obj.Deserialize(TrainingLogJson.Default.LogEntry)!); }
             catch (JsonException e) { throw new BambaException($"{path}:{line}: not a metrics entry ({e.Message})"); }
         }
         return entries;

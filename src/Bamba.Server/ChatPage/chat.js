@@ -43,13 +43,37 @@ function addMessage(role, text) {
   return div;
 }
 
+// Each call with a field for its result; "Send results" answers them all (OpenAI wants a result for every call before
+// the next reply) as role "tool" messages carrying the call's id, then streams the model's next reply.
 function showToolCalls(div, calls) {
+  const fields = [];
   for (const c of calls) {
     const block = document.createElement("div");
     block.className = "tool-call";
     block.textContent = `tool call ${c.id ?? ""}: ${c.function.name}(${c.function.arguments})`;
+    const field = document.createElement("input");
+    field.className = "tool-result";
+    field.placeholder = `result of ${c.function.name}`;
+    field.dataset.callId = c.id;
+    block.append(field);
     div.append(block);
+    fields.push(field);
   }
+  const send = document.createElement("button");
+  send.type = "button";
+  send.className = "send-tool-results";
+  send.textContent = calls.length > 1 ? "Send results" : "Send result";
+  send.addEventListener("click", () => {
+    if (controller) return;
+    for (const field of fields) {
+      conversation.push({ role: "tool", tool_call_id: field.dataset.callId, content: field.value });
+      field.disabled = true;
+      addMessage("tool", field.value);
+    }
+    send.remove();
+    reply();
+  });
+  div.append(send);
 }
 
 function note(div, text) {

@@ -52,8 +52,9 @@ public class SamplingTests
         return ops.Device.Download<int>(outd.Pointer, rows);
     }
 
-    /// <summary>The rule with a sort, in double: keep the k largest, then the most likely until the mass reaches p.</summary>
-    private static int Twin(ReadOnlySpan<float> row, float temperature, int topK, float topP, float u)
+    /// <summary>The rule with a sort, in double: keep the k largest, then the most likely until the mass reaches p.
+    /// A −∞ logit (a grammar's masked id) is never drawn, not even as the last kept id.</summary>
+    internal static int Twin(ReadOnlySpan<float> row, float temperature, int topK, float topP, float u)
     {
         var scaled = row.ToArray().Select(v => v / temperature).ToArray();
         var order = Enumerable.Range(0, scaled.Length).OrderByDescending(i => scaled[i]).ToList();
@@ -72,7 +73,7 @@ public class SamplingTests
         int last = -1;
         for (int i = 0; i < scaled.Length; i++)
         {
-            if (!keep.Contains(i)) continue;
+            if (!keep.Contains(i) || float.IsNegativeInfinity(scaled[i])) continue;
             cum += e[i];
             last = i;
             if (cum > target) return i;

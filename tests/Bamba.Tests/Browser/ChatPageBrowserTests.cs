@@ -82,8 +82,10 @@ public sealed class ChatPageBrowserTests
         finally { await CloseAsync(playwright, browser); }
     }
 
+    /// <summary>A forced call is shown as one; the user answers it in its field, which goes back as a role "tool"
+    /// message with the call's id, and the model replies to it.</summary>
     [BrowserFact]
-    public async Task AToolCallIsShownAsOne()
+    public async Task AToolCallIsShownAndAnswered()
     {
         using var model = new TinyTextModel(File.ReadAllText(Path.Combine(Bamba.Tests.ChatTemplates.TemplateData.Directory, "granite-4.0-h-instruct.jinja")));
         await using var s = await TestServer.StartAsync(ServingEngine.Load(model.Directory,
@@ -101,6 +103,32 @@ public sealed class ChatPageBrowserTests
             await Expect(call).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("""get_weather\(\{"city": ?"(Paris|Oslo)"\}\)"""));
             await Expect(page.Locator(".message.assistant[data-finish='tool_calls']")).ToHaveCountAsync(1);
             await page.ScreenshotAsync(new() { Path = Path.Combine(Artifacts, "chat-page-tool-call.png") });
+
+            // The answer: tool_choice none now, so the reply is text (the tools are still rendered as context).
+            const string result = """{"temperature": 21}""";
+            var field = call.Locator("input.tool-result");
+            string callId = (await field.GetAttributeAsync("data-call-id"))!;
+            await page.SelectOptionAsync("#tool_choice", "none");
+            await page.FillAsync("#max_tokens", "8");
+            await field.FillAsync(result);
+            var sent = await page.RunAndWaitForRequestAsync(() => page.ClickAsync(".send-tool-results"),
+                r => r.Method == "POST" && r.Url.EndsWith("/v1/chat/completions", StringComparison.Ordinal));
+            using (var body = System.Text.Json.JsonDocument.Parse(sent.PostData!))
+            {
+                var messages = body.RootElement.GetProperty("messages").EnumerateArray().ToArray();
+                Assert.Equal(["user", "assistant", "tool"], messages.Select(m => m.GetProperty("role").GetString()));
+                Assert.Equal(callId, messages[1].GetProperty("tool_calls")[0].GetProperty("id").GetString());
+                Assert.Equal(callId, messages[2].GetProperty("tool_call_id").GetString());
+                Assert.Equal(result, messages[2].GetProperty("content").GetString());
+            }
+            await Expect(page.Locator(".message.tool .text")).ToHaveTextAsync(result);
+            await Expect(field).ToBeDisabledAsync();
+            // The server took the conversation: a second reply ends normally, with no error shown.
+            var replies = page.Locator(".message.assistant");
+            await Expect(replies).ToHaveCountAsync(2);
+            await Expect(replies.Nth(1)).ToHaveAttributeAsync("data-finish", new System.Text.RegularExpressions.Regex("^(stop|length)$"));
+            await Expect(page.Locator("#error")).ToBeHiddenAsync();
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Artifacts, "chat-page-tool-result.png") });
         }
         finally { await CloseAsync(playwright, browser); }
     }

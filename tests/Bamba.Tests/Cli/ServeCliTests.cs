@@ -52,6 +52,35 @@ public class ServeCliTests
         });
     }
 
+    /// <summary>The schema workload: a plain pass and two under the 30-property schema, every request its full length.</summary>
+    [Fact]
+    public void BenchServeSchemaWorkloadComparesPlainAndConstrainedDecoding()
+    {
+        string tokenizer = Path.Combine(Fixtures.Root, "tokenizers", "llama3");
+        var r = CliRunner.Run("bench-serve", "--model", Tiny, "--tokenizer", tokenizer, "--workload", "schema", "--requests", "4",
+            "--max-batch", "4", "--prompt-tokens", "8", "--max-tokens", "6", "--format", "json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var runs = r.Stdout.Trim().Split('\n').Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(["plain", "schema, first", "schema"], runs.Select(l => l.GetProperty("Label").GetString()));
+        Assert.All(runs, l =>
+        {
+            Assert.Equal(4 * 6, l.GetProperty("OutputTokens").GetInt64()); // no document of 30 properties fits in 6 tokens
+            Assert.Equal(0, l.GetProperty("CompletedDocuments").GetInt32());
+            // One step prefills the four prompts and samples their first tokens, and the five after it decode all four;
+            // one less when the scheduler woke for the first request before the others were queued.
+            int steps = l.GetProperty("DecodeSteps").GetInt32();
+            Assert.InRange(steps, 4, 5);
+            Assert.Equal(steps * 4, l.GetProperty("DecodeTokens").GetInt64());
+            Assert.True(l.GetProperty("DecodeTokensPerSecond").GetDouble() > 0);
+        });
+
+        CliRunner.AssertUserError(CliRunner.Run("bench-serve", "--model", Tiny, "--workload", "schema", "--requests", "8", "--max-batch", "4"),
+            "--max-batch must be at least 8");
+        CliRunner.AssertUserError(CliRunner.Run("bench-serve", "--model", Tiny, "--workload", "schema", "--requests", "4", "--max-batch", "4"),
+            "needs a tokenizer");
+        CliRunner.AssertUserError(CliRunner.Run("bench-serve", "--url", "http://127.0.0.1:9", "--workload", "schema"), "leave out --url");
+    }
+
     [Fact]
     public void BenchServeTableHasARowPerLevel()
     {

@@ -41,6 +41,36 @@ public class DeviceSamplingTests
         model.Dispose();
     }
 
+    /// <summary>
+    /// A JSON-schema request samples on the device with its grammar's mask: the same tokens as the host's masked
+    /// choice, a sentence of the grammar; an unconstrained request beside it goes without a mask.
+    /// </summary>
+    [Fact]
+    public async Task ConstrainedRequestsAreSampledOnTheDeviceWithTheirMask()
+    {
+        var options = new SchedulerOptions { MaxBatch = 4, PrefillChunk = 4, MaxStepTokens = 12 };
+        using var plainModel = BambaModel.Load(Fixtures.Model("tiny-bamba"));
+        var grammar = ByteGrammars.Schema("""{"type":"object","properties":{"ok":{"type":"boolean"},"n":{"enum":[1,22,333]}},"required":["ok","n"],"additionalProperties":false}""",
+            plainModel.Config.VocabSize, plainModel.Config.EosTokenIds);
+        var constrained = Request(1) with { MaxNewTokens = 40, Grammar = grammar };
+        var free = Request(2);
+        (GeneratedToken[] Tokens, SequenceResult Result)[] expected;
+        using (var plain = new ContinuousBatchScheduler(plainModel, options))
+            expected = await Task.WhenAll(plain.RunAsync(constrained), plain.RunAsync(free));
+
+        using var model = new FakeDeviceModel(BambaModel.Load(Fixtures.Model("tiny-bamba")));
+        using (var scheduler = new ContinuousBatchScheduler(model, options))
+        {
+            var results = await Task.WhenAll(scheduler.RunAsync(constrained), scheduler.RunAsync(free));
+            for (int i = 0; i < 2; i++) Assert.Equal(expected[i].Tokens.Select(t => t.Id), results[i].Tokens.Select(t => t.Id));
+            var ids = results[0].Tokens.Select(t => t.Id).ToArray();
+            Assert.Equal(SequenceFinish.Stop, results[0].Result.Finish);
+            Assert.True(grammar.Matcher.Accepts(ByteGrammars.Text(grammar, ids)), System.Text.Encoding.UTF8.GetString(ByteGrammars.Text(grammar, ids)));
+        }
+        Assert.Equal(0, model.HostCalls);
+        Assert.True(model.MaskedRows >= expected[0].Tokens.Length); // a masked row for every token it generated
+    }
+
     [Fact]
     public async Task RequestsTheDeviceCannotSampleGetHostLogits()
     {

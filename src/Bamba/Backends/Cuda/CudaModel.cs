@@ -227,10 +227,11 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
 
     /// <summary>
     /// Appends the runs and picks each sequence's next token on the GPU (temperature, top-k, top-p; greedy at
-    /// temperature 0): only the ids come back. <paramref name="uniforms"/> holds one draw in [0, 1) per sequence.
+    /// temperature 0): only the ids come back. <paramref name="uniforms"/> holds one draw in [0, 1) per sequence;
+    /// <paramref name="allowed"/> the grammar masks of constrained sequences (see <see cref="IDeviceSampling"/>).
     /// </summary>
     public int[] StepAndSample(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs,
-        IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms)
+        IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms, IReadOnlyList<ulong[]?>? allowed = null)
     {
         foreach (var s in sampling)
         {
@@ -238,11 +239,13 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             if (!CanSample(s))
                 throw new BambaException("GPU sampling supports temperature, top_k and top_p only (min_p and penalties need the logits on the host)");
         }
+        CheckMasks(allowed, states.Count);
         lock (_gate)
         {
-            if (UseGraphs && _ops.Profile is null && states.Count == 1 && inputs[0].Length == 1) return [GraphedStep(states[0], inputs[0], sampling[0], uniforms[0])];
+            if (UseGraphs && _ops.Profile is null && states.Count == 1 && inputs[0].Length == 1)
+                return [GraphedStep(states[0], inputs[0], sampling[0], uniforms[0], allowed?[0])];
             var batch = Pack(states, inputs);
-            var draw = UploadSampling(batch, sampling, uniforms);
+            var draw = UploadSampling(batch, sampling, uniforms) with { Masks = UploadMasks(allowed) };
             Layers(batch);
             Sample(batch, draw);
             Commit(batch);
@@ -251,7 +254,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     }
 
     /// <summary>Device buffers of one step's sampling parameters, uploaded before any launch of the step.</summary>
-    private readonly record struct Draw(ulong Temperature, ulong TopK, ulong TopP, ulong Uniform, ulong Ids);
+    private readonly record struct Draw(ulong Temperature, ulong TopK, ulong TopP, ulong Uniform, ulong Ids, DeviceMasks Masks = default);
 
     private Draw UploadSampling(Batch batch, IReadOnlyList<SamplingOptions> sampling, IReadOnlyList<float> uniforms, string prefix = "") => new(
         Upload(prefix + "sample.t", sampling.Select(s => s.IsGreedy ? 0f : s.Temperature).ToArray()), // the kernel's greedy is T ≤ 0
@@ -260,9 +263,13 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         Upload(prefix + "sample.u", uniforms.Take(batch.Runs).ToArray()),
         _ops.Scratch.Get(prefix + "sample.ids", 4L * batch.Runs));
 
-    /// <summary>Final norm, LM head and the sampling kernel over the last row of each run: launches only.</summary>
-    private void Sample(Batch batch, Draw d) =>
-        _ops.Sample(Logits(batch, allRows: false), Config.VocabSize, d.Temperature, d.TopK, d.TopP, d.Uniform, d.Ids, batch.Runs);
+    /// <summary>Final norm, LM head, the grammar masks (if any) and the sampling kernel over the last row of each run: launches only.</summary>
+    private void Sample(Batch batch, Draw d)
+    {
+        ulong logits = Logits(batch, allRows: false);
+        if (d.Masks.Any) _ops.MaskLogits(logits, Config.VocabSize, d.Masks.Words, 2 * MaskWords, d.Masks.MaskOfRow, batch.Runs);
+        _ops.Sample(logits, Config.VocabSize, d.Temperature, d.TopK, d.TopP, d.Uniform, d.Ids, batch.Runs);
+    }
 
     // ---- the forward pass ----------------------------------------------------------------------------------------
 
@@ -555,7 +562,9 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
 
     private ulong Act(string name, long elements) => _ops.Scratch.Get(name, elements * _ops.ActBytes);
 
-    private ulong Upload<T>(string name, T[] values) where T : unmanaged
+    private ulong Upload<T>(string name, T[] values) where T : unmanaged => Upload(name, (ReadOnlySpan<T>)values);
+
+    private ulong Upload<T>(string name, ReadOnlySpan<T> values) where T : unmanaged
     {
         ulong p = _ops.Scratch.Get(name, Math.Max(1, values.Length) * (long)System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
         _ops.Device.Copy<T>(p, values);

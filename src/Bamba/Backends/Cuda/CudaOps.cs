@@ -484,6 +484,16 @@ public sealed partial class CudaOps : IDisposable
     public void Sample(ulong logits, int vocab, ulong temperature, ulong topK, ulong topP, ulong uniform, ulong output, int rows) =>
         Launch("sample_tokens", rows, SampleThreads, 0, logits, vocab, temperature, topK, topP, uniform, output);
 
+    /// <summary>
+    /// Sets to −∞ the logits [rows, vocab] of the ids a grammar forbids: <paramref name="masks"/> holds packed bit masks
+    /// of <paramref name="words"/> uint32 each, <paramref name="maskOfRow"/> (int32 [rows]) each row's mask or −1 for none.
+    /// </summary>
+    public void MaskLogits(ulong logits, int vocab, ulong masks, int words, ulong maskOfRow, int rows)
+    {
+        if (words * 32L < vocab) throw new ArgumentException($"a mask of {words} words does not cover {vocab} ids", nameof(words));
+        Launch("mask_logits", rows, 256, 0, logits, vocab, masks, words, maskOfRow);
+    }
+
     public void Dispose()
     {
         Scratch.Dispose();

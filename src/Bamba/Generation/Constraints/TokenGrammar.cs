@@ -56,8 +56,14 @@ public sealed class TokenConstraint
         {
             ulong word = mask[w];
             if (word == ulong.MaxValue) continue;
-            int end = Math.Min(logits.Length, (w + 1) * 64);
-            for (int id = w * 64; id < end; id++)
+            int start = w * 64, end = Math.Min(logits.Length, start + 64);
+            if (word == 0)
+            {
+                // Most words of a large vocabulary refuse all 64 ids: one vectorised fill instead of 64 bit tests.
+                if (start < end) logits[start..end].Fill(float.NegativeInfinity);
+                continue;
+            }
+            for (int id = start; id < end; id++)
                 if ((word >> (id & 63) & 1) == 0) logits[id] = float.NegativeInfinity;
         }
     }

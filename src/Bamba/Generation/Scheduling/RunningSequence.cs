@@ -66,9 +66,13 @@ internal sealed class RunningSequence
         ? new SequenceInput(Request.Prompt.AsMemory(Prefilled, NextChunkLength(chunk)))
         : new SequenceInput(new[] { _history[^1] });
 
-    /// <summary>Whether this sequence's next token can be picked by <paramref name="device"/> (no log-probabilities asked for).</summary>
+    /// <summary>Whether this sequence's next token can be picked by <paramref name="device"/> (no log-probabilities asked
+    /// for); a grammar's mask goes with it (<see cref="AllowedMask"/>).</summary>
     public bool SamplesOn(IDeviceSampling? device) =>
-        device is not null && _constraint is null && Request.Sampling.LogitBias is null && !Request.Logprobs && Request.TopLogprobs == 0 && device.CanSample(Request.Sampling);
+        device is not null && Request.Sampling.LogitBias is null && !Request.Logprobs && Request.TopLogprobs == 0 && device.CanSample(Request.Sampling);
+
+    /// <summary>The ids the grammar allows next as a bit mask, or null when the sequence is unconstrained.</summary>
+    public ulong[]? AllowedMask() => _constraint?.AllowedMask();
 
     public float NextUniform() => _sampler.NextUniform();
 

@@ -4,7 +4,8 @@ namespace Bamba.Generation.Scheduling;
 /// The runs of one scheduler step: one token for every decoding sequence, then prompt chunks while the step's
 /// token budget lasts (at least one chunk, so prefill always progresses). Prompt-scoring runs go through
 /// <see cref="ISequenceModel.StepAllLogits"/>, runs the model can sample on the device through
-/// <see cref="IDeviceSampling.StepAndSample"/>, the rest through one <see cref="ISequenceModel.Step"/> call.
+/// <see cref="IDeviceSampling.StepAndSample"/> (with the grammar masks of constrained ones), the rest through one
+/// <see cref="ISequenceModel.Step"/> call.
 /// </summary>
 internal sealed class StepPlan
 {
@@ -44,8 +45,9 @@ internal sealed class StepPlan
         var plain = Which(s => !s.NeedsAllLogits && !s.SamplesOn(device));
         if (onDevice.Length > 0)
         {
+            var masks = onDevice.Select(i => Sequences[i].AllowedMask()).ToArray();
             var ids = device!.StepAndSample(States(onDevice), InputsOf(onDevice), onDevice.Select(i => Sequences[i].Request.Sampling).ToArray(),
-                onDevice.Select(i => Sequences[i].NextUniform()).ToArray());
+                onDevice.Select(i => Sequences[i].NextUniform()).ToArray(), masks.Any(m => m is not null) ? masks : null);
             for (int j = 0; j < onDevice.Length; j++) outcomes[onDevice[j]] = new StepOutcome(null, ids[j]);
         }
         if (plain.Length > 0) Scatter(model.Step(States(plain), InputsOf(plain)), plain, outcomes);

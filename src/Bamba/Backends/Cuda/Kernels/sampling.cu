@@ -11,8 +11,28 @@ __device__ __forceinline__ unsigned order_key(float v) {
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
+// Kept by top-k and top-p, and not masked out: a −∞ logit has no mass, and the fallbacks that pick the last kept id
+// (when rounding puts u · total past every sum) must not land on it.
+__device__ __forceinline__ bool drawable(float v, unsigned threshold) {
+    return order_key(v) >= threshold && v > NEG_INF;
+}
+
 __device__ unsigned block_count(unsigned v) {
     return (unsigned)block_sum((float)v);
+}
+
+// A grammar's token mask, applied before sample_tokens: the logit of every id whose bit is clear becomes −∞, so no
+// rule of the sampler can pick it (it adds no mass and is never the maximum). masks holds one packed bit mask of
+// `words` uint32 per constrained row (bit i of word i / 32: id i allowed); mask_of_row[row] is the row's mask, or −1
+// for an unconstrained row, which is left as it is. One block per row.
+extern "C" __global__ void mask_logits(float* logits, int vocab, const unsigned* masks, int words, const int* mask_of_row) {
+    pdl_enter();
+    int m = mask_of_row[blockIdx.x];
+    if (m < 0) return;
+    float* l = logits + (long long)blockIdx.x * vocab;
+    const unsigned* bits = masks + (long long)m * words;
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x)
+        if (!((bits[i >> 5] >> (i & 31)) & 1u)) l[i] = NEG_INF;
 }
 
 extern "C" __global__ void sample_tokens(const float* logits, int vocab, const float* temperature, const int* top_k, const float* top_p,
@@ -74,7 +94,7 @@ extern "C" __global__ void sample_tokens(const float* logits, int vocab, const f
     int seg = (vocab + blockDim.x - 1) / blockDim.x, begin = min(vocab, tid * seg), end = min(vocab, begin + seg);
     float local = 0.f;
     int my_last = -1;
-    for (int i = begin; i < end; i++) { float v = l[i] / T; if (order_key(v) >= tp) { local += expf(v - mx); my_last = i; } }
+    for (int i = begin; i < end; i++) { float v = l[i] / T; if (drawable(v, tp)) { local += expf(v - mx); my_last = i; } }
     if (tid == 0) last_kept = -1;
     __syncthreads();
     if (my_last >= 0) atomicMax(&last_kept, my_last);
@@ -83,7 +103,7 @@ extern "C" __global__ void sample_tokens(const float* logits, int vocab, const f
     if (tid == 0) {
         prefix[0] = 0.f;
         for (int i = 1; i <= (int)blockDim.x; i++) prefix[i] += prefix[i - 1];
-        out[row] = last_kept; // only if rounding puts u · total past every segment
+        out[row] = last_kept >= 0 ? last_kept : 0; // only if rounding puts u · total past every segment, or all is masked (0, as greedy)
     }
     __syncthreads();
     float target = uniform[row] * prefix[blockDim.x];
@@ -92,7 +112,7 @@ extern "C" __global__ void sample_tokens(const float* logits, int vocab, const f
         int pick = my_last;
         for (int i = begin; i < end; i++) {
             float v = l[i] / T;
-            if (order_key(v) < tp) continue;
+            if (!drawable(v, tp)) continue;
             cum += expf(v - mx);
             if (cum > target) { pick = i; break; }
         }
