@@ -46,18 +46,22 @@ public class CudaTrainingTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Whole steps (forward, backward, clipping, AdamW) on the CPU and the GPU in fp32 give the same losses.</summary>
-    [Fact]
-    public void TrainingStepsInFp32FollowTheCpu()
+    /// <summary>Whole steps (forward, backward, clipping, AdamW) on the CPU and the GPU in fp32 give the same losses, in every family.</summary>
+    [Theory]
+    [InlineData("tiny-bamba")]
+    [InlineData("tiny-granite-moe-hybrid")]
+    [InlineData("tiny-granite-hybrid-dense-rope")]
+    [InlineData("tiny-nemotron-h")]
+    public void TrainingStepsInFp32FollowTheCpu(string modelName)
     {
-        var cpuSet = CudaGradientTests.LoadParameters("tiny-bamba");
+        var cpuSet = CudaGradientTests.LoadParameters(modelName);
         using var cpu = new CpuTrainingEngine(new TrainableModel(cpuSet), new AdamW(cpuSet, new AdamWOptions()));
-        using var gpu = CudaGradientTests.Engine(CudaGradientTests.LoadParameters("tiny-bamba"));
+        using var gpu = CudaGradientTests.Engine(CudaGradientTests.LoadParameters(modelName));
         var batch = Batch(gpu.Config.VocabSize, seed: 3);
         var cpuLosses = Steps(cpu, batch, 4, 1e-3f);
         var gpuLosses = Steps(gpu, batch, 4, 1e-3f);
-        output.WriteLine($"cpu losses  {string.Join(", ", cpuLosses.Select(l => l.ToString("F6")))}");
-        output.WriteLine($"cuda losses {string.Join(", ", gpuLosses.Select(l => l.ToString("F6")))}");
+        output.WriteLine($"{modelName} cpu losses  {string.Join(", ", cpuLosses.Select(l => l.ToString("F6")))}");
+        output.WriteLine($"{modelName} cuda losses {string.Join(", ", gpuLosses.Select(l => l.ToString("F6")))}");
         for (int i = 0; i < cpuLosses.Length; i++)
             Assert.True(Math.Abs(cpuLosses[i] - gpuLosses[i]) <= 1e-4 * cpuLosses[i], $"step {i}: cuda {gpuLosses[i]} vs cpu {cpuLosses[i]}");
     }
