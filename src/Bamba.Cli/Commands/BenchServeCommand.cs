@@ -203,8 +203,13 @@ internal sealed class BenchServeCommand : ICommand
                 stdout.WriteLine($"{t + 1,4}  {results[0].PromptTokensMean[t],13}  " + string.Join("  ", results.Select(r => $"{Ms(r.TtftMean[t]),14}/{Ms(r.TtftP50[t]),-16}")) +
                                  (results.Count == 2 ? $"  {results[0].TtftMean[t] / results[1].TtftMean[t],15:F3}" : ""));
             foreach (var r in results)
+            {
+                long prompt = r.CacheHitTokens + r.CacheMissTokens;
                 stdout.WriteLine($"{r.Label}: {r.OutputTokensPerSecond:F2} output tok/s over {r.WallSeconds:F1} s; prompt tokens from the cache {r.CacheHitTokens} of " +
-                                 $"{r.CacheHitTokens + r.CacheMissTokens} ({100.0 * r.CacheHitTokens / Math.Max(1, r.CacheHitTokens + r.CacheMissTokens):F1} %); failed conversations {r.Failed}");
+                                 $"{prompt} ({100.0 * r.CacheHitTokens / Math.Max(1, prompt):F1} %" +
+                                 (prompt > 0 ? $"; at most {100 * r.CacheableShare(prompt):F1} % could be: the rest appear for the first time" : "") +
+                                 $"); failed conversations {r.Failed}");
+            }
         }
         return results.Any(r => r.Failed > 0) ? 1 : 0;
     }

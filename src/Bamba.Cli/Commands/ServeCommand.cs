@@ -53,6 +53,7 @@ internal sealed class ServeCommand : ICommand
         new("max-context", "the longest sequence (prompt + max_tokens) a request may ask for", "T", "4096"),
         new("max-queue", "requests waiting for a slot; one more gets 429", "N", "256"),
         new("prefill-chunk", "prompt tokens one sequence feeds per step (chunked prefill); also the prefix cache's grid", "N", "256"),
+        new("max-step-tokens", "tokens one step feeds: a token per decoding sequence, then whole prompt chunks (more clears a burst of prompts sooner and lengthens the steps it shares)", "N", "max-batch + prefill-chunk"),
         new("prefix-cache-gb", "memory for the prefix cache (state snapshots and KV of earlier prompts and replies)", "GB", "CPU: 1/8 of memory, at most 8; GPU: 1/4 of free device memory"),
         Flag.Switch("no-prefix-cache", "turn the prefix cache off (every prompt is computed from its first token)"),
     ];
@@ -70,30 +71,31 @@ internal sealed class ServeCommand : ICommand
         };
         server.Validate(); // before the model loads
         var scheduling = Scheduling(args);
-        bool maxBatchGiven = args.Has("max-batch"), prefixGiven = args.Has("prefix-cache-gb");
+        bool maxBatchGiven = args.Has("max-batch"), prefixGiven = args.Has("prefix-cache-gb"), stepGiven = args.Has("max-step-tokens");
         string? name = args.String("served-model-name");
         string? chatTemplate = ModelOptions.ChatTemplateSource(args);
         var load = ModelOptions.ServingModel(args);
         args.EnsureAllUsed();
 
         var model = load();
-        using var engine = ServingEngine.ForModel(model, dir, SizedFor(model, scheduling, maxBatchGiven, prefixGiven, stdout), name, chatTemplate);
+        using var engine = ServingEngine.ForModel(model, dir, SizedFor(model, scheduling, maxBatchGiven, stepGiven, prefixGiven, stdout), name, chatTemplate);
         return RunAsync(engine, server, stdout).GetAwaiter().GetResult();
     }
 
     /// <summary>
-    /// On a GPU, the slots (unless --max-batch fixes them), the KV budget and (unless --prefix-cache-gb sets it) the prefix
-    /// cache's budget from the device memory left after the weights (<see cref="MemoryPlan"/>), printed; on the CPU, the
-    /// options as given.
+    /// On a GPU, the slots (unless --max-batch fixes them), the step's tokens (unless --max-step-tokens fixes them), the KV
+    /// budget and (unless --prefix-cache-gb sets it) the prefix cache's budget from the device memory left after the
+    /// weights (<see cref="MemoryPlan"/>), printed; on the CPU, the options as given.
     /// </summary>
-    private static SchedulerOptions SizedFor(ISequenceModel model, SchedulerOptions options, bool maxBatchGiven, bool prefixGiven, TextWriter stdout)
+    private static SchedulerOptions SizedFor(ISequenceModel model, SchedulerOptions options, bool maxBatchGiven, bool stepGiven, bool prefixGiven,
+        TextWriter stdout)
     {
         if (model is not IDeviceMemory device) return options;
         try
         {
             var memory = device.Memory();
             if (!prefixGiven && options.PrefixCacheBytes > 0) options = options with { PrefixCacheBytes = MemoryPlan.DefaultPrefixCacheBytes(memory) };
-            var plan = MemoryPlan.Size(memory, options, maxBatchGiven ? options.MaxBatch : null);
+            var plan = MemoryPlan.Size(memory, options, maxBatchGiven ? options.MaxBatch : null, stepGiven ? options.MaxStepTokens : null);
             stdout.WriteLine($"bamba serve: {device.DeviceName}: {plan.Summary()}");
             return plan.Options;
         }
@@ -114,7 +116,7 @@ internal sealed class ServeCommand : ICommand
             MaxContext = args.Int("max-context", 4096, 2),
             MaxQueue = args.Int("max-queue", 256, 0),
             PrefillChunk = chunk,
-            MaxStepTokens = (int)Math.Min(int.MaxValue, Math.Max(chunk, (long)maxBatch + chunk)),
+            MaxStepTokens = args.Has("max-step-tokens") ? args.Int("max-step-tokens", 0, 1) : (int)Math.Min(int.MaxValue, Math.Max(chunk, (long)maxBatch + chunk)),
             PrefixCacheBytes = PrefixCacheBytes(args),
         };
         options.Validate();

@@ -117,7 +117,7 @@ public sealed partial class HelpAndDocsTests
         {
             File.WriteAllText(file, script.Stdout);
             Assert.Equal("generate", Complete(file, "bamba gen").Trim());
-            Assert.Equal(["--max-batch", "--max-context", "--max-queue"], Complete(file, "bamba serve --model m --max").Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
+            Assert.Equal(["--max-batch", "--max-context", "--max-queue", "--max-step-tokens"], Complete(file, "bamba serve --model m --max").Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
         }
         finally { File.Delete(file); }
     }

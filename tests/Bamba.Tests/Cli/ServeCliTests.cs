@@ -14,6 +14,9 @@ public class ServeCliTests
         CliRunner.AssertUserError(CliRunner.Run("serve", "--model", "/no/such/dir"), "not found");
         CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--host", "example.org"), "--host");
         CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--max-batch", "0"), "--max-batch");
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--max-step-tokens", "0"), "--max-step-tokens");
+        CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--max-step-tokens", "100", "--prefill-chunk", "256"),
+            "max step tokens (100) must be ≥ the prefill chunk (256)");
         CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--device", "tpu"), "--device must be one of");
         CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--colour", "red"), "unknown flag --colour");
         CliRunner.AssertUserError(CliRunner.Run("serve", "--model", Tiny, "--log-level", "loud"), "--log-level must be one of");
@@ -60,5 +63,24 @@ public class ServeCliTests
         Assert.Equal(["1", "2"], rows.Skip(1).Select(c => c[1]));
         Assert.All(rows.Skip(1), c => Assert.Equal("0", c[8])); // failed
         Assert.DoesNotContain("\e", r.Stdout + r.Stderr);         // plain when redirected
+    }
+
+    /// <summary>
+    /// The multi-turn replay runs with and without the cache; the cached run serves some of the prompt from the cache, never
+    /// more than the tokens that an earlier request held (its reported ceiling), and the uncached run none.
+    /// </summary>
+    [Fact]
+    public void BenchServeMultiTurnReportsTheCacheAgainstItsCeiling()
+    {
+        var r = CliRunner.Run("bench-serve", "--model", Tiny, "--workload", "multiturn", "--conversations", "2", "--turns", "3",
+            "--prompt-tokens", "40", "--user-tokens", "8-12", "--max-tokens", "4", "--prefill-chunk", "16", "--format", "json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var runs = r.Stdout.Trim().Split('\n').Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(["prefix cache", "no cache"], runs.Select(x => x.GetProperty("Label").GetString()));
+        long Hit(int i) => runs[i].GetProperty("CacheHitTokens").GetInt64();
+        long prompt = Hit(0) + runs[0].GetProperty("CacheMissTokens").GetInt64(), fresh = runs[0].GetProperty("NewTokens").GetInt64();
+        Assert.InRange(fresh, 40 + 2 * 3 * 8, 40 + 2 * 3 * 12); // the system prompt once and every user message
+        Assert.InRange(Hit(0), 1, prompt - fresh);
+        Assert.Equal(0, Hit(1));
     }
 }

@@ -48,6 +48,16 @@ public class MemoryPlanTests
         Assert.True((long)(o.MaxBatch + 1) * o.StateBlocks + 256 > o.TotalKvBlocks);
     }
 
+    /// <summary>--max-step-tokens fixes the step whatever the slots, and the step's working memory is sized for it.</summary>
+    [Fact]
+    public void AnExplicitStepSizeIsKeptAndItsWorkingMemoryCounted()
+    {
+        var plan = MemoryPlan.Size(Device(58 * Gib), Serve, maxStepTokens: 2048);
+        Assert.Equal(2048, plan.Options.MaxStepTokens);
+        Assert.Equal(200_000L * 2048 + 256 * Mib, plan.WorkingBytes);
+        Assert.Equal(2048, MemoryPlan.Size(Device(58 * Gib), Serve, maxBatch: 40, maxStepTokens: 2048).Options.MaxStepTokens);
+    }
+
     [Fact]
     public void AnExplicitMaxBatchWinsWhenItFits()
     {

@@ -28,6 +28,8 @@ public sealed record MemoryPlan
     public required long WorkingBytes { get; init; }
     public required long StateBytes { get; init; }
     public required long KvBytesPerToken { get; init; }
+    /// <summary>The step's token budget when the user fixed it (serve's --max-step-tokens); null: the slots plus one chunk.</summary>
+    public int? FixedStepTokens { get; init; }
 
     /// <summary>Bytes the budget covers: free memory less the step's working memory and the prefix cache's budget.</summary>
     public long BudgetBytes => FreeBytes - WorkingBytes - Options.PrefixCacheBytes;
@@ -42,47 +44,49 @@ public sealed record MemoryPlan
 
     /// <summary>
     /// Sizes <paramref name="options"/> (all but its slots and blocks as given) for <paramref name="memory"/>;
-    /// <paramref name="maxBatch"/>, when given, fixes the slots. Throws when not one sequence of the longest context fits,
+    /// <paramref name="maxBatch"/>, when given, fixes the slots; <paramref name="maxStepTokens"/>, when given, the tokens of
+    /// a step (otherwise the slots plus one prefill chunk). Throws when not one sequence of the longest context fits,
     /// or when the slots asked for do not fit.
     /// </summary>
-    public static MemoryPlan Size(DeviceMemory memory, SchedulerOptions options, int? maxBatch = null)
+    public static MemoryPlan Size(DeviceMemory memory, SchedulerOptions options, int? maxBatch = null, int? maxStepTokens = null)
     {
-        int most = MostSlots(memory, options, Math.Max(maxBatch ?? 0, MaxSlots));
+        int most = MostSlots(memory, options, Math.Max(maxBatch ?? 0, MaxSlots), maxStepTokens);
         if (most == 0)
         {
-            var one = For(memory, options, 1);
+            var one = For(memory, options, 1, maxStepTokens);
             throw new BambaException($"not one sequence of {options.MaxContext} tokens fits in GPU memory: {one.Describe(1)} > {one.Left()}; lower --max-context");
         }
         if (maxBatch > most)
         {
-            var asked = For(memory, options, maxBatch.Value);
+            var asked = For(memory, options, maxBatch.Value, maxStepTokens);
             throw new BambaException($"--max-batch {maxBatch} does not fit in GPU memory: {asked.Describe(maxBatch.Value)} > {asked.Left()}; at most {most} fit");
         }
         int slots = maxBatch ?? Math.Min(MaxSlots, most);
-        var plan = For(memory, options, slots);
+        var plan = For(memory, options, slots, maxStepTokens);
         return plan with { Options = plan.Sized(slots) };
     }
 
     /// <summary>
     /// The most slots, up to <paramref name="limit"/>, whose states fit beside one longest-context sequence and the working
-    /// memory of their own largest step (which grows with them: MaxStepTokens = slots + chunk); by bisection, as more
-    /// slots never leave room for more.
+    /// memory of their own largest step (which grows with them unless fixed: MaxStepTokens = slots + chunk); by bisection,
+    /// as more slots never leave room for more.
     /// </summary>
-    private static int MostSlots(DeviceMemory memory, SchedulerOptions options, int limit)
+    private static int MostSlots(DeviceMemory memory, SchedulerOptions options, int limit, int? stepTokens)
     {
         int low = 0, high = limit;
         while (low < high)
         {
             int mid = low + (high - low + 1) / 2;
-            if (For(memory, options, mid).SlotsThatFit() >= mid) low = mid;
+            if (For(memory, options, mid, stepTokens).SlotsThatFit() >= mid) low = mid;
             else high = mid - 1;
         }
         return low;
     }
 
-    private static MemoryPlan For(DeviceMemory memory, SchedulerOptions options, int slots) => new()
+    private static MemoryPlan For(DeviceMemory memory, SchedulerOptions options, int slots, int? stepTokens) => new()
     {
-        Options = options, FreeBytes = memory.FreeBytes, WorkingBytes = memory.StepWorkingBytes((int)Math.Min(int.MaxValue, (long)slots + options.PrefillChunk)),
+        Options = options, FreeBytes = memory.FreeBytes, FixedStepTokens = stepTokens,
+        WorkingBytes = memory.StepWorkingBytes(stepTokens ?? (int)Math.Min(int.MaxValue, (long)slots + options.PrefillChunk)),
         StateBytes = memory.StateBytes, KvBytesPerToken = memory.KvBytesPerToken,
     };
 
@@ -104,7 +108,7 @@ public sealed record MemoryPlan
     /// <summary>The options with these slots, the step's token budget for them and (with attention) the byte budget in blocks.</summary>
     private SchedulerOptions Sized(int slots)
     {
-        var sized = Options with { MaxBatch = slots, MaxStepTokens = Math.Max(Options.PrefillChunk, slots + Options.PrefillChunk) };
+        var sized = Options with { MaxBatch = slots, MaxStepTokens = FixedStepTokens ?? Math.Max(Options.PrefillChunk, slots + Options.PrefillChunk) };
         // Without attention there is no KV to budget: the slots alone bound the memory, and the default blocks never bind.
         return BlockBytes == 0
             ? sized with { KvBlocks = null, StateBlocks = 0 }
