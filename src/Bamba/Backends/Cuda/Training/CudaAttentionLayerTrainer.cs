@@ -8,7 +8,7 @@ namespace Bamba.Backends.Cuda.Training;
 /// and the config's scale: each packed sequence attends only to itself, positions from 0. RoPE's transpose (rotation
 /// by −angle) is RoPE with negated frequencies.
 /// </summary>
-internal sealed class CudaAttentionLayerTrainer(TrainContext t, int layer, ulong invFreq, ulong negInvFreq)
+internal sealed class CudaAttentionLayerTrainer(TrainContext t, int layer, ulong invFreq, ulong negInvFreq) : ISublayer<CudaBatch, ulong>
 {
     private ParameterSlice Q => t.Weight(TensorRole.AttentionQ, layer);
     private ParameterSlice K => t.Weight(TensorRole.AttentionK, layer);
@@ -18,6 +18,9 @@ internal sealed class CudaAttentionLayerTrainer(TrainContext t, int layer, ulong
     private CudaTrainOps.AttentionShape Shape => new(C.NumAttentionHeads, C.NumKeyValueHeads, C.HeadDim, C.AttentionScale is double s ? (float)s : null);
 
     public sealed record Tape(ulong Input, ulong Q, ulong K, ulong V, ulong Attended, ulong Lse);
+
+    object ISublayer<CudaBatch, ulong>.Forward(CudaBatch batch, ulong input, ulong output) => Forward(batch, input, output);
+    ulong ISublayer<CudaBatch, ulong>.Backward(CudaBatch batch, object tape, ulong dOutput) => Backward(batch, (Tape)tape, dOutput);
 
     public Tape Forward(CudaBatch batch, ulong input, ulong output)
     {

@@ -5,7 +5,7 @@ using Bamba.Training;
 namespace Bamba.Backends.Cuda.Training;
 
 /// <summary>A layer's feed-forward on the GPU (the CPU twin: Training.FeedForwardTrainer): routed experts, the dense (or shared) MLP, or both added.</summary>
-internal sealed class CudaFeedForwardTrainer
+internal sealed class CudaFeedForwardTrainer : ISublayer<CudaBatch, ulong>
 {
     private readonly TrainContext _t;
     private readonly CudaExpertsTrainer? _experts;
@@ -31,6 +31,9 @@ internal sealed class CudaFeedForwardTrainer
     }
 
     public sealed record Tape(CudaExpertsTrainer.Tape? Experts, CudaMlpTrainer.Tape? Mlp);
+
+    object ISublayer<CudaBatch, ulong>.Forward(CudaBatch batch, ulong input, ulong output) => Forward(batch.Rows, input, output);
+    ulong ISublayer<CudaBatch, ulong>.Backward(CudaBatch batch, object tape, ulong dOutput) => Backward(batch.Rows, (Tape)tape, dOutput);
 
     public Tape Forward(int rows, ulong input, ulong output)
     {

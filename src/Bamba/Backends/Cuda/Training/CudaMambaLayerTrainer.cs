@@ -1,4 +1,5 @@
 using Bamba.Architectures;
+using Bamba.Training;
 
 namespace Bamba.Backends.Cuda.Training;
 
@@ -7,7 +8,7 @@ namespace Bamba.Backends.Cuda.Training;
 /// scan run per sequence from a zero state, the gated norm and out_proj, keeping what the backward needs; the backward
 /// goes through the sequential scan gradient.
 /// </summary>
-internal sealed class CudaMambaLayerTrainer(TrainContext t, int layer)
+internal sealed class CudaMambaLayerTrainer(TrainContext t, int layer) : ISublayer<CudaBatch, ulong>
 {
     private Configuration.BambaConfig C => t.Config;
     private CudaOps.SsdShape Shape => new(C.MambaNHeads, C.MambaDHead, C.MambaNGroups, C.MambaDState, C.MambaChunkSize);
@@ -19,6 +20,9 @@ internal sealed class CudaMambaLayerTrainer(TrainContext t, int layer)
 
     /// <summary>Device buffers of one forward: input, in_proj output, conv output before and after SiLU, dt, A, scan output, normed gate.</summary>
     public sealed record Tape(ulong Input, ulong Proj, ulong XbcPre, ulong Xbc, ulong Dt, ulong A, ulong Y, ulong Normed);
+
+    object ISublayer<CudaBatch, ulong>.Forward(CudaBatch batch, ulong input, ulong output) => Forward(batch, input, output);
+    ulong ISublayer<CudaBatch, ulong>.Backward(CudaBatch batch, object tape, ulong dOutput) => Backward(batch, (Tape)tape, dOutput);
 
     public Tape Forward(CudaBatch batch, ulong input, ulong output)
     {

@@ -15,7 +15,7 @@ public sealed class CudaTrainableModel : IDisposable
     private readonly CudaTrainOps _ops;
     private readonly DeviceScratch _scratch;
     private readonly TrainContext _t;
-    private readonly CudaLayerTrainer[] _layers;
+    private readonly TrainingLayer<CudaBatch, ulong>[] _layers;
     private readonly DeviceBuffer _invFreq, _negInvFreq;
 
     /// <param name="lora">A LoRA run's adapters beside the frozen <paramref name="parameters"/>, or null to train the model itself.</param>
@@ -32,7 +32,7 @@ public sealed class CudaTrainableModel : IDisposable
         if (freqs.Length == 0) freqs = [0f];
         _invFreq = ops.Device.Upload<float>(freqs);
         _negInvFreq = ops.Device.Upload<float>(freqs.Select(f => -f).ToArray());
-        _layers = Enumerable.Range(0, c.NumHiddenLayers).Select(i => new CudaLayerTrainer(_t, i, _invFreq.Pointer, _negInvFreq.Pointer)).ToArray();
+        _layers = Enumerable.Range(0, c.NumHiddenLayers).Select(i => CudaLayerOps.Layer(_t, i, _invFreq.Pointer, _negInvFreq.Pointer)).ToArray();
     }
 
     /// <summary>
@@ -71,13 +71,13 @@ public sealed class CudaTrainableModel : IDisposable
         return Loss(b, logits, 0f, 0f);
     }
 
-    private (ulong X, CudaLayerTrainer.Tape[] Tapes, ulong Normed, ulong Logits) Forward(CudaBatch b)
+    private (ulong X, TrainingLayer<CudaBatch, ulong>.Tape[] Tapes, ulong Normed, ulong Logits) Forward(CudaBatch b)
     {
         int rows = b.Rows, h = Config.HiddenSize;
         ulong x = _t.Buffer("model.x", (long)rows * h), normed = _t.Buffer("model.normed", (long)rows * h);
         ulong logits = _t.Buffer("model.logits", (long)rows * Config.VocabSize);
         _t.Kernels.Embedding(b.Tokens, _t.Value(TensorRole.Embedding), x, rows, h, (float)Config.EmbeddingMultiplier);
-        var tapes = _layers.Select(layer => layer.Forward(b, x)).ToArray();
+        var tapes = _layers.Select(layer => layer.Forward(b, rows, x)).ToArray();
         _t.Kernels.RmsNorm(x, _t.Value(TensorRole.FinalNorm), normed, rows, h, _t.Eps);
         _t.Gemm.Forward(normed, Set.Head.Whole, logits, rows, Config.VocabSize, h);
         ScaleLogits(logits, rows);
@@ -100,7 +100,7 @@ public sealed class CudaTrainableModel : IDisposable
         return new LossSums(ceSum, b.TargetCount, zSum, b.Rows);
     }
 
-    private void Backward(CudaBatch b, ulong x, CudaLayerTrainer.Tape[] tapes, ulong normed, ulong dLogits)
+    private void Backward(CudaBatch b, ulong x, TrainingLayer<CudaBatch, ulong>.Tape[] tapes, ulong normed, ulong dLogits)
     {
         int rows = b.Rows, h = Config.HiddenSize, v = Config.VocabSize;
         var head = Set.Head.Whole;
@@ -110,7 +110,7 @@ public sealed class CudaTrainableModel : IDisposable
         _t.Gemm.InputGrad(dLogits, head, dNormed, rows, v, h, accumulate: false);
         _ops.Device.Clear(dx, 4L * rows * h);
         _t.RmsNormBackward(x, Set[TensorRole.FinalNorm], dNormed, dx, rows, h);
-        for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(b, tapes[i], dx);
+        for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(b, rows, tapes[i], dx);
         if (Parameters.Frozen) return;
         if (Config.EmbeddingMultiplier != 1.0) _ops.Scale(dx, (long)rows * h, (float)Config.EmbeddingMultiplier);
         _ops.EmbeddingBackward(b.Tokens, dx, rows, h, _t.Grad(TensorRole.Embedding));
