@@ -42,7 +42,7 @@ public sealed class CudaTrainableModel : IDisposable
     /// </summary>
     internal static void EnsureSupported(ParameterSet set, Bamba.Training.Lora.LoraSet? lora)
     {
-        var fused = set.Tensors.All.Where(t => t.Role == Architectures.TensorRole.MlpGateUp).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var fused = set.Tensors.All.Where(t => t.Role == TensorRole.MlpGateUp).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         if (lora?.Adapters.FirstOrDefault(a => fused.Contains(a.Base.Name)) is { } adapter)
             throw new BambaException($"training on the GPU does not support a LoRA adapter on a fused gate|up matrix yet ({adapter.Base.Name}); " +
                 "train with --device cpu, or leave gate_up out of --lora-targets");
