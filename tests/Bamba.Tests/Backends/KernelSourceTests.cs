@@ -21,7 +21,7 @@ public class KernelSourceTests
 
         var expected = all.Where(k => !k.StartsWith("train_", StringComparison.Ordinal) && !weightWriters.Contains(k)).Order();
         Assert.Equal(expected, kernels.WaitFirst.Concat(kernels.WeightsFirst).Order());
-        Assert.Equal(["gemv_bf16", "gemv_swiglu_bf16"], kernels.WeightsFirst.Order());
+        Assert.Equal(["gemv_bf16", "gemv_f8", "gemv_swiglu_bf16"], kernels.WeightsFirst.Order());
     }
 
     [Fact]

@@ -392,7 +392,8 @@ public sealed class CudaOps : IDisposable
                 xd = Scratch.Get("gemv.xd", 4L * n * (w.Cols / DeviceMatrix.Unit));
                 Launch("quantize_rows_q8", Blocks((long)n * (w.Cols / DeviceMatrix.Unit), Block / 32), Block, 0, x, xq, xd, n, w.Cols);
             }
-            int split = GemvSplit(w.Cols, GemvWarps);
+            // FP8 rows are one byte a value: half the bf16 GEMV's k gives each warp the same 2 KiB to stream.
+            int split = GemvSplit(w.Format == DType.F8_E4M3 ? w.Cols / 2 : w.Cols, GemvWarps);
             Launch($"gemv_{DeviceMatrix.KernelName(w.Format)}", Blocks((long)w.Rows * split, GemvWarps), 32 * GemvWarps, 0,
                 x, xq, xd, w.Data, w.RowScales, y, n, w.Rows, w.Cols, split);
             return;

@@ -1,6 +1,7 @@
 // Quantized weights on the device: llama.cpp's block formats (GGUF) and FP8 E4M3 with one scale per row
-// (compressed-tensors), kept in their stored bytes. Decode streams them through a GEMV that decodes eight values at a
-// time in registers; longer products dequantize the matrix into the activation type and take cuBLASLt. The values
+// (compressed-tensors), kept in their stored bytes. Decode streams them through a GEMV that decodes them in registers
+// (block formats 32 values a unit, FP8 16 a load); longer products dequantize the matrix into the activation type and
+// take cuBLASLt. The values
 // are the CPU's (Bamba.Weights.Quants.*.Dequantize) bit for bit: the same products in the same order, with the
 // rounding explicit (__fmul_rn, __fsub_rn), so no multiply-add is contracted where the CPU rounds twice.
 // Format codes follow Bamba.Weights.DType: Q8_0 = 4, Q4_0 = 5, Q4_K = 6, Q5_K = 7, Q6_K = 8, F8_E4M3 = 9.
@@ -19,12 +20,17 @@ __device__ __forceinline__ float half_bits(unsigned short h) {
     return f;
 }
 
-// float8_e4m3fn's value (never NaN in a weight): exponent and mantissa moved into a float32's bit positions and
-// rebiased by 2^120 for normals; the subnormals are m·2^-9.
-__device__ __forceinline__ float f8_to_f(unsigned b) {
-    unsigned e = (b >> 3) & 15u, m = b & 7u;
-    float v = e ? __uint_as_float(((b & 0x7fu) << 20) + (120u << 23)) : __fmul_rn((float)m, 0.001953125f);
-    return (b & 0x80u) ? -v : v;
+// Four float8_e4m3fn bytes of a word as floats times 2^-8, exactly, subnormals included (a weight is never NaN): each
+// pair of bytes goes into the high bytes of an f16 pair, where the sign stays and exponent|mantissa move down one bit
+// into f16's fields (e4m3's exponent bias is 7, f16's 15: hence 2^-8), then each half widens. The integer work is
+// shared by two values and no byte goes through an int-to-float conversion: the decode GEMV's inner loop.
+__device__ __forceinline__ void f8x4_scaled(unsigned word, float* v) {
+    for (int pair = 0; pair < 2; pair++) {
+        unsigned t = __byte_perm(word, 0u, pair ? 0x3424u : 0x1404u);
+        unsigned h = ((t >> 1) & 0x3F803F80u) | (t & 0x80008000u);
+        v[2 * pair] = half_bits((unsigned short)(h & 0xffffu));
+        v[2 * pair + 1] = half_bits((unsigned short)(h >> 16));
+    }
 }
 
 // Q4_K/Q5_K's 6-bit scale and minimum of sub-block j (ggml's get_scale_min_k4).
@@ -63,7 +69,8 @@ __device__ __forceinline__ void q_unit(const u8* __restrict__ row, int u, float 
     if (F == QF_F8) {
         uint4 a = __ldg((const uint4*)(row + u * 32)), b = __ldg((const uint4*)(row + u * 32 + 16));
         unsigned words[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-        for (int i = 0; i < 32; i++) w[i] = __fmul_rn(f8_to_f((words[i >> 2] >> (8 * (i & 3))) & 0xffu), scale);
+        for (int i = 0; i < 8; i++) f8x4_scaled(words[i], w + 4 * i);
+        for (int i = 0; i < 32; i++) w[i] = __fmul_rn(w[i] * 256.f, scale); // × 256 is exact
         for (int r = 0; r < 4; r++) koff[r] = u * 32 + 8 * r;
     } else if (F == QF_Q8_0) {
         const u8* b = row + u * 34;
@@ -253,42 +260,44 @@ __device__ __forceinline__ void q_gemv_warp_int(const signed char* xq, const flo
     }
 }
 
-// An FP8 E4M3 byte's magnitude-and-sign value without an int-to-float conversion (the GEMV's inner loop): the
-// exponent and mantissa moved into a float32 and rebiased by 2^120; a subnormal m·2^-9 is twice (1 + m/8)·2^-7 less
-// 2^-6. The row scale is applied to the whole sum, not to each value.
-__device__ __forceinline__ float f8_fast(unsigned b) {
-    unsigned mag = b & 0x7fu;
-    float f = __uint_as_float((mag << 20) + (120u << 23));
-    f = mag >= 8u ? f : fmaf(2.f, f, -0.015625f);
-    return __uint_as_float(__float_as_uint(f) | ((b & 0x80u) << 24));
-}
-
-// One warp's share of an FP8 weight row against the activation rows (float32 products, the row scale at the end).
+// One warp's share of an FP8 weight row against the activation rows, in gemv_bf16's pattern: each lane streams 16
+// weight bytes a load with four loads in flight, products in float32 on the values × 2^-8 (f8x4_scaled), the row
+// scale × 256 applied to the sum. The weights' first lines are asked of L2 before the wait for the previous kernel.
+// Needs k % 16 == 0.
 __device__ __forceinline__ void f8_gemv_warp(const act_t* x, const u8* w, const float* scales, int row, int k, int rows,
                                              int piece, int split, float (*partial)[GEMV_MAX_ROWS]) {
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, units = k / 32;
-    int share = (units + split - 1) / split, u_begin = piece * share, u_end = min(units, u_begin + share);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int share = (k / 16 + split - 1) / split * 16, k_begin = piece * share, k_end = min(k, k_begin + share);
+    const u8* wr = w + (long long)row * k;
+    if (row >= 0 && k_begin + lane * 128 < k_end) asm volatile("prefetch.global.L2 [%0];" :: "l"(wr + k_begin + lane * 128));
+    pdl_enter();
     float acc[GEMV_MAX_ROWS];
     for (int r = 0; r < GEMV_MAX_ROWS; r++) acc[r] = 0.f;
     if (row >= 0) {
-        const u8* wr = w + (long long)row * k;
-        for (int u = u_begin + lane; u < u_end; u += 32) {
-            uint4 a = __ldg((const uint4*)(wr + u * 32)), c = __ldg((const uint4*)(wr + u * 32 + 16));
-            unsigned words[8] = {a.x, a.y, a.z, a.w, c.x, c.y, c.z, c.w};
-            float wf[32];
-            for (int i = 0; i < 32; i++) wf[i] = f8_fast((words[i >> 2] >> (8 * (i & 3))) & 0xffu);
-            for (int r = 0; r < GEMV_MAX_ROWS; r++) {
-                if (r >= rows) break;
-                float s = 0.f;
-                for (int run = 0; run < 4; run++) {
-                    float xv[8];
-                    load8(x + (long long)r * k + u * 32 + 8 * run, xv);
-                    for (int i = 0; i < 8; i++) s += wf[8 * run + i] * xv[i];
+        for (int base = k_begin + lane * 16; base < k_end; base += 4 * 32 * 16) {
+            uint4 wv[4];
+            for (int u = 0; u < 4; u++) {
+                int k0 = base + u * 32 * 16;
+                if (k0 < k_end) wv[u] = __ldg((const uint4*)(wr + k0));
+                else { wv[u].x = 0u; wv[u].y = 0u; wv[u].z = 0u; wv[u].w = 0u; }
+            }
+            for (int u = 0; u < 4; u++) {
+                int k0 = base + u * 32 * 16;
+                if (k0 >= k_end) break;
+                float wf[16];
+                f8x4_scaled(wv[u].x, wf); f8x4_scaled(wv[u].y, wf + 4); f8x4_scaled(wv[u].z, wf + 8); f8x4_scaled(wv[u].w, wf + 12);
+                for (int r = 0; r < GEMV_MAX_ROWS; r++) {
+                    if (r >= rows) break;
+                    float xv[8], s = 0.f;
+                    load8(x + (long long)r * k + k0, xv);
+                    for (int i = 0; i < 8; i++) s += wf[i] * xv[i];
+                    load8(x + (long long)r * k + k0 + 8, xv);
+                    for (int i = 0; i < 8; i++) s += wf[8 + i] * xv[i];
+                    acc[r] += s;
                 }
-                acc[r] += s;
             }
         }
-        float scale = scales[row];
+        float scale = scales[row] * 256.f;
         for (int r = 0; r < GEMV_MAX_ROWS; r++) acc[r] *= scale;
     }
     for (int r = 0; r < GEMV_MAX_ROWS; r++) {
@@ -383,7 +392,7 @@ extern "C" __global__ void dequant_f32_q6_k(const u8* w, const float* scales, fl
 
 extern "C" __global__ void gemv_f8(const act_t* x, const signed char* xq, const float* xd, const u8* w, const float* scales, act_t* y,
                                    int rows, int m, int k, int split) {
-    pdl_enter();
+    PDL_WEIGHTS_FIRST;
     q_gemv<QF_F8>(x, xq, xd, w, scales, y, rows, m, k, split);
 }
 extern "C" __global__ void dequant_act_f8(const u8* w, const float* scales, act_t* dst, int rows, int cols) {
