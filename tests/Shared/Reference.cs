@@ -32,6 +32,28 @@ public sealed class Reference : IDisposable
         return Enumerable.Range(0, b).Select(i => flat.Skip(i * n).Take(n).Select(v => (int)v).ToArray()).ToArray();
     }
 
+    /// <summary>
+    /// The reference gradient of a checkpoint tensor. transformers names gradients after its modules in memory, which
+    /// for the newer families differ from the checkpoint's keys: Nemotron-H's <c>backbone.</c> is <c>model.</c> and its
+    /// per-expert matrices are one stacked parameter; Granite's stacked experts and router have new names.
+    /// </summary>
+    public float[] Gradient(string name)
+    {
+        string key = "grad." + name;
+        if (Has(key)) return Floats(key);
+        key = "grad." + System.Text.RegularExpressions.Regex.Replace(name, "^backbone\\.", "model.")
+            .Replace("block_sparse_moe.input_linear.weight", "block_sparse_moe.experts.gate_up_proj")
+            .Replace("block_sparse_moe.output_linear.weight", "block_sparse_moe.experts.down_proj")
+            .Replace("router.layer.weight", "router.weight");
+        if (Has(key)) return Floats(key);
+        var expert = System.Text.RegularExpressions.Regex.Match(key, "^(.*\\.experts)\\.(\\d+)\\.(up_proj|down_proj)\\.weight$");
+        Assert.True(expert.Success && Has($"{expert.Groups[1]}.{expert.Groups[3]}"), $"reference has no gradient for {name}");
+        var stacked = Floats($"{expert.Groups[1]}.{expert.Groups[3]}");
+        int experts = (int)Tensor($"{expert.Groups[1]}.{expert.Groups[3]}").Shape[0], e = int.Parse(expert.Groups[2].Value);
+        int size = stacked.Length / experts;
+        return stacked.AsSpan(e * size, size).ToArray();
+    }
+
     public static int[] Ints(JsonElement e) => e.EnumerateArray().Select(x => x.GetInt32()).ToArray();
 
     public void Dispose() => _file.Dispose();

@@ -9,7 +9,7 @@ namespace Bamba.Training;
 /// Grouped-query attention with partial RoPE for training: the forward of <see cref="Modeling.AttentionMixer"/>
 /// (each sequence attends only to itself, positions from 0) keeping q, k, v and the attended values, and its backward.
 /// </summary>
-internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int layer, Rope rope, LoraSet? lora)
+internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int layer, Rope rope, LoraSet? lora) : ISublayer<TrainingBatch, float[]>
 {
     private readonly Parameter _q = set[TensorRole.AttentionQ, layer];
     private readonly Parameter _k = set[TensorRole.AttentionK, layer];
@@ -20,6 +20,9 @@ internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int
     private readonly AttentionKernel.Shape _shape = Modeling.AttentionMixer.Shape(c);
 
     public sealed record Tape(float[] Input, float[] Q, float[] K, float[] V, float[] Attended);
+
+    object ISublayer<TrainingBatch, float[]>.Forward(TrainingBatch batch, float[] input, float[] output) => Forward(batch, input, output);
+    float[] ISublayer<TrainingBatch, float[]>.Backward(TrainingBatch batch, object tape, float[] dOutput) => Backward(batch, (Tape)tape, dOutput);
 
     public Tape Forward(TrainingBatch batch, float[] input, float[] output)
     {

@@ -6,7 +6,7 @@ using Bamba.Training.Lora;
 namespace Bamba.Training;
 
 /// <summary>A layer's feed-forward for training: routed experts, the dense (or shared) MLP, or both added.</summary>
-internal sealed class FeedForwardTrainer
+internal sealed class FeedForwardTrainer : ISublayer<TrainingBatch, float[]>
 {
     private readonly ExpertsTrainer? _experts;
     private readonly MlpTrainer? _mlp;
@@ -29,6 +29,9 @@ internal sealed class FeedForwardTrainer
     }
 
     public sealed record Tape(ExpertsTrainer.Tape? Experts, MlpTrainer.Tape? Mlp);
+
+    object ISublayer<TrainingBatch, float[]>.Forward(TrainingBatch batch, float[] input, float[] output) => Forward(batch.Rows, input, output);
+    float[] ISublayer<TrainingBatch, float[]>.Backward(TrainingBatch batch, object tape, float[] dOutput) => Backward(batch.Rows, (Tape)tape, dOutput);
 
     public Tape Forward(int rows, float[] input, float[] output)
     {

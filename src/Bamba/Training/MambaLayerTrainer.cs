@@ -9,7 +9,7 @@ namespace Bamba.Training;
 /// The Mamba-2 mixer for training: the forward of <see cref="Modeling.MambaMixer"/> (same ops, each sequence from a
 /// zero conv window and state) keeping what the backward needs, and the backward itself.
 /// </summary>
-internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int layer, LoraSet? lora)
+internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int layer, LoraSet? lora) : ISublayer<TrainingBatch, float[]>
 {
     private readonly Parameter _inProj = set[TensorRole.MambaInProj, layer];
     private readonly Parameter? _inBias = set.Find(TensorRole.MambaInProjBias, layer);
@@ -25,6 +25,9 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
 
     /// <summary>Activations of one forward: the input, in_proj output, conv output before and after SiLU, dt, the scan output and the normed gate.</summary>
     public sealed record Tape(float[] Input, float[] Proj, float[] XbcPre, float[] Xbc, float[] Dt, float[] Y, float[] Normed);
+
+    object ISublayer<TrainingBatch, float[]>.Forward(TrainingBatch batch, float[] input, float[] output) => Forward(batch, input, output);
+    float[] ISublayer<TrainingBatch, float[]>.Backward(TrainingBatch batch, object tape, float[] dOutput) => Backward(batch, (Tape)tape, dOutput);
 
     /// <summary>The gated norm's group: the full d_inner for Bamba and Granite, d_inner / n_groups for Nemotron-H.</summary>
     private int NormGroupSize => c.MambaNormGroupSize;

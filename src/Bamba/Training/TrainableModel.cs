@@ -12,7 +12,7 @@ namespace Bamba.Training;
 /// </summary>
 public sealed class TrainableModel
 {
-    private readonly Layer[] _layers;
+    private readonly TrainingLayer<TrainingBatch, float[]>[] _layers;
 
     /// <summary>The model over <paramref name="parameters"/>; with <paramref name="lora"/>, the base is frozen and the adapters train.</summary>
     public TrainableModel(ParameterSet parameters, LoraSet? lora = null)
@@ -22,7 +22,7 @@ public sealed class TrainableModel
         Config = parameters.Config;
         // Same RoPE frequencies as the inference model (bf16-rounded for a bf16 checkpoint, as transformers has them).
         var rope = new Rope(Config.RopeTheta, Config.RotaryDim, Config.Dtype == "bfloat16");
-        _layers = Enumerable.Range(0, Config.NumHiddenLayers).Select(i => new Layer(Config, parameters, i, rope, lora)).ToArray();
+        _layers = Enumerable.Range(0, Config.NumHiddenLayers).Select(i => CpuLayerOps.Layer(Config, parameters, i, rope, lora)).ToArray();
     }
 
     public BambaConfig Config { get; }
@@ -66,12 +66,12 @@ public sealed class TrainableModel
         return sums.Loss(Config.ZLossCoefficient);
     }
 
-    private (float[] X, Layer.Tape[] Tapes, float[] Normed, float[] Logits) Forward(TrainingBatch batch)
+    private (float[] X, TrainingLayer<TrainingBatch, float[]>.Tape[] Tapes, float[] Normed, float[] Logits) Forward(TrainingBatch batch)
     {
         int rows = batch.Rows, h = Config.HiddenSize;
         var x = Embed(batch.Tokens);
-        var tapes = new Layer.Tape[_layers.Length];
-        for (int i = 0; i < _layers.Length; i++) tapes[i] = _layers[i].Forward(batch, x);
+        var tapes = new TrainingLayer<TrainingBatch, float[]>.Tape[_layers.Length];
+        for (int i = 0; i < _layers.Length; i++) tapes[i] = _layers[i].Forward(batch, rows, x);
         var normed = new float[rows * h];
         Norms.RmsNorm(x, FinalNorm.Value, Eps, normed);
         var logits = new float[rows * Config.VocabSize];
@@ -80,7 +80,7 @@ public sealed class TrainableModel
         return (x, tapes, normed, logits);
     }
 
-    private void Backward(TrainingBatch batch, float[] x, Layer.Tape[] tapes, float[] normed, float[] dLogits)
+    private void Backward(TrainingBatch batch, float[] x, TrainingLayer<TrainingBatch, float[]>.Tape[] tapes, float[] normed, float[] dLogits)
     {
         int rows = batch.Rows, h = Config.HiddenSize, v = Config.VocabSize;
         var head = Parameters.Head;
@@ -90,7 +90,7 @@ public sealed class TrainableModel
         DenseMatrix.InputGrad(dLogits, rows, head.Value, v, h, dNormed, accumulate: false);
         var dx = new float[rows * h];
         NormsBackward.RmsNorm(x, FinalNorm.Value, Eps, dNormed, dx, FinalNorm.Grad);
-        for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(batch, tapes[i], dx);
+        for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(batch, rows, tapes[i], dx);
         var embedding = Parameters[TensorRole.Embedding];
         if (embedding.Frozen) return;
         float multiplier = (float)Config.EmbeddingMultiplier;

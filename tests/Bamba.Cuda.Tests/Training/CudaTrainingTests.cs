@@ -46,30 +46,44 @@ public class CudaTrainingTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Whole steps (forward, backward, clipping, AdamW) on the CPU and the GPU in fp32 give the same losses.</summary>
-    [Fact]
-    public void TrainingStepsInFp32FollowTheCpu()
+    /// <summary>Whole steps (forward, backward, clipping, AdamW) on the CPU and the GPU in fp32 give the same losses, in every family.</summary>
+    [Theory]
+    [InlineData("tiny-bamba")]
+    [InlineData("tiny-granite-moe-hybrid")]
+    [InlineData("tiny-granite-hybrid-dense-rope")]
+    [InlineData("tiny-nemotron-h")]
+    public void TrainingStepsInFp32FollowTheCpu(string modelName)
     {
-        var cpuSet = CudaGradientTests.LoadParameters("tiny-bamba");
+        var cpuSet = CudaGradientTests.LoadParameters(modelName);
         using var cpu = new CpuTrainingEngine(new TrainableModel(cpuSet), new AdamW(cpuSet, new AdamWOptions()));
-        using var gpu = CudaGradientTests.Engine(CudaGradientTests.LoadParameters("tiny-bamba"));
+        using var gpu = CudaGradientTests.Engine(CudaGradientTests.LoadParameters(modelName));
         var batch = Batch(gpu.Config.VocabSize, seed: 3);
         var cpuLosses = Steps(cpu, batch, 4, 1e-3f);
         var gpuLosses = Steps(gpu, batch, 4, 1e-3f);
-        output.WriteLine($"cpu losses  {string.Join(", ", cpuLosses.Select(l => l.ToString("F6")))}");
-        output.WriteLine($"cuda losses {string.Join(", ", gpuLosses.Select(l => l.ToString("F6")))}");
+        output.WriteLine($"{modelName} cpu losses  {string.Join(", ", cpuLosses.Select(l => l.ToString("F6")))}");
+        output.WriteLine($"{modelName} cuda losses {string.Join(", ", gpuLosses.Select(l => l.ToString("F6")))}");
         for (int i = 0; i < cpuLosses.Length; i++)
             Assert.True(Math.Abs(cpuLosses[i] - gpuLosses[i]) <= 1e-4 * cpuLosses[i], $"step {i}: cuda {gpuLosses[i]} vs cpu {cpuLosses[i]}");
     }
 
-    /// <summary>bf16 GEMMs with fp32 master weights: the loss falls on a repeated batch and the masters keep more than bf16's bits.</summary>
-    [Fact]
-    public void Bf16MixedPrecisionLowersTheLossAndKeepsFp32Masters()
+    /// <summary>
+    /// bf16 GEMMs with fp32 master weights, in every family: the first loss is the CPU's float32 one within bf16's
+    /// rounding (2 %: a wrong bf16 operand, such as a misplaced expert slice, is far off), the loss falls on a repeated
+    /// batch (the CPU trainer's falls by 2.7 to 6.4 in these 12 steps) and the masters keep more than bf16's bits.
+    /// </summary>
+    [Theory]
+    [InlineData("tiny-bamba")]
+    [InlineData("tiny-granite-moe-hybrid")]
+    [InlineData("tiny-granite-hybrid-dense-rope")]
+    [InlineData("tiny-nemotron-h")]
+    public void Bf16MixedPrecisionLowersTheLossAndKeepsFp32Masters(string modelName)
     {
-        using var gpu = CudaGradientTests.Engine(CudaGradientTests.LoadParameters("tiny-bamba"), CudaPrecision.BFloat16);
+        using var gpu = CudaGradientTests.Engine(CudaGradientTests.LoadParameters(modelName), CudaPrecision.BFloat16);
         var batch = Batch(gpu.Config.VocabSize, seed: 4);
+        double cpuLoss = new TrainableModel(CudaGradientTests.LoadParameters(modelName)).Evaluate(batch).Loss(gpu.Config.ZLossCoefficient);
         var losses = Steps(gpu, batch, 12, 3e-3f);
-        output.WriteLine($"bf16 losses {string.Join(", ", losses.Select(l => l.ToString("F4")))}");
+        output.WriteLine($"{modelName} bf16 losses {string.Join(", ", losses.Select(l => l.ToString("F4")))} (cpu fp32 first loss {cpuLoss:F4})");
+        Assert.True(Math.Abs(losses[0] - cpuLoss) <= 0.02 * cpuLoss, $"first bf16 loss {losses[0]} vs cpu fp32 {cpuLoss}");
         Assert.True(losses[^1] < losses[0] - 0.5, $"loss went from {losses[0]} to {losses[^1]}");
         gpu.SyncToHost();
         var values = gpu.Parameters.All.SelectMany(p => p.Value).ToArray();

@@ -3,7 +3,7 @@ using Bamba.Weights;
 
 namespace Bamba.Cuda.Tests.Training;
 
-/// <summary><c>bamba train --device cuda</c>: one line and exit 2 without a GPU; with one, checkpoints that resume exactly.</summary>
+/// <summary><c>bamba train --device cuda</c>: one line and exit 2 without a GPU; with one, checkpoints that resume exactly, in every family.</summary>
 public sealed class TrainDeviceTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("bamba-cuda-train-").FullName;
@@ -57,5 +57,21 @@ public sealed class TrainDeviceTests : IDisposable
         Assert.True(state.LastLoss < Math.Log(512) - 1, $"loss {state.LastLoss} did not fall below ln(vocab) − 1");
         using var store = WeightStore.Open(output);
         Assert.Equal(DType.F32, store.Get("model.final_layernorm.weight").DType);
+    }
+
+    /// <summary>Every family fine-tunes from its checkpoint on the GPU (the default bf16 mode) and writes a checkpoint of its own family.</summary>
+    [Theory]
+    [InlineData("tiny-granite-moe-hybrid")]
+    [InlineData("tiny-granite-hybrid-dense-rope")]
+    [InlineData("tiny-nemotron-h")]
+    public void EveryFamilyFineTunesOnTheGpu(string modelName)
+    {
+        Gpu.Require();
+        string output = Path.Combine(_dir, modelName);
+        var r = CliCall.Run("train", "--model", Fixtures.Model(modelName), "--data", Data(), "--out", output, "--batch-tokens", "64",
+            "--lr", "3e-3", "--eval-fraction", "0", "--device", "cuda", "--steps", "3");
+        Assert.True(r.Code == 0, r.Err);
+        using var model = Modeling.BambaModel.Load(output);
+        Assert.Equal(Configuration.BambaConfigReader.Load(Fixtures.Model(modelName)).ModelType, model.Config.ModelType);
     }
 }

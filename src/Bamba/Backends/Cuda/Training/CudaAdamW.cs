@@ -48,7 +48,7 @@ public sealed class CudaAdamW : IDisposable
         Host.Step++;
         float b1 = Options.Beta1, b2 = Options.Beta2;
         float correction1 = 1f - MathF.Pow(b1, Host.Step), correction2 = 1f - MathF.Pow(b2, Host.Step);
-        foreach (var p in _parameters.All)
+        foreach (var p in _parameters.All.Where(p => p.Trainable)) // buffers (a router's correction bias) are carried, never updated
         {
             float decay = p.Decay && Options.WeightDecay > 0 ? 1f - lr * Options.WeightDecay : 1f;
             _ops.AdamW(_parameters.Value(p), _parameters.Grad(p), First(p), Second(p), p.Length, lr, decay, Options, correction1, correction2);

@@ -8,7 +8,7 @@ namespace Bamba.Backends.Cuda.Training;
 /// the GEMMs read (refreshed after each optimizer step). Each parameter starts on a 512-byte boundary, because
 /// cuBLASLt's heuristic assumes aligned operands.
 /// A frozen set (the base of a LoRA run) is kept as LoRA users expect: in bf16 mode its matrices only as bf16 (the
-/// embedding also in float32, which its lookup reads), its vectors in float32; it has no gradients, so
+/// embedding and the routers also in float32, which their lookup and the routing read), its vectors in float32; it has no gradients, so
 /// <see cref="Grad(string)"/> gives a shared sink that the kernels computing a vector's gradient beside another
 /// result (the SSD backward's dA and dD) write into and nothing reads.
 /// </summary>
@@ -22,10 +22,16 @@ public sealed class CudaParameters : IDisposable
 
     /// <summary>Every parameter of a model (trained, or frozen under LoRA).</summary>
     public CudaParameters(CudaTrainOps ops, ParameterSet host, CudaPrecision precision, bool frozen = false)
-        : this(ops, host.All, precision, frozen) => Host = host;
+        : this(ops, host.All, precision, frozen, GemmMatrices(host), Float32Reads(host)) => Host = host;
 
     /// <summary>Some parameters only: a LoRA run's adapters.</summary>
     public CudaParameters(CudaTrainOps ops, IReadOnlyList<Parameter> all, CudaPrecision precision, bool frozen = false)
+        : this(ops, all, precision, frozen, all.Where(p => p.Shape.Length == 2).Select(p => p.Name).ToHashSet(StringComparer.Ordinal), new HashSet<string>()) { }
+
+    /// <param name="gemmMatrices">What GEMMs read as matrices: a frozen bf16 set keeps these only as bf16.</param>
+    /// <param name="float32Reads">Matrices a frozen bf16 set keeps in float32 too: what is read in float32 whatever the precision.</param>
+    private CudaParameters(CudaTrainOps ops, IReadOnlyList<Parameter> all, CudaPrecision precision, bool frozen,
+        HashSet<string> gemmMatrices, HashSet<string> float32Reads)
     {
         _ops = ops;
         All = all;
@@ -35,20 +41,27 @@ public sealed class CudaParameters : IDisposable
         foreach (var p in all)
         {
             long aligned = (p.Length + AlignElements - 1) / AlignElements * AlignElements;
-            bool matrix = p.Shape.Length == 2, bf16 = precision == CudaPrecision.BFloat16;
-            if (!(frozen && bf16 && matrix) || p.Name == EmbeddingName) (_offsets[p.Name], total) = (total, total + aligned);
+            bool matrix = gemmMatrices.Contains(p.Name), bf16 = precision == CudaPrecision.BFloat16;
+            if (!(frozen && bf16 && matrix) || float32Reads.Contains(p.Name)) (_offsets[p.Name], total) = (total, total + aligned);
             if (bf16 && (!frozen || matrix)) (_bf16Offsets[p.Name], total16) = (total16, total16 + aligned);
         }
         Elements = total;
         _master = ops.Device.AllocateZeroed(4 * Math.Max(1, total));
         // A frozen set's sink: as long as its longest vector.
-        long gradElements = frozen ? all.Where(p => p.Shape.Length != 2).Select(p => (long)p.Length).DefaultIfEmpty(1).Max() : total;
+        long gradElements = frozen ? all.Where(p => !gemmMatrices.Contains(p.Name)).Select(p => (long)p.Length).DefaultIfEmpty(1).Max() : total;
         _grad = ops.Device.AllocateZeroed(4 * gradElements);
         if (precision == CudaPrecision.BFloat16) _bf16 = ops.Device.AllocateZeroed(2 * Math.Max(1, total16));
         Upload();
     }
 
-    private const string EmbeddingName = "model.embed_tokens.weight";
+    /// <summary>The 2-D weights and the stacked experts [E, R, C] (not conv taps [C, 1, K], which their kernels read).</summary>
+    private static HashSet<string> GemmMatrices(ParameterSet host) =>
+        host.Tensors.All.Where(t => t.Shape.Length == 2 || t.Role is Architectures.TensorRole.ExpertsGateUp or Architectures.TensorRole.ExpertsDown)
+            .Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The embedding (its lookup reads float32) and the routers (routing runs in float32, as in inference).</summary>
+    private static HashSet<string> Float32Reads(ParameterSet host) =>
+        host.Tensors.All.Where(t => t.Role is Architectures.TensorRole.Embedding or Architectures.TensorRole.Router).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>The model's parameter set (null for a set of adapters).</summary>
     public ParameterSet? Host { get; }
@@ -66,6 +79,17 @@ public sealed class CudaParameters : IDisposable
 
     /// <summary>What a GEMM reads for this weight: the bf16 copy in bf16 mode, the master values in fp32 mode.</summary>
     public ulong GemmOperand(string name) => _bf16 is null ? Value(name) : _bf16.Pointer + 2UL * (ulong)_bf16Offsets[name];
+
+    /// <summary>
+    /// A part of a parameter that a GEMM reads as its own matrix (half of a fused gate|up, one of stacked experts): its
+    /// master values, gradient and GEMM operand. The part must start on the alignment every parameter has.
+    /// </summary>
+    public ulong Value(ParameterSlice s) => Value(s.Parameter.Name) + 4UL * (ulong)Aligned(s);
+    public ulong Grad(ParameterSlice s) => Frozen ? _grad.Pointer : Grad(s.Parameter.Name) + 4UL * (ulong)Aligned(s);
+    public ulong GemmOperand(ParameterSlice s) => _bf16 is null ? Value(s) : GemmOperand(s.Parameter.Name) + 2UL * (ulong)Aligned(s);
+
+    private static int Aligned(ParameterSlice s) => s.Offset % AlignElements == 0 ? s.Offset
+        : throw new BambaException($"{s.Parameter.Name}: CUDA training needs each part of a fused or stacked matrix to start at a multiple of {AlignElements} elements (this one starts at {s.Offset})");
 
     /// <summary>Where the parameter starts in any flat float32 buffer laid out like these (the optimizer's moments).</summary>
     public ulong ByteOffset(Parameter p) => 4UL * (ulong)Offset(p.Name);
@@ -86,7 +110,7 @@ public sealed class CudaParameters : IDisposable
         }
         if (Frozen)
         {
-            // Only the matrices that also have float32 values (the embedding) need their bf16 copies made here.
+            // Only the matrices that also have float32 values (embedding, routers) need their bf16 copies made here.
             foreach (var p in All.Where(p => _offsets.ContainsKey(p.Name) && _bf16Offsets.ContainsKey(p.Name)))
                 _ops.ToBFloat16(Value(p), GemmOperand(p.Name), p.Length);
         }

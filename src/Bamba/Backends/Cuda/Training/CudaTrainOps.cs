@@ -63,6 +63,12 @@ public sealed class CudaTrainOps
     public void SwiGluBackward(ulong dHidden, ulong gate, ulong up, ulong dGate, ulong dUp, long n) =>
         Launch("train_swiglu_backward", Blocks(n), Block, 0, dHidden, gate, up, dGate, dUp, n);
 
+    /// <summary>hidden = relu(up)², the squared-ReLU MLP's activation (up is kept for the backward).</summary>
+    public void SquaredRelu(ulong up, ulong hidden, long n) => Launch("train_squared_relu_forward", Blocks(n), Block, 0, up, hidden, n);
+
+    public void SquaredReluBackward(ulong dHidden, ulong up, ulong dUp, long n) =>
+        Launch("train_squared_relu_backward", Blocks(n), Block, 0, dHidden, up, dUp, n);
+
     public void DtBackward(ulong proj, int projStride, int dtColumn, ulong dtBias, ulong dDt, ulong dProj, int rows, int heads, float lo, float hi) =>
         Launch("train_dt_backward", Blocks((long)rows * heads), Block, 0, proj, projStride, dtColumn, dtBias, dDt, dProj, rows, heads, lo, hi);
 
@@ -76,6 +82,20 @@ public sealed class CudaTrainOps
     public void ToBFloat16(ulong src, ulong dst, long n) => Launch("train_f32_to_bf16", Blocks(n), Block, 0, src, dst, n);
 
     public void NegExp(ulong src, ulong dst, int n) => Launch("train_neg_exp", Blocks(n), Block, 0, src, dst, n);
+
+    // ---- routed experts ------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The backward of one expert's weighted scatter (<c>out[rows[i]] += weights[i]·result[i]</c>) over its
+    /// <paramref name="count"/> picks: dResult [count, width], and each pick's routing-weight gradient into
+    /// <c>dWeights[slots[i]]</c>.
+    /// </summary>
+    public void ExpertOutputBackward(ulong dOut, ulong result, int width, ulong rows, ulong weights, ulong slots, ulong dResult, ulong dWeights, int count) =>
+        Launch("train_expert_output_backward", count, Block, 0, dOut, result, width, rows, weights, slots, dResult, dWeights);
+
+    /// <summary><c>acc[rows[i]] += y[i]</c> for the <paramref name="count"/> rows of one expert.</summary>
+    public void ScatterAddRows(ulong acc, ulong y, int width, ulong rows, int count) =>
+        Launch("train_scatter_add_rows", Dim3.Of(Blocks(width), count), Block, 0, acc, y, width, rows);
 
     // ---- causal conv ---------------------------------------------------------------------------------------------
 
@@ -130,9 +150,10 @@ public sealed class CudaTrainOps
 
     // ---- attention -----------------------------------------------------------------------------------------------
 
-    public readonly record struct AttentionShape(int Heads, int KvHeads, int HeadDim)
+    /// <param name="ConfiguredScale">The config's attention scale (Granite's attention_multiplier), or null for head_dim^−0.5.</param>
+    public readonly record struct AttentionShape(int Heads, int KvHeads, int HeadDim, float? ConfiguredScale = null)
     {
-        public float Scale => 1f / MathF.Sqrt(HeadDim);
+        public float Scale => ConfiguredScale ?? 1f / MathF.Sqrt(HeadDim);
     }
 
     /// <summary>Causal attention within each packed sequence; lse [rows, heads] is kept for the backward.</summary>

@@ -1,25 +1,27 @@
+using Bamba.Architectures;
 using Bamba.Backends.Cpu;
 using Bamba.Training;
 
 namespace Bamba.Backends.Cuda.Training;
 
 /// <summary>
-/// A Bamba model trained on the GPU (the CPU twin: Training.TrainableModel): a forward over a packed batch that keeps
-/// each layer's activations in named device buffers, the loss, and the backward that accumulates every parameter's
-/// gradient into <see cref="CudaParameters"/>. Activations are float32; in bf16 mode the GEMMs read bf16 operands.
+/// A hybrid model of any registered family trained on the GPU (the CPU twin: Training.TrainableModel): the layers its
+/// plan describes, a forward over a packed batch that keeps each layer's activations in named device buffers, the
+/// loss, and the backward that accumulates every parameter's gradient into <see cref="CudaParameters"/>. Activations
+/// are float32; in bf16 mode the GEMMs read bf16 operands (the routers' stay float32).
 /// </summary>
 public sealed class CudaTrainableModel : IDisposable
 {
     private readonly CudaTrainOps _ops;
     private readonly DeviceScratch _scratch;
     private readonly TrainContext _t;
-    private readonly CudaLayerTrainer[] _layers;
+    private readonly TrainingLayer<CudaBatch, ulong>[] _layers;
     private readonly DeviceBuffer _invFreq, _negInvFreq;
 
     /// <param name="lora">A LoRA run's adapters beside the frozen <paramref name="parameters"/>, or null to train the model itself.</param>
     public CudaTrainableModel(CudaTrainOps ops, CudaParameters parameters, CudaLora? lora = null)
     {
-        EnsureSupported(parameters.Config);
+        EnsureSupported(parameters.Host!, lora?.Set);
         _ops = ops;
         Parameters = parameters;
         _scratch = new DeviceScratch(ops.Device);
@@ -30,32 +32,25 @@ public sealed class CudaTrainableModel : IDisposable
         if (freqs.Length == 0) freqs = [0f];
         _invFreq = ops.Device.Upload<float>(freqs);
         _negInvFreq = ops.Device.Upload<float>(freqs.Select(f => -f).ToArray());
-        _layers = Enumerable.Range(0, c.NumHiddenLayers).Select(i => new CudaLayerTrainer(_t, i, _invFreq.Pointer, _negInvFreq.Pointer)).ToArray();
+        _layers = Enumerable.Range(0, c.NumHiddenLayers).Select(i => CudaLayerOps.Layer(_t, i, _invFreq.Pointer, _negInvFreq.Pointer)).ToArray();
     }
 
     /// <summary>
-    /// GPU training runs Bamba's layer shape: a Mamba-2 or RoPE attention mixer and a SwiGLU MLP in every layer, no
-    /// multipliers. The other families train on the CPU for now (they run on the GPU for inference); refuse their
-    /// features by name rather than compute something else.
+    /// GPU training runs every layer the families describe. A LoRA adapter sits only beside a whole matrix there, not
+    /// beside a half of a fused gate|up matrix (Granite's shared MLP, which the CPU trainer adapts): refuse it by name
+    /// rather than compute something else.
     /// </summary>
-    internal static void EnsureSupported(Configuration.BambaConfig c)
+    internal static void EnsureSupported(ParameterSet set, Bamba.Training.Lora.LoraSet? lora)
     {
-        string? missing =
-            c.HasMixtureOfExperts ? "mixture-of-experts layers"
-            : !c.MlpGated ? "squared-ReLU MLPs"
-            : c.Layers.Any(l => l.Mixer == Configuration.MixerKind.None || l.FeedForward == Configuration.FeedForwardKind.None) ? "layers without a mixer or an MLP"
-            : c.MambaNormGroups != 1 ? "a per-group Mamba norm"
-            : c.EmbeddingMultiplier != 1 || c.ResidualMultiplier != 1 || c.LogitsScaling != 1 || c.AttentionScale is not null ? "embedding, residual, attention or logits multipliers"
-            : c.NumAttentionLayers > 0 && !c.UseRope ? "attention without RoPE"
-            : null;
-        if (missing is not null)
-            throw new BambaException($"training on the GPU does not support {missing} yet (model_type '{c.ModelType}'); train with --device cpu");
+        var fused = set.Tensors.All.Where(t => t.Role == TensorRole.MlpGateUp).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        if (lora?.Adapters.FirstOrDefault(a => fused.Contains(a.Base.Name)) is { } adapter)
+            throw new BambaException($"training on the GPU does not support a LoRA adapter on a fused gate|up matrix yet ({adapter.Base.Name}); " +
+                "train with --device cpu, or leave gate_up out of --lora-targets");
     }
 
     public CudaParameters Parameters { get; }
     private Configuration.BambaConfig Config => Parameters.Config;
-    private string HeadName => Config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-    private const string Embedding = "model.embed_tokens.weight", FinalNorm = "model.final_layernorm.weight";
+    private ParameterSet Set => Parameters.Host!;
 
     /// <summary>Forward, loss and backward of one batch; gradients are added with the scales of <see cref="TrainableModel.ForwardBackward"/>.</summary>
     public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale)
@@ -76,16 +71,23 @@ public sealed class CudaTrainableModel : IDisposable
         return Loss(b, logits, 0f, 0f);
     }
 
-    private (ulong X, CudaLayerTrainer.Tape[] Tapes, ulong Normed, ulong Logits) Forward(CudaBatch b)
+    private (ulong X, TrainingLayer<CudaBatch, ulong>.Tape[] Tapes, ulong Normed, ulong Logits) Forward(CudaBatch b)
     {
         int rows = b.Rows, h = Config.HiddenSize;
         ulong x = _t.Buffer("model.x", (long)rows * h), normed = _t.Buffer("model.normed", (long)rows * h);
         ulong logits = _t.Buffer("model.logits", (long)rows * Config.VocabSize);
-        _t.Kernels.Embedding(b.Tokens, Parameters.Value(Embedding), x, rows, h);
-        var tapes = _layers.Select(layer => layer.Forward(b, x)).ToArray();
-        _t.Kernels.RmsNorm(x, Parameters.Value(FinalNorm), normed, rows, h, _t.Eps);
-        _t.Gemm.Forward(normed, HeadName, logits, rows, Config.VocabSize, h);
+        _t.Kernels.Embedding(b.Tokens, _t.Value(TensorRole.Embedding), x, rows, h, (float)Config.EmbeddingMultiplier);
+        var tapes = _layers.Select(layer => layer.Forward(b, rows, x)).ToArray();
+        _t.Kernels.RmsNorm(x, _t.Value(TensorRole.FinalNorm), normed, rows, h, _t.Eps);
+        _t.Gemm.Forward(normed, Set.Head.Whole, logits, rows, Config.VocabSize, h);
+        ScaleLogits(logits, rows);
         return (x, tapes, normed, logits);
+    }
+
+    /// <summary>Granite's logits_scaling divides the logits, and so their gradient.</summary>
+    private void ScaleLogits(ulong logits, int rows)
+    {
+        if (Config.LogitsScaling != 1.0) _ops.Scale(logits, (long)rows * Config.VocabSize, (float)(1.0 / Config.LogitsScaling));
     }
 
     /// <summary>The loss terms of every row, summed on the host in double; leaves the logits' gradient in place.</summary>
@@ -98,16 +100,20 @@ public sealed class CudaTrainableModel : IDisposable
         return new LossSums(ceSum, b.TargetCount, zSum, b.Rows);
     }
 
-    private void Backward(CudaBatch b, ulong x, CudaLayerTrainer.Tape[] tapes, ulong normed, ulong dLogits)
+    private void Backward(CudaBatch b, ulong x, TrainingLayer<CudaBatch, ulong>.Tape[] tapes, ulong normed, ulong dLogits)
     {
         int rows = b.Rows, h = Config.HiddenSize, v = Config.VocabSize;
-        _t.Gemm.WeightGrad(dLogits, normed, HeadName, rows, v, h);
+        var head = Set.Head.Whole;
+        ScaleLogits(dLogits, rows);
+        _t.Gemm.WeightGrad(dLogits, normed, head, rows, v, h);
         ulong dNormed = _t.Buffer("bwd.model.dnormed", (long)rows * h), dx = _t.Buffer("bwd.model.dx", (long)rows * h);
-        _t.Gemm.InputGrad(dLogits, HeadName, dNormed, rows, v, h, accumulate: false);
+        _t.Gemm.InputGrad(dLogits, head, dNormed, rows, v, h, accumulate: false);
         _ops.Device.Clear(dx, 4L * rows * h);
-        _t.RmsNormBackward(x, FinalNorm, dNormed, dx, rows, h);
-        for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(b, tapes[i], dx);
-        if (!Parameters.Frozen) _ops.EmbeddingBackward(b.Tokens, dx, rows, h, Parameters.Grad(Embedding));
+        _t.RmsNormBackward(x, Set[TensorRole.FinalNorm], dNormed, dx, rows, h);
+        for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(b, rows, tapes[i], dx);
+        if (Parameters.Frozen) return;
+        if (Config.EmbeddingMultiplier != 1.0) _ops.Scale(dx, (long)rows * h, (float)Config.EmbeddingMultiplier);
+        _ops.EmbeddingBackward(b.Tokens, dx, rows, h, _t.Grad(TensorRole.Embedding));
     }
 
     public void Dispose()

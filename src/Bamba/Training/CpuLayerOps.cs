@@ -1,0 +1,35 @@
+using System.Numerics.Tensors;
+using Bamba.Backends.Cpu;
+using Bamba.Configuration;
+using Bamba.Training.Lora;
+
+namespace Bamba.Training;
+
+/// <summary>The layer skeleton's ops on the CPU: float arrays, a fresh one per buffer (the tapes keep them).</summary>
+internal sealed class CpuLayerOps(BambaConfig c) : ILayerOps<float[]>
+{
+    private float Eps => (float)c.RmsNormEps;
+
+    public float[] Buffer(string name, int rows) => new float[rows * c.HiddenSize];
+
+    public void Copy(float[] source, float[] destination, int rows) => source.CopyTo(destination, 0);
+
+    public void RmsNorm(float[] x, Parameter weight, float[] output, int rows) => Norms.RmsNorm(x, weight.Value, Eps, output);
+
+    public void AddScaled(float[] x, float[] delta, float scale, int rows)
+    {
+        if (scale == 1f) TensorPrimitives.Add(x, delta, x);
+        else TensorPrimitives.MultiplyAdd(delta, scale, x, x);
+    }
+
+    public void Scale(float[] x, float scale, int rows) => TensorPrimitives.Multiply(x, scale, x);
+
+    public void RmsNormBackward(float[] x, Parameter weight, float[] dy, float[] dx, int rows) =>
+        NormsBackward.RmsNorm(x, weight.Value, Eps, dy, dx, weight.Grad);
+
+    /// <summary>Layer <paramref name="index"/> of the plan with the CPU's sublayers.</summary>
+    public static TrainingLayer<TrainingBatch, float[]> Layer(BambaConfig c, ParameterSet set, int index, Rope rope, LoraSet? lora) =>
+        new(c, set, index, new CpuLayerOps(c),
+            kind => kind == MixerKind.Attention ? new AttentionLayerTrainer(c, set, index, rope, lora) : new MambaLayerTrainer(c, set, index, lora),
+            () => new FeedForwardTrainer(c, set, index, lora));
+}
