@@ -1,8 +1,8 @@
 namespace Bamba.Tests.Cli;
 
 /// <summary>
-/// <c>--input -</c> reads stdin wherever a command takes --input FILE.jsonl (generate, tokenize, detokenize), with the
-/// same output as the file; tokenize and detokenize take <c>--model DIR</c> as every model command does.
+/// <c>--input -</c> reads stdin wherever a command takes --input FILE (generate, tokenize, detokenize, bench-tokenize),
+/// as the file would be read; tokenize and detokenize take <c>--model DIR</c> as every model command does.
 /// </summary>
 public sealed class StdinAndModelFlagTests : IDisposable
 {
@@ -38,6 +38,17 @@ public sealed class StdinAndModelFlagTests : IDisposable
     {
         AssertStdinEqualsFile("{\"text\": \"the theme\"}\n{\"text\": \"hi\"}\n", "tokenize", "--model", _dir);
         AssertStdinEqualsFile("{\"ids\": [300, 259, 5]}\n{\"ids\": [104, 105]}\n", "detokenize", "--model", _dir);
+    }
+
+    [Fact]
+    public void BenchTokenizeMeasuresTheTextFromStdin()
+    {
+        const string text = "the theme of the thesis\nis the heat\n";
+        var r = CliProcess.Run(["bench-tokenize", "--model", _dir, "--input", "-", "--megabytes", "1", "--format", "json"], terminal: false, stdin: text);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var json = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        Assert.Equal("-", json.RootElement.GetProperty("Source").GetString());
+        Assert.Equal(text.Length, json.RootElement.GetProperty("SourceBytes").GetInt64());
     }
 
     [Fact]
