@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Bamba.Tests.Cli;
 
 /// <summary>
-/// convert, quantize and bench-serve report progress on stderr: a live display under a pseudo-terminal, plain lines
+/// convert, quantize, bench-serve and bench-grammar report progress on stderr: a live display under a pseudo-terminal, plain lines
 /// (no ANSI) when redirected or with --no-progress; stdout keeps only the result.
 /// </summary>
 public sealed partial class WorkProgressTests : IDisposable
@@ -73,6 +73,21 @@ public sealed partial class WorkProgressTests : IDisposable
         Assert.DoesNotContain("\e", redirected.Stderr + redirected.Stdout);
         Assert.Contains("bench-serve: 2 requests at concurrency 1\n", redirected.Stderr);
         Assert.Contains("bench-serve: 2 requests at concurrency 2\n", redirected.Stderr);
+    }
+
+    [Fact]
+    public void BenchGrammarReportsItsPassesInOrderAndLiveOnlyOnATerminal()
+    {
+        string[] args = ["bench-grammar", "--model", Default, "--tokenizer", Default, "--batch", "2", "--steps", "2", "--format", "json"];
+        var redirected = CliProcess.Run(args, terminal: false);
+        Assert.True(redirected.ExitCode == 0, redirected.Stderr);
+        Assert.Equal("bench-grammar: first pass (masks computed as states appear)\nbench-grammar: second pass (masks cached)\n", redirected.Stderr);
+        Assert.StartsWith("{", redirected.Stdout);
+
+        var terminal = CliProcess.Run(args, terminal: true);
+        Assert.True(terminal.ExitCode == 0, terminal.Stdout);
+        Assert.Contains("\e[", terminal.Stdout);
+        Assert.Contains("second pass (masks cached)", terminal.Stdout);
     }
 
     /// <summary>The last line of a stage: every tensor done (the count equal on both sides of the slash).</summary>
