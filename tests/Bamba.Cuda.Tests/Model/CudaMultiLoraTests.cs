@@ -2,6 +2,7 @@ using Bamba.Backends.Cuda;
 using Bamba.Configuration;
 using Bamba.Cuda.Tests.Kernels;
 using Bamba.Generation;
+using Bamba.Generation.Scheduling;
 using Bamba.Modeling;
 using Bamba.Training;
 using Bamba.Training.Lora;
@@ -14,7 +15,8 @@ namespace Bamba.Cuda.Tests.Model;
 /// the base and two adapters, on top of the model's own adapter, gives each sequence the logits it gets alone on a
 /// CUDA model loaded with only its adapter (1e-4, the batched-vs-alone rule of CudaModelParityTests) and the CPU's with
 /// the same adapters (fp32, 1e-3 · max(1, max |cpu|)); prompts take the chunked paths, the decode step the batched one;
-/// bf16's graphed decode gives the plain decode's tokens for a picked adapter.
+/// bf16's graphed decode gives the plain decode's tokens for a picked adapter; through the scheduler (GPU sampling,
+/// prefix cache per adapter) each request gets the greedy tokens it gets alone.
 /// </summary>
 public sealed class CudaMultiLoraTests : IDisposable
 {
@@ -141,6 +143,40 @@ public sealed class CudaMultiLoraTests : IDisposable
         }
         for (int pick = 0; pick <= 2; pick++) Assert.Equal(Greedy(graphs: false, pick), Greedy(graphs: true, pick));
         Assert.NotEqual(Greedy(graphs: true, 1), Greedy(graphs: true, 2));
+    }
+
+    [Fact]
+    public async Task TheSchedulerBatchesAdaptersTogetherAndCachesPrefixesPerAdapter()
+    {
+        Gpu.Require();
+        using var cuda = CudaModel.Load(Fixtures.Model("tiny-bamba"), Adapters("tiny-bamba", own: false), CudaPrecision.Float32);
+        int vocab = cuda.Config.VocabSize;
+        var options = new SchedulerOptions { MaxBatch = 8, MaxQueue = 64, PrefillChunk = 16, MaxStepTokens = 64, MaxContext = 256, PrefixCacheBytes = 256 << 20 };
+        // The same prompt under each adapter (a prefix cache keyed by tokens alone would hand one adapter's state to another).
+        var shared = Tokens(1, 40, vocab);
+        var requests = Enumerable.Range(0, 9).Select(i => new SequenceRequest
+        {
+            Prompt = i < 3 ? shared : Tokens(10 + i, 20 + i, vocab), MaxNewTokens = 6, EosTokenIds = [], Adapter = i % 3,
+        }).ToArray();
+        var alone = new int[requests.Length][];
+        for (int i = 0; i < requests.Length; i++)
+        {
+            using var plain = new ContinuousBatchScheduler(cuda, options with { PrefixCacheBytes = 0 });
+            alone[i] = (await plain.RunAsync(requests[i], TestContext.Current.CancellationToken)).Tokens.Select(t => t.Id).ToArray();
+        }
+        using (var together = new ContinuousBatchScheduler(cuda, options))
+        {
+            var first = await Task.WhenAll(requests.Select(r => together.RunAsync(r)));
+            var again = await Task.WhenAll(requests.Select(r => together.RunAsync(r))); // now from the prefix cache
+            Assert.True(together.Metrics.PrefixHitTokens > 0, "the second round should resume from cached prefixes");
+            for (int i = 0; i < requests.Length; i++)
+            {
+                Assert.Equal(alone[i], first[i].Tokens.Select(t => t.Id));
+                Assert.Equal(alone[i], again[i].Tokens.Select(t => t.Id));
+            }
+        }
+        Assert.NotEqual(alone[0], alone[1]); // the shared prompt's tokens differ by adapter
+        Assert.Equal(cuda.KvBlocks, cuda.FreeKvBlocks);
     }
 
     [Fact]
