@@ -23,7 +23,7 @@ internal static class ModelOptions
 
     /// <summary>serve's <c>--lora [NAME=]DIR</c>: adapters every request gets (DIR) or picks by name (NAME=DIR); see <see cref="ParseAdapters"/>.</summary>
     public static readonly Flag ServeLora = Flag.Repeated("lora",
-        "a PEFT LoRA adapter applied unmerged, on the CPU: DIR applies to every request (at most one); NAME=DIR to the requests whose model is NAME or MODEL:NAME, on top of DIR's; repeatable", "[NAME=]DIR");
+        "a PEFT LoRA adapter applied unmerged (CPU or CUDA): DIR applies to every request (at most one); NAME=DIR to the requests whose model is NAME or MODEL:NAME, on top of DIR's; repeatable", "[NAME=]DIR");
 
     /// <summary><c>--device</c> and <c>--precision</c>, for the commands that run a model.</summary>
     public static readonly Flag[] Device =

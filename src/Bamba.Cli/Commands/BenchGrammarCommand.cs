@@ -1,4 +1,5 @@
 using Bamba.Benchmarks;
+using Bamba.Cli.Output;
 using Bamba.Modeling;
 using Bamba.Weights;
 
@@ -21,6 +22,7 @@ internal sealed class BenchGrammarCommand : ICommand
         new("batch", "sequences decoded at once", "N", "64"),
         new("steps", "decode steps timed", "N", "32"),
         new("format", "table or json", "table|json", "table"),
+        LiveOutput.NoProgress,
     ];
 
     public IReadOnlyList<string> Examples { get; } =
@@ -34,20 +36,24 @@ internal sealed class BenchGrammarCommand : ICommand
         int batch = args.Int("batch", 64, 1);
         int steps = args.Int("steps", 32, 1);
         string format = args.Choice("format", "table", "table", "json");
+        bool live = LiveOutput.Enabled(args);
         args.EnsureAllUsed();
 
-        var progress = new Progress<string>(m => Console.Error.WriteLine($"bench-grammar: {m}"));
         string? temp = null;
         try
         {
-            if (modelDir is null)
+            // In order and on the caller's thread (Progress<T> posted its lines to the thread pool).
+            var r = LiveOutput.Status(live, "bench-grammar", progress =>
             {
-                temp = modelDir = Directory.CreateTempSubdirectory("bamba-bench-").FullName;
-                Console.Error.WriteLine($"bench-grammar: writing the {preset} synthetic model (random bf16 weights) to {temp}");
-                SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
-            }
-            using var model = BambaModel.Load(modelDir);
-            var r = ConstrainedDecodingBenchmark.Run(model, temp is null ? modelDir : $"preset {preset}", tokenizer, batch, steps, progress);
+                if (modelDir is null)
+                {
+                    temp = modelDir = Directory.CreateTempSubdirectory("bamba-bench-").FullName;
+                    progress.Report($"writing the {preset} synthetic model (random bf16 weights) to {temp}");
+                    SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
+                }
+                using var model = BambaModel.Load(modelDir);
+                return ConstrainedDecodingBenchmark.Run(model, temp is null ? modelDir : $"preset {preset}", tokenizer, batch, steps, progress);
+            });
             stdout.WriteLine(format == "json" ? JsonLines.Write(r) : Table(r));
         }
         finally

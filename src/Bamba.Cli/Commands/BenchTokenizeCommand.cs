@@ -18,7 +18,7 @@ internal sealed class BenchTokenizeCommand : ICommand
     public IReadOnlyList<Flag> Flags { get; } =
     [
         .. InputChoice.TokenizerFlags,
-        new("input", "plain text to encode", "FILE", "the English documents under /usr/share"),
+        new("input", "plain text to encode; - reads stdin", "FILE", "the English documents under /usr/share"),
         new("megabytes", "MB of text (repeated to size)", "N", "10"),
         new("format", "a table then the JSON line, or the JSON line alone", "table|json", "table"),
         LiveOutput.NoProgress,
@@ -44,7 +44,8 @@ internal sealed class BenchTokenizeCommand : ICommand
     }
 
     private static string ReadText(string path) =>
-        File.Exists(path) ? File.ReadAllText(path) : throw new BambaException($"{path}: file not found");
+        path == "-" ? Console.In.ReadToEnd()
+        : File.Exists(path) ? File.ReadAllText(path) : throw new BambaException($"{path}: file not found");
 
     /// <summary>Plain-text English documents shipped with the OS, read as UTF-8 (files that are not are skipped).</summary>
     private static (string Source, List<string> Texts) MachineTexts()

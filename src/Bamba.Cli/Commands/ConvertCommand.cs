@@ -1,3 +1,4 @@
+using Bamba.Cli.Output;
 using Bamba.Weights;
 using Bamba.Weights.Gguf;
 
@@ -20,6 +21,7 @@ internal sealed class ConvertCommand : ICommand
         new("to", "the output format: a GGUF file or an HF directory", "gguf|hf", "gguf"),
         new("type", "tensor type: f32, f16, bf16, q8_0, q4_0, q4_k_m, q6_k for GGUF; f32, bf16, f16 for HF", "TYPE", "f16 (gguf), f32 (hf)"),
         new("out", "the file (GGUF) or directory (HF) to write", "FILE.gguf|DIR"),
+        LiveOutput.NoProgress,
     ];
 
     public IReadOnlyList<string> Examples { get; } =
@@ -36,14 +38,15 @@ internal sealed class ConvertCommand : ICommand
         string to = args.Choice("to", "gguf", "gguf", "hf");
         string output = args.Required("out");
         string type = args.String("type") ?? (to == "gguf" ? "f16" : "f32");
+        bool live = LiveOutput.Enabled(args);
         args.EnsureAllUsed();
-        var progress = Progress(stdout);
         using var synthetic = preset is null ? null : new SyntheticSource(preset);
         if (synthetic is not null) model = synthetic.Directory;
         if (to == "gguf")
         {
             var fileType = GgufFileType.Parse(type);
-            WriteAtomically(output, temp => ModelConversion.ToGguf(model, temp, fileType, progress));
+            CountedProgress.Run(live, "convert", report =>
+                WriteAtomically(output, temp => ModelConversion.ToGguf(model, temp, fileType, (done, total) => report("tensors", done, total))));
         }
         else
         {
@@ -54,7 +57,7 @@ internal sealed class ConvertCommand : ICommand
                 "f16" => DType.F16,
                 _ => throw new BambaException($"--type for --to hf must be f32, bf16 or f16, got '{type}'"),
             };
-            ModelConversion.ToHf(model, output, dtype, progress);
+            CountedProgress.Run(live, "convert", report => ModelConversion.ToHf(model, output, dtype, (done, total) => report("tensors", done, total)));
         }
         stdout.WriteLine($"wrote {output}");
         return 0;
@@ -85,17 +88,5 @@ internal sealed class ConvertCommand : ICommand
         }
         catch (IOException e) { File.Delete(temp); throw new BambaException($"{output}: {e.Message}"); }
         catch { File.Delete(temp); throw; }
-    }
-
-    /// <summary>"tensor i/n" at most every half second, so long conversions show they move.</summary>
-    private static Action<int, int> Progress(TextWriter stdout)
-    {
-        var last = DateTime.MinValue;
-        return (done, total) =>
-        {
-            if (done < total && (DateTime.UtcNow - last).TotalSeconds < 0.5) return;
-            last = DateTime.UtcNow;
-            stdout.WriteLine($"tensor {done}/{total}");
-        };
     }
 }

@@ -20,9 +20,9 @@ internal sealed class GenerateCommand : ICommand
     [
         ModelOptions.Model,
         ModelOptions.Lora,
-        new("prompt", "a text prompt (needs the model's tokenizer.json); encoded with its special tokens (BOS)", "TEXT"),
+        new("prompt", "a text prompt (needs the model's tokenizer: tokenizer.json, or the one a GGUF file stores); encoded with its special tokens (BOS)", "TEXT"),
         new("prompt-ids", "a prompt as comma-separated token ids", "1,2,3"),
-        new("input", "a batch of prompts: one {\"prompt_ids\": [...]} or {\"prompt\": \"text\"} per line, run as one batch", "FILE.jsonl"),
+        new("input", "a batch of prompts: one {\"prompt_ids\": [...]} or {\"prompt\": \"text\"} per line, run as one batch; - reads stdin", "FILE.jsonl"),
         .. SamplingFlags(maxNewTokensFallback: 64),
         new("format", "text: the generated text (or ids without a tokenizer); json: {token_ids, text, finish_reason} per prompt", "text|json", "text"),
         new("save-state", "write the sequence's state after the prompt and what was generated (CPU; --max-new-tokens 0 only ingests the prompt)", "FILE"),
@@ -160,7 +160,7 @@ internal sealed class GenerateCommand : ICommand
     private static int[] Encode(string text, HfTokenizer? tokenizer, string modelDir, string where, bool specialTokens = true)
     {
         if (tokenizer is null)
-            throw new BambaException($"{where}: text prompts need a tokenizer, and {modelDir} has no tokenizer.json (give token ids instead)");
+            throw new BambaException($"{where}: text prompts need a tokenizer, and {modelDir} has no tokenizer.json (nor, as a GGUF file, tokenizer.ggml.* keys): give token ids instead");
         var ids = tokenizer.Encode(text, addSpecialTokens: specialTokens);
         return ids.Length > 0 ? ids : throw new BambaException($"{where}: the prompt encodes to no tokens");
     }

@@ -42,7 +42,7 @@ internal sealed class QuantizeCommand : ICommand
         if (Path.GetFullPath(output) == Path.GetFullPath(model)) throw new BambaException("--out must not be the --model directory");
         int[]? tokens = calibrationFile is null ? null : CalibrationTokens(model, calibrationFile);
         var inputs = scheme == "static" ? ActivationScheme.Static : ActivationScheme.Dynamic;
-        LiveOutput.Status(live, "quantize", progress => Throttled(progress, m => Fp8Quantizer.Write(model, output, inputs, tokens, m)));
+        CountedProgress.Run(live, "quantize", report => Fp8Quantizer.Write(model, output, inputs, tokens, (stage, done, total) => report(stage, done, total)));
         stdout.WriteLine($"wrote {output}");
         return 0;
     }
@@ -54,18 +54,5 @@ internal sealed class QuantizeCommand : ICommand
             throw new BambaException($"--calibration: {model} has no tokenizer.json to encode the text with");
         string text = File.ReadAllText(file);
         return HfTokenizer.Load(model).Encode(text, addSpecialTokens: true);
-    }
-
-    /// <summary>Tensor messages at most every half second (the calibration ones too), so long runs show they move without flooding logs.</summary>
-    private static bool Throttled(IProgress<string> progress, Action<Action<string>> work)
-    {
-        var last = DateTime.MinValue;
-        work(m =>
-        {
-            if ((DateTime.UtcNow - last).TotalSeconds < 0.5) return;
-            last = DateTime.UtcNow;
-            progress.Report(m);
-        });
-        return true;
     }
 }

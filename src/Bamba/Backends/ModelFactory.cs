@@ -34,24 +34,22 @@ public static class ModelFactory
         Load(directory, device, precision, lora, []);
 
     /// <summary>
-    /// The model with PEFT LoRA adapters applied unmerged: <paramref name="lora"/> to every sequence (CPU or GPU), each
-    /// of <paramref name="picked"/> to the sequences that pick it by name (<see cref="SequenceState.Adapter"/>; CPU only
-    /// for now, CUDA refuses in one line). <paramref name="progress"/> hears how far the weights have gone up to the
-    /// GPU (the CPU maps the file: nothing to wait for).
+    /// The model with PEFT LoRA adapters applied unmerged, on the CPU or the GPU: <paramref name="lora"/> to every
+    /// sequence, each of <paramref name="picked"/> to the sequences that pick it by name (<see cref="SequenceState.Adapter"/>).
+    /// <paramref name="progress"/> hears how far the weights have gone up to the GPU (the CPU maps the file: nothing to
+    /// wait for).
     /// </summary>
     public static ISequenceModel Load(string directory, ComputeDevice device, CudaPrecision precision, string? lora, IReadOnlyList<AdapterPath> picked,
         IProgress<ModelLoadProgress>? progress = null)
     {
         if (lora is null && picked.Count == 0)
             return Resolve(device) == ComputeDevice.Cuda ? CudaModel.Load(directory, precision, progress: progress) : BambaModel.Load(directory);
-        bool cuda = Resolve(device) == ComputeDevice.Cuda;
-        if (cuda && picked.Count > 0) throw new BambaException("adapters picked per request (--lora NAME=DIR) run on the CPU for now: pass --device cpu, or one --lora DIR for every request");
         if (!Directory.Exists(directory)) throw new BambaException($"{directory}: model directory not found");
         var config = Configuration.BambaConfigReader.Load(Path.Combine(directory, "config.json"));
         var shared = lora is null ? null : Training.Lora.LoraFiles.ReadDeltas(lora, config);
-        if (cuda) return CudaModel.Load(directory, precision, lora: shared, progress: progress);
         var named = picked.Select(p => new NamedAdapter(p.Name, Training.Lora.LoraFiles.ReadDeltas(p.Directory, config))).ToArray();
-        return BambaModel.Load(directory, new ModelAdapters(shared, named));
+        var adapters = new ModelAdapters(shared, named);
+        return Resolve(device) == ComputeDevice.Cuda ? CudaModel.Load(directory, adapters, precision, progress: progress) : BambaModel.Load(directory, adapters);
     }
 }
 

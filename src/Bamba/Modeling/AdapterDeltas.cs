@@ -10,6 +10,9 @@ public sealed class AdapterDeltas(LowRankDelta? shared, LowRankDelta?[] picked)
     /// <summary>The adapter every row gets; null when there is none.</summary>
     public LowRankDelta? Shared => shared;
 
+    /// <summary>How many adapters sequences may pick (<see cref="Picked"/> takes 1 to this).</summary>
+    public int PickedCount => picked.Length;
+
     /// <summary>The delta of adapter <paramref name="adapter"/> (1-based, as <see cref="Generation.SequenceState.Adapter"/>); null when it leaves this matrix alone.</summary>
     public LowRankDelta? Picked(int adapter) => adapter >= 1 && adapter <= picked.Length ? picked[adapter - 1] : null;
 

@@ -12,11 +12,12 @@ public static class CliProcess
 
     private static string Program => Path.Combine(AppContext.BaseDirectory, "bamba");
 
+    /// <param name="keepStdinOpen">Leave stdin open after <paramref name="stdin"/>, for a test that types as it reads.</param>
     /// <param name="defaultSigint">
     /// Start it with SIGINT's default action even when this process inherited it ignored (as jobs a shell puts in the
     /// background do), so that the program's own Ctrl-C handling can be tested.
     /// </param>
-    public static Process Start(IEnumerable<string> args, bool terminal, string? stdin = null, bool defaultSigint = false)
+    public static Process Start(IEnumerable<string> args, bool terminal, string? stdin = null, bool defaultSigint = false, bool keepStdinOpen = false)
     {
         var info = terminal
             ? new ProcessStartInfo("script", ["-qefc", string.Join(' ', new[] { Program }.Concat(args).Select(Quote)), "/dev/null"])
@@ -28,7 +29,7 @@ public static class CliProcess
         info.Environment["COLUMNS"] = "120";
         var process = Process.Start(info)!;
         if (stdin is not null) process.StandardInput.Write(stdin);
-        process.StandardInput.Close();
+        if (keepStdinOpen) process.StandardInput.Flush(); else process.StandardInput.Close();
         return process;
     }
 

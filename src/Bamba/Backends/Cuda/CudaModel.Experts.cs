@@ -21,14 +21,14 @@ public sealed partial class CudaModel
     /// <summary>Whether every MoE layer routes and runs its experts on the device (what decode's CUDA graph needs).</summary>
     private bool ExpertsOnDevice => _weights.Layers.All(l => l.Experts is null || l.Experts.Tables is not null);
 
-    private void Experts(CudaWeights.Experts w, CudaWeights.Mlp? shared, ulong normed, ulong output, int rows)
+    private void Experts(CudaWeights.Experts w, CudaWeights.Mlp? shared, ulong normed, ulong output, int rows, ulong rowAdapters)
     {
         var c = Config;
         int h = c.HiddenSize, k = c.NumExpertsPerToken;
         ulong logits = _ops.RouterLogits(normed, w.Router, rows);
         if (w.Tables is not { } tables)
         {
-            HostRoutedExperts(w, shared, normed, output, rows, logits);
+            HostRoutedExperts(w, shared, normed, output, rows, logits, rowAdapters);
             return;
         }
         ulong experts = _ops.Scratch.Get("moe.chosen", 4L * rows * k), weights = _ops.Scratch.Get("moe.weights", 4L * rows * k);
@@ -36,7 +36,7 @@ public sealed partial class CudaModel
         if (RoutingObserver is { } observe)
             observe(new ExpertRouter.Routing(_ops.Device.Download<int>(experts, (long)rows * k), _ops.Device.Download<float>(weights, (long)rows * k), k));
         ulong sharedOut = 0;
-        if (shared is not null) Mlp(shared, normed, sharedOut = Act("experts.shared", (long)rows * h), rows, "mlp");
+        if (shared is not null) Mlp(shared, normed, sharedOut = Act("experts.shared", (long)rows * h), rows, "mlp", rowAdapters);
         if (_ops.Precision == CudaPrecision.BFloat16 && rows > KernelConstants.GemvMaxRows)
             _ops.ExpertsGrouped(tables, c.NumExperts, normed, experts, weights, sharedOut, output, rows, k, h);
         else _ops.ExpertsGemv(tables, normed, experts, weights, sharedOut, output, rows, k, h);
@@ -47,7 +47,8 @@ public sealed partial class CudaModel
     /// over the rows routed to it and adds them back weighted, in a float32 sum; the shared expert adds to that.
     /// Reading the routing back synchronises the stream, so such a model's decode is not captured in a CUDA graph.
     /// </summary>
-    private void HostRoutedExperts(CudaWeights.Experts w, CudaWeights.Mlp? shared, ulong normed, ulong output, int rows, ulong logits)
+    private void HostRoutedExperts(CudaWeights.Experts w, CudaWeights.Mlp? shared, ulong normed, ulong output, int rows, ulong logits,
+        ulong rowAdapters)
     {
         var c = Config;
         int h = c.HiddenSize, e = c.NumExperts;
@@ -62,11 +63,11 @@ public sealed partial class CudaModel
             ulong weights = Upload("experts.weights", picks.Select(p => routing.Weights[p]).ToArray());
             ulong gathered = Act("experts.in", (long)picks.Length * h), result = Act("experts.out", (long)picks.Length * h);
             _ops.GatherActRows(normed, h, tokens, gathered, picks.Length);
-            Mlp(w.Each[expert], gathered, result, picks.Length, "experts.hidden");
+            Mlp(w.Each[expert], gathered, result, picks.Length, "experts.hidden", rowAdapters: 0); // routed experts take no adapters
             _ops.ScatterAddWeighted(acc, result, h, tokens, weights, picks.Length);
         }
         ulong sharedOut = 0;
-        if (shared is not null) Mlp(shared, normed, sharedOut = Act("experts.shared", (long)rows * h), rows, "mlp");
+        if (shared is not null) Mlp(shared, normed, sharedOut = Act("experts.shared", (long)rows * h), rows, "mlp", rowAdapters);
         _ops.ExpertsFinish(acc, sharedOut, output, (long)rows * h);
     }
 }

@@ -26,9 +26,10 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     private readonly bool _ownsDevice;
 
     private CudaModel(BambaConfig config, ModelWeights weights, WeightStore? store, CudaOps ops, bool ownsDevice,
-        IProgress<ModelLoadProgress>? progress)
+        IProgress<ModelLoadProgress>? progress, IReadOnlyList<string> adapters)
     {
         Config = config;
+        Adapters = adapters;
         _store = store;
         _ops = ops;
         _ownsDevice = ownsDevice;
@@ -40,6 +41,10 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     }
 
     public BambaConfig Config { get; }
+
+    /// <summary>The adapters a sequence may pick (<see cref="SequenceState.Adapter"/>), by name.</summary>
+    public IReadOnlyList<string> Adapters { get; }
+
     public CudaPrecision Precision => _ops.Precision;
     public CudaDevice Device => _ops.Device;
     public long WeightBytes => _weights.Bytes;
@@ -68,7 +73,15 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     /// <param name="lora">A LoRA adapter's deltas by base weight name (<c>LoraFiles.ReadDeltas</c>), applied unmerged; null for none.</param>
     /// <param name="progress">Told the stored bytes uploaded so far while the weights go up (a 9B checkpoint takes a while).</param>
     public static CudaModel Load(string path, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0, bool bf16SsmState = false,
-        IReadOnlyDictionary<string, LowRankDelta>? lora = null, IProgress<ModelLoadProgress>? progress = null)
+        IReadOnlyDictionary<string, LowRankDelta>? lora = null, IProgress<ModelLoadProgress>? progress = null) =>
+        Load(path, ModelAdapters.Only(lora), precision, ordinal, bf16SsmState, progress);
+
+    /// <summary>
+    /// The model with LoRA adapters applied unmerged: <paramref name="adapters"/>' own to every sequence, each picked one
+    /// to the sequences that pick it (<see cref="SequenceState.Adapter"/>), mixed freely in one batch.
+    /// </summary>
+    public static CudaModel Load(string path, ModelAdapters adapters, CudaPrecision precision = CudaPrecision.BFloat16, int ordinal = 0,
+        bool bf16SsmState = false, IProgress<ModelLoadProgress>? progress = null)
     {
         BambaConfig config;
         WeightStore store;
@@ -83,7 +96,11 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             config = BambaConfigReader.Load(Path.Combine(path, "config.json"));
             store = WeightStore.Open(path);
         }
-        try { return Create(config, () => ModelWeights.Load(store, config, ModelAdapters.Only(lora)), store, precision, ordinal, bf16SsmState, progress); }
+        try
+        {
+            return Create(config, () => ModelWeights.Load(store, config, adapters), store, precision, ordinal, bf16SsmState, progress,
+                [.. adapters.Picked.Select(a => a.Name)]);
+        }
         catch
         {
             store.Dispose();
@@ -101,7 +118,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         Create(config, () => Benchmarks.SyntheticModel.Placeholders(config, weights), null, precision, ordinal, bf16SsmState);
 
     private static CudaModel Create(BambaConfig config, Func<ModelWeights> weights, WeightStore? store, CudaPrecision precision, int ordinal,
-        bool bf16SsmState, IProgress<ModelLoadProgress>? progress = null)
+        bool bf16SsmState, IProgress<ModelLoadProgress>? progress = null, IReadOnlyList<string>? adapters = null)
     {
         CudaDevice? device = null;
         CudaOps? ops = null;
@@ -109,7 +126,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         {
             device = CudaDevice.Open(ordinal);
             ops = new CudaOps(device, precision, bf16SsmState);
-            return new CudaModel(config, weights(), store, ops, ownsDevice: true, progress);
+            return new CudaModel(config, weights(), store, ops, ownsDevice: true, progress, adapters ?? []);
         }
         catch
         {
@@ -292,6 +309,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         public int Rows => Offsets[^1];
         public int Length(int run) => Offsets[run + 1] - Offsets[run];
         public ulong Tokens, PositionsOnDevice, LastRows;
+        /// <summary>Each row's picked adapter (device ints [Rows]) when the model has adapters to pick; else 0.</summary>
+        public ulong RowAdapters;
         /// <summary>For the single-token runs: device tables [layer][run] of conv-window and SSM-state pointers
         /// (Mamba layers) and each run's cache positions before and after.</summary>
         public ulong ConvWindows, SsmStates, CachedBefore, CachedAfter;
@@ -341,7 +360,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             if (spec.FeedForward != FeedForwardKind.None)
             {
                 Norm(w.FeedForwardNorm);
-                FeedForward(w, normed, delta, rows);
+                FeedForward(w, normed, delta, rows, batch.RowAdapters);
             }
         }
         if (pending) _ops.AddResidual(x, delta, (long)rows * h, r);
@@ -384,6 +403,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         batch.Tokens = Upload("tokens", tokens);
         batch.PositionsOnDevice = Upload("positions", positions);
         batch.LastRows = Upload("last_rows", offsets.Skip(1).Select(o => o - 1).ToArray());
+        if (Adapters.Count > 0) batch.RowAdapters = Upload("lora.rows", RowAdapters(cudaStates, offsets));
         if (Config.NumAttentionLayers > 0)
         {
             batch.TableStride = Math.Max(1, cudaStates.Max(s => s.BlockTable.Count));
@@ -398,6 +418,17 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         batch.MaxCachedAfter = singleStates.Max(s => s.Cached) + 1;
         return batch;
     }
+
+    /// <summary>Each row's adapter: its run's sequence's, filled run by run.</summary>
+    private int[] RowAdapters(IReadOnlyList<CudaSequenceState> states, int[] offsets)
+    {
+        var rows = new int[offsets[^1]];
+        for (int i = 0; i < states.Count; i++) Array.Fill(rows, AdapterOf(states[i], i), offsets[i], offsets[i + 1] - offsets[i]);
+        return rows;
+    }
+
+    private int AdapterOf(CudaSequenceState state, int run) => state.Adapter >= 0 && state.Adapter <= Adapters.Count ? state.Adapter
+        : throw new ArgumentException($"sequence {run} picks adapter {state.Adapter}; the model has {Adapters.Count}");
 
     /// <summary>The states' block tables as rows of <paramref name="stride"/> ints (the tail of a shorter row unused).</summary>
     private static int[] BlockTables(IReadOnlyList<CudaSequenceState> states, int stride)
@@ -440,7 +471,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         if (batch.AnyPadding) _ops.ZeroPaddingRows(normed, c.HiddenSize, c.HiddenSize, batch.PositionsOnDevice, rows);
         ulong proj = Act("proj", (long)rows * projDim);
         _ops.Linear(normed, w.InProj, proj, rows);
-        if (w.InProjLora is { } inLora) _ops.AddLowRank(inLora, normed, proj, rows);
+        if (w.InProjLora is { } inLora) _ops.AddLowRank(inLora, normed, proj, rows, batch.RowAdapters);
         if (w.InProjBias != 0) _ops.AddBias(proj, w.InProjBias, rows, projDim);
         var dtSource = new CudaOps.DtSource(proj, projDim, inner + convDim, w.DtBias, (float)c.TimeStepLimitMin, (float)c.TimeStepLimitMax);
         ulong dt = _ops.Scratch.Get("dt", 4L * rows * heads);
@@ -468,7 +499,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         }
         _ops.GatedRmsNorm(y, proj, projDim, w.Norm, rows, inner, c.MambaNormGroupSize, (float)c.RmsNormEps);
         _ops.Linear(y, w.OutProj, output, rows);
-        if (w.OutProjLora is { } outLora) _ops.AddLowRank(outLora, y, output, rows);
+        if (w.OutProjLora is { } outLora) _ops.AddLowRank(outLora, y, output, rows, batch.RowAdapters);
         if (w.OutProjBias != 0) _ops.AddBias(output, w.OutProjBias, rows, c.HiddenSize);
     }
 
@@ -479,7 +510,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         int qWidth = c.NumAttentionHeads * c.HeadDim, kvWidth = c.NumKeyValueHeads * c.HeadDim, qkvWidth = qWidth + 2 * kvWidth;
         ulong qkv = Act("qkv", (long)rows * qkvWidth), attended = Act("attended", (long)rows * qWidth);
         _ops.Linear(normed, w.Qkv, qkv, rows);
-        if (w.QkvLora is { } qkvLora) _ops.AddLowRank(qkvLora, normed, qkv, rows);
+        if (w.QkvLora is { } qkvLora) _ops.AddLowRank(qkvLora, normed, qkv, rows, batch.RowAdapters);
         // Queries and keys are adjacent in each qkv row: one launch rotates both (none without RoPE: Granite's NoPE).
         if (c.UseRope) _ops.Rope(qkv, qkvWidth, batch.PositionsOnDevice, _invFreq.Pointer, rows, c.NumAttentionHeads + c.NumKeyValueHeads, c.HeadDim, c.RotaryDim);
         int n = batch.Singles;
@@ -503,16 +534,17 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
                 len, cached + len, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, Scale);
         }
         _ops.Linear(attended, w.O, output, rows);
-        if (w.OLora is { } oLora) _ops.AddLowRank(oLora, attended, output, rows);
+        if (w.OLora is { } oLora) _ops.AddLowRank(oLora, attended, output, rows, batch.RowAdapters);
     }
 
-    private void FeedForward(CudaWeights.Layer w, ulong normed, ulong output, int rows)
+    /// <param name="rowAdapters">Each row's picked adapter (<see cref="Batch.RowAdapters"/>).</param>
+    private void FeedForward(CudaWeights.Layer w, ulong normed, ulong output, int rows, ulong rowAdapters)
     {
-        if (w.Experts is { } experts) Experts(experts, w.Mlp, normed, output, rows);
-        else Mlp(w.Mlp!, normed, output, rows, "mlp");
+        if (w.Experts is { } experts) Experts(experts, w.Mlp, normed, output, rows, rowAdapters);
+        else Mlp(w.Mlp!, normed, output, rows, "mlp", rowAdapters);
     }
 
-    private void Mlp(CudaWeights.Mlp w, ulong normed, ulong output, int rows, string scratch)
+    private void Mlp(CudaWeights.Mlp w, ulong normed, ulong output, int rows, string scratch, ulong rowAdapters)
     {
         int inter = w.Width, h = Config.HiddenSize;
         ulong hidden = Act(scratch, (long)rows * inter);
@@ -521,18 +553,18 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             // The adapter adds to gate|up before the SwiGLU, so the product goes through scratch (no fused GEMV).
             ulong gateUp = Act("gate_up", (long)rows * 2 * inter);
             _ops.Linear(normed, w.Up, gateUp, rows);
-            _ops.AddLowRank(gateUpLora, normed, gateUp, rows);
+            _ops.AddLowRank(gateUpLora, normed, gateUp, rows, rowAdapters);
             _ops.SwiGlu(gateUp, hidden, rows, inter);
         }
         else if (w.Gated) _ops.LinearSwiGlu(normed, w.Up, hidden, rows, inter);
         else
         {
             _ops.Linear(normed, w.Up, hidden, rows);
-            if (w.UpLora is { } upLora) _ops.AddLowRank(upLora, normed, hidden, rows);
+            if (w.UpLora is { } upLora) _ops.AddLowRank(upLora, normed, hidden, rows, rowAdapters);
             _ops.SquaredRelu(hidden, (long)rows * inter);
         }
         _ops.Linear(hidden, w.Down, output, rows);
-        if (w.DownLora is { } downLora) _ops.AddLowRank(downLora, hidden, output, rows);
+        if (w.DownLora is { } downLora) _ops.AddLowRank(downLora, hidden, output, rows, rowAdapters);
     }
 
     /// <summary>Final norm and LM head over the last row of each run (or every row): float32 logits on the device.</summary>

@@ -357,12 +357,19 @@ public sealed partial class CudaOps : IDisposable
 
     /// <summary>
     /// <c>y[n, out] += (x[n, in]·Aᵀ)·Bᵀ</c>: LoRA adapters beside the product just written into y (B carries alpha/r).
-    /// The thin first product takes the plain-matrix Linear's path; the second accumulates into y (beta = 1).
+    /// The thin first product takes the plain-matrix Linear's path; the second accumulates into y (beta = 1). With
+    /// adapters sequences pick (<see cref="CudaLowRank.Groups"/>), <paramref name="rowAdapters"/> (device ints [n]) says
+    /// each row's, and the columns of the others are zeroed between the products.
     /// </summary>
-    internal void AddLowRank(CudaLowRank lora, ulong x, ulong y, int n)
+    internal void AddLowRank(CudaLowRank lora, ulong x, ulong y, int n, ulong rowAdapters)
     {
         ulong low = Scratch.Get("lora.low", (long)n * lora.Rank * ActBytes);
         Linear(x, lora.A, low, n, lora.Rank, lora.Inputs);
+        if (lora.Groups != 0)
+        {
+            if (rowAdapters == 0) throw new InvalidOperationException("adapters picked per sequence need each row's adapter");
+            Launch("lora_keep_own_columns", Dim3.Of(Blocks(lora.Rank), n), Block, 0, low, lora.Rank, lora.Groups, rowAdapters);
+        }
         Gemm.Matmul(new GemmShape(true, false, lora.Outputs, n, lora.Rank, lora.Rank, lora.Rank, lora.Outputs, Precision,
             F32Output: Precision == CudaPrecision.Float32), lora.B, low, y, 1f);
         Profile?.Mark($"lora {lora.Outputs}x{lora.Rank}");

@@ -44,13 +44,13 @@ internal sealed class CudaWeights : IDisposable
                 Norm = Vector(ops, m.Norm),
                 OutProj = Matrix(ops, m.OutProj),
                 OutProjBias = Vector(ops, m.OutProjBias),
-                InProjLora = LowRank(ops, (m.InProjDelta?.Shared, m.InProj)),
-                OutProjLora = LowRank(ops, (m.OutProjDelta?.Shared, m.OutProj)),
+                InProjLora = LowRank(ops, (m.InProjDelta, m.InProj)),
+                OutProjLora = LowRank(ops, (m.OutProjDelta, m.OutProj)),
             } : null,
             Attention = l.Attention is { } a ? new Attention
             {
                 Qkv = Matrix(ops, a.Q, a.K, a.V), O = Matrix(ops, a.O),
-                QkvLora = LowRank(ops, (a.QDelta?.Shared, a.Q), (a.KDelta?.Shared, a.K), (a.VDelta?.Shared, a.V)), OLora = LowRank(ops, (a.ODelta?.Shared, a.O)),
+                QkvLora = LowRank(ops, (a.QDelta, a.Q), (a.KDelta, a.K), (a.VDelta, a.V)), OLora = LowRank(ops, (a.ODelta, a.O)),
             } : null,
         }).ToArray();
         ops.Device.Synchronize();
@@ -305,17 +305,17 @@ internal sealed class CudaWeights : IDisposable
         ? new Mlp
         {
             Up = Matrix(ops, gate, m.Up), Down = Matrix(ops, m.Down), Gated = true, Width = checked((int)m.Up.Shape[0]),
-            UpLora = LowRank(ops, (m.GateDelta?.Shared, gate), (m.UpDelta?.Shared, m.Up)), DownLora = LowRank(ops, (m.DownDelta?.Shared, m.Down)),
+            UpLora = LowRank(ops, (m.GateDelta, gate), (m.UpDelta, m.Up)), DownLora = LowRank(ops, (m.DownDelta, m.Down)),
         }
         : new Mlp
         {
             Up = Matrix(ops, m.Up), Down = Matrix(ops, m.Down), Width = checked((int)m.Up.Shape[0]),
-            UpLora = LowRank(ops, (m.UpDelta?.Shared, m.Up)), DownLora = LowRank(ops, (m.DownDelta?.Shared, m.Down)),
+            UpLora = LowRank(ops, (m.UpDelta, m.Up)), DownLora = LowRank(ops, (m.DownDelta, m.Down)),
         };
 
     /// <summary>The LoRA adapters beside a matrix stacked from <paramref name="parts"/>, or null when none has one.</summary>
-    private CudaLowRank? LowRank(CudaOps ops, params (LowRankDelta? Delta, WeightTensor Part)[] parts) =>
-        CudaLowRank.Stack(ops, _owned, parts.Select(p => (p.Delta, checked((int)(p.Part.ElementCount / p.Part.Shape[^1])))).ToArray());
+    private CudaLowRank? LowRank(CudaOps ops, params (AdapterDeltas? Deltas, WeightTensor Part)[] parts) =>
+        CudaLowRank.Stack(ops, _owned, parts.Select(p => (p.Deltas, checked((int)(p.Part.ElementCount / p.Part.Shape[^1])))).ToArray());
 
     /// <summary>A float32 vector; an empty one (an absent bias) is the null pointer, which the kernels skip.</summary>
     private ulong Vector(CudaOps ops, float[] values)

@@ -14,7 +14,7 @@ internal static class Fp8Calibration
     private const int PieceTokens = 512;
 
     /// <summary>The largest input magnitude seen by each module (by name, without ".weight"), over <paramref name="tokens"/>.</summary>
-    public static Dictionary<string, float> MaxInputs(BambaModel model, int[] tokens, Action<string>? progress)
+    public static Dictionary<string, float> MaxInputs(BambaModel model, int[] tokens, Action<string, int, int>? progress)
     {
         var max = new Dictionary<string, float>(StringComparer.Ordinal);
         Linear.Observer = (in WeightTensor w, ReadOnlySpan<float> x) =>
@@ -29,7 +29,7 @@ internal static class Fp8Calibration
             for (int start = 0; start < tokens.Length; start += PieceTokens)
             {
                 model.Step([state], [tokens[start..Math.Min(tokens.Length, start + PieceTokens)]]);
-                progress?.Invoke($"calibration {Math.Min(tokens.Length, start + PieceTokens)}/{tokens.Length} tokens");
+                progress?.Invoke("calibration tokens", Math.Min(tokens.Length, start + PieceTokens), tokens.Length);
             }
         }
         finally { Linear.Observer = null; }

@@ -24,7 +24,8 @@ public static class Fp8Quantizer
     ];
 
     /// <param name="calibration">The calibration tokens for <see cref="ActivationScheme.Static"/>; null for dynamic.</param>
-    public static void Write(string source, string output, ActivationScheme scheme, int[]? calibration, Action<string>? progress = null)
+    /// <param name="progress">Called with the stage ("calibration tokens", then "tensors"), items done and items in all.</param>
+    public static void Write(string source, string output, ActivationScheme scheme, int[]? calibration, Action<string, int, int>? progress = null)
     {
         if (scheme == ActivationScheme.None) throw new ArgumentException("FP8 inputs are static or dynamic", nameof(scheme));
         var config = BambaConfigReader.Load(Path.Combine(source, "config.json"));
@@ -41,7 +42,7 @@ public static class Fp8Quantizer
             var t = store.Get(names[i]);
             if (quantized.Contains(names[i])) entries.AddRange(QuantizeWeight(t, inputs));
             else entries.Add(new SafetensorsWriter.Entry(names[i], t.DType, t.Shape, t.Bytes.ToArray()));
-            progress?.Invoke($"tensor {i + 1}/{names.Count}");
+            progress?.Invoke("tensors", i + 1, names.Count);
         }
         Directory.CreateDirectory(output);
         SafetensorsWriter.Write(Path.Combine(output, "model.safetensors"), entries);
@@ -52,7 +53,7 @@ public static class Fp8Quantizer
         CopySideFiles(source, output);
     }
 
-    private static Dictionary<string, float> CalibratedInputs(string source, int[] tokens, Action<string>? progress)
+    private static Dictionary<string, float> CalibratedInputs(string source, int[] tokens, Action<string, int, int>? progress)
     {
         if (tokens.Length == 0) throw new BambaException("--calibration: the text has no tokens");
         using var model = BambaModel.Load(source);

@@ -55,6 +55,17 @@ extern "C" __global__ void zero_padding_rows(act_t* x, int stride, int width, co
     if (c < width && positions[r] < 0) st(x + (long long)r * stride + c, 0.f);
 }
 
+// LoRA with adapters picked per sequence: low [rows, rank] holds every adapter's x·Aᵀ; a row keeps the columns of the
+// model's own adapter (group 0) and of the adapter its sequence picked, and the others become zero, so that the
+// product with B that follows adds only those. Grid (ceil(rank / block), rows).
+extern "C" __global__ void lora_keep_own_columns(act_t* low, int rank, const int* groups, const int* row_adapters) {
+    pdl_enter();
+    int r = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= rank) return;
+    int group = groups[c];
+    if (group != 0 && group != row_adapters[r]) st(low + (long long)r * rank + c, 0.f);
+}
+
 // out[i, :] = x[rows[i], :] on the residual stream: picks the last row of each run for the LM head.
 // Grid (ceil(width / block), count).
 extern "C" __global__ void gather_rows(const float* x, int width, const int* rows, float* out) {
