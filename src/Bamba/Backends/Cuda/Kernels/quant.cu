@@ -227,39 +227,30 @@ __device__ __forceinline__ void q_unit_int(const u8* __restrict__ row, int u, in
 }
 
 // One warp's share of a block-format weight row against the int8 activation rows (quantize_rows_q8): per unit, each
-// run's Σq·x and Σx in dp4a steps, then ws·Σq·x − wm·Σx scaled by the activations' block scale, in float32. A lane
-// decodes four units (128 apart) before it multiplies any, so that their loads are in flight together; the sums are
-// taken in unit order all the same.
+// run's Σq·x and Σx in dp4a steps, then ws·Σq·x − wm·Σx scaled by the activations' block scale, in float32.
 template <int F>
 __device__ __forceinline__ void q_gemv_warp_int(const signed char* xq, const float* xd, const u8* w, int row, int k, int rows,
                                                 int piece, int split, float (*partial)[GEMV_MAX_ROWS]) {
-    const int ahead = 4;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, units = k / 32;
     int share = (units + split - 1) / split, u_begin = piece * share, u_end = min(units, u_begin + share);
     float acc[GEMV_MAX_ROWS];
     for (int r = 0; r < GEMV_MAX_ROWS; r++) acc[r] = 0.f;
     if (row >= 0) {
         const u8* wr = w + row * q_row_bytes<F>(k);
-        for (int u0 = u_begin + lane; u0 < u_end; u0 += ahead * 32) {
-            int qw[ahead][8], koff[ahead][4];
-            float ws[ahead][4], wm[ahead][4];
-#pragma unroll
-            for (int j = 0; j < ahead; j++)
-                if (u0 + 32 * j < u_end) q_unit_int<F>(wr, u0 + 32 * j, qw[j], ws[j], wm[j], koff[j]);
-#pragma unroll
-            for (int j = 0; j < ahead; j++) {
-                if (u0 + 32 * j >= u_end) break;
-                for (int r = 0; r < GEMV_MAX_ROWS; r++) {
-                    if (r >= rows) break;
-                    float s = 0.f;
-                    for (int run = 0; run < 4; run++) {
-                        int2 xv = *(const int2*)(xq + (long long)r * k + koff[j][run]);
-                        int dot = dp4a(qw[j][2 * run], xv.x, dp4a(qw[j][2 * run + 1], xv.y, 0));
-                        int sum = dp4a(0x01010101, xv.x, dp4a(0x01010101, xv.y, 0));
-                        s += xd[(long long)r * (k / 32) + (koff[j][run] >> 5)] * (ws[j][run] * (float)dot - wm[j][run] * (float)sum);
-                    }
-                    acc[r] += s;
+        for (int u = u_begin + lane; u < u_end; u += 32) {
+            int qw[8], koff[4];
+            float ws[4], wm[4];
+            q_unit_int<F>(wr, u, qw, ws, wm, koff);
+            for (int r = 0; r < GEMV_MAX_ROWS; r++) {
+                if (r >= rows) break;
+                float s = 0.f;
+                for (int run = 0; run < 4; run++) {
+                    int2 xv = *(const int2*)(xq + (long long)r * k + koff[run]);
+                    int dot = dp4a(qw[2 * run], xv.x, dp4a(qw[2 * run + 1], xv.y, 0));
+                    int sum = dp4a(0x01010101, xv.x, dp4a(0x01010101, xv.y, 0));
+                    s += xd[(long long)r * (k / 32) + (koff[run] >> 5)] * (ws[run] * (float)dot - wm[run] * (float)sum);
                 }
+                acc[r] += s;
             }
         }
     }
