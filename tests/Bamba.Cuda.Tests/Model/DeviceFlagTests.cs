@@ -33,8 +33,8 @@ public class DeviceFlagTests
         string[] common = ["generate", "--model", Fixtures.Model("small-bamba"), "--prompt-ids", "5,17,300,42,7,99", "--max-new-tokens", "8", "--temperature", "0", "--format", "json"];
         var cpu = CliCall.Run([.. common, "--device", "cpu"]);
         var gpu = CliCall.Run([.. common, "--device", "cuda"]);
-        Assert.Equal(0, cpu.Code);
-        Assert.Equal(0, gpu.Code);
+        Assert.True(cpu.Code == 0, $"cpu: exit {cpu.Code}: {cpu.Err}");
+        Assert.True(gpu.Code == 0, $"gpu: exit {gpu.Code}: {gpu.Err}");
         Assert.Equal(cpu.Out, gpu.Out);
         Assert.Equal(ComputeDevice.Cuda, ModelFactory.Resolve(ComputeDevice.Auto));
     }
@@ -47,8 +47,8 @@ public class DeviceFlagTests
         string[] common = ["score", "--model", Fixtures.Model("small-bamba"), "--ids", "5,17,300,42,7,99,1000,3,3,64", "--format", "json"];
         var cpu = CliCall.Run([.. common, "--device", "cpu"]);
         var gpu = CliCall.Run([.. common, "--device", "cuda", "--precision", "fp32"]);
-        Assert.Equal(0, cpu.Code);
-        Assert.Equal(0, gpu.Code);
+        Assert.True(cpu.Code == 0, $"cpu: exit {cpu.Code}: {cpu.Err}");
+        Assert.True(gpu.Code == 0, $"gpu: exit {gpu.Code}: {gpu.Err}");
         double?[] Read(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("token_logprobs")
             .EnumerateArray().Select(e => e.ValueKind == System.Text.Json.JsonValueKind.Null ? (double?)null : e.GetDouble()).ToArray();
         var expected = Read(cpu.Out);
