@@ -35,6 +35,32 @@ public class GemmTuningCacheTests
         Assert.Equal(1, new GemmTuningCache(path).Choice(GemmTuningCache.Key("NVIDIA H200", 130000, Shape)));
     }
 
+    /// <summary>A key the user's file lacks comes from the shipped table; one the file holds (timed here) wins.</summary>
+    [Fact]
+    public void TheShippedTableAnswersWhatTheFileDoesNotHold()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"bamba-gemm-{Guid.NewGuid():N}", "gemm-tuning.json");
+        string shippedKey = GemmTuningCache.Key("NVIDIA H200", 130000, Shape), timedKey = GemmTuningCache.Key("NVIDIA H200", 130000, Shape with { N = 2 });
+        var shipped = new Dictionary<string, int> { [shippedKey] = 4, [timedKey] = 5 };
+        new GemmTuningCache(path, shipped).Record(timedKey, 1);
+        var cache = new GemmTuningCache(path, shipped);
+        Assert.Equal(4, cache.Choice(shippedKey));
+        Assert.Equal(1, cache.Choice(timedKey));
+        Assert.Null(cache.Choice(GemmTuningCache.Key("NVIDIA H100 80GB HBM3", 130000, Shape)));
+    }
+
+    /// <summary>The embedded table reads, and every entry is keyed as <see cref="GemmTuningCache.Key"/> writes keys.</summary>
+    [Fact]
+    public void TheShippedTableIsEmbeddedAndWellFormed()
+    {
+        Assert.NotEmpty(GemmTuningCache.Shipped);
+        Assert.All(GemmTuningCache.Shipped, e =>
+        {
+            Assert.Matches(@"^.+ \| cuBLASLt \d+ \| GemmShape \{ .+ \}$", e.Key);
+            Assert.InRange(e.Value, 0, 7);
+        });
+    }
+
     [Fact]
     public void OffKeepsChoicesInTheProcessOnly()
     {
