@@ -25,6 +25,7 @@ internal sealed class ChatCommand : ICommand
     [
         ModelOptions.Model,
         ModelOptions.Lora,
+        Output.LiveOutput.NoProgress,
         new("system", "a system message, the first turn of the conversation", "TEXT"),
         ModelOptions.ChatTemplate,
         .. GenerateCommand.SamplingFlags(maxNewTokensFallback: 256),

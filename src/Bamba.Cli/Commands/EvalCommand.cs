@@ -17,6 +17,7 @@ internal sealed class EvalCommand : ICommand
     [
         ModelOptions.Model,
         ModelOptions.Lora,
+        Output.LiveOutput.NoProgress,
         new("perplexity", "a UTF-8 text file: its perplexity per token and per byte", "FILE.txt"),
         new("tasks", "{\"context\", \"choices\": [...], \"label\"} per line: log-likelihood accuracy", "FILE.jsonl"),
         new("context", "perplexity window in tokens", "N", "1024"),

@@ -20,6 +20,7 @@ internal sealed class GenerateCommand : ICommand
     [
         ModelOptions.Model,
         ModelOptions.Lora,
+        Output.LiveOutput.NoProgress,
         new("prompt", "a text prompt (needs the model's tokenizer: tokenizer.json, or the one a GGUF file stores); encoded with its special tokens (BOS)", "TEXT"),
         new("prompt-ids", "a prompt as comma-separated token ids", "1,2,3"),
         new("input", "a batch of prompts: one {\"prompt_ids\": [...]} or {\"prompt\": \"text\"} per line, run as one batch; - reads stdin", "FILE.jsonl"),

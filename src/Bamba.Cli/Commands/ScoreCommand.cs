@@ -15,6 +15,7 @@ internal sealed class ScoreCommand : ICommand
     [
         ModelOptions.Model,
         ModelOptions.Lora,
+        Output.LiveOutput.NoProgress,
         new("ids", "the token ids to score, comma-separated (at least two)", "1,2,3"),
         new("format", "text: one line per position and the total; json: {token_logprobs, total_logprob, perplexity}", "text|json", "text"),
         .. ModelOptions.Device,

@@ -20,6 +20,7 @@ internal sealed class ServeCommand : ICommand
     [
         ModelOptions.Model,
         ModelOptions.ServeLora,
+        Output.LiveOutput.NoProgress,
         new("host", "the address to bind (0.0.0.0 exposes the model to the network)", "ADDRESS", "127.0.0.1"),
         new("port", "the TCP port (0 picks a free one, printed at start)", "PORT", "8000"),
         new("api-key", "require 'Authorization: Bearer KEY' on /v1/* (also BAMBA_API_KEY)", "KEY"),
