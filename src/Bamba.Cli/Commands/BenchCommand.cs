@@ -1,7 +1,5 @@
 using Bamba.Benchmarks;
 using Bamba.Cli.Output;
-using Bamba.Modeling;
-using Bamba.Weights;
 
 namespace Bamba.Cli.Commands;
 
@@ -59,27 +57,10 @@ internal sealed class BenchCommand : ICommand
         bool live = LiveOutput.Enabled(args);
         args.EnsureAllUsed();
 
-        string? temp = null;
-        try
-        {
-            var result = LiveOutput.Status(live, "bench", progress =>
-            {
-                if (modelDir is null)
-                {
-                    temp = modelDir = Directory.CreateTempSubdirectory("bamba-bench-").FullName;
-                    progress.Report($"writing the {preset} synthetic model (random bf16 weights) to {temp}");
-                    SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
-                }
-                using var model = BambaModel.Load(modelDir);
-                return CpuBenchmark.Run(model, temp is null ? modelDir : $"preset {preset}", promptTokens, newTokens, progress);
-            });
-            if (format == "json") stdout.WriteLine(JsonLines.Write(result));
-            else ResultTable.Write(stdout, ["measure", "result"], Rows(result));
-        }
-        finally
-        {
-            if (temp is not null) Directory.Delete(temp, recursive: true);
-        }
+        var result = LiveOutput.Status(live, "bench", progress =>
+            Bench.CpuBenchModel.Measure(modelDir, preset, progress, (model, name) => CpuBenchmark.Run(model, name, promptTokens, newTokens, progress)));
+        if (format == "json") stdout.WriteLine(JsonLines.Write(result));
+        else ResultTable.Write(stdout, ["measure", "result"], Rows(result));
         return 0;
     }
 

@@ -1,7 +1,5 @@
 using Bamba.Benchmarks;
 using Bamba.Cli.Output;
-using Bamba.Modeling;
-using Bamba.Weights;
 
 namespace Bamba.Cli.Commands;
 
@@ -39,27 +37,10 @@ internal sealed class BenchGrammarCommand : ICommand
         bool live = LiveOutput.Enabled(args);
         args.EnsureAllUsed();
 
-        string? temp = null;
-        try
-        {
-            // In order and on the caller's thread (Progress<T> posted its lines to the thread pool).
-            var r = LiveOutput.Status(live, "bench-grammar", progress =>
-            {
-                if (modelDir is null)
-                {
-                    temp = modelDir = Directory.CreateTempSubdirectory("bamba-bench-").FullName;
-                    progress.Report($"writing the {preset} synthetic model (random bf16 weights) to {temp}");
-                    SyntheticModel.Write(SyntheticModel.Cpu05B, temp, DType.BF16);
-                }
-                using var model = BambaModel.Load(modelDir);
-                return ConstrainedDecodingBenchmark.Run(model, temp is null ? modelDir : $"preset {preset}", tokenizer, batch, steps, progress);
-            });
-            stdout.WriteLine(format == "json" ? JsonLines.Write(r) : Table(r));
-        }
-        finally
-        {
-            if (temp is not null) Directory.Delete(temp, recursive: true);
-        }
+        // In order and on the caller's thread (Progress<T> posted its lines to the thread pool).
+        var r = LiveOutput.Status(live, "bench-grammar", progress =>
+            Bench.CpuBenchModel.Measure(modelDir, preset, progress, (model, name) => ConstrainedDecodingBenchmark.Run(model, name, tokenizer, batch, steps, progress)));
+        stdout.WriteLine(format == "json" ? JsonLines.Write(r) : Table(r));
         return 0;
     }
 
