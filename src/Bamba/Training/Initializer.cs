@@ -20,17 +20,21 @@ internal static class Initializer
         float std = (float)set.Config.InitializerRange;
         float convBound = 1f / MathF.Sqrt(set.Config.MambaDConv);
         var random = new List<(Parameter P, int Tensor, int Chunk)>();
+        void Random(Parameter p, int tensor)
+        {
+            for (int c = 0; c < (p.Length + Chunk - 1) / Chunk; c++) random.Add((p, tensor, c));
+        }
         int index = 0;
         foreach (var p in set.All)
         {
-            if (p.Name.EndsWith("A_log"))
+            if (IsConv(p)) Random(p, index);
+            else if (p.Name.EndsWith("A_log"))
                 for (int i = 0; i < p.Length; i++) p.Value[i] = MathF.Log(i + 1);
-            else if (p.Name.EndsWith(".bias") && !IsConv(p) || p.Name.EndsWith("correction_bias"))
+            else if (p.Name.EndsWith(".bias") || p.Name.EndsWith("correction_bias"))
                 Array.Clear(p.Value);
-            else if (p.Shape.Length == 1 && !IsConv(p))
+            else if (p.Shape.Length == 1)
                 Array.Fill(p.Value, 1f); // norms, D, dt_bias
-            else
-                for (int c = 0; c < (p.Length + Chunk - 1) / Chunk; c++) random.Add((p, index, c));
+            else Random(p, index);
             index++;
         }
         Parallel.ForEach(random, w =>
