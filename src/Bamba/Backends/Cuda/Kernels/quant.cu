@@ -1,9 +1,9 @@
 // Quantized weights on the device: llama.cpp's block formats (GGUF) and FP8 E4M3 with one scale per row
 // (compressed-tensors), kept in their stored bytes. Decode streams them through a GEMV that decodes them in registers
 // (block formats 32 values a unit, FP8 16 a load); longer products dequantize the matrix into the activation type and
-// take cuBLASLt. The values
-// are the CPU's (Bamba.Weights.Quants.*.Dequantize) bit for bit: the same products in the same order, with the
-// rounding explicit (__fmul_rn, __fsub_rn), so no multiply-add is contracted where the CPU rounds twice.
+// take cuBLASLt. The values are the CPU's (Bamba.Weights.Quants.*.Dequantize) bit for bit: the same products in the
+// same order, with the rounding explicit (__fmul_rn, __fsub_rn), so no multiply-add is contracted where the CPU
+// rounds twice.
 // Format codes follow Bamba.Weights.DType: Q8_0 = 4, Q4_0 = 5, Q4_K = 6, Q5_K = 7, Q6_K = 8, F8_E4M3 = 9.
 
 #define QF_Q8_0 4
