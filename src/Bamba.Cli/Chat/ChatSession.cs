@@ -19,7 +19,7 @@ internal sealed class ChatSession(Generator generator, ITextCodec codec, Generat
         /save FILE     write the conversation as JSON ({"messages": [{"role", "content"}, ...]})
         /load FILE     read a conversation written by /save
         /exit          quit (also Ctrl-D, or the end of piped input)
-        A line ending in \ continues on the next line. Ctrl-C stops a reply.
+        A line ending in \ continues on the next line. Ctrl-C stops a reply, or discards the line being typed.
         """;
 
     private readonly List<ChatTurn> _turns = [];

@@ -4,13 +4,23 @@ namespace Bamba.Cli.Chat;
 
 /// <summary>
 /// Reads a line at a terminal with editing and history: left/right, Home/End (Ctrl-A/Ctrl-E), Backspace/Delete,
-/// up/down through earlier lines. Ctrl-D on an empty line is the end of input (null).
+/// up/down through earlier lines. Ctrl-D on an empty line is the end of input (null). Ctrl-C discards the line being
+/// typed, as a shell does, instead of ending the program: a Ctrl-C meant for a reply that ended a moment earlier must
+/// not lose the conversation.
 /// </summary>
 internal sealed class LineEditor
 {
     private readonly List<string> _history = [];
 
     public string? ReadLine(string prompt)
+    {
+        bool wasInput = Console.TreatControlCAsInput;
+        Console.TreatControlCAsInput = true; // Ctrl-C arrives as a key here, and as SIGINT (stop the reply) outside
+        try { return Edit(prompt); }
+        finally { Console.TreatControlCAsInput = wasInput; }
+    }
+
+    private string? Edit(string prompt)
     {
         var line = new StringBuilder();
         int cursor = 0, recalled = _history.Count;
@@ -37,6 +47,15 @@ internal sealed class LineEditor
                 default:
                     if (key.Modifiers == ConsoleModifiers.Control && key.Key == ConsoleKey.A) cursor = 0;
                     else if (key.Modifiers == ConsoleModifiers.Control && key.Key == ConsoleKey.E) cursor = line.Length;
+                    else if (key.KeyChar == '\x03' || (key.Modifiers == ConsoleModifiers.Control && key.Key == ConsoleKey.C))
+                    {
+                        Console.WriteLine("^C (line discarded; /exit or Ctrl-D quits)");
+                        line.Clear();
+                        cursor = 0;
+                        recalled = _history.Count;
+                        Console.Write(prompt);
+                        continue;
+                    }
                     else if (key.Modifiers == ConsoleModifiers.Control && key.Key == ConsoleKey.D)
                     {
                         if (line.Length == 0) { Console.WriteLine(); return null; }

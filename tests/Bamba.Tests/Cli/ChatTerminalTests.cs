@@ -60,24 +60,53 @@ public sealed class ChatTerminalTests : IDisposable
     [Fact]
     public async Task CtrlCStopsTheReplyAndTheChatGoesOn()
     {
-        // A reply that would run for minutes: the tiny random model, greedy, with a huge token budget.
+        // The tiny random model's greedy replies end at its EOS after a second or so (980 tokens for "hello"), so a
+        // Ctrl-C can come after the reply has ended; it then discards an empty line at the prompt, and the message is
+        // sent again. Five tries: each one's Ctrl-C goes out as soon as the reply has begun.
         using var process = CliProcess.Start(["chat", "--model", _dir, "--max-new-tokens", "1000000", "--temperature", "0"], terminal: true, keepStdinOpen: true);
         var screen = new Screen(process.StandardOutput);
         try
         {
-            await screen.WaitFor("you> ", from: 0);
-            await process.StandardInput.WriteAsync("hello\n");
-            await process.StandardInput.FlushAsync();
-            int reply = await screen.WaitFor("bamba> ", from: 0);
-            await screen.WaitForMore(reply + 200);                     // the reply is streaming
-            await process.StandardInput.WriteAsync("\x03");
-            await process.StandardInput.FlushAsync();
-            int stopped = await screen.WaitFor("[stopped, ", from: reply);
-            await screen.WaitFor("you> ", from: stopped);
-            await process.StandardInput.WriteAsync("/exit\n");
-            await process.StandardInput.FlushAsync();
+            int at = await screen.WaitFor("you> ", from: 0), stopped = -1;
+            for (int attempt = 0; attempt < 5 && stopped < 0; attempt++)
+            {
+                await Type(process, "hello\r");
+                int reply = await screen.WaitFor("bamba> ", from: at);
+                await screen.WaitForMore(reply + 20);                     // the reply is streaming
+                await Type(process, "\x03");
+                int end = await screen.WaitFor("tokens/s]", from: reply);
+                if (screen.Text.IndexOf("[stopped, ", reply, StringComparison.Ordinal) is var s && s >= 0 && s < end) stopped = s;
+                else at = await screen.WaitFor("line discarded", from: end);  // too late: the Ctrl-C met the prompt
+                at = await screen.WaitFor("you> ", from: Math.Max(end, at));
+            }
+            Assert.True(stopped >= 0, "no Ctrl-C reached a reply in five tries: " + screen.Text);
+            await Type(process, "/exit\r");
             await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(1)).Token);
-            Assert.Equal(0, process.ExitCode);
+            Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {screen.Text[stopped..]}");
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
+    [Fact]
+    public async Task CtrlCAtThePromptDiscardsTheLineAndTheChatGoesOn()
+    {
+        string reply = Expected("<s><user>hello\n<assistant>", 5);
+        using var process = CliProcess.Start(["chat", "--model", _dir, "--max-new-tokens", "5", "--temperature", "0"], terminal: true, keepStdinOpen: true);
+        var screen = new Screen(process.StandardOutput);
+        try
+        {
+            await screen.WaitFor("you> ", from: 0);
+            await Type(process, "goodbye\x03");
+            int discarded = await screen.WaitFor("line discarded", from: 0);
+            await Type(process, "hello\r");
+            int end = await screen.WaitFor("tokens/s]", from: discarded);
+            await Type(process, "/exit\r");
+            await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(1)).Token);
+            Assert.Contains("bamba> " + reply + "\n", screen.Text.Replace("\r", ""));
+            Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {screen.Text[discarded..]}");
         }
         finally
         {
