@@ -35,7 +35,7 @@ internal static class PromptParser
 
     private static PromptInput FromIds(JsonElement list, ServingEngine engine)
     {
-        int vocab = engine.Model.Config.VocabSize;
+        int vocab = engine.Model.Tokens.VocabSize;
         var ids = new int[list.GetArrayLength()];
         int i = 0;
         foreach (var e in list.EnumerateArray())

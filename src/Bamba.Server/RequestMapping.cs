@@ -62,8 +62,8 @@ internal static class RequestMapping
         var bias = new Dictionary<int, float>();
         foreach (var (key, value) in map)
         {
-            if (!int.TryParse(key, out int id) || (uint)id >= (uint)engine.Model.Config.VocabSize)
-                throw ApiException.BadValue("logit_bias", $"logit_bias keys must be token ids in 0..{engine.Model.Config.VocabSize - 1}, got '{key}'");
+            if (!int.TryParse(key, out int id) || (uint)id >= (uint)engine.Model.Tokens.VocabSize)
+                throw ApiException.BadValue("logit_bias", $"logit_bias keys must be token ids in 0..{engine.Model.Tokens.VocabSize - 1}, got '{key}'");
             if (!(Math.Abs(value) <= 100)) throw ApiException.BadValue("logit_bias", $"logit_bias values must be in [-100, 100], got {value} for {key}");
             bias[id] = value;
         }
@@ -96,8 +96,8 @@ internal static class RequestMapping
     {
         var ids = r.StopTokenIds ?? [];
         foreach (int id in ids)
-            if ((uint)id >= (uint)engine.Model.Config.VocabSize)
-                throw ApiException.BadValue("stop_token_ids", $"token id {id} is outside the vocabulary (0..{engine.Model.Config.VocabSize - 1})");
+            if ((uint)id >= (uint)engine.Model.Tokens.VocabSize)
+                throw ApiException.BadValue("stop_token_ids", $"token id {id} is outside the vocabulary (0..{engine.Model.Tokens.VocabSize - 1})");
         return ids;
     }
 

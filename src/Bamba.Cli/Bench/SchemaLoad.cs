@@ -35,7 +35,7 @@ internal sealed class SchemaLoad(ContinuousBatchScheduler scheduler, int promptT
     private SequenceRequest Request(int pass, int i, TokenGrammar? grammar)
     {
         var random = new Random(10_000 * (pass + 1) + i);
-        int vocab = scheduler.Model.Config.VocabSize;
+        int vocab = scheduler.Model.Tokens.VocabSize;
         return new SequenceRequest
         {
             Prompt = [.. Enumerable.Range(0, promptTokens).Select(_ => random.Next(3, vocab))],

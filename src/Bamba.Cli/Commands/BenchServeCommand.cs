@@ -94,7 +94,7 @@ internal sealed class BenchServeCommand : ICommand
             return InServer(engine, address =>
             {
                 var results = LiveOutput.Status(load.Live, "bench-serve", progress =>
-                    Measure(address, engine.ModelId, engine.Model.Config.VocabSize, load, progress));
+                    Measure(address, engine.ModelId, engine.Model.Tokens.VocabSize, load, progress));
                 return Report(results, format, stdout, $"{engine.ModelId} in process, --max-batch {scheduling.MaxBatch}, --prefill-chunk {scheduling.PrefillChunk}");
             });
         }
@@ -189,10 +189,10 @@ internal sealed class BenchServeCommand : ICommand
         return InServer(engine, address =>
         {
             using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(30) };
-            var load = new MultiTurnLoad(http, engine.ModelId, engine.Model.Config.VocabSize, shape);
+            var load = new MultiTurnLoad(http, engine.ModelId, engine.Model.Tokens.VocabSize, shape);
             // Warm-up (JIT, first touch of the weights) with a prompt of several chunks, so prefill's code is warm too.
-            var warmUp = Enumerable.Range(0, 3 * options.PrefillChunk).Select(i => 3 + i % (engine.Model.Config.VocabSize - 3)).ToArray();
-            new ServeLoad(http, engine.ModelId, 0, 4, engine.Model.Config.VocabSize).OneAsync(warmUp).GetAwaiter().GetResult();
+            var warmUp = Enumerable.Range(0, 3 * options.PrefillChunk).Select(i => 3 + i % (engine.Model.Tokens.VocabSize - 3)).ToArray();
+            new ServeLoad(http, engine.ModelId, 0, 4, engine.Model.Tokens.VocabSize).OneAsync(warmUp).GetAwaiter().GetResult();
             Console.Error.WriteLine($"bench-serve: {shape.Conversations} conversations of {shape.Turns} turns, {label}");
             return load.RunAsync(label, () => (m.PrefixHitTokens, m.PrefixMissTokens)).GetAwaiter().GetResult();
         });

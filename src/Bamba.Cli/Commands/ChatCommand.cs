@@ -49,11 +49,11 @@ internal sealed class ChatCommand : ICommand
             throw new BambaException($"{dir}: the tokenizer has no chat_template (tokenizer_config.json); give one with --chat-template FILE");
         using var model = ModelOptions.LoadForGeneration(args);
         args.EnsureAllUsed();
-        var stops = options with { EosTokenIds = [.. options.EosTokenIds ?? model.Config.EosTokenIds, .. ((HfTextCodec)codec).Tokenizer.EosIds] };
+        var stops = options with { EosTokenIds = [.. options.EosTokenIds ?? model.Tokens.EosTokenIds, .. ((HfTextCodec)codec).Tokenizer.EosIds] };
         bool interactive = _stdin is null && !Console.IsInputRedirected && !Console.IsOutputRedirected;
         if (interactive)
             stdout.WriteLine($"bamba chat: {Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)))} " +
-                             $"({model.Config.NumHiddenLayers} layers, vocab {model.Config.VocabSize}). /help lists the commands, Ctrl-C stops a reply, /exit quits.");
+                             $"(a vocabulary of {model.Tokens.VocabSize} tokens). /help lists the commands, Ctrl-C stops a reply, /exit quits.");
         Func<string, string?> readLine = interactive ? new LineEditor().ReadLine : _ => (_stdin ?? Console.In).ReadLine();
         new ChatSession(new Generator(model), codec, stops, system, stdout, interactive).Run(readLine);
         return 0;

@@ -48,7 +48,7 @@ internal sealed class GenerateCommand : ICommand
         var options = Options(args, defaults);
         using var model = ModelOptions.LoadForGeneration(args);
         var tokenizer = ModelOptions.TryLoadTokenizer(dir);
-        var prompts = Prompts(args, tokenizer, model.Config.VocabSize);
+        var prompts = Prompts(args, tokenizer, model.Tokens.VocabSize);
         args.EnsureAllUsed();
 
         var generator = new Generator(model);
@@ -73,9 +73,9 @@ internal sealed class GenerateCommand : ICommand
         var model = loaded as BambaModel ?? throw new BambaException("--save-state and --load-state work with the CPU backend (--device cpu)");
         var tokenizer = ModelOptions.TryLoadTokenizer(dir);
         // Text appended to a loaded sequence is encoded without special tokens: no BOS in mid-sequence.
-        var prompt = load is null ? Prompts(args, tokenizer, model.Config.VocabSize)[0]
+        var prompt = load is null ? Prompts(args, tokenizer, model.Tokens.VocabSize)[0]
             : args.Has("prompt") ? Encode(args.Required("prompt"), tokenizer, dir, "--prompt", specialTokens: false)
-            : args.Has("prompt-ids") ? Prompts(args, tokenizer, model.Config.VocabSize)[0] : [];
+            : args.Has("prompt-ids") ? Prompts(args, tokenizer, model.Tokens.VocabSize)[0] : [];
         args.EnsureAllUsed();
 
         using var session = load is null ? SequenceSession.Start(model) : SessionFile.Load(load, model);

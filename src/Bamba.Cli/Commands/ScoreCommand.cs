@@ -30,7 +30,7 @@ internal sealed class ScoreCommand : ICommand
         args.EnsureAllUsed();
         if (ids.Length < 2) throw new BambaException("--ids: at least two tokens are needed to score anything");
         foreach (int id in ids)
-            if (id >= model.Config.VocabSize) throw new BambaException($"token id {id} is outside the model's vocabulary (0..{model.Config.VocabSize - 1})");
+            if (id >= model.Tokens.VocabSize) throw new BambaException($"token id {id} is outside the model's vocabulary (0..{model.Tokens.VocabSize - 1})");
 
         var logprobs = Score(model, ids);
         double total = logprobs.Skip(1).Sum(v => v!.Value);

@@ -19,7 +19,7 @@ internal sealed class ModelScorer(ISequenceModel model) : ITokenScorer
 {
     public IReadOnlyList<double?[]> Score(IReadOnlyList<int[]> sequences)
     {
-        int vocab = model.Config.VocabSize;
+        int vocab = model.Tokens.VocabSize;
         var states = sequences.Select(_ => model.CreateState()).ToArray();
         try
         {

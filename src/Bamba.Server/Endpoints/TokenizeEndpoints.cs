@@ -38,8 +38,8 @@ internal sealed class TokenizeEndpoints(ServingEngine engine)
         var text = RequestMapping.Text(engine, "tokens");
         var ids = r.Tokens ?? throw ApiException.BadValue("tokens", "tokens (a list of ids) is required");
         foreach (int id in ids)
-            if ((uint)id >= (uint)engine.Model.Config.VocabSize)
-                throw ApiException.BadValue("tokens", $"token id {id} is outside the vocabulary (0..{engine.Model.Config.VocabSize - 1})");
+            if ((uint)id >= (uint)engine.Model.Tokens.VocabSize)
+                throw ApiException.BadValue("tokens", $"token id {id} is outside the vocabulary (0..{engine.Model.Tokens.VocabSize - 1})");
         await context.Response.WriteAsJsonAsync(new DetokenizeResponse(text.Decode(ids)), JsonProtocol.Info<DetokenizeResponse>(), cancellationToken: context.RequestAborted);
     }
 }

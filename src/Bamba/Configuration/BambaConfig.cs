@@ -26,6 +26,10 @@ public sealed record BambaConfig
     public int? BosTokenId { get; init; } = 1;
     /// <summary>One or more end-of-sequence ids (HF allows an int or a list).</summary>
     public IReadOnlyList<int> EosTokenIds { get; init; } = [2];
+
+    /// <summary>The vocabulary size, end-of-sequence and padding ids, as generation sees them.</summary>
+    public Generation.TokenSpace TokenSpace => new(VocabSize, EosTokenIds, PadTokenId);
+
     public int MaxPositionEmbeddings { get; init; } = 262144;
     public double AttentionDropout { get; init; }
     /// <summary>Layers that use attention; all others are Mamba-2 mixers. Empty = no attention layer.</summary>

@@ -98,7 +98,7 @@ public sealed class Generator(ISequenceModel model)
         UseDeviceSampling && model is IDeviceSampling device && device.CanSample(sampling) ? device : null;
 
     private HashSet<int> StopIds(GenerationOptions options) =>
-        [.. options.EosTokenIds ?? model.Config.EosTokenIds, .. options.StopTokenIds];
+        [.. options.EosTokenIds ?? model.Tokens.EosTokenIds, .. options.StopTokenIds];
 
     private static Sampler RowSampler(SamplingOptions sampling, int row) =>
         new(sampling.Seed is ulong s ? sampling with { Seed = s + (ulong)row } : sampling);
@@ -106,7 +106,7 @@ public sealed class Generator(ISequenceModel model)
     private SequenceInput[] LeftPadded(IReadOnlyList<int[]> prompts)
     {
         int width = prompts.Max(p => p.Length);
-        int pad = model.Config.PadTokenId ?? 0;
+        int pad = model.Tokens.PadTokenId ?? 0;
         return prompts.Select((p, i) =>
         {
             if (p.Length == 0) throw new BambaException($"prompt {i} is empty");

@@ -1,5 +1,3 @@
-using Bamba.Configuration;
-
 namespace Bamba.Generation;
 
 /// <summary>
@@ -11,12 +9,14 @@ namespace Bamba.Generation;
 /// </summary>
 public interface ISequenceModel : IDisposable
 {
-    BambaConfig Config { get; }
 
     /// <summary>
     /// The LoRA adapters a sequence may pick (<see cref="SequenceState.Adapter"/> i runs with <c>Adapters[i − 1]</c>), by
     /// name; empty for a backend that serves none. A backend that lists adapters applies each row's own in a mixed batch.
     /// </summary>
+    /// <summary>The vocabulary and the ids that end or pad a sequence: what generation needs to know of the model.</summary>
+    TokenSpace Tokens { get; }
+
     IReadOnlyList<string> Adapters => [];
 
     /// <summary>A fresh, empty state for one sequence.</summary>
@@ -35,7 +35,7 @@ public interface ISequenceModel : IDisposable
     /// </summary>
     float[][] StepAllLogits(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)
     {
-        int vocab = Config.VocabSize;
+        int vocab = Tokens.VocabSize;
         var result = inputs.Select(r => new float[r.Length * vocab]).ToArray();
         for (int t = 0, longest = inputs.Max(r => r.Length); t < longest; t++)
         {
@@ -48,3 +48,6 @@ public interface ISequenceModel : IDisposable
         return result;
     }
 }
+
+/// <summary>A model's vocabulary size and its end-of-sequence and padding ids.</summary>
+public sealed record TokenSpace(int VocabSize, IReadOnlyList<int> EosTokenIds, int? PadTokenId);

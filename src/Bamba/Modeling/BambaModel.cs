@@ -26,6 +26,8 @@ public sealed class BambaModel : ISequenceModel
     }
 
     public BambaConfig Config { get; }
+
+    public TokenSpace Tokens => Config.TokenSpace;
     public ModelWeights Weights { get; }
     /// <summary>The adapters a sequence may pick (<see cref="SequenceState.Adapter"/>), by name.</summary>
     public IReadOnlyList<string> Adapters { get; }

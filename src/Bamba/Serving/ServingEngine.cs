@@ -23,7 +23,7 @@ public sealed class ServingEngine : IDisposable
         _ownsModel = ownsModel;
         CheckAdapterNames(model.Adapters, modelId);
         Scheduler = new ContinuousBatchScheduler(model, options);
-        Grammars = new GrammarCache(text, model.Config.VocabSize);
+        Grammars = new GrammarCache(text, model.Tokens.VocabSize);
     }
 
     /// <summary>Loads a model directory for serving on the CPU; the model id defaults to the directory's name.</summary>
@@ -88,7 +88,7 @@ public sealed class ServingEngine : IDisposable
     /// <summary>End-of-sequence ids: generation_config.json's (else config.json's) and the tokenizer's EOS token
     /// (a chat model's end-of-turn token is often only there).</summary>
     public IReadOnlyList<int> EosTokenIds =>
-        [.. (Defaults.EosTokenIds ?? Model.Config.EosTokenIds).Union(Text is HfTextCodec hf ? hf.Tokenizer.EosIds : [])];
+        [.. (Defaults.EosTokenIds ?? Model.Tokens.EosTokenIds).Union(Text is HfTextCodec hf ? hf.Tokenizer.EosIds : [])];
 
     /// <summary>The chat template applied to <paramref name="turns"/> with the assistant's turn opened, as token ids.</summary>
     public int[] EncodeChat(IReadOnlyList<ChatTurn> turns, IReadOnlyList<Tools.ToolDefinition>? tools = null)

@@ -9,7 +9,7 @@ namespace Bamba.Tests.Browser;
 /// </summary>
 internal sealed class SlowModel(ISequenceModel inner, TimeSpan stepTime, int eos) : ISequenceModel
 {
-    public BambaConfig Config => inner.Config;
+    public TokenSpace Tokens => inner.Tokens;
 
     public SequenceState CreateState() => inner.CreateState();
 

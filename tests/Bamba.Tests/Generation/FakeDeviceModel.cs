@@ -12,7 +12,7 @@ internal sealed class FakeDeviceModel(ISequenceModel inner) : ISequenceModel, ID
     public int DeviceCalls, HostCalls;
     /// <summary>Every uniform handed to <see cref="StepAndSample"/>, in call order.</summary>
     public List<float> Uniforms { get; } = [];
-    public BambaConfig Config => inner.Config;
+    public TokenSpace Tokens => inner.Tokens;
     public SequenceState CreateState() => inner.CreateState();
 
     public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)

@@ -248,7 +248,7 @@ public class PrefixCacheTests
 
         public Task Paused => _paused.Task;
         public void Resume() => _resume.Set();
-        public Bamba.Configuration.BambaConfig Config => inner.Config;
+        public TokenSpace Tokens => inner.Tokens;
         public SequenceState CreateState() => inner.CreateState();
 
         public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs)

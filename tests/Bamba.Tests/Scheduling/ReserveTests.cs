@@ -13,7 +13,7 @@ public class ReserveTests
     {
         public const int Limit = 40;
         public readonly List<int> Reserved = [];
-        public BambaConfig Config => inner.Config;
+        public TokenSpace Tokens => inner.Tokens;
         public SequenceState CreateState() => new Limited(inner.CreateState(), this);
         public float[][] Step(IReadOnlyList<SequenceState> states, IReadOnlyList<SequenceInput> inputs) =>
             inner.Step(states.Select(s => ((Limited)s).Inner).ToArray(), inputs);

@@ -8,7 +8,7 @@ internal sealed class FailingModel(ISequenceModel inner) : ISequenceModel
 {
     public const int Poison = 511;
 
-    public BambaConfig Config => inner.Config;
+    public TokenSpace Tokens => inner.Tokens;
 
     public SequenceState CreateState() => inner.CreateState();
 

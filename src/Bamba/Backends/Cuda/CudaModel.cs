@@ -42,6 +42,8 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
 
     public BambaConfig Config { get; }
 
+    public TokenSpace Tokens => Config.TokenSpace;
+
     /// <summary>The adapters a sequence may pick (<see cref="SequenceState.Adapter"/>), by name.</summary>
     public IReadOnlyList<string> Adapters { get; }
 

@@ -33,7 +33,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
         // The budget admits no more KV than this, so a paged cache sized to it never runs out (see Admit); the prefix
         // cache's shared blocks are set aside beside it.
         (model as IPagedKvCache)?.ReserveKvCache(options.MaxBatch, options.MaxContext, (long)_kv.KvTotal * options.KvBlockSize, prefix.Blocks);
-        _defaultEos = [.. model.Config.EosTokenIds];
+        _defaultEos = [.. model.Tokens.EosTokenIds];
         Metrics = new SchedulerMetrics { KvBlocksTotal = _kv.Total, StateBlocksPerSequence = options.StateBlocks, Slots = _slots.Capacity,
             PrefixCacheBudget = options.PrefixCacheBytes };
         if (options.PrefixCacheBytes > 0) _prefix = new PrefixCache(prefix, Metrics);
@@ -51,7 +51,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
     /// </summary>
     public SequenceHandle Submit(SequenceRequest request, CancellationToken cancel = default)
     {
-        request.Validate(_model.Config.VocabSize, Options.MaxContext, _model.Adapters.Count);
+        request.Validate(_model.Tokens.VocabSize, Options.MaxContext, _model.Adapters.Count);
         if (_kv.BlocksFor(request.TotalTokens) > _kv.Total)
             throw new BambaException(Options.StateBlocks == 0
                 ? $"the request needs {request.TotalTokens} tokens of KV cache; the server holds {_kv.Total * Options.KvBlockSize}"
@@ -215,7 +215,7 @@ public sealed class ContinuousBatchScheduler : IDisposable
     {
         var clock = Stopwatch.StartNew();
         var batch = StepPlan.Build(_running, Options.PrefillChunk, Options.MaxStepTokens);
-        int vocab = _model.Config.VocabSize, generated = 0;
+        int vocab = _model.Tokens.VocabSize, generated = 0;
         try
         {
             var outcomes = batch.Run(_model);
