@@ -14,7 +14,7 @@ namespace Bamba.Modeling;
 public sealed class BambaModel : ISequenceModel
 {
     private readonly WeightStore _store;
-    private readonly Rope _rope;
+    private readonly CpuInferenceOps _ops;
 
     private BambaModel(BambaConfig config, WeightStore store, ModelAdapters? adapters)
     {
@@ -22,7 +22,7 @@ public sealed class BambaModel : ISequenceModel
         _store = store;
         Weights = ModelWeights.Load(store, config, adapters);
         Adapters = adapters?.Picked.Select(a => a.Name).ToArray() ?? [];
-        _rope = new Rope(config.RopeTheta, config.RotaryDim, config.Dtype == "bfloat16");
+        _ops = new CpuInferenceOps(config, Weights, new Rope(config.RopeTheta, config.RotaryDim, config.Dtype == "bfloat16"));
     }
 
     public BambaConfig Config { get; }
@@ -91,11 +91,11 @@ public sealed class BambaModel : ISequenceModel
         var x = Embed(batch.Tokens);
         if (Config.EmbeddingMultiplier != 1.0) TensorPrimitives.Multiply(x, (float)Config.EmbeddingMultiplier, x);
         if (options.HiddenStates) hidden.Add((float[])x.Clone());
-        for (int layer = 0; layer < Config.NumHiddenLayers; layer++)
-        {
-            RunLayer(layer, batch, x);
-            if (options.HiddenStates && layer < Config.NumHiddenLayers - 1) hidden.Add((float[])x.Clone());
-        }
+        int h = Config.HiddenSize;
+        var normedRows = ScratchArrays.Get("layer.normed", batch.Rows * h);
+        var delta = ScratchArrays.Get("layer.delta", batch.Rows * h);
+        Action<int>? keep = options.HiddenStates ? layer => { if (layer < Config.NumHiddenLayers - 1) hidden.Add((float[])x.Clone()); } : null;
+        LayerStack.Run(Config, _ops, batch, x, normedRows, delta, keep);
         var rows = options.AllLogits ? x : LastRows(batch, x);
         int rowCount = options.AllLogits ? batch.Rows : batch.Runs;
         var normed = new float[rows.Length];
@@ -105,36 +105,6 @@ public sealed class BambaModel : ISequenceModel
         Linear.Forward(normed, rowCount, Weights.LmHead, [], logits);
         if (Config.LogitsScaling != 1.0) TensorPrimitives.Divide(logits, (float)Config.LogitsScaling, logits);
         return new ForwardResult(logits, rowCount, hidden);
-    }
-
-    private void RunLayer(int layer, TokenBatch batch, float[] x)
-    {
-        var spec = Config.Layers[layer];
-        var w = Weights.Layers[layer];
-        int rows = batch.Rows, h = Config.HiddenSize;
-        var normed = ScratchArrays.Get("layer.normed", rows * h);
-        var delta = ScratchArrays.Get("layer.delta", rows * h);
-        float eps = (float)Config.RmsNormEps;
-        if (spec.Mixer != MixerKind.None)
-        {
-            Norms.RmsNorm(x, w.MixerNorm, eps, normed);
-            if (w.Attention is { } attention) AttentionMixer.Forward(Config, attention, layer, _rope, batch, normed, delta);
-            else MambaMixer.Forward(Config, w.Mamba!, layer, batch, normed, delta);
-            AddResidual(x, delta);
-        }
-        if (spec.FeedForward != FeedForwardKind.None)
-        {
-            Norms.RmsNorm(x, w.FeedForwardNorm, eps, normed);
-            FeedForward.Forward(Config, w, normed, rows, delta, batch.Adapters);
-            AddResidual(x, delta);
-        }
-    }
-
-    /// <summary><c>x += r·delta</c> (r = residual_multiplier, 1 outside Granite).</summary>
-    private void AddResidual(float[] x, float[] delta)
-    {
-        if (Config.ResidualMultiplier == 1.0) TensorPrimitives.Add(x, delta, x);
-        else TensorPrimitives.MultiplyAdd(delta, (float)Config.ResidualMultiplier, x, x);
     }
 
     private float[] Embed(int[] tokens)

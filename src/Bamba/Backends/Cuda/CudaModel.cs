@@ -8,9 +8,9 @@ using Bamba.Weights;
 namespace Bamba.Backends.Cuda;
 
 /// <summary>
-/// A Bamba model on one NVIDIA GPU. The same layer plan as the CPU <see cref="BambaModel"/>
-/// (<c>x += mixer(rmsnorm(x)); x += mlp(rmsnorm(x))</c>), with every op a kernel of <see cref="CudaOps"/> and every
-/// projection a cuBLASLt GEMM. The residual stream stays float32 in both precisions; in bf16 mode the norms' outputs,
+/// A hybrid model of any registered family on one NVIDIA GPU: the CPU <see cref="BambaModel"/>'s layer walk
+/// (<see cref="LayerStack"/>: <c>x += r·mixer(rmsnorm(x)); x += r·ffn(rmsnorm(x))</c>), with every op a kernel of
+/// <see cref="CudaOps"/> and every projection a cuBLASLt GEMM. The residual stream stays float32 in both precisions; in bf16 mode the norms' outputs,
 /// GEMM operands and mixer activations are bf16 (fp32 accumulation) and the SSM state float32. Runs longer than one token take the chunked paths (conv over the run, SSD chunk
 /// kernels, attention over the run); a step where every run is one token takes the recurrent paths for all sequences
 /// at once. Calls are serialised: the device has one stream.
@@ -24,6 +24,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     private readonly DeviceBuffer _invFreq;
     private readonly Lock _gate = new();
     private readonly bool _ownsDevice;
+    private readonly LayerOps _layerOps;
 
     private CudaModel(BambaConfig config, ModelWeights weights, WeightStore? store, CudaOps ops, bool ownsDevice,
         IProgress<ModelLoadProgress>? progress, IReadOnlyList<string> adapters)
@@ -38,6 +39,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         _kv = new CudaKvPool(ops.Device, _gate, config, ops.ActBytes);
         var rope = new Rope(config.RopeTheta, config.RotaryDim, config.Dtype == "bfloat16");
         _invFreq = ops.Device.Upload<float>(rope.InverseFrequencies.Length > 0 ? rope.InverseFrequencies : [0f]);
+        _layerOps = new LayerOps(this);
     }
 
     public BambaConfig Config { get; }
@@ -332,40 +334,41 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
     }
 
     /// <summary>
-    /// Every layer's launches, from the config's layer plan: each present sublayer is <c>x += r·sublayer(norm(x))</c>,
-    /// and each residual add is fused with the norm that follows it (the last one stands alone). No upload and no
-    /// synchronisation, so a CUDA graph can capture them, except where quantized routed experts read their routing back.
+    /// Every layer's launches, walked by <see cref="LayerStack"/> over this model's ops (each residual add fused with
+    /// the norm after it). No upload and no synchronisation, so a CUDA graph can capture them, except where quantized
+    /// routed experts read their routing back.
     /// </summary>
     private void Layers(Batch batch)
     {
         int rows = batch.Rows, h = Config.HiddenSize;
         ulong x = _ops.Scratch.Get("x", 4L * rows * h); // the residual stream, float32 in both precisions
         _ops.Embedding(batch.Tokens, _weights.Embedding.Data, x, rows, h, (float)Config.EmbeddingMultiplier);
-        ulong normed = Act("normed", (long)rows * h), delta = Act("mixed", (long)rows * h);
-        float eps = (float)Config.RmsNormEps, r = (float)Config.ResidualMultiplier;
-        bool pending = false; // whether delta holds a sublayer's output not yet added to x
-        void Norm(ulong weight)
+        LayerStack.Run(Config, _layerOps, batch, x, Act("normed", (long)rows * h), Act("mixed", (long)rows * h));
+    }
+
+    /// <summary>The model's kernels as <see cref="LayerStack"/>'s ops.</summary>
+    private sealed class LayerOps(CudaModel m) : IInferenceOps<Batch, ulong>
+    {
+        public void Norm(Batch batch, int layer, NormSite site, ulong x, ulong delta, bool addFirst, ulong normed)
         {
-            if (pending) _ops.AddRmsNorm(x, delta, weight, normed, rows, h, eps, r);
-            else _ops.RmsNorm(x, weight, normed, rows, h, eps);
-            pending = true;
+            var w = m._weights.Layers[layer];
+            ulong weight = site == NormSite.Mixer ? w.MixerNorm : w.FeedForwardNorm;
+            int h = m.Config.HiddenSize;
+            float eps = (float)m.Config.RmsNormEps;
+            if (addFirst) m._ops.AddRmsNorm(x, delta, weight, normed, batch.Rows, h, eps, (float)m.Config.ResidualMultiplier);
+            else m._ops.RmsNorm(x, weight, normed, batch.Rows, h, eps);
         }
-        for (int layer = 0; layer < Config.NumHiddenLayers; layer++)
-        {
-            var (spec, w) = (Config.Layers[layer], _weights.Layers[layer]);
-            if (spec.Mixer != MixerKind.None)
-            {
-                Norm(w.MixerNorm);
-                if (w.Mamba is { } mamba) Mamba(batch, layer, mamba, normed, delta);
-                else Attention(batch, layer, w.Attention!, normed, delta);
-            }
-            if (spec.FeedForward != FeedForwardKind.None)
-            {
-                Norm(w.FeedForwardNorm);
-                FeedForward(w, normed, delta, rows, batch.RowAdapters);
-            }
-        }
-        if (pending) _ops.AddResidual(x, delta, (long)rows * h, r);
+
+        public void Mamba(Batch batch, int layer, ulong normed, ulong output) => m.Mamba(batch, layer, m._weights.Layers[layer].Mamba!, normed, output);
+
+        public void Attention(Batch batch, int layer, ulong normed, ulong output) =>
+            m.Attention(batch, layer, m._weights.Layers[layer].Attention!, normed, output);
+
+        public void FeedForward(Batch batch, int layer, ulong normed, ulong output) =>
+            m.FeedForward(m._weights.Layers[layer], normed, output, batch.Rows, batch.RowAdapters);
+
+        public void AddResidual(Batch batch, ulong x, ulong delta) =>
+            m._ops.AddResidual(x, delta, (long)batch.Rows * m.Config.HiddenSize, (float)m.Config.ResidualMultiplier);
     }
 
     private static void Commit(Batch batch)
