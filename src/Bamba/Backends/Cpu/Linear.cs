@@ -6,7 +6,8 @@ namespace Bamba.Backends.Cpu;
 /// <c>y[n, m] = Σ_k x[n, k] · W[m, k] (+ bias[m])</c> with W in its stored dtype (the nn.Linear layout).
 /// Few input rows (decode): <see cref="DecodeGemv"/> streams each weight row from memory once. Many rows (prefill,
 /// training): <see cref="Gemm"/>, packed panels and register tiles, with the instruction set of <see cref="CpuKernels"/>;
-/// Q4_K/Q5_K/Q6_K weights through <see cref="KQuantGemm"/>, in integers over Q8_K inputs as decode does.
+/// Q4_K/Q5_K/Q6_K weights through <see cref="KQuantGemm"/>, in integers over Q8_K inputs as decode does, and Q8_0/Q4_0
+/// through <see cref="Q8_0Gemm"/>, in integers over Q8_0 inputs.
 /// FP8 (F8_E4M3) weights are expanded value × row scale in both paths; their activations stay float32 (weight-only).
 /// </summary>
 public static unsafe class Linear
@@ -30,14 +31,16 @@ public static unsafe class Linear
             throw new ArgumentException("Linear: buffer sizes do not match the weight");
         if (n == 0) return;
         Observer?.Invoke(w, x[..(n * k)]);
-        // The K-quant products quantize their activations themselves, to Q8_K blocks they multiply in integers.
-        bool integer = KQuantDot.Supports(w.DType);
-        if (w.DType.IsQuantized() && !integer) x = QuantizedActivations(x[..(n * k)], w.DType);
+        // The K-quant products, and the Q8_0/Q4_0 prefill, quantize their activations themselves, to the blocks they
+        // multiply in integers; Q8_0/Q4_0 decode takes them rounded (as floats).
+        bool decode = n <= DecodeRowsLimit, kQuant = KQuantDot.Supports(w.DType), q8_0 = !decode && Q8_0Weights.Supports(w.DType);
+        if (w.DType.IsQuantized() && !kQuant && !q8_0) x = QuantizedActivations(x[..(n * k)], w.DType);
         fixed (float* xp = x, yp = y, bp = bias)
         {
             float* biasOrNull = bias.IsEmpty ? null : bp;
-            if (n <= DecodeRowsLimit) DecodeGemv.Forward(xp, n, w, biasOrNull, yp);
-            else if (integer) KQuantGemm.Forward(xp, n, w, biasOrNull, yp);
+            if (decode) DecodeGemv.Forward(xp, n, w, biasOrNull, yp);
+            else if (kQuant) KQuantGemm.Forward(xp, n, w, biasOrNull, yp);
+            else if (q8_0) Q8_0Gemm.Forward(xp, n, w, biasOrNull, yp);
             else Gemm.Forward(xp, n, w, biasOrNull, yp);
         }
     }
