@@ -33,6 +33,7 @@ internal readonly unsafe struct Q8_0Interleaved(byte* q, float* d, int groups, b
     /// Group <paramref name="g"/> from <paramref name="blocks"/>: <paramref name="count"/> blocks of 32 bytes one after
     /// another (the rest of the group is padding), their scales already in <see cref="D"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // not inlined into its callers: left to tiering it ran unoptimized
     public void Store(int g, byte* blocks, int count, bool vector)
     {
         byte* group = Q + (long)g * GroupBytes;

@@ -115,6 +115,7 @@ internal static unsafe class Q8_0Tiles
     }
 
     /// <summary>One pair in scalar code: the reference the tiles are tested against, the same roundings in the same order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot(Q8_0Weights w, Q8_0Interleaved a)
     {
         float* lanes = stackalloc float[Q8_0Interleaved.GroupBlocks];

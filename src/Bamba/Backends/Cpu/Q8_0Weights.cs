@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Bamba.Numerics;
 using Bamba.Weights;
 
 namespace Bamba.Backends.Cpu;
@@ -36,15 +38,29 @@ internal readonly unsafe struct Q8_0Weights(Q8_0Interleaved rows, int* correctio
             {
                 byte* block = row + (long)(first + j) * stride;
                 sbyte* q = (sbyte*)staged + j * Q8_0Interleaved.Block;
-                Rows.D[first + j] = (float)*(Half*)block;
+                Rows.D[first + j] = Float16.ToSingle(*(ushort*)block);
                 if (t == DType.Q8_0) Unsafe.CopyBlockUnaligned(q, block + 2, Q8_0Interleaved.Block);
                 else if (vector) Q4Values256(block + 2).Store(q);
                 else Q4Values(block + 2, q);
-                Corrections[first + j] = -128 * (vector ? Sum256(q) : Sum(q));
+                if (!vector) Corrections[first + j] = -128 * Sum(q);
             }
-            for (int j = count; j < Q8_0Interleaved.GroupBlocks; j++) Corrections[first + j] = 0;
+            if (!vector) for (int j = count; j < Q8_0Interleaved.GroupBlocks; j++) Corrections[first + j] = 0;
             Rows.Store(g, staged, count, vector);
+            if (vector) Corrections256(g);
         }
+    }
+
+    /// <summary>Group <paramref name="g"/>'s corrections from its stored vectors: lane j of each holds 4 bytes of
+    /// block j, so two multiply-adds by ones per vector sum each block in its own lane (padding sums to 0).</summary>
+    private void Corrections256(int g)
+    {
+        sbyte* group = (sbyte*)Rows.Q + (long)g * Q8_0Interleaved.GroupBytes;
+        Vector256<byte> ones = Vector256.Create((byte)1);
+        Vector256<short> pairs = Vector256.Create((short)1);
+        var sum = Vector256<int>.Zero;
+        for (int t = 0; t < Q8_0Interleaved.GroupBytes; t += 32) // |two bytes| ≤ 256: no 16-bit saturation
+            sum += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, Vector256.Load(group + t)), pairs);
+        (sum * -128).Store(Corrections + g * Q8_0Interleaved.GroupBlocks);
     }
 
     /// <summary>block_q4_0's 16 bytes: low nibbles are values 0..15, high nibbles 16..31, each less 8.</summary>
@@ -68,13 +84,6 @@ internal readonly unsafe struct Q8_0Weights(Q8_0Interleaved rows, int* correctio
         int sum = 0;
         for (int j = 0; j < Q8_0Interleaved.Block; j++) sum += q[j];
         return sum;
-    }
-
-    private static int Sum256(sbyte* q)
-    {
-        var (lo, hi) = Vector256.Widen(Vector256.Load(q));
-        var (a, b) = Vector256.Widen(lo + hi); // two values per short lane: |sum| ≤ 256
-        return Vector256.Sum(a + b);
     }
 }
 
