@@ -26,11 +26,11 @@ public unsafe class GemmTests(ITestOutputHelper output)
         (DType.F32, 12, 48, 40, 0),
         (DType.F16, 11, 17, 19, 1),
         (DType.F16, 2, 9, 300, 3),
-        (DType.Q8_0, 7, 33, 64, 1), // GGUF block formats: dequantized rows, transposed into the panel
+        (DType.Q8_0, 7, 33, 64, 1), // GGUF block formats: Q8_0's integer tiles (Q8_0Gemm)
         (DType.Q4_K, 13, 5, 256, 0), // K-quants: the integer tiles of KQuantGemm
         (DType.BF16, 9, 47, 530, 1), // 16 x 16 transposes of the staging block: a partial panel, a 256-step slice and a tail past the last 16 steps
         (DType.F32, 8, 64, 272, 0), // two full panels, a second slice of 16 steps
-        (DType.Q8_0, 10, 40, 544, 0), // block rows dequantized per slice: a full and a partial slice
+        (DType.Q8_0, 10, 40, 544, 0), // 17 blocks: two whole groups of 8 and one of a single block
         (DType.Q4_K, 7, 33, 512, 2), // two 256-value superblocks per row
         (DType.Q6_K, 6, 9, 512, 1), // the other K-quants, unpacked for the tiles as Q4_K is
         (DType.Q5_K, 5, 7, 256, 0),

@@ -6,7 +6,7 @@ namespace Bamba.Tests.Gguf;
 
 /// <summary>
 /// Linear over a quantized weight (decode rows through QuantGemv and the fused Q8_0 dot, prefill rows through the
-/// tile expansion) equals a float reference over the dequantized weight and the activations as llama.cpp quantizes them.
+/// integer tiles) equals a float reference over the dequantized weight and the activations as llama.cpp quantizes them.
 /// </summary>
 public unsafe class QuantLinearTests
 {

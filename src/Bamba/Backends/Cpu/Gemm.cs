@@ -37,7 +37,7 @@ internal static unsafe class Gemm
         int panels = (n + PanelWidth - 1) / PanelWidth;
         float* inputs = ThreadBuffers.Get(ref _inputs, checked(panels * PanelWidth * k)); // the caller's: workers read it during Run
         for (int p = 0; p < panels; p++) PackInputs(x, n, k, p, inputs + (long)p * PanelWidth * k, set);
-        var shape = new Shape(n, m, k, panels * PanelWidth, ColumnBlock(panels * PanelWidth), SliceDepth(w.DType));
+        var shape = new Shape(n, m, k, panels * PanelWidth, ColumnBlock(panels * PanelWidth));
         switch (set)
         {
             case CpuInstructionSet.Avx512: CpuWorkers.Run(new Work<Lanes512, Vector512<float>>(inputs, w, bias, y, shape, set)); break;
@@ -55,9 +55,6 @@ internal static unsafe class Gemm
             for (int t = 0; t < k; t++) new Span<float>(panel + (long)t * PanelWidth + rows, PanelWidth - rows).Clear();
     }
 
-    /// <summary>Steps per slice: <see cref="Depth"/>, or a whole block of the weight's block format if longer (Q4_K: 256).</summary>
-    private static int SliceDepth(DType dtype) => dtype.IsQuantized() ? Math.Max(Depth, dtype.BlockElements()) : Depth;
-
     /// <summary>Input columns per block: blocks of equal size in whole panels, at most <see cref="MaxColumnBlock"/>.</summary>
     private static int ColumnBlock(int columns)
     {
@@ -67,7 +64,7 @@ internal static unsafe class Gemm
     }
 
     /// <param name="Columns">n rounded up to whole panels.</param>
-    private readonly record struct Shape(int N, int M, int K, int Columns, int ColumnBlock, int Depth);
+    private readonly record struct Shape(int N, int M, int K, int Columns, int ColumnBlock);
 
     private sealed class Work<TL, TV>(float* inputs, WeightTensor w, float* bias, float* y, Shape s, CpuInstructionSet set)
         : ChunkedWork(RowPanels(s.M) * ((s.Columns + s.ColumnBlock - 1) / s.ColumnBlock))
@@ -78,7 +75,7 @@ internal static unsafe class Gemm
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         protected override void RunChunk(int chunk)
         {
-            int k = s.K, depth = s.Depth, panelRows = RowPanels(s.M);
+            int k = s.K, depth = Depth, panelRows = RowPanels(s.M);
             int r0 = chunk % panelRows * PanelRows, rows = Math.Min(PanelRows, s.M - r0);
             int c0 = chunk / panelRows * s.ColumnBlock, cols = Math.Min(s.ColumnBlock, s.Columns - c0);
             float* weights = ThreadBuffers.Get(ref _rows, PanelRows * depth), tile = ThreadBuffers.Get(ref _tile, PanelRows * s.ColumnBlock);

@@ -33,8 +33,8 @@ public static unsafe class Linear
         Observer?.Invoke(w, x[..(n * k)]);
         // The K-quant products, and the Q8_0/Q4_0 prefill, quantize their activations themselves, to the blocks they
         // multiply in integers; Q8_0/Q4_0 decode takes them rounded (as floats).
-        bool decode = n <= DecodeRowsLimit, kQuant = KQuantDot.Supports(w.DType), q8_0 = !decode && Q8_0Weights.Supports(w.DType);
-        if (w.DType.IsQuantized() && !kQuant && !q8_0) x = QuantizedActivations(x[..(n * k)], w.DType);
+        bool decode = n <= DecodeRowsLimit, kQuant = KQuantDot.Supports(w.DType), q8_0 = Q8_0Weights.Supports(w.DType);
+        if (decode && q8_0) x = QuantizedActivations(x[..(n * k)], w.DType);
         fixed (float* xp = x, yp = y, bp = bias)
         {
             float* biasOrNull = bias.IsEmpty ? null : bp;

@@ -9,8 +9,8 @@ namespace Bamba.Backends.Cpu;
 internal static unsafe class WeightRows
 {
     /// <summary>
-    /// <c>dst[r, t] = W[r0 + r, t0 + t]</c> for r below <paramref name="rows"/>, t below <paramref name="steps"/>. For
-    /// the block formats <paramref name="t0"/> and <paramref name="steps"/> fall on block boundaries.
+    /// <c>dst[r, t] = W[r0 + r, t0 + t]</c> for r below <paramref name="rows"/>, t below <paramref name="steps"/>, W
+    /// float32, float16, bf16 or FP8 (the block formats have their own integer products: <see cref="Linear"/>).
     /// </summary>
     public static void Widen(WeightTensor w, int k, int r0, int rows, int t0, int steps, float* dst)
     {
@@ -59,10 +59,7 @@ internal static unsafe class WeightRows
             case DType.BF16: WidenBFloat16((ushort*)w + start, destination); break;
             case DType.F32: new ReadOnlySpan<float>((float*)w + start, destination.Length).CopyTo(destination); break;
             case DType.F16: System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)w + start, destination.Length), destination); break;
-            default:
-                var bytes = new ReadOnlySpan<byte>(w + dtype.ByteCount(start), checked((int)dtype.ByteCount(destination.Length)));
-                Weights.Quants.BlockCodec.Dequantize(dtype, bytes, destination);
-                break;
+            default: throw new ArgumentException($"no float32 widening for {dtype} weights");
         }
     }
 }
