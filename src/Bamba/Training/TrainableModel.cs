@@ -69,7 +69,7 @@ public sealed class TrainableModel
         return sums.Objective(Config.ZLossCoefficient, auxCoef);
     }
 
-    private (float[] X, TrainingLayer<TrainingBatch, float[]>.Tape[] Tapes, float[] Normed, float[] Logits) Forward(TrainingBatch batch)
+    internal (float[] X, TrainingLayer<TrainingBatch, float[]>.Tape[] Tapes, float[] Normed, float[] Logits) Forward(TrainingBatch batch)
     {
         int rows = batch.Rows, h = Config.HiddenSize;
         var x = Embed(batch.Tokens);
