@@ -49,7 +49,8 @@ public static class RouterAuxLoss
 
     /// <summary>
     /// The loss of one forward over <paramref name="layers"/> (each [rows, E]); adds <c>scale · ∂loss/∂logits</c> to each
-    /// layer's <see cref="IRouterTape.DLogits"/>.
+    /// layer's <see cref="IRouterTape.DLogits"/>. The picks counted are the router's own (top-k of the logits, the
+    /// order softmax keeps), so the loss balances exactly the experts the forward ran.
     /// </summary>
     internal static double ForwardBackward(IReadOnlyList<IRouterTape> layers, int rows, int experts, float scale)
     {
