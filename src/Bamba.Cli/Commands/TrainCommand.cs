@@ -38,6 +38,7 @@ internal sealed class TrainCommand : ICommand
         new("warmup", "linear warmup steps, then cosine decay to 0.1·lr", "N", "min(100, steps/20)"),
         new("weight-decay", "AdamW decoupled weight decay", "X", "0.1"),
         new("max-grad-norm", "global gradient-norm clipping (0 = off)", "X", "1.0"),
+        new("router-aux-loss-coef", "Granite 4.0 H experts: add the router load-balancing loss × X (0 = off)", "X", "the config's router_aux_loss_coef if its output_router_logits is true, else 0"),
         new("seed", "initialisation, held-out split and data order", "S", "0"),
         new("eval-fraction", "share of documents held out", "F", "0.05"),
         new("eval-tokens", "at most this many held-out tokens per evaluation", "N", "65536"),
@@ -91,6 +92,7 @@ internal sealed class TrainCommand : ICommand
         string trained = setup.Lora is { } lora
             ? $"LoRA r={lora.Settings.Rank} on {lora.Adapters.Count} matrices: {lora.Parameters.Sum(p => (long)p.Length):N0} trained parameters over a frozen {setup.Parameters.Count:N0}"
             : $"{setup.Parameters.Count:N0} parameters";
+        if (setup.State.RouterAuxLossCoef > 0) trained += $", router auxiliary loss × {setup.State.RouterAuxLossCoef:G6}";
         using var stop = new StopOnCtrlC();
         var (finished, final) = TrainingDisplay.Run(live, setup.State.Step, setup.State.TotalSteps, progress =>
         {
@@ -177,6 +179,8 @@ internal sealed class TrainCommand : ICommand
             WarmupSteps = args.Int("warmup", Math.Max(1, Math.Min(100, steps / 20)), min: 0),
             WeightDecay = options.WeightDecay,
             MaxGradNorm = args.Float("max-grad-norm", 1f, 0f),
+            RouterAuxLossCoef = RouterAuxLoss.Coefficient(parameters.Config,
+                args.Has("router-aux-loss-coef") ? ExactDouble(args.Float("router-aux-loss-coef", 0f, 0f)) : null),
             EvalFraction = Math.Round(args.Float("eval-fraction", 0.05f, 0f, 0.9f), 6), // the float flag, without float noise
             TrainOn = args.Choice("train-on", "assistant", "assistant", "all") == "all" ? TrainOn.All : TrainOn.Assistant,
             SkipBadLines = args.Switch("skip-bad-lines"),
@@ -185,6 +189,10 @@ internal sealed class TrainCommand : ICommand
         var optimizer = lora is null ? new AdamW(parameters, options) : new AdamW(lora.Parameters, options);
         return new Setup(parameters, optimizer, state, dtype, tokenizerDir, generationConfig, lora, modelDir is null ? null : Path.GetFullPath(modelDir));
     }
+
+    /// <summary>A float flag's value as written (0.001, not 0.0010000000474974513).</summary>
+    private static double ExactDouble(float value) =>
+        double.Parse(value.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Fresh adapters (A random, B zero) over the frozen model, from the --lora-* flags.</summary>
     private static LoraSet StartLora(CommandLine args, ParameterSet parameters, string? modelDir, ulong seed)
@@ -200,7 +208,7 @@ internal sealed class TrainCommand : ICommand
     /// <summary>Continues the checkpoint in --out with its saved settings; --steps may extend the run.</summary>
     private static Setup Resume(CommandLine args, string output, string data, AdamWOptions options)
     {
-        foreach (var flag in new[] { "model", "config", "seed", "batch-tokens", "grad-accum", "lr", "warmup", "weight-decay", "eval-fraction", "max-grad-norm", "tokenizer",
+        foreach (var flag in new[] { "model", "config", "seed", "batch-tokens", "grad-accum", "lr", "warmup", "weight-decay", "eval-fraction", "max-grad-norm", "router-aux-loss-coef", "tokenizer",
                      "train-on", "skip-bad-lines", "lora-rank", "lora-alpha", "lora-dropout", "lora-targets" })
             if (args.Has(flag)) throw new BambaException($"train --resume: --{flag} comes from the checkpoint in {output}; leave it out");
         var setup = LoraFiles.IsAdapter(output) ? ResumeLora(output, options) : ResumeFull(output, options);

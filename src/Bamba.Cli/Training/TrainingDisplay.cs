@@ -32,7 +32,7 @@ internal static class TrainingDisplay
         {
             task.MaxValue = totalSteps;
             task.Value = e.Step;
-            task.Description = $"step {e.Step}/{totalSteps}  loss {e.Loss:F4}  lr {e.LearningRate:E2}  |g| {e.GradNorm:F2}  {e.TokensPerSecond:F0} tok/s";
+            task.Description = $"step {e.Step}/{totalSteps}  {ProgressReporter.Losses(e)}  lr {e.LearningRate:E2}  |g| {e.GradNorm:F2}  {e.TokensPerSecond:F0} tok/s";
         }
 
         public void Message(string text) => console.MarkupLine(Markup.Escape(text));

@@ -53,6 +53,7 @@ internal sealed class GraniteMoeHybridArchitecture : IArchitecture
             ExpertIntermediateSize = f.Int("intermediate_size", 11008),
             RouterScoring = RouterScoring.SoftmaxTopK,
             RouterAuxLossCoefficient = f.Double("router_aux_loss_coef", 0.001),
+            OutputRouterLogits = f.Bool("output_router_logits", false),
             EmbeddingMultiplier = f.Double("embedding_multiplier", 1.0),
             ResidualMultiplier = f.Double("residual_multiplier", 1.0),
             AttentionScale = f.Double("attention_multiplier", 1.0),

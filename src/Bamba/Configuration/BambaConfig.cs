@@ -83,6 +83,8 @@ public sealed record BambaConfig
     public bool NormalizeTopKWeights { get; init; } = true;
     public double RoutedScalingFactor { get; init; } = 1.0;
     public double RouterAuxLossCoefficient { get; init; }
+    /// <summary>transformers adds the router auxiliary loss (× <see cref="RouterAuxLossCoefficient"/>) only when this is true (Granite's <c>output_router_logits</c>).</summary>
+    public bool OutputRouterLogits { get; init; }
 
     /// <summary>Embeddings are multiplied by this (Granite's embedding_multiplier).</summary>
     public double EmbeddingMultiplier { get; init; } = 1.0;

@@ -2,15 +2,25 @@ using System.Numerics.Tensors;
 
 namespace Bamba.Training;
 
-/// <summary>Sums of one batch's loss terms (normalised by the caller, who knows the counts of a whole step).</summary>
-public readonly record struct LossSums(double CrossEntropy, int Targets, double ZSquared, int Positions)
+/// <summary>
+/// Sums of one batch's loss terms (normalised by the caller, who knows the counts of a whole step); the router
+/// auxiliary loss is summed over the forwards that computed it (one per packed row when it is on).
+/// </summary>
+public readonly record struct LossSums(double CrossEntropy, int Targets, double ZSquared, int Positions, double RouterAux = 0, int RouterAuxForwards = 0)
 {
     public static LossSums operator +(LossSums a, LossSums b) =>
-        new(a.CrossEntropy + b.CrossEntropy, a.Targets + b.Targets, a.ZSquared + b.ZSquared, a.Positions + b.Positions);
+        new(a.CrossEntropy + b.CrossEntropy, a.Targets + b.Targets, a.ZSquared + b.ZSquared, a.Positions + b.Positions,
+            a.RouterAux + b.RouterAux, a.RouterAuxForwards + b.RouterAuxForwards);
+
+    /// <summary>The router auxiliary loss (before its coefficient), the mean over the forwards; null when it was off.</summary>
+    public double? AuxLoss => RouterAuxForwards > 0 ? RouterAux / RouterAuxForwards : null;
 
     /// <summary>transformers' loss: mean cross-entropy over targets + z_loss_coefficient · mean over all positions of logsumexp².</summary>
     public double Loss(double zLossCoefficient) =>
         CrossEntropy / Math.Max(1, Targets) + (zLossCoefficient > 0 ? zLossCoefficient * ZSquared / Math.Max(1, Positions) : 0);
+
+    /// <summary>The objective trained: <see cref="Loss"/> + the router auxiliary loss × its coefficient (when it was on).</summary>
+    public double Objective(double zLossCoefficient, double routerAuxCoefficient) => Loss(zLossCoefficient) + routerAuxCoefficient * (AuxLoss ?? 0);
 }
 
 /// <summary>

@@ -39,7 +39,8 @@ internal sealed class ExpertsTrainer
         return new MlpTrainer(null, set[TensorRole.ExpertUp, layer, e].Whole, set[TensorRole.ExpertDown, layer, e].Whole, h);
     }
 
-    public sealed record Tape(float[] Input, float[] Logits, ExpertRouter.Routing Routing, List<(int Expert, int[] Picks, MlpTrainer.Tape Tape, float[] Result)> Runs);
+    public sealed record Tape(float[] Input, float[] Logits, ExpertRouter.Routing Routing, List<(int Expert, int[] Picks, MlpTrainer.Tape Tape, float[] Result)> Runs,
+        float[] DLogits) : IRouterTape;
 
     public Tape Forward(int rows, float[] input, float[] output)
     {
@@ -62,7 +63,7 @@ internal sealed class ExpertsTrainer
             }
             runs.Add((expert, picks, tape, result));
         }
-        return new Tape(input, logits, routing, runs);
+        return new Tape(input, logits, routing, runs, new float[rows * e]);
     }
 
     /// <summary>Accumulates the experts' and the router's gradients and returns the gradient of the input.</summary>
@@ -87,7 +88,7 @@ internal sealed class ExpertsTrainer
                 TensorPrimitives.Add(target, dGathered.AsSpan(j * h, h), target);
             }
         }
-        var dLogits = new float[rows * e];
+        var dLogits = tape.DLogits; // holds the auxiliary loss's share, if any
         ExpertRouter.WeightsBackward(_c, tape.Logits, tape.Routing, dWeights, rows, dLogits);
         Lora.WeightGrad.Accumulate(_router, dLogits, tape.Input, rows, e, h);
         DenseMatrix.InputGrad(dLogits, rows, _router.Value, e, h, dInput, accumulate: true);

@@ -28,7 +28,10 @@ internal sealed class FeedForwardTrainer : ISublayer<TrainingBatch, float[]>
         return new MlpTrainer(set.Find(TensorRole.MlpGate, layer)?.Whole, set[TensorRole.MlpUp, layer].Whole, down.Whole, c.HiddenSize, lora);
     }
 
-    public sealed record Tape(ExpertsTrainer.Tape? Experts, MlpTrainer.Tape? Mlp);
+    public sealed record Tape(ExpertsTrainer.Tape? Experts, MlpTrainer.Tape? Mlp) : IRoutedTape
+    {
+        public IRouterTape? Router => Experts;
+    }
 
     object ISublayer<TrainingBatch, float[]>.Forward(TrainingBatch batch, float[] input, float[] output) => Forward(batch.Rows, input, output);
     float[] ISublayer<TrainingBatch, float[]>.Backward(TrainingBatch batch, object tape, float[] dOutput) => Backward(batch.Rows, (Tape)tape, dOutput);

@@ -14,7 +14,7 @@ public interface ITrainingEngine : IDisposable
     AdamW Optimizer { get; }
     void ZeroGrad();
     /// <summary>Adds the batch's gradients scaled as <see cref="TrainableModel.ForwardBackward"/> does; returns its loss sums.</summary>
-    LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale);
+    LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale, float auxScale = 0f);
     LossSums Evaluate(TrainingBatch batch);
     /// <summary>Clips the global gradient norm to <paramref name="maxNorm"/> (0 = no clipping); returns the norm before.</summary>
     double ClipGradients(double maxNorm);
@@ -35,7 +35,7 @@ public sealed class CpuTrainingEngine(TrainableModel model, AdamW optimizer) : I
         model.Lora?.ZeroGrad();
     }
 
-    public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale) => model.ForwardBackward(batch, ceScale, zScale);
+    public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale, float auxScale = 0f) => model.ForwardBackward(batch, ceScale, zScale, auxScale);
     public LossSums Evaluate(TrainingBatch batch) => model.Evaluate(batch);
     public double ClipGradients(double maxNorm) => GradientClipping.ClipGlobalNorm(optimizer.Trained, maxNorm);
     public void Update(float lr) => optimizer.Update(lr);

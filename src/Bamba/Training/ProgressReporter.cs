@@ -16,7 +16,7 @@ public sealed class ProgressReporter(TextWriter output, int every = 1) : ITraini
         _steps++;
         if (entry.Step % every != 0 && entry.Step != totalSteps) return;
         double eta = _clock.Elapsed.TotalSeconds / _steps * (totalSteps - entry.Step);
-        output.WriteLine($"step {entry.Step}/{totalSteps}  loss {entry.Loss:F4}  lr {entry.LearningRate:E2}  |g| {entry.GradNorm:F2}  " +
+        output.WriteLine($"step {entry.Step}/{totalSteps}  {Losses(entry)}  lr {entry.LearningRate:E2}  |g| {entry.GradNorm:F2}  " +
                          $"{entry.TokensPerSecond:F0} tok/s  ETA {Format(eta)}");
         output.Flush();
     }
@@ -26,6 +26,9 @@ public sealed class ProgressReporter(TextWriter output, int every = 1) : ITraini
         output.WriteLine(text);
         output.Flush();
     }
+
+    /// <summary>The step's LM loss, and its router auxiliary loss when that is on.</summary>
+    public static string Losses(LogEntry entry) => entry.AuxLoss is double aux ? $"loss {entry.Loss:F4}  aux {aux:F4}" : $"loss {entry.Loss:F4}";
 
     public static string Format(double seconds) =>
         seconds >= 3600 ? $"{(int)(seconds / 3600)}h{(int)(seconds % 3600 / 60):D2}m" : $"{(int)(seconds / 60)}m{(int)(seconds % 60):D2}s";

@@ -31,13 +31,15 @@ public sealed class TrainableModel
 
     /// <summary>
     /// Forward, loss and backward of one batch. Gradients are added to <see cref="Parameter.Grad"/> scaled so that
-    /// <c>ceScale·Σ CE + zScale·Σ lse²</c> is the differentiated objective (1/targets and z_coef/positions for one batch).
+    /// <c>ceScale·Σ CE + zScale·Σ lse² + auxScale·aux</c> is the differentiated objective (1/targets, z_coef/positions
+    /// and router_aux_loss_coef for one batch; aux is <see cref="RouterAuxLoss"/>, off when <paramref name="auxScale"/> is 0).
     /// </summary>
-    public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale)
+    public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale, float auxScale = 0f)
     {
         if (Lora is not null) Lora.Training = true;
         var (x, tapes, normed, logits) = Forward(batch);
-        var sums = CausalLmLoss.ForwardBackward(logits, Config.VocabSize, batch, ceScale, zScale);
+        var sums = CausalLmLoss.ForwardBackward(logits, Config.VocabSize, batch, ceScale, zScale)
+                   + TrainingLayer<TrainingBatch, float[]>.RouterAuxLoss(Config, tapes, batch.Rows, auxScale);
         Backward(batch, x, tapes, normed, logits);
         if (Lora is not null) Lora.TrainingForwards++; // the next forward draws new dropout masks
         return sums;
@@ -58,15 +60,16 @@ public sealed class TrainableModel
         return Forward(batch).Logits;
     }
 
-    /// <summary>Convenience for one batch: the transformers loss and its gradients (accumulated).</summary>
+    /// <summary>Convenience for one batch: the transformers loss (the router auxiliary loss in it as the config says) and its gradients (accumulated).</summary>
     public double LossAndGradients(TrainingBatch batch)
     {
         float zCoef = (float)Config.ZLossCoefficient;
-        var sums = ForwardBackward(batch, 1f / Math.Max(1, batch.TargetCount), zCoef / batch.Rows);
-        return sums.Loss(Config.ZLossCoefficient);
+        double auxCoef = RouterAuxLoss.DefaultCoefficient(Config);
+        var sums = ForwardBackward(batch, 1f / Math.Max(1, batch.TargetCount), zCoef / batch.Rows, (float)auxCoef);
+        return sums.Objective(Config.ZLossCoefficient, auxCoef);
     }
 
-    private (float[] X, TrainingLayer<TrainingBatch, float[]>.Tape[] Tapes, float[] Normed, float[] Logits) Forward(TrainingBatch batch)
+    internal (float[] X, TrainingLayer<TrainingBatch, float[]>.Tape[] Tapes, float[] Normed, float[] Logits) Forward(TrainingBatch batch)
     {
         int rows = batch.Rows, h = Config.HiddenSize;
         var x = Embed(batch.Tokens);

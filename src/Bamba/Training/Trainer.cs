@@ -58,11 +58,12 @@ public sealed class Trainer
                 Save(evaluate: false);
                 return false;
             }
-            double loss = TrainStep(out int tokens, out double gradNorm, out float lr);
+            var sums = TrainStep(out int tokens, out double gradNorm, out float lr);
+            double loss = sums.Loss(_engine.Config.ZLossCoefficient);
             tokensThisRun += tokens;
             var entry = new LogEntry
             {
-                Step = _state.Step + 1, Loss = loss, LearningRate = double.Parse(lr.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture), GradNorm = gradNorm,
+                Step = _state.Step + 1, Loss = loss, AuxLoss = sums.AuxLoss, LearningRate = double.Parse(lr.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture), GradNorm = gradNorm,
                 TokensPerSecond = tokensThisRun / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
             };
             _state = _state with
@@ -79,19 +80,25 @@ public sealed class Trainer
         return true;
     }
 
-    private double TrainStep(out int tokens, out double gradNorm, out float lr)
+    /// <summary>
+    /// One optimizer step; returns its loss sums. The router auxiliary loss (when on) is transformers' per forward,
+    /// one forward per packed row, and the step's objective takes their mean (coefficient / rows each), as Hugging
+    /// Face's Trainer divides each micro-batch's loss by the accumulation steps.
+    /// </summary>
+    private LossSums TrainStep(out int tokens, out double gradNorm, out float lr)
     {
         _engine.ZeroGrad();
         var rows = Enumerable.Range(0, _state.GradientAccumulation).Select(_ => _stream.NextRow(_state.BatchTokens)).ToList();
         int targets = rows.Sum(r => r.TargetCount), positions = rows.Sum(r => r.Rows);
         float ceScale = 1f / Math.Max(1, targets), zScale = (float)_engine.Config.ZLossCoefficient / positions;
+        float auxScale = (float)(_state.RouterAuxLossCoef / rows.Count);
         var sums = new LossSums();
-        foreach (var row in rows) sums += _engine.ForwardBackward(row, ceScale, zScale);
+        foreach (var row in rows) sums += _engine.ForwardBackward(row, ceScale, zScale, auxScale);
         gradNorm = _engine.ClipGradients(_state.MaxGradNorm);
         lr = _schedule.At(_state.Step);
         _engine.Update(lr);
         tokens = positions;
-        return sums.Loss(_engine.Config.ZLossCoefficient);
+        return sums;
     }
 
     /// <summary>Mean next-token cross-entropy over the held-out documents (up to <see cref="EvalTokens"/> tokens).</summary>

@@ -22,6 +22,8 @@ public sealed record TrainerState
     public float MinLearningRateRatio { get; init; } = 0.1f;
     public float WeightDecay { get; init; }
     public float MaxGradNorm { get; init; }
+    /// <summary>The router auxiliary loss's coefficient (0 = off): <c>--router-aux-loss-coef</c>, or the config's as transformers applies it.</summary>
+    public double RouterAuxLossCoef { get; init; }
     public double EvalFraction { get; init; }
     /// <summary>Checkpoint every this many steps (0 = only at the end); kept so that --resume goes on saving as often.</summary>
     public int SaveEvery { get; init; }

@@ -13,6 +13,12 @@ internal interface ISublayer<TBatch, TAct>
     TAct Backward(TBatch batch, object tape, TAct dOutput);
 }
 
+/// <summary>A feed-forward's tape on any device; <see cref="Router"/> is its routed experts' routing, if it has them.</summary>
+internal interface IRoutedTape
+{
+    IRouterTape? Router { get; }
+}
+
 /// <summary>The few ops the layer skeleton runs itself, on a device's activations ([rows, hidden], float32).</summary>
 internal interface ILayerOps<TAct>
 {
@@ -61,7 +67,19 @@ internal sealed class TrainingLayer<TBatch, TAct>
     }
 
     /// <summary>The residual stream before the mixer and before the feed-forward (default where there is none), and the sublayers' tapes.</summary>
-    public sealed record Tape(TAct XIn, TAct XMid, object? Mixer, object? FeedForward);
+    public sealed record Tape(TAct XIn, TAct XMid, object? Mixer, object? FeedForward)
+    {
+        /// <summary>The routing of this layer's experts (for the router auxiliary loss), or null.</summary>
+        public IRouterTape? Router => (FeedForward as IRoutedTape)?.Router;
+    }
+
+    /// <summary>
+    /// The router auxiliary loss of one forward over every MoE layer's routing (<see cref="Training.RouterAuxLoss"/>), as
+    /// loss sums of one forward, its gradient (× <paramref name="scale"/>) left in the tapes for <see cref="Backward"/>;
+    /// off (no sums, nothing done) when the scale is 0.
+    /// </summary>
+    public static LossSums RouterAuxLoss(BambaConfig c, Tape[] tapes, int rows, float scale) => scale == 0f ? default
+        : new LossSums(0, 0, 0, 0, Training.RouterAuxLoss.ForwardBackward(tapes.Select(t => t.Router).OfType<IRouterTape>().ToList(), rows, c.NumExperts, scale), 1);
 
     /// <summary>Updates <paramref name="x"/> in place to the layer's output.</summary>
     public Tape Forward(TBatch batch, int rows, TAct x)

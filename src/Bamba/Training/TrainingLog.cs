@@ -9,7 +9,11 @@ namespace Bamba.Training;
 public sealed record LogEntry
 {
     public int Step { get; init; }
+    /// <summary>The language-model loss (cross-entropy, plus Bamba's z-loss when its coefficient is set).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? Loss { get; init; }
+    /// <summary>The router auxiliary loss before its coefficient (mean over the step's rows); only when it is on.
+    /// The objective trained is <see cref="Loss"/> + router_aux_loss_coef × this.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? AuxLoss { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? EvalLoss { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? LearningRate { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? GradNorm { get; init; }

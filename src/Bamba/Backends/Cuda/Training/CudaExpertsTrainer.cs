@@ -11,7 +11,8 @@ namespace Bamba.Backends.Cuda.Training;
 /// back weighted. The backward goes through each expert's MLP and through the routing weights into the router: the
 /// weights' gradients come back to the host, where <see cref="ExpertRouter.WeightsBackward"/> (softmax top-k, or
 /// sigmoid scores normalised and scaled) turns them into the logits' gradient, the choice held fixed as in
-/// transformers. Routing on the host synchronises the stream once per MoE layer and pass; experts run one after
+/// transformers; the router auxiliary loss's share of that gradient is added on the host too, before the one upload.
+/// Routing on the host synchronises the stream once per MoE layer and pass; experts run one after
 /// another from the host, which suits training's tiny fixtures and is not the grouped-GEMM path of inference's prefill.
 /// </summary>
 internal sealed class CudaExpertsTrainer
@@ -48,8 +49,8 @@ internal sealed class CudaExpertsTrainer
     /// <summary>One expert's work in a forward: its picks' rows, weights and routing slots on the device, its MLP tape and weighted-out result.</summary>
     public sealed record Run(int Expert, int Count, ulong Rows, ulong Weights, ulong Slots, CudaMlpTrainer.Tape Mlp, ulong Result);
 
-    /// <summary>The router's input and float32 logits (host), the routing, and each expert's run.</summary>
-    public sealed record Tape(ulong Input, float[] Logits, ExpertRouter.Routing Routing, List<Run> Runs);
+    /// <summary>The router's input and float32 logits (host), the routing, each expert's run, and the logits' gradient (host).</summary>
+    public sealed record Tape(ulong Input, float[] Logits, ExpertRouter.Routing Routing, List<Run> Runs, float[] DLogits) : IRouterTape;
 
     /// <summary>Overwrites <paramref name="acc"/> [rows, hidden] with Σ weight · expert(x) over each row's picks.</summary>
     public Tape Forward(int rows, ulong input, ulong acc)
@@ -75,7 +76,7 @@ internal sealed class CudaExpertsTrainer
             _t.Kernels.ScatterAddWeighted(acc, result, h, tokens, weights, n);
             runs.Add(new Run(expert, n, tokens, weights, slots, mlp, result));
         }
-        return new Tape(input, hostLogits, routing, runs);
+        return new Tape(input, hostLogits, routing, runs, new float[rows * e]);
     }
 
     /// <summary>Accumulates the experts' and the router's gradients; returns the gradient of the input (valid until the next MoE backward).</summary>
@@ -94,7 +95,7 @@ internal sealed class CudaExpertsTrainer
         }
         // Every slot of the routing was written above: each (row, slot) is one pick of one expert.
         var dw = _t.Kernels.Device.Download<float>(dWeights, (long)rows * k);
-        var dLogits = new float[rows * e];
+        var dLogits = tape.DLogits; // holds the auxiliary loss's share, if any (RouterAuxLoss, on the host as on the CPU)
         ExpertRouter.WeightsBackward(c, tape.Logits, tape.Routing, dw, rows, dLogits);
         ulong dLogitsOnDevice = _t.Upload("bwd.experts.dlogits", dLogits);
         _t.Gemm.WeightGrad(dLogitsOnDevice, tape.Input, _router, rows, e, h, float32: true);

@@ -30,7 +30,10 @@ internal sealed class CudaFeedForwardTrainer : ISublayer<CudaBatch, ulong>
         return new CudaMlpTrainer(t, name, t.Set.Find(TensorRole.MlpGate, layer)?.Whole, t.Set[TensorRole.MlpUp, layer].Whole, down.Whole);
     }
 
-    public sealed record Tape(CudaExpertsTrainer.Tape? Experts, CudaMlpTrainer.Tape? Mlp);
+    public sealed record Tape(CudaExpertsTrainer.Tape? Experts, CudaMlpTrainer.Tape? Mlp) : IRoutedTape
+    {
+        public IRouterTape? Router => Experts;
+    }
 
     object ISublayer<CudaBatch, ulong>.Forward(CudaBatch batch, ulong input, ulong output) => Forward(batch.Rows, input, output);
     ulong ISublayer<CudaBatch, ulong>.Backward(CudaBatch batch, object tape, ulong dOutput) => Backward(batch.Rows, (Tape)tape, dOutput);

@@ -53,11 +53,11 @@ public sealed class CudaTrainableModel : IDisposable
     private ParameterSet Set => Parameters.Host!;
 
     /// <summary>Forward, loss and backward of one batch; gradients are added with the scales of <see cref="TrainableModel.ForwardBackward"/>.</summary>
-    public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale)
+    public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale, float auxScale = 0f)
     {
         using var b = new CudaBatch(_ops.Device, batch, Config.VocabSize);
         var (x, tapes, normed, logits) = Forward(b);
-        var sums = Loss(b, logits, ceScale, zScale);
+        var sums = Loss(b, logits, ceScale, zScale) + TrainingLayer<CudaBatch, ulong>.RouterAuxLoss(Config, tapes, b.Rows, auxScale);
         Backward(b, x, tapes, normed, logits);
         _ops.Device.Synchronize(); // the batch's device arrays are freed on return
         return sums;

@@ -49,7 +49,7 @@ public sealed class CudaTrainingEngine : ITrainingEngine
     private CudaParameters Trained => _lora?.Adapters ?? _parameters;
 
     public void ZeroGrad() => Trained.ZeroGrad();
-    public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale) => _model.ForwardBackward(batch, ceScale, zScale);
+    public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale, float auxScale = 0f) => _model.ForwardBackward(batch, ceScale, zScale, auxScale);
     public LossSums Evaluate(TrainingBatch batch) => _model.Evaluate(batch);
     public double ClipGradients(double maxNorm) => _optimizer.ClipGlobalNorm(maxNorm);
     public void Update(float lr) => _optimizer.Update(lr);
