@@ -27,7 +27,7 @@ internal sealed class CudaMambaLayerTrainer(TrainContext t, int layer) : ISublay
     public Tape Forward(CudaBatch batch, ulong input, ulong output)
     {
         int rows = batch.Rows, inner = C.MambaIntermediate, convDim = C.ConvDim, heads = C.MambaNHeads, projDim = C.InProjDim;
-        string p = $"L{layer}.mamba.";
+        string p = t.TapeName(layer, "mamba.");
         var tape = new Tape(input, t.Buffer(p + "proj", (long)rows * projDim), t.Buffer(p + "xbcpre", (long)rows * convDim),
             t.Buffer(p + "xbc", (long)rows * convDim), t.Buffer(p + "dt", (long)rows * heads), t.Buffer(p + "A", heads),
             t.Buffer(p + "y", (long)rows * inner), t.Buffer(p + "normed", (long)rows * inner));
