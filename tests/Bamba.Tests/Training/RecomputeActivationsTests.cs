@@ -1,0 +1,140 @@
+using Bamba.Configuration;
+using Bamba.Tests.Cli;
+using Bamba.Training;
+using Bamba.Training.Lora;
+using Bamba.Weights;
+
+namespace Bamba.Tests.Training;
+
+/// <summary>
+/// Activation recomputation (<c>bamba train --recompute-activations</c>, gradient checkpointing): each layer keeps
+/// only its input and runs its forward again before its backward. The same ops on the same values, so the loss and
+/// every gradient are bit-identical to a run that keeps every layer's activations, in every family, for full
+/// fine-tuning and for LoRA with dropout (whose masks must replay); several steps and a resumed run too.
+/// </summary>
+public sealed class RecomputeActivationsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("bamba-recompute-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    public static TheoryData<string> Models() => new(["tiny-bamba", .. Fixtures.FamilyModelNames]);
+
+    internal static ParameterSet Load(string name)
+    {
+        string dir = Fixtures.Model(name);
+        using var store = WeightStore.Open(dir);
+        return ParameterSet.FromStore(BambaConfigReader.Load(dir), store);
+    }
+
+    /// <summary>Two packed sequences of random ids.</summary>
+    internal static TrainingBatch Batch(int vocab)
+    {
+        var rng = new SplitMix64(21);
+        return new TrainingBatch(new[] { 23, 14 }.Select(n => Enumerable.Range(0, n).Select(_ => rng.NextInt(vocab)).ToArray()).ToList());
+    }
+
+    /// <summary>Adapters on every target with B random (so every gradient is non-zero) and dropout, whose masks the recomputation must replay.</summary>
+    internal static LoraSet Adapters(ParameterSet model)
+    {
+        var lora = new LoraSet(model, new LoraSettings(3, 6f, 0.2f, LoraSettings.AllTargets));
+        lora.Initialize(seed: 5);
+        var rng = new SplitMix64(13);
+        foreach (var a in lora.Adapters)
+            for (int i = 0; i < a.B.Length; i++) a.B.Value[i] = (float)(rng.NextNormal() * 0.05);
+        return lora;
+    }
+
+    private static void AssertSameGradients(IReadOnlyList<Parameter> expected, IReadOnlyList<Parameter> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].Name, actual[i].Name);
+            Assert.True(expected[i].Grad.AsSpan().SequenceEqual(actual[i].Grad), $"{expected[i].Name}: gradients differ");
+        }
+    }
+
+    [Theory, MemberData(nameof(Models))]
+    public void FullFineTuningGradientsAreBitIdentical(string name)
+    {
+        var (kept, recomputed) = (Load(name), Load(name));
+        var batch = Batch(kept.Config.VocabSize);
+        double expected = new TrainableModel(kept).LossAndGradients(batch);
+        double actual = new TrainableModel(recomputed, recomputeActivations: true).LossAndGradients(batch);
+        Assert.Equal(expected, actual);
+        Assert.Contains(kept.All, p => p.Grad.Any(g => g != 0));
+        AssertSameGradients(kept.All, recomputed.All);
+    }
+
+    [Theory, MemberData(nameof(Models))]
+    public void LoraGradientsWithDropoutAreBitIdenticalOverSteps(string name)
+    {
+        var (keptModel, recomputedModel) = (Load(name), Load(name));
+        var (kept, recomputed) = (Adapters(keptModel), Adapters(recomputedModel));
+        var batch = Batch(keptModel.Config.VocabSize);
+        var engines = new[] { new TrainableModel(keptModel, kept), new TrainableModel(recomputedModel, recomputed, recomputeActivations: true) }
+            .Select(m => new CpuTrainingEngine(m, new AdamW(m.Lora!.Parameters, new AdamWOptions()))).ToArray();
+        // Three steps: each draws new dropout masks (the forward's number keys them), and the adapters move between steps.
+        for (int step = 0; step < 3; step++)
+        {
+            var losses = engines.Select(e =>
+            {
+                e.ZeroGrad();
+                var sums = e.ForwardBackward(batch, 1f / batch.TargetCount, 0f);
+                e.Update(1e-2f);
+                return sums.CrossEntropy;
+            }).ToArray();
+            Assert.Equal(losses[0], losses[1]);
+            AssertSameGradients(kept.Parameters, recomputed.Parameters);
+            Assert.All(kept.Parameters, p => Assert.Contains(p.Grad, g => g != 0));
+        }
+    }
+
+    private string[] Train(string model, string output, int steps, params string[] extra) =>
+        ["train", "--model", Fixtures.Model(model), "--data", Data(), "--out", output, "--steps", steps.ToString(), "--batch-tokens", "48",
+         "--grad-accum", "2", "--lr", "1e-3", "--warmup", "1", "--seed", "3", "--eval-fraction", "0", .. extra];
+
+    private string Data() => TrainingData.WriteIdDocuments(Path.Combine(_dir, "ids.jsonl"), documents: 16, vocab: 512, seed: 8);
+
+    private static void AssertSameFiles(string expected, string actual, params string[] files)
+    {
+        foreach (var file in files)
+            Assert.True(File.ReadAllBytes(Path.Combine(expected, file)).SequenceEqual(File.ReadAllBytes(Path.Combine(actual, file))), $"{file} differs");
+    }
+
+    /// <summary>
+    /// Through the CLI on the MoE fixture (routing re-derived in every recomputation): 3 steps keeping activations,
+    /// 3 recomputing, and 2 keeping then resumed to 3 recomputing (the flag is memory, not math, so a resume may
+    /// change it) write the same weights and moments.
+    /// </summary>
+    [Fact]
+    public void RecomputingRunsAndAResumeThatSwitchesModeEqualAKeptRun()
+    {
+        string kept = Path.Combine(_dir, "kept"), recomputed = Path.Combine(_dir, "recomputed"), resumed = Path.Combine(_dir, "resumed");
+        foreach (var run in new[] { Train("tiny-granite-moe-hybrid", kept, 3), Train("tiny-granite-moe-hybrid", recomputed, 3, "--recompute-activations"),
+                     Train("tiny-granite-moe-hybrid", resumed, 2) })
+        {
+            var r = CliRunner.Run(run);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+        }
+        var again = CliRunner.Run("train", "--data", Data(), "--out", resumed, "--resume", "--steps", "3", "--recompute-activations");
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        AssertSameFiles(kept, recomputed, "model.safetensors", Checkpoint.OptimizerFile);
+        AssertSameFiles(kept, resumed, "model.safetensors", Checkpoint.OptimizerFile);
+    }
+
+    /// <summary>A LoRA run with dropout through the CLI: the adapter it writes is the same bytes with recomputation.</summary>
+    [Fact]
+    public void RecomputingLoraRunWritesTheSameAdapter()
+    {
+        string kept = Path.Combine(_dir, "kept"), recomputed = Path.Combine(_dir, "recomputed");
+        string[] lora = ["--lora-rank", "4", "--lora-dropout", "0.1"];
+        foreach (var run in new[] { Train("tiny-bamba", kept, 2, lora), Train("tiny-bamba", recomputed, 2, [.. lora, "--recompute-activations"]) })
+        {
+            var r = CliRunner.Run(run);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+        }
+        AssertSameFiles(kept, recomputed, LoraFiles.WeightsFile, Checkpoint.OptimizerFile);
+    }
+}
