@@ -1,8 +1,11 @@
+using System.Reflection;
+using Bamba.Backends.Cpu;
 using Bamba.Configuration;
 using Bamba.Tests.Cli;
 using Bamba.Training;
 using Bamba.Training.Lora;
 using Bamba.Weights;
+using Xunit.Abstractions;
 
 namespace Bamba.Tests.Training;
 
@@ -10,9 +13,10 @@ namespace Bamba.Tests.Training;
 /// Activation recomputation (<c>bamba train --recompute-activations</c>, gradient checkpointing): each layer keeps
 /// only its input and runs its forward again before its backward. The same ops on the same values, so the loss and
 /// every gradient are bit-identical to a run that keeps every layer's activations, in every family, for full
-/// fine-tuning and for LoRA with dropout (whose masks must replay); several steps and a resumed run too.
+/// fine-tuning and for LoRA with dropout (whose masks must replay); several steps and a resumed run too. And what
+/// the forward leaves for the backward shrinks to the layers' inputs.
 /// </summary>
-public sealed class RecomputeActivationsTests : IDisposable
+public sealed class RecomputeActivationsTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("bamba-recompute-").FullName;
 
@@ -136,5 +140,59 @@ public sealed class RecomputeActivationsTests : IDisposable
             Assert.True(r.ExitCode == 0, r.Stderr);
         }
         AssertSameFiles(kept, recomputed, LoraFiles.WeightsFile, Checkpoint.OptimizerFile);
+    }
+
+    /// <summary>
+    /// The bytes of the arrays reachable from what the layers' forwards leave for the backward (the tapes, LoRA paths'
+    /// activations included, or the kept inputs): what is alive at the start of the backward besides the model's own
+    /// final norm and logits, which are the same either way.
+    /// </summary>
+    private static long SavedBytes(ParameterSet set, LoraSet? lora, bool recompute, TrainingBatch batch)
+    {
+        var c = set.Config;
+        if (lora is not null) lora.Training = true;
+        var rope = new Rope(c.RopeTheta, c.RotaryDim, c.Dtype == "bfloat16");
+        var x = Enumerable.Range(0, batch.Rows * c.HiddenSize).Select(i => MathF.Sin(i * 0.37f)).ToArray();
+        var saved = Enumerable.Range(0, c.NumHiddenLayers)
+            .Select(i => CpuLayerOps.Layer(c, set, i, rope, lora, recompute).Forward(batch, batch.Rows, x)).ToArray();
+        return ReachableArrayBytes(saved);
+    }
+
+    /// <summary>Walks fields and arrays from <paramref name="root"/>, counting each primitive array once.</summary>
+    private static long ReachableArrayBytes(object root)
+    {
+        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        var pending = new Stack<object>([root]);
+        long bytes = 0;
+        while (pending.TryPop(out var o))
+        {
+            if (o is string || !seen.Add(o)) continue;
+            if (o is Array array)
+            {
+                if (array.GetType().GetElementType()!.IsPrimitive) bytes += Buffer.ByteLength(array);
+                else foreach (var item in array) if (item is not null) pending.Push(item);
+                continue;
+            }
+            foreach (var field in o.GetType().GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+                if (!field.FieldType.IsPrimitive && field.GetValue(o) is { } value) pending.Push(value);
+        }
+        return bytes;
+    }
+
+    [Theory, MemberData(nameof(Models))]
+    public void RecomputingKeepsOnlyEachLayersInput(string name)
+    {
+        foreach (bool withLora in new[] { false, true })
+        {
+            var model = Load(name);
+            var lora = withLora ? Adapters(model) : null;
+            var c = model.Config;
+            var batch = Batch(c.VocabSize);
+            long kept = SavedBytes(model, lora, recompute: false, batch), recomputed = SavedBytes(model, lora, recompute: true, batch);
+            output.WriteLine($"{name} (LoRA: {withLora}): kept tapes {kept:N0} bytes, recomputing {recomputed:N0}");
+            Assert.Equal((long)c.NumHiddenLayers * batch.Rows * c.HiddenSize * sizeof(float), recomputed);
+            // A kept tape holds at least the layer's input, its normed copy and the mixer's first product (in_proj's or q's).
+            Assert.True(kept >= 3 * recomputed, $"{name} (LoRA: {withLora}): kept {kept} bytes, recomputing {recomputed}");
+        }
     }
 }
