@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """GPU memory of one LoRA training step of the bamba-9b shape, added up from the buffers the CUDA trainer allocates.
 
-    python3 scripts/training-memory-estimate.py [--rows 4096] [--sequences 8] [--rank 16]
+    python3 scripts/training-memory-estimate.py [--rows 4096] [--sequences 8] [--rank 16] [--scan-states chunked|all]
 
 An estimate from the code, not a measurement: it follows, by hand, what src/Bamba/Backends/Cuda/Training allocates
 (CudaParameters for the frozen bf16 base, CudaLora's adapters with AdamW moments, and every named work buffer of
 TrainContext / TrainGemm with its [rows, width] float32 shape) for the run that
 bench/results/2026-12-03-h200-lora-train.md measured (bamba bench --device cuda --scenario lora-train --preset
 bamba-9b: rank 16 on every linear layer, one packed row of 4096 tokens in sequences of 512, bf16 mode), keeping
-every layer's tape or recomputing it (--recompute-activations). Not counted: the CUDA context, cuBLASLt's 32 MiB
+every layer's tape or recomputing it (--recompute-activations). --scan-states all sizes the scan backward's state
+buffer as the code measured there had it (every step's state); chunked, as it is now (CudaTrainOps.SsdStateInterval
+steps per kept state, one chunk's states recomputed per sequence). Not counted: the CUDA context, cuBLASLt's 32 MiB
 workspace, the inference ops' small scratch and allocator rounding; the measured peak includes them.
 Standard library only; not run in CI.
 """
@@ -56,10 +58,23 @@ def tapes(rows):
     return skeleton, mamba, attention, mlp
 
 
-def backward_scratch(rows, sequences, rank):
+SSD_STATE_INTERVAL = 32  # CudaTrainOps.SsdStateInterval
+
+
+def scan_states(rows, sequences, all_states):
+    """(name, float32 elements) of the scan backward's state buffers, for `sequences` equal sequences in `rows`."""
+    if all_states:
+        return "bwd.ssd.states [rows, d_inner, d_state]", rows * M_INNER * D_STATE
+    length = rows // sequences
+    slots = sequences * ((length + SSD_STATE_INTERVAL - 1) // SSD_STATE_INTERVAL - 1 + min(SSD_STATE_INTERVAL, length))
+    return "bwd.ssd.checkpoints + chunk [slots, d_inner, d_state]", slots * M_INNER * D_STATE
+
+
+def backward_scratch(rows, sequences, rank, all_states):
     """Float32 elements of the backward's shared buffers, by name (bwd.*, lora.dlow, loss.*)."""
+    states, elements = scan_states(rows, sequences, all_states)
     return {
-        "bwd.ssd.states [rows, d_inner, d_state]": rows * M_INNER * D_STATE,
+        states: elements,
         "bwd.ssd.db, dc [rows, heads, d_state]": 2 * rows * M_HEADS * D_STATE,
         "bwd.mamba.* (dnormed, dproj, dy, gated, dxbc, ddt, rstd)": rows * (3 * M_INNER + IN_PROJ + CONV_DIM + M_HEADS + GROUPS),
         "bwd.mlp.* (dhidden, dup, dgate, dinput)": rows * (3 * INTER + HIDDEN),
@@ -69,7 +84,7 @@ def backward_scratch(rows, sequences, rank):
     }
 
 
-def estimate(rows, sequences, rank, recompute):
+def estimate(rows, sequences, rank, recompute, all_states):
     gb = 1e9
     matrices, vectors, embedding = parameters()
     shapes, adapter_elements = adapters(rank)
@@ -89,7 +104,7 @@ def estimate(rows, sequences, rank, recompute):
         ("gemm.a: the logits' gradient cast to bf16", 2 * rows * VOCAB),
         ("gemm.b: the widest output gradient cast to bf16", 2 * rows * IN_PROJ),
     ]
-    items += [(name, 4 * n) for name, n in backward_scratch(rows, sequences, rank).items()]
+    items += [(name, 4 * n) for name, n in backward_scratch(rows, sequences, rank, all_states).items()]
     return [(name, b / gb) for name, b in items]
 
 
@@ -98,8 +113,9 @@ def main():
     p.add_argument("--rows", type=int, default=4096)
     p.add_argument("--sequences", type=int, default=8)
     p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--scan-states", choices=["chunked", "all"], default="chunked")
     a = p.parse_args()
-    results = {mode: estimate(a.rows, a.sequences, a.rank, mode) for mode in (False, True)}
+    results = {mode: estimate(a.rows, a.sequences, a.rank, mode, a.scan_states == "all") for mode in (False, True)}
     print(f"| buffer | keeping every layer (GB) | --recompute-activations (GB) |")
     print(f"| --- | ---: | ---: |")
     for (name, kept), (name2, recomputed) in zip(results[False], results[True]):
