@@ -49,7 +49,9 @@ internal interface ILayerOps<TAct>
 /// <summary>
 /// One decoder layer for training, as its plan has it, on any device: <c>x += r·mixer(rmsnorm(x))</c> and/or
 /// <c>x += r·ffn(rmsnorm(x))</c> (r = residual multiplier), and its backward. The CPU (float arrays) and the GPU
-/// (device buffers) give it their ops and sublayers; the skeleton is this one.
+/// (device buffers) give it their ops and sublayers; the skeleton is this one. When the ops say
+/// <see cref="ILayerOps{TAct}.Recompute"/>, the forward keeps only the layer's input and the backward rebuilds the tape
+/// from it first (activation recomputation).
 /// </summary>
 internal sealed class TrainingLayer<TBatch, TAct>
 {
