@@ -95,6 +95,26 @@ public sealed class RecomputeActivationsTests(ITestOutputHelper output) : IDispo
         }
     }
 
+    /// <summary>
+    /// The router auxiliary loss adds its gradient to every MoE layer's logits gradient after the whole forward and
+    /// before the first backward: the recomputing layers keep their routing for it, and the gradients stay identical.
+    /// </summary>
+    [Fact]
+    public void RouterAuxLossGradientsAreBitIdentical()
+    {
+        var (kept, recomputed) = (Load("tiny-granite-moe-hybrid"), Load("tiny-granite-moe-hybrid"));
+        var batch = Batch(kept.Config.VocabSize);
+        LossSums Run(ParameterSet set, bool recompute) =>
+            new TrainableModel(set, recomputeActivations: recompute).ForwardBackward(batch, 1f / batch.TargetCount, 0f, auxScale: 0.5f);
+        var (expected, actual) = (Run(kept, false), Run(recomputed, true));
+        Assert.True(expected.RouterAux > 0, "the auxiliary loss is on");
+        Assert.Equal(expected, actual);
+        AssertSameGradients(kept.All, recomputed.All);
+        var without = Load("tiny-granite-moe-hybrid");
+        new TrainableModel(without).ForwardBackward(batch, 1f / batch.TargetCount, 0f);
+        Assert.Contains(without.All, p => !p.Grad.AsSpan().SequenceEqual(kept[p.Name].Grad)); // the aux gradient reached the routers
+    }
+
     private string[] Train(string model, string output, int steps, params string[] extra) =>
         ["train", "--model", Fixtures.Model(model), "--data", Data(), "--out", output, "--steps", steps.ToString(), "--batch-tokens", "48",
          "--grad-accum", "2", "--lr", "1e-3", "--warmup", "1", "--seed", "3", "--eval-fraction", "0", .. extra];
@@ -180,7 +200,7 @@ public sealed class RecomputeActivationsTests(ITestOutputHelper output) : IDispo
     }
 
     [Theory, MemberData(nameof(Models))]
-    public void RecomputingKeepsOnlyEachLayersInput(string name)
+    public void RecomputingKeepsOnlyEachLayersInputAndRouting(string name)
     {
         foreach (bool withLora in new[] { false, true })
         {
@@ -190,7 +210,11 @@ public sealed class RecomputeActivationsTests(ITestOutputHelper output) : IDispo
             var batch = Batch(c.VocabSize);
             long kept = SavedBytes(model, lora, recompute: false, batch), recomputed = SavedBytes(model, lora, recompute: true, batch);
             output.WriteLine($"{name} (LoRA: {withLora}): kept tapes {kept:N0} bytes, recomputing {recomputed:N0}");
-            Assert.Equal((long)c.NumHiddenLayers * batch.Rows * c.HiddenSize * sizeof(float), recomputed);
+            // Besides the inputs, each MoE layer keeps its routing for the router auxiliary loss: logits and their
+            // gradient [rows, experts], the picks and their weights [rows, k].
+            int moeLayers = c.Layers.Count(l => l.FeedForward == FeedForwardKind.MixtureOfExperts);
+            long routing = (long)moeLayers * batch.Rows * (2 * c.NumExperts + 2 * c.NumExpertsPerToken) * sizeof(float);
+            Assert.Equal((long)c.NumHiddenLayers * batch.Rows * c.HiddenSize * sizeof(float) + routing, recomputed);
             // A kept tape holds at least the layer's input, its normed copy and the mixer's first product (in_proj's or q's).
             Assert.True(kept >= 3 * recomputed, $"{name} (LoRA: {withLora}): kept {kept} bytes, recomputing {recomputed}");
         }
