@@ -47,10 +47,11 @@ internal static class GpuBench
         if (modelDir is not null) throw new BambaException("--scenario lora-train runs on a --preset's shape (random weights), not --model");
         int rank = args.Int("lora-rank", 16, 1), tokens = args.Int("train-tokens", 4096, 1), steps = args.Int("train-steps", 3, 1);
         string? jsonFile = args.String("json");
+        bool recompute = args.Switch("recompute-activations");
         bool live = Output.LiveOutput.Enabled(args);
         args.EnsureAllUsed();
         var result = Output.LiveOutput.Status(live, "bench", progress =>
-            LoraTrainScenario.Run(preset, SyntheticModel.Preset(preset), rank, tokens, steps, progress));
+            LoraTrainScenario.Run(preset, SyntheticModel.Preset(preset), rank, tokens, steps, recompute, progress));
         stdout.WriteLine(format == "json" ? JsonLines.Write(result) : result.ToTable());
         if (jsonFile is not null) File.WriteAllText(jsonFile, JsonLines.Write(result) + "\n");
         return 0;

@@ -34,6 +34,7 @@ internal sealed class BenchCommand : ICommand
         new("lora-rank", "CUDA lora-train: the adapters' rank (on every linear layer)", "R", "16"),
         new("train-tokens", "CUDA lora-train: tokens per packed row (one row a step)", "N", "4096"),
         new("train-steps", "CUDA lora-train: timed steps, after one warm-up step", "N", "3"),
+        Flag.Switch("recompute-activations", "CUDA lora-train: recompute each layer's activations in the backward, as train --recompute-activations"),
         LiveOutput.NoProgress,
         new("json", "CUDA: also write the JSON report to this file", "FILE"),
     ];
@@ -42,7 +43,7 @@ internal sealed class BenchCommand : ICommand
         "bamba bench",
         "bamba bench --model models/default --prompt-tokens 256 --format json",
         "bamba bench --device cuda --scenario decode --json result.json",
-        "bamba bench --device cuda --scenario lora-train --preset bamba-9b",
+        "bamba bench --device cuda --scenario lora-train --preset bamba-9b --recompute-activations",
     ];
 
     public int Run(CommandLine args, TextWriter stdout)

@@ -51,6 +51,7 @@ internal sealed class TrainCommand : ICommand
         new("lora-alpha", "LoRA scale numerator: updates are scaled by alpha/R", "A", "2·R"),
         new("lora-dropout", "dropout on the adapters' input", "P", "0"),
         new("lora-targets", "comma-separated: in_proj,out_proj,q_proj,k_proj,v_proj,o_proj,gate_up,down", "LIST", "all of them"),
+        Flag.Switch("recompute-activations", "keep only each layer's input and recompute its activations in the backward: one extra forward for far less memory, same results"),
     ];
     public IReadOnlyList<string> Examples { get; } =
     [
@@ -78,6 +79,8 @@ internal sealed class TrainCommand : ICommand
         int saveEvery = args.Int("save-every", setup.State.SaveEvery, min: 0);
         int evalEvery = args.Int("eval-every", 0, min: 0);
         bool live = LiveOutput.Enabled(args);
+        // Memory, not math (the gradients are the same bit for bit): chosen per invocation, a resumed run may differ.
+        bool recompute = args.Switch("recompute-activations");
         setup = setup with { State = setup.State with { EvalTokens = evalTokens, SaveEvery = saveEvery } };
         args.EnsureAllUsed();
         // Before any data is read: --device cuda without a usable GPU is a one-line error.
@@ -98,7 +101,7 @@ internal sealed class TrainCommand : ICommand
         {
             progress.Message($"train: {trained}, {corpus.Train.Count} training / {corpus.Eval.Count} held-out documents " +
                              $"({corpus.Train.Sum(d => (long)d.Length):N0} / {corpus.Eval.Sum(d => (long)d.Length):N0} tokens), from step {setup.State.Step}");
-            using var engine = CreateEngine(gpu, precision, setup, progress);
+            using var engine = CreateEngine(gpu, precision, setup, recompute, progress);
             var trainer = new Trainer(engine, corpus, setup.State)
             {
                 OutputDirectory = output,
@@ -126,9 +129,10 @@ internal sealed class TrainCommand : ICommand
     }
 
     /// <summary>The GPU engine when a GPU was opened (cuda, or auto with a usable GPU), else the CPU one.</summary>
-    private static ITrainingEngine CreateEngine(CudaDevice? gpu, CudaPrecision precision, Setup setup, ITrainingProgress progress)
+    private static ITrainingEngine CreateEngine(CudaDevice? gpu, CudaPrecision precision, Setup setup, bool recompute, ITrainingProgress progress)
     {
-        if (gpu is null) return new CpuTrainingEngine(new TrainableModel(setup.Parameters, setup.Lora), setup.Optimizer);
+        if (recompute) progress.Message("train: recomputing each layer's activations in the backward (--recompute-activations)");
+        if (gpu is null) return new CpuTrainingEngine(new TrainableModel(setup.Parameters, setup.Lora, recompute), setup.Optimizer);
         string mode = (precision, setup.Lora) switch
         {
             (CudaPrecision.BFloat16, null) => "bf16 GEMMs with fp32 master weights",
@@ -137,7 +141,7 @@ internal sealed class TrainCommand : ICommand
             _ => "LoRA: frozen fp32 base, fp32 adapters",
         };
         progress.Message($"train: on {gpu.Name}, {mode}");
-        return new CudaTrainingEngine(gpu, setup.Parameters, setup.Optimizer, precision, setup.Lora);
+        return new CudaTrainingEngine(gpu, setup.Parameters, setup.Optimizer, precision, setup.Lora, recompute);
     }
 
     private static Setup Start(CommandLine args, string output, string data, AdamWOptions options)

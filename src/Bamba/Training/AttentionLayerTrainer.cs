@@ -19,7 +19,8 @@ internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int
         _vLora = lora?.PathFor(set[TensorRole.AttentionV, layer]), _oLora = lora?.PathFor(set[TensorRole.AttentionO, layer]);
     private readonly AttentionKernel.Shape _shape = Modeling.AttentionMixer.Shape(c);
 
-    public sealed record Tape(float[] Input, float[] Q, float[] K, float[] V, float[] Attended);
+    public sealed record Tape(float[] Input, float[] Q, float[] K, float[] V, float[] Attended,
+        LoraPath.Tape? QLora, LoraPath.Tape? KLora, LoraPath.Tape? VLora, LoraPath.Tape? OLora);
 
     object ISublayer<TrainingBatch, float[]>.Forward(TrainingBatch batch, float[] input, float[] output) => Forward(batch, input, output);
     float[] ISublayer<TrainingBatch, float[]>.Backward(TrainingBatch batch, object tape, float[] dOutput) => Backward(batch, (Tape)tape, dOutput);
@@ -31,9 +32,7 @@ internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int
         DenseMatrix.Forward(input, rows, _q.Value, qw, h, [], q);
         DenseMatrix.Forward(input, rows, _k.Value, kw, h, [], k);
         DenseMatrix.Forward(input, rows, _v.Value, kw, h, [], v);
-        _qLora?.AddForward(input, rows, q);
-        _kLora?.AddForward(input, rows, k);
-        _vLora?.AddForward(input, rows, v);
+        var (qLora, kLora, vLora) = (_qLora?.AddForward(input, rows, q), _kLora?.AddForward(input, rows, k), _vLora?.AddForward(input, rows, v));
         Rotate(batch, q, c.NumAttentionHeads, transpose: false);
         Rotate(batch, k, c.NumKeyValueHeads, transpose: false);
         var attended = new float[rows * qw];
@@ -44,8 +43,8 @@ internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int
                 new bool[len], attended.AsSpan(r0 * qw, len * qw));
         });
         DenseMatrix.Forward(attended, rows, _o.Value, h, qw, [], output);
-        _oLora?.AddForward(attended, rows, output);
-        return new Tape(input, q, k, v, attended);
+        var oLora = _oLora?.AddForward(attended, rows, output);
+        return new Tape(input, q, k, v, attended, qLora, kLora, vLora, oLora);
     }
 
     public float[] Backward(TrainingBatch batch, Tape tape, float[] dOutput)
@@ -54,7 +53,7 @@ internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int
         WeightGrad.Accumulate(_o, dOutput, tape.Attended, rows, h, qw);
         var dAttended = new float[rows * qw];
         DenseMatrix.InputGrad(dOutput, rows, _o.Value, h, qw, dAttended, accumulate: false);
-        _oLora?.Backward(dOutput, rows, dAttended);
+        _oLora?.Backward(tape.OLora!, dOutput, rows, dAttended);
         var (dq, dk, dv) = (new float[rows * qw], new float[rows * kw], new float[rows * kw]);
         for (int s = 0; s < batch.Sequences; s++)
         {
@@ -71,9 +70,9 @@ internal sealed class AttentionLayerTrainer(BambaConfig c, ParameterSet set, int
         DenseMatrix.InputGrad(dq, rows, _q.Value, qw, h, dInput, accumulate: false);
         DenseMatrix.InputGrad(dk, rows, _k.Value, kw, h, dInput, accumulate: true);
         DenseMatrix.InputGrad(dv, rows, _v.Value, kw, h, dInput, accumulate: true);
-        _qLora?.Backward(dq, rows, dInput);
-        _kLora?.Backward(dk, rows, dInput);
-        _vLora?.Backward(dv, rows, dInput);
+        _qLora?.Backward(tape.QLora!, dq, rows, dInput);
+        _kLora?.Backward(tape.KLora!, dk, rows, dInput);
+        _vLora?.Backward(tape.VLora!, dv, rows, dInput);
         return dInput;
     }
 

@@ -23,8 +23,9 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
     private readonly Parameter? _outBias = set.Find(TensorRole.MambaOutProjBias, layer);
     private readonly LoraPath? _inLora = lora?.PathFor(set[TensorRole.MambaInProj, layer]), _outLora = lora?.PathFor(set[TensorRole.MambaOutProj, layer]);
 
-    /// <summary>Activations of one forward: the input, in_proj output, conv output before and after SiLU, dt, the scan output and the normed gate.</summary>
-    public sealed record Tape(float[] Input, float[] Proj, float[] XbcPre, float[] Xbc, float[] Dt, float[] Y, float[] Normed);
+    /// <summary>Activations of one forward: the input, in_proj output, conv output before and after SiLU, dt, the scan output and the normed gate; the adapters' (if any).</summary>
+    public sealed record Tape(float[] Input, float[] Proj, float[] XbcPre, float[] Xbc, float[] Dt, float[] Y, float[] Normed,
+        LoraPath.Tape? InLora, LoraPath.Tape? OutLora);
 
     object ISublayer<TrainingBatch, float[]>.Forward(TrainingBatch batch, float[] input, float[] output) => Forward(batch, input, output);
     float[] ISublayer<TrainingBatch, float[]>.Backward(TrainingBatch batch, object tape, float[] dOutput) => Backward(batch, (Tape)tape, dOutput);
@@ -40,7 +41,7 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
         int rows = batch.Rows, inner = c.MambaIntermediate, convDim = c.ConvDim, heads = c.MambaNHeads, projDim = c.InProjDim;
         var proj = new float[rows * projDim];
         DenseMatrix.Forward(input, rows, _inProj.Value, projDim, c.HiddenSize, _inBias?.Value ?? [], proj);
-        _inLora?.AddForward(input, rows, proj);
+        var inLora = _inLora?.AddForward(input, rows, proj);
         var xbcPre = new float[rows * convDim];
         var dt = new float[rows * heads];
         float lo = (float)c.TimeStepLimitMin, hi = (float)c.TimeStepLimitMax;
@@ -67,8 +68,8 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
         var normed = (float[])y.Clone();
         Norms.GatedRmsNorm(normed, Z(proj, rows), _norm.Value, (float)c.RmsNormEps, NormGroupSize);
         DenseMatrix.Forward(normed, rows, _outProj.Value, c.HiddenSize, inner, _outBias?.Value ?? [], output);
-        _outLora?.AddForward(normed, rows, output);
-        return new Tape(input, proj, xbcPre, xbc, dt, y, normed);
+        var outLora = _outLora?.AddForward(normed, rows, output);
+        return new Tape(input, proj, xbcPre, xbc, dt, y, normed, inLora, outLora);
     }
 
     private float DtInput(float[] proj, int r, int h) => proj[r * c.InProjDim + c.MambaIntermediate + c.ConvDim + h] + _dtBias.Value[h];
@@ -89,7 +90,7 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
         if (_outBias is not null) DenseMatrix.AccumulateBiasGrad(dOutput, rows, _outBias.Grad);
         var dNormed = new float[rows * inner];
         DenseMatrix.InputGrad(dOutput, rows, _outProj.Value, hidden, inner, dNormed, accumulate: false);
-        _outLora?.Backward(dOutput, rows, dNormed);
+        _outLora?.Backward(tape.OutLora!, dOutput, rows, dNormed);
 
         var dy = new float[rows * inner];
         var dz = new float[rows * inner];
@@ -134,7 +135,7 @@ internal sealed class MambaLayerTrainer(BambaConfig c, ParameterSet set, int lay
         if (_inBias is not null) DenseMatrix.AccumulateBiasGrad(dProj, rows, _inBias.Grad);
         var dInput = new float[rows * hidden];
         DenseMatrix.InputGrad(dProj, rows, _inProj.Value, projDim, hidden, dInput, accumulate: false);
-        _inLora?.Backward(dProj, rows, dInput);
+        _inLora?.Backward(tape.InLora!, dProj, rows, dInput);
         return dInput;
     }
 }

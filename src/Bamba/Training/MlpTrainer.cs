@@ -14,7 +14,7 @@ internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, Parame
     private readonly LoraPath? _gateLora = gate is { } g ? lora?.PathFor(g) : null;
     private readonly LoraPath? _upLora = lora?.PathFor(up), _downLora = lora?.PathFor(down);
 
-    public sealed record Tape(float[] Input, float[] Gate, float[] Up, float[] Hidden);
+    public sealed record Tape(float[] Input, float[] Gate, float[] Up, float[] Hidden, LoraPath.Tape? GateLora, LoraPath.Tape? UpLora, LoraPath.Tape? DownLora);
 
     public Tape Forward(int rows, float[] input, float[] output)
     {
@@ -22,9 +22,9 @@ internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, Parame
         var up1 = new float[rows * inter];
         var gated = new float[gate is null ? 0 : rows * inter];
         if (gate is { } g) DenseMatrix.Forward(input, rows, g.Value, inter, h, [], gated);
-        _gateLora?.AddForward(input, rows, gated);
+        var gateLora = _gateLora?.AddForward(input, rows, gated);
         DenseMatrix.Forward(input, rows, up.Value, inter, h, [], up1);
-        _upLora?.AddForward(input, rows, up1);
+        var upLora = _upLora?.AddForward(input, rows, up1);
         float[] act;
         if (gate is null)
         {
@@ -37,8 +37,8 @@ internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, Parame
             Activations.SwiGlu(act, up1);
         }
         DenseMatrix.Forward(act, rows, down.Value, h, inter, [], output);
-        _downLora?.AddForward(act, rows, output);
-        return new Tape(input, gated, up1, act);
+        var downLora = _downLora?.AddForward(act, rows, output);
+        return new Tape(input, gated, up1, act, gateLora, upLora, downLora);
     }
 
     public float[] Backward(int rows, Tape tape, float[] dOutput)
@@ -47,7 +47,7 @@ internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, Parame
         WeightGrad.Accumulate(down, dOutput, tape.Hidden, rows, h, inter);
         var dHidden = new float[rows * inter];
         DenseMatrix.InputGrad(dOutput, rows, down.Value, h, inter, dHidden, accumulate: false);
-        _downLora?.Backward(dOutput, rows, dHidden);
+        _downLora?.Backward(tape.DownLora!, dOutput, rows, dHidden);
         var dUp = new float[rows * inter];
         var dInput = new float[rows * h];
         if (gate is { } g)
@@ -60,7 +60,7 @@ internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, Parame
             }
             WeightGrad.Accumulate(g, dGate, tape.Input, rows, inter, h);
             DenseMatrix.InputGrad(dGate, rows, g.Value, inter, h, dInput, accumulate: false);
-            _gateLora?.Backward(dGate, rows, dInput);
+            _gateLora?.Backward(tape.GateLora!, dGate, rows, dInput);
         }
         else
         {
@@ -69,7 +69,7 @@ internal sealed class MlpTrainer(ParameterSlice? gate, ParameterSlice up, Parame
         }
         WeightGrad.Accumulate(up, dUp, tape.Input, rows, inter, h);
         DenseMatrix.InputGrad(dUp, rows, up.Value, inter, h, dInput, accumulate: gate is not null);
-        _upLora?.Backward(dUp, rows, dInput);
+        _upLora?.Backward(tape.UpLora!, dUp, rows, dInput);
         return dInput;
     }
 }

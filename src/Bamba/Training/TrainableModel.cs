@@ -8,23 +8,29 @@ namespace Bamba.Training;
 
 /// <summary>
 /// A hybrid model of any registered family whose float32 parameters can be trained on the CPU: a forward over a packed batch that keeps each
-/// layer's activations, the loss, and a manual backward that accumulates every parameter's gradient.
+/// layer's activations (or, recomputing, only each layer's input), the loss, and a manual backward that accumulates every parameter's gradient.
 /// </summary>
 public sealed class TrainableModel
 {
     private readonly TrainingLayer<TrainingBatch, float[]>[] _layers;
 
     /// <summary>The model over <paramref name="parameters"/>; with <paramref name="lora"/>, the base is frozen and the adapters train.</summary>
-    public TrainableModel(ParameterSet parameters, LoraSet? lora = null)
+    /// <param name="recomputeActivations">
+    /// Keep only each layer's input in the forward and run the layer's forward again just before its backward
+    /// (gradient checkpointing): the same loss and gradients, bit for bit, for one layer's activations instead of all.
+    /// </param>
+    public TrainableModel(ParameterSet parameters, LoraSet? lora = null, bool recomputeActivations = false)
     {
         Parameters = parameters;
         Lora = lora;
+        RecomputeActivations = recomputeActivations;
         Config = parameters.Config;
         // Same RoPE frequencies as the inference model (bf16-rounded for a bf16 checkpoint, as transformers has them).
         var rope = new Rope(Config.RopeTheta, Config.RotaryDim, Config.Dtype == "bfloat16");
-        _layers = Enumerable.Range(0, Config.NumHiddenLayers).Select(i => CpuLayerOps.Layer(Config, parameters, i, rope, lora)).ToArray();
+        _layers = Enumerable.Range(0, Config.NumHiddenLayers).Select(i => CpuLayerOps.Layer(Config, parameters, i, rope, lora, recomputeActivations)).ToArray();
     }
 
+    public bool RecomputeActivations { get; }
     public BambaConfig Config { get; }
     public ParameterSet Parameters { get; }
     public LoraSet? Lora { get; }
@@ -37,10 +43,10 @@ public sealed class TrainableModel
     public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale, float auxScale = 0f)
     {
         if (Lora is not null) Lora.Training = true;
-        var (x, tapes, normed, logits) = Forward(batch);
+        var (x, saved, normed, logits) = Forward(batch);
         var sums = CausalLmLoss.ForwardBackward(logits, Config.VocabSize, batch, ceScale, zScale)
-                   + TrainingLayer<TrainingBatch, float[]>.RouterAuxLoss(Config, tapes, batch.Rows, auxScale);
-        Backward(batch, x, tapes, normed, logits);
+                   + TrainingLayer<TrainingBatch, float[]>.RouterAuxLoss(Config, saved, batch.Rows, auxScale);
+        Backward(batch, x, saved, normed, logits);
         if (Lora is not null) Lora.TrainingForwards++; // the next forward draws new dropout masks
         return sums;
     }
@@ -69,21 +75,21 @@ public sealed class TrainableModel
         return sums.Objective(Config.ZLossCoefficient, auxCoef);
     }
 
-    internal (float[] X, TrainingLayer<TrainingBatch, float[]>.Tape[] Tapes, float[] Normed, float[] Logits) Forward(TrainingBatch batch)
+    internal (float[] X, TrainingLayer<TrainingBatch, float[]>.Saved[] Saved, float[] Normed, float[] Logits) Forward(TrainingBatch batch)
     {
         int rows = batch.Rows, h = Config.HiddenSize;
         var x = Embed(batch.Tokens);
-        var tapes = new TrainingLayer<TrainingBatch, float[]>.Tape[_layers.Length];
-        for (int i = 0; i < _layers.Length; i++) tapes[i] = _layers[i].Forward(batch, rows, x);
+        var saved = new TrainingLayer<TrainingBatch, float[]>.Saved[_layers.Length];
+        for (int i = 0; i < _layers.Length; i++) saved[i] = _layers[i].Forward(batch, rows, x);
         var normed = new float[rows * h];
         Norms.RmsNorm(x, FinalNorm.Value, Eps, normed);
         var logits = new float[rows * Config.VocabSize];
         DenseMatrix.Forward(normed, rows, Parameters.Head.Value, Config.VocabSize, h, [], logits);
         if (Config.LogitsScaling != 1.0) TensorPrimitives.Divide(logits, (float)Config.LogitsScaling, logits);
-        return (x, tapes, normed, logits);
+        return (x, saved, normed, logits);
     }
 
-    private void Backward(TrainingBatch batch, float[] x, TrainingLayer<TrainingBatch, float[]>.Tape[] tapes, float[] normed, float[] dLogits)
+    private void Backward(TrainingBatch batch, float[] x, TrainingLayer<TrainingBatch, float[]>.Saved[] saved, float[] normed, float[] dLogits)
     {
         int rows = batch.Rows, h = Config.HiddenSize, v = Config.VocabSize;
         var head = Parameters.Head;
@@ -93,7 +99,7 @@ public sealed class TrainableModel
         DenseMatrix.InputGrad(dLogits, rows, head.Value, v, h, dNormed, accumulate: false);
         var dx = new float[rows * h];
         NormsBackward.RmsNorm(x, FinalNorm.Value, Eps, dNormed, dx, FinalNorm.Grad);
-        for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(batch, rows, tapes[i], dx);
+        for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(batch, rows, saved[i], dx);
         var embedding = Parameters[TensorRole.Embedding];
         if (embedding.Frozen) return;
         float multiplier = (float)Config.EmbeddingMultiplier;

@@ -149,11 +149,17 @@ public class TrainKernelTests
         if (withBias) Close.Assert(dB, Gpu.ReadF32(dbd.Pointer, channels), 1e-5, "conv dbias");
     }
 
-    /// <summary>The scan's gradient over packed sequences (groups shared by heads, P not a multiple of 32) against SsdScanBackward per sequence.</summary>
+    /// <summary>
+    /// The scan's gradient over packed sequences (groups shared by heads, P not a multiple of 32) against
+    /// SsdScanBackward per sequence; the kept-state interval from 1 (every state a checkpoint) through chunks that split
+    /// the sequences unevenly to one longer than any sequence (no checkpoint).
+    /// </summary>
     [Theory]
-    [InlineData(4, 16, 2, 16)]
-    [InlineData(3, 40, 1, 32)]
-    public void SsdBackwardMatchesCpuPerSequence(int heads, int headDim, int groups, int state)
+    [InlineData(4, 16, 2, 16, 4)]
+    [InlineData(4, 16, 2, 16, 1)]
+    [InlineData(3, 40, 1, 32, 7)]
+    [InlineData(3, 40, 1, 32, CudaTrainOps.SsdStateInterval)]
+    public void SsdBackwardMatchesCpuPerSequence(int heads, int headDim, int groups, int state, int interval)
     {
         var ops = Ops();
         var shape = new CudaOps.SsdShape(heads, headDim, groups, state, 8);
@@ -177,7 +183,9 @@ public class TrainKernelTests
         using var dd = Gpu.F32(d);
         using var dyd = Gpu.F32(dy);
         using var od = Gpu.I32(offsets);
-        using var states = ops.Device.Allocate(4L * rows * inner * state);
+        var (checkpointSlots, chunkSlots) = CudaTrainOps.SsdBackwardStateSlots(Lengths, interval);
+        using var checkpoints = ops.Device.Allocate(4L * Math.Max(1, checkpointSlots) * inner * state);
+        using var chunk = ops.Device.Allocate(4L * chunkSlots * inner * state);
         using var dbh = ops.Device.Allocate(4L * rows * heads * state);
         using var dch = ops.Device.Allocate(4L * rows * heads * state);
         using var das = ops.Device.Allocate(4L * Lengths.Length * heads);
@@ -187,7 +195,7 @@ public class TrainKernelTests
         using var dALogD = Gpu.F32(aLogInit);
         using var dDd = ops.Device.AllocateZeroed(4L * heads);
         ops.SsdBackward(shape, xd.Pointer, dtd.Pointer, ad.Pointer, dd.Pointer, dyd.Pointer, od.Pointer, Lengths.Length, rows,
-            new(states.Pointer, dbh.Pointer, dch.Pointer, das.Pointer, dds.Pointer), dxd.Pointer, ddtd.Pointer, dALogD.Pointer, dDd.Pointer);
+            new(checkpoints.Pointer, chunk.Pointer, interval, dbh.Pointer, dch.Pointer, das.Pointer, dds.Pointer), dxd.Pointer, ddtd.Pointer, dALogD.Pointer, dDd.Pointer);
 
         Close.Assert(dxbc, Gpu.ReadF32(dxd.Pointer, dxbc.Length), 1e-5, "ssd dxbc");
         Close.Assert(ddt, Gpu.ReadF32(ddtd.Pointer, ddt.Length), 1e-5, "ssd ddt");

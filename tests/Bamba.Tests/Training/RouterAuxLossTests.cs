@@ -39,7 +39,7 @@ public class RouterAuxLossTests(ITestOutputHelper output)
     {
         var model = Load(c => c with { NumExpertsPerToken = topK });
         var batch = Batch(model.Config.VocabSize);
-        var routerLogits = model.Forward(batch).Tapes.Select(t => t.Router).OfType<IRouterTape>().Select(r => r.Logits).ToList();
+        var routerLogits = model.Forward(batch).Saved.Select(t => t.Router).OfType<IRouterTape>().Select(r => r.Logits).ToList();
         Assert.Equal(model.Config.NumHiddenLayers, routerLogits.Count); // every layer of the fixture has experts
 
         var sums = model.ForwardBackward(batch, 0f, 0f, auxScale: 1f);
@@ -136,7 +136,7 @@ public class RouterAuxLossTests(ITestOutputHelper output)
         double Shifted(float sign)
         {
             for (int i = 0; i < p.Length; i++) p.Value[i] = saved[i] + sign * h * direction[i];
-            var routers = model.Forward(batch).Tapes.Select(t => t.Router).OfType<IRouterTape>().ToList();
+            var routers = model.Forward(batch).Saved.Select(t => t.Router).OfType<IRouterTape>().ToList();
             Assert.Equal(choice, routers.SelectMany(r => r.Routing.Experts)); // top-k is piecewise constant: stay on one piece
             return RouterAuxLoss.ForwardBackward(routers, batch.Rows, model.Config.NumExperts, 0f);
         }
@@ -146,7 +146,7 @@ public class RouterAuxLossTests(ITestOutputHelper output)
     }
 
     private static int[] Choice(TrainableModel model, TrainingBatch batch) =>
-        model.Forward(batch).Tapes.Select(t => t.Router).OfType<IRouterTape>().SelectMany(r => r.Routing.Experts).ToArray();
+        model.Forward(batch).Saved.Select(t => t.Router).OfType<IRouterTape>().SelectMany(r => r.Routing.Experts).ToArray();
 
     /// <summary>
     /// transformers adds coef × aux only with output_router_logits: off (the fixture's false, or a coefficient of 0),

@@ -5,39 +5,40 @@ namespace Bamba.Training.Lora;
 
 /// <summary>
 /// The low-rank path beside one base matrix, or beside a block of its rows (the gate or up half of a fused gate|up
-/// matrix): <c>y += s·(drop(x)·Aᵀ)·B[rows]ᵀ</c>, and its backward into A, B and the input's gradient. The model runs
-/// one forward and then its backward, so the path keeps the last forward's dropped input and low-rank activation
-/// itself rather than in the layer tapes.
+/// matrix): <c>y += s·(drop(x)·Aᵀ)·B[rows]ᵀ</c>, and its backward into A, B and the input's gradient. What the
+/// backward needs goes into the layer's tape (<see cref="Tape"/>), so that it lives exactly as long as the tape does
+/// (one layer's at a time when the trainer recomputes activations).
 /// </summary>
 internal sealed class LoraPath(LoraSet set, LoraAdapter adapter, int rowOffset, int outRows)
 {
-    private float[] _input = [], _low = [];
+    /// <summary>One forward's dropped input (the input itself without dropout) and low-rank activation.</summary>
+    public sealed record Tape(float[] Input, float[] Low);
 
     private int In => adapter.A.Columns;
     private int Rank => adapter.Rank;
     private Span<float> BValue => adapter.B.Value.AsSpan(rowOffset * Rank, outRows * Rank);
     private Span<float> BGrad => adapter.B.Grad.AsSpan(rowOffset * Rank, outRows * Rank);
 
-    /// <summary>Adds the path's output to <paramref name="output"/> [rows, outRows].</summary>
-    public void AddForward(float[] input, int rows, Span<float> output)
+    /// <summary>Adds the path's output to <paramref name="output"/> [rows, outRows]; returns what its backward needs.</summary>
+    public Tape AddForward(float[] input, int rows, Span<float> output)
     {
-        _input = set.Dropout(adapter, input);
-        _low = new float[rows * Rank];
-        DenseMatrix.Forward(_input, rows, adapter.A.Value, Rank, In, [], _low);
+        var tape = new Tape(set.Dropout(adapter, input), new float[rows * Rank]);
+        DenseMatrix.Forward(tape.Input, rows, adapter.A.Value, Rank, In, [], tape.Low);
         var update = new float[rows * outRows];
-        DenseMatrix.Forward(_low, rows, BValue, outRows, Rank, [], update);
+        DenseMatrix.Forward(tape.Low, rows, BValue, outRows, Rank, [], update);
         TensorPrimitives.MultiplyAdd(update, set.Settings.Scale, output, output);
+        return tape;
     }
 
     /// <summary>Accumulates A's and B's gradients and adds the path's share of the input's gradient to <paramref name="dInput"/>.</summary>
-    public void Backward(ReadOnlySpan<float> dOutput, int rows, Span<float> dInput)
+    public void Backward(Tape tape, ReadOnlySpan<float> dOutput, int rows, Span<float> dInput)
     {
         var dScaled = new float[rows * outRows];
         TensorPrimitives.Multiply(dOutput, set.Settings.Scale, dScaled);
-        DenseMatrix.AccumulateWeightGrad(dScaled, _low, rows, outRows, Rank, BGrad);
+        DenseMatrix.AccumulateWeightGrad(dScaled, tape.Low, rows, outRows, Rank, BGrad);
         var dLow = new float[rows * Rank];
         DenseMatrix.InputGrad(dScaled, rows, BValue, outRows, Rank, dLow, accumulate: false);
-        DenseMatrix.AccumulateWeightGrad(dLow, _input, rows, Rank, In, adapter.A.Grad);
+        DenseMatrix.AccumulateWeightGrad(dLow, tape.Input, rows, Rank, In, adapter.A.Grad);
         var dDropped = new float[rows * In];
         DenseMatrix.InputGrad(dLow, rows, adapter.A.Value, Rank, In, dDropped, accumulate: false);
         set.DropoutBackward(adapter, dDropped);

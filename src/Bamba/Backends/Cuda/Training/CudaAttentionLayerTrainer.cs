@@ -25,7 +25,7 @@ internal sealed class CudaAttentionLayerTrainer(TrainContext t, int layer, ulong
     public Tape Forward(CudaBatch batch, ulong input, ulong output)
     {
         int rows = batch.Rows, h = C.HiddenSize, qw = C.NumAttentionHeads * C.HeadDim, kw = C.NumKeyValueHeads * C.HeadDim;
-        string p = $"L{layer}.attn.";
+        string p = t.TapeName(layer, "attn.");
         var tape = new Tape(input, t.Buffer(p + "q", (long)rows * qw), t.Buffer(p + "k", (long)rows * kw), t.Buffer(p + "v", (long)rows * kw),
             t.Buffer(p + "attended", (long)rows * qw), t.Buffer(p + "lse", (long)rows * C.NumAttentionHeads));
         t.Gemm.Forward(input, Q, tape.Q, rows, qw, h);

@@ -36,7 +36,7 @@ internal sealed class CudaExpertsTrainer
     /// <summary>An expert's gate, up and down: halves of a stacked [E, 2I, H] tensor, or per-expert matrices (squared ReLU).</summary>
     private CudaMlpTrainer Expert(int e)
     {
-        var (set, c, name) = (_t.Set, _t.Config, $"L{_layer}.e{e}.");
+        var (set, c, name) = (_t.Set, _t.Config, _t.TapeName(_layer, $"e{e}."));
         if (set.Find(TensorRole.ExpertsGateUp, _layer) is { } stacked)
         {
             int half = c.ExpertIntermediateSize * c.HiddenSize, downs = set[TensorRole.ExpertsDown, _layer].Length / c.NumExperts;
@@ -57,7 +57,7 @@ internal sealed class CudaExpertsTrainer
     {
         var c = _t.Config;
         int h = c.HiddenSize, e = c.NumExperts;
-        ulong logits = _t.Buffer($"L{_layer}.router", (long)rows * e);
+        ulong logits = _t.Buffer(_t.TapeName(_layer, "router"), (long)rows * e);
         _t.Gemm.Forward(input, _router, logits, rows, e, h, float32: true);
         var hostLogits = _t.Kernels.Device.Download<float>(logits, (long)rows * e);
         var routing = ExpertRouter.Route(c, hostLogits, _choiceBias, rows);
@@ -65,7 +65,7 @@ internal sealed class CudaExpertsTrainer
         var runs = new List<Run>();
         foreach (var (expert, picks) in FeedForward.ByExpert(routing, e))
         {
-            string p = $"L{_layer}.e{expert}.";
+            string p = _t.TapeName(_layer, $"e{expert}.");
             int n = picks.Length;
             ulong tokens = _t.Upload(p + "rows", picks.Select(i => i / routing.K).ToArray());
             ulong weights = _t.Upload(p + "weights", picks.Select(i => routing.Weights[i]).ToArray());

@@ -21,7 +21,7 @@ internal sealed class CudaFeedForwardTrainer : ISublayer<CudaBatch, ulong>
     /// <summary>Gate and up as stored, or the two halves of a fused gate|up matrix.</summary>
     private static CudaMlpTrainer DenseMlp(TrainContext t, int layer, Parameter down)
     {
-        string name = $"L{layer}.mlp.";
+        string name = t.TapeName(layer, "mlp.");
         if (t.Set.Find(TensorRole.MlpGateUp, layer) is { } fused)
         {
             int half = fused.Length / 2;

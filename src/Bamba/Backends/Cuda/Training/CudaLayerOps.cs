@@ -3,12 +3,16 @@ using Bamba.Training;
 
 namespace Bamba.Backends.Cuda.Training;
 
-/// <summary>The layer skeleton's ops on the GPU: float32 device buffers reused across batches under their names.</summary>
+/// <summary>The layer skeleton's ops on the GPU: float32 device buffers reused across batches under their names (tapes: <see cref="TrainContext.TapeName"/>).</summary>
 internal sealed class CudaLayerOps(TrainContext t) : ILayerOps<ulong>
 {
     private long Elements(int rows) => (long)rows * t.Config.HiddenSize;
 
+    public bool Recompute => t.Recompute;
+
     public ulong Buffer(string name, int rows) => t.Buffer(name, Elements(rows));
+
+    public ulong TapeBuffer(int layer, string name, int rows) => t.Buffer(t.TapeName(layer, name), Elements(rows));
 
     public void Copy(ulong source, ulong destination, int rows) => t.Kernels.Device.CopyDevice(destination, source, 4 * Elements(rows));
 

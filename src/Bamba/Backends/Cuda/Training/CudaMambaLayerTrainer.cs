@@ -27,7 +27,7 @@ internal sealed class CudaMambaLayerTrainer(TrainContext t, int layer) : ISublay
     public Tape Forward(CudaBatch batch, ulong input, ulong output)
     {
         int rows = batch.Rows, inner = C.MambaIntermediate, convDim = C.ConvDim, heads = C.MambaNHeads, projDim = C.InProjDim;
-        string p = $"L{layer}.mamba.";
+        string p = t.TapeName(layer, "mamba.");
         var tape = new Tape(input, t.Buffer(p + "proj", (long)rows * projDim), t.Buffer(p + "xbcpre", (long)rows * convDim),
             t.Buffer(p + "xbc", (long)rows * convDim), t.Buffer(p + "dt", (long)rows * heads), t.Buffer(p + "A", heads),
             t.Buffer(p + "y", (long)rows * inner), t.Buffer(p + "normed", (long)rows * inner));
@@ -79,7 +79,11 @@ internal sealed class CudaMambaLayerTrainer(TrainContext t, int layer) : ISublay
 
         ulong dXbc = t.Buffer("bwd.mamba.dxbc", (long)rows * convDim), dDt = t.Buffer("bwd.mamba.ddt", (long)rows * heads);
         var s = Shape;
-        var scratch = new CudaTrainOps.SsdBackwardScratch(t.Buffer("bwd.ssd.states", (long)rows * inner * s.StateSize),
+        const int interval = CudaTrainOps.SsdStateInterval;
+        var (checkpoints, slots) = CudaTrainOps.SsdBackwardStateSlots(Enumerable.Range(0, batch.Sequences).Select(batch.Batch.Length), interval);
+        long slotFloats = (long)inner * s.StateSize;
+        var scratch = new CudaTrainOps.SsdBackwardScratch(t.Buffer("bwd.ssd.checkpoints", checkpoints * slotFloats),
+            t.Buffer("bwd.ssd.chunk", slots * slotFloats), interval,
             t.Buffer("bwd.ssd.db", (long)rows * heads * s.StateSize), t.Buffer("bwd.ssd.dc", (long)rows * heads * s.StateSize),
             t.Buffer("bwd.ssd.da", (long)batch.Sequences * heads), t.Buffer("bwd.ssd.dd", (long)batch.Sequences * heads));
         t.Ops.SsdBackward(s, tape.Xbc, tape.Dt, tape.A, Value(TensorRole.MambaD), dy, batch.Offsets, batch.Sequences, rows, scratch,

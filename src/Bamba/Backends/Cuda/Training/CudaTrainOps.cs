@@ -126,12 +126,37 @@ public sealed class CudaTrainOps
 
     // ---- SSD -----------------------------------------------------------------------------------------------------
 
-    /// <summary>Work buffers of <see cref="SsdBackward"/>, sized by the caller (see <see cref="SsdBackward"/>'s shapes).</summary>
-    public readonly record struct SsdBackwardScratch(ulong States, ulong DbHead, ulong DcHead, ulong DaSeq, ulong DdSeq);
+    /// <summary>
+    /// Steps per chunk of the scan backward: it keeps the state entering each chunk and recomputes a chunk's states on
+    /// its way back, so its state buffers hold about rows / 32 + 32 · sequences states instead of one per row.
+    /// </summary>
+    public const int SsdStateInterval = 32;
+
+    /// <summary>
+    /// Work buffers of <see cref="SsdBackward"/>, sized by the caller: Checkpoints and Chunk hold the state slots
+    /// (<c>[Inner, N]</c> floats each) that <see cref="SsdBackwardStateSlots"/> counts for <paramref name="Interval"/>.
+    /// </summary>
+    public readonly record struct SsdBackwardScratch(ulong Checkpoints, ulong Chunk, int Interval, ulong DbHead, ulong DcHead, ulong DaSeq, ulong DdSeq);
+
+    /// <summary>
+    /// The state slots of <see cref="SsdBackward"/>'s scratch for sequences of these lengths: a checkpoint for every
+    /// chunk of <paramref name="interval"/> steps after a sequence's first, and min(interval, length) slots a sequence
+    /// for the chunk being differentiated (every sequence's blocks run at once).
+    /// </summary>
+    public static (long Checkpoints, long Chunk) SsdBackwardStateSlots(IEnumerable<int> lengths, int interval)
+    {
+        long checkpoints = 0, chunk = 0;
+        foreach (int length in lengths)
+        {
+            if (length > 0) checkpoints += (length + interval - 1) / interval - 1;
+            chunk += Math.Min(interval, length);
+        }
+        return (checkpoints, chunk);
+    }
 
     /// <summary>
     /// Gradient of the scan over every sequence of a packed batch: writes dxbc [rows, ConvDim] (x, B and C columns)
-    /// and dDt [rows, Heads]; adds to the A_log and D gradients. Scratch: States [rows, Inner, N], DbHead and DcHead
+    /// and dDt [rows, Heads]; adds to the A_log and D gradients. Scratch: the state slots above, DbHead and DcHead
     /// [rows, Heads, N], DaSeq and DdSeq [sequences, Heads].
     /// </summary>
     public void SsdBackward(CudaOps.SsdShape s, ulong xbc, ulong dt, ulong a, ulong d, ulong dy, ulong seqOffsets, int sequences, int rows,
@@ -139,10 +164,11 @@ public sealed class CudaTrainOps
     {
         if (s.StateSize > SsdMaxState || s.HeadDim > 1024 || s.Heads % s.Groups != 0)
             throw new BambaException($"CUDA training needs mamba_d_state ≤ {SsdMaxState}, mamba_d_head ≤ 1024 and heads divisible by groups");
+        ArgumentOutOfRangeException.ThrowIfLessThan(scratch.Interval, 1);
         int threads = (s.HeadDim + 31) / 32 * 32;
         Launch("train_ssd_backward", Dim3.Of(sequences, s.Heads), threads, 4 * threads * s.StateSize,
-            xbc, s.ConvDim, dt, a, d, dy, seqOffsets, scratch.States, dxbc, dDt, scratch.DbHead, scratch.DcHead, scratch.DaSeq, scratch.DdSeq,
-            s.Heads, s.HeadDim, s.Groups, s.StateSize);
+            xbc, s.ConvDim, dt, a, d, dy, seqOffsets, scratch.Checkpoints, scratch.Chunk, scratch.Interval, dxbc, dDt,
+            scratch.DbHead, scratch.DcHead, scratch.DaSeq, scratch.DdSeq, s.Heads, s.HeadDim, s.Groups, s.StateSize);
         Launch("train_ssd_group_sum", Dim3.Of(Blocks(2L * s.Groups * s.StateSize), rows), Block, 0,
             scratch.DbHead, scratch.DcHead, dxbc, s.ConvDim, s.Inner, s.Heads, s.Groups, s.StateSize);
         Launch("train_ssd_param_grads", Blocks(s.Heads), Block, 0, scratch.DaSeq, scratch.DdSeq, a, sequences, s.Heads, dALog, dD);

@@ -6,9 +6,10 @@ namespace Bamba.Backends.Cuda.Training;
 
 /// <summary>
 /// A hybrid model of any registered family trained on the GPU (the CPU twin: Training.TrainableModel): the layers its
-/// plan describes, a forward over a packed batch that keeps each layer's activations in named device buffers, the
-/// loss, and the backward that accumulates every parameter's gradient into <see cref="CudaParameters"/>. Activations
-/// are float32; in bf16 mode the GEMMs read bf16 operands (the routers' stay float32).
+/// plan describes, a forward over a packed batch that keeps each layer's activations in named device buffers (or,
+/// recomputing, only each layer's input, the tapes sharing one layer's buffers), the loss, and the backward that
+/// accumulates every parameter's gradient into <see cref="CudaParameters"/>. Activations are float32; in bf16 mode
+/// the GEMMs read bf16 operands (the routers' stay float32).
 /// </summary>
 public sealed class CudaTrainableModel : IDisposable
 {
@@ -19,13 +20,14 @@ public sealed class CudaTrainableModel : IDisposable
     private readonly DeviceBuffer _invFreq, _negInvFreq;
 
     /// <param name="lora">A LoRA run's adapters beside the frozen <paramref name="parameters"/>, or null to train the model itself.</param>
-    public CudaTrainableModel(CudaTrainOps ops, CudaParameters parameters, CudaLora? lora = null)
+    /// <param name="recomputeActivations">Recompute each layer's activations just before its backward (as the CPU's <see cref="TrainableModel"/>).</param>
+    public CudaTrainableModel(CudaTrainOps ops, CudaParameters parameters, CudaLora? lora = null, bool recomputeActivations = false)
     {
         EnsureSupported(parameters.Host!, lora?.Set);
         _ops = ops;
         Parameters = parameters;
         _scratch = new DeviceScratch(ops.Device);
-        _t = new TrainContext(ops, parameters, new TrainGemm(ops, parameters, _scratch, lora), _scratch);
+        _t = new TrainContext(ops, parameters, new TrainGemm(ops, parameters, _scratch, lora), _scratch, recomputeActivations);
         var c = parameters.Config;
         // Same RoPE frequencies as the CPU trainer (bf16-rounded for a bf16 checkpoint, as transformers has them).
         var freqs = new Rope(c.RopeTheta, c.RotaryDim, c.Dtype == "bfloat16").InverseFrequencies.ToArray();
@@ -49,6 +51,9 @@ public sealed class CudaTrainableModel : IDisposable
     }
 
     public CudaParameters Parameters { get; }
+    public bool RecomputeActivations => _t.Recompute;
+    /// <summary>Bytes of the named work buffers: the activations, tapes and scratch of the largest batch so far.</summary>
+    public long WorkBytes => _scratch.Bytes;
     private Configuration.BambaConfig Config => Parameters.Config;
     private ParameterSet Set => Parameters.Host!;
 
@@ -56,9 +61,9 @@ public sealed class CudaTrainableModel : IDisposable
     public LossSums ForwardBackward(TrainingBatch batch, float ceScale, float zScale, float auxScale = 0f)
     {
         using var b = new CudaBatch(_ops.Device, batch, Config.VocabSize);
-        var (x, tapes, normed, logits) = Forward(b);
-        var sums = Loss(b, logits, ceScale, zScale) + TrainingLayer<CudaBatch, ulong>.RouterAuxLoss(Config, tapes, b.Rows, auxScale);
-        Backward(b, x, tapes, normed, logits);
+        var (x, saved, normed, logits) = Forward(b);
+        var sums = Loss(b, logits, ceScale, zScale) + TrainingLayer<CudaBatch, ulong>.RouterAuxLoss(Config, saved, b.Rows, auxScale);
+        Backward(b, x, saved, normed, logits);
         _ops.Device.Synchronize(); // the batch's device arrays are freed on return
         return sums;
     }
@@ -71,17 +76,17 @@ public sealed class CudaTrainableModel : IDisposable
         return Loss(b, logits, 0f, 0f);
     }
 
-    private (ulong X, TrainingLayer<CudaBatch, ulong>.Tape[] Tapes, ulong Normed, ulong Logits) Forward(CudaBatch b)
+    private (ulong X, TrainingLayer<CudaBatch, ulong>.Saved[] Saved, ulong Normed, ulong Logits) Forward(CudaBatch b)
     {
         int rows = b.Rows, h = Config.HiddenSize;
         ulong x = _t.Buffer("model.x", (long)rows * h), normed = _t.Buffer("model.normed", (long)rows * h);
         ulong logits = _t.Buffer("model.logits", (long)rows * Config.VocabSize);
         _t.Kernels.Embedding(b.Tokens, _t.Value(TensorRole.Embedding), x, rows, h, (float)Config.EmbeddingMultiplier);
-        var tapes = _layers.Select(layer => layer.Forward(b, rows, x)).ToArray();
+        var saved = _layers.Select(layer => layer.Forward(b, rows, x)).ToArray();
         _t.Kernels.RmsNorm(x, _t.Value(TensorRole.FinalNorm), normed, rows, h, _t.Eps);
         _t.Gemm.Forward(normed, Set.Head.Whole, logits, rows, Config.VocabSize, h);
         ScaleLogits(logits, rows);
-        return (x, tapes, normed, logits);
+        return (x, saved, normed, logits);
     }
 
     /// <summary>Granite's logits_scaling divides the logits, and so their gradient.</summary>
@@ -100,7 +105,7 @@ public sealed class CudaTrainableModel : IDisposable
         return new LossSums(ceSum, b.TargetCount, zSum, b.Rows);
     }
 
-    private void Backward(CudaBatch b, ulong x, TrainingLayer<CudaBatch, ulong>.Tape[] tapes, ulong normed, ulong dLogits)
+    private void Backward(CudaBatch b, ulong x, TrainingLayer<CudaBatch, ulong>.Saved[] saved, ulong normed, ulong dLogits)
     {
         int rows = b.Rows, h = Config.HiddenSize, v = Config.VocabSize;
         var head = Set.Head.Whole;
@@ -110,7 +115,7 @@ public sealed class CudaTrainableModel : IDisposable
         _t.Gemm.InputGrad(dLogits, head, dNormed, rows, v, h, accumulate: false);
         _ops.Device.Clear(dx, 4L * rows * h);
         _t.RmsNormBackward(x, Set[TensorRole.FinalNorm], dNormed, dx, rows, h);
-        for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(b, rows, tapes[i], dx);
+        for (int i = _layers.Length - 1; i >= 0; i--) _layers[i].Backward(b, rows, saved[i], dx);
         if (Parameters.Frozen) return;
         if (Config.EmbeddingMultiplier != 1.0) _ops.Scale(dx, (long)rows * h, (float)Config.EmbeddingMultiplier);
         _ops.EmbeddingBackward(b.Tokens, dx, rows, h, _t.Grad(TensorRole.Embedding));

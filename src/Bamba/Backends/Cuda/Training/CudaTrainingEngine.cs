@@ -23,7 +23,9 @@ public sealed class CudaTrainingEngine : ITrainingEngine
     /// A LoRA run: <paramref name="parameters"/> stay frozen in their stored precision (bf16 matrices in bf16 mode) and
     /// <paramref name="optimizer"/> (over the adapters) trains the adapters, whose values and moments are float32.
     /// </param>
-    public CudaTrainingEngine(CudaDevice device, ParameterSet parameters, AdamW optimizer, CudaPrecision precision, LoraSet? lora = null)
+    /// <param name="recomputeActivations">Recompute each layer's activations just before its backward (gradient checkpointing).</param>
+    public CudaTrainingEngine(CudaDevice device, ParameterSet parameters, AdamW optimizer, CudaPrecision precision, LoraSet? lora = null,
+        bool recomputeActivations = false)
     {
         _ops = new CudaOps(device, CudaPrecision.Float32);
         try
@@ -31,7 +33,7 @@ public sealed class CudaTrainingEngine : ITrainingEngine
             var train = new CudaTrainOps(_ops);
             _parameters = new CudaParameters(train, parameters, precision, frozen: lora is not null);
             _lora = lora is null ? null : new CudaLora(train, lora, precision);
-            _model = new CudaTrainableModel(train, _parameters, _lora);
+            _model = new CudaTrainableModel(train, _parameters, _lora, recomputeActivations);
             _optimizer = new CudaAdamW(train, _lora?.Adapters ?? _parameters, optimizer);
         }
         catch
@@ -43,6 +45,9 @@ public sealed class CudaTrainingEngine : ITrainingEngine
     }
 
     public CudaPrecision Precision { get; }
+    public bool RecomputeActivations => _model.RecomputeActivations;
+    /// <summary>Bytes of the trainer's work buffers (activations and scratch) on the device.</summary>
+    public long WorkBytes => _model.WorkBytes;
     public BambaConfig Config => _parameters.Config;
     public ParameterSet Parameters => _parameters.Host!;
     public AdamW Optimizer => _optimizer.Host;

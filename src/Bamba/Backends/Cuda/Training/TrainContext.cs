@@ -4,8 +4,12 @@ using Bamba.Training;
 
 namespace Bamba.Backends.Cuda.Training;
 
-/// <summary>What every layer of the CUDA trainer shares: kernels, parameters, GEMMs and named work buffers.</summary>
-internal sealed class TrainContext(CudaTrainOps ops, CudaParameters parameters, TrainGemm gemm, DeviceScratch scratch)
+/// <summary>
+/// What every layer of the CUDA trainer shares: kernels, parameters, GEMMs and named work buffers.
+/// <paramref name="recompute"/>: the layers recompute their activations in the backward, so their tapes share one
+/// layer's worth of buffers (<see cref="TapeName"/>).
+/// </summary>
+internal sealed class TrainContext(CudaTrainOps ops, CudaParameters parameters, TrainGemm gemm, DeviceScratch scratch, bool recompute)
 {
     public CudaTrainOps Ops => ops;
     public CudaOps Kernels => ops.Ops;
@@ -21,6 +25,13 @@ internal sealed class TrainContext(CudaTrainOps ops, CudaParameters parameters, 
     /// <summary>A tensor's gradient on the device, by role (0 when the family has no such tensor).</summary>
     public ulong Grad(TensorRole role, int layer = -1) => Set.Find(role, layer) is { } p ? parameters.Grad(p) : 0UL;
     public float Eps => (float)Config.RmsNormEps;
+    public bool Recompute => recompute;
+
+    /// <summary>
+    /// The name of a buffer in layer <paramref name="layer"/>'s tape: its own (<c>L{layer}.name</c>), or, when
+    /// recomputing, <c>tape.name</c>, which every layer reuses, as only the layer being differentiated needs its tape.
+    /// </summary>
+    public string TapeName(int layer, string name) => (recompute ? "tape." : $"L{layer}.") + name;
 
     /// <summary>A float32 work buffer of <paramref name="floats"/> elements under a fixed name (reused across batches).</summary>
     public ulong Buffer(string name, long floats) => scratch.Get(name, 4 * Math.Max(1, floats));
