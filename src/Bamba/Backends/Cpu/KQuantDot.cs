@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Bamba.Weights;
 using Bamba.Weights.Quants;
@@ -73,23 +75,22 @@ internal static unsafe class KQuantDot
     }
 
     /// <summary>
-    /// The 8 sub-blocks' 6-bit scales and minimums (<see cref="QuantMath.ScaleMinK4"/> for all of them at once, without
-    /// spans: the SIMD kernels unpack once per 256 values), and Σ_j m_j · Σ q8 over sub-block j.
+    /// The 8 sub-blocks' 6-bit scales (<see cref="QuantMath.ScaleMinK4"/> for all of them at once, stored as int16) and
+    /// Σ_j m_j · Σ q8 over sub-block j, for the SIMD kernels: the 12 packed bytes are read as three 32-bit words and
+    /// unpacked four sub-blocks at a time (llama.cpp's kmask trick), and the minimums meet the Q8_K sums in one
+    /// vpmaddwd, since a scalar loop over the sub-blocks cost as much as the block's dot products.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int UnpackScales(byte* q, short* scales, short* sums)
     {
-        int minimums = 0;
-        for (int j = 0; j < 4; j++)
-        {
-            scales[j] = (short)(q[j] & 63);
-            minimums += (q[j + 4] & 63) * (sums[2 * j] + sums[2 * j + 1]);
-        }
-        for (int j = 4; j < 8; j++)
-        {
-            scales[j] = (short)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-            minimums += ((q[j + 4] >> 4) | ((q[j] >> 6) << 4)) * (sums[2 * j] + sums[2 * j + 1]);
-        }
-        return minimums;
+        const uint Low6 = 0x3F3F3F3F, Low4 = 0x0F0F0F0F, Top2 = 0x03030303;
+        uint u0 = *(uint*)q, u1 = *(uint*)(q + 4), u2 = *(uint*)(q + 8);
+        ulong scaleBytes = (u0 & Low6) | (ulong)((u2 & Low4) | ((u0 >> 6) & Top2) << 4) << 32;
+        ulong minimumBytes = (u1 & Low6) | (ulong)(((u2 >> 4) & Low4) | ((u1 >> 6) & Top2) << 4) << 32;
+        Sse41.ConvertToVector128Int16(Vector128.CreateScalar(scaleBytes).AsByte()).Store(scales);
+        var m = Vector128.CreateScalar(minimumBytes).AsByte();
+        var eachTwice = Avx2.ConvertToVector256Int16(Sse2.UnpackLow(m, m)); // m_j beside both sums of sub-block j
+        return Vector256.Sum(Avx2.MultiplyAddAdjacent(eachTwice, Vector256.Load(sums)));
     }
 
     /// <summary>Σ_j sc_j · Σ q8 over the 16 values of scale j: Q6_K's offset of 32, in units of 32·d·d8.</summary>

@@ -22,11 +22,14 @@ internal static unsafe class KQuantDot512
         var acc = Vector512<float>.Zero;
         float minimums = 0;
         short* sc = stackalloc short[8];
+        // Lane indices that put sub-block i's scale in the low 16 int16 lanes and j's in the high 16, per step g.
+        Vector512<short> low0 = Pair(0, 2), high0 = Pair(1, 3), low2 = Pair(4, 6), high2 = Pair(5, 7);
         for (int b = 0; b < k / Q8KRow.Block; b++, row += blockBytes)
         {
             byte* qs = highBits ? row + 48 : row + 16;
             sbyte* q8 = a.Q + b * Q8KRow.Block;
             int minimumSum = KQuantDot.UnpackScales(row + 4, sc, a.Sums + b * Q8KRow.SumsPerBlock);
+            var scales = Vector128.Load(sc).ToVector256Unsafe().ToVector512Unsafe(); // lanes 8.. unused
             var bits = highBits ? Vector256.Load(row + 16) : Vector256<byte>.Zero;
             var fifth = Vector512.Create(bits, bits);
             var sumi = Vector512<int>.Zero;
@@ -42,8 +45,10 @@ internal static unsafe class KQuantDot512
                 }
                 var y0 = Vector512.Create(Vector256.Load(q8 + 64 * g), Vector256.Load(q8 + 64 * g + 64));
                 var y1 = Vector512.Create(Vector256.Load(q8 + 64 * g + 32), Vector256.Load(q8 + 64 * g + 96));
-                sumi += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo, y0), Scales(sc, 2 * g, 2 * g + 2))
-                    + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(hi, y1), Scales(sc, 2 * g + 1, 2 * g + 3));
+                var scalesLow = Avx512BW.PermuteVar32x16(scales, g == 0 ? low0 : low2);
+                var scalesHigh = Avx512BW.PermuteVar32x16(scales, g == 0 ? high0 : high2);
+                sumi += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo, y0), scalesLow)
+                    + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(hi, y1), scalesHigh);
             }
             float dd = a.D[b] * (float)*(Half*)row;
             acc = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(sumi), Vector512.Create(dd), acc);
@@ -52,8 +57,8 @@ internal static unsafe class KQuantDot512
         return Vector512.Sum(acc) - minimums;
     }
 
-    /// <summary>Sub-block i's scale in the low 16 int16 lanes, sub-block j's in the high 16.</summary>
-    private static Vector512<short> Scales(short* sc, int i, int j) => Vector512.Create(Vector256.Create(sc[i]), Vector256.Create(sc[j]));
+    /// <summary>Lane indices for vpermw: i in the low 16 int16 lanes, j in the high 16.</summary>
+    private static Vector512<short> Pair(int i, int j) => Vector512.Create(Vector256.Create((short)i), Vector256.Create((short)j));
 
     /// <summary>16 where Q5_K's fifth bit is set: bit i in the low 32 bytes, bit j in the high 32.</summary>
     private static Vector512<byte> FifthBit(Vector512<byte> bits, int i, int j)
