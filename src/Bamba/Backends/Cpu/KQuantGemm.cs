@@ -7,7 +7,7 @@ namespace Bamba.Backends.Cpu;
 /// <summary>
 /// <c>y[n, m] = x[n, k] · W[m, k]ᵀ (+ bias)</c> for many input rows over a Q4_K, Q5_K or Q6_K W, in integers as
 /// llama.cpp's CPU backend does it: the input rows are quantized to Q8_K once per call (the quantization decode
-/// uses, <see cref="Q8KRow"/>), then each chunk of <see cref="RowBlock"/> weight rows is unpacked once
+/// uses, <see cref="Q8KRow"/>), then each chunk of weight rows (<see cref="PrefillChunks"/>) is unpacked once
 /// (<see cref="KQuantLevels"/>) and dotted with a block of input rows in register tiles (<see cref="KQuantTiles"/>),
 /// on <see cref="CpuWorkers"/>. Widening the weights to float32 for the float GEMM instead left Q4_K_M's prefill at
 /// 0.72× llama.cpp's. The scalar instruction set runs decode's scalar dot (<see cref="KQuantDot"/>) per pair, the
@@ -15,11 +15,6 @@ namespace Bamba.Backends.Cpu;
 /// </summary>
 internal static unsafe class KQuantGemm
 {
-    /// <summary>Weight rows unpacked per chunk: 16 rows of k = 4096 take 88 KiB, which stay in L2 while they are used.</summary>
-    private const int RowBlock = 16;
-    /// <summary>Q8_K bytes of input rows per chunk at most, so that a chunk's inputs stay in L2 (1 MiB on Zen 4).</summary>
-    private const int ColumnBytes = 512 << 10;
-
     /// <summary>Per input row and group of 16 values: the Q8_K block scale times the group's sum, for the minimums.</summary>
     [ThreadStatic] private static float[]? _scaledSums;
     [ThreadStatic] private static float[]? _levels;
@@ -35,20 +30,8 @@ internal static unsafe class KQuantGemm
         // Both buffers are the caller's thread's: the workers use them only inside Run.
         CpuWorkers.Run(new Quantize(x, k, inputs, scaledSums, n, set));
         int tile = set switch { CpuInstructionSet.Avx512 => KQuantTiles.Columns512, CpuInstructionSet.Avx2 => KQuantTiles.Columns256, _ => 1 };
-        var shape = new Shape(n, m, k, ColumnBlock(n, k, tile), tile);
-        CpuWorkers.Run(new Work(w, inputs, scaledSums, bias, y, shape, set));
+        CpuWorkers.Run(new Work(w, inputs, scaledSums, bias, y, k, PrefillChunks.For(n, m, rowBytes: k, tile), set));
     }
-
-    /// <summary>Input rows per chunk: blocks of equal size, whole tiles, at most <see cref="ColumnBytes"/> of Q8_K bytes.</summary>
-    private static int ColumnBlock(int n, int k, int tile)
-    {
-        int most = Math.Max(tile, ColumnBytes / k / tile * tile);
-        int blocks = (n + most - 1) / most;
-        int perBlock = (n + blocks - 1) / blocks;
-        return (perBlock + tile - 1) / tile * tile;
-    }
-
-    private readonly record struct Shape(int N, int M, int K, int ColumnBlock, int Tile);
 
     /// <summary>Input row i to Q8_K, and its sums of 16 times the block scales.</summary>
     private sealed class Quantize(float* x, int k, Q8KRow inputs, float* scaledSums, int n, CpuInstructionSet set) : ChunkedWork(n)
@@ -63,38 +46,35 @@ internal static unsafe class KQuantGemm
         }
     }
 
-    /// <summary>A chunk: <see cref="RowBlock"/> weight rows × a block of input rows.</summary>
-    private sealed class Work(WeightTensor w, Q8KRow inputs, float* scaledSums, float* bias, float* y, Shape s, CpuInstructionSet set)
-        : ChunkedWork(RowBlocks(s.M) * ((s.N + s.ColumnBlock - 1) / s.ColumnBlock))
+    /// <summary>A chunk: a block of weight rows × a block of input rows.</summary>
+    private sealed class Work(WeightTensor w, Q8KRow inputs, float* scaledSums, float* bias, float* y, int k, PrefillChunks s, CpuInstructionSet set)
+        : ChunkedWork(s.Count)
     {
-        private readonly long _rowBytes = w.DType.ByteCount(s.K);
-
-        private static int RowBlocks(int m) => (m + RowBlock - 1) / RowBlock;
+        private readonly long _rowBytes = w.DType.ByteCount(k);
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // prefill may be the process's only call
         protected override void RunChunk(int chunk)
         {
-            int r0 = chunk % RowBlocks(s.M) * RowBlock, rows = Math.Min(RowBlock, s.M - r0);
-            int c0 = chunk / RowBlocks(s.M) * s.ColumnBlock, cols = Math.Min(s.ColumnBlock, s.N - c0);
+            var (r0, rows, c0, cols) = s[chunk];
             if (set == CpuInstructionSet.Scalar)
             {
                 for (int r = r0; r < r0 + rows; r++)
                     for (int c = c0; c < c0 + cols; c++)
-                        Store(r, c, KQuantDot.Dot(w.DType, w.Data + r * _rowBytes, inputs.Offset(c, s.K), s.K, set));
+                        Store(r, c, KQuantDot.Dot(w.DType, w.Data + r * _rowBytes, inputs.Offset(c, k), k, set));
                 return;
             }
-            int floats = KQuantLevels.Floats(s.K);
-            float* scratch = ThreadBuffers.Get(ref _levels, RowBlock * floats);
-            for (int r = 0; r < rows; r++) KQuantLevels.In(scratch + r * floats, s.K).Unpack(w.DType, w.Data + (r0 + r) * _rowBytes, s.K);
+            int floats = KQuantLevels.Floats(k);
+            float* scratch = ThreadBuffers.Get(ref _levels, PrefillChunks.RowBlock * floats);
+            for (int r = 0; r < rows; r++) KQuantLevels.In(scratch + r * floats, k).Unpack(w.DType, w.Data + (r0 + r) * _rowBytes, k);
             for (int r = 0; r < rows; r += 2)
             {
                 // An odd last row: the second weight row aliases the first and stores to the same place.
                 int step = Math.Min(1, rows - 1 - r);
-                KQuantLevels w0 = KQuantLevels.In(scratch + r * floats, s.K), w1 = KQuantLevels.In(scratch + (r + step) * floats, s.K);
+                KQuantLevels w0 = KQuantLevels.In(scratch + r * floats, k), w1 = KQuantLevels.In(scratch + (r + step) * floats, k);
                 float bias0 = Bias(r0 + r), bias1 = Bias(r0 + r + step);
-                float* sums = scaledSums + (long)c0 * (s.K / 16), at = y + (long)c0 * s.M + r0 + r;
-                if (set == CpuInstructionSet.Avx512) KQuantTiles.Run512(w0, w1, step, bias0, bias1, inputs.Offset(c0, s.K), sums, cols, s.K, at, s.M);
-                else KQuantTiles.Run256(w0, w1, step, bias0, bias1, inputs.Offset(c0, s.K), sums, cols, s.K, at, s.M);
+                float* sums = scaledSums + (long)c0 * (k / 16), at = y + (long)c0 * s.M + r0 + r;
+                if (set == CpuInstructionSet.Avx512) KQuantTiles.Run512(w0, w1, step, bias0, bias1, inputs.Offset(c0, k), sums, cols, k, at, s.M);
+                else KQuantTiles.Run256(w0, w1, step, bias0, bias1, inputs.Offset(c0, k), sums, cols, k, at, s.M);
             }
         }
 

@@ -7,7 +7,7 @@ namespace Bamba.Backends.Cpu;
 /// <summary>
 /// <c>y[n, m] = x[n, k] · W[m, k]ᵀ (+ bias)</c> for many input rows over a Q8_0 or Q4_0 W, in integers as llama.cpp's
 /// CPU backend does it: the input rows are quantized to Q8_0 blocks once per call (<see cref="Q8_0Inputs"/>), each
-/// chunk of <see cref="RowBlock"/> weight rows is unpacked once (<see cref="Q8_0Weights"/>) and dotted with a block
+/// chunk of weight rows (<see cref="PrefillChunks"/>) is unpacked once (<see cref="Q8_0Weights"/>) and dotted with a block
 /// of input rows in register tiles (<see cref="Q8_0Tiles"/>), on <see cref="CpuWorkers"/>. Widening Q8_0 to float32
 /// for the float GEMM instead left its prefill at 0.91× llama.cpp's. Which tile: AVX-512 with AVX-VNNI, the 2×4
 /// vpdpbusd tile; AVX2 (or AVX-512 without VNNI), the 2×2 vpmaddubsw tile; scalar, <see cref="Q8_0Tiles.Dot"/> per
@@ -15,11 +15,6 @@ namespace Bamba.Backends.Cpu;
 /// </summary>
 internal static unsafe class Q8_0Gemm
 {
-    /// <summary>Weight rows unpacked per chunk: 16 rows of k = 4096 take 72 KiB, which stay in L2 while they are used.</summary>
-    private const int RowBlock = 16;
-    /// <summary>Quantized input bytes per chunk at most, so that a chunk's inputs stay in L2 (1 MiB on Zen 4).</summary>
-    private const int ColumnBytes = 512 << 10;
-
     private enum Tile { Scalar, Avx2, Vnni }
 
     public static void Forward(float* x, int n, WeightTensor w, float* bias, float* y)
@@ -31,42 +26,27 @@ internal static unsafe class Q8_0Gemm
         var inputs = Q8_0Inputs.Rent(n, k); // the caller's thread's: the workers use it only inside Run
         CpuWorkers.Run(new Quantize(x, k, inputs, n, tile != Tile.Scalar));
         int columns = tile switch { Tile.Vnni => Q8_0Tiles.ColumnsVnni, Tile.Avx2 => Q8_0Tiles.Columns256, _ => 1 };
-        var shape = new Shape(n, m, k, ColumnBlock(n, inputs.Groups, columns));
-        CpuWorkers.Run(new Work(w, inputs, bias, y, shape, tile));
+        long inputBytes = inputs.Groups * (Q8_0Interleaved.GroupBytes + Q8_0Interleaved.GroupBlocks * sizeof(float));
+        CpuWorkers.Run(new Work(w, inputs, bias, y, k, PrefillChunks.For(n, m, inputBytes, columns), tile));
     }
-
-    /// <summary>Input rows per chunk: blocks of equal size, whole tiles, at most <see cref="ColumnBytes"/> of quantized rows.</summary>
-    private static int ColumnBlock(int n, int groups, int tile)
-    {
-        int rowBytes = groups * (Q8_0Interleaved.GroupBytes + Q8_0Interleaved.GroupBlocks * sizeof(float));
-        int most = Math.Max(tile, ColumnBytes / rowBytes / tile * tile);
-        int blocks = (n + most - 1) / most;
-        int perBlock = (n + blocks - 1) / blocks;
-        return (perBlock + tile - 1) / tile * tile;
-    }
-
-    private readonly record struct Shape(int N, int M, int K, int ColumnBlock);
 
     private sealed class Quantize(float* x, int k, Q8_0Interleaved inputs, int n, bool vector) : ChunkedWork(n)
     {
         protected override void RunChunk(int i) => Q8_0Inputs.Quantize(x + (long)i * k, k, inputs.Row(i), vector);
     }
 
-    /// <summary>A chunk: <see cref="RowBlock"/> weight rows × a block of input rows.</summary>
-    private sealed class Work(WeightTensor w, Q8_0Interleaved inputs, float* bias, float* y, Shape s, Tile tile)
-        : ChunkedWork(RowBlocks(s.M) * ((s.N + s.ColumnBlock - 1) / s.ColumnBlock))
+    /// <summary>A chunk: a block of weight rows × a block of input rows.</summary>
+    private sealed class Work(WeightTensor w, Q8_0Interleaved inputs, float* bias, float* y, int k, PrefillChunks s, Tile tile)
+        : ChunkedWork(s.Count)
     {
-        private readonly long _rowBytes = w.DType.ByteCount(s.K);
-
-        private static int RowBlocks(int m) => (m + RowBlock - 1) / RowBlock;
+        private readonly long _rowBytes = w.DType.ByteCount(k);
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // prefill may be the process's only call
         protected override void RunChunk(int chunk)
         {
-            int r0 = chunk % RowBlocks(s.M) * RowBlock, rows = Math.Min(RowBlock, s.M - r0);
-            int c0 = chunk / RowBlocks(s.M) * s.ColumnBlock, cols = Math.Min(s.ColumnBlock, s.N - c0);
-            var unpacked = Q8_0WeightBuffers.Rent(RowBlock, s.K);
-            for (int r = 0; r < rows; r++) unpacked.Row(r).Unpack(w.DType, w.Data + (r0 + r) * _rowBytes, s.K, tile != Tile.Scalar);
+            var (r0, rows, c0, cols) = s[chunk];
+            var unpacked = Q8_0WeightBuffers.Rent(PrefillChunks.RowBlock, k);
+            for (int r = 0; r < rows; r++) unpacked.Row(r).Unpack(w.DType, w.Data + (r0 + r) * _rowBytes, k, tile != Tile.Scalar);
             var first = inputs.Row(c0);
             if (tile == Tile.Scalar)
             {
