@@ -56,7 +56,7 @@ public unsafe class KQuantPrefillTests(ITestOutputHelper output)
                     expected[i * m + j] = KQuantDot.Dot(t, p + offset + j * rowBytes, q8, k, CpuInstructionSet.Scalar) + bias[j];
                 GC.KeepAlive(pins);
             }
-        var y = Forward(set, t, blocks, offset, x, n, m, k, bias);
+        var y = OffsetLinear.Forward(set, t, blocks, offset, x, n, m, k, bias);
         Tolerance.AssertClose(expected, y, 1e-6, $"{set} {t} n={n} m={m} k={k} offset={offset}");
     }
 
@@ -71,26 +71,12 @@ public unsafe class KQuantPrefillTests(ITestOutputHelper output)
             var blocks = QuantDecodeTests.RandomBlocks(r, t, m * k, 0);
             var x = CpuKernelTests.RandomFloats(r, n * k);
             var bias = CpuKernelTests.RandomFloats(r, m);
-            var prefill = Forward(set, t, blocks, 0, x, n, m, k, bias);
+            var prefill = OffsetLinear.Forward(set, t, blocks, 0, x, n, m, k, bias);
             var decode = new float[n * m];
             for (int i = 0; i < n; i++)
-                Forward(set, t, blocks, 0, x.AsSpan(i * k, k).ToArray(), 1, m, k, bias).CopyTo(decode, i * m);
+                OffsetLinear.Forward(set, t, blocks, 0, x.AsSpan(i * k, k).ToArray(), 1, m, k, bias).CopyTo(decode, i * m);
             Tolerance.AssertClose(decode, prefill, 1e-6, $"{set} {t}: prefill rows against decode rows");
         }
-    }
-
-    /// <summary>Linear over the weight stored <paramref name="offset"/> bytes into <paramref name="blocks"/>, with
-    /// x and y <paramref name="offset"/> floats into theirs.</summary>
-    private static float[] Forward(CpuInstructionSet set, DType t, byte[] blocks, int offset, float[] x, int n, int m, int k, float[] bias)
-    {
-        var y = new float[offset + n * m];
-        fixed (byte* p = blocks)
-        {
-            var w = new WeightTensor(new TensorInfo("w", "mem", t, [m, k], 0, t.ByteCount(m * k)), p + offset);
-            InstructionSets.With(set, () => Linear.Forward(x.AsSpan(offset, n * k), n, w, bias, y.AsSpan(offset)));
-        }
-        Assert.Equal(new float[offset], y.AsSpan(0, offset).ToArray());
-        return y.AsSpan(offset).ToArray();
     }
 
     [Fact]

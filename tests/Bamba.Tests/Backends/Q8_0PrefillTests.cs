@@ -249,19 +249,10 @@ public unsafe class Q8_0PrefillTests(ITestOutputHelper output)
         return x;
     }
 
-    /// <summary>Linear over the weight stored <paramref name="offset"/> bytes into <paramref name="blocks"/>, with
-    /// x and y <paramref name="offset"/> floats into theirs.</summary>
     private static float[] Forward(CpuInstructionSet set, DType t, byte[] blocks, int offset, float[] x, int n, int m, int k, float[] bias)
     {
         Assert.True(n > 4, "these shapes are for the prefill path");
-        var y = new float[offset + n * m];
-        fixed (byte* p = blocks)
-        {
-            var w = new WeightTensor(new TensorInfo("w", "mem", t, [m, k], 0, t.ByteCount(m * k)), p + offset);
-            InstructionSets.With(set, () => Linear.Forward(x.AsSpan(offset, n * k), n, w, bias, y.AsSpan(offset)));
-        }
-        Assert.Equal(new float[offset], y.AsSpan(0, offset).ToArray());
-        return y.AsSpan(offset).ToArray();
+        return OffsetLinear.Forward(set, t, blocks, offset, x, n, m, k, bias);
     }
 
     [Fact]
