@@ -43,8 +43,6 @@ public unsafe class QuantDecodeTests(ITestOutputHelper output)
         long rowBytes = t.ByteCount(k);
         var dequantized = new float[k];
         var activations = ActivationValues(t, x.AsSpan(offset, k).ToArray());
-        // Q8_0 and Q4_0 rows take the rounded activations (as Linear hands them over); the K-quants quantize x themselves.
-        if (!KQuant(t)) activations.CopyTo(x, offset);
         fixed (byte* p = blocks)
         fixed (float* px = x)
         {
@@ -67,8 +65,19 @@ public unsafe class QuantDecodeTests(ITestOutputHelper output)
 
     private static bool KQuant(DType t) => KQuantDot.Supports(t);
 
-    private static float Dot(DType t, byte* row, float* x, Q8KRow q8, int k, CpuInstructionSet set) =>
-        KQuant(t) ? KQuantDot.Dot(t, row, q8, k, set) : QuantDot.Dot(t, row, x, k, set);
+    /// <summary>The row's dot as decode computes it: against Q8_K activations for the K-quants, Q8_0 blocks for the others.</summary>
+    private static float Dot(DType t, byte* row, float* x, Q8KRow q8, int k, CpuInstructionSet set)
+    {
+        if (KQuant(t)) return KQuantDot.Dot(t, row, q8, k, set);
+        var q = new sbyte[k];
+        var d = new float[k / 32];
+        fixed (sbyte* pq = q)
+        fixed (float* pd = d)
+        {
+            Q8_0Inputs.QuantizeSigned(x, k, pq, pd, vector: true);
+            return QuantDot.Dot(t, row, new Q8_0Activations(pq, pd), k, set);
+        }
+    }
 
     /// <summary>The activations each format multiplies: Q8_K values for the K-quants, Q8_0-rounded for Q8_0 and Q4_0.</summary>
     private static float[] ActivationValues(DType t, float[] x)

@@ -56,10 +56,16 @@ public unsafe class QuantLinearTests
         var x = Enumerable.Range(0, k).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
         var bytes = new byte[DType.Q8_0.ByteCount(k)];
         BlockCodec.Quantize(DType.Q8_0, w, bytes);
+        var q = new sbyte[k];
+        var d = new float[k / 32];
         fixed (byte* pw = bytes)
         fixed (float* px = x)
+        fixed (sbyte* pq = q)
+        fixed (float* pd = d)
         {
-            float fused = QuantDot.Dot(DType.Q8_0, pw, px, k, CpuKernels.Best), scalar = QuantDot.Q8_0Scalar(pw, px, k);
+            Q8_0Inputs.QuantizeSigned(px, k, pq, pd, vector: true);
+            var activations = new Q8_0Activations(pq, pd);
+            float fused = QuantDot.Dot(DType.Q8_0, pw, activations, k, CpuKernels.Best), scalar = QuantDot.Q8_0Scalar(pw, activations, k);
             Assert.True(Math.Abs(fused - scalar) <= 1e-5 * Math.Max(1, Math.Abs(scalar)), $"{fused} vs {scalar}");
         }
     }

@@ -19,9 +19,6 @@ public static unsafe class Linear
     /// measures activation ranges (<see cref="Weights.CompressedTensors.Fp8Calibration"/>); null otherwise.</summary>
     internal static InputObserver? Observer { get; set; }
 
-    /// <summary>The rounded activations of the current call on this thread, kept so decode allocates nothing per token.</summary>
-    [ThreadStatic] private static float[]? _quantized;
-
     internal delegate void InputObserver(in WeightTensor w, ReadOnlySpan<float> x);
 
     public static void Forward(ReadOnlySpan<float> x, int n, WeightTensor w, ReadOnlySpan<float> bias, Span<float> y)
@@ -31,10 +28,8 @@ public static unsafe class Linear
             throw new ArgumentException("Linear: buffer sizes do not match the weight");
         if (n == 0) return;
         Observer?.Invoke(w, x[..(n * k)]);
-        // The K-quant products, and the Q8_0/Q4_0 prefill, quantize their activations themselves, to the blocks they
-        // multiply in integers; Q8_0/Q4_0 decode takes them rounded (as floats).
+        // The quantized products quantize their activations themselves, to the blocks they multiply in integers.
         bool decode = n <= DecodeRowsLimit, kQuant = KQuantDot.Supports(w.DType), q8_0 = Q8_0Weights.Supports(w.DType);
-        if (decode && q8_0) x = QuantizedActivations(x[..(n * k)], w.DType);
         fixed (float* xp = x, yp = y, bp = bias)
         {
             float* biasOrNull = bias.IsEmpty ? null : bp;
@@ -43,14 +38,5 @@ public static unsafe class Linear
             else if (q8_0) Q8_0Gemm.Forward(xp, n, w, biasOrNull, yp);
             else Gemm.Forward(xp, n, w, biasOrNull, yp);
         }
-    }
-
-    /// <summary>The activations as llama.cpp's CPU backend quantizes them for this weight type (<see cref="Weights.Quants.ActivationQuant"/>).</summary>
-    private static Span<float> QuantizedActivations(ReadOnlySpan<float> x, DType weight)
-    {
-        if (_quantized is null || _quantized.Length < x.Length) _quantized = new float[x.Length];
-        var q = _quantized.AsSpan(0, x.Length);
-        Weights.Quants.ActivationQuant.RoundTrip(weight, x, q);
-        return q;
     }
 }

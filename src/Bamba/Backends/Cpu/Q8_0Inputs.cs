@@ -46,6 +46,22 @@ internal static unsafe class Q8_0Inputs
         }
     }
 
+    /// <summary>
+    /// Quantizes <paramref name="k"/> values as <see cref="Quantize"/> does, into plain signed blocks (32 bytes
+    /// <paramref name="q"/> and one scale <paramref name="d"/> a block, in order): the decode dots' operand
+    /// (<see cref="QuantDot"/>).
+    /// </summary>
+    public static void QuantizeSigned(float* x, int k, sbyte* q, float* d, bool vector)
+    {
+        for (int b = 0; b < k / Q8_0Interleaved.Block; b++)
+        {
+            float* block = x + b * Q8_0Interleaved.Block;
+            byte* bytes = (byte*)q + b * Q8_0Interleaved.Block;
+            if (!vector || !QuantizeBlock256(block, bytes, d + b)) QuantizeBlock(block, bytes, d + b);
+            for (int j = 0; j < Q8_0Interleaved.Block; j += 8) *(ulong*)(bytes + j) ^= 0x8080808080808080; // q + 128 back to q
+        }
+    }
+
     /// <summary>The scalar reference. A NaN spreads to amax and d (the products come out NaN, as the float path's).</summary>
     private static void QuantizeBlock(float* x, byte* q, float* d)
     {

@@ -7,8 +7,8 @@ namespace Bamba.Backends.Cpu;
 /// <summary>
 /// <c>y[i, r] = Σ_t x[i, t] · W[r, t] (+ bias[r])</c> for a few input rows over a block-quantized W (Q8_0, Q4_0,
 /// Q4_K, Q5_K, Q6_K) or F8_E4M3 W with row scales, the weights staying quantized in memory: each row is read once,
-/// dotted in place with every input row: the K-quants in integers against Q8_K activations (<see cref="KQuantDot"/>),
-/// Q8_0 and Q4_0 expanded in registers (<see cref="QuantDot"/>); FP8 rows are expanded into a per-thread float row
+/// dotted in place with every input row, in integers: the K-quants against Q8_K activations (<see cref="KQuantDot"/>),
+/// Q8_0 and Q4_0 against Q8_0 activations (<see cref="QuantDot"/>); FP8 rows are expanded into a per-thread float row
 /// (value × scale) first.
 /// </summary>
 internal static unsafe class QuantGemv
@@ -16,9 +16,11 @@ internal static unsafe class QuantGemv
     private const int ChunkBytes = 256 << 10;
 
     [ThreadStatic] private static float[]? _row;
+    [ThreadStatic] private static sbyte[]? _q8;
+    [ThreadStatic] private static float[]? _d8;
 
-    /// <param name="x">The input rows: as the caller has them for K-quant weights (quantized here to Q8_K), already
-    /// rounded as llama.cpp quantizes them (<see cref="ActivationQuant"/>) for the other formats.</param>
+    /// <param name="x">The input rows as the caller has them: quantized here to Q8_K for the K-quants and to Q8_0 blocks
+    /// for Q8_0 and Q4_0, as llama.cpp quantizes them (<see cref="ActivationQuant"/>).</param>
     public static void Forward(float* x, int n, WeightTensor w, float* bias, float* y)
     {
         int m = checked((int)w.Shape[0]), k = checked((int)w.Shape[1]);
@@ -30,8 +32,19 @@ internal static unsafe class QuantGemv
             Q8KBuffers.Rent(n, k, q8);
             for (int i = 0; i < n; i++) Q8KRow.Quantize(x + (long)i * k, k, q8[i], CpuKernels.Current);
         }
-        // q8 lives on this frame until Run returns, which is after every chunk is done.
-        CpuWorkers.Run(new Work(x, q8, n, w, m, k, rowBytes, bias, y, rowsPerChunk, CpuKernels.Current));
+        Q8_0Activations* blocks = stackalloc Q8_0Activations[n];
+        if (QuantDot.Supports(w.DType))
+        {
+            sbyte* q = ThreadBuffers.Get(ref _q8, checked(n * k));
+            float* d = ThreadBuffers.Get(ref _d8, checked(n * (k / 32)));
+            for (int i = 0; i < n; i++)
+            {
+                blocks[i] = new Q8_0Activations(q + (long)i * k, d + (long)i * (k / 32));
+                Q8_0Inputs.QuantizeSigned(x + (long)i * k, k, blocks[i].Q, blocks[i].D, CpuKernels.Current != CpuInstructionSet.Scalar);
+            }
+        }
+        // q8 and blocks live on this frame until Run returns, which is after every chunk is done.
+        CpuWorkers.Run(new Work(x, q8, blocks, n, w, m, k, rowBytes, bias, y, rowsPerChunk, CpuKernels.Current));
     }
 
     /// <summary>Row <paramref name="r"/> as float32: its blocks decoded, or its FP8 values times the row's scale.</summary>
@@ -42,7 +55,7 @@ internal static unsafe class QuantGemv
         else BlockCodec.Dequantize(w.DType, bytes, row);
     }
 
-    private sealed class Work(float* x, Q8KRow* q8, int n, WeightTensor w, int m, int k, long rowBytes, float* bias, float* y,
+    private sealed class Work(float* x, Q8KRow* q8, Q8_0Activations* blocks, int n, WeightTensor w, int m, int k, long rowBytes, float* bias, float* y,
         int rowsPerChunk, CpuInstructionSet set) : ChunkedWork((m + rowsPerChunk - 1) / rowsPerChunk)
     {
         protected override void RunChunk(int chunk)
@@ -57,7 +70,7 @@ internal static unsafe class QuantGemv
             if (QuantDot.Supports(w.DType))
             {
                 for (int r = r0; r < r1; r++)
-                    for (int i = 0; i < n; i++) Store(i, r, QuantDot.Dot(w.DType, w.Data + r * rowBytes, x + (long)i * k, k, set));
+                    for (int i = 0; i < n; i++) Store(i, r, QuantDot.Dot(w.DType, w.Data + r * rowBytes, blocks[i], k, set));
                 return;
             }
             if (_row is null || _row.Length < k) _row = new float[k];
