@@ -67,7 +67,7 @@ public unsafe class GemmTests(ITestOutputHelper output)
         // Against block-quantized weights the activations are quantized as llama.cpp's CPU backend does; that rounding
         // is Linear's defined input, so the reference takes the same rounded activations.
         var input = x.AsSpan(offset, n * k).ToArray();
-        if (dtype.IsQuantized()) Bamba.Weights.Quants.ActivationQuant.RoundTrip(dtype, x.AsSpan(offset, n * k).ToArray(), input);
+        if (dtype.IsQuantized()) Bamba.Tests.Weights.ActivationQuant.RoundTrip(dtype, x.AsSpan(offset, n * k).ToArray(), input);
         var expected = new float[n * m];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < m; j++)

@@ -1,4 +1,5 @@
 using Bamba.Backends.Cpu;
+using Bamba.Tests.Weights;
 using Bamba.Weights;
 using Bamba.Weights.Quants;
 using Xunit.Abstractions;

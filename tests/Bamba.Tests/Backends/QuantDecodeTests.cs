@@ -1,5 +1,6 @@
 using Bamba.Backends.Cpu;
 using Bamba.Tests.Modeling;
+using Bamba.Tests.Weights;
 using Bamba.Weights;
 using Bamba.Weights.Quants;
 using Xunit.Abstractions;

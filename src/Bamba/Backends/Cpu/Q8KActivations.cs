@@ -7,7 +7,7 @@ namespace Bamba.Backends.Cpu;
 /// <summary>
 /// Input rows quantized to llama.cpp's Q8_K blocks of 256 (quantize_row_q8_K_ref: d = max/−127 as float32,
 /// q = min(127, nearest(x/d)), and the sum of every 16 q's), the form the K-quant dot products of
-/// <see cref="KQuantDot"/> multiply in integers. The values q·d equal <see cref="ActivationQuant.RoundTrip"/>'s.
+/// <see cref="KQuantDot"/> multiply in integers.
 /// </summary>
 internal readonly unsafe struct Q8KRow(sbyte* q, float* d, short* sums)
 {

@@ -20,7 +20,7 @@ internal static unsafe class QuantGemv
     [ThreadStatic] private static float[]? _d8;
 
     /// <param name="x">The input rows as the caller has them: quantized here to Q8_K for the K-quants and to Q8_0 blocks
-    /// for Q8_0 and Q4_0, as llama.cpp quantizes them (<see cref="ActivationQuant"/>).</param>
+    /// for Q8_0 and Q4_0, as llama.cpp quantizes them.</param>
     public static void Forward(float* x, int n, WeightTensor w, float* bias, float* y)
     {
         int m = checked((int)w.Shape[0]), k = checked((int)w.Shape[1]);

@@ -1,11 +1,14 @@
-namespace Bamba.Weights.Quants;
+using Bamba.Weights;
+using Bamba.Weights.Quants;
+
+namespace Bamba.Tests.Weights;
 
 /// <summary>
 /// llama.cpp's CPU backend multiplies a quantized weight with activations quantized too: Q8_0 blocks of 32 for Q8_0
 /// and Q4_0 weights (x86's quantize_row_q8_0: d = amax/127 stored as fp16, q = x·127/amax rounded half to even),
 /// Q8_K blocks of 256 for the K-quants (quantize_row_q8_K_ref: d = max/−127 as float32, q = min(127, nearest(x/d))).
-/// <see cref="RoundTrip"/> replaces the activations by those values (q·d): the float products over them then equal
-/// llama.cpp's integer dot products up to float rounding, so both engines see the same numbers.
+/// <see cref="RoundTrip"/> replaces the activations by those values (q·d): the tests' reference for what the engine's
+/// quantized products multiply (<c>Q8KRow</c>, <c>Q8_0Inputs</c>), written from llama.cpp's definitions.
 /// </summary>
 public static class ActivationQuant
 {
