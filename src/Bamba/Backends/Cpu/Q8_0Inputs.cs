@@ -5,8 +5,7 @@ namespace Bamba.Backends.Cpu;
 
 /// <summary>
 /// Input rows quantized as llama.cpp's x86 quantize_row_q8_0 does for Q8_0 and Q4_0 weights, per block of 32:
-/// d = amax/127 stored as fp16, q = x·(127/amax) rounded half to even (the values q·d equal
-/// <see cref="Weights.Quants.ActivationQuant.RoundTrip"/>'s), stored biased (q + 128, 1..255) in the layout of
+/// d = amax/127 stored as fp16, q = x·(127/amax) rounded half to even, stored biased (q + 128, 1..255) in the layout of
 /// <see cref="Q8_0Interleaved"/>: the unsigned operand of the tiles' byte multiply-adds.
 /// </summary>
 internal static unsafe class Q8_0Inputs
@@ -18,13 +17,7 @@ internal static unsafe class Q8_0Inputs
     [ThreadStatic] private static float[]? _d;
 
     /// <summary>Room for <paramref name="n"/> rows of <paramref name="k"/> values, this thread's, valid until its next call.</summary>
-    public static Q8_0Interleaved Rent(int n, int k)
-    {
-        int groups = Q8_0Interleaved.GroupsOf(k);
-        byte* q = ThreadBuffers.Get(ref _q, checked(n * groups * Q8_0Interleaved.GroupBytes));
-        float* d = ThreadBuffers.Get(ref _d, checked(n * groups * Q8_0Interleaved.GroupBlocks));
-        return new Q8_0Interleaved(q, d, groups, Zero);
-    }
+    public static Q8_0Interleaved Rent(int n, int k) => Q8_0Interleaved.Rent(ref _q, ref _d, n, k, Zero);
 
     /// <summary>Quantizes <paramref name="k"/> values into <paramref name="row"/>: 256-bit vectors when
     /// <paramref name="vector"/>, the scalar reference otherwise, the same bytes and scales either way.</summary>

@@ -26,6 +26,17 @@ internal readonly unsafe struct Q8_0Interleaved(byte* q, float* d, int groups, b
 
     public static int GroupsOf(int k) => (k / Block + GroupBlocks - 1) / GroupBlocks;
 
+    /// <summary>
+    /// <paramref name="rows"/> rows of <paramref name="k"/> values in a thread's buffers (its [ThreadStatic] fields
+    /// <paramref name="q"/> and <paramref name="d"/>, grown when too small), valid until that thread's next call.
+    /// </summary>
+    public static Q8_0Interleaved Rent(ref byte[]? q, ref float[]? d, int rows, int k, byte padByte)
+    {
+        int groups = GroupsOf(k);
+        return new Q8_0Interleaved(ThreadBuffers.Get(ref q, checked(rows * groups * GroupBytes)),
+            ThreadBuffers.Get(ref d, checked(rows * groups * GroupBlocks)), groups, padByte);
+    }
+
     /// <summary>Row <paramref name="i"/> of rows laid out one after another from this one.</summary>
     public Q8_0Interleaved Row(int i) => new(Q + (long)i * Groups * GroupBytes, D + (long)i * Groups * GroupBlocks, Groups, PadByte);
 

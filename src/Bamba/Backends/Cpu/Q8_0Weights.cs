@@ -97,10 +97,8 @@ internal static unsafe class Q8_0WeightBuffers
     /// <summary>Room for <paramref name="rows"/> rows of <paramref name="k"/> values; valid until this thread's next call.</summary>
     public static Q8_0Weights Rent(int rows, int k)
     {
-        int groups = Q8_0Interleaved.GroupsOf(k);
-        byte* q = ThreadBuffers.Get(ref _q, checked(rows * groups * Q8_0Interleaved.GroupBytes));
-        float* d = ThreadBuffers.Get(ref _d, checked(rows * groups * Q8_0Interleaved.GroupBlocks));
-        int* corrections = ThreadBuffers.Get(ref _corrections, checked(rows * groups * Q8_0Interleaved.GroupBlocks));
-        return new Q8_0Weights(new Q8_0Interleaved(q, d, groups, 0), corrections);
+        var blocks = Q8_0Interleaved.Rent(ref _q, ref _d, rows, k, padByte: 0);
+        int* corrections = ThreadBuffers.Get(ref _corrections, checked(rows * blocks.Groups * Q8_0Interleaved.GroupBlocks));
+        return new Q8_0Weights(blocks, corrections);
     }
 }
