@@ -50,7 +50,7 @@ public static class SyntheticModel
           "tie_word_embeddings": true, "max_position_embeddings": 131072, "rms_norm_eps": 1e-05, "dtype": "bfloat16",
           "layer_types": [LAYERS]
         }
-        """.Replace("LAYERS", string.Join(", ", Enumerable.Range(0, 40).Select(i => i % 10 == 5 ? "\"attention\"" : "\"mamba\""))),
+        """.Replace("LAYERS", GraniteLayerTypes(40)),
         "the granite-4.0-h-tiny preset");
 
     /// <summary>
@@ -69,7 +69,7 @@ public static class SyntheticModel
           "tie_word_embeddings": true, "max_position_embeddings": 131072, "rms_norm_eps": 1e-05, "dtype": "bfloat16",
           "layer_types": [LAYERS]
         }
-        """.Replace("LAYERS", string.Join(", ", Enumerable.Range(0, 40).Select(i => i % 10 == 5 ? "\"attention\"" : "\"mamba\""))),
+        """.Replace("LAYERS", GraniteLayerTypes(40)),
         "the granite-4.0-h-small preset");
 
     /// <summary>
@@ -87,6 +87,10 @@ public static class SyntheticModel
           "tie_word_embeddings": false, "max_position_embeddings": 131072, "layer_norm_epsilon": 1e-05, "dtype": "bfloat16"
         }
         """, "the nemotron-h-9b preset");
+
+    /// <summary>Granite 4.0 H's <c>layer_types</c> for its MoE sizes: attention at layers 5, 15, 25, ..., Mamba-2 elsewhere.</summary>
+    private static string GraniteLayerTypes(int layers) =>
+        string.Join(", ", Enumerable.Range(0, layers).Select(i => i % 10 == 5 ? "\"attention\"" : "\"mamba\""));
 
     /// <summary>The named shape presets of <c>bamba bench --preset</c>.</summary>
     public static BambaConfig Preset(string name) => name switch
