@@ -24,22 +24,45 @@ internal sealed class ChatSession(Generator generator, ITextCodec codec, Generat
 
     private readonly List<ChatTurn> _turns = [];
     private string? _system = system;
+    /// <summary>What Ctrl-C stops while a reply streams; null between replies.</summary>
+    private CancellationTokenSource? _reply;
 
     public void Run(Func<string, string?> readLine)
     {
-        Reset();
-        while (ReadMessage(readLine) is { } message)
+        // One handler for the whole chat, not one per reply: a Ctrl-C that comes just after a reply has ended, before
+        // the line editor reads Ctrl-C as a key, must not end the program and lose the conversation. Piped input has
+        // no line editor, so there a Ctrl-C between replies ends the program as usual.
+        ConsoleCancelEventHandler onCtrlC = (_, e) => e.Cancel = StopReply() || interactive;
+        Console.CancelKeyPress += onCtrlC;
+        try
         {
-            string text = message.Trim();
-            if (text.Length == 0) continue;
-            if (text.StartsWith('/'))
+            Reset();
+            while (ReadMessage(readLine) is { } message)
             {
-                if (!RunCommand(text)) return;
-                continue;
+                string text = message.Trim();
+                if (text.Length == 0) continue;
+                if (text.StartsWith('/'))
+                {
+                    if (!RunCommand(text)) return;
+                    continue;
+                }
+                _turns.Add(new ChatTurn("user", message));
+                _turns.Add(new ChatTurn("assistant", Reply()));
             }
-            _turns.Add(new ChatTurn("user", message));
-            _turns.Add(new ChatTurn("assistant", Reply()));
         }
+        finally { Console.CancelKeyPress -= onCtrlC; }
+    }
+
+    /// <summary>Stops the streaming reply, if one is; whether one was.</summary>
+    private bool StopReply()
+    {
+        try
+        {
+            if (Volatile.Read(ref _reply) is not { } reply) return false;
+            reply.Cancel();
+            return true;
+        }
+        catch (ObjectDisposedException) { return false; } // the reply ended as the key came
     }
 
     private string? ReadMessage(Func<string, string?> readLine)
@@ -129,8 +152,7 @@ internal sealed class ChatSession(Generator generator, ITextCodec codec, Generat
         var decoder = codec.CreateDecoder();
         var ids = new List<int>();
         using var stop = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; stop.Cancel(); };
-        Console.CancelKeyPress += onCtrlC;
+        Volatile.Write(ref _reply, stop);
         var clock = Stopwatch.StartNew();
         try
         {
@@ -142,7 +164,7 @@ internal sealed class ChatSession(Generator generator, ITextCodec codec, Generat
             }
         }
         catch (OperationCanceledException) { }
-        finally { Console.CancelKeyPress -= onCtrlC; }
+        finally { Volatile.Write(ref _reply, null); }
         output.WriteLine(decoder.Flush());
         if (interactive)
             output.WriteLine($"[{(stop.IsCancellationRequested ? "stopped, " : "")}{ids.Count} tokens in {clock.Elapsed.TotalSeconds:F1} s, " +

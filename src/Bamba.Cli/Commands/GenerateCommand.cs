@@ -69,8 +69,8 @@ internal sealed class GenerateCommand : ICommand
         if (args.Has("input")) throw new BambaException("--save-state and --load-state take one sequence: give --prompt or --prompt-ids, not --input");
         var options = Options(args, defaults, minNewTokens: save is null ? 1 : 0);
         int maxNewTokens = args.Int("max-new-tokens", options.MaxNewTokens, 0);
-        using var loaded = ModelOptions.LoadForGeneration(args);
-        var model = loaded as BambaModel ?? throw new BambaException("--save-state and --load-state work with the CPU backend (--device cpu)");
+        using var model = ModelOptions.LoadForGeneration(args);
+        var files = model as IStateFiles ?? throw new BambaException("--save-state and --load-state work with the CPU backend (--device cpu)");
         var tokenizer = ModelOptions.TryLoadTokenizer(dir);
         // Text appended to a loaded sequence is encoded without special tokens: no BOS in mid-sequence.
         var prompt = load is null ? Prompts(args, tokenizer, model.Tokens.VocabSize)[0]
@@ -78,9 +78,9 @@ internal sealed class GenerateCommand : ICommand
             : args.Has("prompt-ids") ? Prompts(args, tokenizer, model.Tokens.VocabSize)[0] : [];
         args.EnsureAllUsed();
 
-        using var session = load is null ? SequenceSession.Start(model) : SessionFile.Load(load, model);
+        using var session = load is null ? SequenceSession.Start(model) : files.LoadState(load);
         var result = session.Run(new Generator(model), prompt, maxNewTokens, options with { MaxNewTokens = Math.Max(1, maxNewTokens) });
-        if (save is not null) SessionFile.Save(save, model, session);
+        if (save is not null) files.SaveState(save, session);
         if (maxNewTokens > 0 || format == "json") stdout.WriteLine(format == "json" ? Json(result, tokenizer) : Text(result, tokenizer));
         return 0;
     }

@@ -9,14 +9,13 @@ namespace Bamba.Generation;
 /// </summary>
 public interface ISequenceModel : IDisposable
 {
+    /// <summary>The vocabulary and the ids that end or pad a sequence: what generation needs to know of the model.</summary>
+    TokenSpace Tokens { get; }
 
     /// <summary>
     /// The LoRA adapters a sequence may pick (<see cref="SequenceState.Adapter"/> i runs with <c>Adapters[i − 1]</c>), by
     /// name; empty for a backend that serves none. A backend that lists adapters applies each row's own in a mixed batch.
     /// </summary>
-    /// <summary>The vocabulary and the ids that end or pad a sequence: what generation needs to know of the model.</summary>
-    TokenSpace Tokens { get; }
-
     IReadOnlyList<string> Adapters => [];
 
     /// <summary>A fresh, empty state for one sequence.</summary>

@@ -11,7 +11,7 @@ namespace Bamba.Modeling;
 /// their stored dtype. Each layer is <c>x += r·mixer(rmsnorm(x)); x += r·ffn(rmsnorm(x))</c> for the sublayers its
 /// plan has, then a final rmsnorm and the LM head (docs/architecture.md).
 /// </summary>
-public sealed class BambaModel : ISequenceModel
+public sealed class BambaModel : ISequenceModel, IStateFiles
 {
     private readonly WeightStore _store;
     private readonly CpuInferenceOps _ops;
@@ -135,6 +135,10 @@ public sealed class BambaModel : ISequenceModel
         Norms.RmsNorm(x, Weights.FinalNorm, (float)Config.RmsNormEps, normed);
         return normed;
     }
+
+    public void SaveState(string path, SequenceSession session) => SessionFile.Save(path, this, session);
+
+    public SequenceSession LoadState(string path) => SessionFile.Load(path, this);
 
     public void Dispose() => _store.Dispose();
 }

@@ -9,7 +9,8 @@ namespace Bamba.Tests.Backends;
 /// instruction set the machine has: each output against decode's scalar dot (<see cref="KQuantDot"/>) over the same
 /// Q8_K rows, on random block bytes (every bit pattern of the packed scales, minimums, nibbles and high bits, Q6_K's
 /// negative scales); tails of the 2-row and 2- or 4-column tiles and of the 16-row chunk, two input-row blocks, operands
-/// off their alignment. And <see cref="Linear"/>'s prefill rows equal its decode rows, one at a time.
+/// off their alignment. And <see cref="Linear"/>'s prefill rows equal its decode rows, one at a time; the tile order
+/// of the unpacked levels and Q8_K bytes is the one it is said to be.
 /// </summary>
 [Collection(InstructionSets.Name)]
 public unsafe class KQuantPrefillTests(ITestOutputHelper output)
@@ -58,6 +59,19 @@ public unsafe class KQuantPrefillTests(ITestOutputHelper output)
             }
         var y = OffsetLinear.Forward(set, t, blocks, offset, x, n, m, k, bias);
         Tolerance.AssertClose(expected, y, 1e-6, $"{set} {t} n={n} m={m} k={k} offset={offset}");
+    }
+
+    /// <summary>The tile order on every instruction set (AVX-512's permutes, the scalar transpose): value 16g + 4v + i at
+    /// byte 64v + 4g + i.</summary>
+    [Theory]
+    [MemberData(nameof(InstructionSets.All), MemberType = typeof(InstructionSets))]
+    public void TileOrderPutsEachGroupAtTheSameBytesOfEveryVector(CpuInstructionSet set)
+    {
+        var block = Enumerable.Range(0, 256).Select(i => (byte)i).ToArray();
+        fixed (byte* p = block) KQuantLevels.TileOrder(p, set);
+        for (int g = 0; g < 16; g++)
+            for (int v = 0; v < 4; v++)
+                for (int i = 0; i < 4; i++) Assert.Equal(16 * g + 4 * v + i, block[64 * v + 4 * g + i]);
     }
 
     [Theory]

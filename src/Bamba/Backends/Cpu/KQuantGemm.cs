@@ -41,6 +41,9 @@ internal static unsafe class KQuantGemm
         {
             var row = inputs.Offset(i, k);
             Q8KRow.Quantize(x + (long)i * k, k, row, set);
+            // The tiles meet the unpacked levels in their order; the scalar dot reads both in value order.
+            if (set != CpuInstructionSet.Scalar)
+                for (int b = 0; b < k; b += Q8KRow.Block) KQuantLevels.TileOrder((byte*)row.Q + b, set);
             float* sums = scaledSums + (long)i * (k / 16);
             for (int g = 0; g < k / 16; g++) sums[g] = row.D[g / 16] * row.Sums[g];
         }
@@ -51,6 +54,7 @@ internal static unsafe class KQuantGemm
         : ChunkedWork(s.Count)
     {
         private readonly long _rowBytes = w.DType.ByteCount(k);
+        private readonly int _span = KQuantLevels.VectorsPerScale(w.DType);
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // prefill may be the process's only call
         protected override void RunChunk(int chunk)
@@ -65,7 +69,7 @@ internal static unsafe class KQuantGemm
             }
             int floats = KQuantLevels.Floats(k);
             float* scratch = ThreadBuffers.Get(ref _levels, PrefillChunks.RowBlock * floats);
-            for (int r = 0; r < rows; r++) KQuantLevels.In(scratch + r * floats, k).Unpack(w.DType, w.Data + (r0 + r) * _rowBytes, k);
+            for (int r = 0; r < rows; r++) KQuantLevels.In(scratch + r * floats, k).Unpack(w.DType, w.Data + (r0 + r) * _rowBytes, k, set);
             for (int r = 0; r < rows; r += 2)
             {
                 // An odd last row: the second weight row aliases the first and stores to the same place.
@@ -73,8 +77,8 @@ internal static unsafe class KQuantGemm
                 KQuantLevels w0 = KQuantLevels.In(scratch + r * floats, k), w1 = KQuantLevels.In(scratch + (r + step) * floats, k);
                 float bias0 = Bias(r0 + r), bias1 = Bias(r0 + r + step);
                 float* sums = scaledSums + (long)c0 * (k / 16), at = y + (long)c0 * s.M + r0 + r;
-                if (set == CpuInstructionSet.Avx512) KQuantTiles.Run512(w0, w1, step, bias0, bias1, inputs.Offset(c0, k), sums, cols, k, at, s.M);
-                else KQuantTiles.Run256(w0, w1, step, bias0, bias1, inputs.Offset(c0, k), sums, cols, k, at, s.M);
+                if (set == CpuInstructionSet.Avx512) KQuantTiles.Run512(w0, w1, step, bias0, bias1, inputs.Offset(c0, k), sums, cols, k, at, s.M, _span);
+                else KQuantTiles.Run256(w0, w1, step, bias0, bias1, inputs.Offset(c0, k), sums, cols, k, at, s.M, _span);
             }
         }
 

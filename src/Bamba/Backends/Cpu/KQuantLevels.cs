@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Bamba.Weights;
 
 namespace Bamba.Backends.Cpu;
@@ -10,12 +11,16 @@ namespace Bamba.Backends.Cpu;
 /// becomes <c>D · Σ_g Scales_g · Σ_(16 values of g) level · q8 − Σ_g Minimums_g · Σ_(16 values of g) q8</c> (times
 /// the Q8_K block's scale), with every level unsigned (0..63) so that vpmaddubsw takes it as its unsigned operand:
 /// Q4_K/Q5_K's minimums and Q6_K's offset of 32 (32·d·sc_g) both become the per-16 <see cref="Minimums"/>.
+/// The levels, and the Q8_K bytes they meet, are in <see cref="TileOrder"/>: every 64-byte vector of a block holds 4
+/// values of each group of 16 at the same bytes, so the tiles add vpmaddubsw's int16 pair sums over several vectors
+/// and scale them once (<see cref="VectorsPerScale"/>), instead of once per vector.
 /// </summary>
 internal readonly unsafe struct KQuantLevels(byte* levels, short* scales, float* d, float* minimums)
 {
-    /// <summary>The row's levels, 0..63, one byte per value in value order (the order of the Q8_K bytes).</summary>
+    /// <summary>The row's levels, 0..63, one byte per value in <see cref="TileOrder"/> (the order of the Q8_K bytes).</summary>
     public readonly byte* Levels = levels;
-    /// <summary>One int16 per pair of values: the integer scale of its group of 16, laid out as vpmaddwd's operand.</summary>
+    /// <summary>32 int16 per block, vpmaddwd's operand against any 64-byte vector's pair sums: lane i holds the
+    /// integer scale of group i / 2 (a 32-byte half: groups 0..7 in the low half, 8..15 in the high one).</summary>
     public readonly short* Scales = scales;
     /// <summary>Per block of 256: the float factor of the integer sum.</summary>
     public readonly float* D = d;
@@ -23,24 +28,60 @@ internal readonly unsafe struct KQuantLevels(byte* levels, short* scales, float*
     public readonly float* Minimums = minimums;
 
     /// <summary>Floats of scratch one unpacked row of <paramref name="k"/> values takes (<see cref="In"/>).</summary>
-    public static int Floats(int k) => k / 4 + k / 4 + k / 256 + k / 16;
+    public static int Floats(int k) => k / 4 + k / 16 + k / 256 + k / 16;
 
     /// <summary>The row laid out in <see cref="Floats"/> floats at <paramref name="scratch"/>.</summary>
     public static KQuantLevels In(float* scratch, int k) =>
-        new((byte*)scratch, (short*)(scratch + k / 4), scratch + k / 2, scratch + k / 2 + k / 256);
+        new((byte*)scratch, (short*)(scratch + k / 4), scratch + k / 4 + k / 16, scratch + k / 4 + k / 16 + k / 256);
+
+    /// <summary>
+    /// 64-byte vectors whose int16 pair sums (vpmaddubsw of levels and Q8_K bytes) may be added before they are scaled:
+    /// four for Q4_K and Q5_K (levels ≤ 31: 4 · 2 · 31 · 127 ≤ 32767), two for Q6_K (levels ≤ 63).
+    /// </summary>
+    public static int VectorsPerScale(DType t) => t == DType.Q6_K ? 2 : 4;
+
+    /// <summary>
+    /// Reorders a block of 256 bytes in place so that value 16g + 4v + i (group g, run v of 4 within the group) goes to
+    /// byte 64v + 4g + i: vector v of the block then has group g at bytes 4g..4g + 3, int16 lanes 2g and 2g + 1.
+    /// A transpose of 16 × 4 runs of 4 bytes: with AVX-512 two two-source permutes and an insert per output vector.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TileOrder(byte* block, CpuInstructionSet set)
+    {
+        if (set == CpuInstructionSet.Avx512)
+        {
+            uint* runs = (uint*)block;
+            Vector512<uint> a0 = Vector512.Load(runs), a1 = Vector512.Load(runs + 16), a2 = Vector512.Load(runs + 32), a3 = Vector512.Load(runs + 48);
+            // Lanes 0..3 take run v of groups 0..3 from the first source, lanes 4..7 groups 4..7 from the second.
+            var index = Vector512.Create(0u, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+            for (uint v = 0; v < 4; v++, index += Vector512<uint>.One)
+            {
+                var low = Avx512F.PermuteVar16x32x2(a0, index, a1);
+                var high = Avx512F.PermuteVar16x32x2(a2, index, a3);
+                Vector512.Create(low.GetLower(), high.GetLower()).Store(runs + 16 * v);
+            }
+            return;
+        }
+        uint* copy = stackalloc uint[64];
+        Buffer.MemoryCopy(block, copy, 256, 256);
+        uint* to = (uint*)block;
+        for (int g = 0; g < 16; g++)
+            for (int v = 0; v < 4; v++) to[16 * v + g] = copy[4 * g + v];
+    }
 
     /// <summary>Unpacks the <paramref name="k"/> values of a stored row (AVX2 and wider: 256-bit vectors).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // prefill may be the process's only call
-    public void Unpack(DType t, byte* row, int k)
+    public void Unpack(DType t, byte* row, int k, CpuInstructionSet set)
     {
         int size = t.BlockBytes();
         for (int b = 0; b < k / 256; b++, row += size)
         {
             byte* levels = Levels + 256 * b;
-            short* scales = Scales + 128 * b;
+            short* scales = Scales + 32 * b;
             float* minimums = Minimums + 16 * b;
             if (t == DType.Q6_K) D[b] = Q6_K(row, levels, scales, minimums);
             else D[b] = Q45_K(row, t == DType.Q5_K, levels, scales, minimums);
+            TileOrder(levels, set);
         }
     }
 
@@ -72,7 +113,7 @@ internal readonly unsafe struct KQuantLevels(byte* levels, short* scales, float*
             // QuantMath.ScaleMinK4's packing, without a span per sub-block.
             int sc = j < 4 ? p[j] & 63 : (p[j + 4] & 0xF) | ((p[j - 4] >> 6) << 4);
             int m = j < 4 ? p[j + 4] & 63 : (p[j + 4] >> 4) | ((p[j] >> 6) << 4);
-            Vector256.Create((short)sc).Store(scales + 16 * j); // 32 values: 16 pairs
+            for (int lane = 4 * j; lane < 4 * j + 4; lane++) scales[lane] = (short)sc; // groups 2j and 2j + 1
             minimums[2 * j] = minimums[2 * j + 1] = dmin * m;
         }
         return (float)*(Half*)block;
@@ -95,7 +136,7 @@ internal readonly unsafe struct KQuantLevels(byte* levels, short* scales, float*
         float d = (float)*(Half*)(block + 208);
         for (int g = 0; g < 16; g++)
         {
-            Vector128.Create((short)sc[g]).Store(scales + 8 * g);
+            scales[2 * g] = scales[2 * g + 1] = sc[g];
             minimums[g] = d * (32 * sc[g]);
         }
         return d;
