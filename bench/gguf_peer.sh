@@ -2,7 +2,8 @@
 # bamba against llama.cpp (node-llama-cpp 3.21.1's prebuilt CPU binary) on the same GGUF files: the synthetic
 # ~0.5 B Bamba (cpu-0.5b preset, random weights) at each --type given (default bf16, q8_0 and q4_k_m), a 128-token
 # prompt and 128 new tokens, the same thread count. The two engines alternate (which goes first swaps every
-# repetition) so that a change in the machine's load falls on both; the script prints best-of and median for each
+# repetition) so that a change in the machine's load falls on both. Both are measured warm: each runs the prompt once
+# before its timed run (bamba bench until .NET's JIT has settled). The script prints best-of and median for each
 # engine, their ratios, and the bytes-copied rate bamba measured in the same run.
 # usage: bench/gguf_peer.sh [TYPE ...]     (THREADS=2, REPS=3 by default)
 set -euo pipefail
@@ -24,7 +25,7 @@ for type in ${types[@]}; do
   : > "$runs"
   for rep in $(seq 1 "$reps"); do
     ours() { echo "{\"engine\":\"bamba\",\"result\":$(DOTNET_PROCESSOR_COUNT=$threads bamba bench --model "$file" --prompt-tokens 128 --new-tokens 128 --format json 2> /dev/null)}" >> "$runs"; }
-    peer() { echo "{\"engine\":\"llama.cpp\",\"result\":$(node tools/llama-cpp/greedy.mjs --model "$file" --prompt "$prompt" --new 128 --threads "$threads")}" >> "$runs"; }
+    peer() { echo "{\"engine\":\"llama.cpp\",\"result\":$(node tools/llama-cpp/greedy.mjs --model "$file" --prompt "$prompt" --new 128 --threads "$threads" --warm 1)}" >> "$runs"; }
     if (( rep % 2 )); then ours; peer; else peer; ours; fi
   done
   python3 - "$type" "$runs" <<'PY'

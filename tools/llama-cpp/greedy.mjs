@@ -1,12 +1,14 @@
 // llama.cpp (node-llama-cpp's prebuilt CPU binary) as bamba's oracle and speed peer: greedy generation from token
 // ids on a GGUF file, timed. Prints one JSON object:
 //   {"llama_cpp": "<release>", "tokens": [...], "prefill_ms": .., "decode_ms": .., "prompt_tokens": .., "new_tokens": ..}
-// usage: node greedy.mjs --model FILE.gguf --prompt 1,2,3 [--new 24] [--threads 2]
+// usage: node greedy.mjs --model FILE.gguf --prompt 1,2,3 [--new 24] [--threads 2] [--warm 1]
+// --warm 1 runs the prompt and a few tokens once before the timed run (the weights' pages mapped, the threads started),
+// as bamba's benchmark warms up before it measures.
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import { readFileSync } from "node:fs";
 
 function parseArgs(argv) {
-    const args = { new: "24", threads: "2" };
+    const args = { new: "24", threads: "2", warm: "0" };
     for (let i = 0; i < argv.length; i += 2) {
         if (!argv[i].startsWith("--") || argv[i + 1] === undefined) throw new Error(`bad argument '${argv[i]}'`);
         args[argv[i].slice(2)] = argv[i + 1];
@@ -29,6 +31,10 @@ try {
         experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32",
     });
     const sequence = context.getSequence();
+    if (args.warm === "1") {
+        await sequence.evaluateWithoutGeneratingNewTokens(prompt);
+        await sequence.clearHistory();
+    }
     const tokens = [];
     const start = performance.now();
     let first = 0;
