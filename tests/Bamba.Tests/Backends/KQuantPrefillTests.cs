@@ -8,9 +8,8 @@ namespace Bamba.Tests.Backends;
 /// The K-quant prefill in integers (<see cref="KQuantGemm"/>: unpacked rows, register tiles over Q8_K inputs) on every
 /// instruction set the machine has: each output against decode's scalar dot (<see cref="KQuantDot"/>) over the same
 /// Q8_K rows, on random block bytes (every bit pattern of the packed scales, minimums, nibbles and high bits, Q6_K's
-/// negative scales); tails of the 2-row and 2- or 4-column tiles and of the 16-row chunk, two input-row blocks, operands
-/// off their alignment. And <see cref="Linear"/>'s prefill rows equal its decode rows, one at a time; the tile order
-/// of the unpacked levels and Q8_K bytes is the one it is said to be.
+/// negative scales); tails of the 8-row groups, of the 4- or 8-column tiles and of the 16-row chunk, two input-row
+/// blocks, operands off their alignment. And <see cref="Linear"/>'s prefill rows equal its decode rows, one at a time.
 /// </summary>
 [Collection(InstructionSets.Name)]
 public unsafe class KQuantPrefillTests(ITestOutputHelper output)
@@ -19,9 +18,9 @@ public unsafe class KQuantPrefillTests(ITestOutputHelper output)
 
     private static readonly (int N, int M, int K, int Offset)[] Shapes =
     [
-        (5, 1, 256, 0), // the fewest prefill rows, one weight row: every tile operand but one aliased
-        (8, 2, 512, 1), // whole tiles only
-        (7, 3, 768, 3), // an odd weight row, a 3-column tail (AVX-512) and a 1-column tail (AVX2)
+        (5, 1, 256, 0), // the fewest prefill rows, one weight row: 7 of the 8 unpacked rows zero, 3 of 8 columns aliased
+        (8, 2, 512, 1), // one whole AVX-512 column tile, two whole AVX2 ones
+        (7, 3, 768, 3), // a 7-column tail (AVX-512), a 3-column tail (AVX2), 3 of the 4 rows of AVX2's first half
         (13, 17, 256, 2), // a second chunk of one weight row
         (33, 34, 512, 0), // three chunks, the last of two rows
         (130, 3, 4096, 1), // 532 KiB of Q8_K inputs: two input-row blocks
@@ -59,19 +58,6 @@ public unsafe class KQuantPrefillTests(ITestOutputHelper output)
             }
         var y = OffsetLinear.Forward(set, t, blocks, offset, x, n, m, k, bias);
         Tolerance.AssertClose(expected, y, 1e-6, $"{set} {t} n={n} m={m} k={k} offset={offset}");
-    }
-
-    /// <summary>The tile order on every instruction set (AVX-512's permutes, the scalar transpose): value 16g + 4v + i at
-    /// byte 64v + 4g + i.</summary>
-    [Theory]
-    [MemberData(nameof(InstructionSets.All), MemberType = typeof(InstructionSets))]
-    public void TileOrderPutsEachGroupAtTheSameBytesOfEveryVector(CpuInstructionSet set)
-    {
-        var block = Enumerable.Range(0, 256).Select(i => (byte)i).ToArray();
-        fixed (byte* p = block) KQuantLevels.TileOrder(p, set);
-        for (int g = 0; g < 16; g++)
-            for (int v = 0; v < 4; v++)
-                for (int i = 0; i < 4; i++) Assert.Equal(16 * g + 4 * v + i, block[64 * v + 4 * g + i]);
     }
 
     [Theory]

@@ -5,148 +5,175 @@ using System.Runtime.Intrinsics.X86;
 namespace Bamba.Backends.Cpu;
 
 /// <summary>
-/// The register tiles of the K-quant prefill (<see cref="KQuantGemm"/>): two unpacked weight rows
-/// (<see cref="KQuantLevels"/>) against a run of Q8_K rows, <c>Σ_b D_r[b] · d8_c[b] · Σ_g sc_g · Σ level · q8</c> for
-/// every pair, less <c>Σ_g Minimums_g · d8_c · Σ q8</c>, plus the bias, stored into y. Each load of a weight vector
-/// feeds one vpmaddubsw per input row of the tile, each load of an input vector one per weight row, where the decode
-/// kernels (<see cref="KQuantDot256"/>, <see cref="KQuantDot512"/>) take the bit fields apart again for every input
-/// row. In the tile order (<see cref="KQuantLevels.TileOrder"/>) an int16 lane meets the same group in every vector of a
-/// block, so the pair sums of <c>span</c> vectors (<see cref="KQuantLevels.VectorsPerScale"/>) are added in int16 and
-/// scaled by one vpmaddwd: 5 multiplies per block and pair for Q4_K instead of 8 when each vector was scaled (a
-/// Q4_K GEMM of 128 × 2048 × 4096 on one Zen 5 core: 12.7 → 11.5 ms). The block's float factor is applied once per
-/// block and pair (Q6_K: once per half), and its 16 minimums times the input row's scaled sums of 16
-/// (<see cref="KQuantGemm"/>) are taken off in the same float lanes. The run over the input rows is inside (a tile of
-/// k = 1024 takes under 100 ns; its set-up per call showed). Past the last row or column, operands alias the last one:
-/// they compute and store the same value to the same place.
+/// The register tiles of the K-quant prefill (<see cref="KQuantGemm"/>): eight unpacked weight rows
+/// (<see cref="KQuantRows8"/>, interleaved 8 values at a time) against a run of Q8_K rows,
+/// <c>Σ_b D_r[b] · d8_c[b] · Σ_g sc_g · Σ level · q8</c> for every pair, less <c>Σ_g Minimums_g · d8_c · Σ q8</c>, plus
+/// the bias, stored into y. Each 64-byte weight vector meets 8 input bytes broadcast, per input row of the tile: one
+/// vpmaddubsw gives the pair sums of all 8 rows, so an input row needs one int16, one int32 and one float accumulator
+/// for 8 weight rows. The pair sums of a group's vectors are added in int16 (levels ≤ 31 × |q8| ≤ 127: four vectors of
+/// Q4_K/Q5_K's groups of 32, two of Q6_K's groups of 16, stay below 32768) and scaled by one vpmaddwd; the block's float
+/// factor and the minimums are applied once per block and input row for all 8 weight rows. The input rows' Q8_K
+/// scales and scaled group sums come side by side, 8 input rows per tile (<see cref="Slot"/>), so that each
+/// multiply-add broadcasts its operand from one base register. llama.cpp's gemm_q4_K_8x8_q8_K has this shape.
+/// Past the last input row, operands alias the last one: they compute and store the same value to the same place.
 /// </summary>
 internal static unsafe class KQuantTiles
 {
-    /// <summary>Input rows per AVX-512 tile (2 × 4 pairs: 8 int16 and 8 float accumulators of 32 registers).</summary>
-    public const int Columns512 = 4;
-    /// <summary>Input rows per AVX2 tile (2 × 2 pairs: 4 + 4 accumulators of 16 registers).</summary>
-    public const int Columns256 = 2;
+    /// <summary>Input rows per AVX-512 tile (8 int16, 8 int32 and 8 float accumulators of 32 registers).</summary>
+    public const int Columns512 = 8;
+    /// <summary>Input rows per AVX2 tile (4 + 4 + 4 accumulators of 16 registers, 4 weight rows at a time).</summary>
+    public const int Columns256 = 4;
+
+    /// <summary>Where input row j's value i of <paramref name="perRow"/> lies in the side-by-side layout: rows in tiles of 8.</summary>
+    public static long Slot(int j, int i, int perRow) => ((long)(j >> 3) * perRow + i) * 8 + (j & 7);
 
     /// <summary>
-    /// <c>y[c·m + r·rowStep] = dot(w_r, input c) + bias_r</c> for r = 0, 1 and the <paramref name="cols"/> input rows
-    /// from <paramref name="inputs"/> (their scaled sums from <paramref name="sums"/>), 4 at a time.
+    /// <c>y[c·m + r] = dot(w_r, input c) + bias_r</c> for the first <paramref name="rows"/> of the 8 rows and the input
+    /// rows <paramref name="c0"/>.. (<paramref name="cols"/> of them, c0 a multiple of 8) of <paramref name="inputs"/>,
+    /// whose Q8_K scales and group sums (<paramref name="groups"/> per block) are in <paramref name="scales"/> and
+    /// <paramref name="sums"/> side by side (<see cref="Slot"/>), 8 input rows at a time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run512(KQuantLevels w0, KQuantLevels w1, int rowStep, float bias0, float bias1,
-        Q8KRow inputs, float* sums, int cols, int k, float* y, int m, int span)
+    public static void Run512(KQuantRows8 w, int rows, float* bias, Q8KRow inputs, float* scales, float* sums, int groups,
+        int c0, int cols, int k, float* y, int m)
     {
-        for (int c = 0; c < cols; c += Columns512)
+        int blocks = k / 256, span = 32 / groups, sumsPerRow = blocks * groups;
+        for (int c = c0; c < c0 + cols; c += Columns512)
         {
-            int c1 = Math.Min(c + 1, cols - 1), c2 = Math.Min(c + 2, cols - 1), c3 = Math.Min(c + 3, cols - 1);
-            Q8KRow a0 = inputs.Offset(c, k), a1 = inputs.Offset(c1, k), a2 = inputs.Offset(c2, k), a3 = inputs.Offset(c3, k);
-            float* g0 = sums + c * (k / 16), g1 = sums + c1 * (k / 16), g2 = sums + c2 * (k / 16), g3 = sums + c3 * (k / 16);
-            Vector512<float> f00 = default, f01 = default, f02 = default, f03 = default;
-            Vector512<float> f10 = default, f11 = default, f12 = default, f13 = default;
-            for (int b = 0; b < k / 256; b++)
+            int last = c0 + cols - 1;
+            sbyte* x0 = inputs.Offset(c, k).Q, x1 = inputs.Offset(Math.Min(c + 1, last), k).Q;
+            sbyte* x2 = inputs.Offset(Math.Min(c + 2, last), k).Q, x3 = inputs.Offset(Math.Min(c + 3, last), k).Q;
+            sbyte* x4 = inputs.Offset(Math.Min(c + 4, last), k).Q, x5 = inputs.Offset(Math.Min(c + 5, last), k).Q;
+            sbyte* x6 = inputs.Offset(Math.Min(c + 6, last), k).Q, x7 = inputs.Offset(Math.Min(c + 7, last), k).Q;
+            float* e = scales + Slot(c, 0, blocks), s8 = sums + Slot(c, 0, sumsPerRow);
+            Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default, f4 = default, f5 = default, f6 = default, f7 = default;
+            for (int b = 0; b < blocks; b++)
             {
-                var q0 = Vector512.Load(w0.Scales + 32 * b);
-                var q1 = Vector512.Load(w1.Scales + 32 * b);
-                float d0 = w0.D[b], d1 = w1.D[b], e0 = a0.D[b], e1 = a1.D[b], e2 = a2.D[b], e3 = a3.D[b];
-                for (int o = 256 * b; o < 256 * b + 256; o += 64 * span)
+                Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                for (int g = 0; g < groups; g++)
                 {
-                    Vector512<short> t00 = default, t01 = default, t02 = default, t03 = default;
-                    Vector512<short> t10 = default, t11 = default, t12 = default, t13 = default;
-                    for (int v = o; v < o + 64 * span; v += 64)
+                    Vector512<short> t0 = default, t1 = default, t2 = default, t3 = default, t4 = default, t5 = default, t6 = default, t7 = default;
+                    for (int o = 256 * b + 8 * span * g, end = o + 8 * span; o < end; o += 8)
                     {
-                        var l0 = Vector512.Load(w0.Levels + v);
-                        var l1 = Vector512.Load(w1.Levels + v);
-                        var x = Vector512.Load(a0.Q + v);
-                        t00 += Avx512BW.MultiplyAddAdjacent(l0, x); t10 += Avx512BW.MultiplyAddAdjacent(l1, x);
-                        x = Vector512.Load(a1.Q + v);
-                        t01 += Avx512BW.MultiplyAddAdjacent(l0, x); t11 += Avx512BW.MultiplyAddAdjacent(l1, x);
-                        x = Vector512.Load(a2.Q + v);
-                        t02 += Avx512BW.MultiplyAddAdjacent(l0, x); t12 += Avx512BW.MultiplyAddAdjacent(l1, x);
-                        x = Vector512.Load(a3.Q + v);
-                        t03 += Avx512BW.MultiplyAddAdjacent(l0, x); t13 += Avx512BW.MultiplyAddAdjacent(l1, x);
+                        var v = Vector512.Load(w.Levels + 8L * o);
+                        t0 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x0 + o)).AsSByte());
+                        t1 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x1 + o)).AsSByte());
+                        t2 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x2 + o)).AsSByte());
+                        t3 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x3 + o)).AsSByte());
+                        t4 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x4 + o)).AsSByte());
+                        t5 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x5 + o)).AsSByte());
+                        t6 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x6 + o)).AsSByte());
+                        t7 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x7 + o)).AsSByte());
                     }
-                    f00 = Fma512(Avx512BW.MultiplyAddAdjacent(t00, q0), d0 * e0, f00); f01 = Fma512(Avx512BW.MultiplyAddAdjacent(t01, q0), d0 * e1, f01);
-                    f02 = Fma512(Avx512BW.MultiplyAddAdjacent(t02, q0), d0 * e2, f02); f03 = Fma512(Avx512BW.MultiplyAddAdjacent(t03, q0), d0 * e3, f03);
-                    f10 = Fma512(Avx512BW.MultiplyAddAdjacent(t10, q1), d1 * e0, f10); f11 = Fma512(Avx512BW.MultiplyAddAdjacent(t11, q1), d1 * e1, f11);
-                    f12 = Fma512(Avx512BW.MultiplyAddAdjacent(t12, q1), d1 * e2, f12); f13 = Fma512(Avx512BW.MultiplyAddAdjacent(t13, q1), d1 * e3, f13);
+                    var q = Vector512.Load(w.Scales + ((long)b * groups + g) * 32);
+                    a0 += Avx512BW.MultiplyAddAdjacent(t0, q); a1 += Avx512BW.MultiplyAddAdjacent(t1, q);
+                    a2 += Avx512BW.MultiplyAddAdjacent(t2, q); a3 += Avx512BW.MultiplyAddAdjacent(t3, q);
+                    a4 += Avx512BW.MultiplyAddAdjacent(t4, q); a5 += Avx512BW.MultiplyAddAdjacent(t5, q);
+                    a6 += Avx512BW.MultiplyAddAdjacent(t6, q); a7 += Avx512BW.MultiplyAddAdjacent(t7, q);
                 }
-                var m0 = Vector512.Load(w0.Minimums + 16 * b);
-                var m1 = Vector512.Load(w1.Minimums + 16 * b);
-                var g = Vector512.Load(g0 + 16 * b);
-                f00 = Avx512F.FusedMultiplyAddNegated(m0, g, f00); f10 = Avx512F.FusedMultiplyAddNegated(m1, g, f10);
-                g = Vector512.Load(g1 + 16 * b);
-                f01 = Avx512F.FusedMultiplyAddNegated(m0, g, f01); f11 = Avx512F.FusedMultiplyAddNegated(m1, g, f11);
-                g = Vector512.Load(g2 + 16 * b);
-                f02 = Avx512F.FusedMultiplyAddNegated(m0, g, f02); f12 = Avx512F.FusedMultiplyAddNegated(m1, g, f12);
-                g = Vector512.Load(g3 + 16 * b);
-                f03 = Avx512F.FusedMultiplyAddNegated(m0, g, f03); f13 = Avx512F.FusedMultiplyAddNegated(m1, g, f13);
+                var d = Vector512.Load(w.D + 16 * b);
+                float* eb = e + 8 * b;
+                f0 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a0), d * eb[0], f0);
+                f1 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a1), d * eb[1], f1);
+                f2 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a2), d * eb[2], f2);
+                f3 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a3), d * eb[3], f3);
+                f4 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a4), d * eb[4], f4);
+                f5 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a5), d * eb[5], f5);
+                f6 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a6), d * eb[6], f6);
+                f7 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a7), d * eb[7], f7);
+                for (int g = b * groups; g < b * groups + groups; g++)
+                {
+                    var min = Vector512.Load(w.Minimums + (long)g * 16);
+                    float* sg = s8 + 8 * g;
+                    f0 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[0]), f0);
+                    f1 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[1]), f1);
+                    f2 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[2]), f2);
+                    f3 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[3]), f3);
+                    f4 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[4]), f4);
+                    f5 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[5]), f5);
+                    f6 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[6]), f6);
+                    f7 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[7]), f7);
+                }
             }
-            // Last column first: where columns alias, the last store of each place is the same value anyway.
-            y[(long)c3 * m + rowStep] = Sum(f13) + bias1; y[(long)c3 * m] = Sum(f03) + bias0;
-            y[(long)c2 * m + rowStep] = Sum(f12) + bias1; y[(long)c2 * m] = Sum(f02) + bias0;
-            y[(long)c1 * m + rowStep] = Sum(f11) + bias1; y[(long)c1 * m] = Sum(f01) + bias0;
-            y[(long)c * m + rowStep] = Sum(f10) + bias1; y[(long)c * m] = Sum(f00) + bias0;
+            // Last column first: where columns alias, the real one's store comes last.
+            float* at = y + (long)(c - c0) * m;
+            if (c + 7 <= last) Store(f7, rows, bias, at + 7L * m);
+            if (c + 6 <= last) Store(f6, rows, bias, at + 6L * m);
+            if (c + 5 <= last) Store(f5, rows, bias, at + 5L * m);
+            if (c + 4 <= last) Store(f4, rows, bias, at + 4L * m);
+            if (c + 3 <= last) Store(f3, rows, bias, at + 3L * m);
+            if (c + 2 <= last) Store(f2, rows, bias, at + 2L * m);
+            if (c + 1 <= last) Store(f1, rows, bias, at + m);
+            Store(f0, rows, bias, at);
         }
     }
 
-    private static Vector512<float> Fma512(Vector512<int> sum, float scale, Vector512<float> acc) =>
-        Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(sum), Vector512.Create(scale), acc);
-
-    /// <summary><see cref="Run512"/> with 256-bit vectors, 2 input rows at a time: each 64-byte vector of the tile
-    /// order as its two halves, groups 0..7 and 8..15, each with its half of the block's scales.</summary>
+    /// <summary><see cref="Run512"/> with 256-bit vectors: each 64-byte weight vector as its two halves, weight rows
+    /// 0..3 and 4..7, 4 input rows at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run256(KQuantLevels w0, KQuantLevels w1, int rowStep, float bias0, float bias1,
-        Q8KRow inputs, float* sums, int cols, int k, float* y, int m, int span)
+    public static void Run256(KQuantRows8 w, int rows, float* bias, Q8KRow inputs, float* scales, float* sums, int groups,
+        int c0, int cols, int k, float* y, int m)
     {
-        for (int c = 0; c < cols; c += Columns256)
-        {
-            int c1 = Math.Min(c + 1, cols - 1);
-            Q8KRow a0 = inputs.Offset(c, k), a1 = inputs.Offset(c1, k);
-            float* g0 = sums + c * (k / 16), g1 = sums + c1 * (k / 16);
-            Vector256<float> f00 = default, f01 = default, f10 = default, f11 = default;
-            for (int b = 0; b < k / 256; b++)
+        int blocks = k / 256, span = 32 / groups, sumsPerRow = blocks * groups, last = c0 + cols - 1;
+        for (int half = 0; half < 2 && 4 * half < rows; half++)
+            for (int c = c0; c < c0 + cols; c += Columns256)
             {
-                float d0 = w0.D[b], d1 = w1.D[b], e0 = a0.D[b], e1 = a1.D[b];
-                for (int half = 0; half < 64; half += 32)
+                int c1 = Math.Min(c + 1, last), c2 = Math.Min(c + 2, last), c3 = Math.Min(c + 3, last);
+                sbyte* x0 = inputs.Offset(c, k).Q, x1 = inputs.Offset(c1, k).Q, x2 = inputs.Offset(c2, k).Q, x3 = inputs.Offset(c3, k).Q;
+                // c is a multiple of 4: its tile of 4 lies within one tile of 8 side by side.
+                float* e = scales + Slot(c, 0, blocks), s8 = sums + Slot(c, 0, sumsPerRow);
+                Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+                for (int b = 0; b < blocks; b++)
                 {
-                    var q0 = Vector256.Load(w0.Scales + 32 * b + half / 2);
-                    var q1 = Vector256.Load(w1.Scales + 32 * b + half / 2);
-                    for (int o = 256 * b + half; o < 256 * b + 256; o += 64 * span)
+                    Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+                    for (int g = 0; g < groups; g++)
                     {
-                        Vector256<short> t00 = default, t01 = default, t10 = default, t11 = default;
-                        for (int v = o; v < o + 64 * span; v += 64)
+                        Vector256<short> t0 = default, t1 = default, t2 = default, t3 = default;
+                        for (int o = 256 * b + 8 * span * g, end = o + 8 * span; o < end; o += 8)
                         {
-                            var l0 = Vector256.Load(w0.Levels + v);
-                            var l1 = Vector256.Load(w1.Levels + v);
-                            var x = Vector256.Load(a0.Q + v);
-                            t00 += Avx2.MultiplyAddAdjacent(l0, x); t10 += Avx2.MultiplyAddAdjacent(l1, x);
-                            x = Vector256.Load(a1.Q + v);
-                            t01 += Avx2.MultiplyAddAdjacent(l0, x); t11 += Avx2.MultiplyAddAdjacent(l1, x);
+                            var v = Vector256.Load(w.Levels + 8L * o + 32 * half);
+                            t0 += Avx2.MultiplyAddAdjacent(v, Vector256.Create(*(long*)(x0 + o)).AsSByte());
+                            t1 += Avx2.MultiplyAddAdjacent(v, Vector256.Create(*(long*)(x1 + o)).AsSByte());
+                            t2 += Avx2.MultiplyAddAdjacent(v, Vector256.Create(*(long*)(x2 + o)).AsSByte());
+                            t3 += Avx2.MultiplyAddAdjacent(v, Vector256.Create(*(long*)(x3 + o)).AsSByte());
                         }
-                        f00 = Fma256(Avx2.MultiplyAddAdjacent(t00, q0), d0 * e0, f00); f01 = Fma256(Avx2.MultiplyAddAdjacent(t01, q0), d0 * e1, f01);
-                        f10 = Fma256(Avx2.MultiplyAddAdjacent(t10, q1), d1 * e0, f10); f11 = Fma256(Avx2.MultiplyAddAdjacent(t11, q1), d1 * e1, f11);
+                        var q = Vector256.Load(w.Scales + ((long)b * groups + g) * 32 + 16 * half);
+                        a0 += Avx2.MultiplyAddAdjacent(t0, q); a1 += Avx2.MultiplyAddAdjacent(t1, q);
+                        a2 += Avx2.MultiplyAddAdjacent(t2, q); a3 += Avx2.MultiplyAddAdjacent(t3, q);
+                    }
+                    var d = Vector256.Load(w.D + 16 * b + 8 * half);
+                    float* eb = e + 8 * b;
+                    f0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(a0), d * eb[0], f0);
+                    f1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(a1), d * eb[c1 - c], f1);
+                    f2 = Fma.MultiplyAdd(Vector256.ConvertToSingle(a2), d * eb[c2 - c], f2);
+                    f3 = Fma.MultiplyAdd(Vector256.ConvertToSingle(a3), d * eb[c3 - c], f3);
+                    for (int g = b * groups; g < b * groups + groups; g++)
+                    {
+                        var min = Vector256.Load(w.Minimums + (long)g * 16 + 8 * half);
+                        float* sg = s8 + 8 * g;
+                        f0 = Fma.MultiplyAddNegated(min, Vector256.Create(sg[0]), f0);
+                        f1 = Fma.MultiplyAddNegated(min, Vector256.Create(sg[c1 - c]), f1);
+                        f2 = Fma.MultiplyAddNegated(min, Vector256.Create(sg[c2 - c]), f2);
+                        f3 = Fma.MultiplyAddNegated(min, Vector256.Create(sg[c3 - c]), f3);
                     }
                 }
-                for (int h = 16 * b; h < 16 * b + 16; h += 8)
-                {
-                    var m0 = Vector256.Load(w0.Minimums + h);
-                    var m1 = Vector256.Load(w1.Minimums + h);
-                    var g = Vector256.Load(g0 + h);
-                    f00 = Fma.MultiplyAddNegated(m0, g, f00); f10 = Fma.MultiplyAddNegated(m1, g, f10);
-                    g = Vector256.Load(g1 + h);
-                    f01 = Fma.MultiplyAddNegated(m0, g, f01); f11 = Fma.MultiplyAddNegated(m1, g, f11);
-                }
+                int first = 4 * half, count = Math.Min(4, rows - first);
+                float* b0 = bias is null ? null : bias + first, at = y + (long)(c - c0) * m + first;
+                Store(f3, count, b0, at + (long)(c3 - c) * m);
+                Store(f2, count, b0, at + (long)(c2 - c) * m);
+                Store(f1, count, b0, at + (long)(c1 - c) * m);
+                Store(f0, count, b0, at);
             }
-            y[(long)c1 * m + rowStep] = Sum(f11) + bias1; y[(long)c1 * m] = Sum(f01) + bias0;
-            y[(long)c * m + rowStep] = Sum(f10) + bias1; y[(long)c * m] = Sum(f00) + bias0;
-        }
     }
 
-    private static Vector256<float> Fma256(Vector256<int> sum, float scale, Vector256<float> acc) =>
-        Fma.MultiplyAdd(Vector256.ConvertToSingle(sum), Vector256.Create(scale), acc);
+    /// <summary>Row r's dot is the sum of lanes 2r and 2r + 1; the first <paramref name="rows"/> are stored.</summary>
+    private static void Store(Vector512<float> f, int rows, float* bias, float* y)
+    {
+        for (int r = 0; r < rows; r++) y[r] = f[2 * r] + f[2 * r + 1] + (bias is null ? 0 : bias[r]);
+    }
 
-    /// <summary>The lanes' sum, halving the vector first: Vector512.Sum reduced each 128-bit quarter alone (24 instructions to 9).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Sum(Vector512<float> v) => Sum(v.GetLower() + v.GetUpper());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Sum(Vector256<float> v) => Vector128.Sum(v.GetLower() + v.GetUpper());
+    private static void Store(Vector256<float> f, int rows, float* bias, float* y)
+    {
+        for (int r = 0; r < rows; r++) y[r] = f[2 * r] + f[2 * r + 1] + (bias is null ? 0 : bias[r]);
+    }
 }
