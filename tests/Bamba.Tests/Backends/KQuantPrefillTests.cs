@@ -22,6 +22,7 @@ public unsafe class KQuantPrefillTests(ITestOutputHelper output)
         (8, 2, 512, 1), // one whole AVX-512 column tile, two whole AVX2 ones
         (7, 3, 768, 3), // a 7-column tail (AVX-512), a 3-column tail (AVX2), 3 of the 4 rows of AVX2's first half
         (13, 17, 256, 2), // a second chunk of one weight row
+        (6, 12, 512, 1), // one chunk of 12 weight rows: 8 and a second group of 4
         (33, 34, 512, 0), // three chunks, the last of two rows
         (130, 3, 4096, 1), // 532 KiB of Q8_K inputs: two input-row blocks
     ];

@@ -81,14 +81,21 @@ internal static unsafe class KQuantGemm
                         Store(r, c, KQuantDot.Dot(w.DType, w.Data + r * _rowBytes, inputs.Offset(c, k), k, set));
                 return;
             }
-            var unpacked = KQuantRows8.In(ThreadBuffers.Get(ref _levels, KQuantRows8.Floats(w.DType, k)), w.DType, k);
-            for (int r = r0; r < r0 + rows; r += KQuantRows8.Rows)
+            int floats = KQuantRows8.Floats(w.DType, k);
+            float* scratch = ThreadBuffers.Get(ref _levels, 2 * floats);
+            KQuantRows8 a = KQuantRows8.In(scratch, w.DType, k), b = KQuantRows8.In(scratch + floats, w.DType, k);
+            int rowsA = Math.Min(KQuantRows8.Rows, rows), rowsB = rows - rowsA;
+            a.Unpack(w.DType, w.Data + r0 * _rowBytes, _rowBytes, rowsA, k);
+            if (rowsB > 0) b.Unpack(w.DType, w.Data + (r0 + rowsA) * _rowBytes, _rowBytes, rowsB, k);
+            float* at = y + (long)c0 * s.M + r0, biasAt = bias is null ? null : bias + r0;
+            if (set == CpuInstructionSet.Avx512)
+                // A chunk of 8 rows or fewer computes its second half over the first again and stores none of it.
+                KQuantTiles.Run512(a, rowsA, rowsB > 0 ? b : a, rowsB, biasAt, inputs, scales, scaledSums, groups, c0, cols, k, at, s.M);
+            else
             {
-                int eight = Math.Min(KQuantRows8.Rows, r0 + rows - r);
-                unpacked.Unpack(w.DType, w.Data + r * _rowBytes, _rowBytes, eight, k);
-                float* at = y + (long)c0 * s.M + r, biasAt = bias is null ? null : bias + r;
-                if (set == CpuInstructionSet.Avx512) KQuantTiles.Run512(unpacked, eight, biasAt, inputs, scales, scaledSums, groups, c0, cols, k, at, s.M);
-                else KQuantTiles.Run256(unpacked, eight, biasAt, inputs, scales, scaledSums, groups, c0, cols, k, at, s.M);
+                KQuantTiles.Run256(a, rowsA, biasAt, inputs, scales, scaledSums, groups, c0, cols, k, at, s.M);
+                if (rowsB > 0)
+                    KQuantTiles.Run256(b, rowsB, biasAt is null ? null : biasAt + 8, inputs, scales, scaledSums, groups, c0, cols, k, at + 8, s.M);
             }
         }
 

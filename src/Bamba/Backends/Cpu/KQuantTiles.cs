@@ -19,8 +19,8 @@ namespace Bamba.Backends.Cpu;
 /// </summary>
 internal static unsafe class KQuantTiles
 {
-    /// <summary>Input rows per AVX-512 tile (8 int16, 8 int32 and 8 float accumulators of 32 registers).</summary>
-    public const int Columns512 = 8;
+    /// <summary>Input rows per AVX-512 tile, against 16 weight rows (8 int16, 8 int32 and 8 float accumulators of 32 registers).</summary>
+    public const int Columns512 = 4;
     /// <summary>Input rows per AVX2 tile (4 + 4 + 4 accumulators of 16 registers, 4 weight rows at a time).</summary>
     public const int Columns256 = 4;
 
@@ -28,83 +28,84 @@ internal static unsafe class KQuantTiles
     public static long Slot(int j, int i, int perRow) => ((long)(j >> 3) * perRow + i) * 8 + (j & 7);
 
     /// <summary>
-    /// <c>y[c·m + r] = dot(w_r, input c) + bias_r</c> for the first <paramref name="rows"/> of the 8 rows and the input
-    /// rows <paramref name="c0"/>.. (<paramref name="cols"/> of them, c0 a multiple of 8) of <paramref name="inputs"/>,
-    /// whose Q8_K scales and group sums (<paramref name="groups"/> per block) are in <paramref name="scales"/> and
-    /// <paramref name="sums"/> side by side (<see cref="Slot"/>), 8 input rows at a time.
+    /// <c>y[c·m + r] = dot(w_r, input c) + bias_r</c> for the first <paramref name="rowsA"/> rows of
+    /// <paramref name="wA"/> (weight rows 0..7) and the first <paramref name="rowsB"/> of <paramref name="wB"/> (rows 8..15),
+    /// and the input rows <paramref name="c0"/>.. (<paramref name="cols"/> of them, c0 a multiple of 4) of
+    /// <paramref name="inputs"/>, whose Q8_K scales and group sums (<paramref name="groups"/> per block) are in
+    /// <paramref name="scales"/> and <paramref name="sums"/> side by side (<see cref="Slot"/>), 4 input rows at a time:
+    /// each input broadcast feeds both weight vectors.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run512(KQuantRows8 w, int rows, float* bias, Q8KRow inputs, float* scales, float* sums, int groups,
-        int c0, int cols, int k, float* y, int m)
+    public static void Run512(KQuantRows8 wA, int rowsA, KQuantRows8 wB, int rowsB, float* bias, Q8KRow inputs, float* scales,
+        float* sums, int groups, int c0, int cols, int k, float* y, int m)
     {
-        int blocks = k / 256, span = 32 / groups, sumsPerRow = blocks * groups;
+        int blocks = k / 256, span = 32 / groups, sumsPerRow = blocks * groups, last = c0 + cols - 1;
         for (int c = c0; c < c0 + cols; c += Columns512)
         {
-            int last = c0 + cols - 1;
-            sbyte* x0 = inputs.Offset(c, k).Q, x1 = inputs.Offset(Math.Min(c + 1, last), k).Q;
-            sbyte* x2 = inputs.Offset(Math.Min(c + 2, last), k).Q, x3 = inputs.Offset(Math.Min(c + 3, last), k).Q;
-            sbyte* x4 = inputs.Offset(Math.Min(c + 4, last), k).Q, x5 = inputs.Offset(Math.Min(c + 5, last), k).Q;
-            sbyte* x6 = inputs.Offset(Math.Min(c + 6, last), k).Q, x7 = inputs.Offset(Math.Min(c + 7, last), k).Q;
+            int c1 = Math.Min(c + 1, last), c2 = Math.Min(c + 2, last), c3 = Math.Min(c + 3, last);
+            sbyte* x0 = inputs.Offset(c, k).Q, x1 = inputs.Offset(c1, k).Q, x2 = inputs.Offset(c2, k).Q, x3 = inputs.Offset(c3, k).Q;
+            // c is a multiple of 4: its 4 input rows lie within one tile of 8 side by side.
             float* e = scales + Slot(c, 0, blocks), s8 = sums + Slot(c, 0, sumsPerRow);
-            Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default, f4 = default, f5 = default, f6 = default, f7 = default;
+            Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
             for (int b = 0; b < blocks; b++)
             {
-                Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
                 for (int g = 0; g < groups; g++)
                 {
-                    Vector512<short> t0 = default, t1 = default, t2 = default, t3 = default, t4 = default, t5 = default, t6 = default, t7 = default;
+                    Vector512<short> t0 = default, t1 = default, t2 = default, t3 = default, u0 = default, u1 = default, u2 = default, u3 = default;
                     for (int o = 256 * b + 8 * span * g, end = o + 8 * span; o < end; o += 8)
                     {
-                        var v = Vector512.Load(w.Levels + 8L * o);
-                        t0 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x0 + o)).AsSByte());
-                        t1 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x1 + o)).AsSByte());
-                        t2 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x2 + o)).AsSByte());
-                        t3 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x3 + o)).AsSByte());
-                        t4 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x4 + o)).AsSByte());
-                        t5 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x5 + o)).AsSByte());
-                        t6 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x6 + o)).AsSByte());
-                        t7 += Avx512BW.MultiplyAddAdjacent(v, Vector512.Create(*(long*)(x7 + o)).AsSByte());
+                        var v = Vector512.Load(wA.Levels + 8L * o);
+                        var z = Vector512.Load(wB.Levels + 8L * o);
+                        var x = Vector512.Create(*(long*)(x0 + o)).AsSByte();
+                        t0 += Avx512BW.MultiplyAddAdjacent(v, x); u0 += Avx512BW.MultiplyAddAdjacent(z, x);
+                        x = Vector512.Create(*(long*)(x1 + o)).AsSByte();
+                        t1 += Avx512BW.MultiplyAddAdjacent(v, x); u1 += Avx512BW.MultiplyAddAdjacent(z, x);
+                        x = Vector512.Create(*(long*)(x2 + o)).AsSByte();
+                        t2 += Avx512BW.MultiplyAddAdjacent(v, x); u2 += Avx512BW.MultiplyAddAdjacent(z, x);
+                        x = Vector512.Create(*(long*)(x3 + o)).AsSByte();
+                        t3 += Avx512BW.MultiplyAddAdjacent(v, x); u3 += Avx512BW.MultiplyAddAdjacent(z, x);
                     }
-                    var q = Vector512.Load(w.Scales + ((long)b * groups + g) * 32);
+                    long at = ((long)b * groups + g) * 32;
+                    var q = Vector512.Load(wA.Scales + at);
                     a0 += Avx512BW.MultiplyAddAdjacent(t0, q); a1 += Avx512BW.MultiplyAddAdjacent(t1, q);
                     a2 += Avx512BW.MultiplyAddAdjacent(t2, q); a3 += Avx512BW.MultiplyAddAdjacent(t3, q);
-                    a4 += Avx512BW.MultiplyAddAdjacent(t4, q); a5 += Avx512BW.MultiplyAddAdjacent(t5, q);
-                    a6 += Avx512BW.MultiplyAddAdjacent(t6, q); a7 += Avx512BW.MultiplyAddAdjacent(t7, q);
+                    q = Vector512.Load(wB.Scales + at);
+                    b0 += Avx512BW.MultiplyAddAdjacent(u0, q); b1 += Avx512BW.MultiplyAddAdjacent(u1, q);
+                    b2 += Avx512BW.MultiplyAddAdjacent(u2, q); b3 += Avx512BW.MultiplyAddAdjacent(u3, q);
                 }
-                var d = Vector512.Load(w.D + 16 * b);
                 float* eb = e + 8 * b;
+                var d = Vector512.Load(wA.D + 16 * b);
                 f0 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a0), d * eb[0], f0);
-                f1 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a1), d * eb[1], f1);
-                f2 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a2), d * eb[2], f2);
-                f3 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a3), d * eb[3], f3);
-                f4 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a4), d * eb[4], f4);
-                f5 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a5), d * eb[5], f5);
-                f6 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a6), d * eb[6], f6);
-                f7 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a7), d * eb[7], f7);
+                f1 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a1), d * eb[c1 - c], f1);
+                f2 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a2), d * eb[c2 - c], f2);
+                f3 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(a3), d * eb[c3 - c], f3);
+                d = Vector512.Load(wB.D + 16 * b);
+                h0 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(b0), d * eb[0], h0);
+                h1 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(b1), d * eb[c1 - c], h1);
+                h2 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(b2), d * eb[c2 - c], h2);
+                h3 = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(b3), d * eb[c3 - c], h3);
                 for (int g = b * groups; g < b * groups + groups; g++)
                 {
-                    var min = Vector512.Load(w.Minimums + (long)g * 16);
+                    var minA = Vector512.Load(wA.Minimums + (long)g * 16);
+                    var minB = Vector512.Load(wB.Minimums + (long)g * 16);
                     float* sg = s8 + 8 * g;
-                    f0 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[0]), f0);
-                    f1 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[1]), f1);
-                    f2 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[2]), f2);
-                    f3 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[3]), f3);
-                    f4 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[4]), f4);
-                    f5 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[5]), f5);
-                    f6 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[6]), f6);
-                    f7 = Avx512F.FusedMultiplyAddNegated(min, Vector512.Create(sg[7]), f7);
+                    var sum = Vector512.Create(sg[0]);
+                    f0 = Avx512F.FusedMultiplyAddNegated(minA, sum, f0); h0 = Avx512F.FusedMultiplyAddNegated(minB, sum, h0);
+                    sum = Vector512.Create(sg[c1 - c]);
+                    f1 = Avx512F.FusedMultiplyAddNegated(minA, sum, f1); h1 = Avx512F.FusedMultiplyAddNegated(minB, sum, h1);
+                    sum = Vector512.Create(sg[c2 - c]);
+                    f2 = Avx512F.FusedMultiplyAddNegated(minA, sum, f2); h2 = Avx512F.FusedMultiplyAddNegated(minB, sum, h2);
+                    sum = Vector512.Create(sg[c3 - c]);
+                    f3 = Avx512F.FusedMultiplyAddNegated(minA, sum, f3); h3 = Avx512F.FusedMultiplyAddNegated(minB, sum, h3);
                 }
             }
-            // Last column first: where columns alias, the real one's store comes last.
-            float* at = y + (long)(c - c0) * m;
-            if (c + 7 <= last) Store(f7, rows, bias, at + 7L * m);
-            if (c + 6 <= last) Store(f6, rows, bias, at + 6L * m);
-            if (c + 5 <= last) Store(f5, rows, bias, at + 5L * m);
-            if (c + 4 <= last) Store(f4, rows, bias, at + 4L * m);
-            if (c + 3 <= last) Store(f3, rows, bias, at + 3L * m);
-            if (c + 2 <= last) Store(f2, rows, bias, at + 2L * m);
-            if (c + 1 <= last) Store(f1, rows, bias, at + m);
-            Store(f0, rows, bias, at);
+            // Last column first: where columns alias, the last store of each place is the same value anyway.
+            float* yc = y + (long)(c - c0) * m, biasB = bias is null ? null : bias + 8;
+            Store(f3, rowsA, bias, yc + (long)(c3 - c) * m); Store(h3, rowsB, biasB, yc + (long)(c3 - c) * m + 8);
+            Store(f2, rowsA, bias, yc + (long)(c2 - c) * m); Store(h2, rowsB, biasB, yc + (long)(c2 - c) * m + 8);
+            Store(f1, rowsA, bias, yc + (long)(c1 - c) * m); Store(h1, rowsB, biasB, yc + (long)(c1 - c) * m + 8);
+            Store(f0, rowsA, bias, yc); Store(h0, rowsB, biasB, yc + 8);
         }
     }
 
