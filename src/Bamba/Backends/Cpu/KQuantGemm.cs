@@ -15,7 +15,8 @@ namespace Bamba.Backends.Cpu;
 /// </summary>
 internal static unsafe class KQuantGemm
 {
-    /// <summary>Per input row and group of 16 values: the Q8_K block scale times the group's sum, for the minimums.</summary>
+    /// <summary>Per input row and group (<see cref="KQuantRows8.Groups"/>): the Q8_K block scale times the group's sum, for
+    /// the minimums, side by side with the other rows of its tile of 8.</summary>
     [ThreadStatic] private static float[]? _scaledSums;
     /// <summary>Per input row and block: the Q8_K block scale, side by side with the other rows of its tile of 8.</summary>
     [ThreadStatic] private static float[]? _scales;
@@ -37,7 +38,7 @@ internal static unsafe class KQuantGemm
         // The buffers are the caller's thread's: the workers use them only inside Run.
         CpuWorkers.Run(new Quantize(x, k, inputs, scales, sums, groups, n, set));
         int tile = set switch { CpuInstructionSet.Avx512 => KQuantTiles.Columns512, CpuInstructionSet.Avx2 => KQuantTiles.Columns256, _ => 1 };
-        CpuWorkers.Run(new Work(w, inputs, scales, sums, groups, bias, y, k, PrefillChunks.For(n, m, rowBytes: k, Math.Max(tile, 8)), set));
+        CpuWorkers.Run(new Work(w, inputs, scales, sums, groups, bias, y, k, PrefillChunks.For(n, m, rowBytes: k, tile), set));
     }
 
     /// <summary>
