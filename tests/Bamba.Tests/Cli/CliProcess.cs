@@ -20,7 +20,9 @@ public static class CliProcess
     public static Process Start(IEnumerable<string> args, bool terminal, string? stdin = null, bool defaultSigint = false, bool keepStdinOpen = false)
     {
         var info = terminal
-            ? new ProcessStartInfo("script", ["-qefc", string.Join(' ', new[] { Program }.Concat(args).Select(Quote)), "/dev/null"])
+            // "exec": script runs the command with $SHELL -c, and a dash (CI's /bin/sh) stays between script and the
+            // program, where a Ctrl-C kills it and script reports 130 though the program handled the Ctrl-C.
+            ? new ProcessStartInfo("script", ["-qefc", "exec " + string.Join(' ', new[] { Program }.Concat(args).Select(Quote)), "/dev/null"])
             : defaultSigint
                 ? new ProcessStartInfo("env", ["--default-signal=INT", Program, .. args])
                 : new ProcessStartInfo(Program, args);
