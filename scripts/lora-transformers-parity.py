@@ -5,10 +5,10 @@ its per-token log-probabilities with `bamba score --model BASE --lora ADAPTER` (
 Needs torch, transformers and safetensors (the GPU machine has them; CI never runs this).
 Usage: scripts/lora-transformers-parity.py BASE_DIR ADAPTER_DIR [--device cpu|cuda] [--bamba CMD]
 (--device cuda scores with the adapter on the GPU in the fp32 parity mode; --bamba names the bamba executable.)"""
-import argparse, json, shlex, subprocess, sys
+import argparse, glob, json, os, shlex, shutil, subprocess, sys, tempfile
 
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
 parser = argparse.ArgumentParser(description="bamba --lora against transformers with the adapter merged by hand")
@@ -24,8 +24,11 @@ config = json.load(open(f"{adapter}/adapter_config.json"))
 scale = config["lora_alpha"] / config["r"]
 tensors = load_file(f"{adapter}/adapter_model.safetensors")
 
-model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
-weights = dict(model.named_parameters())
+# Merged into the checkpoint's own tensors (the adapter names those), then loaded by transformers, which maps a
+# family's checkpoint names (Nemotron-H's backbone.*) onto its modules.
+weights = {}
+for shard in sorted(glob.glob(f"{base}/*.safetensors")):
+    weights.update({k: v.float() for k, v in load_file(shard).items()})
 prefix, merged = "base_model.model.", 0
 for name, a in tensors.items():
     if not name.endswith(".lora_A.weight"):
@@ -33,10 +36,15 @@ for name, a in tensors.items():
     module = name[len(prefix):-len(".lora_A.weight")]
     b = tensors[f"{prefix}{module}.lora_B.weight"]
     if module + ".weight" not in weights:
-        sys.exit(f"transformers' model has no parameter {module}.weight (the adapter's module names are the checkpoint's)")
-    with torch.no_grad():
-        weights[module + ".weight"] += scale * (b.float() @ a.float())
+        sys.exit(f"the base checkpoint has no tensor {module}.weight for the adapter's module {module}")
+    weights[module + ".weight"] += scale * (b.float() @ a.float())
     merged += 1
+with tempfile.TemporaryDirectory() as scratch:
+    for extra in ("config.json", "generation_config.json"):
+        if os.path.exists(f"{base}/{extra}"):
+            shutil.copy(f"{base}/{extra}", scratch)
+    save_file({k: v.contiguous() for k, v in weights.items()}, f"{scratch}/model.safetensors")
+    model = AutoModelForCausalLM.from_pretrained(scratch, dtype=torch.float32).eval()
 
 ids = [(17 * t + 5) % model.config.vocab_size for t in range(48)]
 with torch.no_grad():

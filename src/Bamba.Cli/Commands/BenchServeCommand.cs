@@ -222,10 +222,12 @@ internal sealed class BenchServeCommand : ICommand
     }
 
     /// <summary>
-    /// --workload schema, in process only: a short warm-up, then --requests at once plain, then twice under the
-    /// 30-property schema of <see cref="ConstrainedDecodingBenchmark"/> (the first pass computes the grammar states' masks
-    /// as they appear, the second finds them cached, as a server does after its first requests with a schema). The ratio
-    /// of decode tok/s, schema over plain, is the target (≥ 0.95 at batch 64).
+    /// --workload schema, in process only: a warm-up pass of --requests at once (the batch's first GEMMs and graphs), then
+    /// --requests at once plain, twice under the 30-property schema of <see cref="ConstrainedDecodingBenchmark"/> (the
+    /// first pass computes the grammar states' masks as they appear, the second finds them cached, as a server does after
+    /// its first requests with a schema), and plain again. The ratio of decode tok/s, the cached schema pass over the
+    /// faster plain pass, is the target (≥ 0.95 at batch 64); the plain pass on each side keeps drift in the
+    /// machine from favouring either.
     /// </summary>
     private static int Schema(CommandLine args, TextWriter stdout)
     {
@@ -252,8 +254,8 @@ internal sealed class BenchServeCommand : ICommand
             var results = LiveOutput.Status(live, "bench-serve", progress =>
             {
                 progress.Report("warming up");
-                load.RunAsync("warm-up", 0, Math.Min(4, requests), null).GetAwaiter().GetResult();
-                return new[] { ("plain", (TokenGrammar?)null), ("schema, first", grammar), ("schema", grammar) }.Select((run, pass) =>
+                load.RunAsync("warm-up", 0, requests, null).GetAwaiter().GetResult();
+                return new[] { ("plain", (TokenGrammar?)null), ("schema, first", grammar), ("schema", grammar), ("plain, again", null) }.Select((run, pass) =>
                 {
                     progress.Report($"{requests} requests at once: {run.Item1}");
                     return load.RunAsync(run.Item1, pass + 1, requests, run.Item2).GetAwaiter().GetResult();
@@ -274,13 +276,13 @@ internal sealed class BenchServeCommand : ICommand
             foreach (var r in results) stdout.WriteLine(JsonLines.Write(r));
             return 0;
         }
-        var (plain, warm) = (results[0], results[^1]);
+        var (plain, warm) = (results.Where(r => r.Label.StartsWith("plain", StringComparison.Ordinal)).MaxBy(r => r.DecodeTokensPerSecond)!, results[2]);
         stdout.WriteLine($"server: {what}; {plain.Requests} requests at once, {plain.OutputTokens / plain.Requests} output tokens each, temperature 1; " +
                          $"schema of {ConstrainedDecodingBenchmark.Properties} properties");
         ResultTable.Write(stdout, ["run", "out tok/s", "decode tok/s", "decode ms/step", "decode steps", "documents completed"],
             results.Select(r => new[] { r.Label, $"{r.OutputTokensPerSecond:F1}", $"{r.DecodeTokensPerSecond:F1}", $"{r.DecodeMsPerStep:F2}", $"{r.DecodeSteps}", $"{r.CompletedDocuments}" }));
         double ratio = warm.DecodeTokensPerSecond / plain.DecodeTokensPerSecond;
-        stdout.WriteLine($"schema / plain decode tok/s: {ratio:F3} ({(1 - ratio) * 100:F1} % slower; the target is at most 5 %)");
+        stdout.WriteLine($"schema / faster plain decode tok/s: {ratio:F3} ({(1 - ratio) * 100:F1} % slower; the target is at most 5 %)");
         return 0;
     }
 

@@ -28,7 +28,7 @@ public sealed class TenProcessesTests : IDisposable
             string cache = Path.Combine(_dir, $"gemm-{name}-{i}.json");
             string generated = RunBamba(cache, "generate", "--model", model, "--prompt-ids", "5,17,300,42,7,99,3,3,64", "--max-new-tokens", "32",
                 "--temperature", "0", "--device", "cuda", "--format", "json");
-            string scored = RunBamba(cache, "score", "--model", model, "--ids", "5,17,300,42,7,99,1000,3,3,64,8,8,200,11,2,90", "--device", "cuda",
+            string scored = RunBamba(cache, "score", "--model", model, "--ids", "5,17,300,42,7,99,400,3,3,64,8,8,200,11,2,90", "--device", "cuda",
                 "--format", "json");
             return generated + scored;
         }).ToArray();
