@@ -91,6 +91,45 @@ public class ConstrainedDecodingTests
         Assert.False(grammar.Matcher.Advance(grammar.Matcher.Start, text).IsDead, System.Text.Encoding.UTF8.GetString(text));
     }
 
+    /// <summary>
+    /// The device's table of masks with 4 slots under 3 rows a step drawn from 12 masks: slots change hands almost
+    /// every step, and every greedy pick still equals the host's argmax over the row's own mask (a stale slot would
+    /// show as a forbidden or wrong id).
+    /// </summary>
+    [Fact]
+    public void MasksKeepTheirMeaningWhileTheDeviceTableEvicts()
+    {
+        Gpu.Require();
+        using var model = CudaModel.Load(Fixtures.Model("tiny-bamba"), CudaPrecision.Float32);
+        model.MaskTableSlots = 4;
+        int vocab = model.Config.VocabSize, batch = 3;
+        var random = new Random(21);
+        var pool = Enumerable.Range(0, 12).Select(_ =>
+        {
+            var mask = new ulong[(vocab + 63) / 64];
+            for (int id = 0; id < vocab; id++) if (random.Next(4) == 0) mask[id >> 6] |= 1UL << (id & 63);
+            return mask;
+        }).ToArray();
+        var deviceStates = Enumerable.Range(0, batch).Select(_ => model.CreateState()).ToArray();
+        var hostStates = Enumerable.Range(0, batch).Select(_ => model.CreateState()).ToArray();
+        var inputs = Enumerable.Range(0, batch).Select(i => new SequenceInput(new[] { 5 + i, 9, 40 + i })).ToArray();
+        var sampling = Enumerable.Repeat(SamplingOptions.Greedy, batch).ToArray();
+        for (int step = 0; step < 40; step++)
+        {
+            var masks = Enumerable.Range(0, batch).Select(_ => pool[random.Next(pool.Length)]).ToArray();
+            var ids = model.StepAndSample(deviceStates, inputs, sampling, new float[batch], masks);
+            var logits = model.Step(hostStates, inputs);
+            for (int i = 0; i < batch; i++)
+            {
+                for (int id = 0; id < vocab; id++)
+                    if ((masks[i][id >> 6] >> (id & 63) & 1) == 0) logits[i][id] = float.NegativeInfinity;
+                Assert.True(Sampler.ArgMax(logits[i]) == ids[i], $"step {step}, row {i}: the device picked {ids[i]}, the host {Sampler.ArgMax(logits[i])}");
+            }
+            inputs = [.. ids.Select(id => new SequenceInput(new[] { id }))];
+        }
+        foreach (var s in deviceStates.Concat(hostStates)) s.Dispose();
+    }
+
     [Fact]
     public async Task JsonSchemaRequestsThroughTheSchedulerAreValidJson()
     {

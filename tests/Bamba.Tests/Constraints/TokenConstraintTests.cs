@@ -36,4 +36,26 @@ public class TokenConstraintTests
             Assert.True(allowed ? masked[id] == logits[id] : float.IsNegativeInfinity(masked[id]), $"id {id} after '{prefix}'");
         }
     }
+
+    /// <summary>A state gives one mask array, never rewritten (a GPU keeps copies keyed by the array), the finished
+    /// state's included; a new state gives another.</summary>
+    [Fact]
+    public void TheSameStateGivesTheSameUnchangedArray()
+    {
+        var grammar = ByteGrammars.Schema("""{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"],"additionalProperties":false}""", Vocab, End);
+        var constraint = grammar.Start(End);
+        var seen = new List<(ulong[] Mask, ulong[] Bits)>();
+        foreach (byte b in "{\"ok\": true}"u8)
+        {
+            var mask = constraint.AllowedMask();
+            Assert.Same(mask, constraint.AllowedMask());
+            seen.Add((mask, (ulong[])mask.Clone()));
+            constraint.Accept(b);
+        }
+        var finished = constraint.AllowedMask();
+        Assert.True(constraint.State.CanFinish);
+        Assert.Same(finished, constraint.AllowedMask());
+        Assert.Equal(1UL << End[0], finished[0] & (1UL << End[0]));
+        Assert.All(seen, s => Assert.Equal(s.Bits, s.Mask)); // nothing handed out was written to later
+    }
 }

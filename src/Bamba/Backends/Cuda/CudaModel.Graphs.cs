@@ -92,7 +92,7 @@ public sealed partial class CudaModel
         // The key holds the state, and a state's adapter is fixed before its first token: the graph's row keeps it.
         if (Adapters.Count > 0) batch.RowAdapters = Upload("graph.lora.rows", new[] { AdapterOf(state, 0) });
         UploadSingleTables(batch, "graph.");
-        var draw = UploadSampling(batch, [sampling], [0f], "graph.") with { Uniform = block + 16, Masks = UploadMasks(allowed is null ? null : [allowed], "graph.") };
+        var draw = UploadSampling(batch, [sampling], [0f], "graph.") with { Uniform = block + 16, Masks = UploadGraphMask(allowed) };
         return (batch, draw);
     }
 

@@ -2,8 +2,9 @@ namespace Bamba.Backends.Cuda;
 
 /// <summary>
 /// Grammar token masks on the GPU sampling path: each constrained sequence's mask (the host's per-state bit mask,
-/// vocab / 64 words, already computed and cached by its grammar) is copied up before the step, about 12 KiB for a
-/// 100k vocabulary against the 400 KB of one row of logits, and applied to the logits where they are.
+/// vocab / 64 words, already computed and cached by its grammar) is applied to the logits where they are. A batched
+/// step finds its masks in a device table (<see cref="MaskSlots"/>) and uploads only those the table lacks, plus each
+/// row's slot; the batch-1 graph copies its one mask (16 KB for a 128k vocabulary) into a buffer of its own.
 /// </summary>
 public sealed partial class CudaModel
 {
@@ -16,9 +17,16 @@ public sealed partial class CudaModel
     /// <summary>64-bit words of one token mask: the host's layout, read by the kernel as twice as many 32-bit words.</summary>
     private int MaskWords => (Config.VocabSize + 63) / 64;
 
-    /// <summary>The step's masks packed for the copy, kept between steps (64 masks of a 128k vocabulary are 1 MB: a fresh
-    /// array each step would be a large-object allocation every few milliseconds). Used under the model's lock.</summary>
-    private ulong[] _packedMasks = [];
+    /// <summary>The batched steps' device table of masks (made on the first constrained step) and what each slot holds;
+    /// used under the model's lock.</summary>
+    private DeviceBuffer? _maskTable;
+    private MaskSlots? _maskSlots;
+
+    /// <summary>Slots of a new table: 32 MiB of masks (2048 of a 128k vocabulary), at least 256 and at most 4096; a test
+    /// sets fewer to make slots change hands.</summary>
+    internal int MaskTableSlots { get; set; }
+
+    private int DefaultMaskSlots => MaskTableSlots > 0 ? MaskTableSlots : (int)Math.Clamp((32L << 20) / (8L * MaskWords), 256, 4096);
 
     private void CheckMasks(IReadOnlyList<ulong[]?>? allowed, int runs)
     {
@@ -29,19 +37,29 @@ public sealed partial class CudaModel
                 throw new ArgumentException($"a token mask of {mask.Length} words; the vocabulary of {Config.VocabSize} takes {MaskWords}", nameof(allowed));
     }
 
-    /// <summary>Uploads the constrained rows' masks one after another and each row's index among them; nothing when none is constrained.</summary>
-    private DeviceMasks UploadMasks(IReadOnlyList<ulong[]?>? allowed, string prefix = "")
+    /// <summary>
+    /// Puts a batched step's masks in the device table (uploading the ones it lacks) and uploads each row's slot (−1:
+    /// unconstrained); nothing when no row is constrained.
+    /// </summary>
+    private DeviceMasks PlaceMasks(IReadOnlyList<ulong[]?>? allowed)
     {
         if (allowed is null || allowed.All(m => m is null)) return default;
-        int words = MaskWords, count = 0, needed = allowed.Count(m => m is not null) * words;
-        if (_packedMasks.Length < needed) _packedMasks = new ulong[needed];
-        var maskOfRow = new int[allowed.Count];
-        for (int row = 0; row < allowed.Count; row++)
-        {
-            if (allowed[row] is not { } mask) { maskOfRow[row] = -1; continue; }
-            mask.CopyTo(_packedMasks, count * words);
-            maskOfRow[row] = count++;
-        }
-        return new DeviceMasks(Upload(prefix + "sample.masks", _packedMasks.AsSpan(0, needed)), Upload(prefix + "sample.mask_of", maskOfRow));
+        int constrained = allowed.Count(m => m is not null);
+        if (_maskSlots is null || _maskSlots.Capacity < constrained) NewMaskTable(Math.Max(constrained, DefaultMaskSlots));
+        var (slotOfRow, missing) = _maskSlots!.Place(allowed);
+        ulong table = _maskTable!.Pointer, maskBytes = 8UL * (ulong)MaskWords;
+        foreach (var (slot, mask) in missing) _ops.Device.Copy<ulong>(table + (ulong)slot * maskBytes, mask);
+        return new DeviceMasks(table, Upload("sample.mask_of", slotOfRow));
     }
+
+    private void NewMaskTable(int slots)
+    {
+        _maskTable?.Dispose(); // no kernel reads it now: every step ends by reading its tokens back
+        _maskTable = _ops.Device.Allocate(8L * MaskWords * slots);
+        _maskSlots = new MaskSlots(slots);
+    }
+
+    /// <summary>The batch-1 graph's mask in its own buffer (one mask's size, rewritten before each replay), as slot 0.</summary>
+    private DeviceMasks UploadGraphMask(ulong[]? allowed) => allowed is null ? default
+        : new DeviceMasks(Upload("graph.sample.masks", allowed), Upload("graph.sample.mask_of", new[] { 0 }));
 }

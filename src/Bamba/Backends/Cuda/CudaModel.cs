@@ -266,7 +266,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
             if (UseGraphs && _ops.Profile is null && states.Count == 1 && inputs[0].Length == 1)
                 return [GraphedStep(states[0], inputs[0], sampling[0], uniforms[0], allowed?[0])];
             var batch = Pack(states, inputs);
-            var draw = UploadSampling(batch, sampling, uniforms) with { Masks = UploadMasks(allowed) };
+            var draw = UploadSampling(batch, sampling, uniforms) with { Masks = PlaceMasks(allowed) };
             Layers(batch);
             Sample(batch, draw);
             Commit(batch);
@@ -615,6 +615,7 @@ public sealed partial class CudaModel : ISequenceModel, IDeviceSampling, IPagedK
         _kv.Dispose();
         _invFreq.Dispose();
         _weights.Dispose();
+        _maskTable?.Dispose();
         var device = _ops.Device;
         _ops.Dispose();
         if (_ownsDevice) device.Dispose();

@@ -23,6 +23,9 @@ public sealed class TokenConstraint
     private readonly TokenGrammar _grammar;
     private readonly int[] _endIds;
     private readonly byte[]?[] _tokenBytes;
+    /// <summary>The last state that could finish and its mask with the end ids (one array per state, not per step).</summary>
+    private GrammarState? _finishState;
+    private ulong[]? _finishMask;
 
     internal TokenConstraint(TokenGrammar grammar, IEnumerable<int> endIds)
     {
@@ -37,15 +40,22 @@ public sealed class TokenConstraint
     /// <summary>The output is complete and nothing may follow: the sequence can end without sampling again.</summary>
     public bool IsDone => State.IsDone;
 
-    /// <summary>The allowed ids as a bit mask (the grammar's, plus the end ids once the output may end).</summary>
+    /// <summary>
+    /// The allowed ids as a bit mask (the grammar's, plus the end ids once the output may end). The same state gives
+    /// the same array, never changed afterwards: a device keeps copies of the masks it has seen, keyed by the array.
+    /// </summary>
     public ulong[] AllowedMask()
     {
         var mask = _grammar.Mask(State);
         if (!State.CanFinish) return mask;
-        mask = (ulong[])mask.Clone();
-        foreach (int id in _endIds)
-            if ((uint)id < (uint)_grammar.Vocabulary.Size) mask[id >> 6] |= 1UL << (id & 63);
-        return mask;
+        if (_finishState != State)
+        {
+            _finishMask = (ulong[])mask.Clone();
+            foreach (int id in _endIds)
+                if ((uint)id < (uint)_grammar.Vocabulary.Size) _finishMask[id >> 6] |= 1UL << (id & 63);
+            _finishState = State;
+        }
+        return _finishMask!;
     }
 
     /// <summary>Sets the logit of every id the grammar does not allow here to −∞.</summary>
