@@ -12,10 +12,16 @@ public sealed class Sampler
     private readonly Random _random;
 
     public Sampler(SamplingOptions options)
+        : this(options, options.Seed is ulong seed ? new Random(unchecked((int)(seed ^ (seed >> 32)))) : new Random())
+    {
+    }
+
+    /// <summary>Draws its uniforms from <paramref name="random"/> (tests force the draw's rounding fallthrough with it).</summary>
+    internal Sampler(SamplingOptions options, Random random)
     {
         options.Validate();
         _options = options;
-        _random = options.Seed is ulong seed ? new Random(unchecked((int)(seed ^ (seed >> 32)))) : new Random();
+        _random = random;
     }
 
     /// <param name="logits">Next-token logits (not modified).</param>
@@ -23,13 +29,17 @@ public sealed class Sampler
     /// <param name="generatedFrom">Index in <paramref name="history"/> where generated tokens start (for OpenAI penalties).</param>
     public int Sample(ReadOnlySpan<float> logits, IReadOnlyList<int> history, int generatedFrom = 0)
     {
-        var scores = logits.ToArray();
+        var scratch = Scratch.For(logits.Length);
+        var scores = scratch.Scores;
+        logits.CopyTo(scores);
         ApplyPenalties(scores, history, generatedFrom);
         if (_options.IsGreedy) return ArgMax(scores);
         TensorPrimitives.Divide(scores, _options.Temperature, scores);
-        var probabilities = Softmax(scores);
-        var candidates = Candidates(probabilities);
-        return Draw(candidates, probabilities);
+        var p = scratch.Probabilities;
+        Softmax(scores, p);
+        if (double.IsNaN(p[0])) return NaNPick(p.Length); // then all are: the sum is NaN
+        int count = Candidates(p, scratch, out var sorted);
+        return IdAt(p, sorted, Draw(sorted, count));
     }
 
     /// <summary>The next draw in [0, 1) of this sampler's generator: the uniform a device sampler uses in its place.</summary>
@@ -54,10 +64,11 @@ public sealed class Sampler
         return result;
     }
 
-    private void ApplyPenalties(float[] scores, IReadOnlyList<int> history, int generatedFrom)
+    private void ApplyPenalties(Span<float> scores, IReadOnlyList<int> history, int generatedFrom)
     {
-        foreach (var (id, bias) in _options.LogitBias ?? new Dictionary<int, float>())
-            if ((uint)id < (uint)scores.Length) scores[id] += bias;
+        if (_options.LogitBias is { } biases)
+            foreach (var (id, bias) in biases)
+                if ((uint)id < (uint)scores.Length) scores[id] += bias;
         float rep = _options.RepetitionPenalty;
         if (rep != 1f)
             foreach (int id in history.Distinct())
@@ -69,45 +80,124 @@ public sealed class Sampler
             scores[id] -= _options.PresencePenalty + _options.FrequencyPenalty * count;
     }
 
-    private static double[] Softmax(float[] scores)
+    private static void Softmax(ReadOnlySpan<float> scores, Span<double> p)
     {
         double max = TensorPrimitives.Max(scores), sum = 0;
-        var p = new double[scores.Length];
         for (int i = 0; i < p.Length; i++) sum += p[i] = Math.Exp(scores[i] - max);
-        for (int i = 0; i < p.Length; i++) p[i] /= sum;
-        return p;
+        TensorPrimitives.Divide(p, sum, p); // division rounds each lane alone: the same bits as p[i] /= sum
     }
 
-    /// <summary>Token ids that survive top-k, top-p and min-p, most likely first.</summary>
-    private List<int> Candidates(double[] p)
+    /// <summary>
+    /// Every probability is NaN (a NaN or +∞ logit, or all −∞): NaN ties with NaN, so the candidates stay in id order,
+    /// top-p keeps the first (no mass comparison holds), min-p drops none and the draw falls through to the last.
+    /// </summary>
+    private int NaNPick(int vocab)
     {
-        var order = Enumerable.Range(0, p.Length).OrderByDescending(i => p[i]).ThenBy(i => i).ToList();
-        if (_options.TopK > 0 && _options.TopK < order.Count) order.RemoveRange(_options.TopK, order.Count - _options.TopK);
-        if (_options.TopP < 1f)
+        _random.NextDouble(); // consumed as by any draw, so the later ones stay in step
+        return _options.TopP < 1f ? 0 : TopKCount(vocab) - 1;
+    }
+
+    private int TopKCount(int vocab) => _options.TopK > 0 && _options.TopK < vocab ? _options.TopK : vocab;
+
+    /// <summary>
+    /// How many candidates survive top-k, top-p and min-p, and in <paramref name="sorted"/> their probabilities, most
+    /// likely first (ties by ascending id, see <see cref="IdAt"/>). Zero probabilities (−∞ logits) are counted but not
+    /// listed: they come last, add nothing to a sum, lie past every nucleus and below every min-p floor, so only the
+    /// draw's fallthrough can reach them.
+    /// </summary>
+    private int Candidates(ReadOnlySpan<double> p, Scratch scratch, out ReadOnlySpan<double> sorted)
+    {
+        int count = TopKCount(p.Length);
+        var best = scratch.Positives(p);
+        if (count < best.Length) best = scratch.Sort.Largest(best, count);
+        else scratch.Sort.Sort(best);
+        if (_options.TopP < 1f) count = Nucleus(best);
+        if (_options.MinP > 0f) count = AboveMinP(best[..Math.Min(count, best.Length)]);
+        sorted = best[..Math.Min(count, best.Length)];
+        return count;
+    }
+
+    /// <summary>How many of the most likely candidates make the nucleus.</summary>
+    private int Nucleus(ReadOnlySpan<double> sorted)
+    {
+        // transformers renormalises after top-k, so the nucleus is measured within what top-k kept.
+        double mass = Sum(sorted), target = _options.TopP * mass, kept = 0;
+        int n = 0;
+        // With every positive probability in, kept is mass, at least target as top_p < 1: the zeros are never reached.
+        while (n < sorted.Length && (n == 0 || kept < target)) kept += sorted[n++];
+        return n;
+    }
+
+    /// <summary>How many of the most likely candidates reach min_p × the top probability (the rest lie below, being sorted).</summary>
+    private int AboveMinP(ReadOnlySpan<double> sorted)
+    {
+        double floor = _options.MinP * sorted[0];
+        int n = 0;
+        while (n < sorted.Length && sorted[n] >= floor) n++;
+        return n;
+    }
+
+    /// <summary>The drawn position among <paramref name="count"/> candidates: <paramref name="sorted"/>'s, then zeros.</summary>
+    private int Draw(ReadOnlySpan<double> sorted, int count)
+    {
+        double u = _random.NextDouble() * Sum(sorted);
+        for (int j = 0; j < sorted.Length; j++)
+            if ((u -= sorted[j]) <= 0) return j;
+        return count - 1; // rounding left u above 0 after every candidate: the last one
+    }
+
+    /// <summary>In order, most likely first: the rounding of the sums in top-p and the draw depends on it.</summary>
+    private static double Sum(ReadOnlySpan<double> sorted)
+    {
+        double sum = 0;
+        foreach (double q in sorted) sum += q;
+        return sum;
+    }
+
+    /// <summary>
+    /// The id at <paramref name="position"/> in the candidate order, probability descending and ties by ascending id:
+    /// with the probability found there, the n-th id that has it, n being how many before it in the order have it too.
+    /// </summary>
+    private static int IdAt(ReadOnlySpan<double> p, ReadOnlySpan<double> sorted, int position)
+    {
+        double value = position < sorted.Length ? sorted[position] : 0;
+        int first = Math.Min(position, sorted.Length);
+        while (first > 0 && sorted[first - 1] == value) first--;
+        int rank = position - first;
+        for (int id = 0; ; id++)
+            if (p[id] == value && rank-- == 0) return id;
+    }
+
+    /// <summary>
+    /// One call's buffers, kept per thread rather than per sampler: a server holds a sampler per sequence, and these
+    /// vocabulary-sized buffers (3.5 MB at 128k ids) would add up. A call never re-enters.
+    /// </summary>
+    private sealed class Scratch
+    {
+        [ThreadStatic] private static Scratch? t_current;
+        private float[] _scores = [];
+        private double[] _probabilities = [], _positives = [];
+        private int _vocab;
+
+        public DescendingSort Sort { get; } = new();
+        public Span<float> Scores => _scores.AsSpan(0, _vocab);
+        public Span<double> Probabilities => _probabilities.AsSpan(0, _vocab);
+
+        public static Scratch For(int vocab)
         {
-            // transformers renormalises after top-k, so the nucleus is measured within what top-k kept.
-            double mass = order.Sum(i => p[i]), kept = 0;
+            var s = t_current ??= new Scratch();
+            if (s._scores.Length < vocab) (s._scores, s._probabilities, s._positives) = (new float[vocab], new double[vocab], new double[vocab]);
+            s._vocab = vocab;
+            return s;
+        }
+
+        /// <summary>The probabilities above zero, in id order.</summary>
+        public Span<double> Positives(ReadOnlySpan<double> p)
+        {
             int n = 0;
-            while (n < order.Count && (n == 0 || kept < _options.TopP * mass)) kept += p[order[n++]];
-            order.RemoveRange(n, order.Count - n);
+            foreach (double q in p)
+                if (q > 0) _positives[n++] = q;
+            return _positives.AsSpan(0, n);
         }
-        if (_options.MinP > 0f)
-        {
-            double floor = _options.MinP * p[order[0]];
-            order.RemoveAll(i => p[i] < floor);
-        }
-        return order;
-    }
-
-    private int Draw(List<int> candidates, double[] p)
-    {
-        double total = candidates.Sum(i => p[i]);
-        double u = _random.NextDouble() * total;
-        foreach (int id in candidates)
-        {
-            u -= p[id];
-            if (u <= 0) return id;
-        }
-        return candidates[^1];
     }
 }
