@@ -103,7 +103,7 @@ internal readonly unsafe struct KQuantRows8(byte* levels, short* scales, float* 
             lo.Store(levels + 64 * g);
             hi.Store(levels + 64 * g + 32);
         }
-        float dmin = (float)*(Half*)(block + 2);
+        float dmin = HalfScales.At(block + 2);
         byte* p = block + 4;
         for (int j = 0; j < 8; j++)
         {
@@ -112,7 +112,7 @@ internal readonly unsafe struct KQuantRows8(byte* levels, short* scales, float* 
             int m = j < 4 ? p[j + 4] & 63 : (p[j + 4] >> 4) | ((p[j] >> 6) << 4);
             minimums[j] = dmin * m;
         }
-        return (float)*(Half*)block;
+        return HalfScales.At(block);
     }
 
     /// <summary>block_q6_K: 128 bytes of low nibbles, 64 of high bit pairs, 16 signed 8-bit scales (one per 16
@@ -129,7 +129,7 @@ internal readonly unsafe struct KQuantRows8(byte* levels, short* scales, float* 
             q4.Store(levels + 128 * h + 96);
         }
         sbyte* sc = (sbyte*)(block + 192);
-        float d = (float)*(Half*)(block + 208);
+        float d = HalfScales.At(block + 208);
         for (int g = 0; g < 16; g++)
         {
             scales[g] = sc[g];
