@@ -60,7 +60,7 @@ internal static unsafe class KQuantDot
                 }
                 sumq += QuantMath.ScaleMinK4(j, new ReadOnlySpan<byte>(row + 4, 12)).Scale * dot;
             }
-            sum += a.D[b] * (HalfScales.At(row) * sumq - HalfScales.At(row + 2) * summ);
+            sum += a.D[b] * (QuantMath.Half(row) * sumq - QuantMath.Half(row + 2) * summ);
         }
         return sum;
     }
@@ -122,7 +122,7 @@ internal static unsafe class KQuantDot
                 }
             }
             sumq -= 32 * OffsetSum(sc, a.Sums + b * Q8KRow.SumsPerBlock);
-            sum += a.D[b] * HalfScales.At(row + 208) * sumq;
+            sum += a.D[b] * QuantMath.Half(row + 208) * sumq;
         }
         return sum;
     }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Bamba.Weights.Quants;
 
 namespace Bamba.Backends.Cpu;
 
@@ -45,9 +46,9 @@ internal static unsafe class KQuantDot256
                 sumi += Avx2.MultiplyAddAdjacent(p0, Vector256.Create(sc[2 * g]))
                     + Avx2.MultiplyAddAdjacent(p1, Vector256.Create(sc[2 * g + 1]));
             }
-            float dd = a.D[b] * HalfScales.At(row);
+            float dd = a.D[b] * QuantMath.Half(row);
             acc = Fma.MultiplyAdd(Vector256.ConvertToSingle(sumi), Vector256.Create(dd), acc);
-            minimums += a.D[b] * HalfScales.At(row + 2) * minimumSum;
+            minimums += a.D[b] * QuantMath.Half(row + 2) * minimumSum;
         }
         return Vector256.Sum(acc) - minimums;
     }
@@ -75,7 +76,7 @@ internal static unsafe class KQuantDot256
                 sumi += Scaled(q1, y, s) + Scaled(q2, y + 32, s + 2) + Scaled(q3, y + 64, s + 4) + Scaled(q4, y + 96, s + 6);
             }
             int offset = 32 * OffsetSum(sc, a.Sums + b * Q8KRow.SumsPerBlock);
-            float dd = a.D[b] * HalfScales.At(row + 208);
+            float dd = a.D[b] * QuantMath.Half(row + 208);
             acc = Fma.MultiplyAdd(Vector256.ConvertToSingle(sumi - Vector256.CreateScalar(offset)), Vector256.Create(dd), acc);
         }
         return Vector256.Sum(acc);

@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Bamba.Weights.Quants;
 
 namespace Bamba.Backends.Cpu;
 
@@ -50,9 +51,9 @@ internal static unsafe class KQuantDot512
                 sumi += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo, y0), scalesLow)
                     + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(hi, y1), scalesHigh);
             }
-            float dd = a.D[b] * HalfScales.At(row);
+            float dd = a.D[b] * QuantMath.Half(row);
             acc = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(sumi), Vector512.Create(dd), acc);
-            minimums += a.D[b] * HalfScales.At(row + 2) * minimumSum;
+            minimums += a.D[b] * QuantMath.Half(row + 2) * minimumSum;
         }
         return Vector512.Sum(acc) - minimums;
     }
@@ -100,7 +101,7 @@ internal static unsafe class KQuantDot512
                     + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(qb, Vector512.Load(y + 64)), scalesB);
             }
             int offset = 32 * KQuantDot256.OffsetSum(sc, a.Sums + b * Q8KRow.SumsPerBlock);
-            float dd = a.D[b] * HalfScales.At(row + 208);
+            float dd = a.D[b] * QuantMath.Half(row + 208);
             acc = Avx512F.FusedMultiplyAdd(Vector512.ConvertToSingle(sumi - Vector512.CreateScalar(offset)), Vector512.Create(dd), acc);
         }
         return Vector512.Sum(acc);

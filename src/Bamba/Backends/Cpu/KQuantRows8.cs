@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Bamba.Weights;
+using Bamba.Weights.Quants;
 
 namespace Bamba.Backends.Cpu;
 
@@ -103,7 +104,7 @@ internal readonly unsafe struct KQuantRows8(byte* levels, short* scales, float* 
             lo.Store(levels + 64 * g);
             hi.Store(levels + 64 * g + 32);
         }
-        float dmin = HalfScales.At(block + 2);
+        float dmin = QuantMath.Half(block + 2);
         byte* p = block + 4;
         for (int j = 0; j < 8; j++)
         {
@@ -112,7 +113,7 @@ internal readonly unsafe struct KQuantRows8(byte* levels, short* scales, float* 
             int m = j < 4 ? p[j + 4] & 63 : (p[j + 4] >> 4) | ((p[j] >> 6) << 4);
             minimums[j] = dmin * m;
         }
-        return HalfScales.At(block);
+        return QuantMath.Half(block);
     }
 
     /// <summary>block_q6_K: 128 bytes of low nibbles, 64 of high bit pairs, 16 signed 8-bit scales (one per 16
@@ -129,7 +130,7 @@ internal readonly unsafe struct KQuantRows8(byte* levels, short* scales, float* 
             q4.Store(levels + 128 * h + 96);
         }
         sbyte* sc = (sbyte*)(block + 192);
-        float d = HalfScales.At(block + 208);
+        float d = QuantMath.Half(block + 208);
         for (int g = 0; g < 16; g++)
         {
             scales[g] = sc[g];

@@ -1,7 +1,7 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Bamba.Weights;
+using Bamba.Weights.Quants;
 
 namespace Bamba.Backends.Cpu;
 
@@ -25,7 +25,6 @@ internal static unsafe class QuantDot
 
     public static bool Supports(DType t) => t is DType.Q8_0 or DType.Q4_0;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Dot(DType t, byte* row, Q8_0Activations x, int k, CpuInstructionSet set) => (t, set) switch
     {
         (DType.Q8_0, CpuInstructionSet.Scalar) => Q8_0Scalar(row, x, k),
@@ -43,7 +42,7 @@ internal static unsafe class QuantDot
             sbyte* q = (sbyte*)(row + 2), y = x.Q + 32 * b;
             int block = 0;
             for (int j = 0; j < 32; j++) block += q[j] * y[j];
-            sum += block * (HalfScales.At(row) * x.D[b]);
+            sum += block * (QuantMath.Half(row) * x.D[b]);
         }
         return sum;
     }
@@ -58,21 +57,19 @@ internal static unsafe class QuantDot
             sbyte* y = x.Q + 32 * b;
             int block = 0;
             for (int j = 0; j < 16; j++) block += ((q[j] & 0xF) - 8) * y[j] + ((q[j] >> 4) - 8) * y[j + 16];
-            sum += block * (HalfScales.At(row) * x.D[b]);
+            sum += block * (QuantMath.Half(row) * x.D[b]);
         }
         return sum;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Q8_0Vector(byte* row, Q8_0Activations x, int k)
     {
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < k / 32; b++, row += Q8Bytes)
-            acc = Fma.MultiplyAdd(BlockDot(Vector256.Load((sbyte*)(row + 2)), x.Q + 32 * b), Vector256.Create(HalfScales.At(row) * x.D[b]), acc);
+            acc = Fma.MultiplyAdd(BlockDot(Vector256.Load((sbyte*)(row + 2)), x.Q + 32 * b), Vector256.Create(QuantMath.Half(row) * x.D[b]), acc);
         return Vector256.Sum(acc);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Q4_0Vector(byte* row, Q8_0Activations x, int k)
     {
         var acc = Vector256<float>.Zero;
@@ -81,13 +78,12 @@ internal static unsafe class QuantDot
         {
             var q = Vector128.Load(row + 2);
             var values = Vector256.Create(q & low4, Vector128.ShiftRightLogical(q, 4)).AsSByte() - Vector256.Create((sbyte)8);
-            acc = Fma.MultiplyAdd(BlockDot(values, x.Q + 32 * b), Vector256.Create(HalfScales.At(row) * x.D[b]), acc);
+            acc = Fma.MultiplyAdd(BlockDot(values, x.Q + 32 * b), Vector256.Create(QuantMath.Half(row) * x.D[b]), acc);
         }
         return Vector256.Sum(acc);
     }
 
     /// <summary>Σ w·y over 32 signed bytes, exact, in 8 int32 partial sums converted to float.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> BlockDot(Vector256<sbyte> w, sbyte* y)
     {
         var pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(w), Avx2.Sign(Vector256.Load(y), w)); // |w|·(±y): at most 2·128·127

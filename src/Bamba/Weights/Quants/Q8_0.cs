@@ -44,7 +44,7 @@ internal static class Q8_0
             {
                 byte* block = xp + b * Bytes;
                 float* o = yp + b * Elements;
-                var d = Vector256.Create((float)*(Half*)block);
+                var d = Vector256.Create(QuantMath.Half(block));
                 var (lo, hi) = Vector256.Widen(Vector256.Load((sbyte*)(block + 2)));
                 var (q0, q1) = Vector256.Widen(lo);
                 var (q2, q3) = Vector256.Widen(hi);
